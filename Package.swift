@@ -1,0 +1,53 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "mlhost",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "mlhost", targets: ["mlhost"]),
+    .library(name: "MLHostRuntime", targets: ["MLHostRuntime"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+  ],
+  targets: [
+    // C shims over the system libraries: module maps plus static-inline wrappers for macros and variadics.
+    .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+    .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+    // The only place that calls lua_error / lua_yield: Swift natives return a status to these trampolines.
+    .target(name: "CLuaBridge", dependencies: ["CLua"]),
+
+    .target(
+      name: "MLHostLua",
+      dependencies: ["CLuaBridge", "CLua"],
+      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+    ),
+    .target(
+      name: "MLHostRuntime",
+      dependencies: [
+        "MLHostLua", "COpenSSL",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+    ),
+    .executableTarget(
+      name: "mlhost",
+      dependencies: [
+        "MLHostRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+    .executableTarget(
+      name: "mlhost-bench",
+      dependencies: ["MLHostRuntime", "MLHostLua", "CLuaBridge"],
+      path: "Benchmarks/mlhost-bench"
+    ),
+    .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge"]),
+    .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua"]),
+  ]
+)

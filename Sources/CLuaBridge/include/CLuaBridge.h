@@ -1,0 +1,62 @@
+#ifndef MLH_CLUABRIDGE_H
+#define MLH_CLUABRIDGE_H
+// The C side of the Swift<->Lua bridge. Lua's errors and yields unwind with longjmp, which must never cross a
+// Swift frame: Swift natives return one of the status codes below and only these C functions call
+// lua_error / lua_yield.
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+
+/// A Swift native: returns the number of results it pushed, or MLH_RAISE / MLH_SUSPEND.
+typedef int (*mlh_native_fn)(lua_State *L);
+
+/// The value on top of the stack is the error to raise.
+#define MLH_RAISE (-1)
+/// The coroutine suspends; the host resumes it later with the native's results.
+#define MLH_SUSPEND (-2)
+
+/// An instruction budget: one per job, shared by every coroutine the job runs.
+typedef struct mlh_budget {
+  int64_t remaining;  /// instructions left before the job is stopped
+  int64_t limit;      /// 0: unlimited
+} mlh_budget;
+
+/// Per-VM context, reached through lua_getextraspace. Lua copies the main thread's extra space into every new
+/// thread, so all coroutines of a VM (the host's and the script's own) point at the same context; the host sets
+/// `current` to the running job's budget before each resume.
+typedef struct mlh_vmctx {
+  mlh_budget *current;
+  void *owner;  /// the Swift VM object, unretained
+} mlh_vmctx;
+
+/// Per-VM allocator state. The limit is enforced only while Lua code runs (`enforce`, set by the host around
+/// lua_resume / lua_pcall): an allocation refused inside a Swift native would longjmp through Swift, so the
+/// trampoline lifts the limit while a native runs and raises afterwards, in C, if the native went over it.
+typedef struct mlh_memory {
+  size_t used;
+  size_t limit;  /// 0: unlimited
+  size_t peak;
+  int enforce;
+} mlh_memory;
+
+/// The first value a host passes to lua_resume to make the suspended native raise the second value instead of
+/// returning: the raise then happens in the continuation, inside Lua, never in a Swift frame.
+void *mlh_raise_marker(void);
+
+/// Pushes `fn` as a Lua C function with `nup` upvalues taken from the stack (the trampoline adds its own first).
+void mlh_push_native(lua_State *L, mlh_native_fn fn, int nup);
+/// The upvalue index a native sees for its own upvalue `i` (1-based), behind the trampoline's.
+int mlh_native_upvalue(int i);
+
+/// A new state whose allocations are counted against `mem` and whose threads share `ctx`; NULL when out of memory.
+/// Installs the count hook that enforces `ctx->current`, checked every `granularity` instructions.
+lua_State *mlh_newstate(mlh_memory *mem, mlh_vmctx *ctx, int granularity);
+/// Restores the normal hook granularity on a thread whose budget ran out (the main thread after a failed load).
+void mlh_reset_hook(lua_State *L);
+/// The context of the VM that owns `L`.
+mlh_vmctx *mlh_context(lua_State *L);
+
+/// The plain C no-op used as the baseline in the call-overhead benchmark.
+int mlh_c_noop(lua_State *L);
+
+#endif

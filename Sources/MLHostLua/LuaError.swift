@@ -1,0 +1,35 @@
+/// An error raised by Lua code, with the script position it blames and the traceback.
+public struct LuaError: Error, CustomStringConvertible, Sendable {
+  /// The message as Lua produced it, usually prefixed with `file:line:`.
+  public let message: String
+  public let traceback: String
+  /// Whether the error was a memory-limit failure (LUA_ERRMEM).
+  public let outOfMemory: Bool
+  /// The error object when the script raised a table (a structured error such as `{kind=..., retryable=...}`).
+  public let value: LuaValue?
+
+  public init(message: String, traceback: String = "", outOfMemory: Bool = false, value: LuaValue? = nil) {
+    self.message = message
+    self.traceback = traceback
+    self.outOfMemory = outOfMemory
+    self.value = value
+  }
+
+  /// `file` and `line` parsed from a `file:line: message` prefix, when there is one.
+  public var location: (file: String, line: Int)? {
+    guard let (file, line, _) = Self.split(message) else { return nil }
+    return (file, line)
+  }
+
+  /// The message without its `file:line:` prefix.
+  public var reason: String { Self.split(message)?.2 ?? message }
+
+  public var description: String { message }
+
+  static func split(_ message: String) -> (String, Int, String)? {
+    // "path/to/file.lua:12: text"; the path may itself contain ':' only on Windows, which we do not run on.
+    let parts = message.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+    guard parts.count == 3, let line = Int(parts[1]), !parts[0].isEmpty else { return nil }
+    return (String(parts[0]), line, parts[2].drop(while: { $0 == " " }).description)
+  }
+}

@@ -1,0 +1,193 @@
+import CLua
+import CLuaBridge
+
+/// A borrowed handle on a `lua_State` (a VM's main thread or one of its coroutines). It owns nothing: the VM
+/// that created the state closes it. Every call must happen on the VM's executor.
+public struct LuaState: @unchecked Sendable {
+  public let raw: OpaquePointer
+
+  public init(_ raw: OpaquePointer) { self.raw = raw }
+
+  public var top: Int32 {
+    get { lua_gettop(raw) }
+    nonmutating set { lua_settop(raw, newValue) }
+  }
+
+  public func type(at index: Int32) -> Int32 { lua_type(raw, index) }
+  public func isNoneOrNil(_ index: Int32) -> Bool { mlh_lua_isnoneornil(raw, index) != 0 }
+  public func pop(_ n: Int32 = 1) { mlh_lua_pop(raw, n) }
+  public func absIndex(_ index: Int32) -> Int32 { lua_absindex(raw, index) }
+
+  // MARK: pushing
+
+  public func pushNil() { lua_pushnil(raw) }
+  public func push(_ b: Bool) { lua_pushboolean(raw, b ? 1 : 0) }
+  public func push(_ i: Int64) { lua_pushinteger(raw, lua_Integer(i)) }
+  public func push(_ i: Int) { lua_pushinteger(raw, lua_Integer(i)) }
+  public func push(_ d: Double) { lua_pushnumber(raw, d) }
+  public func push(_ s: String) {
+    var s = s
+    s.withUTF8 { buf in _ = lua_pushlstring(raw, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buf.count) }
+  }
+  public func push(bytes: UnsafeRawBufferPointer) {
+    _ = lua_pushlstring(raw, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+  }
+  public func push(bytes: [UInt8]) { bytes.withUnsafeBytes { push(bytes: $0) } }
+  public func pushValue(at index: Int32) { lua_pushvalue(raw, index) }
+  public func newTable(array: Int32 = 0, hash: Int32 = 0) { lua_createtable(raw, array, hash) }
+
+  /// Pushes a Swift native. `upvalues` values are taken from the top of the stack.
+  public func push(native fn: mlh_native_fn, upvalues: Int32 = 0) { mlh_push_native(raw, fn, upvalues) }
+
+  public func push(_ value: LuaValue) {
+    switch value {
+    case .nil_: pushNil()
+    case .boolean(let b): push(b)
+    case .integer(let i): push(i)
+    case .number(let d): push(d)
+    case .string(let bytes): push(bytes: bytes)
+    case .array(let items):
+      newTable(array: Int32(items.count))
+      for (i, item) in items.enumerated() {
+        push(item)
+        lua_rawseti(raw, -2, lua_Integer(i + 1))
+      }
+    case .map(let entries):
+      newTable(hash: Int32(entries.count))
+      for (k, v) in entries {
+        push(k)
+        push(v)
+        lua_rawset(raw, -3)
+      }
+    }
+  }
+
+  // MARK: reading
+
+  /// The bytes of the string (or number, converted in place as Lua does) at `index`.
+  public func bytes(at index: Int32) -> UnsafeRawBufferPointer? {
+    var len = 0
+    guard let p = mlh_lua_tostring(raw, index, &len) else { return nil }
+    return UnsafeRawBufferPointer(start: p, count: len)
+  }
+
+  /// The string at `index` without number coercion, or nil when the value is not a string.
+  public func string(at index: Int32) -> String? {
+    guard lua_type(raw, index) == LUA_TSTRING, let b = bytes(at: index) else { return nil }
+    return String(decoding: b, as: UTF8.self)
+  }
+
+  public func integer(at index: Int32) -> Int64? {
+    var ok: Int32 = 0
+    let v = mlh_lua_tointeger(raw, index, &ok)
+    return ok != 0 && lua_type(raw, index) == LUA_TNUMBER ? Int64(v) : nil
+  }
+
+  public func number(at index: Int32) -> Double? {
+    guard lua_type(raw, index) == LUA_TNUMBER else { return nil }
+    return mlh_lua_tonumber(raw, index, nil)
+  }
+
+  public func isInteger(_ index: Int32) -> Bool { lua_isinteger(raw, index) != 0 }
+  public func bool(at index: Int32) -> Bool { lua_toboolean(raw, index) != 0 }
+
+  /// Copies the value at `index` out of Lua. Functions, userdata and threads cannot be copied.
+  public func value(at index: Int32, depth: Int = 0) throws -> LuaValue {
+    switch lua_type(raw, index) {
+    case LUA_TNIL, LUA_TNONE: return .nil_
+    case LUA_TBOOLEAN: return .boolean(bool(at: index))
+    case LUA_TNUMBER:
+      if isInteger(index) { return .integer(Int64(mlh_lua_tointeger(raw, index, nil))) }
+      return .number(mlh_lua_tonumber(raw, index, nil))
+    case LUA_TSTRING: return .string(Array(bytes(at: index)!))
+    case LUA_TTABLE:
+      guard depth < 100 else { throw LuaError(message: "table nested more than 100 levels deep (a cycle?)") }
+      return try table(at: absIndex(index), depth: depth + 1)
+    default:
+      let name = String(cString: lua_typename(raw, lua_type(raw, index)))
+      throw LuaError(message: "a \(name) cannot leave Lua")
+    }
+  }
+
+  private func table(at index: Int32, depth: Int) throws -> LuaValue {
+    let n = Int(lua_rawlen(raw, index))
+    var map: [LuaValue: LuaValue] = [:]
+    var count = 0
+    lua_pushnil(raw)
+    while lua_next(raw, index) != 0 {
+      let k = try value(at: -2, depth: depth)
+      map[k] = try value(at: -1, depth: depth)
+      count += 1
+      pop()
+    }
+    if n > 0 && count == n {
+      var items = [LuaValue](repeating: .nil_, count: n)
+      for (k, v) in map {
+        guard case .integer(let i) = k, i >= 1, i <= n else { return .map(map) }
+        items[Int(i - 1)] = v
+      }
+      return .array(items)
+    }
+    return .map(map)
+  }
+
+  // MARK: tables and globals
+
+  public func getField(_ index: Int32, _ key: String) -> Int32 { lua_getfield(raw, index, key) }
+  public func setField(_ index: Int32, _ key: String) { lua_setfield(raw, index, key) }
+  public func rawGet(_ index: Int32, _ i: Int64) -> Int32 { lua_rawgeti(raw, index, lua_Integer(i)) }
+  public func rawSet(_ index: Int32, _ i: Int64) { lua_rawseti(raw, index, lua_Integer(i)) }
+  public func rawLength(_ index: Int32) -> Int { Int(lua_rawlen(raw, index)) }
+
+  /// Stores the value on top into the registry and returns its reference (pops it).
+  public func ref() -> Int32 { luaL_ref(raw, MLH_LUA_REGISTRYINDEX) }
+  public func unref(_ ref: Int32) { luaL_unref(raw, MLH_LUA_REGISTRYINDEX, ref) }
+  public func pushRef(_ ref: Int32) { _ = lua_rawgeti(raw, MLH_LUA_REGISTRYINDEX, lua_Integer(ref)) }
+
+  // MARK: errors
+
+  /// "file:line:" of the Lua function `level` frames up (1 = the caller of the running native).
+  public func whereString(level: Int32 = 1) -> String {
+    luaL_where(raw, level)
+    defer { pop() }
+    return string(at: -1) ?? ""
+  }
+
+  /// The caller's position as (file, line), for logs and audit rows.
+  public func callerPosition(level: Int32 = 1) -> (file: String, line: Int)? {
+    var ar = lua_Debug()
+    guard lua_getstack(raw, level, &ar) != 0, lua_getinfo(raw, "Sl", &ar) != 0, ar.currentline > 0 else {
+      return nil
+    }
+    let src = withUnsafeBytes(of: &ar.short_src) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+    return (src, Int(ar.currentline))
+  }
+
+  /// Pushes `message` blamed on the calling script line and returns MLH_RAISE, for a native to return.
+  /// Misuse errors go through here: level 1 is the Lua code that called the native.
+  public func raise(_ message: String) -> Int32 {
+    push(whereString(level: 1) + message)
+    return MLH_RAISE
+  }
+
+  /// "bad argument #n to 'name' (message)" in Lua's own words.
+  public func argError(_ n: Int32, _ name: String, _ message: String) -> Int32 {
+    raise("bad argument #\(n) to '\(name)' (\(message))")
+  }
+
+  public func typeName(at index: Int32) -> String {
+    String(cString: lua_typename(raw, lua_type(raw, index)))
+  }
+
+  /// A traceback of `thread` (or self), prefixed with `message`.
+  public func traceback(of thread: LuaState? = nil, message: String?, level: Int32 = 0) -> String {
+    luaL_traceback(raw, (thread ?? self).raw, message, level)
+    defer { pop() }
+    return string(at: -1) ?? message ?? ""
+  }
+}
+
+extension LuaState {
+  /// Moves the top value to `index`, shifting the ones above up.
+  public func insert(at index: Int32) { mlh_lua_insert(raw, index) }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import MLHostLua
+
+/// What a connector script declared: its name, settings, jobs with their schedules, and webhooks.
+public struct ConnectorDefinition: Sendable {
+  public var name: String
+  public var description: String
+  public var settings: SettingsSchema.Value
+  public var jobs: [String: JobDeclaration] = [:]
+  /// Declaration order, for listings.
+  public var jobOrder: [String] = []
+  public var webhooks: [WebhookDeclaration] = []
+
+  public var schedules: [(job: String, spec: ScheduleSpec)] {
+    jobOrder.compactMap { name in jobs[name]?.schedule.map { (name, $0) } }
+  }
+}
+
+public struct JobDeclaration: Sendable {
+  public var name: String
+  public var schedule: ScheduleSpec?
+  /// `file:line` of the declaration.
+  public var declaredAt: String
+  /// Registry reference of the job function in the VM that declared it.
+  let functionRef: Int32
+}
+
+public struct WebhookDeclaration: Sendable {
+  public enum System: String, Sendable, CaseIterable {
+    case shopify, woocommerce, adobe_commerce, hmac
+  }
+
+  public var system: System
+  public var topic: String
+  /// The job that runs each delivery: `webhook.<system>.<topic>`.
+  public var job: String
+  /// Name of the credential that holds the signing secret (or Adobe's public key).
+  public var secret: String?
+  /// The signature header, for the generic `hmac` preset.
+  public var header: String?
+}
+
+/// What natives reach through their VM besides the Lua state.
+struct VMServices {
+  /// The deployment settings as read from the config file, before validation.
+  var settings: LuaValue = .nil_
+  /// Where relative paths in the settings (CSV mapping tables) are resolved.
+  var settingsBase: URL?
+  /// Where the settings came from, for messages.
+  var settingsSource = "settings"
+  var definition: ConnectorDefinition?
+}

@@ -1,0 +1,206 @@
+import CLua
+import CLuaBridge
+import Foundation
+import Logging
+import MLHostLua
+
+/// Where a connector comes from: its script, its settings file and the stdlib it may require.
+public struct ConnectorSource: Sendable {
+  public var script: URL
+  public var settingsFile: URL?
+  public var stdlib: URL?
+  public var limits: VMLimits
+
+  public init(script: URL, settingsFile: URL? = nil, stdlib: URL? = nil, limits: VMLimits = VMLimits()) {
+    self.script = script.standardizedFileURL
+    self.settingsFile = settingsFile?.standardizedFileURL
+    self.stdlib = stdlib?.standardizedFileURL
+    self.limits = limits
+  }
+}
+
+/// How one job run ended.
+public enum JobOutcome: Sendable {
+  case succeeded([LuaValue])
+  case failed(LuaError)
+
+  public var error: LuaError? {
+    if case .failed(let e) = self { return e }
+    return nil
+  }
+}
+
+/// One loaded version of a connector: a VM that ran the script and holds its declarations. A reload builds a new
+/// version and retires this one once its running jobs finish.
+public final class ConnectorVersion: @unchecked Sendable {
+  public let source: ConnectorSource
+  public let definition: ConnectorDefinition
+  /// SHA-256 over the script, every module it required and the settings file: what makes this version.
+  public let contentHash: String
+  /// Every file the version depends on; a change to any of them reloads.
+  public let files: [URL]
+  let vm: LuaVM
+  private let lock = NSLock()
+  private var running = 0
+  private var drained: [@Sendable () -> Void] = []
+
+  private init(source: ConnectorSource, definition: ConnectorDefinition, files: [URL], hash: String, vm: LuaVM) {
+    self.source = source
+    self.definition = definition
+    self.files = files
+    contentHash = hash
+    self.vm = vm
+  }
+
+  /// Loads and validates a version: reads the settings, builds a sandboxed VM, runs the script's top level and
+  /// checks that it returned its connector. Any failure closes the VM and throws `path:line: message`.
+  public static func load(_ source: ConnectorSource, logger: Logger) async throws -> ConnectorVersion {
+    var settings: LuaValue = .nil_
+    var settingsData = Data()
+    if let file = source.settingsFile {
+      do { settingsData = try Data(contentsOf: file) } catch {
+        throw LoadError(message: "\(ModulePaths.displayName(file)): cannot read settings: \(error.localizedDescription)")
+      }
+      do { settings = try TOMLReader.parse(String(decoding: settingsData, as: UTF8.self)) } catch let e as TOMLReader.Failure {
+        throw LoadError(message: "\(ModulePaths.displayName(file)):\(e.line): \(e.message)")
+      }
+    }
+    let scriptName = ModulePaths.displayName(source.script)
+    var vmLogger = logger
+    vmLogger[metadataKey: "script"] = .string(scriptName)
+    let vm = try LuaVM(
+      name: source.script.deletingPathExtension().lastPathComponent, limits: source.limits,
+      modulePaths: ModulePaths(connectorDirectory: source.script.deletingLastPathComponent(), stdlibDirectory: source.stdlib),
+      logger: vmLogger)
+    let settingsValue = settings
+    do {
+      let (definition, files) = try await vm.perform { vm -> (ConnectorDefinition, [URL]) in
+        vm.services.settings = settingsValue
+        vm.services.settingsBase = source.settingsFile?.deletingLastPathComponent()
+        vm.services.settingsSource = source.settingsFile.map(ModulePaths.displayName) ?? "the defaults (no settings file)"
+        try vm.installSandbox()
+        try vm.runFile(source.script, chunkName: scriptName)
+        defer { vm.L.pop() }
+        guard let definition = vm.services.definition,
+          lua_getmetatable(vm.L.raw, -1) != 0
+        else {
+          throw LuaError(message: "\(scriptName): the script must end with `return` of its mlhost.connector{...}")
+        }
+        _ = mlh_lua_getmetatable_named(vm.L.raw, ConnectorMethods.metatableName)
+        let isConnector = lua_rawequal(vm.L.raw, -1, -2) != 0
+        vm.L.pop(2)
+        guard isConnector else {
+          throw LuaError(message: "\(scriptName): the script must end with `return` of its mlhost.connector{...}")
+        }
+        return (definition, vm.loadedFiles)
+      }
+      var allFiles = files
+      if let s = source.settingsFile { allFiles.append(s) }
+      var hashInput = Data()
+      for f in files { hashInput.append((try? Data(contentsOf: f)) ?? Data()) }
+      hashInput.append(settingsData)
+      let hash = hashInput.withUnsafeBytes { ByteCodecs.hex(Digest.hash(.sha256, $0)) }
+      return ConnectorVersion(source: source, definition: definition, files: allFiles, hash: hash, vm: vm)
+    } catch let error as LuaError {
+      vm.close()
+      throw LoadError(message: error.message, traceback: error.traceback)
+    } catch {
+      vm.close()
+      throw error
+    }
+  }
+
+  /// A short form of the content hash for logs.
+  public var shortHash: String { String(contentHash.prefix(12)) }
+
+  /// Runs job `name` with `input` in a new coroutine and waits for it to end.
+  public func run(job name: String, input: LuaValue = .nil_, runID: String = Digest.uuid4(), trigger: String = "manual")
+    async -> JobOutcome
+  {
+    guard let declaration = definition.jobs[name] else {
+      return .failed(LuaError(message: "connector '\(definition.name)' has no job '\(name)'"))
+    }
+    lock.withLock { running += 1 }
+    defer { finishedOne() }
+    let job = JobContext(name: name, runID: runID, instructions: source.limits.jobInstructions)
+    return await withCheckedContinuation { (cont: CheckedContinuation<JobOutcome, Never>) in
+      vm.executor.post { [vm] in
+        guard !vm.closed else {
+          cont.resume(returning: .failed(LuaError(message: "the connector version was unloaded")))
+          return
+        }
+        let L = vm.L
+        L.pushRef(declaration.functionRef)
+        L.push(["name": .text(name), "run_id": .text(runID), "trigger": .text(trigger)] as LuaValue)
+        L.push(input)
+        vm.spawn(from: L, nargs: 2, job: job) { co, error in
+          if let error {
+            cont.resume(returning: .failed(error))
+            return
+          }
+          var values: [LuaValue] = []
+          for i in 1...max(co.thread.top, 1) where i <= co.thread.top {
+            values.append((try? co.thread.value(at: i)) ?? .nil_)
+          }
+          cont.resume(returning: .succeeded(values))
+        }
+      }
+    }
+  }
+
+  private func finishedOne() {
+    let waiters: [@Sendable () -> Void] = lock.withLock {
+      running -= 1
+      guard running == 0 else { return [] }
+      defer { drained = [] }
+      return drained
+    }
+    for w in waiters { w() }
+  }
+
+  public var runningJobs: Int { lock.withLock { running } }
+
+  /// Waits up to `grace` seconds for running jobs to finish, then closes the VM (failing any still suspended).
+  public func retire(grace: Double) async {
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+      let once = ResumeOnce(c)
+      let idle: Bool = lock.withLock {
+        if running == 0 { return true }
+        drained.append(once.resume)
+        return false
+      }
+      if idle { return once.resume() }
+      Task {
+        try? await Task.sleep(nanoseconds: UInt64(grace * 1e9))
+        once.resume()
+      }
+    }
+    vm.close(reason: "the connector version was retired before this job finished (grace period over)")
+  }
+
+  /// The VM's memory in use, for status and benchmarks.
+  public func memoryInUse() async -> Int { (try? await vm.perform { $0.memoryInUse }) ?? 0 }
+}
+
+/// A connector that failed to load: `path:line: message`, with the traceback apart.
+public struct LoadError: Error, CustomStringConvertible, Sendable {
+  public let message: String
+  public var traceback = ""
+  public var description: String { message }
+}
+
+/// Resumes a continuation from whichever of several paths gets there first.
+final class ResumeOnce: @unchecked Sendable {
+  private let lock = NSLock()
+  private var continuation: CheckedContinuation<Void, Never>?
+
+  init(_ c: CheckedContinuation<Void, Never>) { continuation = c }
+
+  @Sendable func resume() {
+    let c: CheckedContinuation<Void, Never>? = lock.withLock {
+      defer { continuation = nil }
+      return continuation
+    }
+    c?.resume()
+  }
+}

@@ -1,0 +1,186 @@
+import CLua
+import CLuaBridge
+import MLHostLua
+
+extension NativeFunction {
+  static let connector = NativeFunction(
+    "connector",
+    "Declares this script's connector. `spec.settings` is its settings schema; the deployment's settings are "
+      + "validated against it here, so the returned connector's `settings` holds checked values with defaults "
+      + "(durations in seconds, decimals exact). A script declares one connector and returns it.",
+    params: [("spec", "{name: string, description: string?, settings: table?}", "")],
+    returns: [("mlhost.Connector", "")], connectorNative)
+}
+
+/// The methods of a connector object, documented like natives.
+enum ConnectorMethods {
+  static let metatableName = "mlhost.Connector"
+  static let all: [NativeFunction] = [
+    NativeFunction("job", "Declares a job that runs when triggered (`mlhost trigger`, a replay or another job).",
+      params: [("name", "string", "unique in this connector"), ("fn", "fun(job: table, input: any)", "the job body")],
+      jobMethod),
+    NativeFunction("every", "Declares a job that runs every `interval` (\"30s\", \"5m\", \"1h30m\" or seconds).",
+      params: [("interval", "string|number", ""), ("name", "string", ""), ("fn", "fun(job: table, input: any)", "")],
+      everyMethod),
+    NativeFunction("cron", "Declares a job on a 5-field cron expression or @hourly/@daily/@weekly/@monthly, in `opts.tz`.",
+      params: [("expression", "string", ""), ("name", "string", ""), ("fn", "fun(job: table, input: any)", ""),
+        ("opts", "{tz: string?}?", "time zone, default UTC")], cronMethod),
+    NativeFunction("on_webhook",
+      "Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or "
+        + "hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the "
+        + "credential holding the signing secret. The signature is checked by the host before anything is queued.",
+      params: [("system", "string", ""), ("topic", "string", ""), ("fn", "fun(job: table, delivery: table)", ""),
+        ("opts", "{secret: string?, header: string?}?", "")], webhookMethod),
+  ]
+
+  static func install(_ L: LuaState) {
+    luaL_newmetatable(L.raw, metatableName)
+    L.newTable()
+    for m in all {
+      L.push(native: m.fn)
+      L.setField(-2, m.name)
+    }
+    L.setField(-2, "__index")
+    L.push("connector")
+    L.setField(-2, "__name")
+    L.pop()
+  }
+}
+
+private func isName(_ s: String) -> Bool {
+  !s.isEmpty && s.count <= 64 && s.allSatisfy { ($0.isLetter && $0.isASCII) || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." || $0 == "/" }
+}
+
+private let connectorNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  let vm = LuaVM.of(L)
+  guard L.type(at: 1) == LUA_TTABLE, let spec = try? L.value(at: 1) else {
+    return L.argError(1, "connector", "a table {name = ..., settings = schema} expected")
+  }
+  guard vm.services.definition == nil else { return L.raise("a script declares one connector; this one already has '\(vm.services.definition!.name)'") }
+  guard let name = spec["name"].stringValue, isName(name) else {
+    return L.raise("connector name must be letters, digits, '_' or '-' (up to 64)")
+  }
+  let settings: SettingsSchema.Value
+  do {
+    let schema = try SettingsSchema(spec["settings"].isNil ? .map([:]) : spec["settings"])
+    do {
+      settings = try schema.validate(vm.services.settings, base: vm.services.settingsBase)
+    } catch let e as SettingsError {
+      return L.raise("invalid settings in \(vm.services.settingsSource):\n  " + e.problems.joined(separator: "\n  "))
+    }
+  } catch let e as SettingsError {
+    return L.raise("invalid settings schema:\n  " + e.problems.joined(separator: "\n  "))
+  } catch {
+    return L.raise("\(error)")
+  }
+  vm.services.definition = ConnectorDefinition(
+    name: name, description: spec["description"].stringValue ?? "", settings: settings)
+  L.newTable(hash: 3)
+  L.push(name)
+  L.setField(-2, "name")
+  settings.push(L)
+  L.setField(-2, "settings")
+  _ = mlh_lua_getmetatable_named(L.raw, ConnectorMethods.metatableName)
+  lua_setmetatable(L.raw, -2)
+  return 1
+}
+
+extension SettingsSchema.Value {
+  func push(_ L: LuaState) {
+    switch self {
+    case .plain(let v): L.push(v)
+    case .decimal(let d): d.push(L)
+    case .list(let items):
+      L.newTable(array: Int32(items.count))
+      for (i, item) in items.enumerated() {
+        item.push(L)
+        L.rawSet(-2, Int64(i + 1))
+      }
+    case .table(let entries):
+      L.newTable(hash: Int32(entries.count))
+      for (k, v) in entries {
+        v.push(L)
+        L.setField(-2, k)
+      }
+    }
+  }
+}
+
+/// Checks `self`, a job name at `nameIndex` and a function at `fnIndex`; records the job. Returns MLH_RAISE or 0.
+private func declare(_ L: LuaState, _ method: String, nameIndex: Int32, fnIndex: Int32, schedule: ScheduleSpec?) -> Int32 {
+  let vm = LuaVM.of(L)
+  guard luaL_testudata(L.raw, 1, ConnectorMethods.metatableName) != nil || L.type(at: 1) == LUA_TTABLE,
+    var def = vm.services.definition
+  else { return L.raise("call it as connector:\(method)(...)") }
+  guard let name = L.string(at: nameIndex), isName(name) else {
+    return L.argError(nameIndex - 1, method, "a job name of letters, digits, '_', '-', '.' or '/' expected")
+  }
+  guard L.type(at: fnIndex) == LUA_TFUNCTION else {
+    return L.argError(fnIndex - 1, method, "function expected, got \(L.typeName(at: fnIndex))")
+  }
+  if let existing = def.jobs[name] { return L.raise("job '\(name)' is already declared at \(existing.declaredAt)") }
+  let at = L.callerPosition(level: 1).map { "\($0.file):\($0.line)" } ?? "?"
+  L.pushValue(at: fnIndex)
+  def.jobs[name] = JobDeclaration(name: name, schedule: schedule, declaredAt: at, functionRef: L.ref())
+  def.jobOrder.append(name)
+  vm.services.definition = def
+  return 0
+}
+
+private let jobMethod: mlh_native_fn = { raw in declare(LuaState(raw!), "job", nameIndex: 2, fnIndex: 3, schedule: nil) }
+
+private let everyMethod: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  var seconds: Double?
+  if let n = L.number(at: 2) { seconds = n } else if let s = L.string(at: 2) { seconds = DurationText.seconds(s) }
+  guard let interval = seconds, interval >= 1 else {
+    return L.argError(1, "every", "an interval of at least 1s expected, like \"30s\", \"5m\" or \"1h30m\"")
+  }
+  return declare(L, "every", nameIndex: 3, fnIndex: 4, schedule: .every(seconds: interval))
+}
+
+private let cronMethod: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard let expression = L.string(at: 2) else { return L.argError(1, "cron", "a cron expression expected") }
+  var zone = "UTC"
+  if L.type(at: 5) == LUA_TTABLE {
+    L.push("tz")
+    lua_rawget(L.raw, 5)
+    zone = L.string(at: -1) ?? "UTC"
+    L.pop()
+  }
+  do {
+    return declare(L, "cron", nameIndex: 3, fnIndex: 4, schedule: .cron(try CronSchedule(expression, zone: zone)))
+  } catch {
+    return L.raise("\(error)")
+  }
+}
+
+private let webhookMethod: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  let systems = WebhookDeclaration.System.allCases.map(\.rawValue)
+  guard let s = L.string(at: 2), let system = WebhookDeclaration.System(rawValue: s) else {
+    return L.argError(1, "on_webhook", "system must be one of \(systems.joined(separator: ", "))")
+  }
+  guard let topic = L.string(at: 3), !topic.isEmpty, topic.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+    return L.argError(2, "on_webhook", "a topic such as \"orders/create\" expected")
+  }
+  var secret: String?, header: String?
+  if L.type(at: 5) == LUA_TTABLE, let opts = try? L.value(at: 5) {
+    secret = opts["secret"].stringValue
+    header = opts["header"].stringValue
+  }
+  if system == .hmac && header == nil {
+    return L.argError(4, "on_webhook", "the hmac preset needs opts.header, the header that carries the signature")
+  }
+  let job = "webhook.\(system.rawValue).\(topic)"
+  L.push(job)
+  L.insert(at: 3)  // the job name goes where declare expects it; topic shifts right
+  let status = declare(L, "on_webhook", nameIndex: 3, fnIndex: 5, schedule: nil)
+  guard status == 0 else { return status }
+  let vm = LuaVM.of(L)
+  vm.services.definition?.webhooks.append(
+    WebhookDeclaration(system: system, topic: topic, job: job, secret: secret, header: header))
+  return 0
+}

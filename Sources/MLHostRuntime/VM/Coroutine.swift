@@ -1,0 +1,127 @@
+import CLua
+import CLuaBridge
+import MLHostLua
+
+/// One run of a job: its identity for logs and errors, and the instruction budget all its coroutines share.
+public final class JobContext: @unchecked Sendable {
+  public let name: String
+  public let runID: String
+  let budget: UnsafeMutablePointer<mlh_budget>
+
+  init(name: String, runID: String, instructions: Int64) {
+    self.name = name
+    self.runID = runID
+    budget = .allocate(capacity: 1)
+    budget.initialize(to: mlh_budget(remaining: instructions, limit: instructions))
+  }
+
+  deinit { budget.deallocate() }
+}
+
+/// A coroutine the host runs and resumes: a job's main body or a child started by `mlhost.each`.
+final class Coroutine {
+  let thread: LuaState
+  let anchor: Int32
+  let job: JobContext
+  /// Set by a native that suspends; a yield without it came from the script itself.
+  var suspended = false
+  /// Called once when the coroutine ends; on success its results are on `thread`'s stack.
+  let onFinish: (Coroutine, LuaError?) -> Void
+
+  init(thread: LuaState, anchor: Int32, job: JobContext, onFinish: @escaping (Coroutine, LuaError?) -> Void) {
+    self.thread = thread
+    self.anchor = anchor
+    self.job = job
+    self.onFinish = onFinish
+  }
+}
+
+extension LuaVM {
+  /// Starts a coroutine for the function on `stack` below its `nargs` arguments (all popped). The first resume is
+  /// posted, never nested, so a native that spawns children returns before any child runs.
+  @discardableResult
+  func spawn(from stack: LuaState, nargs: Int32, job: JobContext, onFinish: @escaping (Coroutine, LuaError?) -> Void)
+    -> Coroutine
+  {
+    executor.assertOnExecutor()
+    guard let raw = lua_newthread(stack.raw) else { fatalError("lua_newthread returned NULL") }
+    let anchor = luaL_ref(stack.raw, MLH_LUA_REGISTRYINDEX)
+    lua_xmove(stack.raw, raw, nargs + 1)
+    let co = Coroutine(thread: LuaState(raw), anchor: anchor, job: job, onFinish: onFinish)
+    coroutines[raw] = co
+    executor.later { [self] in resume(co, nargs: nargs) }
+    return co
+  }
+
+  func resume(_ co: Coroutine, nargs: Int32) {
+    executor.assertOnExecutor()
+    guard !closed, coroutines[co.thread.raw] === co else { return }
+    co.suspended = false
+    context.pointee.current = co.job.budget
+    memory.pointee.enforce = 1
+    var nres: Int32 = 0
+    let status = lua_resume(co.thread.raw, L.raw, nargs, &nres)
+    memory.pointee.enforce = 0
+    context.pointee.current = nil
+    switch status {
+    case LUA_OK:
+      finish(co, error: nil)
+    case LUA_YIELD where co.suspended:
+      return
+    case LUA_YIELD:
+      co.thread.pop(nres)
+      let at = co.thread.callerPosition(level: 0).map { "\($0.file):\($0.line): " } ?? ""
+      finish(co, error: LuaError(message: "\(at)coroutine.yield outside a coroutine the script created"))
+    default:
+      finish(co, error: describe(status: status, errorAt: co.thread, thread: co.thread))
+    }
+  }
+
+  func finish(_ co: Coroutine, error: LuaError?) {
+    guard coroutines.removeValue(forKey: co.thread.raw) != nil else { return }
+    co.onFinish(co, error)
+    if !closed { L.unref(co.anchor) }
+  }
+
+  /// The host coroutine running `L`, for a native about to suspend; nil (with an error pushed) when `L` cannot
+  /// suspend: at load time, inside a coroutine the script created, or across a C boundary such as a metamethod.
+  func suspendable(_ L: LuaState, native: String) -> Coroutine? {
+    guard let co = coroutines[L.raw] else {
+      _ = L.raise("\(native) must run inside a job, not at load time or in a coroutine the script created")
+      return nil
+    }
+    guard lua_isyieldable(L.raw) != 0 else {
+      _ = L.raise("\(native) cannot suspend here (inside a metamethod or a sort comparator)")
+      return nil
+    }
+    co.suspended = true
+    return co
+  }
+
+  /// Resumes a suspended coroutine with the values `push` leaves on its stack (returns how many).
+  func wake(_ co: Coroutine, _ push: (LuaState) -> Int32 = { _ in 0 }) {
+    guard !closed, coroutines[co.thread.raw] === co else { return }
+    resume(co, nargs: push(co.thread))
+  }
+
+  /// Resumes a suspended coroutine so that the native it called raises `error` (on top of `source`, moved over).
+  func wake(_ co: Coroutine, raising message: String) {
+    wake(co) { t in
+      lua_pushlightuserdata(t.raw, mlh_raise_marker())
+      t.push(message)
+      return 2
+    }
+  }
+
+  /// Wakes `co` from any thread.
+  func wakeLater(_ co: Coroutine, _ push: @escaping (LuaState) -> Int32) {
+    let box = UncheckedBox((co, push))
+    executor.post { [self] in wake(box.value.0, box.value.1) }
+  }
+}
+
+/// Carries a value that is confined to the VM's executor across the hop back to it.
+struct UncheckedBox<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,183 @@
+import CLua
+import CLuaBridge
+import Foundation
+import Logging
+import MLHostLua
+
+/// One Lua state and the thread it lives on. A connector version runs in one VM; a reload builds a new VM.
+/// Everything that touches the state runs on `executor` (asserted in debug builds).
+public final class LuaVM: @unchecked Sendable {
+  let executor: VMExecutor
+  let L: LuaState
+  let limits: VMLimits
+  let modulePaths: ModulePaths
+  var logger: Logger
+  let memory: UnsafeMutablePointer<mlh_memory>
+  let context: UnsafeMutablePointer<mlh_vmctx>
+  private let loadBudget: UnsafeMutablePointer<mlh_budget>
+  /// Host coroutines by their lua_State, so a suspending native can find the coroutine that called it.
+  var coroutines: [OpaquePointer: Coroutine] = [:]
+  /// Files this VM loaded, in load order (the script and every module it required): reload watches them.
+  public internal(set) var loadedFiles: [URL] = []
+  /// Services natives reach through the VM (connector definition, settings, host hooks).
+  var services = VMServices()
+  var closed = false
+
+  public init(name: String, limits: VMLimits = VMLimits(), modulePaths: ModulePaths, logger: Logger) throws {
+    self.limits = limits
+    self.modulePaths = modulePaths
+    self.logger = logger
+    executor = VMExecutor(name: "lua-\(name)")
+    memory = .allocate(capacity: 1)
+    memory.initialize(to: mlh_memory(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0))
+    context = .allocate(capacity: 1)
+    loadBudget = .allocate(capacity: 1)
+    loadBudget.initialize(to: mlh_budget(remaining: limits.loadInstructions, limit: limits.loadInstructions))
+    context.initialize(to: mlh_vmctx(current: nil, owner: nil))
+    guard let raw = mlh_newstate(memory, context, 1000) else {
+      executor.shutdown()
+      throw LuaError(message: "cannot create a Lua state")
+    }
+    L = LuaState(raw)
+    context.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+  }
+
+  /// The VM that owns `L`, for natives.
+  static func of(_ L: LuaState) -> LuaVM {
+    Unmanaged<LuaVM>.fromOpaque(mlh_context(L.raw).pointee.owner).takeUnretainedValue()
+  }
+
+  /// Bytes of Lua memory in use now.
+  public var memoryInUse: Int { memory.pointee.used }
+
+  /// Runs `body` on the VM's executor.
+  public func perform<T: Sendable>(_ body: @escaping @Sendable (LuaVM) throws -> T) async throws -> T {
+    try await executor.run { [self] in try body(self) }
+  }
+
+  /// Closes the state and stops the executor. Coroutines still suspended are failed with `reason`.
+  public func close(reason: String = "the connector version was unloaded") {
+    executor.post { [self] in
+      guard !closed else { return }
+      closed = true
+      for co in Array(coroutines.values) { finish(co, error: LuaError(message: reason)) }
+      lua_close(L.raw)
+      executor.shutdown()
+    }
+  }
+
+  deinit {
+    memory.deallocate()
+    context.deallocate()
+    loadBudget.deallocate()
+  }
+
+  // MARK: protected calls
+
+  /// Calls the function below `nargs` arguments on the main thread's stack in protected mode, under the load
+  /// budget, and leaves `nresults` results. Errors come back as `LuaError` with a traceback.
+  func protectedCall(nargs: Int32, nresults: Int32) throws {
+    executor.assertOnExecutor()
+    let base = L.top - nargs
+    L.push(native: tracebackHandler)
+    mlh_lua_insert(L.raw, base)
+    loadBudget.pointee.remaining = limits.loadInstructions
+    context.pointee.current = loadBudget
+    memory.pointee.enforce = 1
+    let status = mlh_lua_pcall(L.raw, nargs, nresults, base)
+    memory.pointee.enforce = 0
+    context.pointee.current = nil
+    mlh_lua_remove(L.raw, base)
+    guard status == LUA_OK else {
+      mlh_reset_hook(L.raw)
+      defer { L.pop() }
+      throw describe(status: status, errorAt: L, thread: nil)
+    }
+  }
+
+  /// A LuaError for the error object on top of `stack`, after a failed call or resume of `thread`.
+  func describe(status: Int32, errorAt stack: LuaState, thread: LuaState?) -> LuaError {
+    if status == LUA_ERRMEM {
+      let position = thread.flatMap { firstScriptPosition(in: $0) }.map { "\($0.file):\($0.line): " } ?? ""
+      return LuaError(
+        message: "\(position)memory limit of \(limits.memoryBytes >> 20) MiB exceeded", outOfMemory: true)
+    }
+    let traceback = thread.map { L.traceback(of: $0, message: nil) }
+    if let text = stack.string(at: -1) {
+      let (msg, tb) = Self.splitTraceback(text)
+      return LuaError(message: msg, traceback: traceback ?? tb)
+    }
+    // A structured error: keep the table, and take its message for people.
+    let value = (try? stack.value(at: -1)) ?? .nil_
+    let message = value["message"].stringValue ?? "(error object is a \(stack.typeName(at: -1)))"
+    return LuaError(message: message, traceback: traceback ?? "", value: value)
+  }
+
+  private func firstScriptPosition(in thread: LuaState) -> (file: String, line: Int)? {
+    for level in Int32(0)..<20 { if let p = thread.callerPosition(level: level) { return p } }
+    return nil
+  }
+
+  /// The traceback handler appends "\nstack traceback:" to the message; keep both parts apart.
+  static func splitTraceback(_ s: String) -> (String, String) {
+    guard let r = s.range(of: "\nstack traceback:") else { return (s, "") }
+    return (String(s[..<r.lowerBound]), String(s[r.lowerBound...]).trimmingCharacters(in: .newlines))
+  }
+
+  // MARK: loading
+
+  /// Loads a file as text (never binary) and leaves the chunk on the stack.
+  func loadFile(_ url: URL, chunkName: String) throws {
+    executor.assertOnExecutor()
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw LuaError(message: "\(chunkName): cannot read: \(error.localizedDescription)")
+    }
+    try loadChunk(data, chunkName: chunkName)
+    if !loadedFiles.contains(url.standardizedFileURL) { loadedFiles.append(url.standardizedFileURL) }
+  }
+
+  func loadChunk(_ data: Data, chunkName: String) throws {
+    let status = data.withUnsafeBytes { buf in
+      mlh_luaL_loadbuffer(
+        L.raw, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, "@" + chunkName, "t")
+    }
+    guard status == LUA_OK else {
+      let message = L.string(at: -1) ?? "cannot load \(chunkName)"
+      L.pop()
+      throw LuaError(message: message)
+    }
+  }
+
+  /// Runs a script file's top level and returns how many values it left on the stack.
+  func runFile(_ url: URL, chunkName: String) throws {
+    try loadFile(url, chunkName: chunkName)
+    try protectedCall(nargs: 0, nresults: 1)
+  }
+}
+
+/// Where `require` looks: the connector's own folder first, then the stdlib.
+public struct ModulePaths: Sendable {
+  public var connectorDirectory: URL
+  public var stdlibDirectory: URL?
+
+  public init(connectorDirectory: URL, stdlibDirectory: URL?) {
+    self.connectorDirectory = connectorDirectory
+    self.stdlibDirectory = stdlibDirectory
+  }
+
+  /// A short name for messages: relative to the current directory when below it.
+  public static func displayName(_ url: URL) -> String {
+    let path = url.standardizedFileURL.path
+    let cwd = FileManager.default.currentDirectoryPath + "/"
+    return path.hasPrefix(cwd) ? String(path.dropFirst(cwd.count)) : path
+  }
+}
+
+private let tracebackHandler: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  // Structured errors (tables) pass through untouched; strings get the traceback appended.
+  guard let message = L.string(at: 1) else { return 1 }
+  L.push(L.traceback(message: message, level: 1))
+  return 1
+}

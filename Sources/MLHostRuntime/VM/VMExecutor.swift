@@ -1,0 +1,137 @@
+import Foundation
+
+/// The one thread a Lua VM runs on. Work posted from any thread runs here in order; timers fire here. Thousands
+/// of suspended coroutines cost nothing but their Lua stacks: no thread or task waits for them.
+final class VMExecutor: @unchecked Sendable {
+  private let condition = NSCondition()
+  private var inbox: [() -> Void] = []
+  private var stopping = false
+  private var thread: Thread?
+  // Touched only on the executor thread.
+  private var timers = TimerHeap()
+  private var ownerThreadID: pthread_t?
+
+  init(name: String) {
+    let t = Thread { [unowned self] in self.loop() }
+    t.name = name
+    t.stackSize = 8 << 20
+    thread = t
+    t.start()
+  }
+
+  /// Runs `work` on the executor thread, after everything posted before it.
+  func post(_ work: @escaping @Sendable () -> Void) {
+    condition.lock()
+    inbox.append(work)
+    condition.signal()
+    condition.unlock()
+  }
+
+  /// Queues `work` behind everything already posted, from the executor itself: the work may capture state that
+  /// is confined to this thread.
+  func later(_ work: @escaping () -> Void) {
+    assertOnExecutor()
+    let box = UncheckedBox(work)
+    post { box.value() }
+  }
+
+  /// Runs `body` on the executor and returns its result.
+  func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { cont in
+      post { cont.resume(with: Result { try body() }) }
+    }
+  }
+
+  /// Schedules `work` after `delay` seconds. Must be called on the executor.
+  func after(_ delay: Double, _ work: @escaping () -> Void) {
+    assertOnExecutor()
+    timers.push(deadline: DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, delay) * 1e9), work)
+  }
+
+  /// Stops the thread once the work already posted has run. Pending timers are dropped.
+  func shutdown() {
+    condition.lock()
+    stopping = true
+    condition.signal()
+    condition.unlock()
+  }
+
+  var isCurrent: Bool {
+    guard let owner = ownerThreadID else { return false }
+    return pthread_equal(owner, pthread_self()) != 0
+  }
+
+  /// Traps in debug builds when called off the executor thread: a lua_State must never be shared.
+  func assertOnExecutor(file: StaticString = #fileID, line: UInt = #line) {
+    assert(isCurrent, "Lua state touched off its executor", file: file, line: line)
+  }
+
+  private func loop() {
+    ownerThreadID = pthread_self()
+    while true {
+      condition.lock()
+      while inbox.isEmpty && !stopping {
+        if let next = timers.nextDeadline {
+          let now = DispatchTime.now().uptimeNanoseconds
+          if next <= now { break }
+          _ = condition.wait(until: Date(timeIntervalSinceNow: Double(next - now) / 1e9))
+        } else {
+          condition.wait()
+        }
+        if timers.hasDue(at: DispatchTime.now().uptimeNanoseconds) { break }
+      }
+      let batch = inbox
+      inbox.removeAll(keepingCapacity: true)
+      let done = stopping && batch.isEmpty
+      condition.unlock()
+      for work in batch { work() }
+      let now = DispatchTime.now().uptimeNanoseconds
+      while let due = timers.popDue(at: now) { due() }
+      if done { return }
+    }
+  }
+}
+
+/// A binary min-heap of deadlines; equal deadlines fire in insertion order.
+struct TimerHeap {
+  private var items: [(deadline: UInt64, seq: UInt64, work: () -> Void)] = []
+  private var seq: UInt64 = 0
+
+  var nextDeadline: UInt64? { items.first?.deadline }
+  func hasDue(at now: UInt64) -> Bool { (items.first?.deadline ?? .max) <= now }
+
+  mutating func push(deadline: UInt64, _ work: @escaping () -> Void) {
+    seq &+= 1
+    items.append((deadline, seq, work))
+    var i = items.count - 1
+    while i > 0 {
+      let parent = (i - 1) / 2
+      guard less(i, parent) else { break }
+      items.swapAt(i, parent)
+      i = parent
+    }
+  }
+
+  mutating func popDue(at now: UInt64) -> (() -> Void)? {
+    guard let first = items.first, first.deadline <= now else { return nil }
+    let last = items.removeLast()
+    if !items.isEmpty {
+      items[0] = last
+      var i = 0
+      while true {
+        let l = 2 * i + 1, r = l + 1
+        var m = i
+        if l < items.count && less(l, m) { m = l }
+        if r < items.count && less(r, m) { m = r }
+        if m == i { break }
+        items.swapAt(i, m)
+        i = m
+      }
+    }
+    return first.work
+  }
+
+  private func less(_ a: Int, _ b: Int) -> Bool {
+    (items[a].deadline, items[a].seq) < (items[b].deadline, items[b].seq)
+  }
+}

@@ -1,0 +1,2 @@
+import MLHostRuntime
+print(MLHostVersion.current)
