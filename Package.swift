@@ -42,12 +42,11 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
-    .executableTarget(
-      name: "mlhost-bench",
-      dependencies: ["MLHostRuntime", "MLHostLua", "CLuaBridge"],
-      path: "Benchmarks/mlhost-bench"
+    .target(
+      name: "MLHostTesting",
+      dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")]
     ),
-    .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge"]),
-    .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua"]),
+    .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"]),
+    .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting"]),
   ]
 )

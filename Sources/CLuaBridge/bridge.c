@@ -72,7 +72,6 @@ static int mlh_panic(lua_State *L) {
 static int mlh_hook_granularity = 1000;
 
 static void mlh_budget_hook(lua_State *L, lua_Debug *ar) {
-  (void)ar;
   mlh_budget *b = (*(mlh_vmctx **)lua_getextraspace(L))->current;
   if (!b || b->limit == 0) return;
   b->remaining -= mlh_hook_granularity;
@@ -80,7 +79,13 @@ static void mlh_budget_hook(lua_State *L, lua_Debug *ar) {
     // From here on every instruction of this thread raises, so a script cannot swallow the stop with pcall in a
     // loop; the host resets the hook when it resumes another job on this thread.
     lua_sethook(L, mlh_budget_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "instruction budget of %I instructions exhausted (a loop that never ends?)", (lua_Integer)b->limit);
+    // Inside a hook the running function is level 0 (luaL_error would blame its caller).
+    lua_getinfo(L, "Sl", ar);
+    if (ar->currentline > 0) lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
+    else lua_pushliteral(L, "");
+    lua_pushfstring(L, "instruction budget of %I instructions exhausted (a loop that never ends?)", (lua_Integer)b->limit);
+    lua_concat(L, 2);
+    lua_error(L);
   }
 }
 

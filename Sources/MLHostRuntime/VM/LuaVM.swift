@@ -126,18 +126,19 @@ public final class LuaVM: @unchecked Sendable {
 
   // MARK: loading
 
-  /// Loads a file as text (never binary) and leaves the chunk on the stack.
-  func loadFile(_ url: URL, chunkName: String) throws {
+  /// Loads a file as text (never binary) and leaves the chunk on `stack` (default: the main thread).
+  func loadFile(_ url: URL, chunkName: String, onto stack: LuaState? = nil) throws {
     executor.assertOnExecutor()
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
       throw LuaError(message: "\(chunkName): cannot read: \(error.localizedDescription)")
     }
-    try loadChunk(data, chunkName: chunkName)
+    try loadChunk(data, chunkName: chunkName, onto: stack ?? L)
     if !loadedFiles.contains(url.standardizedFileURL) { loadedFiles.append(url.standardizedFileURL) }
   }
 
-  func loadChunk(_ data: Data, chunkName: String) throws {
+  func loadChunk(_ data: Data, chunkName: String, onto stack: LuaState? = nil) throws {
+    let L = stack ?? self.L
     let status = data.withUnsafeBytes { buf in
       mlh_luaL_loadbuffer(
         L.raw, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, "@" + chunkName, "t")

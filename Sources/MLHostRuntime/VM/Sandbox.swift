@@ -104,7 +104,7 @@ private let findModule: mlh_native_fn = { raw in
       tried.append(ModulePaths.displayName(url))
       guard FileManager.default.fileExists(atPath: url.path) else { continue }
       do {
-        try vm.loadFile(url, chunkName: ModulePaths.displayName(url))
+        try vm.loadFile(url, chunkName: ModulePaths.displayName(url), onto: L)
       } catch let error as LuaError {
         return L.raise(error.message)
       } catch {
