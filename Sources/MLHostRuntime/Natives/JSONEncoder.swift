@@ -171,6 +171,7 @@ struct LuaJSONEncoder {
         L.pop(2)
         throw Failure(message: "cannot encode a table key of type \(name) (keys are strings)")
       }
+      out.append(UInt8(ascii: ":"))
       do { try encode(-1) } catch {
         L.pop(2)
         throw error

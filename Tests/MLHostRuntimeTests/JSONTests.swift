@@ -1,0 +1,88 @@
+import MLHostLua
+import MLHostRuntime
+import MLHostTesting
+import Testing
+
+@Suite struct JSONTests {
+  @Test func nullIsDistinctFromAbsent() async throws {
+    let v = try await evalLua("""
+      local t = mlhost.json.decode('{"a": null}')
+      return { a_is_null = t.a == mlhost.json.null, b_absent = t.b == nil, back = mlhost.json.encode(t) }
+      """)
+    #expect(v["a_is_null"] == true)
+    #expect(v["b_absent"] == true)
+    #expect(v["back"] == #"{"a":null}"#)
+  }
+
+  @Test func emptyObjectAndEmptyArrayStayApart() async throws {
+    let v = try await evalLua(#"return mlhost.json.encode(mlhost.json.decode('{"o":{},"a":[],"n":[[],{}]}'))"#)
+    let text = try #require(v.stringValue)
+    #expect(text.contains(#""o":{}"#))
+    #expect(text.contains(#""a":[]"#))
+    #expect(text.contains(#""n":[[],{}]"#))
+    #expect(try await evalLua("return mlhost.json.encode(mlhost.json.array())") == "[]")
+    #expect(try await evalLua("return mlhost.json.encode({})") == "{}")
+  }
+
+  @Test func bigIntegersStayExact() async throws {
+    let v = try await evalLua("""
+      local t = mlhost.json.decode('[9223372036854775807, -9223372036854775808, 9007199254740993, 5678901234567890123]')
+      return { math.type(t[1]), t[1] == math.maxinteger, t[2] == math.mininteger, t[3], mlhost.json.encode(t) }
+      """)
+    #expect(v == ["integer", true, true, .integer(9_007_199_254_740_993),
+                  "[9223372036854775807,-9223372036854775808,9007199254740993,5678901234567890123]"])
+  }
+
+  @Test func decimalsCanBeExact() async throws {
+    let v = try await evalLua("""
+      local o = mlhost.json.decode('{"grand_total": 124.95, "tax": 0.1, "qty": 3}', { decimals = true })
+      local sum = o.grand_total + o.tax
+      return { tostring(o.grand_total), tostring(sum), math.type(o.qty), mlhost.json.encode(o.grand_total),
+               mlhost.money.is_decimal(o.tax) }
+      """)
+    #expect(v == ["124.95", "125.05", "integer", "124.95", true])
+    // Without the option, floats are floats.
+    #expect(try await evalLua("return math.type(mlhost.json.decode('124.95'))") == "float")
+  }
+
+  @Test func stringsEscapesAndUnicodeRoundTrip() async throws {
+    let v = try await evalLua(#"""
+      local s = mlhost.json.decode('"a\\"b\\\\c\\n\\u00e9\\ud83d\\ude00 Zoë"')
+      return { s, mlhost.json.encode(s) }
+      """#)
+    #expect(v == ["a\"b\\c\né😀 Zoë", #""a\"b\\c\né😀 Zoë""#])
+  }
+
+  @Test(arguments: ["{", "[1,]", "{\"a\" 1}", "nul", "01", "1.", "\"\\x\"", "[1] x", "\"\u{01}\"", ""])
+  func malformedInputReturnsAnErrorAndChangesNothing(_ text: String) async throws {
+    let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+      .replacingOccurrences(of: "\u{01}", with: "\\1")
+    let v = try await evalLua("local v, err, detail = mlhost.json.decode('\(escaped)') return { v == nil, err, type(detail.position) }")
+    #expect(v == [true, "malformed json", "number"])
+  }
+
+  @Test func deepNestingIsRefusedNotCrashing() async throws {
+    let v = try await evalLua("local _, err = mlhost.json.decode(string.rep('[', 100000)) return err")
+    #expect(v == "malformed json")
+  }
+
+  @Test func encodeRefusesWhatJSONCannotHold() async throws {
+    #expect(try await runJob("return mlhost.json.encode({ f = print })").error?.message.contains("cannot encode") == true)
+    #expect(try await runJob("return mlhost.json.encode(0/0)").error?.message.contains("NaN") == true)
+    #expect(try await runJob("local t = {} t.t = t return mlhost.json.encode(t)").error != nil)
+  }
+
+  @Test func shopifyPageRoundTrips() async throws {
+    let v = try await evalLua("""
+      local page = { data = { orders = { edges = {}, pageInfo = { hasNextPage = false } } } }
+      for i = 1, 250 do
+        page.data.orders.edges[i] = { cursor = "c" .. i, node = { id = "gid://shopify/Order/" .. (5000000000 + i),
+          totalPriceSet = { shopMoney = { amount = "124.95", currencyCode = "EUR" } }, name = "#" .. i } }
+      end
+      return { page, mlhost.json.decode(mlhost.json.encode(page)) }
+      """)
+    guard case .array(let pair) = v else { Issue.record("\(v)"); return }
+    #expect(pair[0] == pair[1])
+    #expect(pair[1]["data"]["orders"]["edges"] != .nil_)
+  }
+}
