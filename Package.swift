@@ -42,6 +42,13 @@ let package = Package(
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ]
     ),
+    .executableTarget(
+      name: "mlhost-bench",
+      dependencies: [
+        "MLHostRuntime", "MLHostLua", "CLuaBridge", "CLua", .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Benchmarks/mlhost-bench"
+    ),
     .target(
       name: "MLHostTesting",
       dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")]

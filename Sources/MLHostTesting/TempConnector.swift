@@ -96,3 +96,21 @@ public func evalLua(_ body: String, preamble: String = "") async throws -> LuaVa
   case .failed(let e): throw e
   }
 }
+
+/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
+public func eventually(within seconds: Double = 5, _ condition: () async throws -> Bool) async rethrows -> Bool {
+  let deadline = Date().addingTimeInterval(seconds)
+  while Date() < deadline {
+    if try await condition() { return true }
+    try? await Task.sleep(nanoseconds: 10_000_000)
+  }
+  return try await condition()
+}
+
+/// A logger whose lines tests can read.
+public func capturingLogger() -> (Logger, LogSink) {
+  let sink = LogSink(capture: true)
+  var logger = Logger(label: "test") { LineLogHandler(label: $0, format: .text, sink: sink) }
+  logger.logLevel = .debug
+  return (logger, sink)
+}

@@ -1,3 +1,4 @@
+import Foundation
 import MLHostLua
 import MLHostRuntime
 import MLHostTesting
@@ -84,5 +85,24 @@ import Testing
     guard case .array(let pair) = v else { Issue.record("\(v)"); return }
     #expect(pair[0] == pair[1])
     #expect(pair[1]["data"]["orders"]["edges"] != .nil_)
+  }
+}
+
+@Suite struct JSONFloatTests {
+  /// The fast float path agrees with strtod, the correctly rounded reference, on every shape it accepts.
+  @Test func floatsMatchStrtod() async throws {
+    let samples = ["0.1", "124.95", "-0.2", "1e22", "1e-22", "123456789012345.6", "0.000001", "3.14159",
+                   "2.5e10", "-7.0E-3", "999999999999999", "1.7976931348623157e308", "5e-324", "0.30000000000000004"]
+    let list = samples.joined(separator: ",")
+    let v = try await evalLua("return mlhost.json.decode('[\(list)]')")
+    guard case .array(let items) = v else { Issue.record("\(v)"); return }
+    for (text, item) in zip(samples, items) {
+      let expected = strtod(text, nil)
+      if case .integer(let i) = item {
+        #expect(Double(i) == expected, "\(text)")
+      } else {
+        #expect(item == .number(expected), "\(text)")
+      }
+    }
   }
 }

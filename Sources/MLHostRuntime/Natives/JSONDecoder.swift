@@ -267,6 +267,54 @@ struct LuaJSONDecoder {
         }
       }
     }
-    L.push(strtod(UnsafeRawPointer(begin).assumingMemoryBound(to: CChar.self), nil))
+    L.push(Self.fastDouble(begin, p) ?? strtod(UnsafeRawPointer(begin).assumingMemoryBound(to: CChar.self), nil))
+  }
+
+  private static let powersOfTen: [Double] = (0...22).map { pow(10, Double($0)) }
+
+  /// Clinger's fast path: with at most 15 significant digits and a decimal exponent within ±22, one
+  /// multiplication or division of exact doubles gives the correctly rounded value. Nil when it does not apply.
+  @inline(__always)
+  static func fastDouble(_ begin: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> Double? {
+    var q = begin
+    let negative = q.pointee == UInt8(ascii: "-")
+    if negative { q += 1 }
+    var mantissa: Int64 = 0
+    var digits = 0
+    var exponent = 0
+    var afterPoint = false
+    while q < end {
+      let c = q.pointee
+      if c >= 48 && c <= 57 {
+        if mantissa != 0 || c != 48 { digits += 1 }
+        guard digits <= 15 else { return nil }
+        mantissa = mantissa * 10 + Int64(c - 48)
+        if afterPoint { exponent -= 1 }
+      } else if c == UInt8(ascii: ".") {
+        afterPoint = true
+      } else {
+        break
+      }
+      q += 1
+    }
+    if q < end {  // an exponent part
+      q += 1
+      var expNegative = false
+      if q.pointee == UInt8(ascii: "-") || q.pointee == UInt8(ascii: "+") {
+        expNegative = q.pointee == UInt8(ascii: "-")
+        q += 1
+      }
+      var e = 0
+      while q < end {
+        e = e * 10 + Int(q.pointee - 48)
+        guard e < 1000 else { return nil }
+        q += 1
+      }
+      exponent += expNegative ? -e : e
+    }
+    guard exponent >= -22 && exponent <= 22 else { return nil }
+    var v = Double(mantissa)
+    v = exponent < 0 ? v / powersOfTen[-exponent] : v * powersOfTen[exponent]
+    return negative ? -v : v
   }
 }

@@ -55,6 +55,27 @@ public final class LuaVM: @unchecked Sendable {
     try await executor.run { [self] in try body(self) }
   }
 
+  /// Runs `body` with the raw state on the VM's executor: for embedders that add their own C modules, and for
+  /// benchmarks. Anything `body` pushes it must pop.
+  public func withState<T: Sendable>(_ body: @escaping @Sendable (LuaState) throws -> T) async throws -> T {
+    try await executor.run { [self] in try body(L) }
+  }
+
+  /// Installs the sandboxed environment and the `mlhost` namespace into a new VM.
+  public func prepare() async throws {
+    try await perform { try $0.installSandbox() }
+  }
+
+  /// Runs Lua source on the main thread of a prepared VM (under the load budget) and returns its first result.
+  public func evaluate(_ source: String, chunkName: String = "=eval") async throws -> LuaValue {
+    try await perform { vm in
+      try vm.loadChunk(Data(source.utf8), chunkName: chunkName)
+      try vm.protectedCall(nargs: 0, nresults: 1)
+      defer { vm.L.pop() }
+      return try vm.L.value(at: -1)
+    }
+  }
+
   /// Closes the state and stops the executor. Coroutines still suspended are failed with `reason`.
   public func close(reason: String = "the connector version was unloaded") {
     executor.post { [self] in

@@ -1,0 +1,213 @@
+import CLua
+import CLuaBridge
+import Foundation
+import Logging
+import MLHostLua
+import MLHostRuntime
+
+// Benchmarks of the core host, each measured side by side with its baseline in the same run; medians of
+// several rounds. Build with `swift build -c release` and run `.build/release/mlhost-bench [name...]`.
+
+func median(_ xs: [Double]) -> Double {
+  let s = xs.sorted()
+  return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func fmt(_ x: Double, _ places: Int = 1) -> String { String(format: "%.\(places)f", x) }
+
+let quiet: Logger = {
+  var l = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+  l.logLevel = .critical
+  return l
+}()
+
+func newVM(memoryMB: Int = 1024) async throws -> LuaVM {
+  let vm = try LuaVM(
+    name: "bench", limits: VMLimits(memoryBytes: memoryMB << 20, jobInstructions: 0, loadInstructions: 0),
+    modulePaths: ModulePaths(connectorDirectory: URL(fileURLWithPath: "."), stdlibDirectory: nil), logger: quiet)
+  try await vm.prepare()
+  return vm
+}
+
+/// Times `rounds` runs of `body` (Lua source returning nothing) in `vm`, in seconds, interleaved with `other`.
+func interleaved(_ vm: LuaVM, rounds: Int, _ a: String, _ b: String) async throws -> (Double, Double) {
+  var ta: [Double] = [], tb: [Double] = []
+  for _ in 0..<rounds {
+    for (code, sink) in [(a, 0), (b, 1)] {
+      let t = try await vm.evaluate("local t0 = os.clock() \(code) return os.clock() - t0")
+      guard case .number(let secs) = t else { fatalError("\(t)") }
+      if sink == 0 { ta.append(secs) } else { tb.append(secs) }
+    }
+  }
+  return (median(ta), median(tb))
+}
+
+nonisolated(unsafe) private let swiftNoop: mlh_native_fn = { _ in 0 }
+
+func benchCalls() async throws {
+  let vm = try await newVM()
+  _ = try await vm.withState { L in
+    lua_pushcclosure(L.raw, mlh_c_noop, 0)
+    lua_setglobal(L.raw, "c_noop")
+    L.push(native: swiftNoop)
+    lua_setglobal(L.raw, "swift_noop")
+    return 0
+  }
+  let n = 10_000_000
+  let (c, s) = try await interleaved(
+    vm, rounds: 9, "local f = c_noop for i = 1, \(n) do f() end", "local f = swift_noop for i = 1, \(n) do f() end")
+  let (loop, _) = try await interleaved(vm, rounds: 9, "for i = 1, \(n) do end", "")
+  let cNs = c / Double(n) * 1e9, sNs = s / Double(n) * 1e9, loopNs = loop / Double(n) * 1e9
+  print("calls: Lua→C no-op \(fmt(cNs)) ns, Lua→Swift native no-op \(fmt(sNs)) ns (empty loop \(fmt(loopNs)) ns)")
+  print("calls: ratio Swift/C \(fmt(sNs / cNs, 2))×; call cost alone \(fmt((sNs - loopNs) / (cNs - loopNs), 2))× (goal ≤ 2×)")
+  vm.close()
+}
+
+/// A page of 250 Shopify-style orders (GraphQL response shape), as JSON text.
+func shopifyPage() -> String {
+  var edges: [String] = []
+  for i in 1...250 {
+    let id = 5_678_901_234_000 + i
+    var lines: [String] = []
+    for j in 1...3 {
+      lines.append("""
+        {"node":{"id":"gid://shopify/LineItem/\(id * 10 + j)","sku":"SKU-\(j)-\(i % 17)","title":"Produit n°\(j) — édition \(i)",\
+        "quantity":\(j),"originalUnitPriceSet":{"shopMoney":{"amount":"\(j * 7).95","currencyCode":"EUR"}},\
+        "taxLines":[{"rate":0.2,"priceSet":{"shopMoney":{"amount":"\(j).59","currencyCode":"EUR"}}}]}}
+        """)
+    }
+    edges.append("""
+      {"cursor":"eyJsYXN0X2lkIjo\(i)","node":{"id":"gid://shopify/Order/\(id)","legacyResourceId":\(id),"name":"#\(1000 + i)",\
+      "email":"client\(i)@example.com","updatedAt":"2025-01-12T14:02:\(String(format: "%02d", i % 60))Z","displayFinancialStatus":"PAID",\
+      "cancelledAt":null,"test":false,"totalPriceSet":{"shopMoney":{"amount":"124.95","currencyCode":"EUR"}},\
+      "subtotal":124.95,"taxes":20.83,"tags":[],"noteAttributes":{},\
+      "shippingAddress":{"name":"Zoë Faure","address1":"12 rue de l'Église","city":"Lyon","zip":"69002","countryCode":"FR"},\
+      "lineItems":{"edges":[\(lines.joined(separator: ","))]}}}
+      """)
+  }
+  return """
+    {"data":{"orders":{"edges":[\(edges.joined(separator: ","))],"pageInfo":{"hasNextPage":true,"endCursor":"abc"}}},\
+    "extensions":{"cost":{"requestedQueryCost":252,"actualQueryCost":252,"throttleStatus":{"maximumAvailable":2000.0,\
+    "currentlyAvailable":1748,"restoreRate":100.0}}}}
+    """
+}
+
+func benchJSON() async throws {
+  let vm = try await newVM()
+  let page = shopifyPage()
+  let loaded = try await vm.withState { L -> Bool in
+    guard let lib = dlopen("/usr/lib/x86_64-linux-gnu/lua/5.4/cjson.so", RTLD_NOW),
+      let sym = dlsym(lib, "luaopen_cjson")
+    else { return false }
+    let open = unsafeBitCast(sym, to: lua_CFunction.self)
+    luaL_requiref(L.raw, "cjson", open, 1)
+    L.pop()
+    L.push(page)
+    lua_setglobal(L.raw, "PAGE")
+    return true
+  }
+  guard loaded else {
+    print("json: lua-cjson not found (apt-get install lua-cjson); skipped")
+    return
+  }
+  let reps = 20
+  let ours = "local j = mlhost.json for i = 1, \(reps) do j.encode(j.decode(PAGE)) end"
+  let exact = "local j = mlhost.json local o = {decimals = true} for i = 1, \(reps) do j.encode(j.decode(PAGE, o)) end"
+  let cjson = "local j = cjson for i = 1, \(reps) do j.encode(j.decode(PAGE)) end"
+  let (o, c) = try await interleaved(vm, rounds: 11, ours, cjson)
+  let (e, _) = try await interleaved(vm, rounds: 11, exact, "")
+  let kb = Double(page.utf8.count) / 1024
+  let perPage = { (t: Double) in t / Double(reps) * 1000 }
+  print("json: 250-order page (\(fmt(kb, 0)) KiB) decode+encode: mlhost.json \(fmt(perPage(o), 2)) ms, "
+    + "with exact decimals \(fmt(perPage(e), 2)) ms, lua-cjson \(fmt(perPage(c), 2)) ms")
+  print("json: speed vs lua-cjson \(fmt(c / o, 2))× (exact decimals \(fmt(c / e, 2))×; goal ≥ 1×)")
+  vm.close()
+}
+
+func benchCoroutines() async throws {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-bench-\(getpid())")
+  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: dir) }
+  let script = dir.appendingPathComponent("co.lua")
+  try """
+    local c = mlhost.connector { name = "co" }
+    c:job("park", function(_, n)
+      collectgarbage()
+      local before = collectgarbage("count")
+      local peak
+      local items = {}
+      for i = 1, n do items[i] = i end
+      local t0 = mlhost.time.now()
+      mlhost.each(items, n, function(i)
+        if i == n then peak = collectgarbage("count") end
+        mlhost.sleep(0.2)
+      end)
+      return (peak - before) * 1024 / n, mlhost.time.now() - t0
+    end)
+    c:job("spin", function(_, n)
+      local items = {}
+      for i = 1, n do items[i] = i end
+      local t0 = os.clock()
+      mlhost.each(items, n, function() for _ = 1, 10 do mlhost.sleep(0) end end)
+      return os.clock() - t0
+    end)
+    return c
+    """.write(to: script, atomically: true, encoding: .utf8)
+  let version = try await ConnectorVersion.load(ConnectorSource(script: script), logger: quiet)
+  let n = 10_000
+  var perCo: [Double] = [], rates: [Double] = []
+  let rssBefore = residentBytes()
+  var rssDelta = 0
+  for _ in 0..<5 {
+    async let parked = version.run(job: "park", input: .integer(Int64(n)))
+    try await Task.sleep(nanoseconds: 150_000_000)
+    rssDelta = max(rssDelta, residentBytes() - rssBefore)
+    guard case .succeeded(let r) = await parked, case .number(let bytes) = r[0] else { fatalError("park failed") }
+    perCo.append(bytes)
+    guard case .succeeded(let s) = await version.run(job: "spin", input: .integer(Int64(n))), case .number(let t) = s[0]
+    else { fatalError("spin failed") }
+    rates.append(Double(n * 10) / t)
+  }
+  print("coroutines: \(n) suspended at once: \(fmt(median(perCo), 0)) bytes of Lua memory each (goal < 4096); "
+    + "process RSS grew \(rssDelta / n) bytes per coroutine at most")
+  print("coroutines: resume rate \(fmt(median(rates) / 1e6, 2)) M suspend/resume cycles per CPU-second")
+  await version.retire(grace: 0)
+}
+
+func benchReload() async throws {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-bench-reload-\(getpid())")
+  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: dir) }
+  let script = dir.appendingPathComponent("live.lua")
+  func write(_ i: Int) throws {
+    try "local c = mlhost.connector { name = 'live' }\nc:job('v', function() return \(i) end)\nreturn c\n"
+      .write(to: script, atomically: true, encoding: .utf8)
+  }
+  try write(0)
+  let host = ConnectorHost(logger: quiet, options: HostOptions(grace: 1, watch: true))
+  try await host.start([ConnectorSource(script: script)])
+  var latencies: [Double] = []
+  for i in 1...15 {
+    try await Task.sleep(nanoseconds: 100_000_000)
+    let t0 = Date()
+    try write(i)
+    while await host.reloadCount < i { try await Task.sleep(nanoseconds: 200_000) }
+    latencies.append(Date().timeIntervalSince(t0) * 1000)
+  }
+  await host.shutdown()
+  print("reload: file write → new version live: median \(fmt(median(latencies))) ms, max \(fmt(latencies.max()!)) ms "
+    + "(includes the watcher's 20 ms quiet period; goal < 100 ms)")
+}
+
+func residentBytes() -> Int {
+  guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+  return (text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+let benches: [(String, () async throws -> Void)] = [
+  ("calls", benchCalls), ("json", benchJSON), ("coroutines", benchCoroutines), ("reload", benchReload),
+]
+let wanted = Set(CommandLine.arguments.dropFirst())
+for (name, bench) in benches where wanted.isEmpty || wanted.contains(name) {
+  try await bench()
+}

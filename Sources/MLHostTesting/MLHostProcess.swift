@@ -1,0 +1,92 @@
+import Foundation
+
+/// The built `mlhost` binary run as a child process from the repository root. Stopped with SIGKILL as a last
+/// resort so a test never leaves it behind.
+public final class MLHostProcess: @unchecked Sendable {
+  public struct Result {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+  }
+
+  private let process = Process()
+  private let lock = NSLock()
+  private var buffer = Data()
+
+  public static var binary: URL {
+    for dir in [".build/debug", ".build/release"] {
+      let url = Repository.root.appendingPathComponent(dir).appendingPathComponent("mlhost")
+      if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    }
+    return Repository.root.appendingPathComponent(".build/debug/mlhost")
+  }
+
+  /// Runs to completion (at most `timeout` seconds) and returns its output.
+  public static func run(_ arguments: [String], timeout: Double = 60) throws -> Result {
+    let p = Process()
+    p.executableURL = binary
+    p.arguments = arguments
+    p.currentDirectoryURL = Repository.root
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                  stderr: String(decoding: errData, as: UTF8.self))
+  }
+
+  /// Starts a long-running command; stdout and stderr are collected together.
+  public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> MLHostProcess {
+    let m = MLHostProcess()
+    m.process.executableURL = binary
+    m.process.arguments = arguments
+    m.process.currentDirectoryURL = Repository.root
+    if !environment.isEmpty {
+      m.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
+    let pipe = Pipe()
+    m.process.standardOutput = pipe
+    m.process.standardError = pipe
+    pipe.fileHandleForReading.readabilityHandler = { [weak m] h in
+      let d = h.availableData
+      guard let m, !d.isEmpty else { return }
+      m.lock.withLock { m.buffer.append(d) }
+    }
+    try m.process.run()
+    return m
+  }
+
+  public var pid: Int32 { process.processIdentifier }
+  public var output: String { lock.withLock { String(decoding: buffer, as: UTF8.self) } }
+
+  public func waitForOutput(_ text: String, within seconds: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if output.contains(text) { return true }
+      usleep(10_000)
+    }
+    return output.contains(text)
+  }
+
+  public func signal(_ sig: Int32) { Glibc.kill(process.processIdentifier, sig) }
+
+  /// Waits for exit; returns the status, or nil when it is still running after `seconds`.
+  public func wait(within seconds: Double) -> Int32? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { return nil }
+    usleep(50_000)  // let the last output arrive
+    return process.terminationStatus
+  }
+
+  /// SIGKILL if still running.
+  public func kill() {
+    if process.isRunning {
+      Glibc.kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
+  }
+}

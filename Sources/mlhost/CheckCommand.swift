@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MLHostRuntime
+
+struct CheckCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "check",
+    abstract: "Loads connectors and validates their settings without contacting any system.",
+    discussion: "Exit status 0 when every script loads; otherwise 1, with `path:line: message` on standard error.")
+
+  @OptionGroup var scripts: ScriptOptions
+
+  func run() async throws {
+    var logger = Logger(label: "mlhost.check") { _ in SwiftLogNoOpLogHandler() }
+    logger.logLevel = .critical
+    var failed = false
+    for source in try scripts.sources() {
+      do {
+        let version = try await ConnectorVersion.load(source, logger: logger)
+        let d = version.definition
+        print("\(ModulePaths.displayName(source.script)): ok — connector \(d.name), version \(version.shortHash)")
+        for name in d.jobOrder {
+          let schedule = d.jobs[name]?.schedule.map { " (\($0))" } ?? ""
+          print("  job \(name)\(schedule)")
+        }
+        for w in d.webhooks { print("  webhook \(w.system.rawValue) \(w.topic) → job \(w.job)") }
+        await version.retire(grace: 0)
+      } catch {
+        failed = true
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+      }
+    }
+    if failed { throw ExitCode(1) }
+  }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MLHostRuntime
+
+/// Options shared by the verbs that load connector scripts.
+struct ScriptOptions: ParsableArguments {
+  @Argument(help: "Connector scripts (.lua).")
+  var scripts: [String]
+
+  @Option(name: .customLong("config"), help: "Settings file (TOML) for each script, in order; default: the script's name with .toml beside it, when present.")
+  var configs: [String] = []
+
+  @Option(help: "Folder of the stdlib Lua modules; default: $MLHOST_STDLIB, or the nearest stdlib/ above the script.")
+  var stdlib: String?
+
+  @Option(help: "Memory limit of each connector's VM, in MiB.")
+  var memoryMB = 256
+
+  @Option(help: "Instruction budget of one job.")
+  var jobInstructions: Int64 = 2_000_000_000
+
+  func validate() throws {
+    guard !scripts.isEmpty else { throw ValidationError("name at least one connector script") }
+    guard configs.count <= scripts.count else { throw ValidationError("more --config files than scripts") }
+  }
+
+  func sources() throws -> [ConnectorSource] {
+    try scripts.enumerated().map { i, path in
+      let script = URL(fileURLWithPath: path).standardizedFileURL
+      guard FileManager.default.fileExists(atPath: script.path) else {
+        throw ValidationError("\(path): no such file")
+      }
+      var settings: URL?
+      if i < configs.count {
+        settings = URL(fileURLWithPath: configs[i])
+      } else {
+        let beside = script.deletingPathExtension().appendingPathExtension("toml")
+        if FileManager.default.fileExists(atPath: beside.path) { settings = beside }
+      }
+      return ConnectorSource(
+        script: script, settingsFile: settings, stdlib: stdlibDirectory(near: script),
+        limits: VMLimits(memoryBytes: memoryMB << 20, jobInstructions: jobInstructions))
+    }
+  }
+
+  private func stdlibDirectory(near script: URL) -> URL? {
+    if let s = stdlib ?? ProcessInfo.processInfo.environment["MLHOST_STDLIB"] { return URL(fileURLWithPath: s) }
+    var dir = script.deletingLastPathComponent()
+    while dir.path != "/" {
+      let candidate = dir.appendingPathComponent("stdlib")
+      var isDir: ObjCBool = false
+      if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), isDir.boolValue { return candidate }
+      dir.deleteLastPathComponent()
+    }
+    return nil
+  }
+}
+
+struct LogOptions: ParsableArguments {
+  @Option(help: "Log format: text or json.")
+  var logFormat: LineLogHandler.Format = .text
+
+  @Option(help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: Logger.Level = .info
+
+  func makeLogger() -> Logger {
+    let format = logFormat
+    let level = logLevel
+    var logger = Logger(label: "mlhost") { label in
+      var h = LineLogHandler(label: label, format: format)
+      h.logLevel = level
+      return h
+    }
+    logger.logLevel = level
+    return logger
+  }
+}
+
+extension LineLogHandler.Format: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}

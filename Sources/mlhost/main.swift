@@ -1,2 +1,0 @@
-import MLHostRuntime
-print(MLHostVersion.current)

@@ -1,0 +1,73 @@
+import Foundation
+import MLHostRuntime
+import MLHostTesting
+import Testing
+
+/// The real `mlhost` binary, as users run it.
+@Suite(.serialized) struct CLITests {
+  @Test func checkSucceedsOnTheExample() throws {
+    let r = try MLHostProcess.run(["check", "examples/invoice_digest/invoice_digest.lua"])
+    #expect(r.status == 0)
+    #expect(r.stdout.contains("ok — connector invoice_digest"))
+    #expect(r.stdout.contains("job digest (every 3s)"))
+  }
+
+  @Test func checkFailsWithPathLineMessage() throws {
+    let c = try TempConnector(script: "local c = mlhost.connector { name = 'x' }\nc:job('a', function()\n  return 1 +\nend)\nreturn c\n")
+    defer { c.remove() }
+    let r = try MLHostProcess.run(["check", c.script.path])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("connector.lua:4: unexpected symbol near 'end'"), "\(r.stderr)")
+  }
+
+  @Test func runDrainsOnSIGTERMAndExitsZero() throws {
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "drain" }
+      c:every("1h", "work", function()
+        mlhost.log.info("work started")
+        mlhost.sleep(1)
+        mlhost.log.info("work finished")
+      end)
+      return c
+      """)
+    defer { c.remove() }
+    let p = try MLHostProcess.start(["run", c.script.path, "--grace", "10"])
+    defer { p.kill() }
+    #expect(p.waitForOutput("work started", within: 10))
+    p.signal(SIGTERM)
+    let status = p.wait(within: 10)
+    #expect(status == 0)
+    #expect(p.output.contains("work finished"))
+    #expect(p.output.contains("stopped"))
+  }
+
+  @Test func sighupReloads() throws {
+    let c = try TempConnector(script: "return mlhost.connector { name = 'hup' }")
+    defer { c.remove() }
+    let p = try MLHostProcess.start(["run", c.script.path, "--no-watch"])
+    defer { p.kill() }
+    #expect(p.waitForOutput("loaded connector hup", within: 10))
+    try c.rewrite("local c = mlhost.connector { name = 'hup' }\nc:job('x', function() end)\nreturn c")
+    p.signal(SIGHUP)
+    #expect(p.waitForOutput("reloaded connector hup", within: 10))
+    p.signal(SIGTERM)
+    #expect(p.wait(within: 10) == 0)
+  }
+
+  @Test func versionAndHelp() throws {
+    #expect(try MLHostProcess.run(["version"]).stdout.contains("mlhost \(MLHostVersion.current)"))
+    for verb in ["run", "check", "version", "docs"] {
+      let r = try MLHostProcess.run([verb, "--help"])
+      #expect(r.status == 0)
+      #expect(r.stdout.contains("USAGE"))
+    }
+  }
+
+  /// The committed reference docs and stubs are what `mlhost docs` generates now.
+  @Test func generatedDocsAreCurrent() throws {
+    let md = try String(contentsOf: Repository.root.appendingPathComponent("docs/LUA_API.md"), encoding: .utf8)
+    let stubs = try String(contentsOf: Repository.root.appendingPathComponent("docs/lua/mlhost.meta.lua"), encoding: .utf8)
+    #expect(md == APIReference.markdown(), "docs/LUA_API.md is stale: run `mlhost docs`")
+    #expect(stubs == APIReference.luaStubs(), "docs/lua/mlhost.meta.lua is stale: run `mlhost docs`")
+  }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import MLHostLua
+import MLHostRuntime
+import MLHostTesting
+import Testing
+
+@Suite struct ReloadTests {
+  static func script(_ tag: String) -> String {
+    """
+    local c = mlhost.connector { name = "live" }
+    c:job("which", function() return "\(tag)" end)
+    c:job("slow", function() mlhost.sleep(0.6) return "\(tag)" end)
+    return c
+    """
+  }
+
+  func which(_ host: ConnectorHost) async throws -> LuaValue? {
+    guard case .succeeded(let v) = try await host.trigger(connector: "live", job: "which") else { return nil }
+    return v.first
+  }
+
+  @Test func fileChangesSwapVersionsAndBadOnesKeepTheOld() async throws {
+    let c = try TempConnector(script: Self.script("v1"))
+    defer { c.remove() }
+    let (logger, sink) = capturingLogger()
+    let host = ConnectorHost(logger: logger, options: HostOptions(grace: 5, watch: true))
+    try await host.start([c.source()])
+    #expect(try await which(host) == "v1")
+
+    try c.rewrite(Self.script("v2"))
+    #expect(await eventually { await host.reloadCount == 1 })
+    #expect(try await which(host) == "v2")
+    #expect(sink.lines.contains { $0.contains("reloaded connector live") && $0.contains("version=") })
+
+    try c.rewrite("local c = mlhost.connector { name = 'live' }\nc:job('which', function( end)\nreturn c")
+    #expect(await eventually { sink.lines.contains { $0.contains("reload failed") } })
+    let failure = try #require(sink.lines.first { $0.contains("reload failed") })
+    #expect(failure.contains("connector.lua:2:"))
+    #expect(try await which(host) == "v2")
+    #expect(await host.reloadCount == 1)
+    await host.shutdown()
+  }
+
+  @Test func inFlightJobFinishesOnTheOldVersion() async throws {
+    let c = try TempConnector(script: Self.script("old"))
+    defer { c.remove() }
+    let host = ConnectorHost(logger: .quiet, options: HostOptions(grace: 5, watch: true))
+    try await host.start([c.source()])
+    async let slow = host.trigger(connector: "live", job: "slow")
+    try await Task.sleep(nanoseconds: 100_000_000)
+    try c.rewrite(Self.script("new"))
+    #expect(await eventually { await host.reloadCount == 1 })
+    #expect(try await which(host) == "new")
+    guard case .succeeded(let v) = try await slow else { Issue.record("slow job failed"); return }
+    #expect(v == ["old"])
+    await host.shutdown()
+  }
+
+  @Test func retiredVersionIsClosedAfterTheGracePeriod() async throws {
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "live" }
+      c:job("forever", function() mlhost.sleep(60) end)
+      return c
+      """)
+    defer { c.remove() }
+    let v = try await c.load()
+    async let forever = v.run(job: "forever")
+    try await Task.sleep(nanoseconds: 50_000_000)
+    let start = Date()
+    await v.retire(grace: 0.2)
+    let outcome = await forever
+    #expect(Date().timeIntervalSince(start) < 2)
+    #expect(outcome.error?.message.contains("retired") == true)
+  }
+
+  @Test func settingsChangeReloadsToo() async throws {
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "live", settings = { greeting = { type = "string", default = "hi" } } }
+        c:job("which", function() return c.settings.greeting end)
+        return c
+        """, settings: "greeting = \"hello\"\n")
+    defer { c.remove() }
+    let host = ConnectorHost(logger: .quiet, options: HostOptions(grace: 1, watch: true))
+    try await host.start([c.source()])
+    #expect(try await which(host) == "hello")
+    try "greeting = \"bonjour\"\n".write(to: c.settings!, atomically: true, encoding: .utf8)
+    #expect(try await eventually { try await which(host) == "bonjour" })
+    await host.shutdown()
+  }
+
+  @Test func schedulesFire() async throws {
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "live" }
+      c:every("1s", "tick", function() mlhost.log.info("tick ran") end)
+      return c
+      """)
+    defer { c.remove() }
+    let (logger, sink) = capturingLogger()
+    let host = ConnectorHost(logger: logger, options: HostOptions(grace: 1, watch: false))
+    try await host.start([c.source()])
+    let scheduler = Task { await host.runScheduler() }
+    #expect(await eventually(within: 3) { sink.lines.filter { $0.contains("tick ran") }.count >= 2 })
+    scheduler.cancel()
+    await host.shutdown()
+  }
+}
+
+@Suite struct ScheduleTableTests {
+  @Test func missedTicksRunOnceAndUnchangedSchedulesKeepTheirTime() throws {
+    var table = ScheduleTable()
+    try table.update([("a", .every(seconds: 60)), ("b", .cron(try CronSchedule("0 * * * *")))], now: 0)
+    #expect(table.takeDue(now: 0) == ["a"])
+    #expect(table.entries["a"]?.next == 60)
+    #expect(table.entries["b"]?.next == 3600)
+    // Asleep for ten hours: each runs once, then resumes its rhythm from now.
+    #expect(table.takeDue(now: 36_000) == ["a", "b"])
+    #expect(table.entries["a"]?.next == 36_060)
+    #expect(table.entries["b"]?.next == 39_600)
+    try table.update([("a", .every(seconds: 60)), ("c", .every(seconds: 5))], now: 36_001)
+    #expect(table.entries["a"]?.next == 36_060)
+    #expect(table.entries["b"] == nil)
+    #expect(table.entries["c"]?.next == 36_001)
+    #expect(table.nextDeadline == 36_001)
+  }
+}
