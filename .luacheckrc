@@ -3,3 +3,4 @@ std = "lua54"
 read_globals = { "mlhost" }
 max_line_length = 120
 exclude_files = { "docs/lua/*.lua" }
+self = false

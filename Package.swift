@@ -17,6 +17,7 @@ let package = Package(
     // C shims over the system libraries: module maps plus static-inline wrappers for macros and variadics.
     .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
     .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+    .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     // The only place that calls lua_error / lua_yield: Swift natives return a status to these trampolines.
     .target(name: "CLuaBridge", dependencies: ["CLua"]),
 
@@ -28,9 +29,10 @@ let package = Package(
     .target(
       name: "MLHostRuntime",
       dependencies: [
-        "MLHostLua", "COpenSSL",
+        "MLHostLua", "COpenSSL", "CSQLite",
         .product(name: "Logging", package: "swift-log"),
       ],
+      resources: [.embedInCode("Lua/job.lua")],
       swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
     ),
     .executableTarget(

@@ -184,7 +184,9 @@ func benchReload() async throws {
       .write(to: script, atomically: true, encoding: .utf8)
   }
   try write(0)
-  let host = ConnectorHost(logger: quiet, options: HostOptions(grace: 1, watch: true))
+  let host = ConnectorHost(
+    store: try SQLiteStore(directory: dir.appendingPathComponent("state")), logger: quiet,
+    options: HostOptions(grace: 1, watch: true))
   try await host.start([ConnectorSource(script: script)])
   var latencies: [Double] = []
   for i in 1...15 {

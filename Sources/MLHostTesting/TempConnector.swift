@@ -37,6 +37,16 @@ public struct TempConnector: Sendable {
     try await ConnectorVersion.load(source(limits: limits), logger: Logger.quiet)
   }
 
+  /// A host over this connector with a store in the connector's folder, started.
+  public func host(options: HostOptions = HostOptions(grace: 5, watch: false), logger: Logger = .quiet) async throws
+    -> ConnectorHost
+  {
+    let store = try SQLiteStore(directory: directory.appendingPathComponent("state"))
+    let host = ConnectorHost(store: store, logger: logger, options: options)
+    try await host.start([source()])
+    return host
+  }
+
   /// Replaces the script's text (atomically, as editors do).
   public func rewrite(_ text: String) throws { try text.write(to: script, atomically: true, encoding: .utf8) }
 

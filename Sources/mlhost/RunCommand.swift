@@ -14,6 +14,12 @@ struct RunCommand: AsyncParsableCommand {
   @OptionGroup var scripts: ScriptOptions
   @OptionGroup var logging: LogOptions
 
+  @Option(help: "Folder for the host's durable state (the SQLite store); created on first run.")
+  var state = ".mlhost"
+
+  @Option(help: "Jobs of one connector running at once.")
+  var concurrency = 16
+
   @Option(help: "Seconds running jobs may take to finish at shutdown or after a reload.")
   var grace: Double = 30
 
@@ -22,7 +28,13 @@ struct RunCommand: AsyncParsableCommand {
 
   func run() async throws {
     let logger = logging.makeLogger()
-    let host = ConnectorHost(logger: logger, options: HostOptions(grace: grace, watch: !noWatch))
+    let store: SQLiteStore
+    do { store = try SQLiteStore(directory: URL(fileURLWithPath: state)) } catch {
+      FileHandle.standardError.write(Data("\(state): \(error)\n".utf8))
+      throw ExitCode(1)
+    }
+    let host = ConnectorHost(
+      store: store, logger: logger, options: HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency))
     do {
       try await host.start(try scripts.sources())
     } catch {
@@ -44,13 +56,18 @@ struct RunCommand: AsyncParsableCommand {
   }
 }
 
-/// The host as a service: fires schedules until graceful shutdown, then drains running jobs.
+/// The host as a service: fires schedules and dispatches jobs until graceful shutdown, then drains running jobs.
 struct HostService: Service {
   let host: ConnectorHost
   let logger: Logger
 
   func run() async throws {
-    await cancelWhenGracefulShutdown { await host.runScheduler() }
+    await cancelWhenGracefulShutdown {
+      await withTaskGroup(of: Void.self) { group in
+        group.addTask { await host.runScheduler() }
+        group.addTask { await host.runDispatcher() }
+      }
+    }
     logger.info("shutting down: letting running jobs finish")
     await host.shutdown()
     logger.info("stopped")

@@ -31,7 +31,7 @@ import Testing
       return c
       """)
     defer { c.remove() }
-    let p = try MLHostProcess.start(["run", c.script.path, "--grace", "10"])
+    let p = try MLHostProcess.start(["run", c.script.path, "--grace", "10", "--state", c.directory.appendingPathComponent("state").path])
     defer { p.kill() }
     #expect(p.waitForOutput("work started", within: 10))
     p.signal(SIGTERM)
@@ -44,7 +44,7 @@ import Testing
   @Test func sighupReloads() throws {
     let c = try TempConnector(script: "return mlhost.connector { name = 'hup' }")
     defer { c.remove() }
-    let p = try MLHostProcess.start(["run", c.script.path, "--no-watch"])
+    let p = try MLHostProcess.start(["run", c.script.path, "--no-watch", "--state", c.directory.appendingPathComponent("state").path])
     defer { p.kill() }
     #expect(p.waitForOutput("loaded connector hup", within: 10))
     try c.rewrite("local c = mlhost.connector { name = 'hup' }\nc:job('x', function() end)\nreturn c")

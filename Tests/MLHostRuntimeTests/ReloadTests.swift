@@ -15,7 +15,7 @@ import Testing
   }
 
   func which(_ host: ConnectorHost) async throws -> LuaValue? {
-    guard case .succeeded(let v) = try await host.trigger(connector: "live", job: "which") else { return nil }
+    guard case .succeeded(let v) = try await host.run(connector: "live", job: "which") else { return nil }
     return v.first
   }
 
@@ -23,8 +23,9 @@ import Testing
     let c = try TempConnector(script: Self.script("v1"))
     defer { c.remove() }
     let (logger, sink) = capturingLogger()
-    let host = ConnectorHost(logger: logger, options: HostOptions(grace: 5, watch: true))
-    try await host.start([c.source()])
+    let host = try await c.host(options: HostOptions(grace: 5, watch: true), logger: logger)
+    let dispatcher = Task { await host.runDispatcher() }
+    defer { dispatcher.cancel() }
     #expect(try await which(host) == "v1")
 
     try c.rewrite(Self.script("v2"))
@@ -44,9 +45,10 @@ import Testing
   @Test func inFlightJobFinishesOnTheOldVersion() async throws {
     let c = try TempConnector(script: Self.script("old"))
     defer { c.remove() }
-    let host = ConnectorHost(logger: .quiet, options: HostOptions(grace: 5, watch: true))
-    try await host.start([c.source()])
-    async let slow = host.trigger(connector: "live", job: "slow")
+    let host = try await c.host(options: HostOptions(grace: 5, watch: true))
+    let dispatcher = Task { await host.runDispatcher() }
+    defer { dispatcher.cancel() }
+    async let slow = host.run(connector: "live", job: "slow")
     try await Task.sleep(nanoseconds: 100_000_000)
     try c.rewrite(Self.script("new"))
     #expect(await eventually { await host.reloadCount == 1 })
@@ -81,8 +83,9 @@ import Testing
         return c
         """, settings: "greeting = \"hello\"\n")
     defer { c.remove() }
-    let host = ConnectorHost(logger: .quiet, options: HostOptions(grace: 1, watch: true))
-    try await host.start([c.source()])
+    let host = try await c.host(options: HostOptions(grace: 1, watch: true))
+    let dispatcher = Task { await host.runDispatcher() }
+    defer { dispatcher.cancel() }
     #expect(try await which(host) == "hello")
     try "greeting = \"bonjour\"\n".write(to: c.settings!, atomically: true, encoding: .utf8)
     #expect(try await eventually { try await which(host) == "bonjour" })
@@ -97,30 +100,13 @@ import Testing
       """)
     defer { c.remove() }
     let (logger, sink) = capturingLogger()
-    let host = ConnectorHost(logger: logger, options: HostOptions(grace: 1, watch: false))
-    try await host.start([c.source()])
+    let host = try await c.host(options: HostOptions(grace: 1, watch: false), logger: logger)
     let scheduler = Task { await host.runScheduler() }
-    #expect(await eventually(within: 3) { sink.lines.filter { $0.contains("tick ran") }.count >= 2 })
+    let dispatcher = Task { await host.runDispatcher() }
+    #expect(await eventually(within: 4) { sink.lines.filter { $0.contains("tick ran") }.count >= 2 })
     scheduler.cancel()
+    dispatcher.cancel()
     await host.shutdown()
   }
 }
 
-@Suite struct ScheduleTableTests {
-  @Test func missedTicksRunOnceAndUnchangedSchedulesKeepTheirTime() throws {
-    var table = ScheduleTable()
-    try table.update([("a", .every(seconds: 60)), ("b", .cron(try CronSchedule("0 * * * *")))], now: 0)
-    #expect(table.takeDue(now: 0) == ["a"])
-    #expect(table.entries["a"]?.next == 60)
-    #expect(table.entries["b"]?.next == 3600)
-    // Asleep for ten hours: each runs once, then resumes its rhythm from now.
-    #expect(table.takeDue(now: 36_000) == ["a", "b"])
-    #expect(table.entries["a"]?.next == 36_060)
-    #expect(table.entries["b"]?.next == 39_600)
-    try table.update([("a", .every(seconds: 60)), ("c", .every(seconds: 5))], now: 36_001)
-    #expect(table.entries["a"]?.next == 36_060)
-    #expect(table.entries["b"] == nil)
-    #expect(table.entries["c"]?.next == 36_001)
-    #expect(table.nextDeadline == 36_001)
-  }
-}

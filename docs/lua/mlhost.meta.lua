@@ -40,6 +40,11 @@ function Connector:cron(expression, name, fn, opts) end
 ---@param opts {secret: string?, header: string?}?
 function Connector:on_webhook(system, topic, fn, opts) end
 
+--- Declares how one record of `kind` is processed: `fn(rec, input)`, called by `job:record(kind, key, input)` and by replays of stored records. It reports what it did with `rec:created/updated/unchanged(system, id, details)`, or `rec:reject(reason)` when a human must act.
+---@param kind string the record type, e.g. "shopify.order"
+---@param fn fun(rec: mlhost.Record, input: any)
+function Connector:handler(kind, fn) end
+
 
 ---@class mlhost
 mlhost = {}

@@ -10,6 +10,8 @@ public struct ConnectorDefinition: Sendable {
   /// Declaration order, for listings.
   public var jobOrder: [String] = []
   public var webhooks: [WebhookDeclaration] = []
+  /// Record handlers by record kind (`c:handler`), as registry references.
+  var handlers: [String: Int32] = [:]
 
   public var schedules: [(job: String, spec: ScheduleSpec)] {
     jobOrder.compactMap { name in jobs[name]?.schedule.map { (name, $0) } }
@@ -49,4 +51,11 @@ struct VMServices {
   /// Where the settings came from, for messages.
   var settingsSource = "settings"
   var definition: ConnectorDefinition?
+  /// The store and retry policy, when the VM runs under a host with durable state.
+  var runtime: JobRuntime?
+  /// The version's content hash, for audit rows.
+  var versionHash = ""
+  /// The job metatable and `replay` from job.lua, as registry references.
+  var jobMetatable: Int32 = 0
+  var replayRecord: Int32 = 0
 }

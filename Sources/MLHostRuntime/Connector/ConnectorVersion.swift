@@ -54,7 +54,9 @@ public final class ConnectorVersion: @unchecked Sendable {
 
   /// Loads and validates a version: reads the settings, builds a sandboxed VM, runs the script's top level and
   /// checks that it returned its connector. Any failure closes the VM and throws `path:line: message`.
-  public static func load(_ source: ConnectorSource, logger: Logger) async throws -> ConnectorVersion {
+  public static func load(_ source: ConnectorSource, logger: Logger, runtime: JobRuntime? = nil) async throws
+    -> ConnectorVersion
+  {
     var settings: LuaValue = .nil_
     var settingsData = Data()
     if let file = source.settingsFile {
@@ -76,6 +78,7 @@ public final class ConnectorVersion: @unchecked Sendable {
     do {
       let (definition, files) = try await vm.perform { vm -> (ConnectorDefinition, [URL]) in
         vm.services.settings = settingsValue
+        vm.services.runtime = runtime
         vm.services.settingsBase = source.settingsFile?.deletingLastPathComponent()
         vm.services.settingsSource = source.settingsFile.map(ModulePaths.displayName) ?? "the defaults (no settings file)"
         try vm.installSandbox()
@@ -100,6 +103,7 @@ public final class ConnectorVersion: @unchecked Sendable {
       for f in files { hashInput.append((try? Data(contentsOf: f)) ?? Data()) }
       hashInput.append(settingsData)
       let hash = hashInput.withUnsafeBytes { ByteCodecs.hex(Digest.hash(.sha256, $0)) }
+      try await vm.perform { $0.services.versionHash = hash }
       return ConnectorVersion(source: source, definition: definition, files: allFiles, hash: hash, vm: vm)
     } catch let error as LuaError {
       vm.close()
@@ -117,12 +121,23 @@ public final class ConnectorVersion: @unchecked Sendable {
   public func run(job name: String, input: LuaValue = .nil_, runID: String = Digest.uuid4(), trigger: String = "manual")
     async -> JobOutcome
   {
-    guard let declaration = definition.jobs[name] else {
-      return .failed(LuaError(message: "connector '\(definition.name)' has no job '\(name)'"))
+    await run(JobRun(job: name, input: .value(input), runID: runID, trigger: trigger))
+  }
+
+  /// Runs one job (or, for `ReplayJob.name`, one stored record again) and waits for it to end.
+  public func run(_ run: JobRun) async -> JobOutcome {
+    let function: Int32
+    if run.job == ReplayJob.name {
+      guard run.record != nil else { return .failed(LuaError(message: "a replay needs the stored record")) }
+      function = -1
+    } else if let declaration = definition.jobs[run.job] {
+      function = declaration.functionRef
+    } else {
+      return .failed(LuaError(message: "connector '\(definition.name)' has no job '\(run.job)'"))
     }
     lock.withLock { running += 1 }
     defer { finishedOne() }
-    let job = JobContext(name: name, runID: runID, instructions: source.limits.jobInstructions)
+    let job = JobContext(name: run.job, runID: run.runID, jobID: run.jobID, instructions: source.limits.jobInstructions)
     return await withCheckedContinuation { (cont: CheckedContinuation<JobOutcome, Never>) in
       vm.executor.post { [vm] in
         guard !vm.closed else {
@@ -130,9 +145,18 @@ public final class ConnectorVersion: @unchecked Sendable {
           return
         }
         let L = vm.L
-        L.pushRef(declaration.functionRef)
-        L.push(["name": .text(name), "run_id": .text(runID), "trigger": .text(trigger)] as LuaValue)
-        L.push(input)
+        L.pushRef(function == -1 ? vm.services.replayRecord : function)
+        L.push(run.jobTable)
+        L.pushRef(vm.services.jobMetatable)
+        lua_setmetatable(L.raw, -2)
+        if let record = run.record {
+          L.push(["id": .integer(record.id), "kind": .text(record.kind), "key": .text(record.key),
+                  "input": .text(record.input)] as LuaValue)
+        } else if case .failure(let error) = run.input.push(L) {
+          L.pop(2)
+          cont.resume(returning: .failed(error))
+          return
+        }
         vm.spawn(from: L, nargs: 2, job: job) { co, error in
           if let error {
             cont.resume(returning: .failed(error))
@@ -202,5 +226,67 @@ final class ResumeOnce: @unchecked Sendable {
       return continuation
     }
     c?.resume()
+  }
+}
+
+/// One run of a job as the host asks for it.
+public struct JobRun: Sendable {
+  public enum Input: Sendable {
+    case value(LuaValue)
+    /// JSON text from the queue, decoded in the VM with exact decimals.
+    case json(String?)
+
+    /// Pushes the input; a malformed JSON text pushes nothing and fails.
+    func push(_ L: LuaState) -> Result<Void, LuaError> {
+      switch self {
+      case .value(let v):
+        L.push(v)
+      case .json(nil):
+        L.pushNil()
+      case .json(let text?):
+        // Decoded from the Lua copy, which Lua keeps NUL-terminated as the decoder expects.
+        let top = L.top
+        L.push(text)
+        var decoder = LuaJSONDecoder(L: L, bytes: L.bytes(at: -1)!, decimals: true)
+        do {
+          try decoder.decodeDocument()
+          mlh_lua_remove(L.raw, -2)
+        } catch {
+          L.top = top
+          let detail = (error as? LuaJSONDecoder.Failure).map { "\($0.message) at byte \($0.offset + 1)" } ?? "\(error)"
+          return .failure(LuaError(message: "the job's input is not valid JSON: \(detail)"))
+        }
+      }
+      return .success(())
+    }
+  }
+
+  public var job: String
+  public var input: Input
+  public var runID: String
+  public var trigger: String
+  public var jobID: Int64?
+  public var attempt: Int
+  /// For a replay: the audit row to run again.
+  public var record: RecordRow?
+
+  public init(job: String, input: Input = .value(.nil_), runID: String = Digest.uuid4(), trigger: String = "manual",
+              jobID: Int64? = nil, attempt: Int = 1, record: RecordRow? = nil) {
+    self.job = job
+    self.input = input
+    self.runID = runID
+    self.trigger = trigger
+    self.jobID = jobID
+    self.attempt = attempt
+    self.record = record
+  }
+
+  /// The fields of the job object a job body receives.
+  var jobTable: LuaValue {
+    var t: [LuaValue: LuaValue] = [
+      "name": .text(job), "run_id": .text(runID), "trigger": .text(trigger), "attempt": .integer(Int64(attempt)),
+    ]
+    if let id = jobID { t["id"] = .integer(id) }
+    return .map(t)
   }
 }

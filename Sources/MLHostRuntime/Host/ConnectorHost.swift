@@ -2,26 +2,14 @@ import Foundation
 import Logging
 import MLHostLua
 
-public struct HostOptions: Sendable {
-  /// How long a retired version's running jobs may take before its VM is closed.
-  public var grace: Double = 30
-  /// Reload when a loaded file changes.
-  public var watch = true
-
-  public init(grace: Double = 30, watch: Bool = true) {
-    self.grace = grace
-    self.watch = watch
-  }
-}
-
-/// Runs connectors: loads each script, swaps in new versions on change, fires schedules and runs triggered jobs.
+/// Runs connectors: loads each script, swaps in new versions on change, turns schedule ticks into queued jobs
+/// and runs queued jobs — triggers, ticks, webhook deliveries and replays alike — through one dispatcher.
 public actor ConnectorHost {
   /// One connector script and the version of it that is live.
   final class Slot {
     let source: ConnectorSource
     var version: ConnectorVersion
-    var schedules = ScheduleTable()
-    var runningScheduled: Set<String> = []
+    var running = 0
 
     init(source: ConnectorSource, version: ConnectorVersion) {
       self.source = source
@@ -29,31 +17,39 @@ public actor ConnectorHost {
     }
   }
 
+  public let store: any JobStore
   private var slots: [Slot] = []
   private let logger: Logger
   private let options: HostOptions
   private var watcher: FileWatcher?
   private var retiring: [Task<Void, Never>] = []
+  private var inFlight: [Int64: Task<Void, Never>] = [:]
+  private var waiters: [Int64: [CheckedContinuation<JobOutcome, Never>]] = [:]
+  private var accepting = true
+  nonisolated let wake = WakeSignal()
   /// Reloads done, for tests and status.
   public private(set) var reloadCount = 0
+  public nonisolated let metrics = HostMetrics()
 
-  public init(logger: Logger, options: HostOptions = HostOptions()) {
+  public init(store: any JobStore, logger: Logger, options: HostOptions = HostOptions()) {
+    self.store = store
     self.logger = logger
     self.options = options
   }
 
+  private var runtime: JobRuntime { JobRuntime(store: store, retry: options.retry, now: options.now) }
+
   /// Loads every connector; any that fails to load stops the start with its `path:line: message`.
   public func start(_ sources: [ConnectorSource]) async throws {
     for source in sources {
-      let version = try await ConnectorVersion.load(source, logger: logger)
+      let version = try await ConnectorVersion.load(source, logger: logger, runtime: runtime)
       if let clash = slots.first(where: { $0.version.definition.name == version.definition.name }) {
         await version.retire(grace: 0)
         throw LoadError(message: "\(ModulePaths.displayName(source.script)): connector name '\(version.definition.name)' "
           + "is already used by \(ModulePaths.displayName(clash.source.script))")
       }
-      let slot = Slot(source: source, version: version)
-      try slot.schedules.update(version.definition.schedules, now: Self.now())
-      slots.append(slot)
+      slots.append(Slot(source: source, version: version))
+      try await syncSchedules(version.definition)
       logger.info("loaded connector \(version.definition.name)", metadata: versionMetadata(version))
     }
     if options.watch {
@@ -64,8 +60,6 @@ public actor ConnectorHost {
       updateWatches()
     }
   }
-
-  static func now() -> Double { Date().timeIntervalSince1970 }
 
   private func versionMetadata(_ v: ConnectorVersion) -> Logger.Metadata {
     [
@@ -82,8 +76,14 @@ public actor ConnectorHost {
 
   /// The live version of a connector, by name.
   public func version(of connector: String) -> ConnectorVersion? {
-    slots.first { $0.version.definition.name == connector }?.version
+    slot(connector)?.version
   }
+
+  private func slot(_ connector: String) -> Slot? {
+    slots.first { $0.version.definition.name == connector }
+  }
+
+  // MARK: reload
 
   /// Reloads the connectors that depend on any of `changed` (all of them when nil, as on SIGHUP).
   public func reload(changed: [URL]? = nil) async {
@@ -96,12 +96,16 @@ public actor ConnectorHost {
   private func reload(_ slot: Slot) async {
     let old = slot.version
     do {
-      let new = try await ConnectorVersion.load(slot.source, logger: logger)
-      guard new.contentHash != old.contentHash || new.definition.name != old.definition.name else {
+      let new = try await ConnectorVersion.load(slot.source, logger: logger, runtime: runtime)
+      guard new.contentHash != old.contentHash else {
         await new.retire(grace: 0)
         return
       }
-      try slot.schedules.update(new.definition.schedules, now: Self.now())
+      guard new.definition.name == old.definition.name else {
+        await new.retire(grace: 0)
+        throw LoadError(message: "a reload cannot rename connector '\(old.definition.name)' (restart the host)")
+      }
+      try await syncSchedules(new.definition)
       slot.version = new
       reloadCount += 1
       var meta = versionMetadata(new)
@@ -116,10 +120,11 @@ public actor ConnectorHost {
     }
   }
 
-  /// Runs a job of a connector now, on its live version, and waits for it.
-  public func trigger(connector: String, job: String, input: LuaValue = .nil_, trigger: String = "manual") async throws
-    -> JobOutcome
-  {
+  // MARK: queueing
+
+  /// Queues job `job` of `connector` with a JSON `input`; returns the job id.
+  public func enqueue(connector: String, job: String, input: String? = nil, trigger: String = "manual",
+                      key: String? = nil) async throws -> Int64 {
     guard let version = version(of: connector) else {
       throw LoadError(message: "no connector named '\(connector)' is loaded")
     }
@@ -127,16 +132,89 @@ public actor ConnectorHost {
       throw LoadError(message: "connector '\(connector)' has no job '\(job)'; it has: "
         + version.definition.jobOrder.joined(separator: ", "))
     }
-    return await run(version, job: job, input: input, trigger: trigger)
+    let id = try await store.enqueue(NewJob(
+      connector: connector, job: job, input: input, trigger: trigger, orderingKey: key,
+      maxAttempts: options.retry.maxAttempts, runAt: options.now()))
+    wake.signal()
+    return id
   }
 
-  private func run(_ version: ConnectorVersion, job: String, input: LuaValue, trigger: String) async -> JobOutcome {
-    let runID = Digest.uuid4()
+  /// Queues a replay of a stored record (rejected or failed) on the current script version.
+  public func replay(recordID: Int64) async throws -> Int64 {
+    guard let row = try await store.record(id: recordID) else { throw LoadError(message: "no record \(recordID)") }
+    guard version(of: row.connector) != nil else {
+      throw LoadError(message: "record \(recordID) belongs to connector '\(row.connector)', which is not loaded")
+    }
+    let id = try await store.enqueue(NewJob(
+      connector: row.connector, job: ReplayJob.name, trigger: "replay", orderingKey: "\(row.kind):\(row.key)",
+      maxAttempts: options.retry.maxAttempts, runAt: options.now(), recordID: recordID))
+    wake.signal()
+    return id
+  }
+
+  /// Queues a job and waits until this host has run it to the end (through retries).
+  public func run(connector: String, job: String, input: String? = nil) async throws -> JobOutcome {
+    let id = try await enqueue(connector: connector, job: job, input: input)
+    return await outcome(of: id)
+  }
+
+  /// Waits for the final outcome of job `id` on this host.
+  public func outcome(of id: Int64) async -> JobOutcome {
+    await withCheckedContinuation { waiters[id, default: []].append($0) }
+  }
+
+  // MARK: dispatching
+
+  /// Claims and runs queued jobs until the task is cancelled.
+  public func runDispatcher() async {
+    var lastRenewal = options.now()
+    while !Task.isCancelled && accepting {
+      let free = Dictionary(uniqueKeysWithValues: slots.map { ($0.version.definition.name, options.concurrency - $0.running) })
+      var claimed: [LeasedJob] = []
+      if free.values.contains(where: { $0 > 0 }) {
+        do {
+          claimed = try await store.claim(
+            owner: options.owner, now: options.now(), leaseSeconds: options.leaseSeconds, freeSlots: free)
+        } catch {
+          logger.error("claiming jobs failed: \(error)")
+        }
+      }
+      for job in claimed { start(job) }
+      if options.now() - lastRenewal > options.leaseSeconds / 3 {
+        lastRenewal = options.now()
+        try? await store.renew(
+          owner: options.owner, jobIDs: Array(inFlight.keys), until: options.now() + options.leaseSeconds)
+      }
+      if claimed.isEmpty { await wake.wait(timeout: options.pollInterval) }
+    }
+  }
+
+  private func start(_ leased: LeasedJob) {
+    guard let slot = slot(leased.connector) else { return }
+    slot.running += 1
+    let version = slot.version
+    inFlight[leased.id] = Task {
+      let outcome = await self.execute(leased, on: version)
+      await self.finished(leased, slot: slot, outcome: outcome)
+    }
+  }
+
+  private nonisolated func execute(_ leased: LeasedJob, on version: ConnectorVersion) async -> JobOutcome {
+    var run = JobRun(
+      job: leased.job, input: .json(leased.input), trigger: leased.trigger, jobID: leased.id, attempt: leased.attempt)
+    if leased.job == ReplayJob.name {
+      guard let id = leased.recordID, let row = try? await store.record(id: id) else {
+        return .failed(LuaError(message: "the record to replay is gone", value: ["retryable": false]))
+      }
+      run.record = row
+    }
     let start = Date()
-    let outcome = await version.run(job: job, input: input, runID: runID, trigger: trigger)
+    let outcome = await version.run(run)
+    metrics.jobFinished(connector: leased.connector, ok: outcome.error == nil, seconds: Date().timeIntervalSince(start))
     var meta: Logger.Metadata = [
-      "connector": .string(version.definition.name), "job": .string(job), "run": .string(runID),
-      "trigger": .string(trigger), "ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000)),
+      "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
+      "run": .string(run.runID), "trigger": .string(leased.trigger), "attempt": .stringConvertible(leased.attempt),
+      "ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000)),
     ]
     switch outcome {
     case .succeeded: logger.info("job finished", metadata: meta)
@@ -147,44 +225,138 @@ public actor ConnectorHost {
     return outcome
   }
 
-  /// Fires schedules until the task is cancelled. A scheduled job still running when it is due again skips that
-  /// firing rather than piling up.
+  private func finished(_ leased: LeasedJob, slot: Slot, outcome: JobOutcome) async {
+    slot.running -= 1
+    inFlight[leased.id] = nil
+    var final = true
+    do {
+      switch outcome {
+      case .succeeded:
+        try await store.finish(jobID: leased.id, owner: options.owner, now: options.now(), succeeded: true, error: nil, retryAt: nil)
+      case .failed(let e):
+        let retryAt = retryTime(leased, e)
+        final = retryAt == nil
+        if !final {
+          logger.info("job will be retried", metadata: [
+            "job": .string(leased.job), "id": .stringConvertible(leased.id),
+            "in_seconds": .stringConvertible(Int(retryAt! - options.now())),
+          ])
+        } else {
+          logger.error("job dead-lettered", metadata: ["job": .string(leased.job), "id": .stringConvertible(leased.id)])
+        }
+        try await store.finish(
+          jobID: leased.id, owner: options.owner, now: options.now(), succeeded: false, error: e.message, retryAt: retryAt)
+      }
+    } catch {
+      logger.error("recording the end of job \(leased.id) failed: \(error)")
+    }
+    if final, let ws = waiters.removeValue(forKey: leased.id) { for w in ws { w.resume(returning: outcome) } }
+    wake.signal()
+  }
+
+  /// When to retry a failed job, or nil to dead-letter it: errors marked `retryable = false`, limit breaches and
+  /// the last attempt are final.
+  private func retryTime(_ leased: LeasedJob, _ e: LuaError) -> Double? {
+    if e.value?["retryable"] == .boolean(false) || e.outOfMemory || e.message.contains("instruction budget") {
+      return nil
+    }
+    guard leased.attempt < leased.maxAttempts else { return nil }
+    var retryAfter: Double?
+    switch e.value?["retry_after"] {
+    case .integer(let i)?: retryAfter = Double(i)
+    case .number(let d)?: retryAfter = d
+    default: break
+    }
+    return options.now() + options.retry.delay(afterAttempt: leased.attempt, retryAfter: retryAfter)
+  }
+
+  // MARK: schedules
+
+  /// Persists the schedules of a (re)loaded version. An unchanged schedule keeps its persisted next time (so a
+  /// restart after downtime runs a missed schedule once); a new or changed interval job is due at once, a cron
+  /// job at its next firing.
+  private func syncSchedules(_ d: ConnectorDefinition) async throws {
+    for (job, spec) in d.schedules {
+      let stored = try await store.schedule(connector: d.name, job: job)
+      if stored?.spec == spec.description { continue }
+      let now = options.now()
+      let next: Double
+      if case .every = spec { next = now } else { next = try spec.next(after: now) ?? .infinity }
+      try await store.upsertSchedule(connector: d.name, job: job, spec: spec.description, next: next)
+    }
+  }
+
+  /// Queues the jobs whose schedules are due, until the task is cancelled. Each firing is a compare-and-set in
+  /// the store, so several hosts sharing it fire each schedule once.
   public func runScheduler() async {
-    while !Task.isCancelled {
-      let now = Self.now()
+    while !Task.isCancelled && accepting {
+      var earliest = options.now() + 1
       for slot in slots {
-        for job in slot.schedules.takeDue(now: now) {
-          guard !slot.runningScheduled.contains(job) else {
-            logger.debug("skipping a firing: still running", metadata: ["job": .string(job)])
-            continue
-          }
-          slot.runningScheduled.insert(job)
-          let version = slot.version
-          Task {
-            _ = await self.run(version, job: job, input: .nil_, trigger: "schedule")
-            self.scheduledFinished(slot, job)
+        let d = slot.version.definition
+        for (job, spec) in d.schedules {
+          do {
+            guard let stored = try await store.schedule(connector: d.name, job: job) else { continue }
+            let now = options.now()
+            guard stored.next <= now else {
+              earliest = min(earliest, stored.next)
+              continue
+            }
+            let next = try spec.next(after: now) ?? .infinity
+            let fired = try await store.fireSchedule(
+              connector: d.name, job: job, expected: stored.next, next: next,
+              enqueue: NewJob(connector: d.name, job: job, trigger: "schedule", orderingKey: "schedule:\(job)",
+                              maxAttempts: options.retry.maxAttempts, runAt: now))
+            if fired { wake.signal() }
+            earliest = min(earliest, next)
+          } catch {
+            logger.error("schedule \(d.name).\(job) failed: \(error)")
           }
         }
       }
-      let next = slots.compactMap { $0.schedules.nextDeadline }.min() ?? now + 1
-      let wait = min(max(next - Self.now(), 0.001), 1.0)
+      let wait = min(max(earliest - options.now(), 0.005), 1.0)
       try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
     }
   }
 
-  private func scheduledFinished(_ slot: Slot, _ job: String) { slot.runningScheduled.remove(job) }
+  // MARK: shutdown
 
-  /// Stops watching and retires every version, letting running jobs finish within the grace period.
+  /// Stops taking work, lets running jobs finish within the grace period, returns the rest to the queue for
+  /// the next start (or another host), and retires every version.
   public func shutdown() async {
+    accepting = false
+    wake.signal()
     watcher?.stop()
     watcher = nil
     let grace = options.grace
+    let running = Array(inFlight.values)
+    let drained = ResumeOnceFlag()
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+      let once = ResumeOnce(c)
+      Task {
+        for t in running { await t.value }
+        drained.set()
+        once.resume()
+      }
+      Task {
+        try? await Task.sleep(nanoseconds: UInt64(grace * 1e9))
+        once.resume()
+      }
+    }
+    if !drained.isSet { logger.warning("grace period over: \(inFlight.count) job(s) go back to the queue") }
+    try? await store.release(owner: options.owner)
     let versions = slots.map(\.version)
     let pending = retiring
     await withTaskGroup(of: Void.self) { group in
-      for version in versions { group.addTask { await version.retire(grace: grace) } }
+      for version in versions { group.addTask { await version.retire(grace: 0) } }
       for task in pending { group.addTask { await task.value } }
     }
     retiring = []
   }
+}
+
+final class ResumeOnceFlag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = false
+  func set() { lock.withLock { value = true } }
+  var isSet: Bool { lock.withLock { value } }
 }

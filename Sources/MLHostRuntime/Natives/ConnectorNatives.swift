@@ -31,6 +31,12 @@ enum ConnectorMethods {
         + "credential holding the signing secret. The signature is checked by the host before anything is queued.",
       params: [("system", "string", ""), ("topic", "string", ""), ("fn", "fun(job: table, delivery: table)", ""),
         ("opts", "{secret: string?, header: string?}?", "")], webhookMethod),
+    NativeFunction("handler",
+      "Declares how one record of `kind` is processed: `fn(rec, input)`, called by `job:record(kind, key, input)` "
+        + "and by replays of stored records. It reports what it did with `rec:created/updated/unchanged(system, id, "
+        + "details)`, or `rec:reject(reason)` when a human must act.",
+      params: [("kind", "string", "the record type, e.g. \"shopify.order\""),
+        ("fn", "fun(rec: mlhost.Record, input: any)", "")], handlerMethod),
   ]
 
   static func install(_ L: LuaState) {
@@ -182,5 +188,20 @@ private let webhookMethod: mlh_native_fn = { raw in
   let vm = LuaVM.of(L)
   vm.services.definition?.webhooks.append(
     WebhookDeclaration(system: system, topic: topic, job: job, secret: secret, header: header))
+  return 0
+}
+
+private let handlerMethod: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  let vm = LuaVM.of(L)
+  guard var def = vm.services.definition else { return L.raise("call it as connector:handler(kind, fn)") }
+  guard let kind = L.string(at: 2), isName(kind) else {
+    return L.argError(1, "handler", "a record kind of letters, digits, '_', '-', '.' or '/' expected")
+  }
+  guard L.type(at: 3) == LUA_TFUNCTION else { return L.argError(2, "handler", "function expected") }
+  guard def.handlers[kind] == nil else { return L.raise("a handler for '\(kind)' is already declared") }
+  L.pushValue(at: 3)
+  def.handlers[kind] = L.ref()
+  vm.services.definition = def
   return 0
 }

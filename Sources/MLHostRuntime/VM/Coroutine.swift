@@ -6,11 +6,14 @@ import MLHostLua
 public final class JobContext: @unchecked Sendable {
   public let name: String
   public let runID: String
+  /// The queue's id for this job, when it came from the store.
+  public let jobID: Int64?
   let budget: UnsafeMutablePointer<mlh_budget>
 
-  init(name: String, runID: String, instructions: Int64) {
+  init(name: String, runID: String, jobID: Int64? = nil, instructions: Int64) {
     self.name = name
     self.runID = runID
+    self.jobID = jobID
     budget = .allocate(capacity: 1)
     budget.initialize(to: mlh_budget(remaining: instructions, limit: instructions))
   }
@@ -118,10 +121,4 @@ extension LuaVM {
     let box = UncheckedBox((co, push))
     executor.post { [self] in wake(box.value.0, box.value.1) }
   }
-}
-
-/// Carries a value that is confined to the VM's executor across the hop back to it.
-struct UncheckedBox<T>: @unchecked Sendable {
-  let value: T
-  init(_ value: T) { self.value = value }
 }

@@ -7,7 +7,7 @@ import MLHostLua
 /// One Lua state and the thread it lives on. A connector version runs in one VM; a reload builds a new VM.
 /// Everything that touches the state runs on `executor` (asserted in debug builds).
 public final class LuaVM: @unchecked Sendable {
-  let executor: VMExecutor
+  let executor: SerialThread
   let L: LuaState
   let limits: VMLimits
   let modulePaths: ModulePaths
@@ -27,7 +27,7 @@ public final class LuaVM: @unchecked Sendable {
     self.limits = limits
     self.modulePaths = modulePaths
     self.logger = logger
-    executor = VMExecutor(name: "lua-\(name)")
+    executor = SerialThread(name: "lua-\(name)")
     memory = .allocate(capacity: 1)
     memory.initialize(to: mlh_memory(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0))
     context = .allocate(capacity: 1)

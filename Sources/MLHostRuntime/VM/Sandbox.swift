@@ -44,6 +44,7 @@ extension LuaVM {
     L.push(native: findModule)
     try protectedCall(nargs: 2, nresults: 0)
     L.pop()  // loaded
+    try JobNatives.install(self)
   }
 
   private func pruneTable(global: String, keep: Set<String>) {

@@ -1,8 +1,8 @@
 import Foundation
 
-/// The one thread a Lua VM runs on. Work posted from any thread runs here in order; timers fire here. Thousands
+/// A thread that runs work in order: the one thread a Lua VM (or the SQLite connection) lives on. Work posted from any thread runs here in order; timers fire here. Thousands
 /// of suspended coroutines cost nothing but their Lua stacks: no thread or task waits for them.
-final class VMExecutor: @unchecked Sendable {
+final class SerialThread: @unchecked Sendable {
   private let condition = NSCondition()
   private var inbox: [() -> Void] = []
   private var stopping = false
@@ -61,9 +61,9 @@ final class VMExecutor: @unchecked Sendable {
     return pthread_equal(owner, pthread_self()) != 0
   }
 
-  /// Traps in debug builds when called off the executor thread: a lua_State must never be shared.
+  /// Traps in debug builds when called off the executor thread: a lua_State or sqlite3 connection must never be shared.
   func assertOnExecutor(file: StaticString = #fileID, line: UInt = #line) {
-    assert(isCurrent, "Lua state touched off its executor", file: file, line: line)
+    assert(isCurrent, "state touched off its owning thread", file: file, line: line)
   }
 
   private func loop() {
@@ -134,4 +134,10 @@ struct TimerHeap {
   private func less(_ a: Int, _ b: Int) -> Bool {
     (items[a].deadline, items[a].seq) < (items[b].deadline, items[b].seq)
   }
+}
+
+/// Carries a value that is confined to the VM's executor across the hop back to it.
+struct UncheckedBox<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
 }

@@ -1,0 +1,25 @@
+import Foundation
+
+public struct HostOptions: Sendable {
+  /// How long running jobs may take to finish at shutdown, or on a retired version after a reload.
+  public var grace: Double = 30
+  /// Reload when a loaded file changes.
+  public var watch = true
+  /// Jobs of one connector running at once on this host.
+  public var concurrency = 16
+  /// How long a claimed job stays this host's without renewal; a crashed host's jobs run again after it.
+  public var leaseSeconds: Double = 60
+  /// How often the dispatcher looks for work queued by other processes when nothing woke it.
+  public var pollInterval: Double = 0.25
+  public var retry = RetryPolicy()
+  /// The clock; tests replace it.
+  public var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+  /// This host's name on the leases it takes.
+  public var owner = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Digest.uuid4().prefix(8))"
+
+  public init(grace: Double = 30, watch: Bool = true, concurrency: Int = 16) {
+    self.grace = grace
+    self.watch = watch
+    self.concurrency = concurrency
+  }
+}

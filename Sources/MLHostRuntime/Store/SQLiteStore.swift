@@ -1,0 +1,359 @@
+import Foundation
+
+/// The embedded default store: one SQLite file in WAL mode in the state directory, on a thread of its own so no
+/// blocking call runs on the cooperative pool. Webhook deliveries are group-committed: those that arrive while
+/// a commit is in progress share the next one.
+public final class SQLiteStore: JobStore, @unchecked Sendable {
+  public let path: String
+  private let thread: SerialThread
+  private let db: SQLiteConnection
+  private let pendingLock = NSLock()
+  private var pending: [(NewDelivery, CheckedContinuation<DeliveryResult, any Error>)] = []
+  private var drainScheduled = false
+
+  /// Opens (creating on first use) `state/mlhost.sqlite` and applies migrations.
+  public init(directory: URL) throws {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    path = directory.appendingPathComponent("mlhost.sqlite").path
+    db = try SQLiteConnection(path: path)
+    try SQLiteMigrations.apply(db)
+    thread = SerialThread(name: "sqlite")
+  }
+
+  deinit { thread.shutdown() }
+
+  private func run<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
+    let db = UncheckedBox(db)
+    let body = UncheckedBox(body)
+    return try await thread.run { try body.value(db.value) }
+  }
+
+  public func enqueue(_ job: NewJob) async throws -> Int64 {
+    try await run { db in try db.transaction { try Self.insert(job, db) } }
+  }
+
+  private static func insert(_ j: NewJob, _ db: SQLiteConnection) throws -> Int64 {
+    try db.query(
+      """
+      INSERT INTO jobs (connector, job, input, trigger, ordering_key, state, max_attempts, run_at, record_id, created_at)
+      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
+      """,
+      [.text(j.connector), .text(j.job), .init(j.input), .text(j.trigger), .init(j.orderingKey),
+       .integer(Int64(j.maxAttempts)), .real(j.runAt), .init(j.recordID), .real(Date().timeIntervalSince1970)])
+    return db.lastInsertID
+  }
+
+  public func enqueue(delivery: NewDelivery) async throws -> DeliveryResult {
+    try await withCheckedThrowingContinuation { cont in
+      let schedule: Bool = pendingLock.withLock {
+        pending.append((delivery, cont))
+        defer { drainScheduled = true }
+        return !drainScheduled
+      }
+      if schedule { thread.post { [self] in drainDeliveries() } }
+    }
+  }
+
+  /// Commits every delivery queued so far in one transaction, then answers each.
+  private func drainDeliveries() {
+    let batch: [(NewDelivery, CheckedContinuation<DeliveryResult, any Error>)] = pendingLock.withLock {
+      defer {
+        pending = []
+        drainScheduled = false
+      }
+      return pending
+    }
+    guard !batch.isEmpty else { return }
+    do {
+      let results = try db.transaction {
+        try batch.map { d, _ -> DeliveryResult in
+          try db.query(
+            "INSERT OR IGNORE INTO deliveries (connector, source, delivery_id, received_at) VALUES (?, ?, ?, ?)",
+            [.text(d.job.connector), .text(d.source), .text(d.deliveryID), .real(Date().timeIntervalSince1970)])
+          guard db.changes == 1 else { return .duplicate }
+          let id = try Self.insert(d.job, db)
+          try db.query(
+            "UPDATE deliveries SET job_id = ? WHERE connector = ? AND source = ? AND delivery_id = ?",
+            [.integer(id), .text(d.job.connector), .text(d.source), .text(d.deliveryID)])
+          return .queued(jobID: id)
+        }
+      }
+      for ((_, c), r) in zip(batch, results) { c.resume(returning: r) }
+    } catch {
+      for (_, c) in batch { c.resume(throwing: error) }
+    }
+  }
+
+  public func claim(owner: String, now: Double, leaseSeconds: Double, freeSlots: [String: Int]) async throws
+    -> [LeasedJob]
+  {
+    try await run { db in
+      try db.transaction {
+        // Jobs whose host stopped mid-run come back (or die, once they have used every attempt).
+        try db.query(
+          """
+          UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+            lease_owner = NULL, lease_expires = NULL, last_error = 'the host running it stopped (lease expired)',
+            finished_at = CASE WHEN attempts >= max_attempts THEN ? END
+          WHERE state = 'running' AND lease_expires < ?
+          """, [.real(now), .real(now)])
+        var claimed: [LeasedJob] = []
+        for (connector, free) in freeSlots.sorted(by: { $0.key < $1.key }) where free > 0 {
+          let rows = try db.query(
+            """
+            SELECT id FROM jobs j
+            WHERE j.connector = ? AND j.state = 'queued' AND j.run_at <= ?
+              AND (j.ordering_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM jobs k WHERE k.connector = j.connector AND k.ordering_key = j.ordering_key
+                  AND k.id < j.id AND k.state IN ('queued', 'running')))
+            ORDER BY j.run_at, j.id LIMIT ?
+            """, [.text(connector), .real(now), .integer(Int64(free))])
+          for row in rows {
+            let r = try db.query(
+              """
+              UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1
+              WHERE id = ? AND state = 'queued'
+              RETURNING id, connector, job, input, trigger, attempts, max_attempts, record_id
+              """, [.text(owner), .real(now + leaseSeconds), row[0]])
+            guard let x = r.first else { continue }
+            claimed.append(LeasedJob(
+              id: x[0].int!, connector: x[1].string!, job: x[2].string!, input: x[3].string, trigger: x[4].string!,
+              attempt: Int(x[5].int!), maxAttempts: Int(x[6].int!), recordID: x[7].int))
+          }
+        }
+        return claimed
+      }
+    }
+  }
+
+  public func renew(owner: String, jobIDs: [Int64], until: Double) async throws {
+    guard !jobIDs.isEmpty else { return }
+    try await run { db in
+      try db.transaction {
+        for id in jobIDs {
+          try db.query(
+            "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
+            [.real(until), .integer(id), .text(owner)])
+        }
+      }
+    }
+  }
+
+  public func finish(jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, retryAt: Double?)
+    async throws -> Bool
+  {
+    try await run { db in
+      let state = succeeded ? "succeeded" : (retryAt == nil ? "dead" : "queued")
+      try db.query(
+        """
+        UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires = NULL, last_error = ?,
+          run_at = COALESCE(?, run_at), finished_at = ?
+        WHERE id = ? AND lease_owner = ? AND state = 'running'
+        """,
+        [.text(state), .init(error), .init(retryAt), state == "queued" ? .null : .real(now), .integer(jobID), .text(owner)])
+      return db.changes == 1
+    }
+  }
+
+  public func release(owner: String) async throws {
+    try await run { db in
+      try db.query(
+        """
+        UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, attempts = attempts - 1
+        WHERE lease_owner = ? AND state = 'running'
+        """, [.text(owner)])
+    }
+  }
+
+  public func job(id: Int64) async throws -> (state: String, attempts: Int, lastError: String?)? {
+    try await run { db in
+      guard let r = try db.query("SELECT state, attempts, last_error FROM jobs WHERE id = ?", [.integer(id)]).first else {
+        return nil
+      }
+      return (r[0].string!, Int(r[1].int!), r[2].string)
+    }
+  }
+
+  public func insert(record r: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int)
+    async throws -> Int64
+  {
+    let mapping = mapping.map { [$0.system, $0.id] }
+    return try await run { db in
+      try db.transaction {
+        try db.query(
+          """
+          INSERT INTO records (connector, job_id, run_id, job, kind, key, outcome, target_system, target_id, error,
+            error_at, input, details, script_version, started_at, duration_ms, replay_of)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+          [.text(r.connector), .init(r.jobID), .text(r.runID), .text(r.job), .text(r.kind), .text(r.key),
+           .text(r.outcome.rawValue), .init(r.targetSystem), .init(r.targetID), .init(r.error), .init(r.errorAt),
+           .text(r.input), .init(r.details), .text(r.scriptVersion), .real(r.startedAt), .real(r.durationMs),
+           .init(r.replayOf)])
+        let id = db.lastInsertID
+        if let m = mapping {
+          try db.query(
+            """
+            INSERT INTO mappings (connector, source_key, target_system, target_id, updated_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (connector, source_key, target_system) DO UPDATE SET target_id = excluded.target_id,
+              updated_at = excluded.updated_at
+            """, [.text(r.connector), .text("\(r.kind):\(r.key)"), .text(m[0]), .text(m[1]), .real(r.startedAt)])
+        }
+        if r.outcome != .rejected && r.outcome != .failed {
+          try db.query(
+            """
+            UPDATE records SET resolved_by = ?
+            WHERE connector = ? AND kind = ? AND key = ? AND outcome IN ('rejected', 'failed') AND resolved_by IS NULL
+              AND id < ?
+            """, [.integer(id), .text(r.connector), .text(r.kind), .text(r.key), .integer(id)])
+        }
+        if let retryAt {
+          _ = try Self.insert(NewJob(
+            connector: r.connector, job: ReplayJob.name, trigger: "retry", orderingKey: "\(r.kind):\(r.key)",
+            maxAttempts: maxAttempts, runAt: retryAt, recordID: id), db)
+        }
+        return id
+      }
+    }
+  }
+
+  private static let recordColumns = """
+    id, connector, job_id, run_id, job, kind, key, outcome, target_system, target_id, error, error_at, input, details,
+    script_version, started_at, duration_ms, replay_of, resolved_by
+    """
+
+  private static func recordRow(_ x: [SQLiteConnection.Value]) -> RecordRow {
+    var r = RecordRow(
+      connector: x[1].string!, jobID: x[2].int, runID: x[3].string!, job: x[4].string!, kind: x[5].string!,
+      key: x[6].string!, outcome: RecordRow.Outcome(rawValue: x[7].string!) ?? .failed, input: x[12].string!,
+      scriptVersion: x[14].string!, startedAt: x[15].double!, durationMs: x[16].double!)
+    r.id = x[0].int!
+    r.targetSystem = x[8].string
+    r.targetID = x[9].string
+    r.error = x[10].string
+    r.errorAt = x[11].string
+    r.details = x[13].string
+    r.replayOf = x[17].int
+    r.resolvedBy = x[18].int
+    return r
+  }
+
+  public func record(id: Int64) async throws -> RecordRow? {
+    try await run { db in
+      try db.query("SELECT \(Self.recordColumns) FROM records WHERE id = ?", [.integer(id)]).first.map(Self.recordRow)
+    }
+  }
+
+  public func records(_ f: RecordFilter) async throws -> [RecordRow] {
+    try await run { db in
+      var sql = "SELECT \(Self.recordColumns) FROM records WHERE 1 = 1"
+      var args: [SQLiteConnection.Value] = []
+      if let c = f.connector {
+        sql += " AND connector = ?"
+        args.append(.text(c))
+      }
+      if f.unresolvedFailures { sql += " AND outcome IN ('rejected', 'failed') AND resolved_by IS NULL" }
+      if let s = f.since {
+        sql += " AND started_at >= ?"
+        args.append(.real(s))
+      }
+      sql += " ORDER BY id DESC LIMIT ?"
+      args.append(.integer(Int64(f.limit)))
+      return try db.query(sql, args).map(Self.recordRow)
+    }
+  }
+
+  public func mapping(connector: String, sourceKey: String, system: String) async throws -> String? {
+    try await run { db in
+      try db.query(
+        "SELECT target_id FROM mappings WHERE connector = ? AND source_key = ? AND target_system = ?",
+        [.text(connector), .text(sourceKey), .text(system)]).first?[0].string
+    }
+  }
+
+  public func cursor(connector: String, name: String) async throws -> String? {
+    try await run { db in
+      try db.query("SELECT value FROM cursors WHERE connector = ? AND name = ?", [.text(connector), .text(name)])
+        .first?[0].string
+    }
+  }
+
+  public func setCursor(connector: String, name: String, value: String, now: Double) async throws {
+    try await run { db in
+      try db.query(
+        """
+        INSERT INTO cursors (connector, name, value, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (connector, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+        """, [.text(connector), .text(name), .text(value), .real(now)])
+    }
+  }
+
+  public func value(connector: String, key: String) async throws -> String? {
+    try await run { db in
+      try db.query("SELECT value FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)]).first?[0].string
+    }
+  }
+
+  public func setValue(connector: String, key: String, value: String?) async throws {
+    try await run { db in
+      if let value {
+        try db.query(
+          """
+          INSERT INTO kv (connector, key, value) VALUES (?, ?, ?)
+          ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value
+          """, [.text(connector), .text(key), .text(value)])
+      } else {
+        try db.query("DELETE FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)])
+      }
+    }
+  }
+
+  public func schedule(connector: String, job: String) async throws -> (spec: String, next: Double)? {
+    try await run { db in
+      guard let r = try db.query(
+        "SELECT spec, next_run FROM schedules WHERE connector = ? AND job = ?", [.text(connector), .text(job)]).first
+      else { return nil }
+      return (r[0].string!, r[1].double!)
+    }
+  }
+
+  public func upsertSchedule(connector: String, job: String, spec: String, next: Double) async throws {
+    try await run { db in
+      try db.query(
+        """
+        INSERT INTO schedules (connector, job, spec, next_run) VALUES (?, ?, ?, ?)
+        ON CONFLICT (connector, job) DO UPDATE SET spec = excluded.spec, next_run = excluded.next_run
+        """, [.text(connector), .text(job), .text(spec), .real(next)])
+    }
+  }
+
+  public func fireSchedule(connector: String, job: String, expected: Double, next: Double, enqueue: NewJob) async throws
+    -> Bool
+  {
+    try await run { db in
+      try db.transaction {
+        try db.query(
+          "UPDATE schedules SET next_run = ?, last_run = ? WHERE connector = ? AND job = ? AND next_run = ?",
+          [.real(next), .real(enqueue.runAt), .text(connector), .text(job), .real(expected)])
+        guard db.changes == 1 else { return false }
+        _ = try Self.insert(enqueue, db)
+        return true
+      }
+    }
+  }
+
+  public func stats() async throws -> StoreStats {
+    try await run { db in
+      var s = StoreStats()
+      for r in try db.query("SELECT state, COUNT(*) FROM jobs GROUP BY state") {
+        s.jobsByState[r[0].string!] = Int(r[1].int!)
+      }
+      for r in try db.query("SELECT outcome, COUNT(*) FROM records GROUP BY outcome") {
+        s.recordsByOutcome[r[0].string!] = Int(r[1].int!)
+      }
+      s.unresolvedFailures = Int(try db.query(
+        "SELECT COUNT(*) FROM records WHERE outcome IN ('rejected', 'failed') AND resolved_by IS NULL").first?[0].int ?? 0)
+      return s
+    }
+  }
+}

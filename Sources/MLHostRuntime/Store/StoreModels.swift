@@ -1,0 +1,174 @@
+/// A job to add to the durable queue. Inputs travel as JSON text, decoded in the VM with exact decimals.
+public struct NewJob: Sendable {
+  public var connector: String
+  public var job: String
+  public var input: String?
+  /// schedule, manual, webhook, replay or retry.
+  public var trigger: String
+  /// Jobs that share a key (updates of one order) run one at a time, in the order they were queued.
+  public var orderingKey: String?
+  public var maxAttempts: Int
+  public var runAt: Double
+  /// For a replay: the audit row being replayed.
+  public var recordID: Int64?
+
+  public init(connector: String, job: String, input: String? = nil, trigger: String, orderingKey: String? = nil,
+              maxAttempts: Int = 5, runAt: Double, recordID: Int64? = nil) {
+    self.connector = connector
+    self.job = job
+    self.input = input
+    self.trigger = trigger
+    self.orderingKey = orderingKey
+    self.maxAttempts = maxAttempts
+    self.runAt = runAt
+    self.recordID = recordID
+  }
+}
+
+/// A job claimed by one host until `leaseExpires`.
+public struct LeasedJob: Sendable, Equatable {
+  public var id: Int64
+  public var connector: String
+  public var job: String
+  public var input: String?
+  public var trigger: String
+  /// Including this one.
+  public var attempt: Int
+  public var maxAttempts: Int
+  public var recordID: Int64?
+}
+
+/// A webhook delivery, queued only if its id was not seen before for that connector and source.
+public struct NewDelivery: Sendable {
+  public var source: String
+  public var deliveryID: String
+  public var job: NewJob
+
+  public init(source: String, deliveryID: String, job: NewJob) {
+    self.source = source
+    self.deliveryID = deliveryID
+    self.job = job
+  }
+}
+
+public enum DeliveryResult: Sendable, Equatable {
+  case queued(jobID: Int64)
+  case duplicate
+}
+
+/// One row of the record audit trail.
+public struct RecordRow: Sendable, Equatable, Codable {
+  public enum Outcome: String, Sendable, Codable, CaseIterable {
+    case created, updated, unchanged, rejected, failed
+  }
+
+  public var id: Int64 = 0
+  public var connector: String
+  public var jobID: Int64?
+  public var runID: String
+  public var job: String
+  public var kind: String
+  public var key: String
+  public var outcome: Outcome
+  public var targetSystem: String?
+  public var targetID: String?
+  public var error: String?
+  /// `file:line` the error names.
+  public var errorAt: String?
+  /// The record's input as JSON: what a replay runs on.
+  public var input: String
+  /// Anything else the handler reported (a GL allocation), as JSON.
+  public var details: String?
+  public var scriptVersion: String
+  public var startedAt: Double
+  public var durationMs: Double
+  public var replayOf: Int64?
+  /// The later audit row that succeeded for the same record, when there is one.
+  public var resolvedBy: Int64?
+
+  public init(connector: String, jobID: Int64?, runID: String, job: String, kind: String, key: String,
+              outcome: Outcome, input: String, scriptVersion: String, startedAt: Double, durationMs: Double) {
+    self.connector = connector
+    self.jobID = jobID
+    self.runID = runID
+    self.job = job
+    self.kind = kind
+    self.key = key
+    self.outcome = outcome
+    self.input = input
+    self.scriptVersion = scriptVersion
+    self.startedAt = startedAt
+    self.durationMs = durationMs
+  }
+}
+
+public struct RecordFilter: Sendable {
+  public var connector: String?
+  /// Only rejected or failed records that no later run has resolved.
+  public var unresolvedFailures = false
+  public var since: Double?
+  public var limit = 100
+
+  public init(connector: String? = nil, unresolvedFailures: Bool = false, since: Double? = nil, limit: Int = 100) {
+    self.connector = connector
+    self.unresolvedFailures = unresolvedFailures
+    self.since = since
+    self.limit = limit
+  }
+}
+
+public struct StoreStats: Sendable, Equatable {
+  public var jobsByState: [String: Int] = [:]
+  public var recordsByOutcome: [String: Int] = [:]
+  public var unresolvedFailures = 0
+}
+
+/// The durable state of every connector: job queue, dead letters, audit trail, cursors, key/values, mappings,
+/// webhook deliveries seen and schedules. Every method is safe with several hosts sharing the store: claims
+/// take leases, schedule firings are compare-and-set, and nothing relies on in-process state.
+public protocol JobStore: Sendable {
+  func enqueue(_ job: NewJob) async throws -> Int64
+  /// Records the delivery and queues its job in one commit, unless the delivery id was seen before.
+  func enqueue(delivery: NewDelivery) async throws -> DeliveryResult
+  /// Claims ready jobs, at most `freeSlots[connector]` per connector, skipping jobs whose ordering key has an
+  /// earlier job queued or running. First returns expired leases to the queue.
+  func claim(owner: String, now: Double, leaseSeconds: Double, freeSlots: [String: Int]) async throws -> [LeasedJob]
+  func renew(owner: String, jobIDs: [Int64], until: Double) async throws
+  /// Finishes a job this owner still holds: succeeded, retried at `retryAt`, or dead-lettered when nil.
+  /// Returns false when the lease was lost to another host.
+  @discardableResult
+  func finish(jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, retryAt: Double?) async throws
+    -> Bool
+  /// Returns this owner's running jobs to the queue (graceful shutdown of a host).
+  func release(owner: String) async throws
+  func job(id: Int64) async throws -> (state: String, attempts: Int, lastError: String?)?
+
+  /// Writes an audit row (and the mapping a success established) and marks earlier failures of the same record
+  /// resolved by a success; with `retryAt`, also queues a replay of this row then, in the same commit. Returns the
+  /// row's id.
+  func insert(record: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int) async throws
+    -> Int64
+  func record(id: Int64) async throws -> RecordRow?
+  func records(_ filter: RecordFilter) async throws -> [RecordRow]
+
+  func mapping(connector: String, sourceKey: String, system: String) async throws -> String?
+  func cursor(connector: String, name: String) async throws -> String?
+  func setCursor(connector: String, name: String, value: String, now: Double) async throws
+  func value(connector: String, key: String) async throws -> String?
+  func setValue(connector: String, key: String, value: String?) async throws
+
+  /// The persisted next firing of a schedule, and its spec text.
+  func schedule(connector: String, job: String) async throws -> (spec: String, next: Double)?
+  /// Creates or re-times a schedule (a changed spec restarts it at `next`).
+  func upsertSchedule(connector: String, job: String, spec: String, next: Double) async throws
+  /// Fires a schedule once across every host: moves it from `expected` to `next` and queues `job` in one commit,
+  /// only if nobody moved it first.
+  func fireSchedule(connector: String, job: String, expected: Double, next: Double, enqueue: NewJob) async throws -> Bool
+
+  func stats() async throws -> StoreStats
+}
+
+/// The built-in job that runs a stored record again (`mlhost replay`, and the automatic retry of a failed record).
+public enum ReplayJob {
+  public static let name = "mlhost.replay"
+}
