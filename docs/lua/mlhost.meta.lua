@@ -290,3 +290,17 @@ function mlhost.money.format(a, scale) end
 ---@return mlhost.Decimal[]
 function mlhost.money.allocate(total, weights, scale) end
 
+--- Durable key/values of this connector, shared by all its jobs and kept across restarts and reloads (a VM's globals are not). Values are anything JSON can hold; decimals come back exact. Both calls suspend the job while the store works.
+---@class mlhost.store
+mlhost.store = {}
+
+--- The value stored under `key`, or nil.
+---@param key string
+---@return any
+function mlhost.store.get(key) end
+
+--- Stores `value` under `key` (nil deletes it).
+---@param key string
+---@param value any
+function mlhost.store.set(key, value) end
+

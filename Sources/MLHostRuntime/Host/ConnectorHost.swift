@@ -17,7 +17,7 @@ public actor ConnectorHost {
     }
   }
 
-  public let store: any JobStore
+  public nonisolated let store: any JobStore
   private var slots: [Slot] = []
   private let logger: Logger
   private let options: HostOptions
