@@ -12,6 +12,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
   ],
   targets: [
     // C shims over the system libraries: module maps plus static-inline wrappers for macros and variadics.
@@ -35,10 +37,21 @@ let package = Package(
       resources: [.embedInCode("Lua/job.lua")],
       swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
     ),
+    .target(
+      name: "MLHostServer",
+      dependencies: [
+        "MLHostRuntime",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdCore", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ],
+      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+    ),
     .executableTarget(
       name: "mlhost",
       dependencies: [
-        "MLHostRuntime",
+        "MLHostRuntime", "MLHostServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -57,5 +70,8 @@ let package = Package(
     ),
     .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"]),
     .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting"]),
+    .testTarget(
+      name: "MLHostServerTests", dependencies: ["MLHostServer", "MLHostRuntime", "MLHostTesting"],
+      exclude: ["Fixtures"]),
   ]
 )

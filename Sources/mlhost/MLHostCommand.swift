@@ -7,7 +7,10 @@ struct MLHostCommand: AsyncParsableCommand {
     commandName: "mlhost",
     abstract: "Runs Lua connector scripts that keep ERPs and storefronts in sync.",
     version: MLHostVersion.current,
-    subcommands: [RunCommand.self, CheckCommand.self, VersionCommand.self, DocsCommand.self])
+    subcommands: [
+      RunCommand.self, CheckCommand.self, StatusCommand.self, TriggerCommand.self, AuditCommand.self,
+      ReplayCommand.self, CredsCommand.self, VersionCommand.self, DocsCommand.self,
+    ])
 }
 
 struct VersionCommand: ParsableCommand {

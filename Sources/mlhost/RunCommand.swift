@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import MLHostRuntime
+import MLHostServer
 import ServiceLifecycle
 
 struct RunCommand: AsyncParsableCommand {
@@ -14,8 +15,15 @@ struct RunCommand: AsyncParsableCommand {
   @OptionGroup var scripts: ScriptOptions
   @OptionGroup var logging: LogOptions
 
-  @Option(help: "Folder for the host's durable state (the SQLite store); created on first run.")
-  var state = ".mlhost"
+  @OptionGroup var state: StateOptions
+
+  @Option(help: "Address the webhook receiver binds.") var webhookHost = "127.0.0.1"
+  @Option(help: "Port of the webhook receiver (0: any free port).") var webhookPort = 8780
+  @Option(help: "PEM certificate chain: serve webhooks over HTTPS (with --tls-key).") var tlsCert: String?
+  @Option(help: "PEM private key for --tls-cert.") var tlsKey: String?
+  @Option(help: "Largest webhook body accepted, in bytes (larger: 413).") var bodyLimit = 1 << 20
+  @Option(help: "Address of the admin API.") var adminHost = "127.0.0.1"
+  @Option(help: "Port of the admin API (0: any free port).") var adminPort = 8781
 
   @Option(help: "Jobs of one connector running at once.")
   var concurrency = 16
@@ -29,8 +37,13 @@ struct RunCommand: AsyncParsableCommand {
   func run() async throws {
     let logger = logging.makeLogger()
     let store: SQLiteStore
-    do { store = try SQLiteStore(directory: URL(fileURLWithPath: state)) } catch {
-      FileHandle.standardError.write(Data("\(state): \(error)\n".utf8))
+    let vault: CredentialVault
+    do {
+      store = try SQLiteStore(directory: state.directory)
+      vault = try state.vault()
+      try vault.registerSecrets()
+    } catch {
+      FileHandle.standardError.write(Data("\(state.state): \(error)\n".utf8))
       throw ExitCode(1)
     }
     let host = ConnectorHost(
@@ -41,18 +54,37 @@ struct RunCommand: AsyncParsableCommand {
       FileHandle.standardError.write(Data("\(error)\n".utf8))
       throw ExitCode(1)
     }
+    let ingress = WebhookIngress(host: host, vault: vault, logger: logger, bodyLimit: bodyLimit)
     signal(SIGHUP, SIG_IGN)
     let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
     hangup.setEventHandler {
       logger.info("SIGHUP: reloading every connector")
+      ingress.reloadCredentials()
       Task { await host.reload() }
     }
     hangup.resume()
+    let token = try state.adminToken(create: true)
+    let adminInfo = state.directory.appendingPathComponent("admin.json")
+    let adminHost = adminHost
+    let webhooks = try WebhookServer.application(
+      ingress: ingress, listener: ListenerConfig(host: webhookHost, port: webhookPort, certificate: tlsCert, privateKey: tlsKey),
+      logger: logger.silenced()
+    ) { port in
+      logger.info("webhooks listening", metadata: ["url": .string("\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)/hooks/")])
+    }
+    let admin = try AdminServer.application(
+      host: host, token: token, listener: ListenerConfig(host: adminHost, port: adminPort), logger: logger.silenced()
+    ) { port in
+      let url = "http://\(adminHost):\(port)"
+      try? Data("{\"url\": \"\(url)\", \"pid\": \(getpid())}\n".utf8).write(to: adminInfo)
+      logger.info("admin API listening", metadata: ["url": .string(url)])
+    }
     let group = ServiceGroup(
-      services: [HostService(host: host, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
-      logger: logger)
+      services: [webhooks, admin, HostService(host: host, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: logger.silenced())
     try await group.run()
     hangup.cancel()
+    try? FileManager.default.removeItem(at: adminInfo)
   }
 }
 
@@ -71,5 +103,14 @@ struct HostService: Service {
     logger.info("shutting down: letting running jobs finish")
     await host.shutdown()
     logger.info("stopped")
+  }
+}
+
+extension Logger {
+  /// This logger at warning level and above: for libraries whose info lines would drown the host's.
+  func silenced() -> Logger {
+    var l = self
+    l.logLevel = max(l.logLevel, .warning)
+    return l
   }
 }

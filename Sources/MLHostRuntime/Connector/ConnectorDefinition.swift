@@ -34,6 +34,8 @@ public struct WebhookDeclaration: Sendable {
 
   public var system: System
   public var topic: String
+  /// The last part of its URL, `/hooks/<connector>/<name>`: `opts.name`, else the topic with `/` and `.` as `_`.
+  public var name: String
   /// The job that runs each delivery: `webhook.<system>.<topic>`.
   public var job: String
   /// Name of the credential that holds the signing secret (or Adobe's public key).

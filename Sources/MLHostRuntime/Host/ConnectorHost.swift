@@ -30,6 +30,9 @@ public actor ConnectorHost {
   /// Reloads done, for tests and status.
   public private(set) var reloadCount = 0
   public nonisolated let metrics = HostMetrics()
+  /// The declared webhooks, readable without a hop onto the actor (the ingress reads it per request).
+  public nonisolated let routes = RouteTable()
+  public nonisolated var maxAttempts: Int { options.retry.maxAttempts }
 
   public init(store: any JobStore, logger: Logger, options: HostOptions = HostOptions()) {
     self.store = store
@@ -52,6 +55,7 @@ public actor ConnectorHost {
       try await syncSchedules(version.definition)
       logger.info("loaded connector \(version.definition.name)", metadata: versionMetadata(version))
     }
+    routes.update(slots.map { $0.version.definition })
     if options.watch {
       watcher = try FileWatcher { [weak self] changed in
         guard let self else { return }
@@ -70,6 +74,7 @@ public actor ConnectorHost {
 
   private func updateWatches() {
     watcher?.watch(slots.flatMap { $0.version.files })
+    routes.update(slots.map { $0.version.definition })
   }
 
   public var definitions: [ConnectorDefinition] { slots.map { $0.version.definition } }
@@ -245,7 +250,8 @@ public actor ConnectorHost {
           logger.error("job dead-lettered", metadata: ["job": .string(leased.job), "id": .stringConvertible(leased.id)])
         }
         try await store.finish(
-          jobID: leased.id, owner: options.owner, now: options.now(), succeeded: false, error: e.message, retryAt: retryAt)
+          jobID: leased.id, owner: options.owner, now: options.now(), succeeded: false,
+          error: SecretRedactor.shared.redact(e.message), retryAt: retryAt)
       }
     } catch {
       logger.error("recording the end of job \(leased.id) failed: \(error)")
@@ -359,4 +365,20 @@ final class ResumeOnceFlag: @unchecked Sendable {
   private var value = false
   func set() { lock.withLock { value = true } }
   var isSet: Bool { lock.withLock { value } }
+}
+
+/// Webhook routes by connector and name, swapped whole on every (re)load.
+public final class RouteTable: @unchecked Sendable {
+  private let lock = NSLock()
+  private var table: [String: WebhookDeclaration] = [:]
+
+  func update(_ definitions: [ConnectorDefinition]) {
+    var t: [String: WebhookDeclaration] = [:]
+    for d in definitions { for w in d.webhooks { t["\(d.name)/\(w.name)"] = w } }
+    lock.withLock { table = t }
+  }
+
+  public func webhook(connector: String, name: String) -> WebhookDeclaration? {
+    lock.withLock { table["\(connector)/\(name)"] }
+  }
 }

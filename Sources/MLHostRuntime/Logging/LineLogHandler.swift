@@ -32,16 +32,16 @@ public struct LineLogHandler: LogHandler {
     case .text:
       let fields = all.sorted { $0.key < $1.key }.filter { $0.key != "traceback" }
         .map { "\($0.key)=\(Self.text($0.value))" }.joined(separator: " ")
-      var line = "\(time) \(event.level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0))\(event.message)"
+      var line = "\(time) \(event.level.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0))\(event.message)"
       if !fields.isEmpty { line += "  " + fields }
       if case .string(let tb)? = all["traceback"] { line += "\n" + tb }
-      sink.write(line + "\n")
+      sink.write(SecretRedactor.shared.redact(line) + "\n")
     case .json:
       var object: [String: Logger.MetadataValue] = all
       object["ts"] = .string(time)
       object["level"] = .string(event.level.rawValue)
       object["msg"] = .string("\(event.message)")
-      sink.write(Self.json(.dictionary(object)) + "\n")
+      sink.write(SecretRedactor.shared.redact(Self.json(.dictionary(object))) + "\n")
     }
   }
 

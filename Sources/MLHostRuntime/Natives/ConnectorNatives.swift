@@ -28,9 +28,11 @@ enum ConnectorMethods {
     NativeFunction("on_webhook",
       "Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or "
         + "hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the "
-        + "credential holding the signing secret. The signature is checked by the host before anything is queued.",
+        + "credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at "
+        + "`POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the "
+        + "host before anything is queued. The job receives `{topic, delivery_id, system, payload, headers}`.",
       params: [("system", "string", ""), ("topic", "string", ""), ("fn", "fun(job: table, delivery: table)", ""),
-        ("opts", "{secret: string?, header: string?}?", "")], webhookMethod),
+        ("opts", "{secret: string?, header: string?, name: string?}?", "")], webhookMethod),
     NativeFunction("handler",
       "Declares how one record of `kind` is processed: `fn(rec, input)`, called by `job:record(kind, key, input)` "
         + "and by replays of stored records. It reports what it did with `rec:created/updated/unchanged(system, id, "
@@ -172,11 +174,13 @@ private let webhookMethod: mlh_native_fn = { raw in
   guard let topic = L.string(at: 3), !topic.isEmpty, topic.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
     return L.argError(2, "on_webhook", "a topic such as \"orders/create\" expected")
   }
-  var secret: String?, header: String?
+  var secret: String?, header: String?, name: String?
   if L.type(at: 5) == LUA_TTABLE, let opts = try? L.value(at: 5) {
     secret = opts["secret"].stringValue
     header = opts["header"].stringValue
+    name = opts["name"].stringValue
   }
+  let route = name ?? String(topic.map { $0 == "/" || $0 == "." ? "_" : $0 })
   if system == .hmac && header == nil {
     return L.argError(4, "on_webhook", "the hmac preset needs opts.header, the header that carries the signature")
   }
@@ -187,7 +191,7 @@ private let webhookMethod: mlh_native_fn = { raw in
   guard status == 0 else { return status }
   let vm = LuaVM.of(L)
   vm.services.definition?.webhooks.append(
-    WebhookDeclaration(system: system, topic: topic, job: job, secret: secret, header: header))
+    WebhookDeclaration(system: system, topic: topic, name: route, job: job, secret: secret, header: header))
   return 0
 }
 

@@ -111,9 +111,9 @@ private let commitRecord: mlh_native_fn = { raw in
     durationMs: numberField(L, "duration_ms") ?? 0)
   row.targetSystem = stringField(L, "target_system").flatMap { $0.isEmpty ? nil : $0 }
   row.targetID = stringField(L, "target_id")
-  row.error = stringField(L, "error")
+  row.error = stringField(L, "error").map(SecretRedactor.shared.redact)
   row.errorAt = stringField(L, "error_at") ?? row.error.flatMap { LuaError(message: $0).location.map { "\($0.file):\($0.line)" } }
-  row.details = stringField(L, "details")
+  row.details = stringField(L, "details").map(SecretRedactor.shared.redact)
   row.replayOf = numberField(L, "replay_of").map { Int64($0) }
   let mapping = (outcome == .created || outcome == .updated) ? row.targetSystem.flatMap { s in row.targetID.map { (s, $0) } } : nil
   // A failed record outside a replay is retried on its own; a failing replay is retried by the queue instead.

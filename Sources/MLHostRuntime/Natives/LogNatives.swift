@@ -76,7 +76,13 @@ extension LuaVM {
   /// Connector, job and script line for a log line written by Lua code on `L`.
   func logContext(_ L: LuaState) -> Logger.Metadata {
     var m: Logger.Metadata = [:]
-    if let pos = L.callerPosition(level: 1) { m["at"] = "\(pos.file):\(pos.line)" }
+    // The first frame in the connector's own code: host-provided chunks (job.lua) are not what a reader wants.
+    for level in Int32(1)...12 {
+      guard let pos = L.callerPosition(level: level) else { continue }
+      if pos.file.hasPrefix("mlhost.") { continue }
+      m["at"] = "\(pos.file):\(pos.line)"
+      break
+    }
     if let job = coroutines[L.raw]?.job {
       m["job"] = .string(job.name)
       m["run"] = .string(job.runID)

@@ -1,0 +1,195 @@
+import Foundation
+
+/// A named secret and what kind of credential it is. Its fields never reach Lua, logs or audit rows.
+public struct Credential: Sendable, Equatable {
+  public var name: String
+  public var type: String
+  public var fields: [String: String]
+  public var expiresAt: Double?
+
+  public init(name: String, type: String, fields: [String: String], expiresAt: Double? = nil) {
+    self.name = name
+    self.type = type
+    self.fields = fields
+    self.expiresAt = expiresAt
+  }
+}
+
+/// The credential vault: `credentials.json` in the state directory, each credential's fields sealed with
+/// AES-256-GCM under the master key (from `MLHOST_MASTER_KEY`, else `master.key` created 0600 on first use).
+/// Names, types and expiry stay readable so `creds list` needs no key.
+public final class CredentialVault: @unchecked Sendable {
+  public struct Failure: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  /// The kinds of credential and the fields each requires.
+  public static let types: [String: [String]] = [
+    "basic": ["user", "password"],
+    "webhook_secret": ["secret"],
+    "adobe_webhook_key": ["public_key"],
+    "oauth1": ["consumer_key", "consumer_secret", "token", "token_secret"],
+    "oauth2_client_credentials": ["token_url", "client_id", "client_secret"],
+    "oauth2_refresh_token": ["token_url", "client_id", "client_secret", "refresh_token"],
+    "x3_jwt": ["client_id", "secret", "user", "endpoint"],
+    "shopify_token": ["access_token"],
+    "woocommerce": ["consumer_key", "consumer_secret"],
+  ]
+
+  private struct Entry: Codable {
+    var type: String
+    var sealed: String
+    var expiresAt: Double?
+    var updatedAt: Double
+  }
+
+  private let file: URL
+  private let lock = NSLock()
+  private var key: [UInt8]
+
+  public init(directory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    file = directory.appendingPathComponent("credentials.json")
+    key = try Self.masterKey(directory: directory, environment: environment)
+  }
+
+  static func decodeKey(_ text: String) -> [UInt8]? {
+    let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    if let hex = ByteCodecs.fromHex(Array(t.utf8)), hex.count == 32 { return hex }
+    if let b64 = ByteCodecs.fromBase64(Array(t.utf8)), b64.count == 32 { return b64 }
+    return nil
+  }
+
+  private static func masterKey(directory: URL, environment: [String: String]) throws -> [UInt8] {
+    if let text = environment["MLHOST_MASTER_KEY"] {
+      guard let k = decodeKey(text) else {
+        throw Failure(description: "MLHOST_MASTER_KEY must be 32 bytes written as hex or base64")
+      }
+      return k
+    }
+    let path = directory.appendingPathComponent("master.key").path
+    if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+      guard let k = decodeKey(text) else { throw Failure(description: "\(path) does not hold a 32-byte key") }
+      return k
+    }
+    let k = Digest.randomBytes(32)
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
+    let text = ByteCodecs.base64(k) + "\n"
+    _ = text.withCString { write(fd, $0, strlen($0)) }
+    close(fd)
+    return k
+  }
+
+  private func load() throws -> [String: Entry] {
+    guard let data = try? Data(contentsOf: file) else { return [:] }
+    do { return try JSONDecoder().decode([String: Entry].self, from: data) } catch {
+      throw Failure(description: "\(file.path) is not a credential vault: \(error)")
+    }
+  }
+
+  private func save(_ entries: [String: Entry]) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let tmp = file.appendingPathExtension("tmp")
+    guard FileManager.default.createFile(
+      atPath: tmp.path, contents: try encoder.encode(entries), attributes: [.posixPermissions: 0o600])
+    else { throw Failure(description: "cannot write \(tmp.path)") }
+    guard rename(tmp.path, file.path) == 0 else {
+      throw Failure(description: "cannot replace \(file.path): \(String(cString: strerror(errno)))")
+    }
+  }
+
+  private static func aad(_ name: String, _ type: String) -> [UInt8] { Array("mlhost-credential:\(name):\(type)".utf8) }
+
+  /// Stores (or replaces) a credential after checking its type and required fields.
+  public func set(_ c: Credential) throws {
+    guard let required = Self.types[c.type] else {
+      throw Failure(description: "unknown credential type '\(c.type)'; one of: " + Self.types.keys.sorted().joined(separator: ", "))
+    }
+    let missing = required.filter { (c.fields[$0] ?? "").isEmpty }
+    guard missing.isEmpty else {
+      throw Failure(description: "a \(c.type) credential needs " + missing.map { "--field \($0)=..." }.joined(separator: " "))
+    }
+    guard c.name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }), !c.name.isEmpty else {
+      throw Failure(description: "credential names are letters, digits, '_', '-' and '.'")
+    }
+    try lock.withLock {
+      var entries = try load()
+      let plain = try JSONEncoder().encode(c.fields)
+      let sealed = try SealedBox.seal(Array(plain), key: key, aad: Self.aad(c.name, c.type))
+      entries[c.name] = Entry(type: c.type, sealed: ByteCodecs.base64(sealed), expiresAt: c.expiresAt,
+                              updatedAt: Date().timeIntervalSince1970)
+      try save(entries)
+    }
+    SecretRedactor.shared.register(c.fields.values)
+  }
+
+  public func get(_ name: String) throws -> Credential? {
+    try lock.withLock {
+      guard let e = try load()[name] else { return nil }
+      guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else { throw Failure(description: "credential \(name) is corrupt") }
+      let plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type))
+      let fields = try JSONDecoder().decode([String: String].self, from: Data(plain))
+      SecretRedactor.shared.register(fields.values)
+      return Credential(name: name, type: e.type, fields: fields, expiresAt: e.expiresAt)
+    }
+  }
+
+  /// Names, types and expiry: nothing secret.
+  public func list() throws -> [(name: String, type: String, expiresAt: Double?)] {
+    try lock.withLock { try load().map { ($0.key, $0.value.type, $0.value.expiresAt) }.sorted { $0.name < $1.name } }
+  }
+
+  @discardableResult
+  public func remove(_ name: String) throws -> Bool {
+    try lock.withLock {
+      var entries = try load()
+      guard entries.removeValue(forKey: name) != nil else { return false }
+      try save(entries)
+      return true
+    }
+  }
+
+  /// Re-seals every credential under `newKey` (which the caller then installs as the master key).
+  public func rotate(to newKey: [UInt8]) throws {
+    try lock.withLock {
+      var entries = try load()
+      for (name, e) in entries {
+        guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else { continue }
+        let plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type))
+        entries[name]?.sealed = ByteCodecs.base64(try SealedBox.seal(plain, key: newKey, aad: Self.aad(name, e.type)))
+      }
+      try save(entries)
+      key = newKey
+    }
+  }
+
+  /// Registers every stored secret with the redactor, so none can reach a log line.
+  public func registerSecrets() throws {
+    for (name, _, _) in try list() { _ = try get(name) }
+  }
+}
+
+/// Every secret value the host knows, replaced by `[redacted]` wherever text leaves the process (logs, audit
+/// rows, error messages, dry-run journals).
+public final class SecretRedactor: @unchecked Sendable {
+  public static let shared = SecretRedactor()
+  private let lock = NSLock()
+  private var secrets: Set<String> = []
+
+  public func register<S: Sequence>(_ values: S) where S.Element == String {
+    lock.withLock {
+      // Short values (a port, "admin") would redact ordinary words; they are not secrets worth the noise.
+      for v in values where v.count >= 4 { secrets.insert(v) }
+    }
+  }
+
+  public func redact(_ text: String) -> String {
+    let current = lock.withLock { secrets }
+    guard !current.isEmpty else { return text }
+    var out = text
+    for s in current where out.contains(s) { out = out.replacingOccurrences(of: s, with: "[redacted]") }
+    return out
+  }
+}

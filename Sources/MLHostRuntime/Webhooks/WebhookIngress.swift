@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+
+/// Takes webhook deliveries: finds the declared webhook, checks size and signature natively, de-duplicates by
+/// delivery id and commits the delivery to the queue; only then does it answer 2xx. No Lua runs here.
+public final class WebhookIngress: @unchecked Sendable {
+  public struct Answer: Sendable, Equatable {
+    public var status: Int
+    public var message: String
+  }
+
+  private let host: ConnectorHost
+  private let vault: CredentialVault?
+  private let logger: Logger
+  private let lock = NSLock()
+  private var credentials: [String: Credential] = [:]
+  public let bodyLimit: Int
+  /// The headers a job sees (signatures excluded: nothing in Lua needs them).
+  static let keptHeaders: Set<String> = [
+    "x-shopify-topic", "x-shopify-shop-domain", "x-shopify-api-version", "x-shopify-webhook-id",
+    "x-shopify-triggered-at", "x-shopify-event-id", "x-wc-webhook-source", "x-wc-webhook-topic",
+    "x-wc-webhook-resource", "x-wc-webhook-event", "x-wc-webhook-id", "x-wc-webhook-delivery-id", "content-type",
+  ]
+
+  public init(host: ConnectorHost, vault: CredentialVault?, logger: Logger, bodyLimit: Int = 1 << 20) {
+    self.host = host
+    self.vault = vault
+    self.logger = logger
+    self.bodyLimit = bodyLimit
+  }
+
+  /// Forgets cached secrets (after `creds set` and on reload).
+  public func reloadCredentials() { lock.withLock { credentials = [:] } }
+
+  private func credential(_ name: String) throws -> Credential? {
+    if let c = lock.withLock({ credentials[name] }) { return c }
+    guard let c = try vault?.get(name) else { return nil }
+    lock.withLock { credentials[name] = c }
+    return c
+  }
+
+  /// Handles one POST to `/hooks/<connector>/<name>`. `headers` keys must be lowercase.
+  public func receive(connector: String, name: String, headers: [String: String], body: [UInt8]) async -> Answer {
+    let start = Date()
+    let answer = await decide(connector: connector, name: name, headers: headers, body: body)
+    host.metrics.delivery(connector: connector, result: answer.result, seconds: Date().timeIntervalSince(start))
+    return Answer(status: answer.status, message: answer.message)
+  }
+
+  private func decide(connector: String, name: String, headers: [String: String], body: [UInt8]) async
+    -> (status: Int, message: String, result: String)
+  {
+    guard let hook = host.routes.webhook(connector: connector, name: name) else {
+      return (404, "no webhook \(name) for connector \(connector)", "unknown_route")
+    }
+    guard body.count <= bodyLimit else { return (413, "body larger than \(bodyLimit) bytes", "too_large") }
+    let credentialName = hook.secret ?? "\(connector).\(hook.system.rawValue)"
+    let secret: Credential
+    do {
+      guard let c = try credential(credentialName) else {
+        logger.error("webhook secret missing: store it with `mlhost creds set \(credentialName) ...`",
+                     metadata: ["connector": .string(connector), "webhook": .string(name)])
+        return (503, "webhook not configured", "unconfigured")
+      }
+      secret = c
+    } catch {
+      logger.error("cannot read credential \(credentialName): \(error)")
+      return (503, "webhook not configured", "unconfigured")
+    }
+    switch WebhookVerifier.verify(hook.system, header: hook.header, headers: headers, body: body, credential: secret) {
+    case .ping:
+      logger.info("webhook ping answered", metadata: ["connector": .string(connector), "webhook": .string(name)])
+      return (200, "ok", "ping")
+    case .invalid(let why):
+      // A security event: never log the body, which an attacker chose.
+      logger.warning("webhook rejected: \(why)", metadata: [
+        "event": "security", "connector": .string(connector), "webhook": .string(name), "bytes": .stringConvertible(body.count),
+      ])
+      return (401, "bad signature", "bad_signature")
+    case .valid:
+      break
+    }
+    guard let text = String(validating: body, as: UTF8.self) else { return (400, "body is not UTF-8 text", "malformed") }
+    let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+    let deliveryID = WebhookVerifier.deliveryID(hook.system, headers: headers, body: body)
+    var kept: [String: String] = [:]
+    for (k, v) in headers where Self.keptHeaders.contains(k) { kept[k] = v }
+    let payload = parsed != nil ? text : LineLogHandler.quote(text)
+    let input = "{\"topic\":\(LineLogHandler.quote(hook.topic)),\"system\":\(LineLogHandler.quote(hook.system.rawValue)),"
+      + "\"delivery_id\":\(LineLogHandler.quote(deliveryID)),\"headers\":\(LineLogHandler.json(.dictionary(kept.mapValues { .string($0) }))),"
+      + "\"payload\":\(payload)}"
+    var key: String?
+    if let object = parsed as? [String: Any], let id = object["id"] { key = "\(hook.system.rawValue):\(id)" }
+    let job = NewJob(
+      connector: connector, job: hook.job, input: input, trigger: "webhook", orderingKey: key,
+      maxAttempts: host.maxAttempts, runAt: Date().timeIntervalSince1970)
+    do {
+      switch try await host.store.enqueue(delivery: NewDelivery(source: hook.system.rawValue, deliveryID: deliveryID, job: job)) {
+      case .queued:
+        host.wake.signal()
+        return (200, "ok", "queued")
+      case .duplicate:
+        return (200, "duplicate delivery", "duplicate")
+      }
+    } catch {
+      logger.error("storing a webhook delivery failed: \(error)")
+      return (503, "try again", "store_error")
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import MLHostRuntime
+import NIOCore
+
+/// The webhook receiver: `POST /hooks/<connector>/<name>`, answered only after the delivery is durably queued.
+public enum WebhookServer {
+  public static func application(
+    ingress: WebhookIngress, listener: ListenerConfig, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }
+  ) throws -> some ApplicationProtocol {
+    let router = Router()
+    router.post("/hooks/{connector}/{name}") { request, context -> Response in
+      var request = request
+      let body = try await request.collectBody(upTo: ingress.bodyLimit)
+      var headers: [String: String] = [:]
+      for field in request.headers { headers[field.name.canonicalName] = field.value }
+      let answer = await ingress.receive(
+        connector: context.parameters.get("connector") ?? "", name: context.parameters.get("name") ?? "",
+        headers: headers, body: Array(buffer: body))
+      return Response(
+        status: HTTPResponse.Status(code: answer.status),
+        headers: [.contentType: "text/plain; charset=utf-8"],
+        body: ResponseBody(byteBuffer: ByteBuffer(string: answer.message + "\n")))
+    }
+    for method in [HTTPRequest.Method.get, .put, .patch, .delete] {
+      router.on("/hooks/{connector}/{name}", method: method) { _, _ -> Response in
+        Response(status: .methodNotAllowed, headers: [.allow: "POST"])
+      }
+    }
+    let server: HTTPServerBuilder = try listener.tls().map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
+    return Application(
+      router: router, server: server,
+      configuration: ApplicationConfiguration(address: .hostname(listener.host, port: listener.port), serverName: "mlhost"),
+      onServerRunning: { channel in onBound(channel.localAddress?.port ?? listener.port) },
+      logger: logger)
+  }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Foundation
+import MLHostRuntime
+
+struct StatusCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status", abstract: "Shows connectors, jobs by state and records needing attention.")
+
+  @OptionGroup var state: StateOptions
+  @Flag(help: "Print JSON.") var json = false
+
+  func run() async throws {
+    if let (code, body) = try? await state.admin("GET", "/status"), code == 200 {
+      if json { return print(body) }
+      let status = try JSONDecoder().decode(HostStatus.self, from: Data(body.utf8))
+      for c in status.connectors {
+        print("connector \(c.name)  version \(c.version)")
+        for j in c.jobs { print("  job \(j)") }
+        for w in c.webhooks { print("  webhook \(w)") }
+      }
+      print(summary(status.jobs, status.records, status.unresolvedFailures))
+      return
+    }
+    // No running host: the store still tells the queue and the audit trail.
+    let stats = try await state.store().stats()
+    if json {
+      let s = HostStatus(connectors: [], jobs: stats.jobsByState, records: stats.recordsByOutcome, unresolvedFailures: stats.unresolvedFailures)
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      return print(String(decoding: try encoder.encode(s), as: UTF8.self))
+    }
+    print("no host running on \(state.state); from the store:")
+    print(summary(stats.jobsByState, stats.recordsByOutcome, stats.unresolvedFailures))
+  }
+
+  func summary(_ jobs: [String: Int], _ records: [String: Int], _ unresolved: Int) -> String {
+    let j = jobs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    let r = records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    return "jobs: \(j.isEmpty ? "none" : j)\nrecords: \(r.isEmpty ? "none" : r)\nneeding attention: \(unresolved)"
+      + (unresolved > 0 ? " (mlhost audit --failed; mlhost replay --failed)" : "")
+  }
+}
+
+struct TriggerCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "trigger", abstract: "Queues a job of a running connector now.")
+
+  @Argument var connector: String
+  @Argument var job: String
+  @Option(help: "The job's input as JSON.") var input: String?
+  @OptionGroup var state: StateOptions
+
+  func run() async throws {
+    let (code, body) = try await state.admin("POST", "/trigger/\(connector)/\(job)", body: input)
+    guard code == 200 else { throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    print(body)
+  }
+}
+
+struct ReplayCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "replay",
+    abstract: "Runs stored records again on the current script version: one by id, or every unresolved failure.")
+
+  @Argument(help: "The audit record id (from `mlhost audit`).") var record: Int64?
+  @Flag(help: "Replay every rejected or failed record no later run resolved.") var failed = false
+  @Option(help: "With --failed: only this connector's.") var connector: String?
+  @OptionGroup var state: StateOptions
+
+  func validate() throws {
+    guard (record != nil) != failed else { throw ValidationError("name a record id, or --failed") }
+  }
+
+  func run() async throws {
+    var path = record.map { "/replay/\($0)" } ?? "/replay?failed=1"
+    if failed, let c = connector { path += "&connector=\(c)" }
+    let (code, body) = try await state.admin("POST", path)
+    guard code == 200 else { throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    print(body)
+  }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "audit", abstract: "Lists the record audit trail, newest first.")
+
+  @Flag(help: "Only rejected or failed records that no later run resolved.") var failed = false
+  @Option(help: "Only this connector's records.") var connector: String?
+  @Option(help: "Only records since this time (ISO 8601, or a duration ago such as 2h).") var since: String?
+  @Option(help: "At most this many rows.") var limit = 100
+  @Flag(help: "Print JSON lines.") var json = false
+  @OptionGroup var state: StateOptions
+
+  func run() async throws {
+    var sinceTime: Double?
+    if let s = since {
+      if let ago = DurationText.seconds(s) { sinceTime = Date().timeIntervalSince1970 - ago } else {
+        do { sinceTime = try Timestamp.parse(s) } catch { throw ValidationError("--since: \(error)") }
+      }
+    }
+    let rows = try await state.store().records(
+      RecordFilter(connector: connector, unresolvedFailures: failed, since: sinceTime, limit: limit))
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      for r in rows { print(String(decoding: try encoder.encode(r), as: UTF8.self)) }
+      return
+    }
+    if rows.isEmpty { return print(failed ? "no records need attention" : "no records") }
+    for r in rows {
+      let when = (try? Timestamp.format(r.startedAt)) ?? ""
+      var line = "#\(r.id) \(when) \(r.connector) \(r.kind) \(r.key) \(r.outcome.rawValue.uppercased())"
+      if let t = r.targetID { line += " → \(r.targetSystem ?? "") \(t)" }
+      if let e = r.error { line += " — \(e)" + (r.errorAt.map { " (\($0))" } ?? "") }
+      if r.resolvedBy != nil { line += " [resolved by #\(r.resolvedBy!)]" }
+      if r.replayOf != nil { line += " [replay of #\(r.replayOf!)]" }
+      print(line)
+      if let d = r.details { print("    details: \(d)") }
+      if (r.outcome == .rejected || r.outcome == .failed) && r.resolvedBy == nil { print("    replay: mlhost replay \(r.id)") }
+    }
+  }
+}
+
+struct CredsCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "creds", abstract: "Manages the encrypted credential vault in the state folder.",
+    subcommands: [Set.self, List.self, Remove.self, Rotate.self])
+
+  struct Set: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "set", abstract: "Stores a credential: fields from --field key=value and/or JSON on stdin.",
+      discussion: "Types and their fields: " + CredentialVault.types.sorted { $0.key < $1.key }
+        .map { "\($0.key) (\($0.value.joined(separator: ", ")))" }.joined(separator: "; ")
+        + ". webhook_secret also takes `previous` during a rotation.")
+
+    @Argument var name: String
+    @Option(help: "The credential type.") var type: String
+    @Option(name: .customLong("field"), help: "A field as key=value (repeatable).") var fields: [String] = []
+    @Flag(help: "Read a JSON object of fields from standard input (keeps secrets out of shell history).")
+    var fromStdin = false
+    @OptionGroup var state: StateOptions
+
+    func run() async throws {
+      var values: [String: String] = [:]
+      for f in fields {
+        guard let eq = f.firstIndex(of: "=") else { throw ValidationError("--field takes key=value") }
+        values[String(f[..<eq])] = String(f[f.index(after: eq)...])
+      }
+      if fromStdin {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+          throw ValidationError("standard input is not a JSON object of fields")
+        }
+        for (k, v) in object { values[k] = "\(v)" }
+      }
+      do {
+        try state.vault().set(Credential(name: name, type: type, fields: values))
+      } catch let e as CredentialVault.Failure {
+        throw CommandFailure(e.description)
+      }
+      print("stored \(name) (\(type))")
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Names, types and expiry; no secrets.")
+    @OptionGroup var state: StateOptions
+
+    func run() async throws {
+      let items = try state.vault().list()
+      if items.isEmpty { return print("no credentials") }
+      for c in items {
+        print("\(c.name)  \(c.type)" + (c.expiresAt.flatMap { try? Timestamp.format($0) }.map { "  expires \($0)" } ?? ""))
+      }
+    }
+  }
+
+  struct Remove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Deletes a credential.")
+    @Argument var name: String
+    @OptionGroup var state: StateOptions
+
+    func run() async throws {
+      guard try state.vault().remove(name) else { throw CommandFailure("no credential named \(name)") }
+      print("removed \(name)")
+    }
+  }
+
+  struct Rotate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "rotate",
+      abstract: "Re-encrypts the vault under a new master key, written to master.key (or printed, with MLHOST_MASTER_KEY set).")
+    @OptionGroup var state: StateOptions
+
+    func run() async throws {
+      let vault = try state.vault()
+      let key = Digest.randomBytes(32)
+      try vault.rotate(to: key)
+      let text = ByteCodecs.base64(key)
+      if ProcessInfo.processInfo.environment["MLHOST_MASTER_KEY"] != nil {
+        print("vault re-encrypted; set MLHOST_MASTER_KEY=\(text) from now on")
+      } else {
+        let path = state.directory.appendingPathComponent("master.key").path
+        FileManager.default.createFile(atPath: path, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        print("vault re-encrypted under a new key in \(path)")
+      }
+    }
+  }
+}

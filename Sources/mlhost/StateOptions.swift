@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import MLHostRuntime
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+
+/// The state directory, and the running host's admin API found through it.
+struct StateOptions: ParsableArguments {
+  @Option(help: "Folder for the host's durable state (SQLite store, credential vault, admin token).")
+  var state = ".mlhost"
+
+  var directory: URL { URL(fileURLWithPath: state) }
+
+  func store() throws -> SQLiteStore {
+    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("mlhost.sqlite").path) else {
+      throw CommandFailure("no store in \(state) (run `mlhost run` first, or pass --state)")
+    }
+    return try SQLiteStore(directory: directory)
+  }
+
+  func vault() throws -> CredentialVault { try CredentialVault(directory: directory) }
+
+  /// The admin token: `MLHOST_ADMIN_TOKEN`, else `<state>/admin.token` (created 0600 when `create`).
+  func adminToken(create: Bool) throws -> String {
+    if let t = ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"], !t.isEmpty { return t }
+    let path = directory.appendingPathComponent("admin.token").path
+    if let t = try? String(contentsOfFile: path, encoding: .utf8) { return t.trimmingCharacters(in: .whitespacesAndNewlines) }
+    guard create else { throw CommandFailure("no admin token in \(path) (set MLHOST_ADMIN_TOKEN)") }
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
+    FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    return token
+  }
+
+  /// Calls the running host's admin API.
+  func admin(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, String) {
+    let info = directory.appendingPathComponent("admin.json")
+    guard let data = try? Data(contentsOf: info),
+      let base = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["url"] as? String,
+      let url = URL(string: base + path)
+    else { throw CommandFailure("no running host found in \(state) (start `mlhost run`, or pass --state)") }
+    var request = URLRequest(url: url)
+    request.httpMethod = method
+    request.setValue("Bearer \(try adminToken(create: false))", forHTTPHeaderField: "Authorization")
+    request.httpBody = body.map { Data($0.utf8) }
+    do {
+      let (responseBody, response) = try await URLSession.shared.data(for: request)
+      return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: responseBody, as: UTF8.self))
+    } catch {
+      throw CommandFailure("the host at \(base) does not answer (\(error.localizedDescription)); is `mlhost run` still running?")
+    }
+  }
+}
+
+/// A failure while doing what was asked (not a mistake in the command line): printed without the usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+  let description: String
+  init(_ message: String) { description = message }
+}
