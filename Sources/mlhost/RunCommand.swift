@@ -28,6 +28,9 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "Jobs of one connector running at once.")
   var concurrency = 16
 
+  @Option(help: "Seconds a claimed job stays this host's without renewal; after a crash, its jobs run again after this.")
+  var leaseSeconds: Double = 60
+
   @Option(help: "Seconds running jobs may take to finish at shutdown or after a reload.")
   var grace: Double = 30
 
@@ -46,8 +49,9 @@ struct RunCommand: AsyncParsableCommand {
       FileHandle.standardError.write(Data("\(state.state): \(error)\n".utf8))
       throw ExitCode(1)
     }
-    let host = ConnectorHost(
-      store: store, logger: logger, options: HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency))
+    var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
+    options.leaseSeconds = leaseSeconds
+    let host = ConnectorHost(store: store, logger: logger, options: options)
     do {
       try await host.start(try scripts.sources())
     } catch {
@@ -70,7 +74,9 @@ struct RunCommand: AsyncParsableCommand {
       ingress: ingress, listener: ListenerConfig(host: webhookHost, port: webhookPort, certificate: tlsCert, privateKey: tlsKey),
       logger: logger.silenced()
     ) { port in
-      logger.info("webhooks listening", metadata: ["url": .string("\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)/hooks/")])
+      logger.info("webhooks listening", metadata: [
+        "url": .string("\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)"), "path": "/hooks/<connector>/<name>",
+      ])
     }
     let admin = try AdminServer.application(
       host: host, token: token, listener: ListenerConfig(host: adminHost, port: adminPort), logger: logger.silenced()

@@ -33,11 +33,11 @@ function Connector:every(interval, name, fn) end
 ---@param opts {tz: string?}? time zone, default UTC
 function Connector:cron(expression, name, fn, opts) end
 
---- Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the credential holding the signing secret. The signature is checked by the host before anything is queued.
+--- Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at `POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the host before anything is queued. The job receives `{topic, delivery_id, system, payload, headers}`.
 ---@param system string
 ---@param topic string
 ---@param fn fun(job: table, delivery: table)
----@param opts {secret: string?, header: string?}?
+---@param opts {secret: string?, header: string?, name: string?}?
 function Connector:on_webhook(system, topic, fn, opts) end
 
 --- Declares how one record of `kind` is processed: `fn(rec, input)`, called by `job:record(kind, key, input)` and by replays of stored records. It reports what it did with `rec:created/updated/unchanged(system, id, details)`, or `rec:reject(reason)` when a human must act.

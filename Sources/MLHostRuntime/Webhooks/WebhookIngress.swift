@@ -82,6 +82,8 @@ public final class WebhookIngress: @unchecked Sendable {
     }
     guard let text = String(validating: body, as: UTF8.self) else { return (400, "body is not UTF-8 text", "malformed") }
     let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+    // Shopify, WooCommerce and Adobe always send JSON: anything else is refused before it is queued.
+    if parsed == nil && hook.system != .hmac { return (400, "body is not JSON", "malformed") }
     let deliveryID = WebhookVerifier.deliveryID(hook.system, headers: headers, body: body)
     var kept: [String: String] = [:]
     for (k, v) in headers where Self.keptHeaders.contains(k) { kept[k] = v }
