@@ -32,7 +32,10 @@ import Testing
     try await Task.sleep(nanoseconds: 100_000_000)
     #expect(try await host.store.job(id: id)?.attempts == 1)
     clock.advance(2)
-    #expect(try await eventually { try await host.store.job(id: id)?.attempts == 2 })
+    #expect(try await eventually {
+      let job = try await host.store.job(id: id)
+      return job?.attempts == 2 && job?.state == "queued"
+    })
     clock.advance(4)
     #expect(try await eventually { try await host.store.job(id: id)?.state == "dead" })
     let job = try #require(try await host.store.job(id: id))
@@ -60,7 +63,10 @@ import Testing
     let permanent = try await host.enqueue(connector: "t", job: "permanent")
     #expect(try await eventually { try await host.store.job(id: permanent)?.state == "dead" })
     #expect(try await host.store.job(id: permanent)?.attempts == 1)
-    #expect(try await eventually { try await host.store.job(id: throttled)?.attempts == 1 })
+    #expect(try await eventually {
+      let job = try await host.store.job(id: throttled)
+      return job?.attempts == 1 && job?.state == "queued"
+    })
     clock.advance(119)
     try await Task.sleep(nanoseconds: 100_000_000)
     #expect(try await host.store.job(id: throttled)?.attempts == 1)
