@@ -1,15 +1,24 @@
 import Foundation
 
 /// The embedded default store: one SQLite file in WAL mode in the state directory, on a thread of its own so no
-/// blocking call runs on the cooperative pool. Webhook deliveries are group-committed: those that arrive while
-/// a commit is in progress share the next one.
+/// blocking call runs on the cooperative pool. Writes are group-committed: every write that arrives while a
+/// commit is in progress joins the next transaction, each in a savepoint of its own (one failing write does not
+/// undo the others), and none is answered before that transaction is durable.
 public final class SQLiteStore: JobStore, @unchecked Sendable {
   public let path: String
   private let thread: SerialThread
   private let db: SQLiteConnection
   private let pendingLock = NSLock()
-  private var pending: [(NewDelivery, CheckedContinuation<DeliveryResult, any Error>)] = []
+  private var pending: [PendingWrite] = []
   private var drainScheduled = false
+
+  /// A write waiting for the next group commit: runs inside it, then answers once it is durable.
+  private struct PendingWrite {
+    /// Runs the write; false when it threw (its error is kept for its caller).
+    let run: (SQLiteConnection) -> Bool
+    let commit: () -> Void
+    let fail: (any Error) -> Void
+  }
 
   /// Opens (creating on first use) `state/mlhost.sqlite` and applies migrations.
   public init(directory: URL) throws {
@@ -28,8 +37,53 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     return try await thread.run { try body.value(db.value) }
   }
 
+  /// Runs `body` in the next group commit and returns its result once that commit is durable.
+  private func write<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
+      var result: Result<T, any Error>?
+      let write = PendingWrite(
+        run: { db in
+          result = Result { try body(db) }
+          if case .failure = result! { return false }
+          return true
+        },
+        commit: { cont.resume(with: result!) },
+        fail: { cont.resume(throwing: $0) })
+      let schedule: Bool = pendingLock.withLock {
+        pending.append(write)
+        defer { drainScheduled = true }
+        return !drainScheduled
+      }
+      if schedule { thread.post { [self] in drainWrites() } }
+    }
+  }
+
+  /// Commits every write queued so far in one transaction, then answers each.
+  private func drainWrites() {
+    let batch: [PendingWrite] = pendingLock.withLock {
+      defer {
+        pending = []
+        drainScheduled = false
+      }
+      return pending
+    }
+    guard !batch.isEmpty else { return }
+    do {
+      try db.transaction {
+        for w in batch {
+          try db.execute("SAVEPOINT w")
+          // A write that threw undoes its own changes only: roll back to its savepoint, keep the rest.
+          try db.execute(w.run(db) ? "RELEASE w" : "ROLLBACK TO w; RELEASE w")
+        }
+      }
+      for w in batch { w.commit() }
+    } catch {
+      for w in batch { w.fail(error) }
+    }
+  }
+
   public func enqueue(_ job: NewJob) async throws -> Int64 {
-    try await run { db in try db.transaction { try Self.insert(job, db) } }
+    try await write { db in try Self.insert(job, db) }
   }
 
   private static func insert(_ j: NewJob, _ db: SQLiteConnection) throws -> Int64 {
@@ -43,52 +97,25 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     return db.lastInsertID
   }
 
-  public func enqueue(delivery: NewDelivery) async throws -> DeliveryResult {
-    try await withCheckedThrowingContinuation { cont in
-      let schedule: Bool = pendingLock.withLock {
-        pending.append((delivery, cont))
-        defer { drainScheduled = true }
-        return !drainScheduled
-      }
-      if schedule { thread.post { [self] in drainDeliveries() } }
-    }
-  }
-
-  /// Commits every delivery queued so far in one transaction, then answers each.
-  private func drainDeliveries() {
-    let batch: [(NewDelivery, CheckedContinuation<DeliveryResult, any Error>)] = pendingLock.withLock {
-      defer {
-        pending = []
-        drainScheduled = false
-      }
-      return pending
-    }
-    guard !batch.isEmpty else { return }
-    do {
-      let results = try db.transaction {
-        try batch.map { d, _ -> DeliveryResult in
-          try db.query(
-            "INSERT OR IGNORE INTO deliveries (connector, source, delivery_id, received_at) VALUES (?, ?, ?, ?)",
-            [.text(d.job.connector), .text(d.source), .text(d.deliveryID), .real(Date().timeIntervalSince1970)])
-          guard db.changes == 1 else { return .duplicate }
-          let id = try Self.insert(d.job, db)
-          try db.query(
-            "UPDATE deliveries SET job_id = ? WHERE connector = ? AND source = ? AND delivery_id = ?",
-            [.integer(id), .text(d.job.connector), .text(d.source), .text(d.deliveryID)])
-          return .queued(jobID: id)
-        }
-      }
-      for ((_, c), r) in zip(batch, results) { c.resume(returning: r) }
-    } catch {
-      for (_, c) in batch { c.resume(throwing: error) }
+  public func enqueue(delivery d: NewDelivery) async throws -> DeliveryResult {
+    try await write { db in
+      try db.query(
+        "INSERT OR IGNORE INTO deliveries (connector, source, delivery_id, received_at) VALUES (?, ?, ?, ?)",
+        [.text(d.job.connector), .text(d.source), .text(d.deliveryID), .real(Date().timeIntervalSince1970)])
+      guard db.changes == 1 else { return .duplicate }
+      let id = try Self.insert(d.job, db)
+      try db.query(
+        "UPDATE deliveries SET job_id = ? WHERE connector = ? AND source = ? AND delivery_id = ?",
+        [.integer(id), .text(d.job.connector), .text(d.source), .text(d.deliveryID)])
+      return .queued(jobID: id)
     }
   }
 
   public func claim(owner: String, now: Double, leaseSeconds: Double, freeSlots: [String: Int]) async throws
     -> [LeasedJob]
   {
-    try await run { db in
-      try db.transaction {
+    try await write { db in
+      do {
         // Jobs whose host stopped mid-run come back (or die, once they have used every attempt).
         try db.query(
           """
@@ -128,8 +155,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
   public func renew(owner: String, jobIDs: [Int64], until: Double) async throws {
     guard !jobIDs.isEmpty else { return }
-    try await run { db in
-      try db.transaction {
+    try await write { db in
+      do {
         for id in jobIDs {
           try db.query(
             "UPDATE jobs SET lease_expires = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
@@ -142,7 +169,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   public func finish(jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, retryAt: Double?)
     async throws -> Bool
   {
-    try await run { db in
+    try await write { db in
       let state = succeeded ? "succeeded" : (retryAt == nil ? "dead" : "queued")
       try db.query(
         """
@@ -156,7 +183,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   }
 
   public func release(owner: String) async throws {
-    try await run { db in
+    try await write { db in
       try db.query(
         """
         UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, attempts = attempts - 1
@@ -178,8 +205,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     async throws -> Int64
   {
     let mapping = mapping.map { [$0.system, $0.id] }
-    return try await run { db in
-      try db.transaction {
+    return try await write { db in
+      do {
         try db.query(
           """
           INSERT INTO records (connector, job_id, run_id, job, kind, key, outcome, target_system, target_id, error,
@@ -279,7 +306,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   }
 
   public func setCursor(connector: String, name: String, value: String, now: Double) async throws {
-    try await run { db in
+    try await write { db in
       try db.query(
         """
         INSERT INTO cursors (connector, name, value, updated_at) VALUES (?, ?, ?, ?)
@@ -295,7 +322,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   }
 
   public func setValue(connector: String, key: String, value: String?) async throws {
-    try await run { db in
+    try await write { db in
       if let value {
         try db.query(
           """
@@ -318,7 +345,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   }
 
   public func upsertSchedule(connector: String, job: String, spec: String, next: Double) async throws {
-    try await run { db in
+    try await write { db in
       try db.query(
         """
         INSERT INTO schedules (connector, job, spec, next_run) VALUES (?, ?, ?, ?)
@@ -330,8 +357,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   public func fireSchedule(connector: String, job: String, expected: Double, next: Double, enqueue: NewJob) async throws
     -> Bool
   {
-    try await run { db in
-      try db.transaction {
+    try await write { db in
+      do {
         try db.query(
           "UPDATE schedules SET next_run = ?, last_run = ? WHERE connector = ? AND job = ? AND next_run = ?",
           [.real(next), .real(enqueue.runAt), .text(connector), .text(job), .real(expected)])
