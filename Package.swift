@@ -61,6 +61,7 @@ let package = Package(
       name: "mlhost-bench",
       dependencies: [
         "MLHostRuntime", "MLHostLua", "CLuaBridge", "CLua", .product(name: "Logging", package: "swift-log"),
+        .product(name: "Hummingbird", package: "hummingbird"),
       ],
       path: "Benchmarks/mlhost-bench"
     ),

@@ -1,6 +1,7 @@
 import CLua
 import CLuaBridge
 import Foundation
+import Hummingbird
 import Logging
 import MLHostLua
 import MLHostRuntime
@@ -206,10 +207,70 @@ func residentBytes() -> Int {
   return (text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
+/// No-op jobs through the whole path: queue → claim → coroutine → audit row → finish.
+func benchDispatch() async throws {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-bench-dispatch-\(getpid())")
+  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: dir) }
+  let script = dir.appendingPathComponent("noop.lua")
+  try """
+    local c = mlhost.connector { name = "noop" }
+    c:handler("n", function(rec) return rec:unchanged() end)
+    c:job("noop", function(job) job:record("n", job.id, true) end)
+    return c
+    """.write(to: script, atomically: true, encoding: .utf8)
+  let n = 20_000
+  var rates: [Double] = []
+  for round in 0..<3 {
+    let store = try SQLiteStore(directory: dir.appendingPathComponent("state-\(round)"))
+    var options = HostOptions(grace: 5, watch: false, concurrency: 128)
+    options.pollInterval = 0.01
+    let host = ConnectorHost(store: store, logger: quiet, options: options)
+    try await host.start([ConnectorSource(script: script)])
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for chunk in 0..<8 {
+        group.addTask {
+          for _ in 0..<(n / 8) { _ = try await store.enqueue(NewJob(connector: "noop", job: "noop", trigger: "bench", runAt: 0)) }
+          _ = chunk
+        }
+      }
+      try await group.waitForAll()
+    }
+    let t0 = Date()
+    let dispatcher = Task { await host.runDispatcher() }
+    while try await store.stats().jobsByState["succeeded", default: 0] < n { try await Task.sleep(nanoseconds: 20_000_000) }
+    rates.append(Double(n) / Date().timeIntervalSince(t0))
+    dispatcher.cancel()
+    let records = try await store.stats().recordsByOutcome["unchanged", default: 0]
+    precondition(records == n, "expected \(n) audit rows, got \(records)")
+    await host.shutdown()
+  }
+  print("dispatch: \(n) no-op jobs (claim → coroutine → audit row → finish, SQLite WAL, fsync on commit): "
+    + "median \(fmt(median(rates), 0)) jobs/s (rounds: \(rates.map { fmt($0, 0) }.joined(separator: ", "))); goal ≥ 5000")
+}
+
+/// A bare Hummingbird handler that answers 200: the baseline the webhook ingest benchmark compares with.
+func serveBare(port: Int) async throws {
+  let router = Router()
+  router.post("/hooks/{connector}/{name}") { request, _ -> Response in
+    var request = request
+    _ = try await request.collectBody(upTo: 1 << 20)
+    return Response(status: .ok)
+  }
+  let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: quiet)
+  try await app.runService()
+}
+
 let benches: [(String, () async throws -> Void)] = [
   ("calls", benchCalls), ("json", benchJSON), ("coroutines", benchCoroutines), ("reload", benchReload),
+  ("dispatch", benchDispatch),
 ]
-let wanted = Set(CommandLine.arguments.dropFirst())
-for (name, bench) in benches where wanted.isEmpty || wanted.contains(name) {
-  try await bench()
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "serve-bare", arguments.count == 2, let port = Int(arguments[1]) {
+  try await serveBare(port: port)
+} else {
+  let wanted = Set(arguments)
+  for (name, bench) in benches where wanted.isEmpty || wanted.contains(name) {
+    try await bench()
+  }
 }

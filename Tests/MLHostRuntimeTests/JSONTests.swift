@@ -106,3 +106,26 @@ import Testing
     }
   }
 }
+
+@Suite struct JSONScanTests {
+  func scan(_ s: String) -> JSONScan.Result { Array(s.utf8).withUnsafeBytes { JSONScan.scan($0) } }
+
+  /// RFC 8259's grammar, strictly (Foundation's parser is lenient about trailing commas, so it is no reference).
+  @Test(arguments: [#"{"id": 5, "a": [1, 2.5e3, -0.1, true, false, null, "x\"y", {}]}"#, "[]", "{}", "  42 ", #""s""#, "-0"])
+  func acceptsValidJSON(_ text: String) {
+    #expect(scan(text).valid, "\(text)")
+  }
+
+  @Test(arguments: ["{", "[1,]", #"{"a" 1}"#, "01", "1.", ".5", "nul", #"{"a":1,}"#, "[1] [2]", "\"\u{01}\"", "", "-", "1e",
+                    "{\"a\":}"])
+  func refusesInvalidJSON(_ text: String) {
+    #expect(!scan(text).valid, "\(text)")
+  }
+
+  @Test func picksTheTopLevelID() {
+    #expect(scan(#"{"name": "x", "id": 5678901234, "line_items": [{"id": 1}]}"#).topLevelID == "5678901234")
+    #expect(scan(#"{"line_items": [{"id": 1}], "id": "gid://shopify/Order/9"}"#).topLevelID == "gid://shopify/Order/9")
+    #expect(scan(#"{"nested": {"id": 3}}"#).topLevelID == nil)
+    #expect(scan("[1, 2]").topLevelID == nil)
+  }
+}

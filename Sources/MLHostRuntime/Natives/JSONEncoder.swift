@@ -98,29 +98,7 @@ struct LuaJSONEncoder {
     }
   }
 
-  private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-  mutating func appendString(_ bytes: UnsafeRawBufferPointer) {
-    out.append(UInt8(ascii: "\""))
-    var runStart = 0
-    for (i, c) in bytes.enumerated() where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") {
-      out.append(contentsOf: bytes[runStart..<i])
-      runStart = i + 1
-      switch c {
-      case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-      case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-      case 0x0A: out.append(contentsOf: "\\n".utf8)
-      case 0x0D: out.append(contentsOf: "\\r".utf8)
-      case 0x09: out.append(contentsOf: "\\t".utf8)
-      default:
-        out.append(contentsOf: "\\u00".utf8)
-        out.append(Self.hex[Int(c >> 4)])
-        out.append(Self.hex[Int(c & 15)])
-      }
-    }
-    out.append(contentsOf: bytes[runStart...])
-    out.append(UInt8(ascii: "\""))
-  }
+  mutating func appendString(_ bytes: UnsafeRawBufferPointer) { JSONText.appendString(bytes, to: &out) }
 
   mutating func table(_ t: Int32) throws {
     depth += 1

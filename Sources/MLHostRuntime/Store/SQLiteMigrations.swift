@@ -67,7 +67,14 @@ enum SQLiteMigrations {
       connector TEXT NOT NULL, job TEXT NOT NULL, spec TEXT NOT NULL, next_run REAL NOT NULL, last_run REAL,
       PRIMARY KEY (connector, job)
     );
+    """,
+    // The claim's per-key order check looks only at queued and running jobs: index those alone, so finished jobs
+    // of a busy key (thousands of updates to one order) cost nothing.
     """
+    DROP INDEX jobs_ordering;
+    CREATE INDEX jobs_active_ordering ON jobs (connector, ordering_key, id)
+      WHERE ordering_key IS NOT NULL AND state IN ('queued', 'running');
+    """,
   ]
 
   static func apply(_ db: SQLiteConnection) throws {

@@ -71,9 +71,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     do {
       try db.transaction {
         for w in batch {
-          try db.execute("SAVEPOINT w")
+          try db.query("SAVEPOINT w")
           // A write that threw undoes its own changes only: roll back to its savepoint, keep the rest.
-          try db.execute(w.run(db) ? "RELEASE w" : "ROLLBACK TO w; RELEASE w")
+          if !w.run(db) { try db.query("ROLLBACK TO w") }
+          try db.query("RELEASE w")
         }
       }
       for w in batch { w.commit() }

@@ -80,21 +80,40 @@ public final class WebhookIngress: @unchecked Sendable {
     case .valid:
       break
     }
-    guard let text = String(validating: body, as: UTF8.self) else { return (400, "body is not UTF-8 text", "malformed") }
-    let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+    guard String(validating: body, as: UTF8.self) != nil else { return (400, "body is not UTF-8 text", "malformed") }
+    let scan = body.withUnsafeBytes { JSONScan.scan($0) }
     // Shopify, WooCommerce and Adobe always send JSON: anything else is refused before it is queued.
-    if parsed == nil && hook.system != .hmac { return (400, "body is not JSON", "malformed") }
+    if !scan.valid && hook.system != .hmac { return (400, "body is not JSON", "malformed") }
     let deliveryID = WebhookVerifier.deliveryID(hook.system, headers: headers, body: body)
-    var kept: [String: String] = [:]
-    for (k, v) in headers where Self.keptHeaders.contains(k) { kept[k] = v }
-    let payload = parsed != nil ? text : LineLogHandler.quote(text)
-    let input = "{\"topic\":\(LineLogHandler.quote(hook.topic)),\"system\":\(LineLogHandler.quote(hook.system.rawValue)),"
-      + "\"delivery_id\":\(LineLogHandler.quote(deliveryID)),\"headers\":\(LineLogHandler.json(.dictionary(kept.mapValues { .string($0) }))),"
-      + "\"payload\":\(payload)}"
-    var key: String?
-    if let object = parsed as? [String: Any], let id = object["id"] { key = "\(hook.system.rawValue):\(id)" }
+    // The job's input: {"topic", "system", "delivery_id", "headers", "payload"} with the body inlined as JSON.
+    var input: [UInt8] = []
+    input.reserveCapacity(body.count + 512)
+    input.append(contentsOf: #"{"topic":"#.utf8)
+    JSONText.appendString(hook.topic, to: &input)
+    input.append(contentsOf: #","system":"#.utf8)
+    JSONText.appendString(hook.system.rawValue, to: &input)
+    input.append(contentsOf: #","delivery_id":"#.utf8)
+    JSONText.appendString(deliveryID, to: &input)
+    input.append(contentsOf: #","headers":{"#.utf8)
+    var first = true
+    for (k, v) in headers where Self.keptHeaders.contains(k) {
+      if !first { input.append(UInt8(ascii: ",")) }
+      first = false
+      JSONText.appendString(k, to: &input)
+      input.append(UInt8(ascii: ":"))
+      JSONText.appendString(v, to: &input)
+    }
+    input.append(contentsOf: #"},"payload":"#.utf8)
+    if scan.valid {
+      input.append(contentsOf: body)
+    } else {
+      body.withUnsafeBytes { JSONText.appendString($0, to: &input) }
+    }
+    input.append(UInt8(ascii: "}"))
+    let key = scan.topLevelID.map { "\(hook.system.rawValue):\($0)" }
     let job = NewJob(
-      connector: connector, job: hook.job, input: input, trigger: "webhook", orderingKey: key,
+      connector: connector, job: hook.job, input: String(decoding: input, as: UTF8.self), trigger: "webhook",
+      orderingKey: key,
       maxAttempts: host.maxAttempts, runAt: Date().timeIntervalSince1970)
     do {
       switch try await host.store.enqueue(delivery: NewDelivery(source: hook.system.rawValue, deliveryID: deliveryID, job: job)) {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Webhook ingest throughput and latency with wrk: mlhost (signature checked, delivery durably queued, jobs
+# running) against a bare Hummingbird handler that answers 200, in the same run, same wrk settings.
+# Usage: Benchmarks/webhook-ingest.sh [seconds] [connections]   (after `swift build -c release`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+conns=${2:-64}
+bin=.build/release
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+cat > "$work/ingest.lua" <<'LUA'
+local c = mlhost.connector { name = "ingest" }
+c:on_webhook("shopify", "orders/create", function() end)
+return c
+LUA
+# 1,000 Shopify-style orders of 1 KB, each signed (wrk cannot compute HMACs): requests rotate through them, each
+# with its own delivery id, so deliveries are new and jobs spread over many ordering keys as real traffic does.
+python3 - "$work" <<'PY'
+import base64, hashlib, hmac, json, sys
+work = sys.argv[1]
+bodies, sigs = [], []
+for n in range(1000):
+    order = {"id": 5678900000 + n, "email": "zoe@example.com", "total_price": "124.95", "currency": "EUR",
+             "line_items": [{"id": 1000 + i, "sku": f"SKU-{i}", "quantity": 1, "price": "41.65",
+                             "title": "Produit n°%d — édition limitée" % i} for i in range(5)]}
+    body = json.dumps(order, ensure_ascii=False)
+    body += " " * max(0, 1024 - len(body.encode()))
+    bodies.append(body)
+    sigs.append(base64.b64encode(hmac.new(b"bench-secret", body.encode(), hashlib.sha256).digest()).decode())
+with open(f"{work}/post.lua", "w") as f:
+    f.write("local bodies, sigs = {}, {}\n")
+    for body, sig in zip(bodies, sigs):
+        f.write(f"bodies[#bodies + 1] = [==[{body}]==]\nsigs[#sigs + 1] = \"{sig}\"\n")
+    f.write("""
+local counter, prefix = 0, ""
+function setup(thread) thread:set("prefix", tostring(math.random(1, 1e9))) end
+function init() prefix = wrk.thread:get("prefix") or tostring(math.random(1, 1e9)) end
+function request()
+  counter = counter + 1
+  local i = counter % #bodies + 1
+  return wrk.format("POST", nil, {
+    ["Content-Type"] = "application/json",
+    ["X-Shopify-Hmac-Sha256"] = sigs[i],
+    ["X-Shopify-Webhook-Id"] = prefix .. "-" .. counter,
+  }, bodies[i])
+end
+""")
+PY
+
+run_wrk() { wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/post.lua" "$1" 2>&1; }
+summary() { awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} /^ +50%/ {p50=$2} /Non-2xx/ {bad=$NF} END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s\n", rps, p50, p99, (bad==""?0:bad)}'; }
+
+"$bin/mlhost-bench" serve-bare 18790 & pids+=($!)
+"$bin/mlhost" creds set ingest.shopify --type webhook_secret --field secret=bench-secret --state "$work/state" >/dev/null
+"$bin/mlhost" run "$work/ingest.lua" --state "$work/state" --webhook-port 18791 --admin-port 18792 --log-level warning ${MLHOST_ARGS:-} & pids+=($!)
+sleep 2
+for round in 1 2; do
+  echo "round $round"
+  echo -n "  bare Hummingbird 200: "; run_wrk http://127.0.0.1:18790/hooks/ingest/orders_create | summary
+  echo -n "  mlhost ingest:        "; run_wrk http://127.0.0.1:18791/hooks/ingest/orders_create | summary
+done
+echo "deliveries stored: $(sqlite3 "$work/state/mlhost.sqlite" 'select count(*) from deliveries')"

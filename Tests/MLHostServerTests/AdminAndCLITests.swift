@@ -1,0 +1,134 @@
+import Foundation
+import MLHostRuntime
+import MLHostTesting
+import Testing
+
+/// The admin API and the operator verbs (`status`, `trigger`, `audit`, `replay`, `creds`) against a running host.
+@Suite(.serialized) struct AdminAndCLITests {
+  static let script = """
+    local c = mlhost.connector { name = "ops" }
+    c:handler("order", function(rec, o)
+      if not mlhost.store.get("customer:" .. o.email) then rec:reject("no customer " .. o.email) end
+      return rec:created("erp", "INV-" .. o.id)
+    end)
+    c:job("sync", function(job, orders) for _, o in ipairs(orders) do job:record("order", o.id, o) end end)
+    c:job("add_customer", function(_, email) mlhost.store.set("customer:" .. email, true) end)
+    return c
+    """
+
+  @Test func operatorsSeeAndReplayFailures() async throws {
+    let c = try TempConnector(script: Self.script)
+    defer { c.remove() }
+    let state = c.directory.appendingPathComponent("state")
+    let host = try HostProcess(scripts: [c.script], state: state)
+    defer { host.process.kill() }
+    let stateArgs = ["--state", state.path]
+
+    // The admin API wants the token, except for /healthz.
+    #expect(try await host.admin("GET", "/healthz").0 == 200)
+    #expect(try await unauthenticated(host.adminURL + "/metrics") == 401)
+
+    let orders = #"[{"id": 1, "email": "a@x.com"}, {"id": 2, "email": "b@x.com"}]"#
+    #expect(try await host.admin("POST", "/trigger/ops/add_customer", body: #""a@x.com""#).0 == 200)
+    let trigger = try MLHostProcess.run(["trigger", "ops", "sync", "--input", orders] + stateArgs)
+    #expect(trigger.status == 0, "\(trigger.stderr)")
+    #expect(trigger.stdout.contains("job_id"))
+    let store = try host.store()
+    #expect(try await eventually { try await store.stats().recordsByOutcome == ["created": 1, "rejected": 1] })
+
+    let audit = try MLHostProcess.run(["audit", "--failed"] + stateArgs)
+    #expect(audit.stdout.contains("order 2 REJECTED — no customer b@x.com"), "\(audit.stdout)")
+    let rejected = try #require(try await store.records(RecordFilter(unresolvedFailures: true)).first)
+    #expect(audit.stdout.contains("mlhost replay \(rejected.id)"))
+
+    let status = try MLHostProcess.run(["status"] + stateArgs)
+    #expect(status.stdout.contains("connector ops"))
+    #expect(status.stdout.contains("needing attention: 1"))
+
+    let (_, metrics) = try await host.admin("GET", "/metrics")
+    #expect(metrics.contains("mlhost_records{outcome=\"rejected\"} 1"))
+    #expect(metrics.contains("mlhost_job_runs_total{connector=\"ops\",result=\"succeeded\"} 2"))
+
+    // Fix the cause, replay every failure.
+    #expect(try MLHostProcess.run(["trigger", "ops", "add_customer", "--input", #""b@x.com""#] + stateArgs).status == 0)
+    try await Task.sleep(nanoseconds: 300_000_000)
+    let replay = try MLHostProcess.run(["replay", "--failed"] + stateArgs)
+    #expect(replay.status == 0, "\(replay.stderr)")
+    #expect(try await eventually { try await store.stats().unresolvedFailures == 0 })
+    #expect(try MLHostProcess.run(["audit", "--failed"] + stateArgs).stdout.contains("no records need attention"))
+
+    // Unknown jobs are refused clearly, without a usage dump.
+    let bad = try MLHostProcess.run(["trigger", "ops", "nope"] + stateArgs)
+    #expect(bad.status != 0)
+    #expect(bad.stderr.contains("has no job 'nope'"))
+    #expect(!bad.stderr.contains("USAGE"))
+    #expect(host.stop() == 0)
+  }
+
+  @Test func credentialsAreEncryptedAndNeverPrinted() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-creds-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let canary = "canary-\(UUID().uuidString)"
+    let set = try MLHostProcess.run(["creds", "set", "shop", "--type", "webhook_secret", "--field", "secret=\(canary)", "--state", dir.path])
+    #expect(set.status == 0, "\(set.stderr)")
+    let vault = try String(contentsOf: dir.appendingPathComponent("credentials.json"), encoding: .utf8)
+    #expect(!vault.contains(canary), "the vault holds the secret in plain text")
+    let mode = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("master.key").path)[.posixPermissions] as? Int
+    #expect(mode == 0o600)
+    let list = try MLHostProcess.run(["creds", "list", "--state", dir.path])
+    #expect(list.stdout.contains("shop  webhook_secret"))
+    #expect(!list.stdout.contains(canary))
+    #expect(try MLHostProcess.run(["creds", "rotate", "--state", dir.path]).status == 0)
+    #expect(try CredentialVault(directory: dir).get("shop")?.fields["secret"] == canary)
+    let missing = try MLHostProcess.run(["creds", "set", "x", "--type", "basic", "--field", "user=u", "--state", dir.path])
+    #expect(missing.status != 0)
+    #expect(missing.stderr.contains("--field password=..."))
+    #expect(try MLHostProcess.run(["creds", "rm", "shop", "--state", dir.path]).status == 0)
+  }
+
+  @Test func webhooksOverHTTPS() async throws {
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "tls" }
+      c:on_webhook("shopify", "orders/create", function() end)
+      return c
+      """)
+    defer { c.remove() }
+    let state = c.directory.appendingPathComponent("state")
+    let cert = c.directory.appendingPathComponent("cert.pem").path, key = c.directory.appendingPathComponent("key.pem").path
+    let openssl = Process()
+    openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+    openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"]
+    openssl.standardError = FileHandle.nullDevice
+    try openssl.run()
+    openssl.waitUntilExit()
+    try CredentialVault(directory: state).set(Credential(name: "tls.shopify", type: "webhook_secret", fields: ["secret": "hush-current"]))
+    let host = try HostProcess(scripts: [c.script], state: state, extra: ["--tls-cert", cert, "--tls-key", key])
+    defer { host.process.kill() }
+    #expect(host.webhookURL.hasPrefix("https://"))
+    let body = #"{"id": 7}"#
+    let curl = Process()
+    curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cert, "-X", "POST",
+                      "-H", "X-Shopify-Hmac-Sha256: \(shopifySignature(Array(body.utf8), secret: "hush-current"))",
+                      "-H", "X-Shopify-Webhook-Id: t1", "--data-binary", body, host.webhookURL + "/hooks/tls/orders_create"]
+    let out = Pipe()
+    curl.standardOutput = out
+    try curl.run()
+    curl.waitUntilExit()
+    #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "200")
+    #expect(try await eventually { try await host.store().stats().jobsByState == ["succeeded": 1] })
+    #expect(host.stop() == 0)
+  }
+
+  func unauthenticated(_ url: String) async throws -> Int {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    p.waitUntilExit()
+    return Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
+  }
+}
