@@ -20,6 +20,7 @@ let package = Package(
     .systemLibrary(name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
     .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+    .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
     // The only place that calls lua_error / lua_yield: Swift natives return a status to these trampolines.
     .target(name: "CLuaBridge", dependencies: ["CLua"]),
 
@@ -31,7 +32,7 @@ let package = Package(
     .target(
       name: "MLHostRuntime",
       dependencies: [
-        "MLHostLua", "COpenSSL", "CSQLite",
+        "MLHostLua", "COpenSSL", "CSQLite", "CCurl",
         .product(name: "Logging", package: "swift-log"),
       ],
       resources: [.embedInCode("Lua/job.lua")],
@@ -60,8 +61,8 @@ let package = Package(
     .executableTarget(
       name: "mlhost-bench",
       dependencies: [
-        "MLHostRuntime", "MLHostLua", "CLuaBridge", "CLua", .product(name: "Logging", package: "swift-log"),
-        .product(name: "Hummingbird", package: "hummingbird"),
+        "MLHostRuntime", "MLHostLua", "MLHostTesting", "CLuaBridge", "CLua",
+        .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
       ],
       path: "Benchmarks/mlhost-bench"
     ),
@@ -72,7 +73,10 @@ let package = Package(
     .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"]),
     .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting"]),
     .testTarget(
-      name: "MLHostServerTests", dependencies: ["MLHostServer", "MLHostRuntime", "MLHostTesting"],
+      name: "MLHostServerTests",
+      dependencies: [
+        "MLHostServer", "MLHostRuntime", "MLHostLua", "MLHostTesting", .product(name: "Hummingbird", package: "hummingbird"),
+      ],
       exclude: ["Fixtures"]),
   ]
 )

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import MLHostLua
 import MLHostRuntime
+import MLHostTesting
 
 // Benchmarks of the core host, each measured side by side with its baseline in the same run; medians of
 // several rounds. Build with `swift build -c release` and run `.build/release/mlhost-bench [name...]`.
@@ -126,11 +127,7 @@ func benchJSON() async throws {
 }
 
 func benchCoroutines() async throws {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-bench-\(getpid())")
-  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-  defer { try? FileManager.default.removeItem(at: dir) }
-  let script = dir.appendingPathComponent("co.lua")
-  try """
+  let c = try TempConnector(script: """
     local c = mlhost.connector { name = "co" }
     c:job("park", function(_, n)
       collectgarbage()
@@ -153,8 +150,9 @@ func benchCoroutines() async throws {
       return os.clock() - t0
     end)
     return c
-    """.write(to: script, atomically: true, encoding: .utf8)
-  let version = try await ConnectorVersion.load(ConnectorSource(script: script), logger: quiet)
+    """)
+  defer { c.remove() }
+  let version = try await c.load()
   let n = 10_000
   var perCo: [Double] = [], rates: [Double] = []
   let rssBefore = residentBytes()
@@ -176,24 +174,17 @@ func benchCoroutines() async throws {
 }
 
 func benchReload() async throws {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-bench-reload-\(getpid())")
-  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-  defer { try? FileManager.default.removeItem(at: dir) }
-  let script = dir.appendingPathComponent("live.lua")
-  func write(_ i: Int) throws {
-    try "local c = mlhost.connector { name = 'live' }\nc:job('v', function() return \(i) end)\nreturn c\n"
-      .write(to: script, atomically: true, encoding: .utf8)
+  func version(_ i: Int) -> String {
+    "local c = mlhost.connector { name = 'live' }\nc:job('v', function() return \(i) end)\nreturn c\n"
   }
-  try write(0)
-  let host = ConnectorHost(
-    store: try SQLiteStore(directory: dir.appendingPathComponent("state")), logger: quiet,
-    options: HostOptions(grace: 1, watch: true))
-  try await host.start([ConnectorSource(script: script)])
+  let c = try TempConnector(script: version(0))
+  defer { c.remove() }
+  let host = try await c.host(options: HostOptions(grace: 1, watch: true), logger: quiet)
   var latencies: [Double] = []
   for i in 1...15 {
     try await Task.sleep(nanoseconds: 100_000_000)
     let t0 = Date()
-    try write(i)
+    try c.rewrite(version(i))
     while await host.reloadCount < i { try await Task.sleep(nanoseconds: 200_000) }
     latencies.append(Date().timeIntervalSince(t0) * 1000)
   }
@@ -209,24 +200,21 @@ func residentBytes() -> Int {
 
 /// No-op jobs through the whole path: queue → claim → coroutine → audit row → finish.
 func benchDispatch() async throws {
-  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-bench-dispatch-\(getpid())")
-  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-  defer { try? FileManager.default.removeItem(at: dir) }
-  let script = dir.appendingPathComponent("noop.lua")
-  try """
+  let c = try TempConnector(script: """
     local c = mlhost.connector { name = "noop" }
     c:handler("n", function(rec) return rec:unchanged() end)
     c:job("noop", function(job) job:record("n", job.id, true) end)
     return c
-    """.write(to: script, atomically: true, encoding: .utf8)
+    """)
+  defer { c.remove() }
   let n = 20_000
   var rates: [Double] = []
   for round in 0..<3 {
-    let store = try SQLiteStore(directory: dir.appendingPathComponent("state-\(round)"))
+    let store = try SQLiteStore(directory: c.directory.appendingPathComponent("state-\(round)"))
     var options = HostOptions(grace: 5, watch: false, concurrency: 128)
     options.pollInterval = 0.01
     let host = ConnectorHost(store: store, logger: quiet, options: options)
-    try await host.start([ConnectorSource(script: script)])
+    try await host.start([c.source()])
     try await withThrowingTaskGroup(of: Void.self) { group in
       for chunk in 0..<8 {
         group.addTask {

@@ -100,8 +100,8 @@ public func runJob(_ body: String, input: LuaValueLiteral = nil, limits: VMLimit
 }
 
 /// Runs `body` and returns its first result, failing with the Lua error otherwise.
-public func evalLua(_ body: String, preamble: String = "") async throws -> LuaValueLiteral {
-  switch try await runJob(body, preamble: preamble) {
+public func evalLua(_ body: String, input: LuaValueLiteral = nil, preamble: String = "") async throws -> LuaValueLiteral {
+  switch try await runJob(body, input: input, preamble: preamble) {
   case .succeeded(let values): return values.first ?? .nil_
   case .failed(let e): throw e
   }

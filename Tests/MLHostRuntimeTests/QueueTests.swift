@@ -5,16 +5,17 @@ import MLHostTesting
 import Testing
 
 /// The durable job path against a real SQLite store, with a clock the tests move.
-@Suite struct QueueTests {
-  func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
-    var o = HostOptions(grace: 2, watch: false, concurrency: 8)
-    o.now = { clock.now }
-    o.pollInterval = 0.01
-    o.retry = RetryPolicy(base: 2, cap: 600, maxAttempts: maxAttempts)
-    o.retry.jitter = { $0 }  // the full ceiling, so delays are predictable
-    return o
-  }
+/// Host options on a manual clock, polling fast, with retries whose jitter takes the full ceiling (predictable).
+func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
+  var o = HostOptions(grace: 2, watch: false, concurrency: 8)
+  o.now = { clock.now }
+  o.pollInterval = 0.01
+  o.retry = RetryPolicy(base: 2, cap: 600, maxAttempts: maxAttempts)
+  o.retry.jitter = { $0 }
+  return o
+}
 
+@Suite struct QueueTests {
   @Test func failingJobBacksOffThenDeadLetters() async throws {
     let c = try TempConnector(script: connectorScript("error('ERP unavailable')"))
     defer { c.remove() }
@@ -172,10 +173,7 @@ import Testing
     let c = try TempConnector(script: Self.script)
     defer { c.remove() }
     let clock = ManualClock()
-    var o = HostOptions(grace: 2, watch: false)
-    o.now = { clock.now }
-    o.pollInterval = 0.01
-    let host = try await c.host(options: o)
+    let host = try await c.host(options: options(clock))
     let dispatcher = Task { await host.runDispatcher() }
     defer { dispatcher.cancel() }
     let orders = #"[{"id": 5001, "email": "zoe@example.com", "total": 124.95}, {"id": 5002, "email": "ana@example.com", "total": 10}]"#
@@ -215,11 +213,7 @@ import Testing
     let c = try TempConnector(script: Self.script)
     defer { c.remove() }
     let clock = ManualClock()
-    var o = HostOptions(grace: 2, watch: false)
-    o.now = { clock.now }
-    o.pollInterval = 0.01
-    o.retry.jitter = { $0 }
-    let host = try await c.host(options: o)
+    let host = try await c.host(options: options(clock))
     let dispatcher = Task { await host.runDispatcher() }
     defer { dispatcher.cancel() }
     #expect(try await host.run(connector: "sync", job: "flaky").error == nil)  // the job goes on

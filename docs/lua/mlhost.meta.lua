@@ -304,3 +304,14 @@ function mlhost.store.get(key) end
 ---@param value any
 function mlhost.store.set(key, value) end
 
+--- HTTP requests on libcurl. A request suspends only the calling job; many run at once over reused connections (HTTP/2 where offered, compressed bodies decoded). 4xx and 5xx are responses, not errors; a request the world did not answer returns nil, a token ("timeout", "connection refused", "dns", "tls", "network") and details. TLS is verified.
+---@class mlhost.http
+mlhost.http = {}
+
+--- Sends one request. Options: `url` (required), `method` (default GET), `query` (table, URL-encoded), `headers` (table), `body` (string) or `json` (any value, sent as JSON), `timeout` (seconds, default 30), `decimals` (decode a JSON response with exact decimals). The response has `status`, `headers` (lowercase names), `body` and, for a JSON response, `json`.
+---@param options table
+---@return {status: integer, headers: table<string, string>, body: string, json: any}? # the response
+---@return string? # failure token
+---@return {message: string, url: string}? # failure details
+function mlhost.http.request(options) end
+

@@ -56,7 +56,7 @@ public struct NativeModule: Sendable {
 
   /// Every module of the namespace, in the order of the reference docs.
   public static let all: [NativeModule] = [
-    .core, .log, .json, .crypto, .time, .money, .store,
+    .core, .log, .json, .crypto, .time, .money, .store, .http,
   ]
 }
 
