@@ -38,11 +38,11 @@ public struct TempConnector: Sendable {
   }
 
   /// A host over this connector with a store in the connector's folder, started.
-  public func host(options: HostOptions = HostOptions(grace: 5, watch: false), logger: Logger = .quiet) async throws
-    -> ConnectorHost
+  public func host(options: HostOptions = HostOptions(grace: 5, watch: false), logger: Logger = .quiet,
+                   authenticator: Authenticator? = nil) async throws -> ConnectorHost
   {
     let store = try SQLiteStore(directory: directory.appendingPathComponent("state"))
-    let host = ConnectorHost(store: store, logger: logger, options: options)
+    let host = ConnectorHost(store: store, logger: logger, options: options, authenticator: authenticator)
     try await host.start([source()])
     return host
   }

@@ -51,7 +51,8 @@ struct RunCommand: AsyncParsableCommand {
     }
     var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
     options.leaseSeconds = leaseSeconds
-    let host = ConnectorHost(store: store, logger: logger, options: options)
+    let host = ConnectorHost(
+      store: store, logger: logger, options: options, authenticator: Authenticator(vault: vault, now: options.now))
     do {
       try await host.start(try scripts.sources())
     } catch {

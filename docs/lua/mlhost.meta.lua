@@ -308,7 +308,7 @@ function mlhost.store.set(key, value) end
 ---@class mlhost.http
 mlhost.http = {}
 
---- Sends one request. Options: `url` (required), `method` (default GET), `query` (table, URL-encoded), `headers` (table), `body` (string) or `json` (any value, sent as JSON), `timeout` (seconds, default 30), `decimals` (decode a JSON response with exact decimals). The response has `status`, `headers` (lowercase names), `body` and, for a JSON response, `json`.
+--- Sends one request. Options: `url` (required), `method` (default GET), `query` (table, URL-encoded), `headers` (table), `body` (string) or `json` (any value, sent as JSON), `timeout` (seconds, default 30), `decimals` (decode a JSON response with exact decimals), `credential` (the name of a stored credential the host applies: Basic, OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce keys; the script never sees the secret). The response has `status`, `headers` (lowercase names), `body` and, for a JSON response, `json`.
 ---@param options table
 ---@return {status: integer, headers: table<string, string>, body: string, json: any}? # the response
 ---@return string? # failure token

@@ -34,13 +34,18 @@ public actor ConnectorHost {
   public nonisolated let routes = RouteTable()
   public nonisolated var maxAttempts: Int { options.retry.maxAttempts }
 
-  public init(store: any JobStore, logger: Logger, options: HostOptions = HostOptions()) {
+  private let authenticator: Authenticator?
+
+  public init(store: any JobStore, logger: Logger, options: HostOptions = HostOptions(), authenticator: Authenticator? = nil) {
     self.store = store
     self.logger = logger
     self.options = options
+    self.authenticator = authenticator
   }
 
-  private var runtime: JobRuntime { JobRuntime(store: store, retry: options.retry, now: options.now) }
+  private var runtime: JobRuntime {
+    JobRuntime(store: store, retry: options.retry, authenticator: authenticator, now: options.now)
+  }
 
   /// Loads every connector; any that fails to load stops the start with its `path:line: message`.
   public func start(_ sources: [ConnectorSource]) async throws {

@@ -27,12 +27,14 @@ public struct JobRuntime: Sendable {
   public var store: any JobStore
   public var retry: RetryPolicy
   public var now: @Sendable () -> Double
+  /// Applies credentials to HTTP requests; nil when the host has no vault.
+  public var authenticator: Authenticator?
 
-  public init(store: any JobStore, retry: RetryPolicy = RetryPolicy(), now: @escaping @Sendable () -> Double = {
-    Date().timeIntervalSince1970
-  }) {
+  public init(store: any JobStore, retry: RetryPolicy = RetryPolicy(), authenticator: Authenticator? = nil,
+              now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
     self.store = store
     self.retry = retry
+    self.authenticator = authenticator
     self.now = now
   }
 }

@@ -15,8 +15,10 @@ extension NativeModule {
         "request",
         "Sends one request. Options: `url` (required), `method` (default GET), `query` (table, URL-encoded), "
           + "`headers` (table), `body` (string) or `json` (any value, sent as JSON), `timeout` (seconds, default "
-          + "30), `decimals` (decode a JSON response with exact decimals). The response has `status`, `headers` "
-          + "(lowercase names), `body` and, for a JSON response, `json`.",
+          + "30), `decimals` (decode a JSON response with exact decimals), `credential` (the name of a stored "
+          + "credential the host applies: Basic, OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce "
+          + "keys; the script never sees the secret). The response has `status`, `headers` (lowercase names), "
+          + "`body` and, for a JSON response, `json`.",
         params: [("options", "table", "")],
         returns: [("{status: integer, headers: table<string, string>, body: string, json: any}?", "the response"),
           ("string?", "failure token"), ("{message: string, url: string}?", "failure details")],
@@ -24,7 +26,9 @@ extension NativeModule {
     ])
 }
 
-private let requestOptions: Set<String> = ["url", "method", "query", "headers", "body", "json", "timeout", "decimals"]
+private let requestOptions: Set<String> = [
+  "url", "method", "query", "headers", "body", "json", "timeout", "decimals", "credential",
+]
 
 /// RFC 3986 unreserved characters pass; everything else is percent-encoded.
 func percentEncode(_ s: String) -> String {
@@ -125,8 +129,23 @@ private let requestNative: mlh_native_fn = { raw in
   }
   L.pop()
   let vm = LuaVM.of(L)
+  var credential: String?
+  if field("credential") == LUA_TSTRING { credential = L.string(at: -1) }
+  L.pop()
+  var authenticator: Authenticator?
+  if let name = credential {
+    guard let a = vm.services.runtime?.authenticator else {
+      return L.raise("request: credential '\(name)' needs the host's vault (run the connector with `mlhost run`)")
+    }
+    authenticator = a
+  }
   let sent = request
-  return vm.suspend(L, "mlhost.http.request", { await HTTPClient.shared.send(sent) }) { L, result in
+  let auth = authenticator
+  let credentialName = credential
+  return vm.suspend(L, "mlhost.http.request", {
+    if let auth, let credentialName { return await auth.send(sent, credential: credentialName) }
+    return await HTTPClient.shared.send(sent)
+  }) { L, result in
     switch result {
     case .failure(let f):
       L.pushNil()

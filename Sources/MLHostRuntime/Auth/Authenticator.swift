@@ -1,0 +1,161 @@
+import Foundation
+
+/// Applies stored credentials to requests, natively: scripts name a credential and never see its secret. Tokens
+/// are fetched once for all concurrent requests, refreshed before they expire, rotated refresh tokens are stored
+/// back in the vault, and a 401 causes exactly one refresh and retry.
+public final class Authenticator: @unchecked Sendable {
+  private let vault: CredentialVault
+  private let client: HTTPClient
+  private let now: @Sendable () -> Double
+  private let tokens = TokenCache()
+  /// Refresh this many seconds before a token expires.
+  public var refreshMargin: Double = 60
+
+  public init(vault: CredentialVault, client: HTTPClient = .shared, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    self.vault = vault
+    self.client = client
+    self.now = now
+  }
+
+  public struct Failure: Error, CustomStringConvertible, Sendable {
+    public let token: String
+    public let description: String
+  }
+
+  /// Sends `request` with credential `name` applied.
+  public func send(_ request: HTTPRequest, credential name: String) async -> Result<HTTPResponse, HTTPFailure> {
+    do {
+      guard let credential = try vault.get(name) else {
+        return .failure(HTTPFailure(token: "auth", message: "no credential named '\(name)' (mlhost creds set \(name) ...)"))
+      }
+      var signed = request
+      try await apply(credential, to: &signed, force: false)
+      let first = await client.send(signed)
+      guard case .success(let r) = first, r.status == 401, Self.refreshable(credential.type) else { return first }
+      // One refresh and one retry: a second 401 is the answer, never a loop.
+      var retry = request
+      try await apply(credential, to: &retry, force: true)
+      return await client.send(retry)
+    } catch let f as Failure {
+      return .failure(HTTPFailure(token: f.token, message: f.description))
+    } catch {
+      return .failure(HTTPFailure(token: "auth", message: "\(error)"))
+    }
+  }
+
+  static func refreshable(_ type: String) -> Bool {
+    ["oauth2_client_credentials", "oauth2_refresh_token", "x3_jwt"].contains(type)
+  }
+
+  func apply(_ c: Credential, to request: inout HTTPRequest, force: Bool) async throws {
+    let f = c.fields
+    switch c.type {
+    case "basic":
+      var user = f["user"] ?? ""
+      if f["uppercase_user"] == "true" { user = user.uppercased() }  // Sage 300 user ids
+      request.headers.append(("Authorization", "Basic " + ByteCodecs.base64(Array("\(user):\(f["password"] ?? "")".utf8))))
+    case "shopify_token":
+      request.headers.append(("X-Shopify-Access-Token", f["access_token"] ?? ""))
+    case "woocommerce":
+      if request.url.lowercased().hasPrefix("https://") {
+        let pair = "\(f["consumer_key"] ?? ""):\(f["consumer_secret"] ?? "")"
+        request.headers.append(("Authorization", "Basic " + ByteCodecs.base64(Array(pair.utf8))))
+      } else {
+        // Plain HTTP: one-legged OAuth 1.0a, parameters in the query.
+        guard let signed = OAuth1.sign(
+          method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
+          consumerSecret: f["consumer_secret"] ?? "", token: nil, tokenSecret: nil, nonce: Self.nonce(), timestamp: Int(now()))
+        else { throw Failure(token: "auth", description: "cannot sign \(request.url)") }
+        let query = signed.parameters.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
+        request.url += (request.url.contains("?") ? "&" : "?") + query
+      }
+    case "oauth1":
+      guard let signed = OAuth1.sign(
+        method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
+        consumerSecret: f["consumer_secret"] ?? "", token: f["token"], tokenSecret: f["token_secret"],
+        nonce: Self.nonce(), timestamp: Int(now()))
+      else { throw Failure(token: "auth", description: "cannot sign \(request.url)") }
+      request.headers.append(("Authorization", signed.header))
+    case "x3_jwt":
+      let lifetime = Int(f["lifetime"] ?? "") ?? 300
+      let jwt = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin) { [now] in
+        let iat = Int(now())
+        let token = JWT.hs256(
+          issuer: f["client_id"] ?? "", subject: f["user"] ?? "", audience: f["audience"] ?? "", issuedAt: iat,
+          lifetime: lifetime, secret: f["secret"] ?? "")
+        return (token, Double(iat + lifetime))
+      }
+      request.headers.append(("Authorization", "Bearer \(jwt)"))
+      request.headers.append(("x-xtrem-endpoint", f["endpoint"] ?? ""))
+    case "oauth2_client_credentials", "oauth2_refresh_token":
+      let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin) { [self] in
+        try await fetchToken(c)
+      }
+      if let header = f["token_header"], !header.isEmpty {
+        request.headers.append((header, token))  // Shopify: X-Shopify-Access-Token
+      } else {
+        request.headers.append(("Authorization", "Bearer \(token)"))
+      }
+    default:
+      throw Failure(token: "auth", description: "credential '\(c.name)' of type \(c.type) cannot sign requests")
+    }
+  }
+
+  static func nonce() -> String { ByteCodecs.hex(Digest.randomBytes(16)) }
+
+  /// Asks the token endpoint for an access token; a rotated refresh token is stored back before it is used.
+  private func fetchToken(_ c: Credential) async throws -> (String, Double) {
+    let f = c.fields
+    var form: [(String, String)] = [("client_id", f["client_id"] ?? ""), ("client_secret", f["client_secret"] ?? "")]
+    if c.type == "oauth2_refresh_token" {
+      // The vault may hold a newer refresh token than `c` (rotated by an earlier refresh).
+      let current = (try? vault.get(c.name))?.fields["refresh_token"] ?? f["refresh_token"] ?? ""
+      form += [("grant_type", "refresh_token"), ("refresh_token", current)]
+    } else {
+      form.append(("grant_type", "client_credentials"))
+    }
+    if let scope = f["scope"], !scope.isEmpty { form.append(("scope", scope)) }
+    var request = HTTPRequest(method: "POST", url: f["token_url"] ?? "")
+    request.headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
+    request.body = Array(form.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&").utf8)
+    let response: HTTPResponse
+    switch await client.send(request) {
+    case .failure(let e): throw Failure(token: e.token, description: "token endpoint: \(e.message)")
+    case .success(let r): response = r
+    }
+    guard response.status == 200,
+      let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+      let access = object["access_token"] as? String
+    else {
+      throw Failure(token: "auth", description: "token endpoint answered \(response.status)")
+    }
+    SecretRedactor.shared.register([access])
+    let expiresIn = (object["expires_in"] as? NSNumber)?.doubleValue ?? 3600
+    if let rotated = object["refresh_token"] as? String, rotated != f["refresh_token"] {
+      var updated = c
+      updated.fields["refresh_token"] = rotated
+      updated.expiresAt = now() + expiresIn
+      try vault.set(updated)
+    }
+    return (access, now() + expiresIn)
+  }
+}
+
+/// Access tokens by credential, with one fetch at a time per credential.
+actor TokenCache {
+  private var tokens: [String: (value: String, expires: Double)] = [:]
+  private var inFlight: [String: Task<(String, Double), any Error>] = [:]
+
+  func token(for name: String, force: Bool, now: Double, margin: Double,
+             fetch: @escaping @Sendable () async throws -> (String, Double)) async throws -> String {
+    // Refreshed before it expires, so no request goes out with a token about to lapse.
+    if !force, let t = tokens[name], t.expires - now > margin { return t.value }
+    if let running = inFlight[name] { return try await running.value.0 }
+    let task = Task { try await fetch() }
+    inFlight[name] = task
+    defer { inFlight[name] = nil }
+    let fresh = try await task.value
+    tokens[name] = (fresh.0, fresh.1)
+    return fresh.0
+  }
+}
