@@ -33,6 +33,8 @@ public struct LuaState: @unchecked Sendable {
     _ = lua_pushlstring(raw, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
   }
   public func push(bytes: [UInt8]) { bytes.withUnsafeBytes { push(bytes: $0) } }
+  /// Pushes the string, or nil when there is none.
+  public func push(optional s: String?) { if let s { push(s) } else { pushNil() } }
   public func pushValue(at index: Int32) { lua_pushvalue(raw, index) }
   public func newTable(array: Int32 = 0, hash: Int32 = 0) { lua_createtable(raw, array, hash) }
 

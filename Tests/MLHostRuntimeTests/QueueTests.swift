@@ -169,13 +169,20 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     return c
     """
 
-  @Test func rejectedRecordReplaysOnceTheCauseIsFixed() async throws {
+  /// The record connector on a manual clock, with its dispatcher running.
+  func running() async throws -> (TempConnector, ManualClock, ConnectorHost, Task<Void, Never>) {
     let c = try TempConnector(script: Self.script)
-    defer { c.remove() }
     let clock = ManualClock()
     let host = try await c.host(options: options(clock))
-    let dispatcher = Task { await host.runDispatcher() }
-    defer { dispatcher.cancel() }
+    return (c, clock, host, Task { await host.runDispatcher() })
+  }
+
+  @Test func rejectedRecordReplaysOnceTheCauseIsFixed() async throws {
+    let (c, _, host, dispatcher) = try await running()
+    defer {
+      dispatcher.cancel()
+      c.remove()
+    }
     let orders = #"[{"id": 5001, "email": "zoe@example.com", "total": 124.95}, {"id": 5002, "email": "ana@example.com", "total": 10}]"#
     _ = try await host.run(connector: "sync", job: "add_customer", input: #""ana@example.com""#)
     #expect(try await host.run(connector: "sync", job: "sync", input: orders).error == nil)
@@ -210,12 +217,11 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
   }
 
   @Test func failedRecordIsRetriedOnItsOwn() async throws {
-    let c = try TempConnector(script: Self.script)
-    defer { c.remove() }
-    let clock = ManualClock()
-    let host = try await c.host(options: options(clock))
-    let dispatcher = Task { await host.runDispatcher() }
-    defer { dispatcher.cancel() }
+    let (c, clock, host, dispatcher) = try await running()
+    defer {
+      dispatcher.cancel()
+      c.remove()
+    }
     #expect(try await host.run(connector: "sync", job: "flaky").error == nil)  // the job goes on
     let failed = try await host.store.records(RecordFilter(connector: "sync"))[0]
     #expect(failed.outcome == .failed)

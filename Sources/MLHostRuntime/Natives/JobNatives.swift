@@ -149,7 +149,7 @@ private let mappingGet: mlh_native_fn = { raw in
   let store = runtime.store
   return vm.suspend(L, "rec:target_id", { try await store.mapping(connector: connector, sourceKey: source, system: system) }) {
     L, id in
-    if let id { L.push(id) } else { L.pushNil() }
+    L.push(optional: id)
     return 1
   }
 }
@@ -161,7 +161,7 @@ private let cursorGet: mlh_native_fn = { raw in
   guard let name = L.string(at: 1) else { return L.argError(1, "cursor", "a cursor name expected") }
   let store = runtime.store
   return vm.suspend(L, "job:cursor", { try await store.cursor(connector: connector, name: name) }) { L, v in
-    if let v { L.push(v) } else { L.pushNil() }
+    L.push(optional: v)
     return 1
   }
 }
@@ -206,7 +206,7 @@ private let nowNative: mlh_native_fn = { raw in
 private let whereNative: mlh_native_fn = { raw in
   let L = LuaState(raw!)
   let level = Int32(L.integer(at: 1) ?? 1)
-  if let p = L.callerPosition(level: level) { L.push("\(p.file):\(p.line)") } else { L.pushNil() }
+  L.push(optional: L.callerPosition(level: level).map { "\($0.file):\($0.line)" })
   return 1
 }
 
