@@ -249,13 +249,73 @@ func serveBare(port: Int) async throws {
   try await app.runService()
 }
 
+/// Answers every GET after 20 ms, in a process of its own so its CPU is not counted as the client's. Prints
+/// its port on the first line.
+func serveSlow() async throws {
+  let router = Router()
+  router.get("/item/{n}") { _, _ -> Response in
+    try await Task.sleep(nanoseconds: 20_000_000)
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+  }
+  let app = Application(
+    router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), backlog: 1024),
+    onServerRunning: { FileHandle.standardOutput.write(Data("\($0.localAddress?.port ?? 0)\n".utf8)) }, logger: quiet)
+  try await app.runService()
+}
+
+func cpuSeconds() -> Double {
+  var usage = rusage()
+  getrusage(RUSAGE_SELF.rawValue, &usage)
+  return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+/// 2,000 GETs from one VM to a server that takes 20 ms each: one at a time, then 50 at a time.
+func benchHTTP() async throws {
+  let server = Process()
+  server.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+  server.arguments = ["serve-slow"]
+  let pipe = Pipe()
+  server.standardOutput = pipe
+  try server.run()
+  defer { server.terminate(); server.waitUntilExit() }
+  var line = Data()
+  while !line.contains(UInt8(ascii: "\n")) { line += pipe.fileHandleForReading.availableData }
+  let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))!
+  let n = 2000
+  func run(_ width: Int) async throws -> (seconds: Double, cpu: Double) {
+    let cpu0 = cpuSeconds(), t0 = Date()
+    let outcome = try await runJob("""
+      local n = {}
+      for i = 1, \(n) do n[i] = i end
+      local ok = mlhost.each(n, \(width), function(i)
+        return mlhost.http.request { url = "http://127.0.0.1:\(port)/item/" .. i }.status == 200
+      end)
+      for _, v in ipairs(ok) do assert(v) end
+      """)
+    if let e = outcome.error { throw e }
+    return (Date().timeIntervalSince(t0), cpuSeconds() - cpu0)
+  }
+  _ = try await run(50)  // warm-up: connections, code paths
+  let sequential = try await run(1)
+  var concurrent: [(seconds: Double, cpu: Double)] = []
+  for _ in 0..<3 { concurrent.append(try await run(50)) }
+  let best = median(concurrent.map(\.seconds))
+  let cpuPer1000 = median(concurrent.map(\.cpu)) / Double(n) * 1000
+  print("http: \(n) GETs, 20 ms server latency, one VM: sequential \(fmt(sequential.seconds, 2)) s "
+    + "(\(fmt(sequential.cpu / Double(n) * 1000, 3)) CPU s/1000 req); 50-way median \(fmt(best, 2)) s "
+    + "(rounds: \(concurrent.map { fmt($0.seconds, 2) }.joined(separator: ", ")); \(fmt(cpuPer1000, 3)) CPU s/1000 req); "
+    + "speed-up \(fmt(sequential.seconds / best, 1))×; goal ≥ 20×")
+}
+
 let benches: [(String, () async throws -> Void)] = [
   ("calls", benchCalls), ("json", benchJSON), ("coroutines", benchCoroutines), ("reload", benchReload),
-  ("dispatch", benchDispatch),
+  ("dispatch", benchDispatch), ("http", benchHTTP),
 ]
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "serve-bare", arguments.count == 2, let port = Int(arguments[1]) {
   try await serveBare(port: port)
+} else if arguments.first == "serve-slow" {
+  try await serveSlow()
 } else {
   let wanted = Set(arguments)
   for (name, bench) in benches where wanted.isEmpty || wanted.contains(name) {

@@ -172,6 +172,28 @@ public struct LuaState: @unchecked Sendable {
     return MLH_RAISE
   }
 
+  /// Raises a structured error `{kind=, message=, retryable=}` so the runtime can classify it (a refusal that no
+  /// retry will cure dead-letters at once).
+  public func raise(kind: String, _ message: String, retryable: Bool) -> Int32 {
+    push(["kind": .text(kind), "message": .text(whereString(level: 1) + message), "retryable": .boolean(retryable)] as LuaValue)
+    return MLH_RAISE
+  }
+
+  /// Raises "native: unknown option 'x' (known: ...)" when the options table at `index` has a key outside
+  /// `known`; nil when every key is known. A misspelt option must not be silently ignored.
+  public func refuseUnknownOptions(at index: Int32, native: String, known: Set<String>) -> Int32? {
+    pushNil()
+    while lua_next(raw, index) != 0 {
+      pop()
+      guard let key = string(at: -1), known.contains(key) else {
+        let name = string(at: -1) ?? typeName(at: -1)
+        pop()
+        return raise("\(native): unknown option '\(name)' (known: \(known.sorted().joined(separator: ", ")))")
+      }
+    }
+    return nil
+  }
+
   /// "bad argument #n to 'name' (message)" in Lua's own words.
   public func argError(_ n: Int32, _ name: String, _ message: String) -> Int32 {
     raise("bad argument #\(n) to '\(name)' (\(message))")

@@ -37,6 +37,9 @@ struct RunCommand: AsyncParsableCommand {
   @Flag(help: "Do not reload when files change (SIGHUP still reloads).")
   var noWatch = false
 
+  @Flag(help: "Run every scheduled job once against a scratch copy of the state, journaling mutating requests instead of sending them; print what would have been written and exit.")
+  var dryRun = false
+
   func run() async throws {
     let logger = logging.makeLogger()
     let store: SQLiteStore
@@ -51,6 +54,7 @@ struct RunCommand: AsyncParsableCommand {
     }
     var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
     options.leaseSeconds = leaseSeconds
+    if dryRun { return try await dryRunCycle(store: store, vault: vault, options: options, logger: logger) }
     let host = ConnectorHost(
       store: store, logger: logger, options: options, authenticator: Authenticator(vault: vault, now: options.now))
     do {
@@ -92,6 +96,35 @@ struct RunCommand: AsyncParsableCommand {
     try await group.run()
     hangup.cancel()
     try? FileManager.default.removeItem(at: adminInfo)
+  }
+}
+
+extension RunCommand {
+  /// One cycle on a copy of the store, so the real state (cursors, records, mappings) is left as it was and a
+  /// later real run still does everything.
+  func dryRunCycle(store: SQLiteStore, vault: CredentialVault, options: HostOptions, logger: Logger) async throws {
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-dry-run-\(getpid())-\(Digest.uuid4())")
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    var options = options
+    options.watch = false
+    options.retry.maxAttempts = 1  // a failure is reported, not retried for minutes
+    let journal = DryRunJournal()
+    options.journal = journal
+    let host = ConnectorHost(
+      store: try await store.snapshot(into: scratch), logger: logger, options: options,
+      authenticator: Authenticator(vault: vault, now: options.now))
+    do {
+      try await host.start(try scripts.sources())
+    } catch {
+      throw CommandFailure("\(error)")
+    }
+    let dispatcher = Task { await host.runDispatcher() }
+    let report = try await host.runCycle()
+    dispatcher.cancel()
+    await host.shutdown()
+    print("dry run: one cycle of every scheduled job; nothing was sent that writes, and \(state.state) is unchanged")
+    print(report.text)
+    print(journal.summary())
   }
 }
 

@@ -304,14 +304,19 @@ function mlhost.store.get(key) end
 ---@param value any
 function mlhost.store.set(key, value) end
 
---- HTTP requests on libcurl. A request suspends only the calling job; many run at once over reused connections (HTTP/2 where offered, compressed bodies decoded). 4xx and 5xx are responses, not errors; a request the world did not answer returns nil, a token ("timeout", "connection refused", "dns", "tls", "network") and details. TLS is verified.
+--- HTTP requests on libcurl. A request suspends only the calling job; many run at once over reused connections (HTTP/2 where offered, compressed bodies decoded). 4xx and 5xx are responses, not errors; a request the world did not answer returns nil, a token ("timeout", "connection refused", "dns", "tls", "network") and details. TLS is verified. Requests to a declared `system` share its budgets and are retried by the host when that is safe; in a dry run, mutating requests are journaled instead of sent.
 ---@class mlhost.http
 mlhost.http = {}
 
---- Sends one request. Options: `url` (required), `method` (default GET), `query` (table, URL-encoded), `headers` (table), `body` (string) or `json` (any value, sent as JSON), `timeout` (seconds, default 30), `decimals` (decode a JSON response with exact decimals), `credential` (the name of a stored credential the host applies: Basic, OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce keys; the script never sees the secret). The response has `status`, `headers` (lowercase names), `body` and, for a JSON response, `json`.
+--- Sends one request. Options: `url`, or `path` under the `system`'s base URL; `system` (a name declared with `mlhost.http.system`); `method` (default GET), `query` (table, URL-encoded), `headers` (table), `body` (string) or `json` (any value, sent as JSON), `timeout` (seconds, default 30), `decimals` (decode a JSON response with exact decimals), `credential` (the name of a stored credential the host applies: Basic, OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce keys; the script never sees the secret), `safe` (this mutating call may be repeated after an ambiguous failure, e.g. it carries an idempotency key), `cost` (expected Shopify query cost). Retryable failures (connection errors, 429, 502/503/504, timeouts, Shopify THROTTLED in a 200, Sage 300 TooManyRequests) are retried with backoff honouring Retry-After, except that a mutating call not marked safe is never repeated after a failure that may have reached the server: its details say `ambiguous = true`, and the caller must look the record up by its natural key before sending it again. The response has `status`, `headers` (lowercase names), `body`, `json` for a JSON response, `attempts`, and when they apply `retryable`, `throttled`, `retry_after` (seconds) and `dry_run`. Failure details have `message`, `url`, `retryable`, `ambiguous`.
 ---@param options table
----@return {status: integer, headers: table<string, string>, body: string, json: any}? # the response
+---@return {status: integer, headers: table<string, string>, body: string, json: any, attempts: integer, retryable: boolean?, throttled: boolean?, retry_after: number?, dry_run: boolean?}? # the response
 ---@return string? # failure token
----@return {message: string, url: string}? # failure details
+---@return {message: string, url: string, retryable: boolean, ambiguous: boolean, attempts: integer}? # failure details
 function mlhost.http.request(options) end
+
+--- Declares an external system account for `mlhost.http.request { system = name }` and returns its name. Every job of the VM shares its budgets. Options: `name` (required), `base_url` (prefix for `path`; absolute URLs must stay on its origin), `credential`, `read_only` (the host refuses every mutating call), `verify_tls` (default true), `ca_bundle`, `client_cert`, `client_key` (PEM files, relative to the settings file), `proxy`, `timeout`, `max_concurrent` (requests in flight), `rate` and `burst` (requests per second, token bucket), `cost_bucket` (true or `{size=, restore=}`: Shopify GraphQL calculated cost, corrected by each response's `extensions.cost.throttleStatus`), `retries` (extra attempts for retryable failures, default 3). Waiting for a budget suspends the job; it never fails it. Declaring a name again with the same options is a no-op.
+---@param options table
+---@return string # the system's name
+function mlhost.http.system(options) end
 

@@ -53,13 +53,12 @@ public final class Authenticator: @unchecked Sendable {
     case "basic":
       var user = f["user"] ?? ""
       if f["uppercase_user"] == "true" { user = user.uppercased() }  // Sage 300 user ids
-      request.headers.append(("Authorization", "Basic " + ByteCodecs.base64(Array("\(user):\(f["password"] ?? "")".utf8))))
+      request.headers.append(("Authorization", Self.basic(user, f["password"] ?? "")))
     case "shopify_token":
       request.headers.append(("X-Shopify-Access-Token", f["access_token"] ?? ""))
     case "woocommerce":
       if request.url.lowercased().hasPrefix("https://") {
-        let pair = "\(f["consumer_key"] ?? ""):\(f["consumer_secret"] ?? "")"
-        request.headers.append(("Authorization", "Basic " + ByteCodecs.base64(Array(pair.utf8))))
+        request.headers.append(("Authorization", Self.basic(f["consumer_key"] ?? "", f["consumer_secret"] ?? "")))
       } else {
         // Plain HTTP: one-legged OAuth 1.0a, parameters in the query.
         guard let signed = OAuth1.sign(
@@ -83,6 +82,7 @@ public final class Authenticator: @unchecked Sendable {
         let token = JWT.hs256(
           issuer: f["client_id"] ?? "", subject: f["user"] ?? "", audience: f["audience"] ?? "", issuedAt: iat,
           lifetime: lifetime, secret: f["secret"] ?? "")
+        SecretRedactor.shared.register(ephemeral: token)
         return (token, Double(iat + lifetime))
       }
       request.headers.append(("Authorization", "Bearer \(jwt)"))
@@ -99,6 +99,13 @@ public final class Authenticator: @unchecked Sendable {
     default:
       throw Failure(token: "auth", description: "credential '\(c.name)' of type \(c.type) cannot sign requests")
     }
+  }
+
+  /// A Basic header; its encoded form is as good as the password, so the redactor learns it too.
+  static func basic(_ user: String, _ password: String) -> String {
+    let encoded = ByteCodecs.base64(Array("\(user):\(password)".utf8))
+    SecretRedactor.shared.register([encoded])
+    return "Basic " + encoded
   }
 
   static func nonce() -> String { ByteCodecs.hex(Digest.randomBytes(16)) }
@@ -129,7 +136,7 @@ public final class Authenticator: @unchecked Sendable {
     else {
       throw Failure(token: "auth", description: "token endpoint answered \(response.status)")
     }
-    SecretRedactor.shared.register([access])
+    SecretRedactor.shared.register(ephemeral: access)
     let expiresIn = (object["expires_in"] as? NSNumber)?.doubleValue ?? 3600
     if let rotated = object["refresh_token"] as? String, rotated != f["refresh_token"] {
       var updated = c

@@ -60,4 +60,6 @@ struct VMServices {
   /// The job metatable and `replay` from job.lua, as registry references.
   var jobMetatable: Int32 = 0
   var replayRecord: Int32 = 0
+  /// External systems declared with `mlhost.http.system`, with the budgets all jobs of the VM share.
+  var systems: [String: SystemClient] = [:]
 }

@@ -7,6 +7,14 @@ public struct Credential: Sendable, Equatable {
   public var fields: [String: String]
   public var expiresAt: Double?
 
+  /// Fields that say where and who, not how to prove it: left readable in logs so URLs and user names stay useful.
+  static let publicFields: Set<String> = [
+    "token_url", "user", "endpoint", "client_id", "audience", "scope", "lifetime", "uppercase_user", "token_header",
+  ]
+
+  /// The values the redactor must hide.
+  var secretValues: [String] { fields.filter { !Self.publicFields.contains($0.key) }.map(\.value) }
+
   public init(name: String, type: String, fields: [String: String], expiresAt: Double? = nil) {
     self.name = name
     self.type = type
@@ -122,7 +130,7 @@ public final class CredentialVault: @unchecked Sendable {
                               updatedAt: Date().timeIntervalSince1970)
       try save(entries)
     }
-    SecretRedactor.shared.register(c.fields.values)
+    SecretRedactor.shared.register(c.secretValues)
   }
 
   public func get(_ name: String) throws -> Credential? {
@@ -131,8 +139,9 @@ public final class CredentialVault: @unchecked Sendable {
       guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else { throw Failure(description: "credential \(name) is corrupt") }
       let plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type))
       let fields = try JSONDecoder().decode([String: String].self, from: Data(plain))
-      SecretRedactor.shared.register(fields.values)
-      return Credential(name: name, type: e.type, fields: fields, expiresAt: e.expiresAt)
+      let credential = Credential(name: name, type: e.type, fields: fields, expiresAt: e.expiresAt)
+      SecretRedactor.shared.register(credential.secretValues)
+      return credential
     }
   }
 
@@ -177,6 +186,10 @@ public final class SecretRedactor: @unchecked Sendable {
   public static let shared = SecretRedactor()
   private let lock = NSLock()
   private var secrets: Set<String> = []
+  /// Tokens the host minted or was issued (access tokens, JWTs): they expire, so only the latest are kept and a
+  /// long run does not make every redaction slower.
+  private var ephemeral: [String] = []
+  static let ephemeralKept = 256
 
   public func register<S: Sequence>(_ values: S) where S.Element == String {
     lock.withLock {
@@ -185,11 +198,21 @@ public final class SecretRedactor: @unchecked Sendable {
     }
   }
 
+  public func register(ephemeral token: String) {
+    guard token.count >= 4 else { return }
+    lock.withLock {
+      guard !ephemeral.contains(token) else { return }
+      ephemeral.append(token)
+      if ephemeral.count > Self.ephemeralKept { ephemeral.removeFirst() }
+    }
+  }
+
   public func redact(_ text: String) -> String {
-    let current = lock.withLock { secrets }
-    guard !current.isEmpty else { return text }
+    let (kept, minted) = lock.withLock { (secrets, ephemeral) }
+    guard !kept.isEmpty || !minted.isEmpty else { return text }
     var out = text
-    for s in current where out.contains(s) { out = out.replacingOccurrences(of: s, with: "[redacted]") }
+    for s in kept where out.contains(s) { out = out.replacingOccurrences(of: s, with: "[redacted]") }
+    for s in minted where out.contains(s) { out = out.replacingOccurrences(of: s, with: "[redacted]") }
     return out
   }
 }

@@ -44,7 +44,7 @@ public actor ConnectorHost {
   }
 
   private var runtime: JobRuntime {
-    JobRuntime(store: store, retry: options.retry, authenticator: authenticator, now: options.now)
+    JobRuntime(store: store, retry: options.retry, authenticator: authenticator, journal: options.journal, now: options.now)
   }
 
   /// Loads every connector; any that fails to load stops the start with its `path:line: message`.
@@ -166,6 +166,24 @@ public actor ConnectorHost {
   public func run(connector: String, job: String, input: String? = nil) async throws -> JobOutcome {
     let id = try await enqueue(connector: connector, job: job, input: input)
     return await outcome(of: id)
+  }
+
+  /// Runs every scheduled job of every connector once, now, and answers what happened: the jobs' outcomes and the
+  /// records they wrote. A dispatcher must be running.
+  public func runCycle() async throws -> CycleReport {
+    let started = options.now()
+    var queued: [(String, String, Int64)] = []
+    for slot in slots {
+      let d = slot.version.definition
+      for (job, _) in d.schedules { queued.append((d.name, job, try await enqueue(connector: d.name, job: job, trigger: "cycle"))) }
+    }
+    var report = CycleReport()
+    for (connector, job, id) in queued {
+      let error = await outcome(of: id).error
+      report.jobs.append((connector, job, error.map { SecretRedactor.shared.redact($0.message) }))
+    }
+    report.records = try await store.records(RecordFilter(since: started, limit: 100_000)).reversed()
+    return report
   }
 
   /// Waits for the final outcome of job `id` on this host.

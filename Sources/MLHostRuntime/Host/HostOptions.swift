@@ -14,6 +14,8 @@ public struct HostOptions: Sendable {
   public var retry = RetryPolicy()
   /// The clock; tests replace it.
   public var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+  /// Set for a dry run: mutating requests are journaled here instead of sent.
+  public var journal: DryRunJournal?
   /// This host's name on the leases it takes.
   public var owner = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(Digest.uuid4().prefix(8))"
 

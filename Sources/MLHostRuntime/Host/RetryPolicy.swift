@@ -29,12 +29,15 @@ public struct JobRuntime: Sendable {
   public var now: @Sendable () -> Double
   /// Applies credentials to HTTP requests; nil when the host has no vault.
   public var authenticator: Authenticator?
+  /// Set in a dry run: mutating requests are recorded here instead of sent.
+  public var journal: DryRunJournal?
 
   public init(store: any JobStore, retry: RetryPolicy = RetryPolicy(), authenticator: Authenticator? = nil,
-              now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+              journal: DryRunJournal? = nil, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
     self.store = store
     self.retry = retry
     self.authenticator = authenticator
+    self.journal = journal
     self.now = now
   }
 }

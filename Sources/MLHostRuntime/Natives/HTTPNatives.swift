@@ -9,25 +9,36 @@ extension NativeModule {
     "HTTP requests on libcurl. A request suspends only the calling job; many run at once over reused connections "
       + "(HTTP/2 where offered, compressed bodies decoded). 4xx and 5xx are responses, not errors; a request the "
       + "world did not answer returns nil, a token (\"timeout\", \"connection refused\", \"dns\", \"tls\", "
-      + "\"network\") and details. TLS is verified.",
+      + "\"network\") and details. TLS is verified. Requests to a declared `system` share its budgets and are "
+      + "retried by the host when that is safe; in a dry run, mutating requests are journaled instead of sent.",
     functions: [
       NativeFunction(
         "request",
-        "Sends one request. Options: `url` (required), `method` (default GET), `query` (table, URL-encoded), "
-          + "`headers` (table), `body` (string) or `json` (any value, sent as JSON), `timeout` (seconds, default "
-          + "30), `decimals` (decode a JSON response with exact decimals), `credential` (the name of a stored "
-          + "credential the host applies: Basic, OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce "
-          + "keys; the script never sees the secret). The response has `status`, `headers` (lowercase names), "
-          + "`body` and, for a JSON response, `json`.",
+        "Sends one request. Options: `url`, or `path` under the `system`'s base URL; `system` (a name declared with "
+          + "`mlhost.http.system`); `method` (default GET), `query` (table, URL-encoded), `headers` (table), `body` "
+          + "(string) or `json` (any value, sent as JSON), `timeout` (seconds, default 30), `decimals` (decode a JSON "
+          + "response with exact decimals), `credential` (the name of a stored credential the host applies: Basic, "
+          + "OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce keys; the script never sees the "
+          + "secret), `safe` (this mutating call may be repeated after an ambiguous failure, e.g. it carries an "
+          + "idempotency key), `cost` (expected Shopify query cost). Retryable failures (connection errors, 429, "
+          + "502/503/504, timeouts, Shopify THROTTLED in a 200, Sage 300 TooManyRequests) are retried with backoff "
+          + "honouring Retry-After, except that a mutating call not marked safe is never repeated after a failure "
+          + "that may have reached the server: its details say `ambiguous = true`, and the caller must look the "
+          + "record up by its natural key before sending it again. The response has `status`, `headers` (lowercase "
+          + "names), `body`, `json` for a JSON response, `attempts`, and when they apply `retryable`, `throttled`, "
+          + "`retry_after` (seconds) and `dry_run`. Failure details have `message`, `url`, `retryable`, `ambiguous`.",
         params: [("options", "table", "")],
-        returns: [("{status: integer, headers: table<string, string>, body: string, json: any}?", "the response"),
-          ("string?", "failure token"), ("{message: string, url: string}?", "failure details")],
+        returns: [("{status: integer, headers: table<string, string>, body: string, json: any, attempts: integer, retryable: boolean?, throttled: boolean?, retry_after: number?, dry_run: boolean?}?", "the response"),
+          ("string?", "failure token"),
+          ("{message: string, url: string, retryable: boolean, ambiguous: boolean, attempts: integer}?", "failure details")],
         requestNative),
+      .httpSystem,
     ])
 }
 
 private let requestOptions: Set<String> = [
-  "url", "method", "query", "headers", "body", "json", "timeout", "decimals", "credential",
+  "url", "path", "system", "method", "query", "headers", "body", "json", "timeout", "decimals", "credential", "safe",
+  "cost",
 ]
 
 /// RFC 3986 unreserved characters pass; everything else is percent-encoded.
@@ -58,30 +69,60 @@ private func text(_ L: LuaState, _ index: Int32) -> String? {
 private let requestNative: mlh_native_fn = { raw in
   let L = LuaState(raw!)
   guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "request", "options table expected") }
-  L.pushNil()
-  while lua_next(L.raw, 1) != 0 {
-    L.pop()
-    guard let key = L.string(at: -1), requestOptions.contains(key) else {
-      let name = L.string(at: -1) ?? L.typeName(at: -1)
-      L.pop()
-      return L.raise("request: unknown option '\(name)' (known: \(requestOptions.sorted().joined(separator: ", ")))")
-    }
-  }
+  if let refused = L.refuseUnknownOptions(at: 1, native: "request", known: requestOptions) { return refused }
   func field(_ name: String) -> Int32 {
     L.push(name)
     return lua_rawget(L.raw, 1)
   }
-  guard field("url") == LUA_TSTRING, var url = L.string(at: -1), url.hasPrefix("http://") || url.hasPrefix("https://") else {
-    return L.raise("request: `url` must be an http(s) URL")
+  let vm = LuaVM.of(L)
+  var system: SystemClient?
+  if field("system") != LUA_TNIL {
+    guard let name = L.string(at: -1), let declared = vm.services.systems[name] else {
+      defer { L.pop() }
+      return L.raise("request: unknown system '\(L.string(at: -1) ?? L.typeName(at: -1))' (declare it with mlhost.http.system)")
+    }
+    system = declared
   }
   L.pop()
+  let profile = system?.profile
+  var url: String
+  if field("path") == LUA_TSTRING {
+    guard let base = profile?.baseURL, let path = L.string(at: -1) else {
+      L.pop()
+      return L.raise("request: `path` needs a `system` with a base_url")
+    }
+    url = base + (path.hasPrefix("/") ? path : "/" + path)
+    L.pop()
+  } else {
+    L.pop()
+    guard field("url") == LUA_TSTRING, let given = L.string(at: -1), given.hasPrefix("http://") || given.hasPrefix("https://") else {
+      L.pop()
+      return L.raise("request: `url` must be an http(s) URL (or give `path` and `system`)")
+    }
+    url = given
+    L.pop()
+  }
+  if let base = profile?.baseURL, SystemProfile.origin(url) != SystemProfile.origin(base) {
+    return L.raise("request: \(url) is not on system '\(profile!.name)' (\(base)); its credential stays there")
+  }
   var request = HTTPRequest(url: url)
   if field("method") == LUA_TSTRING { request.method = L.string(at: -1)!.uppercased() }
   L.pop()
-  if field("timeout") == LUA_TNUMBER { request.timeout = max(0.001, L.number(at: -1)!) }
+  request.timeout = field("timeout") == LUA_TNUMBER ? max(0.001, L.number(at: -1)!) : profile?.timeout ?? 30
   L.pop()
   let decimals = field("decimals") == LUA_TBOOLEAN && L.bool(at: -1)
   L.pop()
+  let safe = field("safe") == LUA_TBOOLEAN && L.bool(at: -1)
+  L.pop()
+  let cost = field("cost") == LUA_TNUMBER ? L.number(at: -1) : nil
+  L.pop()
+  if let profile {
+    request.verifyTLS = profile.verifyTLS
+    request.caBundle = profile.caBundle
+    request.clientCertificate = profile.clientCertificate
+    request.clientKey = profile.clientKey
+    request.proxy = profile.proxy
+  }
   if field("query") == LUA_TTABLE {
     var pairs: [String] = []
     L.pushNil()
@@ -128,34 +169,62 @@ private let requestNative: mlh_native_fn = { raw in
     }
   }
   L.pop()
-  let vm = LuaVM.of(L)
-  var credential: String?
-  if field("credential") == LUA_TSTRING { credential = L.string(at: -1) }
-  L.pop()
-  var authenticator: Authenticator?
-  if let name = credential {
-    guard let a = vm.services.runtime?.authenticator else {
-      return L.raise("request: credential '\(name)' needs the host's vault (run the connector with `mlhost run`)")
+  var credential = profile?.credential
+  if field("credential") == LUA_TSTRING {
+    let named = L.string(at: -1)!
+    if let credential, credential != named {
+      L.pop()
+      return L.raise("request: system '\(profile!.name)' signs with credential '\(credential)', not '\(named)'")
     }
-    authenticator = a
+    credential = named
   }
+  L.pop()
+  if let profile, profile.readOnly, SystemProfile.mutates(method: request.method, body: request.body) {
+    return L.raise(kind: "read_only", "request: system '\(profile.name)' is read-only; \(request.method) \(url) refused", retryable: false)
+  }
+  let authenticator = vm.services.runtime?.authenticator
+  if let credential, authenticator == nil {
+    return L.raise("request: credential '\(credential)' needs the host's vault (run the connector with `mlhost run`)")
+  }
+  let client = system ?? SystemClient(SystemProfile(name: SystemProfile.origin(url) ?? url, credential: credential, retries: 0))
+  let journal = vm.services.runtime?.journal
   let sent = request
-  let auth = authenticator
-  let credentialName = credential
   return vm.suspend(L, "mlhost.http.request", {
-    if let auth, let credentialName { return await auth.send(sent, credential: credentialName) }
-    return await HTTPClient.shared.send(sent)
-  }) { L, result in
-    switch result {
+    await client.send(sent, safe: safe, cost: cost, authenticator: authenticator, journal: journal)
+  }) { L, exchange in
+    let verdict = exchange.verdict
+    switch exchange.result {
     case .failure(let f):
       L.pushNil()
       L.push(f.token)
-      L.push(["message": .text(SecretRedactor.shared.redact(f.message)), "url": .text(sent.url)] as LuaValue)
+      L.push([
+        "message": .text(SecretRedactor.shared.redact(f.message)), "url": .text(SecretRedactor.shared.redact(sent.url)),
+        "retryable": .boolean(verdict.retryable), "ambiguous": .boolean(verdict.ambiguous),
+        "attempts": .integer(Int64(exchange.attempts)),
+      ] as LuaValue)
       return 3
     case .success(let r):
-      L.newTable(hash: 4)
+      L.newTable(hash: 8)
       L.push(Int64(r.status))
       L.setField(-2, "status")
+      L.push(Int64(exchange.attempts))
+      L.setField(-2, "attempts")
+      if verdict.retryable {
+        L.push(true)
+        L.setField(-2, "retryable")
+      }
+      if verdict.throttled {
+        L.push(true)
+        L.setField(-2, "throttled")
+      }
+      if let after = verdict.retryAfter {
+        L.push(after)
+        L.setField(-2, "retry_after")
+      }
+      if exchange.dryRun {
+        L.push(true)
+        L.setField(-2, "dry_run")
+      }
       L.newTable(hash: Int32(r.headers.count))
       var merged: [String: String] = [:]
       for (k, v) in r.headers { merged[k] = merged[k].map { "\($0), \(v)" } ?? v }

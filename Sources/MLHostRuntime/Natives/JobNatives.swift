@@ -106,7 +106,8 @@ private let commitRecord: mlh_native_fn = { raw in
   }
   var row = RecordRow(
     connector: connector, jobID: job.jobID, runID: job.runID, job: job.name, kind: stringField(L, "kind") ?? "",
-    key: stringField(L, "key") ?? "", outcome: outcome, input: stringField(L, "input") ?? "null",
+    key: stringField(L, "key") ?? "", outcome: outcome,
+    input: stringField(L, "input").map(SecretRedactor.shared.redact) ?? "null",
     scriptVersion: vm.services.versionHash, startedAt: numberField(L, "started_at") ?? runtime.now(),
     durationMs: numberField(L, "duration_ms") ?? 0)
   row.targetSystem = stringField(L, "target_system").flatMap { $0.isEmpty ? nil : $0 }
@@ -120,7 +121,7 @@ private let commitRecord: mlh_native_fn = { raw in
   let retryAt = outcome == .failed && row.replayOf == nil
     ? runtime.now() + runtime.retry.delay(afterAttempt: 1, retryAfter: numberField(L, "retry_after")) : nil
   let maxAttempts = runtime.retry.maxAttempts
-  let traceback = stringField(L, "traceback")
+  let traceback = stringField(L, "traceback").map(SecretRedactor.shared.redact)
   let level: Logger.Level = outcome == .failed || outcome == .rejected ? .warning : .info
   var meta = vm.logContext(L)
   meta["record"] = .string("\(row.kind) \(row.key)")

@@ -31,6 +31,14 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
   deinit { thread.shutdown() }
 
+  /// A consistent copy of this store, opened in `directory`: a dry run works on it and leaves this one alone.
+  public func snapshot(into directory: URL) async throws -> SQLiteStore {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let target = directory.appendingPathComponent("mlhost.sqlite").path
+    _ = try await run { db in try db.query("VACUUM INTO ?", [.text(target)]) }
+    return try SQLiteStore(directory: directory)
+  }
+
   private func run<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
     let db = UncheckedBox(db)
     let body = UncheckedBox(body)

@@ -1,0 +1,86 @@
+import Foundation
+import Synchronization
+
+/// Sends requests to one system account under its rules: the dry-run journal, the shared rate and cost budgets
+/// and concurrency cap, the credential, and retries of retryable failures with backoff (full jitter, never sooner
+/// than Retry-After). A failure that may have reached the server is repeated only for requests safe to repeat.
+final class SystemClient: Sendable {
+  let profile: SystemProfile
+  private let gate: AsyncGate?
+  private let requestBudget: Mutex<LeakyBucket?>
+  private let costBudget: Mutex<LeakyBucket?>
+  /// The points a GraphQL call is assumed to cost until it says otherwise: the last requested cost seen.
+  private let typicalCost = Mutex<Double>(50)
+  private let retry: RetryPolicy
+  /// A wait longer than this is not spent holding a request: the caller gets the answer and its `retry_after`.
+  static let longestWait: Double = 60
+
+  struct Exchange: Sendable {
+    var result: Result<HTTPResponse, HTTPFailure>
+    var verdict: ResponseVerdict
+    var attempts: Int
+    var dryRun = false
+  }
+
+  init(_ profile: SystemProfile, retry: RetryPolicy = RetryPolicy(base: 0.5, cap: 30)) {
+    self.profile = profile
+    self.retry = retry
+    gate = profile.maxConcurrent.map { AsyncGate(limit: max(1, $0)) }
+    let now = Self.clock()
+    requestBudget = Mutex(profile.rate.map { LeakyBucket(capacity: max(1, profile.burst ?? $0), rate: $0, now: now) })
+    costBudget = Mutex(profile.costBucket.map { LeakyBucket(capacity: $0.size, rate: $0.restore, now: now) })
+  }
+
+  static func clock() -> Double { ProcessInfo.processInfo.systemUptime }
+
+  /// Whether a request may be sent twice: reads, PUT and DELETE by HTTP's rules, or what the caller marked safe.
+  static func repeatable(_ request: HTTPRequest, mutates: Bool, safe: Bool) -> Bool {
+    safe || !mutates || request.method == "PUT" || request.method == "DELETE"
+  }
+
+  func send(_ request: HTTPRequest, safe: Bool, cost: Double?, authenticator: Authenticator?, journal: DryRunJournal?) async -> Exchange {
+    let mutates = SystemProfile.mutates(method: request.method, body: request.body)
+    if mutates, let journal {
+      journal.record(system: profile.name, request)
+      let held = HTTPResponse(status: 202, headers: [("x-mlhost-dry-run", "1")], body: [])
+      return Exchange(result: .success(held), verdict: .done, attempts: 0, dryRun: true)
+    }
+    let repeatable = Self.repeatable(request, mutates: mutates, safe: safe)
+    var attempt = 0
+    while true {
+      attempt += 1
+      await pause(requestBudget.withLock { $0?.take(1, now: Self.clock()) } ?? 0)
+      let points = cost ?? typicalCost.withLock { $0 }
+      await pause(costBudget.withLock { $0?.take(points, now: Self.clock()) } ?? 0)
+      await gate?.enter()
+      let result: Result<HTTPResponse, HTTPFailure>
+      if let credential = profile.credential, let authenticator {
+        result = await authenticator.send(request, credential: credential)
+      } else {
+        result = await HTTPClient.shared.send(request)
+      }
+      gate?.leave()
+      let spent = observeCost(result)
+      let verdict = ResponseVerdict(result, cost: spent)
+      let again = verdict.retryable && attempt <= profile.retries && (repeatable || !verdict.ambiguous)
+      let delay = max(retry.delay(afterAttempt: attempt), verdict.retryAfter ?? 0)
+      guard again, delay <= Self.longestWait else { return Exchange(result: result, verdict: verdict, attempts: attempt) }
+      await pause(delay)
+    }
+  }
+
+  /// Feeds Shopify's own account of the cost bucket back into ours.
+  private func observeCost(_ result: Result<HTTPResponse, HTTPFailure>) -> ShopifyCost? {
+    guard profile.costBucket != nil, case .success(let r) = result, let cost = ShopifyCost.parse(r.body) else { return nil }
+    if let requested = cost.requested { typicalCost.withLock { $0 = requested } }
+    costBudget.withLock {
+      $0?.observe(available: cost.available, capacity: cost.maximum, rate: cost.restoreRate, now: Self.clock())
+    }
+    return cost
+  }
+
+  private func pause(_ seconds: Double) async {
+    guard seconds > 0 else { return }
+    try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+  }
+}
