@@ -118,6 +118,15 @@ import Testing
     curl.waitUntilExit()
     #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "200")
     #expect(try await eventually { try await host.store().stats().jobsByState == ["succeeded": 1] })
+    // Outbound: a system with its own CA bundle trusts this server; without it, TLS verification refuses it.
+    let tls = try await evalLua("""
+      local trusted = mlhost.http.system { name = "onprem", base_url = input.url, ca_bundle = input.ca }
+      local plain = mlhost.http.system { name = "default", base_url = input.url }
+      local ok = mlhost.http.request { system = trusted, path = "/hooks/tls/orders_create" }
+      local refused, token = mlhost.http.request { system = plain, path = "/hooks/tls/orders_create" }
+      return { ok.status, refused == nil, token }
+      """, input: ["url": .text(host.webhookURL), "ca": .text(cert)])
+    #expect(tls == [405, true, "tls"])
     #expect(host.stop() == 0)
   }
 
