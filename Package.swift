@@ -49,10 +49,16 @@ let package = Package(
       ],
       swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
     ),
+    // Simulated Shopify and Sage X3 (and later the other systems) for `mlhost run --sandbox`, tests and benchmarks.
+    .target(
+      name: "MLHostSandbox",
+      dependencies: ["MLHostRuntime", .product(name: "Hummingbird", package: "hummingbird")],
+      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+    ),
     .executableTarget(
       name: "mlhost",
       dependencies: [
-        "MLHostRuntime", "MLHostServer",
+        "MLHostRuntime", "MLHostServer", "MLHostSandbox",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,99 @@
+import Foundation
+import MLHostRuntime
+
+/// Realistic seed data shared by the simulated Shopify store and Sage X3 folder: multi-line taxed orders, unicode
+/// names, and the awkward cases a connector must handle — a customer missing in X3, a SKU X3 does not know, a
+/// product whose GL account is inactive, a cancelled order, fulfilled orders.
+public struct SandboxSeed: Sendable {
+  public struct Product: Sendable {
+    public var sku: String
+    public var name: String
+    public var price: ExactDecimal
+    /// X3 product class (TCLCOD), which the connector maps to a GL sales account.
+    public var productClass: String
+    public var taxRate: ExactDecimal
+    public var taxTitle: String
+    /// The item code in X3; nil when X3 does not know the SKU.
+    public var x3Item: String?
+  }
+
+  public struct Customer: Sendable {
+    public var first: String
+    public var last: String
+    public var email: String
+    /// The X3 customer code; nil when the customer is missing in X3.
+    public var x3Code: String?
+  }
+
+  public struct Line: Sendable {
+    public var product: Product
+    public var quantity: Int
+  }
+
+  public struct Order: Sendable {
+    public var number: Int
+    public var customer: Customer
+    public var lines: [Line]
+    public var createdAt: Double
+    public var financialStatus: String
+    public var fulfilled: Bool
+    public var cancelled: Bool
+  }
+
+  public var products: [Product]
+  public var customers: [Customer]
+  public var orders: [Order]
+  /// The X3 site and Shopify location that hold stock.
+  public static let site = "FR011"
+  public static let location = "Entrepôt Paris"
+
+  static let catalogue: [Product] = [
+    Product(sku: "TSHIRT-M", name: "T-Shirt bio – M", price: dec("19.99"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "TS-BIO-M"),
+    Product(sku: "MUG-CAFE", name: "Mug café ☕", price: dec("8.50"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "MUG-CAFE"),
+    Product(sku: "POSTER-A2", name: "Poster A2 «Paris»", price: dec("12.30"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "POSTER-A2"),
+    Product(sku: "BOOK-DE", name: "Buch: Straße der Ölmühlen", price: dec("24.00"), productClass: "BOOKS", taxRate: dec("0.07"), taxTitle: "MwSt 7%", x3Item: "BOOK-DE"),
+    Product(sku: "HEADSET-X", name: "Casque Bluetooth X", price: dec("79.90"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "HEADSET-X"),
+    Product(sku: "CABLE-USB", name: "USB-C cable 2 m", price: dec("9.95"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "CABLE-USB"),
+  ]
+  static let giftWrap = Product(sku: "GIFT-WRAP", name: "Gift wrapping", price: dec("3.50"), productClass: "SERV", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "GIFT-WRAP")
+  static let ghost = Product(sku: "GHOST-404", name: "Discontinued lamp", price: dec("45.00"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: nil)
+
+  static let people: [(String, String, String)] = [
+    ("Zoë", "Faure", "zoe.faure"), ("Łukasz", "Żółkiewski", "lukasz.zolkiewski"), ("José", "Núñez", "jose.nunez"),
+    ("Søren", "Kierkegård", "soren.k"), ("伟", "李", "li.wei"), ("Ana", "Lima", "ana.lima"),
+    ("Björn", "Ångström", "bjorn.angstrom"), ("Chloé", "Dubois", "chloe.dubois"), ("Mehmet", "Yılmaz", "mehmet.yilmaz"),
+    ("Aoife", "Ní Bhriain", "aoife.nibhriain"), ("Ελένη", "Παπαδοπούλου", "eleni.p"), ("Jürgen", "Groß", "juergen.gross"),
+  ]
+  static let missing = Customer(first: "Nadia", last: "Özdemir", email: "nadia.ozdemir@example.net", x3Code: nil)
+
+  /// `orderCount` orders; the awkward cases sit among the first ten, the rest are ordinary.
+  public static func build(orderCount: Int, seed: UInt64 = 7, start: Double = Date().timeIntervalSince1970 - 86_400) -> SandboxSeed {
+    var random = SeededRandom(seed: seed)
+    let customers = people.enumerated().map { i, p in
+      Customer(first: p.0, last: p.1, email: "\(p.2)@example.com", x3Code: String(format: "C%04d", i + 1))
+    }
+    var orders: [Order] = []
+    for i in 0..<orderCount {
+      var customer = customers[random.below(customers.count)]
+      var lines = (0..<(1 + random.below(3))).map { _ in Line(product: catalogue[random.below(catalogue.count)], quantity: 1 + random.below(3)) }
+      // Several orders share a second, so a poll that resumes at a timestamp meets ties.
+      let created = start + Double(i / 3)
+      var financial = random.below(4) == 0 ? "PENDING" : "PAID"
+      var fulfilled = financial == "PAID" && random.below(3) == 0
+      var cancelled = false
+      switch i {
+      case 2: customer = missing
+      case 4: lines.append(Line(product: ghost, quantity: 1))
+      case 6: lines.append(Line(product: giftWrap, quantity: 1))
+      case 8: (cancelled, financial, fulfilled) = (true, "VOIDED", false)
+      default: break
+      }
+      orders.append(Order(number: 1001 + i, customer: customer, lines: lines, createdAt: created, financialStatus: financial,
+                          fulfilled: fulfilled, cancelled: cancelled))
+    }
+    return SandboxSeed(products: catalogue + [giftWrap, ghost], customers: customers + [missing], orders: orders)
+  }
+}
+
+/// A decimal literal of the seed data.
+func dec(_ text: String) -> ExactDecimal { ExactDecimal(text)! }

@@ -1,0 +1,380 @@
+import Foundation
+import Hummingbird
+import MLHostRuntime
+import Synchronization
+
+/// A Shopify store behind the Admin GraphQL API, following the API facts: `X-Shopify-Access-Token` (static, or
+/// issued by the client-credentials grant with an expiry), the calculated-cost leaky bucket with THROTTLED inside
+/// a 200, `first` ≤ 250 cursor paging sorted by `updatedAt`, `updated_at:>=` search, `inventorySetQuantities` with
+/// `compareQuantity`, and webhooks signed with the app's client secret. The GraphQL "parser" recognises each
+/// operation by its root field and answers the full node; it does not trim to the selection set.
+public final class ShopifySimulator: Sendable {
+  public struct Config: Sendable {
+    public var version = "2025-01"
+    public var shopDomain = "mlhost-sandbox.myshopify.com"
+    public var clientID = "sandbox-shopify-app"
+    /// Verifies the client-credentials grant and signs webhooks.
+    public var clientSecret = "shpss_sandbox_" + UUID().uuidString.prefix(8).lowercased()
+    /// A static admin token that never expires (legacy custom app), in addition to issued ones.
+    public var staticToken: String?
+    public var tokenLifetime: Double = 86_399
+    public var bucketSize: Double = 2000
+    public var restoreRate: Double = 100
+    public var faults = Faults()
+
+    public init() {}
+  }
+
+  struct State {
+    var orders: [Int64: ShopifyOrder] = [:]
+    var items: [String: ShopifyInventoryItem] = [:]
+    var locations: [(id: Int64, name: String)] = []
+    var subscriptions: [(topic: String, uri: String)] = []
+    var available: Double
+    var stamp: Double
+    var nextID: Int64 = 6_000_000_000_000
+    var requests = 0
+    var throttled = 0
+    var inventorySets = 0
+  }
+
+  public let config: Config
+  let state: Mutex<State>
+  let tokens: IssuedTokens
+  let plan: FaultPlan
+
+  public init(config: Config = Config(), seed: SandboxSeed) {
+    self.config = config
+    tokens = IssuedTokens(lifetime: config.tokenLifetime)
+    plan = FaultPlan(config.faults, kinds: [.throttled, .tooMany, .unavailable, .badGateway, .slow, .revokedToken])
+    var s = State(available: config.bucketSize, stamp: ProcessInfo.processInfo.systemUptime)
+    s.locations = [(80_000_001, SandboxSeed.location), (80_000_002, "Pop-up store Lyon")]
+    for (i, p) in seed.products.enumerated() {
+      s.items[p.sku] = ShopifyInventoryItem(id: 40_000_000 + Int64(i), sku: p.sku, available: [80_000_001: 5 + i * 3, 80_000_002: 2])
+    }
+    for o in seed.orders { Self.add(o, to: &s) }
+    state = Mutex(s)
+  }
+
+  @discardableResult
+  static func add(_ o: SandboxSeed.Order, to s: inout State) -> Int64 {
+    s.nextID += 1
+    let id = s.nextID
+    var lines: [ShopifyOrder.Line] = []
+    for l in o.lines {
+      s.nextID += 1
+      let net = (try? l.product.price.multiplied(by: ExactDecimal(Int64(l.quantity)))) ?? l.product.price
+      let tax = (try? net.multiplied(by: l.product.taxRate).rounded(scale: 2, .halfUp)) ?? ExactDecimal(0)
+      lines.append(.init(id: s.nextID, sku: l.product.sku, name: l.product.name, quantity: l.quantity, price: l.product.price,
+                         taxTitle: l.product.taxTitle, taxRate: l.product.taxRate, tax: tax, inventoryItem: s.items[l.product.sku]?.id ?? 0))
+    }
+    var order = ShopifyOrder(
+      id: id, number: o.number, customerID: 7_000_000 + Int64(abs(o.customer.email.hashValue % 100_000)), first: o.customer.first,
+      last: o.customer.last, email: o.customer.email, createdAt: o.createdAt, updatedAt: o.createdAt,
+      cancelledAt: o.cancelled ? o.createdAt + 60 : nil, financialStatus: o.financialStatus, lines: lines)
+    if o.fulfilled {
+      s.nextID += 1
+      order.fulfillments = [.init(id: s.nextID, createdAt: o.createdAt + 3600, lines: lines.map { ($0.id, $0.quantity) },
+                                  trackingNumber: "JD0146\(o.number)")]
+      order.updatedAt = o.createdAt + 3600
+    }
+    s.orders[id] = order
+    return id
+  }
+
+  // MARK: routes
+
+  public func routes(_ router: Router<BasicRequestContext>) {
+    router.post("/admin/oauth/access_token") { [self] request, _ -> Response in
+      let f = try await SimJSON.fields(request)
+      guard f["grant_type"] == "client_credentials", f["client_id"] == config.clientID, f["client_secret"] == config.clientSecret else {
+        return SimJSON.response(["error": "invalid_client", "error_description": "Client credentials are invalid"], status: .badRequest)
+      }
+      return SimJSON.response([
+        "access_token": tokens.issue(prefix: "shpat_"), "scope": "read_all_orders,read_orders,write_inventory,read_locations",
+        "expires_in": Int(config.tokenLifetime),
+      ])
+    }
+    router.post("/admin/api/{version}/graphql.json") { [self] request, context -> Response in
+      await plan.delay()
+      guard context.parameters.get("version") == config.version else {
+        return SimJSON.response(["errors": "Not Found"], status: .notFound)
+      }
+      let token = request.headers[.init("X-Shopify-Access-Token")!] ?? ""
+      guard token == config.staticToken || tokens.valid(token) else {
+        return SimJSON.response(["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"],
+                                status: .unauthorized, headers: [.wwwAuthenticate: #"Basic Realm="Shopify API Authentication""#])
+      }
+      let body = try await SimJSON.parse(request)
+      let fault = plan.draw()
+      switch fault {
+      case .tooMany?: return SimJSON.response(["errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."], status: .tooManyRequests, headers: [.retryAfter: "1"])
+      case .unavailable?: return SimJSON.response(["errors": "Service Unavailable"], status: .serviceUnavailable)
+      case .badGateway?: return SimJSON.response(["errors": "Bad Gateway"], status: .badGateway)
+      case .revokedToken?:
+        tokens.revoke(token)
+        return SimJSON.response(["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"], status: .unauthorized)
+      default: break
+      }
+      let answer = graphQL(query: body["query"] as? String ?? "", variables: body["variables"] as? [String: Any] ?? [:], forceThrottle: fault == .throttled)
+      if fault == .slow { await plan.holdSlow() }
+      return SimJSON.response(data: answer)
+    }
+    router.post("/sandbox/shopify/orders/{number}") { [self] request, context -> Response in
+      let change = try await SimJSON.parse(request)
+      guard let number = context.parameters.get("number", as: Int.self), let order = update(number: number, change) else {
+        return SimJSON.response(["error": "no such order"], status: .notFound)
+      }
+      deliver(topic: "orders/updated", order)
+      return SimJSON.response(order.restResource)
+    }
+    router.post("/sandbox/shopify/inventory") { [self] request, _ -> Response in
+      let change = try await SimJSON.parse(request)
+      guard let sku = change["sku"] as? String, let quantity = change["available"] as? Int else {
+        return SimJSON.response(["error": "sku and available expected"], status: .badRequest)
+      }
+      setAvailable(sku: sku, quantity)
+      return SimJSON.response(["ok": true])
+    }
+  }
+
+  // MARK: GraphQL
+
+  /// The JSON answer to one GraphQL request, cost accounting included.
+  func graphQL(query: String, variables: [String: Any], forceThrottle: Bool) -> Data {
+    let op = Self.operation(query)
+    let first = variables["first"] as? Int ?? Self.intArgument("first", in: query) ?? 10
+    let lineLimit = Self.intArgument("first", in: query, after: "lineItems") ?? 50
+    let requested: Double
+    switch op {
+    case "orders": requested = Double(first * (2 + lineLimit) + 1)
+    case "inventoryItems", "locations": requested = Double(first * 3 + 1)
+    case "inventorySetQuantities", "webhookSubscriptionCreate": requested = 10
+    default: requested = 2
+    }
+    return state.withLock { s -> Data in SimJSON.data(execute(&s, op: op, first: first, lineLimit: lineLimit, requested: requested, variables: variables, forceThrottle: forceThrottle)) }
+  }
+
+  private func execute(_ s: inout State, op: String?, first: Int, lineLimit: Int, requested: Double, variables: [String: Any], forceThrottle: Bool) -> [String: Any] {
+    s.requests += 1
+    let now = ProcessInfo.processInfo.systemUptime
+    s.available = min(config.bucketSize, s.available + (now - s.stamp) * config.restoreRate)
+    s.stamp = now
+    func cost(_ actual: Double?) -> [String: Any] {
+      ["cost": [
+        "requestedQueryCost": requested, "actualQueryCost": actual.map { $0 as Any } ?? NSNull(),
+        "throttleStatus": ["maximumAvailable": config.bucketSize, "currentlyAvailable": Int(s.available), "restoreRate": config.restoreRate],
+      ]]
+    }
+    guard requested <= 1000 else {
+      return ["errors": [["message": "Query cost is \(Int(requested)), which exceeds the single query max cost limit (1000).",
+                          "extensions": ["code": "MAX_COST_EXCEEDED"]]], "extensions": cost(nil)]
+    }
+    guard !forceThrottle, s.available >= requested else {
+      s.throttled += 1
+      return ["errors": [["message": "Throttled", "extensions": ["code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"]]],
+              "extensions": cost(nil)]
+    }
+    s.available -= requested
+    var actual = requested
+    let data: [String: Any]
+    switch op {
+    case "orders":
+      guard first <= 250 else {
+        s.available += requested
+        return ["errors": [["message": "first cannot exceed 250", "extensions": ["code": "BAD_REQUEST"]]], "extensions": cost(nil)]
+      }
+      let (page, spent) = ordersPage(&s, first: first, after: variables["after"] as? String, query: variables["q"] as? String ?? variables["query"] as? String ?? "", lineLimit: lineLimit)
+      data = ["orders": page]
+      actual = spent
+    case "inventoryItems": data = ["inventoryItems": inventoryItems(s, query: variables["query"] as? String ?? variables["q"] as? String ?? "", first: first)]
+    case "locations": data = ["locations": ["edges": s.locations.prefix(first).map { ["node": ["id": "gid://shopify/Location/\($0.id)", "name": $0.name]] }]]
+    case "inventoryItem": data = ["inventoryItem": inventoryItem(s, variables)]
+    case "inventorySetQuantities": data = ["inventorySetQuantities": setQuantities(&s, variables["input"] as? [String: Any] ?? [:])]
+    case "webhookSubscriptionCreate": data = ["webhookSubscriptionCreate": subscribe(&s, variables)]
+    default:
+      return ["errors": [["message": "Field '\(op ?? "?")' doesn't exist on type 'QueryRoot'", "extensions": ["code": "undefinedField"]]]]
+    }
+    s.available = min(config.bucketSize, s.available + requested - actual)  // the unused part is refunded
+    return ["data": data, "extensions": cost(actual)]
+  }
+
+  static func operation(_ query: String) -> String? {
+    for name in ["inventorySetQuantities", "webhookSubscriptionCreate", "inventoryItems", "inventoryItem", "locations", "orders"]
+    where query.range(of: name + "(") != nil || query.range(of: name + " (") != nil || query.range(of: name + " {") != nil {
+      return name
+    }
+    return nil
+  }
+
+  /// `first: N` written into the query (after `field`, when given).
+  static func intArgument(_ name: String, in query: String, after field: String? = nil) -> Int? {
+    var text = Substring(query)
+    if let field {
+      guard let r = text.range(of: field) else { return nil }
+      text = text[r.upperBound...]
+    }
+    guard let r = text.range(of: name + ":") else { return nil }
+    return Int(text[r.upperBound...].drop { $0 == " " }.prefix { $0.isNumber })
+  }
+
+  /// Orders sorted by (updatedAt, id), filtered by `updated_at:>=`/`:>`/`:<=`/`:<`, after the cursor.
+  private func ordersPage(_ s: inout State, first: Int, after: String?, query: String, lineLimit: Int) -> ([String: Any], Double) {
+    var all = s.orders.values.sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }
+    for clause in Self.dateClauses(query) {
+      all = all.filter { o in
+        switch clause.op {
+        case ">=": return o.updatedAt >= clause.at
+        case ">": return o.updatedAt >= clause.at + 1  // second granularity
+        case "<=": return o.updatedAt < clause.at + 1
+        default: return o.updatedAt < clause.at
+        }
+      }
+    }
+    if let after, let decoded = Data(base64Encoded: after).map({ String(decoding: $0, as: UTF8.self) }) {
+      let parts = decoded.split(separator: "|")
+      if parts.count == 2, let t = Double(parts[0]), let id = Int64(parts[1]) {
+        all = all.filter { ($0.updatedAt, $0.id) > (t, id) }
+      }
+    }
+    let page = Array(all.prefix(first))
+    let edges = page.map { o -> [String: Any] in
+      ["cursor": Data("\(o.updatedAt)|\(o.id)".utf8).base64EncodedString(), "node": o.graphQLNode(lineLimit: lineLimit)]
+    }
+    let spent = Double(page.reduce(1) { $0 + 2 + min($1.lines.count, lineLimit) })
+    return (["edges": edges, "pageInfo": ["hasNextPage": all.count > first, "endCursor": edges.last?["cursor"] ?? NSNull()]], spent)
+  }
+
+  /// `updated_at:>='2025-01-01T00:00:00Z'` clauses of a search query.
+  static func dateClauses(_ query: String) -> [(op: String, at: Double)] {
+    var out: [(op: String, at: Double)] = []
+    var rest = Substring(query)
+    while let r = rest.range(of: "updated_at:") {
+      rest = rest[r.upperBound...]
+      let op = String(rest.prefix { "<>=".contains($0) })
+      rest = rest.dropFirst(op.count)
+      let quoted = rest.first == "'" || rest.first == "\""
+      if quoted { rest = rest.dropFirst() }
+      let value = rest.prefix { quoted ? ($0 != "'" && $0 != "\"") : $0 != " " }
+      if let t = SimTime.parse(String(value)) { out.append((op.isEmpty ? ">=" : op, t)) }
+    }
+    return out
+  }
+
+  private func level(_ item: ShopifyInventoryItem, _ s: State) -> [String: Any] {
+    ["id": "gid://shopify/InventoryItem/\(item.id)", "sku": item.sku,
+     "inventoryLevels": ["edges": s.locations.map { loc in
+       ["node": ["location": ["id": "gid://shopify/Location/\(loc.id)", "name": loc.name],
+                 "quantities": [["name": "available", "quantity": item.available[loc.id] ?? 0]]]]
+     }]]
+  }
+
+  private func inventoryItems(_ s: State, query: String, first: Int) -> [String: Any] {
+    let wanted = query.hasPrefix("sku:") ? String(query.dropFirst(4)).trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) : nil
+    let items = s.items.values.filter { wanted == nil || $0.sku == wanted }.sorted { $0.id < $1.id }.prefix(first)
+    return ["edges": items.map { ["node": level($0, s)] }, "pageInfo": ["hasNextPage": false, "endCursor": NSNull()]]
+  }
+
+  private func inventoryItem(_ s: State, _ v: [String: Any]) -> Any {
+    guard let id = (v["id"] as? String).flatMap(Self.numericID), let item = s.items.values.first(where: { $0.id == id }) else { return NSNull() }
+    return level(item, s)
+  }
+
+  static func numericID(_ gid: String) -> Int64? { gid.split(separator: "/").last.flatMap { Int64($0) } }
+
+  /// Absolute quantities guarded by `compareQuantity`: all or nothing, as one adjustment group.
+  private func setQuantities(_ s: inout State, _ input: [String: Any]) -> [String: Any] {
+    let quantities = input["quantities"] as? [[String: Any]] ?? []
+    let ignoreCompare = input["ignoreCompareQuantity"] as? Bool ?? false
+    guard input["name"] as? String == "available" || input["name"] as? String == "on_hand", input["reason"] is String else {
+      return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "name"], "message": "name and reason are required", "code": "INVALID_NAME"]]]
+    }
+    var changes: [(sku: String, location: Int64, quantity: Int, delta: Int)] = []
+    for (i, q) in quantities.enumerated() {
+      guard let itemID = (q["inventoryItemId"] as? String).flatMap(Self.numericID),
+        let locationID = (q["locationId"] as? String).flatMap(Self.numericID),
+        let item = s.items.values.first(where: { $0.id == itemID }), let quantity = q["quantity"] as? Int
+      else {
+        return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)"], "message": "The inventory item or location could not be found", "code": "INVALID_INVENTORY_ITEM"]]]
+      }
+      let current = item.available[locationID] ?? 0
+      if !ignoreCompare {
+        guard let compare = q["compareQuantity"] as? Int else {
+          return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)", "compareQuantity"], "message": "compareQuantity is required unless ignoreCompareQuantity is true", "code": "COMPARE_QUANTITY_REQUIRED"]]]
+        }
+        guard compare == current else {
+          return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)", "compareQuantity"], "message": "The specified compare quantity does not match the current quantity", "code": "COMPARE_QUANTITY_STALE"]]]
+        }
+      }
+      changes.append((item.sku, locationID, quantity, quantity - current))
+    }
+    for c in changes { s.items[c.sku]?.available[c.location] = c.quantity }
+    s.inventorySets += 1
+    return ["inventoryAdjustmentGroup": [
+      "createdAt": SimTime.iso(Date().timeIntervalSince1970), "reason": input["reason"] ?? "correction",
+      "referenceDocumentUri": input["referenceDocumentUri"] ?? NSNull(),
+      "changes": changes.map { ["name": "available", "delta": $0.delta, "quantityAfterChange": $0.quantity] },
+    ], "userErrors": []]
+  }
+
+  private func subscribe(_ s: inout State, _ v: [String: Any]) -> [String: Any] {
+    let topic = (v["topic"] as? String ?? "").lowercased().replacingOccurrences(of: "_", with: "/")
+    let sub = v["webhookSubscription"] as? [String: Any] ?? [:]
+    guard let uri = sub["uri"] as? String ?? sub["callbackUrl"] as? String, uri.hasPrefix("http") else {
+      return ["webhookSubscription": NSNull(), "userErrors": [["field": ["webhookSubscription", "uri"], "message": "Address is invalid"]]]
+    }
+    if !s.subscriptions.contains(where: { $0.topic == topic && $0.uri == uri }) { s.subscriptions.append((topic, uri)) }
+    s.nextID += 1
+    return ["webhookSubscription": ["id": "gid://shopify/WebhookSubscription/\(s.nextID)", "topic": v["topic"] ?? "", "uri": uri], "userErrors": []]
+  }
+
+  // MARK: changes made from outside (sandbox control, tests)
+
+  /// Changes an order as the merchant would (`financial_status`, `cancel`, `fulfill`), bumping `updatedAt`.
+  func update(number: Int, _ change: [String: Any]) -> ShopifyOrder? {
+    state.withLock { s -> ShopifyOrder? in
+      guard var o = s.orders.values.first(where: { $0.number == number }) else { return nil }
+      let now = max(Date().timeIntervalSince1970.rounded(.down), o.updatedAt + 1)
+      if let f = change["financial_status"] as? String { o.financialStatus = f.uppercased() }
+      if change["cancel"] as? Bool == true { o.cancelledAt = now; o.financialStatus = "VOIDED" }
+      if change["fulfill"] as? Bool == true, o.fulfillments.isEmpty {
+        s.nextID += 1
+        o.fulfillments = [.init(id: s.nextID, createdAt: now, lines: o.lines.map { ($0.id, $0.quantity) }, trackingNumber: "JD0146\(o.number)")]
+      }
+      o.updatedAt = now
+      s.orders[o.id] = o
+      return o
+    }
+  }
+
+  public func setAvailable(sku: String, _ quantity: Int, location: Int64 = 80_000_001) {
+    state.withLock { $0.items[sku]?.available[location] = quantity }
+  }
+
+  public func available(sku: String, location: Int64 = 80_000_001) -> Int? {
+    state.withLock { $0.items[sku]?.available[location] }
+  }
+
+  public var stats: (requests: Int, throttled: Int, inventorySets: Int, orders: Int) {
+    state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.orders.count) }
+  }
+
+  /// Sends `order` to every subscriber of `topic`, signed as Shopify signs (base64 HMAC-SHA256 of the body).
+  func deliver(topic: String, _ order: ShopifyOrder) {
+    let targets = state.withLock { $0.subscriptions.filter { $0.topic == topic }.map(\.uri) }
+    guard !targets.isEmpty, let body = try? JSONSerialization.data(withJSONObject: order.restResource, options: [.sortedKeys]) else { return }
+    let bytes = Array(body)
+    let signature = ByteCodecs.base64(Digest.hmac(.sha256, key: Array(config.clientSecret.utf8), data: bytes))
+    for uri in targets {
+      var request = MLHostRuntime.HTTPRequest(method: "POST", url: uri, body: bytes)
+      request.timeout = 5
+      request.headers = [
+        ("Content-Type", "application/json"), ("X-Shopify-Topic", topic), ("X-Shopify-Hmac-Sha256", signature),
+        ("X-Shopify-Shop-Domain", config.shopDomain), ("X-Shopify-API-Version", config.version),
+        ("X-Shopify-Webhook-Id", UUID().uuidString.lowercased()), ("X-Shopify-Event-Id", UUID().uuidString.lowercased()),
+        ("X-Shopify-Triggered-At", SimTime.iso(Date().timeIntervalSince1970)),
+      ]
+      HTTPClient.shared.send(request) { _ in }
+    }
+  }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// What can go wrong on purpose, the same for every simulated system: a share of API requests fails, each
+/// request can take extra time, and a "slow" failure acts first and answers late (the ambiguous case a client
+/// must survive without creating a duplicate). Seeded, so a run can be repeated.
+public struct Faults: Sendable {
+  /// Fraction of API requests (0...1) that meet a fault.
+  public var rate: Double = 0
+  /// Added to every API request, in seconds.
+  public var latency: Double = 0
+  /// How long a slow fault holds its answer after acting, in seconds.
+  public var slowDelay: Double = 3
+  public var seed: UInt64 = 1
+
+  public init(rate: Double = 0, latency: Double = 0, slowDelay: Double = 3, seed: UInt64 = 1) {
+    self.rate = rate
+    self.latency = latency
+    self.slowDelay = slowDelay
+    self.seed = seed
+  }
+}
+
+/// The faults a system can show; each simulator says which of them its real counterpart shows.
+enum Fault: String, Sendable, CaseIterable {
+  case throttled, tooMany, unavailable, badGateway, slow, revokedToken
+}
+
+/// SplitMix64: small, seedable, good enough to pick faults and seed data.
+struct SeededRandom: Sendable {
+  private var state: UInt64
+
+  init(seed: UInt64) { state = seed }
+
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+  mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
+}
+
+/// Fault decisions and counters shared by a simulator's handlers.
+final class FaultPlan: Sendable {
+  let faults: Faults
+  private let random: Mutex<SeededRandom>
+  private let kinds: [Fault]
+  let injected = Mutex<[Fault: Int]>([:])
+
+  init(_ faults: Faults, kinds: [Fault]) {
+    self.faults = faults
+    self.kinds = kinds
+    random = Mutex(SeededRandom(seed: faults.seed))
+  }
+
+  /// The fault this request meets, if any.
+  func draw() -> Fault? {
+    guard faults.rate > 0, !kinds.isEmpty else { return nil }
+    let fault: Fault? = random.withLock { r in r.unit() < faults.rate ? r.pick(kinds) : nil }
+    if let fault { injected.withLock { $0[fault, default: 0] += 1 } }
+    return fault
+  }
+
+  func delay() async {
+    guard faults.latency > 0 else { return }
+    try? await Task.sleep(nanoseconds: UInt64(faults.latency * 1e9))
+  }
+
+  func holdSlow() async {
+    try? await Task.sleep(nanoseconds: UInt64(faults.slowDelay * 1e9))
+  }
+}
+
+enum SimJSON {
+  static func data(_ object: Any) -> Data {
+    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+  }
+
+  static func response(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    response(data: data(object), status: status, headers: headers)
+  }
+
+  static func response(data: Data, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    var h = headers
+    h[.contentType] = "application/json"
+    return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+  }
+
+  static func parse(_ request: Request, limit: Int = 1 << 22) async throws -> [String: Any] {
+    var request = request
+    let buffer = try await request.collectBody(upTo: limit)
+    return (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
+  }
+
+  /// A form (`a=b&c=d`) or a JSON object, as token endpoints accept both.
+  static func fields(_ request: Request) async throws -> [String: String] {
+    var request = request
+    let text = String(buffer: try await request.collectBody(upTo: 1 << 16))
+    if let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] {
+      return object.compactMapValues { $0 as? String }
+    }
+    var out: [String: String] = [:]
+    for pair in text.split(separator: "&") {
+      let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+      if kv.count == 2 { out[kv[0]] = kv[1] }
+    }
+    return out
+  }
+}
+
+/// ISO 8601 in UTC with whole seconds, as both systems print timestamps.
+enum SimTime {
+  static func iso(_ t: Double) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    return f.string(from: Date(timeIntervalSince1970: t.rounded(.down)))
+  }
+
+  static func parse(_ s: String) -> Double? {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime]
+    if let d = f.date(from: s) { return d.timeIntervalSince1970 }
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.date(from: s)?.timeIntervalSince1970
+  }
+}
+
+/// Access tokens a simulator issued, with their expiry; revoking one is a fault.
+final class IssuedTokens: Sendable {
+  private let tokens = Mutex<[String: Double]>([:])
+  let lifetime: Double
+
+  init(lifetime: Double) { self.lifetime = lifetime }
+
+  func issue(prefix: String) -> String {
+    let token = prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    tokens.withLock { $0[token] = Date().timeIntervalSince1970 + lifetime }
+    return token
+  }
+
+  func valid(_ token: String) -> Bool { tokens.withLock { ($0[token] ?? 0) > Date().timeIntervalSince1970 } }
+  func revoke(_ token: String) { _ = tokens.withLock { $0.removeValue(forKey: token) } }
+}

@@ -1,0 +1,356 @@
+import Foundation
+import Hummingbird
+import MLHostRuntime
+import Synchronization
+
+/// A Sage X3 folder behind the Syracuse REST api1 (`/api1/x3/erp/{ENDPOINT}/{CLASS}`), following the API facts:
+/// `representation=CLASS.$query` queries with `where`, `orderBy`, `count` and `$links.$next` key paging,
+/// `CLASS('KEY')` details, `$create` POSTs and `$edit` PUTs, errors as `$diagnoses`. Auth is Basic (a Syracuse user)
+/// or a bearer token from the cloud gateway's `/v1/token` (5-minute access tokens, refresh tokens rotated on every
+/// use). Creating a delivery takes its goods out of stock and journals the movement, as X3 would.
+public final class X3Simulator: @unchecked Sendable {
+  public struct Config: Sendable {
+    public var endpoint = "SEED"
+    public var user = "MLHOST"
+    public var password = "sandbox-" + UUID().uuidString.prefix(8).lowercased()
+    public var clientID = "sandbox-x3-app"
+    public var clientSecret = "x3cs-" + UUID().uuidString.prefix(12).lowercased()
+    /// The refresh token the sandbox pairing starts with.
+    public var refreshToken = "x3rt-" + UUID().uuidString.lowercased()
+    public var tokenLifetime: Double = 300
+    /// Requests per second before 503 + Retry-After (0: unlimited); on-premise X3 is bounded by its sessions.
+    public var rateLimit: Double = 0
+    public var faults = Faults()
+
+    public init() {}
+  }
+
+  struct Class {
+    var key: String
+    var properties: Set<String>
+    var rows: [String: [String: Any]] = [:]
+  }
+
+  public let config: Config
+  let plan: FaultPlan
+  let tokens: IssuedTokens
+  private let lock = NSLock()
+  private var classes: [String: Class] = [:]
+  private var refreshToken: String
+  private var sequence = 0
+  private var rate: (level: Double, stamp: Double)
+  private(set) var requestCount = 0
+  private(set) var rejectedForRate = 0
+
+  public init(config: Config = Config(), seed: SandboxSeed) {
+    self.config = config
+    plan = FaultPlan(config.faults, kinds: [.unavailable, .badGateway, .slow, .revokedToken])
+    tokens = IssuedTokens(lifetime: config.tokenLifetime)
+    refreshToken = config.refreshToken
+    rate = (max(config.rateLimit, 1), ProcessInfo.processInfo.systemUptime)
+    let now = SimTime.iso(Date().timeIntervalSince1970 - 3600)
+    define("BPCUSTOMER", key: "BPCNUM", ["BPCNUM", "BPCNAM", "EMAIL", "CUR", "BPCSTA"])
+    define("ITMMASTER", key: "ITMREF", ["ITMREF", "ITMDES1", "TCLCOD", "STU", "ITMSTA"])
+    define("GACCOUNT", key: "ACC", ["ACC", "DES", "ENAFLG"])
+    define("CCE", key: "CCE", ["CCE", "DES", "ENAFLG"])
+    define("SINVOICE", key: "NUM", ["NUM", "SIVTYP", "BPCINV", "CUSORDREF", "INVDAT", "CUR", "AMTNOT", "AMTATI", "ZSHOPSTA", "SALFCY", "SIDD", "CREDATTIM", "UPDDATTIM"])
+    define("SDELIVERY", key: "SDHNUM", ["SDHNUM", "BPCORD", "CUSORDREF", "YSHOPFUL", "SINVNUM", "DLVDAT", "STOFCY", "SDDLIN", "CREDATTIM", "UPDDATTIM"])
+    define("STOCK", key: "STOCOU", ["STOCOU", "ITMREF", "STOFCY", "QTYSTU", "UPDDATTIM"])
+    define("STOJOU", key: "MVTNUM", ["MVTNUM", "ITMREF", "STOFCY", "QTYSTU", "TRSTYP", "VCRNUM", "UPDDATTIM"])
+    for c in seed.customers where c.x3Code != nil {
+      insert("BPCUSTOMER", ["BPCNUM": c.x3Code!, "BPCNAM": "\(c.first) \(c.last)", "EMAIL": c.email, "CUR": "EUR", "BPCSTA": 2])
+    }
+    for (i, p) in seed.products.enumerated() where p.x3Item != nil {
+      insert("ITMMASTER", ["ITMREF": p.x3Item!, "ITMDES1": p.name, "TCLCOD": p.productClass, "STU": "UN", "ITMSTA": 1])
+      insert("STOCK", ["STOCOU": 500 + i, "ITMREF": p.x3Item!, "STOFCY": SandboxSeed.site, "QTYSTU": 40 + i * 7, "UPDDATTIM": now])
+    }
+    for (acc, des, on) in [("701000", "Ventes de marchandises", true), ("701100", "Ventes de livres", true),
+                           ("706100", "Prestations de services (fermé)", false), ("445719", "TVA collectée 19 %", true),
+                           ("445707", "TVA collectée 7 %", true)] {
+      insert("GACCOUNT", ["ACC": acc, "DES": des, "ENAFLG": on ? 2 : 1])
+    }
+    insert("CCE", ["CCE": "WEB01", "DES": "Boutique en ligne", "ENAFLG": 2])
+    insert("CCE", ["CCE": "RET01", "DES": "Magasins (fermé)", "ENAFLG": 1])
+  }
+
+  private func define(_ name: String, key: String, _ properties: [String]) {
+    classes[name] = Class(key: key, properties: Set(properties))
+  }
+
+  private func insert(_ cls: String, _ row: [String: Any]) {
+    let key = "\(row[classes[cls]!.key]!)"
+    classes[cls]!.rows[key] = row
+  }
+
+  // MARK: routes
+
+  public func routes(_ router: Router<BasicRequestContext>) {
+    router.post("/v1/token") { [self] request, _ -> Response in
+      let f = try await SimJSON.fields(request)
+      guard f["client_id"] == config.clientID, f["client_secret"] == config.clientSecret else {
+        return SimJSON.response(["message": "Unauthorised"], status: .unauthorized)
+      }
+      guard f["grant_type"] == "refresh_token" else { return SimJSON.response(["message": "Invalid grant type"], status: .badRequest) }
+      let rotated: String? = lock.withLock {
+        guard f["refresh_token"] == refreshToken else { return nil }
+        refreshToken = "x3rt-" + UUID().uuidString.lowercased()
+        return refreshToken
+      }
+      guard let rotated else { return SimJSON.response(["message": "Invalid refresh token"], status: .badRequest) }
+      return SimJSON.response(["access_token": tokens.issue(prefix: "x3at-"), "token_type": "Bearer",
+                               "expires_in": Int(config.tokenLifetime), "refresh_token": rotated])
+    }
+    for method in [HTTPTypes.HTTPRequest.Method.get, .post, .put] {
+      router.on("/api1/x3/erp/{endpoint}/{resource}", method: method) { [self] request, context -> Response in
+        await plan.delay()
+        guard context.parameters.get("endpoint") == config.endpoint else {
+          return Self.diagnose("Endpoint \(context.parameters.get("endpoint") ?? "") does not exist", status: .notFound)
+        }
+        guard authorized(request) else {
+          return SimJSON.response(["$diagnoses": [["$severity": "error", "$message": "Authentication required"]]], status: .unauthorized)
+        }
+        guard admit() else {
+          return Self.diagnose("The server is busy: too many requests", status: .serviceUnavailable, headers: [.retryAfter: "1"])
+        }
+        let fault = plan.draw()
+        switch fault {
+        case .unavailable?: return Self.diagnose("Service unavailable", status: .serviceUnavailable)
+        case .revokedToken?:
+          if let bearer = Self.bearer(request) { tokens.revoke(bearer) }
+          return SimJSON.response(["$diagnoses": [["$severity": "error", "$message": "Authentication required"]]], status: .unauthorized)
+        default: break
+        }
+        let resource = (context.parameters.get("resource") ?? "").removingPercentEncoding ?? ""
+        let answer = try await handle(request, resource: resource)
+        switch fault {
+        case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)  // after acting: the ambiguous case
+        case .slow?: await plan.holdSlow()
+        default: break
+        }
+        return answer
+      }
+    }
+    router.post("/sandbox/x3/customers") { [self] request, _ -> Response in
+      let body = try await SimJSON.parse(request)
+      guard let code = body["BPCNUM"] as? String, let email = body["EMAIL"] as? String else {
+        return Self.diagnose("BPCNUM and EMAIL expected", status: .badRequest)
+      }
+      lock.withLock { insert("BPCUSTOMER", ["BPCNUM": code, "BPCNAM": body["BPCNAM"] ?? code, "EMAIL": email, "CUR": "EUR", "BPCSTA": 2]) }
+      return SimJSON.response(["ok": true])
+    }
+    router.post("/sandbox/x3/stock") { [self] request, _ -> Response in
+      let body = try await SimJSON.parse(request)
+      guard let item = body["ITMREF"] as? String, let qty = body["QTYSTU"] as? Int else { return Self.diagnose("ITMREF and QTYSTU expected", status: .badRequest) }
+      lock.withLock { moveStock(item: item, site: SandboxSeed.site, to: qty, type: "receipt", voucher: "ADJ") }
+      return SimJSON.response(["ok": true])
+    }
+  }
+
+  static func diagnose(_ message: String, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
+    SimJSON.response(["$diagnoses": [["$severity": "error", "$message": message]]], status: status, headers: headers)
+  }
+
+  static func bearer(_ request: Request) -> String? {
+    guard let h = request.headers[.authorization], h.hasPrefix("Bearer ") else { return nil }
+    return String(h.dropFirst(7))
+  }
+
+  private func authorized(_ request: Request) -> Bool {
+    if let bearer = Self.bearer(request) { return tokens.valid(bearer) }
+    let basic = "Basic " + ByteCodecs.base64(Array("\(config.user):\(config.password)".utf8))
+    return request.headers[.authorization] == basic
+  }
+
+  private func admit() -> Bool {
+    lock.withLock {
+      requestCount += 1
+      guard config.rateLimit > 0 else { return true }
+      let now = ProcessInfo.processInfo.systemUptime
+      rate.level = min(config.rateLimit, rate.level + (now - rate.stamp) * config.rateLimit)
+      rate.stamp = now
+      guard rate.level >= 1 else {
+        rejectedForRate += 1
+        return false
+      }
+      rate.level -= 1
+      return true
+    }
+  }
+
+  // MARK: api1
+
+  private func handle(_ request: Request, resource: String) async throws -> Response {
+    var name = resource
+    var key: String?
+    if let open = resource.firstIndex(of: "("), resource.hasSuffix(")") {
+      name = String(resource[..<open])
+      key = String(resource[resource.index(after: open)..<resource.index(before: resource.endIndex)]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+    }
+    guard let cls = lock.withLock({ classes[name] }) else { return Self.diagnose("Class \(name) does not exist", status: .notFound) }
+    let q = request.uri.queryParameters
+    let representation = q.get("representation") ?? ""
+    guard representation.hasPrefix(name + ".$") else {
+      return Self.diagnose("Representation \(representation.isEmpty ? "(none)" : representation) is not valid for \(name)", status: .badRequest)
+    }
+    switch (request.method, key) {
+    case (.get, nil): return query(name, cls, request)
+    case (.get, let key?):
+      guard let row = lock.withLock({ classes[name]?.rows[key] }) else { return Self.diagnose("Record not found", status: .notFound) }
+      return SimJSON.response(Self.detail(row))
+    case (.post, nil):
+      let body = try await SimJSON.parse(request)
+      return lock.withLock { create(name, body) }
+    case (.put, let key?):
+      let body = try await SimJSON.parse(request)
+      return lock.withLock { edit(name, key: key, body) }
+    default:
+      return Self.diagnose("Method not allowed", status: .methodNotAllowed)
+    }
+  }
+
+  static func detail(_ row: [String: Any]) -> [String: Any] {
+    var r = row
+    r["$uuid"] = UUID().uuidString.lowercased()
+    r["$etag"] = row["UPDDATTIM"] ?? SimTime.iso(Date().timeIntervalSince1970)
+    return r
+  }
+
+  private func query(_ name: String, _ cls: Class, _ request: Request) -> Response {
+    let q = request.uri.queryParameters
+    let count = min(max(Int(q.get("count") ?? "20") ?? 20, 1), 200)
+    var rows = lock.withLock { Array(classes[name]!.rows.values) }
+    if let text = q.get("where").flatMap({ $0.removingPercentEncoding ?? $0 }), !text.isEmpty {
+      do {
+        let w = try X3Where(text)
+        rows = try rows.filter { try w.matches($0, properties: cls.properties) }
+      } catch {
+        return Self.diagnose("\(error)", status: .internalServerError)  // X3 answers 500 to a bad where
+      }
+    }
+    let order = (q.get("orderBy").flatMap { $0.removingPercentEncoding } ?? "").split(separator: ",").map { part -> (String, Bool) in
+      let bits = part.split(separator: " ")
+      return (String(bits.first ?? ""), bits.count > 1 && bits[1].lowercased() == "desc")
+    }.filter { !$0.0.isEmpty }
+    rows.sort { a, b in
+      for (p, desc) in order {
+        let x = "\(a[p] ?? "")", y = "\(b[p] ?? "")"
+        if x != y { return desc ? x > y : x < y }
+      }
+      return "\(a[cls.key]!)" < "\(b[cls.key]!)"
+    }
+    if let after = q.get("key"), after.hasPrefix("gt.") {
+      let last = String(after.dropFirst(3))
+      if let i = rows.firstIndex(where: { "\($0[cls.key]!)" == last }) { rows = Array(rows[(i + 1)...]) }
+    }
+    let page = Array(rows.prefix(count))
+    var body: [String: Any] = ["$itemsPerPage": count, "$resources": page]
+    if rows.count > count, let last = page.last {
+      var c = URLComponents(string: "http://\(request.head.authority ?? "localhost")\(request.uri.path)")!
+      var items = (URLComponents(string: "http://x\(request.uri.description)")?.queryItems ?? []).filter { $0.name != "key" }
+      items.append(URLQueryItem(name: "key", value: "gt.\(last[cls.key]!)"))
+      c.queryItems = items
+      body["$links"] = ["$next": ["$url": c.url!.absoluteString, "$type": "application/json", "$method": "GET"]]
+    }
+    return SimJSON.response(body)
+  }
+
+  private func nextNumber(_ prefix: String) -> String {
+    sequence += 1
+    return String(format: "%@%@%06d", prefix, SandboxSeed.site, sequence)
+  }
+
+  private func create(_ name: String, _ body: [String: Any]) -> Response {
+    let now = SimTime.iso(Date().timeIntervalSince1970)
+    switch name {
+    case "SINVOICE":
+      if let problem = invoiceProblem(body) { return Self.diagnose(problem, status: .badRequest) }
+      var row = body.filter { classes[name]!.properties.contains($0.key) }
+      row["NUM"] = nextNumber("SIH")
+      row["SIVTYP"] = body["SIVTYP"] ?? "INV"
+      row["CREDATTIM"] = now
+      row["UPDDATTIM"] = now
+      insert(name, row)
+      return SimJSON.response(Self.detail(row), status: .created)
+    case "SDELIVERY":
+      guard let customer = body["BPCORD"] as? String, classes["BPCUSTOMER"]!.rows[customer] != nil else {
+        return Self.diagnose("Customer \(body["BPCORD"] ?? "") does not exist", status: .badRequest)
+      }
+      let lines = body["SDDLIN"] as? [[String: Any]] ?? []
+      for l in lines where classes["ITMMASTER"]!.rows["\(l["ITMREF"] ?? "")"] == nil {
+        return Self.diagnose("Product \(l["ITMREF"] ?? "") does not exist", status: .badRequest)
+      }
+      var row = body.filter { classes[name]!.properties.contains($0.key) }
+      row["SDHNUM"] = nextNumber("SDH")
+      row["CREDATTIM"] = now
+      row["UPDDATTIM"] = now
+      insert(name, row)
+      for l in lines {
+        let item = "\(l["ITMREF"]!)", qty = (l["QTY"] as? NSNumber)?.intValue ?? 0
+        let current = classes["STOCK"]!.rows.values.first { "\($0["ITMREF"]!)" == item }?["QTYSTU"] as? Int ?? 0
+        moveStock(item: item, site: "\(body["STOFCY"] ?? SandboxSeed.site)", to: current - qty, type: "shipment", voucher: "\(row["SDHNUM"]!)")
+      }
+      return SimJSON.response(Self.detail(row), status: .created)
+    default:
+      return Self.diagnose("Creation is not allowed on \(name) in this folder", status: .methodNotAllowed)
+    }
+  }
+
+  /// X3's business rules for a sales invoice, to the cent.
+  private func invoiceProblem(_ b: [String: Any]) -> String? {
+    guard let customer = b["BPCINV"] as? String, !customer.isEmpty else { return "Customer code mandatory" }
+    guard classes["BPCUSTOMER"]!.rows[customer] != nil else { return "Customer \(customer) does not exist" }
+    let lines = b["SIDD"] as? [[String: Any]] ?? []
+    guard !lines.isEmpty else { return "At least one line is required" }
+    var net = ExactDecimal(0), vat = ExactDecimal(0)
+    for (i, l) in lines.enumerated() {
+      let item = "\(l["ITMREF"] ?? "")"
+      guard classes["ITMMASTER"]!.rows[item] != nil else { return "Line \(i + 1): product \(item) does not exist" }
+      for (field, cls) in [("ACC", "GACCOUNT"), ("CCE", "CCE")] {
+        let code = "\(l[field] ?? "")"
+        guard let row = classes[cls]!.rows[code] else { return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) does not exist" }
+        guard row["ENAFLG"] as? Int == 2 else { return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) is not active" }
+      }
+      guard let amount = Self.decimal(l["AMTNOTLIN"]), let tax = Self.decimal(l["VATAMT"]) else { return "Line \(i + 1): amounts expected as decimals" }
+      net = (try? net.adding(amount)) ?? net
+      vat = (try? vat.adding(tax)) ?? vat
+    }
+    guard let amtnot = Self.decimal(b["AMTNOT"]), let amtati = Self.decimal(b["AMTATI"]) else { return "AMTNOT and AMTATI are mandatory" }
+    guard amtnot == net, let gross = try? net.adding(vat), amtati == gross else {
+      return "Totals do not balance: lines \(net) + tax \(vat) ≠ \(amtati)"
+    }
+    return nil
+  }
+
+  static func decimal(_ v: Any?) -> ExactDecimal? {
+    switch v {
+    case let s as String: return ExactDecimal(s)
+    case let n as NSNumber: return ExactDecimal(n.stringValue)
+    default: return nil
+    }
+  }
+
+  private func edit(_ name: String, key: String, _ body: [String: Any]) -> Response {
+    guard var row = classes[name]?.rows[key] else { return Self.diagnose("Record not found", status: .notFound) }
+    for (k, v) in body where classes[name]!.properties.contains(k) && k != classes[name]!.key { row[k] = v }
+    row["UPDDATTIM"] = SimTime.iso(Date().timeIntervalSince1970)
+    classes[name]!.rows[key] = row
+    return SimJSON.response(Self.detail(row))
+  }
+
+  private func moveStock(item: String, site: String, to quantity: Int, type: String, voucher: String) {
+    let now = SimTime.iso(Date().timeIntervalSince1970)
+    guard var stock = classes["STOCK"]!.rows.values.first(where: { "\($0["ITMREF"]!)" == item && "\($0["STOFCY"]!)" == site }) else { return }
+    let delta = quantity - (stock["QTYSTU"] as? Int ?? 0)
+    stock["QTYSTU"] = quantity
+    stock["UPDDATTIM"] = now
+    insert("STOCK", stock)
+    sequence += 1
+    insert("STOJOU", ["MVTNUM": sequence, "ITMREF": item, "STOFCY": site, "QTYSTU": delta, "TRSTYP": type, "VCRNUM": voucher, "UPDDATTIM": now])
+  }
+
+  // MARK: for tests and summaries
+
+  public func rows(_ cls: String) -> [[String: Any]] { lock.withLock { Array(classes[cls]?.rows.values ?? [:].values) } }
+  public var currentRefreshToken: String { lock.withLock { refreshToken } }
+  public var requests: Int { lock.withLock { requestCount } }
+}
