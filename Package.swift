@@ -58,7 +58,7 @@ let package = Package(
     .executableTarget(
       name: "mlhost",
       dependencies: [
-        "MLHostRuntime", "MLHostServer", "MLHostSandbox",
+        "MLHostRuntime", "MLHostLua", "MLHostServer", "MLHostSandbox",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -199,12 +199,11 @@ public final class ShopifySimulator: Sendable {
     return ["data": data, "extensions": cost(actual)]
   }
 
+  /// The root field of the document's operation: the first name inside its outermost selection set.
   static func operation(_ query: String) -> String? {
-    for name in ["inventorySetQuantities", "webhookSubscriptionCreate", "inventoryItems", "inventoryItem", "locations", "orders"]
-    where query.range(of: name + "(") != nil || query.range(of: name + " (") != nil || query.range(of: name + " {") != nil {
-      return name
-    }
-    return nil
+    guard let open = query.firstIndex(of: "{") else { return nil }
+    let name = query[query.index(after: open)...].drop { $0.isWhitespace }.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+    return name.isEmpty ? nil : String(name)
   }
 
   /// `first: N` written into the query (after `field`, when given).

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import MLHostRuntime
+import MLHostSandbox
 import MLHostServer
 import ServiceLifecycle
 
@@ -37,28 +38,63 @@ struct RunCommand: AsyncParsableCommand {
   @Flag(help: "Do not reload when files change (SIGHUP still reloads).")
   var noWatch = false
 
+  @Flag(help: "Start the built-in sandbox systems (simulated Shopify and Sage X3 on loopback) and point the connectors at them; the state starts afresh in .mlhost-sandbox unless --state is given.")
+  var sandbox = false
+
+  @Option(help: "Orders the sandbox store starts with.")
+  var sandboxOrders = 24
+
+  @Option(help: "Share of sandbox API requests that fail on purpose (0...1): throttling, 5xx, slow answers, revoked tokens.")
+  var sandboxFaults: Double = 0
+
+  @Option(help: "Milliseconds the sandbox systems add to every API request.")
+  var sandboxLatencyMs: Double = 0
+
+  @Flag(help: "Run every scheduled job once, print what the cycle did and exit (also: the first cycle of a run prints it).")
+  var once = false
+
   @Flag(help: "Run every scheduled job once against a scratch copy of the state, journaling mutating requests instead of sending them; print what would have been written and exit.")
   var dryRun = false
 
   func run() async throws {
     let logger = logging.makeLogger()
+    var state = self.state
+    var systems: Sandbox?
+    if sandbox {
+      if state.state == StateOptions.defaultDirectory {
+        // The simulated systems start afresh each time, so their state does too.
+        state.state = ".mlhost-sandbox"
+        try? FileManager.default.removeItem(at: state.directory)
+      }
+      var options = Sandbox.Options()
+      options.orders = sandboxOrders
+      options.inject(Faults(rate: sandboxFaults, latency: sandboxLatencyMs / 1000, slowDelay: 3))
+      systems = try await Sandbox.start(options, logger: logger.silenced())
+      logger.info("sandbox systems started", metadata: [
+        "shopify": .string(systems!.shopifyURL), "x3": .string(systems!.x3URL), "orders": .stringConvertible(sandboxOrders),
+      ])
+    }
+    let simulated = systems
+    defer { simulated?.stop() }
     let store: SQLiteStore
     let vault: CredentialVault
     do {
       store = try SQLiteStore(directory: state.directory)
       vault = try state.vault()
+      for credential in systems?.credentials() ?? [] { try vault.set(credential) }
       try vault.registerSecrets()
     } catch {
       FileHandle.standardError.write(Data("\(state.state): \(error)\n".utf8))
       throw ExitCode(1)
     }
+    let sources = try scripts.sources(extra: (systems?.settings ?? [:]).mapValues { .text($0) })
     var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
     options.leaseSeconds = leaseSeconds
-    if dryRun { return try await dryRunCycle(store: store, vault: vault, options: options, logger: logger) }
+    if dryRun { return try await dryRunCycle(sources, store: store, vault: vault, options: options, logger: logger) }
     let host = ConnectorHost(
       store: store, logger: logger, options: options, authenticator: Authenticator(vault: vault, now: options.now))
     do {
-      try await host.start(try scripts.sources())
+      try await host.start(sources)
     } catch {
       FileHandle.standardError.write(Data("\(error)\n".utf8))
       throw ExitCode(1)
@@ -79,9 +115,9 @@ struct RunCommand: AsyncParsableCommand {
       ingress: ingress, listener: ListenerConfig(host: webhookHost, port: webhookPort, certificate: tlsCert, privateKey: tlsKey),
       logger: logger.silenced()
     ) { port in
-      logger.info("webhooks listening", metadata: [
-        "url": .string("\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)"), "path": "/hooks/<connector>/<name>",
-      ])
+      let url = "\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)"
+      logger.info("webhooks listening", metadata: ["url": .string(url), "path": "/hooks/<connector>/<name>"])
+      for name in host.routes.connectors { simulated?.subscribeOrderWebhooks(base: url, connector: name) }
     }
     let admin = try AdminServer.application(
       host: host, token: token, listener: ListenerConfig(host: adminHost, port: adminPort), logger: logger.silenced()
@@ -90,9 +126,14 @@ struct RunCommand: AsyncParsableCommand {
       try? Data("{\"url\": \"\(url)\", \"pid\": \(getpid())}\n".utf8).write(to: adminInfo)
       logger.info("admin API listening", metadata: ["url": .string(url)])
     }
-    let group = ServiceGroup(
-      services: [webhooks, admin, HostService(host: host, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
-      logger: logger.silenced())
+    let replayHint = state.state == StateOptions.defaultDirectory ? "" : " --state \(state.state)"
+    let service = HostService(host: host, logger: logger, firstCycle: sandbox || once, replayHint: replayHint, once: once)
+    let group = ServiceGroup(configuration: .init(
+      services: [
+        .init(service: webhooks), .init(service: admin),
+        .init(service: service, successTerminationBehavior: once ? .gracefullyShutdownGroup : .ignore),
+      ],
+      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger.silenced()))
     try await group.run()
     hangup.cancel()
     try? FileManager.default.removeItem(at: adminInfo)
@@ -102,7 +143,8 @@ struct RunCommand: AsyncParsableCommand {
 extension RunCommand {
   /// One cycle on a copy of the store, so the real state (cursors, records, mappings) is left as it was and a
   /// later real run still does everything.
-  func dryRunCycle(store: SQLiteStore, vault: CredentialVault, options: HostOptions, logger: Logger) async throws {
+  func dryRunCycle(_ sources: [ConnectorSource], store: SQLiteStore, vault: CredentialVault, options: HostOptions,
+                   logger: Logger) async throws {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-dry-run-\(getpid())-\(Digest.uuid4())")
     defer { try? FileManager.default.removeItem(at: scratch) }
     var options = options
@@ -114,7 +156,7 @@ extension RunCommand {
       store: try await store.snapshot(into: scratch), logger: logger, options: options,
       authenticator: Authenticator(vault: vault, now: options.now))
     do {
-      try await host.start(try scripts.sources())
+      try await host.start(sources)
     } catch {
       throw CommandFailure("\(error)")
     }
@@ -123,21 +165,40 @@ extension RunCommand {
     dispatcher.cancel()
     await host.shutdown()
     print("dry run: one cycle of every scheduled job; nothing was sent that writes, and \(state.state) is unchanged")
-    print(report.text)
+    print(report.text())
     print(journal.summary())
   }
 }
 
 /// The host as a service: fires schedules and dispatches jobs until graceful shutdown, then drains running jobs.
+/// With `firstCycle`, every scheduled job runs once first and what it did is printed (`--once` stops there).
 struct HostService: Service {
   let host: ConnectorHost
   let logger: Logger
+  var firstCycle = false
+  var replayHint = ""
+  /// Stop after the first cycle.
+  var once = false
 
   func run() async throws {
     await cancelWhenGracefulShutdown {
       await withTaskGroup(of: Void.self) { group in
-        group.addTask { await host.runScheduler() }
         group.addTask { await host.runDispatcher() }
+        if firstCycle {
+          let started = Date()
+          do {
+            let report = try await host.runCycle()
+            let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+            FileHandle.standardOutput.write(Data("\nfirst cycle finished in \(seconds) s\n\(report.text(replayHint: replayHint))\n\n".utf8))
+          } catch {
+            logger.error("the first cycle failed: \(error)")
+          }
+        }
+        if once {
+          group.cancelAll()
+        } else {
+          group.addTask { await host.runScheduler() }
+        }
       }
     }
     logger.info("shutting down: letting running jobs finish")

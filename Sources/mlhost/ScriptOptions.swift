@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MLHostLua
 import MLHostRuntime
 
 /// Options shared by the verbs that load connector scripts.
@@ -20,12 +21,33 @@ struct ScriptOptions: ParsableArguments {
   @Option(help: "Instruction budget of one job.")
   var jobInstructions: Int64 = 2_000_000_000
 
+  @Option(name: .customLong("set"), help: "Override one setting of every script: dotted.path=value (true/false and integers are typed).")
+  var overrides: [String] = []
+
   func validate() throws {
     guard !scripts.isEmpty else { throw ValidationError("name at least one connector script") }
     guard configs.count <= scripts.count else { throw ValidationError("more --config files than scripts") }
+    for o in overrides where !o.contains("=") { throw ValidationError("--set \(o): dotted.path=value expected") }
   }
 
-  func sources() throws -> [ConnectorSource] {
+  /// `--set` values, typed as TOML would type them.
+  var settingOverrides: [String: LuaValue] {
+    var out: [String: LuaValue] = [:]
+    for o in overrides {
+      let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
+      let value = parts.count > 1 ? parts[1] : ""
+      if let i = Int64(value) {
+        out[parts[0]] = .integer(i)
+      } else if value == "true" || value == "false" {
+        out[parts[0]] = .boolean(value == "true")
+      } else {
+        out[parts[0]] = .text(value)
+      }
+    }
+    return out
+  }
+
+  func sources(extra: [String: LuaValue] = [:]) throws -> [ConnectorSource] {
     try scripts.enumerated().map { i, path in
       let script = URL(fileURLWithPath: path).standardizedFileURL
       guard FileManager.default.fileExists(atPath: script.path) else {
@@ -38,9 +60,11 @@ struct ScriptOptions: ParsableArguments {
         let beside = script.deletingPathExtension().appendingPathExtension("toml")
         if FileManager.default.fileExists(atPath: beside.path) { settings = beside }
       }
-      return ConnectorSource(
+      var source = ConnectorSource(
         script: script, settingsFile: settings, stdlib: stdlibDirectory(near: script),
         limits: VMLimits(memoryBytes: memoryMB << 20, jobInstructions: jobInstructions))
+      source.overrides = extra.merging(settingOverrides) { _, given in given }
+      return source
     }
   }
 

@@ -7,8 +7,10 @@ import MLHostRuntime
 
 /// The state directory, and the running host's admin API found through it.
 struct StateOptions: ParsableArguments {
+  static let defaultDirectory = ".mlhost"
+
   @Option(help: "Folder for the host's durable state (SQLite store, credential vault, admin token).")
-  var state = ".mlhost"
+  var state = StateOptions.defaultDirectory
 
   var directory: URL { URL(fileURLWithPath: state) }
 

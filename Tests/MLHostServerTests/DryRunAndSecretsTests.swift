@@ -54,7 +54,7 @@ import Testing
     let out = run.stdout
     #expect(out.contains("dry run: one cycle"))
     #expect(out.contains("canary.sync: ok"))
-    #expect(out.contains("records: 1 created, 0 updated, 0 unchanged, 1 rejected, 1 failed"), "\(out)")
+    #expect(out.contains("order: 1 created, 1 rejected, 1 failed"), "\(out)")
     #expect(out.contains("dry run: 3 request(s) would have been sent"))
     #expect(out.contains("POST \(server.url)/write"))
     #expect(out.contains(#""password":"[redacted]""#))

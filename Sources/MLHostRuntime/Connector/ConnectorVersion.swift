@@ -10,12 +10,30 @@ public struct ConnectorSource: Sendable {
   public var settingsFile: URL?
   public var stdlib: URL?
   public var limits: VMLimits
+  /// Settings replaced after the file is read, by dotted path (`shopify.shop_url`): how `--sandbox` points a
+  /// connector at the simulated systems without touching its settings file.
+  public var overrides: [String: LuaValue] = [:]
 
   public init(script: URL, settingsFile: URL? = nil, stdlib: URL? = nil, limits: VMLimits = VMLimits()) {
     self.script = script.standardizedFileURL
     self.settingsFile = settingsFile?.standardizedFileURL
     self.stdlib = stdlib?.standardizedFileURL
     self.limits = limits
+  }
+
+  /// `settings` with every override applied, creating the tables on the way.
+  func applyingOverrides(to settings: LuaValue) -> LuaValue {
+    overrides.keys.sorted().reduce(settings) { value, path in
+      Self.set(value, path.split(separator: ".").map(String.init)[...], overrides[path]!)
+    }
+  }
+
+  private static func set(_ table: LuaValue, _ path: ArraySlice<String>, _ value: LuaValue) -> LuaValue {
+    guard let key = path.first else { return value }
+    var m: [LuaValue: LuaValue] = [:]
+    if case .map(let existing) = table { m = existing }
+    m[.text(key)] = set(m[.text(key)] ?? .nil_, path.dropFirst(), value)
+    return .map(m)
   }
 }
 
@@ -74,7 +92,7 @@ public final class ConnectorVersion: @unchecked Sendable {
       name: source.script.deletingPathExtension().lastPathComponent, limits: source.limits,
       modulePaths: ModulePaths(connectorDirectory: source.script.deletingLastPathComponent(), stdlibDirectory: source.stdlib),
       logger: vmLogger)
-    let settingsValue = settings
+    let settingsValue = source.applyingOverrides(to: settings)
     do {
       let (definition, files) = try await vm.perform { vm -> (ConnectorDefinition, [URL]) in
         vm.services.settings = settingsValue

@@ -25,6 +25,10 @@ public actor ConnectorHost {
   private var retiring: [Task<Void, Never>] = []
   private var inFlight: [Int64: Task<Void, Never>] = [:]
   private var waiters: [Int64: [CheckedContinuation<JobOutcome, Never>]] = [:]
+  /// Jobs a cycle queued (trigger "cycle"): the first attempt's outcome, kept until the cycle reads it, since the
+  /// job may finish before the cycle starts waiting for it.
+  private var cycleOutcomes: [Int64: JobOutcome] = [:]
+  private var cycleWaiters: [Int64: CheckedContinuation<JobOutcome, Never>] = [:]
   private var accepting = true
   nonisolated let wake = WakeSignal()
   /// Reloads done, for tests and status.
@@ -169,17 +173,28 @@ public actor ConnectorHost {
   }
 
   /// Runs every scheduled job of every connector once, now, and answers what happened: the jobs' outcomes and the
-  /// records they wrote. A dispatcher must be running.
+  /// records they wrote. The schedules count it as their firing. A dispatcher must be running.
   public func runCycle() async throws -> CycleReport {
     let started = options.now()
     var queued: [(String, String, Int64)] = []
     for slot in slots {
       let d = slot.version.definition
-      for (job, _) in d.schedules { queued.append((d.name, job, try await enqueue(connector: d.name, job: job, trigger: "cycle"))) }
+      for (job, spec) in d.schedules {
+        queued.append((d.name, job, try await enqueue(connector: d.name, job: job, trigger: "cycle")))
+        let next = try spec.next(after: started) ?? .infinity
+        try await store.upsertSchedule(connector: d.name, job: job, spec: spec.description, next: next)
+      }
     }
     var report = CycleReport()
     for (connector, job, id) in queued {
-      let error = await outcome(of: id).error
+      // One pass: a job that fails is reported now and retried by the queue later, not waited for.
+      let outcome: JobOutcome
+      if let done = cycleOutcomes.removeValue(forKey: id) {
+        outcome = done
+      } else {
+        outcome = await withCheckedContinuation { cycleWaiters[id] = $0 }
+      }
+      let error = outcome.error
       report.jobs.append((connector, job, error.map { SecretRedactor.shared.redact($0.message) }))
     }
     report.records = try await store.records(RecordFilter(since: started, limit: 100_000)).reversed()
@@ -280,6 +295,9 @@ public actor ConnectorHost {
       logger.error("recording the end of job \(leased.id) failed: \(error)")
     }
     if final, let ws = waiters.removeValue(forKey: leased.id) { for w in ws { w.resume(returning: outcome) } }
+    if leased.trigger == "cycle" && leased.attempt == 1 {
+      if let w = cycleWaiters.removeValue(forKey: leased.id) { w.resume(returning: outcome) } else { cycleOutcomes[leased.id] = outcome }
+    }
     wake.signal()
   }
 
@@ -395,10 +413,16 @@ public final class RouteTable: @unchecked Sendable {
   private let lock = NSLock()
   private var table: [String: WebhookDeclaration] = [:]
 
+  private var names: [String] = []
+
+  /// The connectors that declare webhooks.
+  public var connectors: [String] { lock.withLock { names } }
+
   func update(_ definitions: [ConnectorDefinition]) {
     var t: [String: WebhookDeclaration] = [:]
     for d in definitions { for w in d.webhooks { t["\(d.name)/\(w.name)"] = w } }
-    lock.withLock { table = t }
+    let declaring = definitions.filter { !$0.webhooks.isEmpty }.map(\.name)
+    lock.withLock { (table, names) = (t, declaring) }
   }
 
   public func webhook(connector: String, name: String) -> WebhookDeclaration? {

@@ -5,13 +5,27 @@ public struct CycleReport: Sendable {
   /// The records the cycle wrote, oldest first.
   public var records: [RecordRow] = []
 
-  public var text: String {
-    var lines: [String] = []
+  /// Jobs and their outcome, records by kind and outcome, then every record that needs a person, with the
+  /// command that replays it (`replayHint` is appended to it, e.g. the state directory).
+  public func text(replayHint: String = "") -> String {
+    var lines = ["jobs:"]
     for j in jobs { lines.append("  \(j.connector).\(j.job): " + (j.error.map { "failed: \($0)" } ?? "ok")) }
-    let counts = RecordRow.Outcome.allCases.map { o in "\(records.filter { $0.outcome == o }.count) \(o.rawValue)" }
-    lines.append("records: " + counts.joined(separator: ", "))
-    for r in records where r.outcome == .rejected || r.outcome == .failed {
-      lines.append("  \(r.outcome.rawValue) \(r.kind) \(r.key): \(r.error ?? "")  → mlhost replay \(r.id)")
+    lines.append("records:")
+    if records.isEmpty { lines.append("  none") }
+    for kind in Set(records.map(\.kind)).sorted() {
+      let mine = records.filter { $0.kind == kind }
+      let counts = RecordRow.Outcome.allCases.compactMap { o -> String? in
+        let n = mine.filter { $0.outcome == o }.count
+        return n == 0 ? nil : "\(n) \(o.rawValue)"
+      }
+      lines.append("  \(kind): " + counts.joined(separator: ", "))
+    }
+    let attention = records.filter { $0.outcome == .rejected || $0.outcome == .failed }
+    if !attention.isEmpty {
+      lines.append("needing attention (fix the cause, then replay; failed records are also retried on their own):")
+      for r in attention {
+        lines.append("  \(r.outcome.rawValue) \(r.kind) \(r.key): \(r.error ?? "")\n    → mlhost replay \(r.id)\(replayHint)")
+      }
     }
     return lines.joined(separator: "\n")
   }

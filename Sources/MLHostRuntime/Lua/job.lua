@@ -11,7 +11,12 @@ local enqueue = natives.enqueue
 local now = natives.now
 
 local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable
-local xpcall, error = xpcall, error
+local xpcall, pcall, error = xpcall, pcall, error
+local sleep = mlhost.sleep
+
+-- Records in progress in this VM, by kind and key. A webhook and a poll that meet on one order take turns, so
+-- they cannot both find "no invoice yet" and both create one.
+local in_progress = {}
 
 ---@class mlhost.Job
 ---@field name string
@@ -85,6 +90,9 @@ function Job:record(kind, key, input, replay_of)
   local handler = handler_for(kind)
   local rec = setmetatable({ kind = kind, key = key, job = self }, Record)
   local snapshot = json.encode(input)
+  local id = kind .. "\0" .. key
+  while in_progress[id] do sleep(0.002) end
+  in_progress[id] = true
   local started = now()
   local ok, err = xpcall(handler, traceback, rec, input)
   local row = { kind = kind, key = key, input = snapshot, started_at = started, replay_of = replay_of }
@@ -101,7 +109,9 @@ function Job:record(kind, key, input, replay_of)
     row.traceback = err.traceback
   end
   row.duration_ms = (now() - started) * 1000
-  commit_record(row)
+  local committed, failure = pcall(commit_record, row)
+  in_progress[id] = nil
+  if not committed then error(failure, 0) end
   return row.outcome, row.target_id
 end
 

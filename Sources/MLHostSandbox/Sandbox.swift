@@ -1,0 +1,105 @@
+import Foundation
+import Hummingbird
+import Logging
+import MLHostRuntime
+
+/// The built-in sandbox: simulated Shopify and Sage X3 servers on loopback, each on its own port (its own origin,
+/// as the real systems are different hosts), with the credentials a connector needs to reach them.
+public final class Sandbox: Sendable {
+  public let shopify: ShopifySimulator
+  public let x3: X3Simulator
+  public let shopifyURL: String
+  public let x3URL: String
+  private let tasks: [Task<Void, any Error>]
+
+  public struct Options: Sendable {
+    public var orders = 24
+    public var seed: UInt64 = 7
+    public var shopify = ShopifySimulator.Config()
+    public var x3 = X3Simulator.Config()
+
+    public init() {}
+
+    /// The same faults for both systems (each shows the kinds its real counterpart shows).
+    public mutating func inject(_ faults: Faults) {
+      shopify.faults = faults
+      x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
+    }
+  }
+
+  private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, tasks: [Task<Void, any Error>]) {
+    self.shopify = shopify
+    self.x3 = x3
+    self.shopifyURL = shopifyURL
+    self.x3URL = x3URL
+    self.tasks = tasks
+  }
+
+  public static func start(_ options: Options = Options(), host: String = "127.0.0.1", logger: Logger) async throws -> Sandbox {
+    let seed = SandboxSeed.build(orderCount: options.orders, seed: options.seed)
+    let shopify = ShopifySimulator(config: options.shopify, seed: seed)
+    let x3 = X3Simulator(config: options.x3, seed: seed)
+    let shopRouter = Router()
+    shopify.routes(shopRouter)
+    let x3Router = Router()
+    x3.routes(x3Router)
+    let (shopPort, shopTask) = try await serve(shopRouter, host: host, logger: logger)
+    let (x3Port, x3Task) = try await serve(x3Router, host: host, logger: logger)
+    return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
+                   tasks: [shopTask, x3Task])
+  }
+
+  private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
+    let (stream, continuation) = AsyncStream<Int>.makeStream()
+    let app = Application(
+      router: router, configuration: .init(address: .hostname(host, port: 0), backlog: 1024),
+      onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
+    let task = Task { try await app.runService() }
+    var iterator = stream.makeAsyncIterator()
+    guard let port = await iterator.next(), port > 0 else { throw SandboxError("the sandbox server did not start") }
+    return (port, task)
+  }
+
+  public func stop() { for t in tasks { t.cancel() } }
+
+  /// What the vault needs: Shopify by the client-credentials grant (its token sent as `X-Shopify-Access-Token`),
+  /// X3 by the cloud gateway's rotating refresh token, and the webhook signing secret.
+  public func credentials(shopify shopName: String = "shopify", x3 x3Name: String = "x3",
+                          webhooks: String = "shopify_webhooks") -> [Credential] {
+    [
+      Credential(name: shopName, type: "oauth2_client_credentials", fields: [
+        "token_url": shopifyURL + "/admin/oauth/access_token", "client_id": shopify.config.clientID,
+        "client_secret": shopify.config.clientSecret, "token_header": "X-Shopify-Access-Token",
+      ]),
+      Credential(name: x3Name, type: "oauth2_refresh_token", fields: [
+        "token_url": x3URL + "/v1/token", "client_id": x3.config.clientID, "client_secret": x3.config.clientSecret,
+        "refresh_token": x3.config.refreshToken,
+      ]),
+      Credential(name: webhooks, type: "webhook_secret", fields: ["secret": shopify.config.clientSecret]),
+    ]
+  }
+
+  /// The settings that point a connector at the sandbox instead of the real systems (`--set` style paths).
+  public var settings: [String: String] {
+    [
+      "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
+      "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
+    ]
+  }
+
+  /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
+  /// configured subscriptions would.
+  public func subscribeOrderWebhooks(base url: String, connector: String) {
+    shopify.state.withLock { s in
+      for topic in ["orders/create", "orders/updated"] {
+        let uri = "\(url)/hooks/\(connector)/\(topic.replacingOccurrences(of: "/", with: "_"))"
+        if !s.subscriptions.contains(where: { $0.topic == topic && $0.uri == uri }) { s.subscriptions.append((topic, uri)) }
+      }
+    }
+  }
+}
+
+struct SandboxError: Error, CustomStringConvertible {
+  let description: String
+  init(_ d: String) { description = d }
+}
