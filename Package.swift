@@ -77,6 +77,7 @@ let package = Package(
       dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"]),
+    .testTarget(name: "ConnectorTests", dependencies: ["MLHostSandbox", "MLHostRuntime", "MLHostTesting"]),
     .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting"]),
     .testTarget(
       name: "MLHostServerTests",

@@ -84,7 +84,8 @@ local function build_invoice(reject, order, customer)
     local item, item_problem = x3_row("item", code)
     if not item then reject("unknown SKU " .. line.sku .. ": " .. item_problem) end
     local class = item[F.item_class]
-    local account = sales_accounts:get(class) or reject("no GL sales account mapped for product class " .. tostring(class))
+    local account = sales_accounts:get(class)
+      or reject("no GL sales account mapped for product class " .. tostring(class))
     local rate = percent(line.tax_rate)
     local tax_account = tax_accounts:get(rate) or reject("no GL tax account mapped for " .. rate .. " % tax")
     for _, acc in ipairs({ account, tax_account }) do
@@ -98,7 +99,9 @@ local function build_invoice(reject, order, customer)
       VATAMT = reconcile.cents(line.tax), VACITM = rate, ACC = account, CCE = centre,
     }
     allocation[#allocation + 1] = { line = i, sku = line.sku, account = account, cost_centre = centre, amount = net }
-    allocation[#allocation + 1] = { line = i, sku = line.sku, account = tax_account, cost_centre = centre, amount = line.tax }
+    allocation[#allocation + 1] = {
+      line = i, sku = line.sku, account = tax_account, cost_centre = centre, amount = line.tax,
+    }
   end
   return {
     SIVTYP = s.invoice_type, SALFCY = s.site, BPCINV = customer[F.customer_code],
@@ -117,7 +120,9 @@ end
 local function handled(order) store.set("order_at:" .. order.id, order.updated_at) end
 
 c:handler("shopify.order", function(rec, order)
-  if stale(order) then return rec:unchanged("x3", rec:target_id("x3"), { skipped = "an older version of the order" }) end
+  if stale(order) then
+    return rec:unchanged("x3", rec:target_id("x3"), { skipped = "an older version of the order" })
+  end
   local status = invoice_status(order)
   local number = rec:target_id("x3")
   local invoice = number and erp:read("invoice", number) or erp:invoice_by_reference(order.name)
@@ -161,15 +166,26 @@ c:handler("shopify.fulfillment", function(rec, input)
     or rec:reject("order " .. input.order .. " has no X3 invoice yet (see its record); replay once it is invoiced")
   local lines = {}
   for i, fl in ipairs(f.lines) do
-    local sku = input.skus[fl.line_id] or rec:reject("fulfilled line " .. fl.line_id .. " is not on order " .. input.order)
+    local sku = input.skus[fl.line_id]
+      or rec:reject("fulfilled line " .. fl.line_id .. " is not on order " .. input.order)
     lines[i] = { ITMREF = items:get(sku, sku), QTY = fl.quantity }
   end
   local delivery = erp:create("delivery", {
     BPCORD = invoice.BPCINV, [F.invoice_reference] = input.order, [F.delivery_reference] = f.id,
     SINVNUM = invoice[F.invoice_number], DLVDAT = (f.created_at or ""):sub(1, 10), STOFCY = s.site, SDDLIN = lines,
   })
-  return rec:created("x3", delivery[F.delivery_number], { invoice = invoice[F.invoice_number], tracking = f.tracking_number })
+  return rec:created("x3", delivery[F.delivery_number], {
+    invoice = invoice[F.invoice_number], tracking = f.tracking_number,
+  })
 end)
+
+-- Timestamps have whole seconds, so the cursor remembers what it handled at its last second by id *and* state:
+-- a second change within the same second is a new entry, not a repeat.
+local function order_version(order)
+  return table.concat({ order.id, order.financial_status, order.fulfillment_status, tostring(order.cancelled) }, "/")
+end
+
+local function stock_version(row) return tostring(row[F.stock_key]) .. "/" .. tostring(row[F.quantity]) end
 
 --- One order through both records, from the poll or from a webhook alike.
 ---@param job mlhost.Job
@@ -190,11 +206,11 @@ c:every(s.poll_orders, "pull_orders", function(job)
   for page in shop:order_pages(cursor.at) do
     local fresh = {}
     for _, order in ipairs(page) do
-      if not cursor:seen(order.updated_at, order.id) then fresh[#fresh + 1] = order end
+      if not cursor:seen(order.updated_at, order_version(order)) then fresh[#fresh + 1] = order end
     end
     mlhost.each(fresh, s.concurrency, function(order) process(job, order) end)
     -- Only now, with every record of the page committed, may the cursor pass it.
-    for _, order in ipairs(page) do cursor:advance(order.updated_at, order.id) end
+    for _, order in ipairs(page) do cursor:advance(order.updated_at, order_version(order)) end
     cursor:save()
     count = count + #fresh
   end
@@ -219,7 +235,9 @@ end
 c:handler("x3.stock", function(rec, row)
   local sku = items:key_of(row[F.item_code]) or row[F.item_code]
   local location_name = locations:get(row[F.site])
-  if not location_name then return rec:unchanged("shopify", nil, { skipped = "site " .. row[F.site] .. " is not synced" }) end
+  if not location_name then
+    return rec:unchanged("shopify", nil, { skipped = "site " .. row[F.site] .. " is not synced" })
+  end
   local location = location_id(location_name) or rec:reject("no Shopify location named " .. location_name)
   local target = math.max(0, math.floor(tonumber(tostring(row[F.quantity])) or 0))
   -- Absolute set guarded by the quantity just read: a sale in between makes Shopify refuse, and we read again.
@@ -229,22 +247,25 @@ c:handler("x3.stock", function(rec, row)
     if current == target then return rec:unchanged("shopify", item.id, { available = target }) end
     local ok, err = pcall(shop.set_available, shop, item.id, location, target, current,
       "x3://stock/" .. tostring(row[F.stock_key]))
-    if ok then return rec:updated("shopify", item.id, { sku = sku, location = location_name, from = current, to = target }) end
+    if ok then
+      return rec:updated("shopify", item.id, { sku = sku, location = location_name, from = current, to = target })
+    end
     if not system_error.is(err, "stale") then error(err, 0) end
   end
-  error({ message = "stock of " .. sku .. " kept changing in Shopify while it was set; retrying later", retryable = true })
+  error({ message = "stock of " .. sku .. " kept changing in Shopify while it was set; retrying later",
+    retryable = true })
 end)
 
 c:every(s.poll_stock, "push_stock", function(job)
   local cursor = paging.time_cursor(job, "stock")
   local rows = {}
   for row in erp:changed_since("stock", cursor.at) do
-    if not cursor:seen(row[F.updated], row[F.stock_key]) then rows[#rows + 1] = row end
+    if not cursor:seen(row[F.updated], stock_version(row)) then rows[#rows + 1] = row end
   end
   mlhost.each(rows, s.concurrency, function(row)
     job:record("x3.stock", row[F.item_code] .. "@" .. row[F.site], row)
   end)
-  for _, row in ipairs(rows) do cursor:advance(row[F.updated], row[F.stock_key]) end
+  for _, row in ipairs(rows) do cursor:advance(row[F.updated], stock_version(row)) end
   cursor:save()
   log.info("stock pushed to Shopify", { rows = #rows, cursor = cursor.at })
 end)
@@ -257,7 +278,9 @@ end
 
 --- Subscribes this host's webhook receiver (`base_url`, as Shopify reaches it) to the order topics.
 c:job("subscribe_webhooks", function(_, base_url)
-  if type(base_url) ~= "string" then error("input: the receiver's public base URL, e.g. \"https://sync.example.com\"") end
+  if type(base_url) ~= "string" then
+    error("input: the receiver's public base URL, e.g. \"https://sync.example.com\"")
+  end
   for _, topic in ipairs({ "orders/create", "orders/updated" }) do
     shop:subscribe_webhook(topic, base_url .. "/hooks/x3_shopify/" .. topic:gsub("/", "_"))
   end

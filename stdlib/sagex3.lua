@@ -113,7 +113,8 @@ function Client:query(role, opts)
       res = call(self, "query " .. class, { url = next_url })
     else
       res = call(self, "query " .. class, { path = p, query = {
-        representation = class .. ".$query", where = opts.where, orderBy = opts.order_by, count = opts.count or self.page_size,
+        representation = class .. ".$query", where = opts.where, orderBy = opts.order_by,
+        count = opts.count or self.page_size,
       } })
     end
     local body = res.json
@@ -136,7 +137,9 @@ end
 ---@return table?
 function Client:read(role, key)
   local p, class = path(self, role, key)
-  local ok, res = pcall(call, self, "read " .. class .. " " .. key, { path = p, query = { representation = class .. ".$details" } })
+  local ok, res = pcall(call, self, "read " .. class .. " " .. key, {
+    path = p, query = { representation = class .. ".$details" },
+  })
   if ok then return res.json end
   if system_error.is(res, "not_found") then return nil end
   error(res, 0)

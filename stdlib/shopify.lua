@@ -95,7 +95,9 @@ function Client:graphql(query, variables, cost)
   system_error.check("shopify", "GraphQL", res, token, detail, describe)
   local answer = res.json
   if type(answer) ~= "table" then
-    system_error.raise({ kind = "api", system = "shopify", retryable = true, message = "shopify: GraphQL answered no JSON" })
+    system_error.raise({
+      kind = "api", system = "shopify", retryable = true, message = "shopify: GraphQL answered no JSON",
+    })
   end
   if answer.errors then
     local messages = {}
@@ -231,7 +233,8 @@ end
 local ITEM_BY_SKU = [[
 query Item($query: String!) {
   inventoryItems(first: 1, query: $query) { edges { node {
-    id sku inventoryLevels(first: 20) { edges { node { location { id name } quantities(names: ["available"]) { name quantity } } } }
+    id sku inventoryLevels(first: 20) { edges { node {
+      location { id name } quantities(names: ["available"]) { name quantity } } } }
   } } }
 }]]
 
@@ -279,7 +282,9 @@ mutation Set($input: InventorySetQuantitiesInput!) {
 function Client:set_available(item_id, location_id, quantity, compare, reference)
   local data = self:graphql(SET_QUANTITIES, { input = {
     name = "available", reason = "correction", referenceDocumentUri = reference,
-    quantities = { { inventoryItemId = item_id, locationId = location_id, quantity = quantity, compareQuantity = compare } },
+    quantities = {
+      { inventoryItemId = item_id, locationId = location_id, quantity = quantity, compareQuantity = compare },
+    },
   } }, 10)
   local errors = data.inventorySetQuantities.userErrors
   if errors and #errors > 0 then
@@ -300,7 +305,8 @@ end
 function Client:subscribe_webhook(topic, uri)
   local data = self:graphql([[
 mutation Sub($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
-  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) { webhookSubscription { id } userErrors { message } }
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+    webhookSubscription { id } userErrors { message } }
 }]], { topic = topic:upper():gsub("/", "_"), sub = { uri = uri, format = "JSON" } }, 10)
   local r = data.webhookSubscriptionCreate
   if r.userErrors and #r.userErrors > 0 then

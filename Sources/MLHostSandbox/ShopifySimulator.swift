@@ -36,6 +36,9 @@ public final class ShopifySimulator: Sendable {
     var requests = 0
     var throttled = 0
     var inventorySets = 0
+    var staleCompares = 0
+    /// SKUs that sell one unit right after their next read: the race compare-and-set exists for.
+    var saleAfterRead: Set<String> = []
   }
 
   public let config: Config
@@ -187,7 +190,7 @@ public final class ShopifySimulator: Sendable {
       let (page, spent) = ordersPage(&s, first: first, after: variables["after"] as? String, query: variables["q"] as? String ?? variables["query"] as? String ?? "", lineLimit: lineLimit)
       data = ["orders": page]
       actual = spent
-    case "inventoryItems": data = ["inventoryItems": inventoryItems(s, query: variables["query"] as? String ?? variables["q"] as? String ?? "", first: first)]
+    case "inventoryItems": data = ["inventoryItems": inventoryItems(&s, query: variables["query"] as? String ?? variables["q"] as? String ?? "", first: first)]
     case "locations": data = ["locations": ["edges": s.locations.prefix(first).map { ["node": ["id": "gid://shopify/Location/\($0.id)", "name": $0.name]] }]]
     case "inventoryItem": data = ["inventoryItem": inventoryItem(s, variables)]
     case "inventorySetQuantities": data = ["inventorySetQuantities": setQuantities(&s, variables["input"] as? [String: Any] ?? [:])]
@@ -268,10 +271,14 @@ public final class ShopifySimulator: Sendable {
      }]]
   }
 
-  private func inventoryItems(_ s: State, query: String, first: Int) -> [String: Any] {
+  private func inventoryItems(_ s: inout State, query: String, first: Int) -> [String: Any] {
     let wanted = query.hasPrefix("sku:") ? String(query.dropFirst(4)).trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) : nil
     let items = s.items.values.filter { wanted == nil || $0.sku == wanted }.sorted { $0.id < $1.id }.prefix(first)
-    return ["edges": items.map { ["node": level($0, s)] }, "pageInfo": ["hasNextPage": false, "endCursor": NSNull()]]
+    let answer: [String: Any] = ["edges": items.map { ["node": level($0, s)] }, "pageInfo": ["hasNextPage": false, "endCursor": NSNull()]]
+    for item in items where s.saleAfterRead.remove(item.sku) != nil {
+      s.items[item.sku]?.available[80_000_001, default: 0] -= 1
+    }
+    return answer
   }
 
   private func inventoryItem(_ s: State, _ v: [String: Any]) -> Any {
@@ -302,6 +309,7 @@ public final class ShopifySimulator: Sendable {
           return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)", "compareQuantity"], "message": "compareQuantity is required unless ignoreCompareQuantity is true", "code": "COMPARE_QUANTITY_REQUIRED"]]]
         }
         guard compare == current else {
+          s.staleCompares += 1
           return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)", "compareQuantity"], "message": "The specified compare quantity does not match the current quantity", "code": "COMPARE_QUANTITY_STALE"]]]
         }
       }
@@ -354,8 +362,40 @@ public final class ShopifySimulator: Sendable {
     state.withLock { $0.items[sku]?.available[location] }
   }
 
-  public var stats: (requests: Int, throttled: Int, inventorySets: Int, orders: Int) {
-    state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.orders.count) }
+  public var stats: (requests: Int, throttled: Int, inventorySets: Int, staleCompares: Int, orders: Int) {
+    state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.staleCompares, $0.orders.count) }
+  }
+
+  /// Order totals by name (#1001), for checking what reached X3 to the cent.
+  public var orderTotals: [String: ExactDecimal] {
+    state.withLock { s in Dictionary(uniqueKeysWithValues: s.orders.values.map { ($0.name, $0.total) }) }
+  }
+
+  /// Names of the orders that have been fulfilled.
+  public var fulfilledOrders: Set<String> { state.withLock { Set($0.orders.values.filter { !$0.fulfillments.isEmpty }.map(\.name)) } }
+
+  public var faultsInjected: Int { plan.injected.withLock { $0.values.reduce(0, +) } }
+
+  /// The next read of `sku`'s inventory is followed by a sale of one unit, before the connector can set it.
+  public func sellOneAfterNextRead(sku: String) { _ = state.withLock { $0.saleAfterRead.insert(sku) } }
+
+  /// A new order placed by a seeded customer (orders/create is delivered); answers its name (#number).
+  @discardableResult
+  public func placeOrder(customer: SandboxSeed.Customer, lines: [SandboxSeed.Line]) -> String {
+    let order = state.withLock { s -> ShopifyOrder in
+      let number = (s.orders.values.map(\.number).max() ?? 1000) + 1
+      let now = Date().timeIntervalSince1970.rounded(.down)
+      let id = Self.add(.init(number: number, customer: customer, lines: lines, createdAt: now, financialStatus: "PAID",
+                              fulfilled: false, cancelled: false), to: &s)
+      return s.orders[id]!
+    }
+    deliver(topic: "orders/create", order)
+    return order.name
+  }
+
+  /// Changes an order as the merchant would (see `update`) and delivers orders/updated.
+  public func changeOrder(number: Int, _ change: [String: Any]) {
+    if let order = update(number: number, change) { deliver(topic: "orders/updated", order) }
   }
 
   /// Sends `order` to every subscriber of `topic`, signed as Shopify signs (base64 HMAC-SHA256 of the body).

@@ -350,7 +350,12 @@ public final class X3Simulator: @unchecked Sendable {
 
   // MARK: for tests and summaries
 
+  public func addCustomer(code: String, name: String, email: String) {
+    lock.withLock { insert("BPCUSTOMER", ["BPCNUM": code, "BPCNAM": name, "EMAIL": email, "CUR": "EUR", "BPCSTA": 2]) }
+  }
+
   public func rows(_ cls: String) -> [[String: Any]] { lock.withLock { Array(classes[cls]?.rows.values ?? [:].values) } }
+  public var faultsInjected: Int { plan.injected.withLock { $0.values.reduce(0, +) } }
   public var currentRefreshToken: String { lock.withLock { refreshToken } }
   public var requests: Int { lock.withLock { requestCount } }
 }

@@ -31,11 +31,21 @@ public final class MLHostProcess: @unchecked Sendable {
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    // Both pipes are drained at once: a child that fills one while we block on the other would never exit.
+    let errData = UncheckedSendable(Data())
+    let drained = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+      errData.value = err.fileHandleForReading.readDataToEndOfFile()
+      drained.signal()
+    }
+    let watchdog = DispatchWorkItem { [p] in if p.isRunning { p.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
     p.waitUntilExit()
+    watchdog.cancel()
     return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                  stderr: String(decoding: errData, as: UTF8.self))
+                  stderr: String(decoding: errData.value, as: UTF8.self))
   }
 
   /// Starts a long-running command; stdout and stderr are collected together.
@@ -89,4 +99,10 @@ public final class MLHostProcess: @unchecked Sendable {
       process.waitUntilExit()
     }
   }
+}
+
+/// A mutable box handed to one other thread, read after it signals.
+final class UncheckedSendable<T>: @unchecked Sendable {
+  var value: T
+  init(_ value: T) { self.value = value }
 }

@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import MLHostRuntime
+import MLHostSandbox
+import MLHostTesting
+import Testing
+
+/// The x3_shopify connector, run by the real binary against the sandbox systems started in this process (so they
+/// outlive a host that is killed). Each test has its own sandbox, state and ports.
+struct Rig {
+  let sandbox: Sandbox
+  let state: URL
+
+  static let script = Repository.root.appendingPathComponent("connectors/x3_shopify.lua")
+
+  static func start(orders: Int = 24, faults: Faults = Faults(), x3Latency: Double = 0) async throws -> Rig {
+    var options = Sandbox.Options()
+    options.orders = orders
+    options.inject(faults)
+    if x3Latency > 0 { options.x3.faults.latency = x3Latency }
+    let sandbox = try await Sandbox.start(options, logger: Logger(label: "sandbox") { _ in SwiftLogNoOpLogHandler() })
+    let state = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-x3shopify-\(UUID().uuidString)")
+    let vault = try CredentialVault(directory: state)
+    for c in sandbox.credentials() { try vault.set(c) }
+    return Rig(sandbox: sandbox, state: state)
+  }
+
+  /// `--set` for the sandbox's URLs, plus `extra` settings.
+  func settings(_ extra: [String: String] = [:]) -> [String] {
+    sandbox.settings.merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+  }
+
+  /// One `--once` run to its end.
+  func once(_ extra: [String: String] = [:]) throws -> MLHostProcess.Result {
+    try MLHostProcess.run(
+      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"] + settings(extra),
+      timeout: 120)
+  }
+
+  /// A long-running host; `flags` are command-line options (`--lease-seconds`), `extra` settings.
+  func host(_ extra: [String: String] = [:], flags: [String] = []) throws -> HostProcess {
+    try HostProcess(scripts: [Self.script], state: state, extra: settings(extra) + flags)
+  }
+
+  var invoices: [[String: Any]] { sandbox.x3.rows("SINVOICE") }
+  var invoiceReferences: [String] { invoices.compactMap { $0["CUSORDREF"] as? String } }
+  var deliveries: [[String: Any]] { sandbox.x3.rows("SDELIVERY") }
+
+  func stop() {
+    sandbox.stop()
+    try? FileManager.default.removeItem(at: state)
+  }
+}
+
+/// Orders the seed makes that cannot become invoices: the customer missing in X3, the unknown SKU, the inactive
+/// GL account, and the order cancelled before it was invoiced.
+let uninvoiceable = 4
+
+@Suite(.serialized) struct X3ShopifyTests {
+  @Test func fullSyncThenARerunCreatesNothingNew() async throws {
+    let rig = try await Rig.start()
+    defer { rig.stop() }
+    let first = try rig.once()
+    #expect(first.status == 0, "\(first.stderr)")
+    #expect(first.stdout.contains("shopify.order: 20 created, 1 unchanged, 3 rejected"), "\(first.stdout)")
+    #expect(first.stdout.contains("no X3 customer with email nadia.ozdemir@example.net"))
+    #expect(first.stdout.contains("unknown SKU GHOST-404"))
+    #expect(first.stdout.contains("GL account 706100 is inactive in X3"))
+    #expect(first.stdout.contains("→ mlhost replay"))
+    let references = rig.invoiceReferences
+    #expect(references.count == 24 - uninvoiceable)
+    #expect(Set(references).count == references.count, "an order was invoiced twice")
+    // Money to the cent: each invoice's gross is the Shopify order's total, and lines + tax balance.
+    let totals = rig.sandbox.shopify.orderTotals
+    for invoice in rig.invoices {
+      let ref = invoice["CUSORDREF"] as! String
+      #expect(ExactDecimal(invoice["AMTATI"] as! String) == totals[ref], "invoice for \(ref)")
+    }
+    #expect(rig.deliveries.count == rig.sandbox.shopify.fulfilledOrders.intersection(references).count)
+    // Again: the cursors have moved, and every lookup finds what exists. Nothing new in X3.
+    let invoicesBefore = rig.invoices.count, deliveriesBefore = rig.deliveries.count
+    let second = try rig.once()
+    #expect(second.status == 0, "\(second.stderr)")
+    #expect(!second.stdout.contains("created"), "\(second.stdout)")
+    #expect(rig.invoices.count == invoicesBefore)
+    #expect(rig.deliveries.count == deliveriesBefore)
+    // X3 stock reached Shopify, including what the first cycle's deliveries took out of it.
+    for row in rig.sandbox.x3.rows("STOCK") {
+      let item = row["ITMREF"] as! String
+      let sku = item == "TS-BIO-M" ? "TSHIRT-M" : item
+      #expect(rig.sandbox.shopify.available(sku: sku) == row["QTYSTU"] as? Int, "stock of \(sku)")
+    }
+  }
+
+  @Test func aHostKilledMidSyncResumesWithoutLossOrDuplicates() async throws {
+    let rig = try await Rig.start(orders: 240, x3Latency: 0.02)
+    defer { rig.stop() }
+    // A short lease, so the killed host's job is taken over within seconds rather than a minute.
+    let host = try rig.host(flags: ["--lease-seconds", "2"])
+    #expect(try await eventually(within: 60) { rig.invoices.count >= 40 })
+    host.kill9()
+    let partial = rig.invoices.count
+    #expect(partial < 240 - uninvoiceable, "the sync finished before the kill; the test proves nothing")
+    let rest = try rig.once()
+    #expect(rest.status == 0, "\(rest.stderr)")
+    let references = rig.invoiceReferences
+    #expect(references.count == 240 - uninvoiceable)
+    #expect(Set(references).count == references.count, "an order was invoiced twice")
+    #expect(Set(rig.deliveries.compactMap { $0["YSHOPFUL"] as? String }).count == rig.deliveries.count)
+  }
+
+  @Test func injectedFaultsStillLandEverythingExactlyOnce() async throws {
+    let rig = try await Rig.start(orders: 60, faults: Faults(rate: 0.1, slowDelay: 1.5, seed: 42))
+    defer { rig.stop() }
+    // Slow answers outlast these timeouts: the write happened, the host does not know, and must not repeat it.
+    let host = try rig.host(["x3.timeout": "1s", "shopify.timeout": "1s"])
+    defer { host.process.kill() }
+    #expect(try await eventually(within: 120) { rig.invoices.count >= 60 - uninvoiceable }, "\(rig.invoices.count) invoices")
+    try await Task.sleep(nanoseconds: 2_000_000_000)  // let retries still in flight finish
+    let references = rig.invoiceReferences
+    #expect(references.count == 60 - uninvoiceable)
+    #expect(Set(references).count == references.count, "an order was invoiced twice")
+    #expect(Set(rig.deliveries.compactMap { $0["YSHOPFUL"] as? String }).count == rig.deliveries.count)
+    let injected = rig.sandbox.shopify.faultsInjected + rig.sandbox.x3.faultsInjected
+    #expect(injected >= 10, "only \(injected) faults were injected")
+    #expect(host.stop() == 0)
+  }
+
+  @Test func aRejectedOrderReplaysOnceTheCustomerExists() async throws {
+    let rig = try await Rig.start()
+    defer { rig.stop() }
+    let host = try rig.host()
+    defer { host.process.kill() }
+    let store = try host.store()
+    #expect(try await eventually(within: 30) { try await store.stats().unresolvedFailures == 3 })
+    let rejected = try await store.records(RecordFilter(unresolvedFailures: true))
+    let missing = try #require(rejected.first { $0.error?.contains("nadia.ozdemir@example.net") == true })
+    rig.sandbox.x3.addCustomer(code: "C0099", name: "Nadia Özdemir", email: "nadia.ozdemir@example.net")
+    let replay = try MLHostProcess.run(["replay", "\(missing.id)", "--state", rig.state.path])
+    #expect(replay.status == 0, "\(replay.stderr)")
+    #expect(try await eventually(within: 30) { rig.invoices.contains { $0["BPCINV"] as? String == "C0099" } })
+    #expect(try await eventually(within: 10) { try await store.stats().unresolvedFailures == 2 })
+    #expect(host.stop() == 0)
+  }
+
+  @Test func stockIsSetWithCompareAndSetAndNeverOverwritesASale() async throws {
+    let rig = try await Rig.start()
+    defer { rig.stop() }
+    // A customer buys a mug between the connector's read and its write.
+    rig.sandbox.shopify.sellOneAfterNextRead(sku: "MUG-CAFE")
+    let run = try rig.once()
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(rig.sandbox.shopify.stats.staleCompares >= 1, "the write did not meet the sale")
+    let mug = rig.sandbox.x3.rows("STOCK").first { $0["ITMREF"] as? String == "MUG-CAFE" }
+    #expect(rig.sandbox.shopify.available(sku: "MUG-CAFE") == mug?["QTYSTU"] as? Int)
+  }
+
+  @Test func webhookAndPollRacingOnOneOrderMakeOneInvoice() async throws {
+    let rig = try await Rig.start()
+    defer { rig.stop() }
+    let host = try rig.host()
+    defer { host.process.kill() }
+    #expect(try await eventually(within: 30) { rig.invoices.count == 24 - uninvoiceable })
+    rig.sandbox.subscribeOrderWebhooks(base: host.webhookURL, connector: "x3_shopify")
+    let seed = SandboxSeed.build(orderCount: 1)
+    var names: [String] = []
+    for i in 0..<5 {
+      names.append(rig.sandbox.shopify.placeOrder(customer: seed.customers[i], lines: [seed.orders[0].lines[0]]))
+      // The webhook is on its way; a poll asks for the same order at the same time.
+      #expect(try await host.admin("POST", "/trigger/x3_shopify/pull_orders").0 == 200)
+    }
+    #expect(try await eventually(within: 30) { names.allSatisfy { rig.invoiceReferences.contains($0) } })
+    try await Task.sleep(nanoseconds: 1_000_000_000)
+    let references = rig.invoiceReferences
+    #expect(Set(references).count == references.count, "an order was invoiced twice")
+    #expect(try await host.store().stats().jobsByState["dead", default: 0] == 0)
+    #expect(host.stop() == 0)
+  }
+}
