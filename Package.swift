@@ -67,7 +67,7 @@ let package = Package(
     .executableTarget(
       name: "mlhost-bench",
       dependencies: [
-        "MLHostRuntime", "MLHostLua", "MLHostTesting", "CLuaBridge", "CLua",
+        "MLHostRuntime", "MLHostLua", "MLHostTesting", "MLHostSandbox", "CLuaBridge", "CLua",
         .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
       ],
       path: "Benchmarks/mlhost-bench"

@@ -81,11 +81,15 @@ local function describe(res)
   return #out > 0 and concat(out, "; ") or nil
 end
 
---- One request; X3's answer or a raised `system_error` (a 4xx other than 404 is a business refusal: not retried).
+-- Statuses that are X3 refusing the content (a business rule): a retry would be refused again, so the record is
+-- parked for a person. Auth, not-found, timeouts and throttling are classified by `system_error.check`.
+local BUSINESS = { [400] = true, [409] = true, [412] = true, [422] = true }
+
+--- One request; X3's answer or a raised `system_error`.
 local function call(self, what, options)
   options.system, options.decimals = self.system, true
   local res, token, detail = http.request(options)
-  if res and res.status >= 400 and res.status < 500 and res.status ~= 404 and res.status ~= 429 then
+  if res and BUSINESS[res.status] then
     system_error.raise({
       kind = "business", system = "x3", status = res.status, retryable = false,
       message = "x3: " .. what .. " refused: " .. (describe(res) or ("HTTP " .. res.status)),

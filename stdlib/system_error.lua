@@ -6,7 +6,7 @@ local type, tostring, error, setmetatable = type, tostring, error, setmetatable
 local _M = {}
 
 ---@class stdlib.SystemError
----@field kind string "network", "http", "not_found", "throttled", "api" (errors in a 200) or "business"
+---@field kind string "network", "http", "auth", "not_found", "throttled", "api" (errors in a 200) or "business"
 ---@field system string
 ---@field status integer?
 ---@field retryable boolean
@@ -49,9 +49,13 @@ function _M.check(system, what, res, token, detail, describe)
   end
   if res.status >= 400 then
     local text = describe and describe(res) or nil
+    local kind = res.status == 404 and "not_found" or (res.throttled and "throttled" or "http")
+    -- A 401 after the host's own refresh-and-retry is a token that went bad in flight: the next attempt gets a
+    -- fresh one. A 403 is a missing permission: a person must grant it.
+    local retryable = res.retryable or res.status == 401 or res.status == 408
+    if res.status == 401 or res.status == 403 then kind = "auth" end
     _M.raise({
-      kind = res.status == 404 and "not_found" or (res.throttled and "throttled" or "http"), system = system,
-      status = res.status, retryable = res.retryable or false, retry_after = res.retry_after,
+      kind = kind, system = system, status = res.status, retryable = retryable, retry_after = res.retry_after,
       message = system .. ": " .. what .. " answered " .. res.status .. (text and (": " .. text) or ""),
     })
   end

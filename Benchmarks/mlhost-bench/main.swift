@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import MLHostLua
 import MLHostRuntime
+import MLHostSandbox
 import MLHostTesting
 
 // Benchmarks of the core host, each measured side by side with its baseline in the same run; medians of
@@ -307,9 +308,64 @@ func benchHTTP() async throws {
     + "speed-up \(fmt(sequential.seconds / best, 1))×; goal ≥ 20×")
 }
 
+/// One `mlhost run connectors/x3_shopify.lua --once` (the release binary beside this one) against a fresh
+/// in-process sandbox; answers seconds and invoices created, and the sandbox for its counters.
+func syncOnce(orders: Int, latency: Double, x3Limit: Double = 0, settings: [String: String] = [:]) async throws
+  -> (seconds: Double, invoices: Int, x3Requests: Int)
+{
+  var options = Sandbox.Options()
+  options.orders = orders
+  options.inject(Faults(latency: latency))
+  // A Shopify Plus store: 20,000-point bucket restored at 1,000 points/s.
+  options.shopify.bucketSize = 20_000
+  options.shopify.restoreRate = 1000
+  options.x3.rateLimit = x3Limit
+  let sandbox = try await Sandbox.start(options, logger: quiet)
+  defer { sandbox.stop() }
+  let state = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-bench-sync-\(UUID().uuidString)")
+  defer { try? FileManager.default.removeItem(at: state) }
+  let vault = try CredentialVault(directory: state)
+  for c in sandbox.credentials() { try vault.set(c) }
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mlhost")
+  p.arguments = ["run", "connectors/x3_shopify.lua", "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0",
+                 "--log-level", "warning"]
+    + sandbox.settings.merging(settings) { _, b in b }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+  p.standardOutput = FileHandle.nullDevice
+  p.standardError = FileHandle.nullDevice
+  let x3Before = sandbox.x3.requests
+  let t0 = Date()
+  try p.run()
+  while p.isRunning { try await Task.sleep(nanoseconds: 20_000_000) }
+  let seconds = Date().timeIntervalSince(t0)
+  guard p.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "mlhost exited \(p.terminationStatus)"]) }
+  return (seconds, sandbox.x3.rows("SINVOICE").count, sandbox.x3.requests - x3Before)
+}
+
+/// Shopify → X3 order sync at 20 ms per API call: default concurrency vs one order at a time, and a run held to
+/// an X3 rate limit.
+func benchSync() async throws {
+  let latency = 0.020
+  let sequential = try await syncOnce(orders: 300, latency: latency, settings: ["concurrency": "1"])
+  var concurrent: [(seconds: Double, invoices: Int, x3Requests: Int)] = []
+  for _ in 0..<2 { concurrent.append(try await syncOnce(orders: 5000, latency: latency)) }
+  let seqRate = Double(sequential.invoices) / sequential.seconds
+  let rates = concurrent.map { Double($0.invoices) / $0.seconds }
+  print("sync: 5,000 Shopify orders → X3 invoices, 20 ms per API call: default concurrency "
+    + "\(rates.map { fmt($0, 0) }.joined(separator: ", ")) invoices/s (\(concurrent.map { fmt($0.seconds, 1) }.joined(separator: ", ")) s, "
+    + "\(concurrent[0].invoices) invoices); concurrency 1: \(fmt(seqRate, 1)) invoices/s over 300 orders; "
+    + "speed-up \(fmt(median(rates) / seqRate, 1))×; goal ≥ 20×")
+  let limit = 150.0
+  let limited = try await syncOnce(orders: 1500, latency: latency, x3Limit: limit, settings: ["x3.rate": "\(Int(limit))"])
+  let achieved = Double(limited.x3Requests) / limited.seconds
+  print("sync under an X3 limit of \(Int(limit)) requests/s (connector told x3.rate = \(Int(limit))): 1,500 orders in "
+    + "\(fmt(limited.seconds, 1)) s, \(fmt(achieved, 0)) X3 requests/s = \(fmt(100 * achieved / limit, 0)) % of the limit, "
+    + "\(fmt(Double(limited.invoices) / limited.seconds, 1)) invoices/s; goal ≥ 90 %")
+}
+
 let benches: [(String, () async throws -> Void)] = [
   ("calls", benchCalls), ("json", benchJSON), ("coroutines", benchCoroutines), ("reload", benchReload),
-  ("dispatch", benchDispatch), ("http", benchHTTP),
+  ("dispatch", benchDispatch), ("http", benchHTTP), ("sync", benchSync),
 ]
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "serve-bare", arguments.count == 2, let port = Int(arguments[1]) {

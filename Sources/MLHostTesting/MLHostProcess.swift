@@ -48,6 +48,16 @@ public final class MLHostProcess: @unchecked Sendable {
                   stderr: String(decoding: errData.value, as: UTF8.self))
   }
 
+  /// The same, without holding a thread of the cooperative pool while the child runs (two cores give the pool two
+  /// threads; a blocked pool would starve the in-process servers the child is talking to).
+  public static func run(_ arguments: [String], timeout: Double = 60) async throws -> Result {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Result, any Error>) in
+      Thread.detachNewThread {
+        c.resume(with: Swift.Result { try run(arguments, timeout: timeout) as Result })
+      }
+    }
+  }
+
   /// Starts a long-running command; stdout and stderr are collected together.
   public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> MLHostProcess {
     let m = MLHostProcess()

@@ -31,8 +31,8 @@ struct Rig {
   }
 
   /// One `--once` run to its end.
-  func once(_ extra: [String: String] = [:]) throws -> MLHostProcess.Result {
-    try MLHostProcess.run(
+  func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {
+    try await MLHostProcess.run(
       ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"] + settings(extra),
       timeout: 120)
   }
@@ -60,7 +60,7 @@ let uninvoiceable = 4
   @Test func fullSyncThenARerunCreatesNothingNew() async throws {
     let rig = try await Rig.start()
     defer { rig.stop() }
-    let first = try rig.once()
+    let first = try await rig.once()
     #expect(first.status == 0, "\(first.stderr)")
     #expect(first.stdout.contains("shopify.order: 20 created, 1 unchanged, 3 rejected"), "\(first.stdout)")
     #expect(first.stdout.contains("no X3 customer with email nadia.ozdemir@example.net"))
@@ -79,7 +79,7 @@ let uninvoiceable = 4
     #expect(rig.deliveries.count == rig.sandbox.shopify.fulfilledOrders.intersection(references).count)
     // Again: the cursors have moved, and every lookup finds what exists. Nothing new in X3.
     let invoicesBefore = rig.invoices.count, deliveriesBefore = rig.deliveries.count
-    let second = try rig.once()
+    let second = try await rig.once()
     #expect(second.status == 0, "\(second.stderr)")
     #expect(!second.stdout.contains("created"), "\(second.stdout)")
     #expect(rig.invoices.count == invoicesBefore)
@@ -101,7 +101,7 @@ let uninvoiceable = 4
     host.kill9()
     let partial = rig.invoices.count
     #expect(partial < 240 - uninvoiceable, "the sync finished before the kill; the test proves nothing")
-    let rest = try rig.once()
+    let rest = try await rig.once()
     #expect(rest.status == 0, "\(rest.stderr)")
     let references = rig.invoiceReferences
     #expect(references.count == 240 - uninvoiceable)
@@ -115,7 +115,9 @@ let uninvoiceable = 4
     // Slow answers outlast these timeouts: the write happened, the host does not know, and must not repeat it.
     let host = try rig.host(["x3.timeout": "1s", "shopify.timeout": "1s"])
     defer { host.process.kill() }
-    #expect(try await eventually(within: 120) { rig.invoices.count >= 60 - uninvoiceable }, "\(rig.invoices.count) invoices")
+    let landed = try await eventually(within: 120) { rig.invoices.count >= 60 - uninvoiceable }
+    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.outcome): \($0.error ?? "")" }
+    #expect(landed, "\(rig.invoices.count) invoices; records needing attention:\n\(open.joined(separator: "\n"))")
     try await Task.sleep(nanoseconds: 2_000_000_000)  // let retries still in flight finish
     let references = rig.invoiceReferences
     #expect(references.count == 60 - uninvoiceable)
@@ -136,7 +138,7 @@ let uninvoiceable = 4
     let rejected = try await store.records(RecordFilter(unresolvedFailures: true))
     let missing = try #require(rejected.first { $0.error?.contains("nadia.ozdemir@example.net") == true })
     rig.sandbox.x3.addCustomer(code: "C0099", name: "Nadia Özdemir", email: "nadia.ozdemir@example.net")
-    let replay = try MLHostProcess.run(["replay", "\(missing.id)", "--state", rig.state.path])
+    let replay = try await MLHostProcess.run(["replay", "\(missing.id)", "--state", rig.state.path])
     #expect(replay.status == 0, "\(replay.stderr)")
     #expect(try await eventually(within: 30) { rig.invoices.contains { $0["BPCINV"] as? String == "C0099" } })
     #expect(try await eventually(within: 10) { try await store.stats().unresolvedFailures == 2 })
@@ -148,7 +150,7 @@ let uninvoiceable = 4
     defer { rig.stop() }
     // A customer buys a mug between the connector's read and its write.
     rig.sandbox.shopify.sellOneAfterNextRead(sku: "MUG-CAFE")
-    let run = try rig.once()
+    let run = try await rig.once()
     #expect(run.status == 0, "\(run.stderr)")
     #expect(rig.sandbox.shopify.stats.staleCompares >= 1, "the write did not meet the sale")
     let mug = rig.sandbox.x3.rows("STOCK").first { $0["ITMREF"] as? String == "MUG-CAFE" }

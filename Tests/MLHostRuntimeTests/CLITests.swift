@@ -5,17 +5,17 @@ import Testing
 
 /// The real `mlhost` binary, as users run it.
 @Suite(.serialized) struct CLITests {
-  @Test func checkSucceedsOnTheExample() throws {
-    let r = try MLHostProcess.run(["check", "examples/invoice_digest/invoice_digest.lua"])
+  @Test func checkSucceedsOnTheExample() async throws {
+    let r = try await MLHostProcess.run(["check", "examples/invoice_digest/invoice_digest.lua"])
     #expect(r.status == 0)
     #expect(r.stdout.contains("ok — connector invoice_digest"))
     #expect(r.stdout.contains("job digest (every 3s)"))
   }
 
-  @Test func checkFailsWithPathLineMessage() throws {
+  @Test func checkFailsWithPathLineMessage() async throws {
     let c = try TempConnector(script: "local c = mlhost.connector { name = 'x' }\nc:job('a', function()\n  return 1 +\nend)\nreturn c\n")
     defer { c.remove() }
-    let r = try MLHostProcess.run(["check", c.script.path])
+    let r = try await MLHostProcess.run(["check", c.script.path])
     #expect(r.status == 1)
     #expect(r.stderr.contains("connector.lua:4: unexpected symbol near 'end'"), "\(r.stderr)")
   }
@@ -54,10 +54,10 @@ import Testing
     #expect(p.wait(within: 10) == 0)
   }
 
-  @Test func versionAndHelp() throws {
-    #expect(try MLHostProcess.run(["version"]).stdout.contains("mlhost \(MLHostVersion.current)"))
+  @Test func versionAndHelp() async throws {
+    #expect(try await MLHostProcess.run(["version"]).stdout.contains("mlhost \(MLHostVersion.current)"))
     for verb in ["run", "check", "version", "docs"] {
-      let r = try MLHostProcess.run([verb, "--help"])
+      let r = try await MLHostProcess.run([verb, "--help"])
       #expect(r.status == 0)
       #expect(r.stdout.contains("USAGE"))
     }

@@ -30,18 +30,18 @@ import Testing
 
     let orders = #"[{"id": 1, "email": "a@x.com"}, {"id": 2, "email": "b@x.com"}]"#
     #expect(try await host.admin("POST", "/trigger/ops/add_customer", body: #""a@x.com""#).0 == 200)
-    let trigger = try MLHostProcess.run(["trigger", "ops", "sync", "--input", orders] + stateArgs)
+    let trigger = try await MLHostProcess.run(["trigger", "ops", "sync", "--input", orders] + stateArgs)
     #expect(trigger.status == 0, "\(trigger.stderr)")
     #expect(trigger.stdout.contains("job_id"))
     let store = try host.store()
     #expect(try await eventually { try await store.stats().recordsByOutcome == ["created": 1, "rejected": 1] })
 
-    let audit = try MLHostProcess.run(["audit", "--failed"] + stateArgs)
+    let audit = try await MLHostProcess.run(["audit", "--failed"] + stateArgs)
     #expect(audit.stdout.contains("order 2 REJECTED — no customer b@x.com"), "\(audit.stdout)")
     let rejected = try #require(try await store.records(RecordFilter(unresolvedFailures: true)).first)
     #expect(audit.stdout.contains("mlhost replay \(rejected.id)"))
 
-    let status = try MLHostProcess.run(["status"] + stateArgs)
+    let status = try await MLHostProcess.run(["status"] + stateArgs)
     #expect(status.stdout.contains("connector ops"))
     #expect(status.stdout.contains("needing attention: 1"))
 
@@ -50,40 +50,40 @@ import Testing
     #expect(metrics.contains("mlhost_job_runs_total{connector=\"ops\",result=\"succeeded\"} 2"))
 
     // Fix the cause, replay every failure.
-    #expect(try MLHostProcess.run(["trigger", "ops", "add_customer", "--input", #""b@x.com""#] + stateArgs).status == 0)
+    #expect(try await MLHostProcess.run(["trigger", "ops", "add_customer", "--input", #""b@x.com""#] + stateArgs).status == 0)
     try await Task.sleep(nanoseconds: 300_000_000)
-    let replay = try MLHostProcess.run(["replay", "--failed"] + stateArgs)
+    let replay = try await MLHostProcess.run(["replay", "--failed"] + stateArgs)
     #expect(replay.status == 0, "\(replay.stderr)")
     #expect(try await eventually { try await store.stats().unresolvedFailures == 0 })
-    #expect(try MLHostProcess.run(["audit", "--failed"] + stateArgs).stdout.contains("no records need attention"))
+    #expect(try await MLHostProcess.run(["audit", "--failed"] + stateArgs).stdout.contains("no records need attention"))
 
     // Unknown jobs are refused clearly, without a usage dump.
-    let bad = try MLHostProcess.run(["trigger", "ops", "nope"] + stateArgs)
+    let bad = try await MLHostProcess.run(["trigger", "ops", "nope"] + stateArgs)
     #expect(bad.status != 0)
     #expect(bad.stderr.contains("has no job 'nope'"))
     #expect(!bad.stderr.contains("USAGE"))
     #expect(host.stop() == 0)
   }
 
-  @Test func credentialsAreEncryptedAndNeverPrinted() throws {
+  @Test func credentialsAreEncryptedAndNeverPrinted() async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-creds-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
     let canary = "canary-\(UUID().uuidString)"
-    let set = try MLHostProcess.run(["creds", "set", "shop", "--type", "webhook_secret", "--field", "secret=\(canary)", "--state", dir.path])
+    let set = try await MLHostProcess.run(["creds", "set", "shop", "--type", "webhook_secret", "--field", "secret=\(canary)", "--state", dir.path])
     #expect(set.status == 0, "\(set.stderr)")
     let vault = try String(contentsOf: dir.appendingPathComponent("credentials.json"), encoding: .utf8)
     #expect(!vault.contains(canary), "the vault holds the secret in plain text")
     let mode = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("master.key").path)[.posixPermissions] as? Int
     #expect(mode == 0o600)
-    let list = try MLHostProcess.run(["creds", "list", "--state", dir.path])
+    let list = try await MLHostProcess.run(["creds", "list", "--state", dir.path])
     #expect(list.stdout.contains("shop  webhook_secret"))
     #expect(!list.stdout.contains(canary))
-    #expect(try MLHostProcess.run(["creds", "rotate", "--state", dir.path]).status == 0)
+    #expect(try await MLHostProcess.run(["creds", "rotate", "--state", dir.path]).status == 0)
     #expect(try CredentialVault(directory: dir).get("shop")?.fields["secret"] == canary)
-    let missing = try MLHostProcess.run(["creds", "set", "x", "--type", "basic", "--field", "user=u", "--state", dir.path])
+    let missing = try await MLHostProcess.run(["creds", "set", "x", "--type", "basic", "--field", "user=u", "--state", dir.path])
     #expect(missing.status != 0)
     #expect(missing.stderr.contains("--field password=..."))
-    #expect(try MLHostProcess.run(["creds", "rm", "shop", "--state", dir.path]).status == 0)
+    #expect(try await MLHostProcess.run(["creds", "rm", "shop", "--state", dir.path]).status == 0)
   }
 
   @Test func webhooksOverHTTPS() async throws {

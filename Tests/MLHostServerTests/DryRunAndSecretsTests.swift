@@ -33,11 +33,11 @@ import Testing
     var leaks: [String] { [canary, encoded] }
   }
 
-  static func setUp(_ url: String) throws -> Setup {
+  static func setUp(_ url: String) async throws -> Setup {
     let c = try TempConnector(script: script, settings: "url = \"\(url)\"\n")
     let state = c.directory.appendingPathComponent("state")
     let canary = "canary-\(UUID().uuidString)"
-    let set = try MLHostProcess.run([
+    let set = try await MLHostProcess.run([
       "creds", "set", "erp", "--type", "basic", "--field", "user=svc", "--field", "password=\(canary)", "--state", state.path,
     ])
     #expect(set.status == 0, "\(set.stderr)")
@@ -47,9 +47,9 @@ import Testing
   @Test func dryRunSendsNoWriteAndChangesNoState() async throws {
     let (s, server) = try await SystemTests.start()
     defer { server.stop() }
-    let setup = try Self.setUp(server.url)
+    let setup = try await Self.setUp(server.url)
     defer { setup.connector.remove() }
-    let run = try MLHostProcess.run(["run", setup.connector.script.path, "--dry-run", "--state", setup.state.path])
+    let run = try await MLHostProcess.run(["run", setup.connector.script.path, "--dry-run", "--state", setup.state.path])
     #expect(run.status == 0, "\(run.stderr)")
     let out = run.stdout
     #expect(out.contains("dry run: one cycle"))
@@ -72,15 +72,15 @@ import Testing
   @Test func canarySecretsAppearInNoOutput() async throws {
     let (s, server) = try await SystemTests.start()
     defer { server.stop() }
-    let setup = try Self.setUp(server.url)
+    let setup = try await Self.setUp(server.url)
     defer { setup.connector.remove() }
     let host = try HostProcess(scripts: [setup.connector.script], state: setup.state)
     defer { host.process.kill() }
     let store = try host.store()
     #expect(try await eventually { try await store.stats().recordsByOutcome == ["created": 1, "failed": 1, "rejected": 1] })
     #expect(s.hits("echo-auth") >= 3)  // the server did see the credential
-    let audit = try MLHostProcess.run(["audit", "--state", setup.state.path])
-    let status = try MLHostProcess.run(["status", "--state", setup.state.path])
+    let audit = try await MLHostProcess.run(["audit", "--state", setup.state.path])
+    let status = try await MLHostProcess.run(["status", "--state", setup.state.path])
     #expect(host.stop() == 0)
     var outputs = ["host log": host.process.output, "audit": audit.stdout + audit.stderr, "status": status.stdout]
     for file in ["mlhost.sqlite", "mlhost.sqlite-wal", "credentials.json"] {
