@@ -10,7 +10,7 @@ local paging = require "paging"
 local reconcile = require "reconcile"
 local system_error = require "system_error"
 
-local money, log, store, time = mlhost.money, mlhost.log, mlhost.store, mlhost.time
+local money, log, time = mlhost.money, mlhost.log, mlhost.time
 local ipairs, tostring, tonumber, pcall, error = ipairs, tostring, tonumber, pcall, error
 
 local c = mlhost.connector {
@@ -111,35 +111,22 @@ local function build_invoice(reject, order, customer)
   }, allocation
 end
 
--- A webhook may arrive after a later poll: what is older than the version already handled changes nothing.
-local function stale(order)
-  local handled = store.get("order_at:" .. order.id)
-  return handled ~= nil and time.parse(handled) > time.parse(order.updated_at)
-end
-
-local function handled(order) store.set("order_at:" .. order.id, order.updated_at) end
+-- An order only moves forward (pending → paid → fulfilled; cancelled ends it), so a webhook that arrives after a
+-- later poll, carrying an older state, cannot move the invoice back.
+local RANK = { [STATUS.pending] = 1, [STATUS.paid] = 2, [STATUS.fulfilled] = 3, [STATUS.cancelled] = 4 }
 
 c:handler("shopify.order", function(rec, order)
-  if stale(order) then
-    return rec:unchanged("x3", rec:target_id("x3"), { skipped = "an older version of the order" })
-  end
   local status = invoice_status(order)
   local number = rec:target_id("x3")
   local invoice = number and erp:read("invoice", number) or erp:invoice_by_reference(order.name)
   if invoice then
     number = invoice[F.invoice_number]
-    if invoice[F.invoice_status] == status then
-      handled(order)
-      return rec:unchanged("x3", number)
-    end
+    local was = invoice[F.invoice_status]
+    if (RANK[status] or 0) <= (RANK[was] or 0) then return rec:unchanged("x3", number) end
     erp:update("invoice", number, { [F.invoice_status] = status })
-    handled(order)
-    return rec:updated("x3", number, { status = status, was = invoice[F.invoice_status] })
+    return rec:updated("x3", number, { status = status, was = was })
   end
-  if order.cancelled then
-    handled(order)
-    return rec:unchanged("x3", nil, { skipped = "cancelled before it was invoiced" })
-  end
+  if order.cancelled then return rec:unchanged("x3", nil, { skipped = "cancelled before it was invoiced" }) end
   local function reject(reason) rec:reject("order " .. order.name .. ": " .. reason) end
   local ok, problem, sums = reconcile.order(order)
   if not ok then reject("totals do not reconcile: " .. problem) end
@@ -148,7 +135,6 @@ c:handler("shopify.order", function(rec, order)
     or reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
   local body, allocation = build_invoice(reject, order, customer)
   local created = erp:create("invoice", body)
-  handled(order)
   return rec:created("x3", created[F.invoice_number], {
     customer = customer[F.customer_code], net = sums.net, tax = sums.tax, total = order.total, gl = allocation,
   })
@@ -203,17 +189,16 @@ end
 c:every(s.poll_orders, "pull_orders", function(job)
   local cursor = paging.time_cursor(job, "orders", s.orders_since)
   local count = 0
-  for page in shop:order_pages(cursor.at) do
-    local fresh = {}
-    for _, order in ipairs(page) do
-      if not cursor:seen(order.updated_at, order_version(order)) then fresh[#fresh + 1] = order end
+  paging.pipeline(shop:order_pages(cursor.at), s.concurrency, function(order)
+    if not cursor:seen(order.updated_at, order_version(order)) then
+      process(job, order)
+      count = count + 1
     end
-    mlhost.each(fresh, s.concurrency, function(order) process(job, order) end)
-    -- Only now, with every record of the page committed, may the cursor pass it.
+  end, function(page)
+    -- Only now, with every record of this page and the ones before committed, may the cursor pass it.
     for _, order in ipairs(page) do cursor:advance(order.updated_at, order_version(order)) end
     cursor:save()
-    count = count + #fresh
-  end
+  end)
   log.info("orders pulled from Shopify", { orders = count, cursor = cursor.at })
 end)
 

@@ -24,7 +24,7 @@ local x3 = {
     description = "basic (Syracuse user) or oauth2_refresh_token (cloud gateway)" },
   api = { type = "enum", values = { "rest" }, default = "rest" },
   timeout = { type = "duration", default = "60s" },
-  max_concurrent = { type = "integer", default = 16, description = "requests in flight to X3 (Syracuse sessions)" },
+  max_concurrent = { type = "integer", default = 48, description = "requests in flight to X3 (Syracuse sessions)" },
   rate = { type = "number", description = "requests per second, when the server needs a limit" },
   page_size = { type = "integer", default = 100 },
   ca_bundle = { type = "string", description = "PEM CA bundle for an on-premise certificate" },

@@ -42,6 +42,73 @@ function _M.items(fetch, state)
   end
 end
 
+--- Runs `fn(item)` over every item of every page with `width` calls in flight, across page boundaries: a slow
+--- item holds back only its own slot, not the next page. `page_done(items)` is called for each page, in page
+--- order, once every item of it and of the pages before it is done: the moment a cursor may pass the page.
+--- Pages are fetched one at a time, while the workers still have items in hand.
+---@generic T
+---@param pages fun(): T[]?
+---@param width integer
+---@param fn fun(item: T)
+---@param page_done fun(items: T[])
+function _M.pipeline(pages, width, fn, page_done)
+  local queue, head, tail = {}, 1, 0
+  local held, remaining, flushed, fetched = {}, {}, 0, 0
+  local exhausted, fetching, flushing = false, false, false
+
+  local function flush()
+    if flushing then return end  -- the coroutine already flushing sees this page when it loops
+    flushing = true
+    while remaining[flushed + 1] == 0 do
+      flushed = flushed + 1
+      page_done(held[flushed])
+      held[flushed], remaining[flushed] = nil, nil
+    end
+    flushing = false
+  end
+
+  local function take()
+    while true do
+      if head <= tail then
+        local entry = queue[head]
+        queue[head], head = nil, head + 1
+        return entry
+      end
+      if exhausted then return nil end
+      if fetching then
+        mlhost.sleep(0.001)
+      else
+        fetching = true
+        local items = pages()
+        fetching = false
+        if items then
+          fetched = fetched + 1
+          held[fetched], remaining[fetched] = items, #items
+          for _, item in ipairs(items) do
+            tail = tail + 1
+            queue[tail] = { item = item, page = fetched }
+          end
+          if #items == 0 then flush() end
+        else
+          exhausted = true
+        end
+      end
+    end
+  end
+
+  local workers = {}
+  for i = 1, width do workers[i] = i end
+  mlhost.each(workers, width, function()
+    local entry = take()
+    while entry do
+      fn(entry.item)
+      remaining[entry.page] = remaining[entry.page] - 1
+      if remaining[entry.page] == 0 then flush() end
+      entry = take()
+    end
+  end)
+end
+
 ---@class stdlib.TimeCursor
 ---@field at string? the latest timestamp seen (ISO 8601)
 ---@field ids table<string, boolean> what was already handled at exactly `at`

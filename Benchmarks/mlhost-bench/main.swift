@@ -264,9 +264,9 @@ func serveSlow() async throws {
   try await app.runService()
 }
 
-func cpuSeconds() -> Double {
+func cpuSeconds(_ who: Int32 = RUSAGE_SELF.rawValue) -> Double {
   var usage = rusage()
-  getrusage(RUSAGE_SELF.rawValue, &usage)
+  getrusage(who, &usage)
   return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
@@ -311,7 +311,7 @@ func benchHTTP() async throws {
 /// One `mlhost run connectors/x3_shopify.lua --once` (the release binary beside this one) against a fresh
 /// in-process sandbox; answers seconds and invoices created, and the sandbox for its counters.
 func syncOnce(orders: Int, latency: Double, x3Limit: Double = 0, settings: [String: String] = [:]) async throws
-  -> (seconds: Double, invoices: Int, x3Requests: Int)
+  -> (seconds: Double, invoices: Int, x3Requests: Int, hostCPU: Double, sandboxCPU: Double)
 {
   var options = Sandbox.Options()
   options.orders = orders
@@ -335,11 +335,13 @@ func syncOnce(orders: Int, latency: Double, x3Limit: Double = 0, settings: [Stri
   p.standardError = FileHandle.nullDevice
   let x3Before = sandbox.x3.requests
   let t0 = Date()
+  let children0 = cpuSeconds(RUSAGE_CHILDREN.rawValue), self0 = cpuSeconds()
   try p.run()
   while p.isRunning { try await Task.sleep(nanoseconds: 20_000_000) }
   let seconds = Date().timeIntervalSince(t0)
+  let hostCPU = cpuSeconds(RUSAGE_CHILDREN.rawValue) - children0, sandboxCPU = cpuSeconds() - self0
   guard p.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "mlhost exited \(p.terminationStatus)"]) }
-  return (seconds, sandbox.x3.rows("SINVOICE").count, sandbox.x3.requests - x3Before)
+  return (seconds, sandbox.x3.rows("SINVOICE").count, sandbox.x3.requests - x3Before, hostCPU, sandboxCPU)
 }
 
 /// Shopify → X3 order sync at 20 ms per API call: default concurrency vs one order at a time, and a run held to
@@ -347,14 +349,16 @@ func syncOnce(orders: Int, latency: Double, x3Limit: Double = 0, settings: [Stri
 func benchSync() async throws {
   let latency = 0.020
   let sequential = try await syncOnce(orders: 300, latency: latency, settings: ["concurrency": "1"])
-  var concurrent: [(seconds: Double, invoices: Int, x3Requests: Int)] = []
+  var concurrent: [(seconds: Double, invoices: Int, x3Requests: Int, hostCPU: Double, sandboxCPU: Double)] = []
   for _ in 0..<2 { concurrent.append(try await syncOnce(orders: 5000, latency: latency)) }
   let seqRate = Double(sequential.invoices) / sequential.seconds
   let rates = concurrent.map { Double($0.invoices) / $0.seconds }
   print("sync: 5,000 Shopify orders → X3 invoices, 20 ms per API call: default concurrency "
     + "\(rates.map { fmt($0, 0) }.joined(separator: ", ")) invoices/s (\(concurrent.map { fmt($0.seconds, 1) }.joined(separator: ", ")) s, "
     + "\(concurrent[0].invoices) invoices); concurrency 1: \(fmt(seqRate, 1)) invoices/s over 300 orders; "
-    + "speed-up \(fmt(median(rates) / seqRate, 1))×; goal ≥ 20×")
+    + "speed-up \(fmt(median(rates) / seqRate, 1))×; goal ≥ 20×. CPU per 1,000 invoices: mlhost "
+    + "\(fmt(concurrent[0].hostCPU / Double(concurrent[0].invoices) * 1000, 2)) s, the simulated systems "
+    + "\(fmt(concurrent[0].sandboxCPU / Double(concurrent[0].invoices) * 1000, 2)) s (same 2 cores)")
   let limit = 150.0
   let limited = try await syncOnce(orders: 1500, latency: latency, x3Limit: limit, settings: ["x3.rate": "\(Int(limit))"])
   let achieved = Double(limited.x3Requests) / limited.seconds

@@ -114,20 +114,39 @@ enum SimJSON {
   }
 }
 
-/// ISO 8601 in UTC with whole seconds, as both systems print timestamps.
+/// ISO 8601 in UTC with whole seconds, as both systems print timestamps. Done with the C library: the
+/// simulators print and parse thousands per second, and a Foundation formatter per call costs more than the rest.
 enum SimTime {
   static func iso(_ t: Double) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    return f.string(from: Date(timeIntervalSince1970: t.rounded(.down)))
+    var seconds = time_t(t.rounded(.down))
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                  Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
   }
 
+  /// `YYYY-MM-DDTHH:MM:SS` with `Z` (fractions ignored), or a bare date.
   static func parse(_ s: String) -> Double? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    if let d = f.date(from: s) { return d.timeIntervalSince1970 }
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.date(from: s)?.timeIntervalSince1970
+    let digits = s.utf8.map { $0 }
+    func number(_ from: Int, _ count: Int) -> Int? {
+      guard from + count <= digits.count else { return nil }
+      var n = 0
+      for b in digits[from..<(from + count)] {
+        guard b >= 48, b <= 57 else { return nil }
+        n = n * 10 + Int(b - 48)
+      }
+      return n
+    }
+    guard let y = number(0, 4), let m = number(5, 2), let d = number(8, 2) else { return nil }
+    var parts = tm()
+    parts.tm_year = Int32(y - 1900)
+    parts.tm_mon = Int32(m - 1)
+    parts.tm_mday = Int32(d)
+    if digits.count > 10 {
+      guard let h = number(11, 2), let mi = number(14, 2), let se = number(17, 2) else { return nil }
+      (parts.tm_hour, parts.tm_min, parts.tm_sec) = (Int32(h), Int32(mi), Int32(se))
+    }
+    return Double(timegm(&parts))
   }
 }
 

@@ -29,6 +29,33 @@ public final class X3Simulator: @unchecked Sendable {
     var key: String
     var properties: Set<String>
     var rows: [String: [String: Any]] = [:]
+    /// Keys by value of a property (uppercased for `upper(...)` lookups), built on the first lookup so a
+    /// reference check stays fast with thousands of invoices.
+    var indexes: [String: [String: Set<String>]] = [:]
+
+    mutating func store(_ row: [String: Any]) {
+      let k = "\(row[key]!)"
+      if let old = rows[k] {
+        for (name, _) in indexes { indexes[name]![Self.indexValue(old, name), default: []].remove(k) }
+      }
+      rows[k] = row
+      for (name, _) in indexes { indexes[name]![Self.indexValue(row, name), default: []].insert(k) }
+    }
+
+    /// The keys whose `property` (or `upper(property)`) equals `value`.
+    mutating func lookup(_ name: String, _ value: String) -> [[String: Any]] {
+      if indexes[name] == nil {
+        var index: [String: Set<String>] = [:]
+        for (k, row) in rows { index[Self.indexValue(row, name), default: []].insert(k) }
+        indexes[name] = index
+      }
+      return (indexes[name]![value] ?? []).compactMap { rows[$0] }
+    }
+
+    static func indexValue(_ row: [String: Any], _ name: String) -> String {
+      if name.hasPrefix("upper(") { return "\(row[String(name.dropFirst(6).dropLast())] ?? "")".uppercased() }
+      return "\(row[name] ?? "")"
+    }
   }
 
   public let config: Config
@@ -78,8 +105,7 @@ public final class X3Simulator: @unchecked Sendable {
   }
 
   private func insert(_ cls: String, _ row: [String: Any]) {
-    let key = "\(row[classes[cls]!.key]!)"
-    classes[cls]!.rows[key] = row
+    classes[cls]!.store(row)
   }
 
   // MARK: routes
@@ -218,14 +244,20 @@ public final class X3Simulator: @unchecked Sendable {
   private func query(_ name: String, _ cls: Class, _ request: Request) -> Response {
     let q = request.uri.queryParameters
     let count = min(max(Int(q.get("count") ?? "20") ?? 20, 1), 200)
-    var rows = lock.withLock { Array(classes[name]!.rows.values) }
+    var rows: [[String: Any]]
     if let text = q.get("where").flatMap({ $0.removingPercentEncoding ?? $0 }), !text.isEmpty {
       do {
         let w = try X3Where(text)
-        rows = try rows.filter { try w.matches($0, properties: cls.properties) }
+        if case .compare(let property, let upper, "eq", .text(let value)) = w.root, cls.properties.contains(property) {
+          rows = lock.withLock { classes[name]!.lookup(upper ? "upper(\(property))" : property, value) }
+        } else {
+          rows = try lock.withLock { Array(classes[name]!.rows.values) }.filter { try w.matches($0, properties: cls.properties) }
+        }
       } catch {
         return Self.diagnose("\(error)", status: .internalServerError)  // X3 answers 500 to a bad where
       }
+    } else {
+      rows = lock.withLock { Array(classes[name]!.rows.values) }
     }
     let order = (q.get("orderBy").flatMap { $0.removingPercentEncoding } ?? "").split(separator: ",").map { part -> (String, Bool) in
       let bits = part.split(separator: " ")
@@ -333,7 +365,7 @@ public final class X3Simulator: @unchecked Sendable {
     guard var row = classes[name]?.rows[key] else { return Self.diagnose("Record not found", status: .notFound) }
     for (k, v) in body where classes[name]!.properties.contains(k) && k != classes[name]!.key { row[k] = v }
     row["UPDDATTIM"] = SimTime.iso(Date().timeIntervalSince1970)
-    classes[name]!.rows[key] = row
+    classes[name]!.store(row)
     return SimJSON.response(Self.detail(row))
   }
 
