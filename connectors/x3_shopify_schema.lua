@@ -22,7 +22,8 @@ local x3 = {
   endpoint = { type = "string", required = true, description = "the X3 endpoint (folder), e.g. SEED" },
   credential = { type = "credential", required = true,
     description = "basic (Syracuse user) or oauth2_refresh_token (cloud gateway)" },
-  api = { type = "enum", values = { "rest" }, default = "rest" },
+  api = { type = "enum", values = { "rest", "graphql" }, default = "rest",
+    description = "REST api1 (Basic or gateway token) or GraphQL /xtrem/api (connected-app x3_jwt or gateway token)" },
   timeout = { type = "duration", default = "60s" },
   max_concurrent = { type = "integer", default = 48, description = "requests in flight to X3 (Syracuse sessions)" },
   rate = { type = "number", description = "requests per second, when the server needs a limit" },
@@ -31,6 +32,8 @@ local x3 = {
   proxy = { type = "string" },
   classes = { type = "map", values = code, description = "class per role, when yours differ from the defaults" },
   fields = { type = "map", values = code, description = "property per role, when yours differ from the defaults" },
+  nodes = { type = "map", values = code, description = "GraphQL: package.node per role, when yours differ" },
+  properties = { type = "map", values = code, description = "GraphQL: property per X3 column, when yours differ" },
 }
 
 return {

@@ -1,12 +1,12 @@
---- Sage X3 client over the Syracuse REST web API (api1): queries with `where`/`orderBy`/`count` following
---- `$links.$next`, details, creation and edits, with X3's `$diagnoses` in every error. Class, representation and
---- field names differ between X3 versions and installations, so each is a setting with the API facts' default.
---- Calls go through one `mlhost.http.system`, whose `max_concurrent` and `rate` protect the Syracuse sessions.
+--- Sage X3 client over either of its web APIs, chosen per deployment with `api`: the Syracuse REST api1
+--- (`sagex3_rest`) or the Xtrem GraphQL API (`sagex3_graphql`). Both speak in X3 column names (BPCNUM, CUSORDREF…)
+--- so a connector does not change with the API; class, representation, node and field names differ between X3
+--- versions and installations, so each is a setting with the API facts' default. Calls go through one
+--- `mlhost.http.system`, whose `max_concurrent` and `rate` protect the Syracuse sessions.
 local mlhost = mlhost
 local http = mlhost.http
 local system_error = require "system_error"
-local paging = require "paging"
-local ipairs, pairs, tostring, type, setmetatable = ipairs, pairs, tostring, type, setmetatable
+local ipairs, pairs, tostring, tonumber, type, setmetatable = ipairs, pairs, tostring, tonumber, type, setmetatable
 local concat = table.concat
 
 local _M = {}
@@ -21,35 +21,57 @@ _M.FIELDS = {
   account_code = "ACC", cost_centre_code = "CCE", enabled = "ENAFLG", invoice_number = "NUM",
   invoice_reference = "CUSORDREF", invoice_status = "ZSHOPSTA", delivery_number = "SDHNUM",
   delivery_reference = "YSHOPFUL", updated = "UPDDATTIM", stock_key = "STOCOU", site = "STOFCY", quantity = "QTYSTU",
+  movement_key = "MVTNUM",
 }
---- X3's local menu 1/2 (No/Yes): an enabled account or cost centre has 2.
+--- X3's local menu 1/2 (No/Yes): an enabled account or cost centre has 2 (GraphQL shows it as a boolean).
 _M.ENABLED = 2
+
+--- The key column of each role, as a field name.
+_M.KEYS = {
+  customer = "customer_code", item = "item_code", account = "account_code", cost_centre = "cost_centre_code",
+  invoice = "invoice_number", delivery = "delivery_number", stock = "stock_key", movement = "movement_key",
+}
+
+---@class sagex3.Condition
+---@field field string an X3 column
+---@field op "eq"|"ne"|"gt"|"ge"|"lt"|"le"
+---@field value string|integer
+---@field ci boolean? compare case-insensitively
+---@field time boolean? the value is an ISO 8601 timestamp
 
 ---@class sagex3.Client
 ---@field system string
----@field base string
 ---@field classes table<string, string>
 ---@field fields table<string, string>
 ---@field page_size integer
+---@field api table the transport: `rows`, `read`, `create`, `update`
 local Client = {}
 Client.__index = Client
 
-local function merged(defaults, overrides)
+---@param defaults table
+---@param overrides table?
+---@return table
+function _M.merged(defaults, overrides)
   local out = {}
   for k, v in pairs(defaults) do out[k] = v end
   for k, v in pairs(overrides or {}) do out[k] = v end
   return out
 end
 
+local TRANSPORTS = { rest = "sagex3_rest", graphql = "sagex3_graphql" }
+
 --- A client for one X3 folder. `settings`: `url` (scheme, host and port of Syracuse), `endpoint` (the X3
---- endpoint/folder, e.g. SEED), `credential` (Basic Syracuse user, or OAuth2 with refresh for the cloud gateway),
---- `page_size` (default 100), `classes`, `fields`, and `timeout`, `max_concurrent` (default 4), `rate`, `retries`,
---- TLS (`ca_bundle`, `client_cert`, `client_key`, `verify_tls`) and `proxy` for on-premise servers.
+--- endpoint/folder, e.g. SEED), `api` ("rest", the default, or "graphql"), `credential` (Basic Syracuse user;
+--- OAuth2 with refresh for the cloud gateway; `x3_jwt` for a GraphQL connected application), `page_size`
+--- (default 100), `classes`, `fields`, GraphQL `nodes` and `properties`, and `timeout`, `max_concurrent`
+--- (default 4), `rate`, `retries`, TLS (`ca_bundle`, `client_cert`, `client_key`, `verify_tls`) and `proxy`.
 ---@param settings table
 ---@return sagex3.Client
 function _M.client(settings)
-  if settings.api and settings.api ~= "rest" then
-    error("sagex3: api '" .. tostring(settings.api) .. "' is not supported by this client version (use \"rest\")", 2)
+  local api = settings.api or "rest"
+  local module = TRANSPORTS[api]
+  if not module then
+    error("sagex3: api '" .. tostring(api) .. "' is not one of \"rest\", \"graphql\"", 2)
   end
   local system = http.system {
     name = settings.name or "x3", base_url = settings.url, credential = settings.credential,
@@ -58,78 +80,64 @@ function _M.client(settings)
     ca_bundle = settings.ca_bundle, client_cert = settings.client_cert, client_key = settings.client_key,
     verify_tls = settings.verify_tls, proxy = settings.proxy,
   }
-  return setmetatable({
-    system = system, base = "/api1/x3/erp/" .. (settings.endpoint or "SEED") .. "/",
-    classes = merged(_M.CLASSES, settings.classes), fields = merged(_M.FIELDS, settings.fields),
+  local self = setmetatable({
+    system = system, endpoint = settings.endpoint or "SEED",
+    classes = _M.merged(_M.CLASSES, settings.classes), fields = _M.merged(_M.FIELDS, settings.fields),
     page_size = settings.page_size or 100,
   }, Client)
+  self.api = require(module).new(self, settings)
+  return self
 end
 
---- A string literal for `where`: single quotes, a quote doubled.
----@param value any
----@return string
-function _M.quote(value) return "'" .. tostring(value):gsub("'", "''") .. "'" end
-
-local function describe(res)
-  local body = res.json
-  local diagnoses = type(body) == "table" and (body["$diagnoses"] or (body.extensions and body.extensions.diagnoses))
-  if type(diagnoses) ~= "table" then return nil end
+--- The text of X3's diagnoses in an answer (`$diagnoses`, or GraphQL's `extensions.diagnoses` and `errors`).
+---@param body any
+---@return string?
+function _M.describe(body)
+  if type(body) ~= "table" then return nil end
   local out = {}
-  for _, d in ipairs(diagnoses) do
-    if d["$severity"] ~= "info" then out[#out + 1] = d["$message"] end
+  local lists = { body["$diagnoses"] or {}, body.extensions and body.extensions.diagnoses or {}, body.errors or {} }
+  for _, list in ipairs(lists) do
+    for _, d in ipairs(type(list) == "table" and list or {}) do
+      local message = d["$message"] or d.message
+      if (d["$severity"] or d.severity) ~= "info" and message then out[#out + 1] = message end
+      for _, inner in ipairs(d.extensions and d.extensions.diagnoses or {}) do
+        if inner.message and inner.message ~= message then out[#out + 1] = inner.message end
+      end
+    end
   end
   return #out > 0 and concat(out, "; ") or nil
 end
 
--- Statuses that are X3 refusing the content (a business rule): a retry would be refused again, so the record is
--- parked for a person. Auth, not-found, timeouts and throttling are classified by `system_error.check`.
-local BUSINESS = { [400] = true, [409] = true, [412] = true, [422] = true }
-
---- One request; X3's answer or a raised `system_error`.
-local function call(self, what, options)
-  options.system, options.decimals = self.system, true
-  local res, token, detail = http.request(options)
-  if res and BUSINESS[res.status] then
-    system_error.raise({
-      kind = "business", system = "x3", status = res.status, retryable = false,
-      message = "x3: " .. what .. " refused: " .. (describe(res) or ("HTTP " .. res.status)),
-    })
-  end
-  return system_error.check("x3", what, res, token, detail, describe)
+--- Raises X3 refusing the content (a business rule): a retry would be refused again, so the record is parked for
+--- a person.
+---@param what string
+---@param status integer
+---@param text string?
+function _M.refuse(what, status, text)
+  system_error.raise({
+    kind = "business", system = "x3", status = status, retryable = false,
+    message = "x3: " .. what .. " refused: " .. (text or ("HTTP " .. status)),
+  })
 end
 
-local function path(self, role, key)
-  local class = self.classes[role]
-  if not class then error("sagex3: no class for role '" .. tostring(role) .. "'", 3) end
-  return self.base .. class .. (key and ("(" .. _M.quote(key) .. ")") or ""), class
-end
-
---- Rows of `role` ("customer", "invoice", …) matching `opts.where`, in `opts.order_by`, following `$links.$next`.
+--- Rows of `role` ("customer", "invoice", …) matching every condition of `opts.where`, in `opts.order_by`
+--- (columns, each optionally `{column, desc = true}`), then by key, all pages.
 ---@param role string
----@param opts {where: string?, order_by: string?, count: integer?}?
+---@param opts {where: sagex3.Condition[]?, order_by: (string|table)[]?, count: integer?}?
 ---@return fun(): table?
 function Client:query(role, opts)
   opts = opts or {}
-  local p, class = path(self, role)
-  return paging.items(function(next_url)
-    local res
-    if next_url then
-      res = call(self, "query " .. class, { url = next_url })
-    else
-      res = call(self, "query " .. class, { path = p, query = {
-        representation = class .. ".$query", where = opts.where, orderBy = opts.order_by,
-        count = opts.count or self.page_size,
-      } })
-    end
-    local body = res.json
-    local links = body["$links"]
-    return body["$resources"] or {}, links and links["$next"] and links["$next"]["$url"] or nil
-  end, nil)
+  if not self.classes[role] then error("sagex3: no class for role '" .. tostring(role) .. "'", 2) end
+  local order = {}
+  for i, o in ipairs(opts.order_by or {}) do
+    order[i] = type(o) == "table" and { column = o[1], desc = o.desc == true } or { column = o, desc = false }
+  end
+  return self.api:rows(role, opts.where or {}, order, opts.count or self.page_size)
 end
 
 --- The first row of `role` matching `where`, or nil.
 ---@param role string
----@param where string
+---@param where sagex3.Condition[]
 ---@return table?
 function Client:first(role, where)
   return self:query(role, { where = where, count = 1 })()
@@ -140,13 +148,7 @@ end
 ---@param key string
 ---@return table?
 function Client:read(role, key)
-  local p, class = path(self, role, key)
-  local ok, res = pcall(call, self, "read " .. class .. " " .. key, {
-    path = p, query = { representation = class .. ".$details" },
-  })
-  if ok then return res.json end
-  if system_error.is(res, "not_found") then return nil end
-  error(res, 0)
+  return self.api:read(role, key)
 end
 
 --- Creates a row of `role`; returns it as X3 stored it (with its generated number). Not repeated by the host
@@ -155,50 +157,46 @@ end
 ---@param body table
 ---@return table
 function Client:create(role, body)
-  local p, class = path(self, role)
-  return call(self, "create " .. class, {
-    method = "POST", path = p, query = { representation = class .. ".$create" }, json = body,
-  }).json
+  return self.api:create(role, body)
 end
 
---- Changes fields of the row `key` of `role` (a PUT: safe to repeat).
+--- Changes fields of the row `key` of `role` (safe to repeat).
 ---@param role string
 ---@param key string
 ---@param body table
 ---@return table
 function Client:update(role, key, body)
-  local p, class = path(self, role, key)
-  return call(self, "update " .. class .. " " .. key, {
-    method = "PUT", path = p, query = { representation = class .. ".$edit" }, json = body,
-  }).json
+  return self.api:update(role, key, body)
 end
 
 --- The customer whose email is `email` (compared case-insensitively), or nil.
 ---@param email string
 ---@return table?
 function Client:customer_by_email(email)
-  return self:first("customer", "upper(" .. self.fields.customer_email .. ") eq " .. _M.quote(email:upper()))
+  return self:first("customer", { { field = self.fields.customer_email, op = "eq", value = email, ci = true } })
 end
 
 --- Whether the account or cost centre row is enabled.
 ---@param row table?
 ---@return boolean
 function Client:enabled(row)
-  return row ~= nil and tonumber(row[self.fields.enabled]) == _M.ENABLED
+  if row == nil then return false end
+  local flag = row[self.fields.enabled]
+  return flag == true or tonumber(flag) == _M.ENABLED
 end
 
 --- The sales invoice carrying `reference` (the Shopify order name), or nil: the check before every creation.
 ---@param reference string
 ---@return table?
 function Client:invoice_by_reference(reference)
-  return self:first("invoice", self.fields.invoice_reference .. " eq " .. _M.quote(reference))
+  return self:first("invoice", { { field = self.fields.invoice_reference, op = "eq", value = reference } })
 end
 
 --- The delivery carrying `reference` (the Shopify fulfillment id), or nil.
 ---@param reference string
 ---@return table?
 function Client:delivery_by_reference(reference)
-  return self:first("delivery", self.fields.delivery_reference .. " eq " .. _M.quote(reference))
+  return self:first("delivery", { { field = self.fields.delivery_reference, op = "eq", value = reference } })
 end
 
 --- Rows of `role` ("stock" or "movement") changed at or after `since` (ISO 8601; nil: all), oldest first.
@@ -207,9 +205,9 @@ end
 ---@return fun(): table?
 function Client:changed_since(role, since)
   local f = self.fields
-  local key = role == "stock" and f.stock_key or "MVTNUM"
   return self:query(role, {
-    where = since and (f.updated .. " ge @" .. since .. "@") or nil, order_by = f.updated .. " asc," .. key .. " asc",
+    where = since and { { field = f.updated, op = "ge", value = since, time = true } } or nil,
+    order_by = { f.updated, f[_M.KEYS[role]] },
   })
 end
 

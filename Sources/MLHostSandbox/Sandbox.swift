@@ -63,7 +63,8 @@ public final class Sandbox: Sendable {
   public func stop() { for t in tasks { t.cancel() } }
 
   /// What the vault needs: Shopify by the client-credentials grant (its token sent as `X-Shopify-Access-Token`),
-  /// X3 by the cloud gateway's rotating refresh token, and the webhook signing secret.
+  /// X3 by the cloud gateway's rotating refresh token (REST or GraphQL), X3's GraphQL connected application
+  /// (`<x3>_app`, a host-minted JWT), and the webhook signing secret.
   public func credentials(shopify shopName: String = "shopify", x3 x3Name: String = "x3",
                           webhooks: String = "shopify_webhooks") -> [Credential] {
     [
@@ -76,6 +77,10 @@ public final class Sandbox: Sendable {
         "refresh_token": x3.config.refreshToken,
       ]),
       Credential(name: webhooks, type: "webhook_secret", fields: ["secret": shopify.config.clientSecret]),
+      Credential(name: x3Name + "_app", type: "x3_jwt", fields: [
+        "client_id": x3.config.appClientID, "secret": x3.config.appSecret, "user": x3.config.user,
+        "endpoint": x3.config.endpoint, "audience": x3.config.appAudience, "lifetime": "300",
+      ]),
     ]
   }
 

@@ -18,6 +18,12 @@ public final class X3Simulator: @unchecked Sendable {
     /// The refresh token the sandbox pairing starts with.
     public var refreshToken = "x3rt-" + UUID().uuidString.lowercased()
     public var tokenLifetime: Double = 300
+    /// The connected application registered for GraphQL (Administration > Connected applications): the client
+    /// mints HS256 JWTs with this secret for `user`, valid at most `tokensValidity` seconds.
+    public var appClientID = "sandbox-x3-connected-app"
+    public var appSecret = "x3app-" + UUID().uuidString.prefix(12).lowercased()
+    public var appAudience = ""
+    public var tokensValidity = 600
     /// Requests per second before 503 + Retry-After (0: unlimited); on-premise X3 is bounded by its sessions.
     public var rateLimit: Double = 0
     public var faults = Faults()
@@ -61,13 +67,14 @@ public final class X3Simulator: @unchecked Sendable {
   public let config: Config
   let plan: FaultPlan
   let tokens: IssuedTokens
-  private let lock = NSLock()
-  private var classes: [String: Class] = [:]
+  let lock = NSLock()
+  var classes: [String: Class] = [:]
   private var refreshToken: String
   private var sequence = 0
   private var rate: (level: Double, stamp: Double)
   private(set) var requestCount = 0
   private(set) var rejectedForRate = 0
+  var graphQLCount = 0
 
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
@@ -128,32 +135,22 @@ public final class X3Simulator: @unchecked Sendable {
     }
     for method in [HTTPTypes.HTTPRequest.Method.get, .post, .put] {
       router.on("/api1/x3/erp/{endpoint}/{resource}", method: method) { [self] request, context -> Response in
-        await plan.delay()
         guard context.parameters.get("endpoint") == config.endpoint else {
           return Self.diagnose("Endpoint \(context.parameters.get("endpoint") ?? "") does not exist", status: .notFound)
         }
-        guard authorized(request) else {
-          return SimJSON.response(["$diagnoses": [["$severity": "error", "$message": "Authentication required"]]], status: .unauthorized)
+        return try await guarded(request, refused: Self.diagnose("Authentication required", status: .unauthorized)) {
+          let resource = (context.parameters.get("resource") ?? "").removingPercentEncoding ?? ""
+          return try await handle(request, resource: resource)
         }
-        guard admit() else {
-          return Self.diagnose("The server is busy: too many requests", status: .serviceUnavailable, headers: [.retryAfter: "1"])
-        }
-        let fault = plan.draw()
-        switch fault {
-        case .unavailable?: return Self.diagnose("Service unavailable", status: .serviceUnavailable)
-        case .revokedToken?:
-          if let bearer = Self.bearer(request) { tokens.revoke(bearer) }
-          return SimJSON.response(["$diagnoses": [["$severity": "error", "$message": "Authentication required"]]], status: .unauthorized)
-        default: break
-        }
-        let resource = (context.parameters.get("resource") ?? "").removingPercentEncoding ?? ""
-        let answer = try await handle(request, resource: resource)
-        switch fault {
-        case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)  // after acting: the ambiguous case
-        case .slow?: await plan.holdSlow()
-        default: break
-        }
-        return answer
+      }
+    }
+    router.post("/xtrem/api") { [self] request, _ -> Response in
+      guard request.headers[Self.xtremEndpoint] == config.endpoint else {
+        return Self.graphQLError("Endpoint \(request.headers[Self.xtremEndpoint] ?? "(no x-xtrem-endpoint header)") does not exist", status: .notFound)
+      }
+      if let problem = tokenProblem(request) { return Response(status: .unauthorized, body: .init(byteBuffer: .init(string: problem))) }
+      return try await guarded(request, refused: Response(status: .unauthorized, body: .init(byteBuffer: .init(string: "Error 50: Invalid token")))) {
+        try await graphQL(request)
       }
     }
     router.post("/sandbox/x3/customers") { [self] request, _ -> Response in
@@ -182,7 +179,7 @@ public final class X3Simulator: @unchecked Sendable {
   }
 
   private func authorized(_ request: Request) -> Bool {
-    if let bearer = Self.bearer(request) { return tokens.valid(bearer) }
+    if let bearer = Self.bearer(request) { return tokens.valid(bearer) || jwtProblem(bearer) == nil }
     let basic = "Basic " + ByteCodecs.base64(Array("\(config.user):\(config.password)".utf8))
     return request.headers[.authorization] == basic
   }
@@ -201,6 +198,31 @@ public final class X3Simulator: @unchecked Sendable {
       rate.level -= 1
       return true
     }
+  }
+
+  /// What every API request goes through, REST or GraphQL: latency, authentication, the session limit and the
+  /// planned faults — a bad gateway or a slow answer comes after the request has acted, the ambiguous case.
+  private func guarded(_ request: Request, refused: Response, _ act: () async throws -> Response) async throws -> Response {
+    await plan.delay()
+    guard authorized(request) else { return refused }
+    guard admit() else {
+      return Self.diagnose("The server is busy: too many requests", status: .serviceUnavailable, headers: [.retryAfter: "1"])
+    }
+    let fault = plan.draw()
+    switch fault {
+    case .unavailable?: return Self.diagnose("Service unavailable", status: .serviceUnavailable)
+    case .revokedToken?:
+      if let bearer = Self.bearer(request) { tokens.revoke(bearer) }
+      return refused
+    default: break
+    }
+    let answer = try await act()
+    switch fault {
+    case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)
+    case .slow?: await plan.holdSlow()
+    default: break
+    }
+    return answer
   }
 
   // MARK: api1
@@ -263,13 +285,7 @@ public final class X3Simulator: @unchecked Sendable {
       let bits = part.split(separator: " ")
       return (String(bits.first ?? ""), bits.count > 1 && bits[1].lowercased() == "desc")
     }.filter { !$0.0.isEmpty }
-    rows.sort { a, b in
-      for (p, desc) in order {
-        let x = "\(a[p] ?? "")", y = "\(b[p] ?? "")"
-        if x != y { return desc ? x > y : x < y }
-      }
-      return "\(a[cls.key]!)" < "\(b[cls.key]!)"
-    }
+    Self.sort(&rows, by: order, key: cls.key)
     if let after = q.get("key"), after.hasPrefix("gt.") {
       let last = String(after.dropFirst(3))
       if let i = rows.firstIndex(where: { "\($0[cls.key]!)" == last }) { rows = Array(rows[(i + 1)...]) }
@@ -286,30 +302,55 @@ public final class X3Simulator: @unchecked Sendable {
     return SimJSON.response(body)
   }
 
+  /// Rows in `order` (property, descending), then by key: what both APIs page over.
+  static func sort(_ rows: inout [[String: Any]], by order: [(String, Bool)], key: String) {
+    rows.sort { a, b in
+      for (p, desc) in order {
+        let x = "\(a[p] ?? "")", y = "\(b[p] ?? "")"
+        if x != y { return desc ? x > y : x < y }
+      }
+      return "\(a[key]!)" < "\(b[key]!)"
+    }
+  }
+
   private func nextNumber(_ prefix: String) -> String {
     sequence += 1
     return String(format: "%@%@%06d", prefix, SandboxSeed.site, sequence)
   }
 
+  /// X3 refusing a creation or an edit, with the status api1 answers it with.
+  struct Refusal: Error {
+    let message: String
+    var status: HTTPResponse.Status = .badRequest
+  }
+
   private func create(_ name: String, _ body: [String: Any]) -> Response {
+    switch createRow(name, body) {
+    case .success(let row): return SimJSON.response(Self.detail(row), status: .created)
+    case .failure(let r): return Self.diagnose(r.message, status: r.status)
+    }
+  }
+
+  /// Creates a row of `name` by X3's rules (callers hold the lock).
+  func createRow(_ name: String, _ body: [String: Any]) -> Result<[String: Any], Refusal> {
     let now = SimTime.iso(Date().timeIntervalSince1970)
     switch name {
     case "SINVOICE":
-      if let problem = invoiceProblem(body) { return Self.diagnose(problem, status: .badRequest) }
+      if let problem = invoiceProblem(body) { return .failure(Refusal(message: problem)) }
       var row = body.filter { classes[name]!.properties.contains($0.key) }
       row["NUM"] = nextNumber("SIH")
       row["SIVTYP"] = body["SIVTYP"] ?? "INV"
       row["CREDATTIM"] = now
       row["UPDDATTIM"] = now
       insert(name, row)
-      return SimJSON.response(Self.detail(row), status: .created)
+      return .success(row)
     case "SDELIVERY":
       guard let customer = body["BPCORD"] as? String, classes["BPCUSTOMER"]!.rows[customer] != nil else {
-        return Self.diagnose("Customer \(body["BPCORD"] ?? "") does not exist", status: .badRequest)
+        return .failure(Refusal(message: "Customer \(body["BPCORD"] ?? "") does not exist"))
       }
       let lines = body["SDDLIN"] as? [[String: Any]] ?? []
       for l in lines where classes["ITMMASTER"]!.rows["\(l["ITMREF"] ?? "")"] == nil {
-        return Self.diagnose("Product \(l["ITMREF"] ?? "") does not exist", status: .badRequest)
+        return .failure(Refusal(message: "Product \(l["ITMREF"] ?? "") does not exist"))
       }
       var row = body.filter { classes[name]!.properties.contains($0.key) }
       row["SDHNUM"] = nextNumber("SDH")
@@ -321,9 +362,9 @@ public final class X3Simulator: @unchecked Sendable {
         let current = classes["STOCK"]!.rows.values.first { "\($0["ITMREF"]!)" == item }?["QTYSTU"] as? Int ?? 0
         moveStock(item: item, site: "\(body["STOFCY"] ?? SandboxSeed.site)", to: current - qty, type: "shipment", voucher: "\(row["SDHNUM"]!)")
       }
-      return SimJSON.response(Self.detail(row), status: .created)
+      return .success(row)
     default:
-      return Self.diagnose("Creation is not allowed on \(name) in this folder", status: .methodNotAllowed)
+      return .failure(Refusal(message: "Creation is not allowed on \(name) in this folder", status: .methodNotAllowed))
     }
   }
 
@@ -362,11 +403,19 @@ public final class X3Simulator: @unchecked Sendable {
   }
 
   private func edit(_ name: String, key: String, _ body: [String: Any]) -> Response {
-    guard var row = classes[name]?.rows[key] else { return Self.diagnose("Record not found", status: .notFound) }
+    switch editRow(name, key: key, body) {
+    case .success(let row): return SimJSON.response(Self.detail(row))
+    case .failure(let r): return Self.diagnose(r.message, status: r.status)
+    }
+  }
+
+  /// Changes the given properties of row `key` (callers hold the lock).
+  func editRow(_ name: String, key: String, _ body: [String: Any]) -> Result<[String: Any], Refusal> {
+    guard var row = classes[name]?.rows[key] else { return .failure(Refusal(message: "Record not found", status: .notFound)) }
     for (k, v) in body where classes[name]!.properties.contains(k) && k != classes[name]!.key { row[k] = v }
     row["UPDDATTIM"] = SimTime.iso(Date().timeIntervalSince1970)
     classes[name]!.store(row)
-    return SimJSON.response(Self.detail(row))
+    return .success(row)
   }
 
   private func moveStock(item: String, site: String, to quantity: Int, type: String, voucher: String) {
@@ -390,4 +439,6 @@ public final class X3Simulator: @unchecked Sendable {
   public var faultsInjected: Int { plan.injected.withLock { $0.values.reduce(0, +) } }
   public var currentRefreshToken: String { lock.withLock { refreshToken } }
   public var requests: Int { lock.withLock { requestCount } }
+  /// Requests answered by the GraphQL API (the rest went to api1).
+  public var graphQLRequests: Int { lock.withLock { graphQLCount } }
 }

@@ -57,10 +57,13 @@ struct Rig {
 let uninvoiceable = 4
 
 @Suite(.serialized) struct X3ShopifyTests {
-  @Test func fullSyncThenARerunCreatesNothingNew() async throws {
+  /// Over X3's REST api1 (gateway token) and its GraphQL API (connected-app JWT): the same outcome.
+  @Test(arguments: ["rest", "graphql"])
+  func fullSyncThenARerunCreatesNothingNew(api: String) async throws {
     let rig = try await Rig.start()
     defer { rig.stop() }
-    let first = try await rig.once()
+    let settings = api == "graphql" ? ["x3.api": "graphql", "x3.credential": "x3_app"] : [:]
+    let first = try await rig.once(settings)
     #expect(first.status == 0, "\(first.stderr)")
     #expect(first.stdout.contains("shopify.order: 20 created, 1 unchanged, 3 rejected"), "\(first.stdout)")
     #expect(first.stdout.contains("no X3 customer with email nadia.ozdemir@example.net"))
@@ -79,8 +82,9 @@ let uninvoiceable = 4
     #expect(rig.deliveries.count == rig.sandbox.shopify.fulfilledOrders.intersection(references).count)
     // Again: the cursors have moved, and every lookup finds what exists. Nothing new in X3.
     let invoicesBefore = rig.invoices.count, deliveriesBefore = rig.deliveries.count
-    let second = try await rig.once()
+    let second = try await rig.once(settings)
     #expect(second.status == 0, "\(second.stderr)")
+    #expect((rig.sandbox.x3.graphQLRequests > 0) == (api == "graphql"))
     #expect(!second.stdout.contains("created"), "\(second.stdout)")
     #expect(rig.invoices.count == invoicesBefore)
     #expect(rig.deliveries.count == deliveriesBefore)

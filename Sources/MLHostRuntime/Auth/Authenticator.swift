@@ -86,7 +86,9 @@ public final class Authenticator: @unchecked Sendable {
         return (token, Double(iat + lifetime))
       }
       request.headers.append(("Authorization", "Bearer \(jwt)"))
-      request.headers.append(("x-xtrem-endpoint", f["endpoint"] ?? ""))
+      if !request.headers.contains(where: { $0.0.lowercased() == "x-xtrem-endpoint" }) {  // the client may name it
+        request.headers.append(("x-xtrem-endpoint", f["endpoint"] ?? ""))
+      }
     case "oauth2_client_credentials", "oauth2_refresh_token":
       let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin) { [self] in
         try await fetchToken(c)
