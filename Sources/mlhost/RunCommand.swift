@@ -69,7 +69,9 @@ struct RunCommand: AsyncParsableCommand {
       var options = Sandbox.Options()
       options.orders = sandboxOrders
       options.inject(Faults(rate: sandboxFaults, latency: sandboxLatencyMs / 1000, slowDelay: 3))
-      systems = try await Sandbox.start(options, logger: logger.silenced())
+      // The simulated servers' own plumbing (connections cancelled when the run ends) is not the user's concern:
+      // what they answered shows in the connector's log.
+      systems = try await Sandbox.start(options, logger: logger.silenced(below: .critical))
       logger.info("sandbox systems started", metadata: [
         "shopify": .string(systems!.shopifyURL), "x3": .string(systems!.x3URL), "orders": .stringConvertible(sandboxOrders),
       ])
@@ -209,9 +211,9 @@ struct HostService: Service {
 
 extension Logger {
   /// This logger at warning level and above: for libraries whose info lines would drown the host's.
-  func silenced() -> Logger {
+  func silenced(below level: Logger.Level = .warning) -> Logger {
     var l = self
-    l.logLevel = max(l.logLevel, .warning)
+    l.logLevel = max(l.logLevel, level)
     return l
   }
 }
