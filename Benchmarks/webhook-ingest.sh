@@ -51,16 +51,27 @@ end
 """)
 PY
 
-run_wrk() { wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/post.lua" "$1" 2>&1; }
-summary() { awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} /^ +50%/ {p50=$2} /Non-2xx/ {bad=$NF} END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s\n", rps, p50, p99, (bad==""?0:bad)}'; }
+# Server CPU (user + system, from /proc) per request beside wrk's figures: the cost that decides the ratio when
+# wrk and the server share the cores.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+measure() {
+  local before after
+  before=$(cpu_ticks "$2")
+  wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/post.lua" "$1" > "$work/wrk.out" 2>&1
+  after=$(cpu_ticks "$2")
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ {n=$1} /Requests\/sec/ {rps=$2}
+    /^ +99%/ {p99=$2} /^ +50%/ {p50=$2} /Non-2xx/ {bad=$NF}
+    END {printf "%s req/s, p50 %s, p99 %s, non-2xx %s, server CPU %.1f us/request\n", rps, p50, p99,
+      (bad==""?0:bad), ticks / hz * 1e6 / n}' "$work/wrk.out"
+}
 
-"$bin/mlhost-bench" serve-bare 18790 & pids+=($!)
+"$bin/mlhost-bench" serve-bare 18790 & bare=$!; pids+=($bare)
 "$bin/mlhost" creds set ingest.shopify --type webhook_secret --field secret=bench-secret --state "$work/state" >/dev/null
-"$bin/mlhost" run "$work/ingest.lua" --state "$work/state" --webhook-port 18791 --admin-port 18792 --log-level warning ${MLHOST_ARGS:-} & pids+=($!)
+"$bin/mlhost" run "$work/ingest.lua" --state "$work/state" --webhook-port 18791 --admin-port 18792 --log-level warning ${MLHOST_ARGS:-} & host=$!; pids+=($host)
 sleep 2
 for round in 1 2; do
   echo "round $round"
-  echo -n "  bare Hummingbird 200: "; run_wrk http://127.0.0.1:18790/hooks/ingest/orders_create | summary
-  echo -n "  mlhost ingest:        "; run_wrk http://127.0.0.1:18791/hooks/ingest/orders_create | summary
+  echo -n "  bare Hummingbird 200: "; measure http://127.0.0.1:18790/hooks/ingest/orders_create "$bare"
+  echo -n "  mlhost ingest:        "; measure http://127.0.0.1:18791/hooks/ingest/orders_create "$host"
 done
 echo "deliveries stored: $(sqlite3 "$work/state/mlhost.sqlite" 'select count(*) from deliveries')"
