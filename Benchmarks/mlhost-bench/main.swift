@@ -359,6 +359,11 @@ func benchSync() async throws {
     + "speed-up \(fmt(median(rates) / seqRate, 1))×; goal ≥ 20×. CPU per 1,000 invoices: mlhost "
     + "\(fmt(concurrent[0].hostCPU / Double(concurrent[0].invoices) * 1000, 2)) s, the simulated systems "
     + "\(fmt(concurrent[0].sandboxCPU / Double(concurrent[0].invoices) * 1000, 2)) s (same 2 cores)")
+  let graph = try await syncOnce(orders: 5000, latency: latency, settings: ["x3.api": "graphql", "x3.credential": "x3_app"])
+  print("sync over X3's GraphQL API (connected-app JWT), same 5,000 orders: \(fmt(Double(graph.invoices) / graph.seconds, 0)) "
+    + "invoices/s (\(fmt(graph.seconds, 1)) s, \(graph.invoices) invoices), \(fmt(Double(graph.invoices) / graph.seconds / median(rates) * 100, 0)) % "
+    + "of the REST run; CPU per 1,000 invoices: mlhost \(fmt(graph.hostCPU / Double(graph.invoices) * 1000, 2)) s, "
+    + "the simulated systems \(fmt(graph.sandboxCPU / Double(graph.invoices) * 1000, 2)) s")
   let limit = 150.0
   let limited = try await syncOnce(orders: 1500, latency: latency, x3Limit: limit, settings: ["x3.rate": "\(Int(limit))"])
   let achieved = Double(limited.x3Requests) / limited.seconds

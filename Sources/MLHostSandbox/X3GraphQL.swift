@@ -171,10 +171,18 @@ extension X3Simulator {
   private func page(_ op: GraphQLField, node: (cls: String, key: String), cls: Class) throws -> [String: Any] {
     var first = 20
     if case .int(let n)? = op.argument("first") { first = min(max(n, 1), 1000) }
-    var rows = Array(cls.rows.values)
+    var rows: [[String: Any]]
     if case .string(let text)? = op.argument("filter"), !text.isEmpty {
       let filter = try GraphQLDocument.value(text)
-      rows = try rows.filter { try Self.matches($0, filter, key: (node.key, cls.key)) }
+      // One equality on a property (a reference lookup before each creation) uses the folder's index.
+      if case .object(let pairs) = filter, pairs.count == 1, pairs[0].0 != node.key, let column = Self.graphColumns[pairs[0].0],
+         case .object(let ops) = pairs[0].1, ops.count == 1, ops[0].0 == "_eq", column != "ENAFLG" {
+        rows = classes[node.cls]!.lookup(column, "\(ops[0].1.plain)")
+      } else {
+        rows = try cls.rows.values.filter { try Self.matches($0, filter, key: (node.key, cls.key)) }
+      }
+    } else {
+      rows = Array(cls.rows.values)
     }
     var order: [(String, Bool)] = []
     if case .string(let text)? = op.argument("orderBy"), !text.isEmpty, case .object(let pairs) = try GraphQLDocument.value(text) {
