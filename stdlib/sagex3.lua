@@ -108,6 +108,22 @@ function _M.describe(body)
   return #out > 0 and concat(out, "; ") or nil
 end
 
+--- The key a row gets in a dry run, where the host journals the write instead of sending it.
+_M.DRY_RUN = "(dry run)"
+
+--- What a create or update would have stored, for a dry run: the body sent, its key `DRY_RUN` unless given.
+---@param client sagex3.Client
+---@param role string
+---@param body table
+---@param key string?
+---@return table
+function _M.planned(client, role, body, key)
+  local row = _M.merged(body)
+  local column = client.fields[_M.KEYS[role]]
+  if column then row[column] = key or row[column] or _M.DRY_RUN end
+  return row
+end
+
 --- Raises X3 refusing the content (a business rule): a retry would be refused again, so the record is parked for
 --- a person.
 ---@param what string

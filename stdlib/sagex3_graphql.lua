@@ -186,8 +186,9 @@ function GraphQL:data(node, body)
   return out
 end
 
---- One GraphQL request: `data` on success; X3's refusal of a mutation is a business error (the record is parked),
---- any other `errors` entry is an API error that names what X3 said.
+--- One GraphQL request: `data` on success, nothing for a mutation the host journaled in a dry run; X3's refusal of a
+--- mutation is a business error (the record is parked), any other `errors` entry is an API error that names what
+--- X3 said.
 local function call(self, what, document, variables, mutation, safe)
   local res, token, detail = http.request {
     system = self.client.system, method = "POST", path = "/xtrem/api", decimals = true, safe = safe,
@@ -195,6 +196,7 @@ local function call(self, what, document, variables, mutation, safe)
   }
   if res and res.status == 400 then sagex3.refuse(what, 400, sagex3.describe(res.json)) end
   system_error.check("x3", what, res, token, detail, function(r) return sagex3.describe(r.json) end)
+  if res.dry_run then return nil end
   local body = res.json
   if type(body) ~= "table" then
     system_error.raise({ kind = "api", system = "x3", status = res.status, retryable = false,
@@ -246,11 +248,13 @@ function GraphQL:read(role, key)
 end
 
 -- An update sets values, so repeating it after an ambiguous failure is harmless; a create is not repeated.
-local function mutate(self, role, op, data)
+local function mutate(self, role, op, data, body)
   local node = self.nodes[role]
   local document = "mutation { " .. node.package .. " { " .. node.node .. " { " .. op .. "(data: " .. _M.literal(data)
     .. ") { " .. node.select .. " } } } }"
-  local done = result(call(self, op .. " " .. node.node, document, nil, true, op == "update"), node, op)
+  local answer = call(self, op .. " " .. node.node, document, nil, true, op == "update")
+  if answer == nil then return sagex3.planned(self.client, role, body, data._id) end
+  local done = result(answer, node, op)
   if type(done) ~= "table" then
     system_error.raise({ kind = "api", system = "x3", retryable = false,
       message = "x3: " .. op .. " " .. node.node .. " answered no " .. node.node })
@@ -259,13 +263,13 @@ local function mutate(self, role, op, data)
 end
 
 function GraphQL:create(role, body)
-  return mutate(self, role, "create", self:data(self.nodes[role], body))
+  return mutate(self, role, "create", self:data(self.nodes[role], body), body)
 end
 
 function GraphQL:update(role, key, body)
   local data = self:data(self.nodes[role], body)
   data._id = tostring(key)
-  return mutate(self, role, "update", data)
+  return mutate(self, role, "update", data, body)
 end
 
 return _M

@@ -102,16 +102,18 @@ end
 
 function Rest:create(role, body)
   local p, class = path(self, role)
-  return call(self, "create " .. class, {
+  local res = call(self, "create " .. class, {
     method = "POST", path = p, query = { representation = class .. ".$create" }, json = body,
-  }).json
+  })
+  return res.dry_run and sagex3.planned(self.client, role, body) or res.json
 end
 
 function Rest:update(role, key, body)
   local p, class = path(self, role, key)
-  return call(self, "update " .. class .. " " .. key, {
+  local res = call(self, "update " .. class .. " " .. key, {
     method = "PUT", path = p, query = { representation = class .. ".$edit" }, json = body,
-  }).json
+  })
+  return res.dry_run and sagex3.planned(self.client, role, body, key) or res.json
 end
 
 return _M

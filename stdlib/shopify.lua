@@ -81,18 +81,20 @@ local function describe(res)
   return nil
 end
 
---- Runs one GraphQL document; returns `data`. GraphQL errors (other than throttling, which the host waits out)
---- raise with their messages.
+--- Runs one GraphQL document; returns `data`, or nil and true for a mutation the host journaled in a dry run.
+--- GraphQL errors (other than throttling, which the host waits out) raise with their messages.
 ---@param query string
 ---@param variables table?
 ---@param cost number? the expected query cost, for the shared budget
----@return table data
+---@return table? data
+---@return boolean? dry_run
 function Client:graphql(query, variables, cost)
   local body = { query = query, variables = variables or mlhost.json.object() }
   local res, token, detail = http.request {
     system = self.system, method = "POST", path = "/graphql.json", json = body, decimals = true, cost = cost,
   }
   system_error.check("shopify", "GraphQL", res, token, detail, describe)
+  if res.dry_run then return nil, true end
   local answer = res.json
   if type(answer) ~= "table" then
     system_error.raise({
@@ -280,12 +282,13 @@ mutation Set($input: InventorySetQuantitiesInput!) {
 ---@param compare integer
 ---@param reference string? your document, as `referenceDocumentUri`
 function Client:set_available(item_id, location_id, quantity, compare, reference)
-  local data = self:graphql(SET_QUANTITIES, { input = {
+  local data, dry_run = self:graphql(SET_QUANTITIES, { input = {
     name = "available", reason = "correction", referenceDocumentUri = reference,
     quantities = {
       { inventoryItemId = item_id, locationId = location_id, quantity = quantity, compareQuantity = compare },
     },
   } }, 10)
+  if dry_run then return nil end
   local errors = data.inventorySetQuantities.userErrors
   if errors and #errors > 0 then
     local e = errors[1]
@@ -308,6 +311,7 @@ mutation Sub($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!)
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
     webhookSubscription { id } userErrors { message } }
 }]], { topic = topic:upper():gsub("/", "_"), sub = { uri = uri, format = "JSON" } }, 10)
+  if not data then return "(dry run)" end
   local r = data.webhookSubscriptionCreate
   if r.userErrors and #r.userErrors > 0 then
     system_error.raise({ kind = "business", system = "shopify", retryable = false,

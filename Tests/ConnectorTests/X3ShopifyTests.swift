@@ -96,6 +96,26 @@ let uninvoiceable = 4
     }
   }
 
+  /// A dry run goes through the connector's whole logic: creations are planned with a placeholder number and
+  /// listed, nothing reaches either system, and the state folder is untouched.
+  @Test(arguments: ["rest", "graphql"])
+  func aDryRunPlansEveryWriteAndSendsNone(api: String) async throws {
+    let rig = try await Rig.start()
+    defer { rig.stop() }
+    let settings = api == "graphql" ? ["x3.api": "graphql", "x3.credential": "x3_app"] : [:]
+    let run = try await MLHostProcess.run(
+      ["run", Rig.script.path, "--dry-run", "--state", rig.state.path] + rig.settings(settings), timeout: 120)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("shopify.order: 20 created, 1 unchanged, 3 rejected\n"), "\(run.stdout)")
+    #expect(run.stdout.contains("x3.stock: 7 updated\n"), "\(run.stdout)")
+    #expect(!run.stdout.contains("  failed "), "\(run.stdout)")
+    #expect(run.stdout.contains("dry run: 27 request(s) would have been sent"), "\(run.stdout)")
+    #expect(rig.invoices.isEmpty)
+    #expect(rig.sandbox.shopify.stats.inventorySets == 0)
+    let untouched = try await SQLiteStore(directory: rig.state).stats()
+    #expect(untouched.jobsByState.isEmpty && untouched.recordsByOutcome.isEmpty, "\(untouched)")
+  }
+
   @Test func aHostKilledMidSyncResumesWithoutLossOrDuplicates() async throws {
     let rig = try await Rig.start(orders: 240, x3Latency: 0.02)
     defer { rig.stop() }
