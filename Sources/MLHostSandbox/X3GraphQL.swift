@@ -41,10 +41,12 @@ extension X3Simulator {
 
   // MARK: auth
 
-  /// Why a connected-app JWT is refused, in X3's words, or nil when it is good (or not a JWT).
-  func jwtProblem(_ token: String) -> String? {
+  /// Why a bearer token is refused, in X3's words, or nil when it is good: a token the sandbox's gateway issued, or
+  /// a connected application's JWT.
+  func bearerProblem(_ token: String) -> String? {
+    if tokens.valid(token) { return nil }
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-    guard parts.count == 3 else { return nil }
+    guard parts.count == 3 else { return "Error 50: Invalid token" }
     let signature = Digest.hmac(.sha256, key: Array(config.appSecret.utf8), data: Array("\(parts[0]).\(parts[1])".utf8))
     guard ByteCodecs.base64(signature, urlSafe: true, padded: false) == String(parts[2]),
           let payload = ByteCodecs.fromBase64(Array(parts[1].utf8)),
@@ -60,9 +62,6 @@ extension X3Simulator {
     return nil
   }
 
-  func tokenProblem(_ request: Request) -> String? {
-    Self.bearer(request).flatMap(jwtProblem)
-  }
 
   // MARK: execution
 
@@ -131,9 +130,8 @@ extension X3Simulator {
   /// Properties → columns, lines included; an unknown property is an error, as the schema would make it.
   static func columns(_ data: [String: Any], node: (cls: String, key: String)?) throws -> [String: Any] {
     var out: [String: Any] = [:]
-    for (name, value) in data where name != "_id" {
-      guard let column = name == node?.key ? nil : graphColumns[name] else {
-        if name == node?.key { continue }  // keys are numbered by X3
+    for (name, value) in data where name != "_id" && name != node?.key {  // X3 numbers its keys
+      guard let column = graphColumns[name] else {
         throw GraphError(message: "Field \"\(name)\" is not defined by this input type")
       }
       if let lines = value as? [[String: Any]] {

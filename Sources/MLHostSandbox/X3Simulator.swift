@@ -148,7 +148,9 @@ public final class X3Simulator: @unchecked Sendable {
       guard request.headers[Self.xtremEndpoint] == config.endpoint else {
         return Self.graphQLError("Endpoint \(request.headers[Self.xtremEndpoint] ?? "(no x-xtrem-endpoint header)") does not exist", status: .notFound)
       }
-      if let problem = tokenProblem(request) { return Response(status: .unauthorized, body: .init(byteBuffer: .init(string: problem))) }
+      if let problem = Self.bearer(request).flatMap(bearerProblem) {
+        return Response(status: .unauthorized, body: .init(byteBuffer: .init(string: problem)))
+      }
       return try await guarded(request, refused: Response(status: .unauthorized, body: .init(byteBuffer: .init(string: "Error 50: Invalid token")))) {
         try await graphQL(request)
       }
@@ -179,7 +181,7 @@ public final class X3Simulator: @unchecked Sendable {
   }
 
   private func authorized(_ request: Request) -> Bool {
-    if let bearer = Self.bearer(request) { return tokens.valid(bearer) || jwtProblem(bearer) == nil }
+    if let bearer = Self.bearer(request) { return bearerProblem(bearer) == nil }
     let basic = "Basic " + ByteCodecs.base64(Array("\(config.user):\(config.password)".utf8))
     return request.headers[.authorization] == basic
   }

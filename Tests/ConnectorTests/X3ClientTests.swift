@@ -106,6 +106,7 @@ import Testing
     let query = "{ x3MasterData { customer { query(first: 1) { edges { node { code } } } } } }"
     #expect(try await graphQL(sandbox, query).status == 200)
     let cases: [(String, String)] = [
+      ("not-a-token", "Error 50"),
       (JWT.hs256(issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now, lifetime: 300, secret: "guess"), "Error 50"),
       (JWT.hs256(issuer: "other-app", subject: cfg.user, audience: "", issuedAt: now, lifetime: 300, secret: cfg.appSecret), "Error 41"),
       (JWT.hs256(issuer: cfg.appClientID, subject: "ADMIN", audience: "", issuedAt: now, lifetime: 300, secret: cfg.appSecret), "Error 42"),
