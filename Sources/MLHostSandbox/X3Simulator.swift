@@ -138,7 +138,7 @@ public final class X3Simulator: @unchecked Sendable {
         guard context.parameters.get("endpoint") == config.endpoint else {
           return Self.diagnose("Endpoint \(context.parameters.get("endpoint") ?? "") does not exist", status: .notFound)
         }
-        return try await guarded(request, refused: Self.diagnose("Authentication required", status: .unauthorized)) {
+        return try await guarded(request, refused: { Self.diagnose("Authentication required", status: .unauthorized) }) {
           let resource = (context.parameters.get("resource") ?? "").removingPercentEncoding ?? ""
           return try await handle(request, resource: resource)
         }
@@ -148,12 +148,11 @@ public final class X3Simulator: @unchecked Sendable {
       guard request.headers[Self.xtremEndpoint] == config.endpoint else {
         return Self.graphQLError("Endpoint \(request.headers[Self.xtremEndpoint] ?? "(no x-xtrem-endpoint header)") does not exist", status: .notFound)
       }
-      if let problem = Self.bearer(request).flatMap(bearerProblem) {
+      let refused = { [self] in
+        let problem = Self.bearer(request).flatMap(bearerProblem) ?? "Error 50: Invalid token"
         return Response(status: .unauthorized, body: .init(byteBuffer: .init(string: problem)))
       }
-      return try await guarded(request, refused: Response(status: .unauthorized, body: .init(byteBuffer: .init(string: "Error 50: Invalid token")))) {
-        try await graphQL(request)
-      }
+      return try await guarded(request, refused: refused) { try await graphQL(request) }
     }
     router.post("/sandbox/x3/customers") { [self] request, _ -> Response in
       let body = try await SimJSON.parse(request)
@@ -204,9 +203,9 @@ public final class X3Simulator: @unchecked Sendable {
 
   /// What every API request goes through, REST or GraphQL: latency, authentication, the session limit and the
   /// planned faults — a bad gateway or a slow answer comes after the request has acted, the ambiguous case.
-  private func guarded(_ request: Request, refused: Response, _ act: () async throws -> Response) async throws -> Response {
+  private func guarded(_ request: Request, refused: () -> Response, _ act: () async throws -> Response) async throws -> Response {
     await plan.delay()
-    guard authorized(request) else { return refused }
+    guard authorized(request) else { return refused() }
     guard admit() else {
       return Self.diagnose("The server is busy: too many requests", status: .serviceUnavailable, headers: [.retryAfter: "1"])
     }
@@ -215,12 +214,12 @@ public final class X3Simulator: @unchecked Sendable {
     case .unavailable?: return Self.diagnose("Service unavailable", status: .serviceUnavailable)
     case .revokedToken?:
       if let bearer = Self.bearer(request) { tokens.revoke(bearer) }
-      return refused
+      return refused()
     default: break
     }
     let answer = try await act()
     switch fault {
-    case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)
+    case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)  // after acting: the ambiguous case
     case .slow?: await plan.holdSlow()
     default: break
     }

@@ -121,7 +121,7 @@ let uninvoiceable = 4
     defer { rig.stop() }
     // A short lease, so the killed host's job is taken over within seconds rather than a minute.
     let host = try rig.host(flags: ["--lease-seconds", "2"])
-    #expect(try await eventually(within: 60) { rig.invoices.count >= 40 })
+    #expect(await eventually(within: 60) { rig.invoices.count >= 40 })
     host.kill9()
     let partial = rig.invoices.count
     #expect(partial < 240 - uninvoiceable, "the sync finished before the kill; the test proves nothing")
@@ -139,7 +139,7 @@ let uninvoiceable = 4
     // Slow answers outlast these timeouts: the write happened, the host does not know, and must not repeat it.
     let host = try rig.host(["x3.timeout": "1s", "shopify.timeout": "1s"])
     defer { host.process.kill() }
-    let landed = try await eventually(within: 120) { rig.invoices.count >= 60 - uninvoiceable }
+    let landed = await eventually(within: 120) { rig.invoices.count >= 60 - uninvoiceable }
     let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.outcome): \($0.error ?? "")" }
     #expect(landed, "\(rig.invoices.count) invoices; records needing attention:\n\(open.joined(separator: "\n"))")
     try await Task.sleep(nanoseconds: 2_000_000_000)  // let retries still in flight finish
