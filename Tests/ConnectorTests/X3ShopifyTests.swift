@@ -164,7 +164,7 @@ let uninvoiceable = 4
     rig.sandbox.x3.addCustomer(code: "C0099", name: "Nadia Özdemir", email: "nadia.ozdemir@example.net")
     let replay = try await MLHostProcess.run(["replay", "\(missing.id)", "--state", rig.state.path])
     #expect(replay.status == 0, "\(replay.stderr)")
-    #expect(try await eventually(within: 30) { rig.invoices.contains { $0["BPCINV"] as? String == "C0099" } })
+    #expect(await eventually(within: 30) { rig.invoices.contains { $0["BPCINV"] as? String == "C0099" } })
     #expect(try await eventually(within: 10) { try await store.stats().unresolvedFailures == 2 })
     #expect(host.stop() == 0)
   }
@@ -186,7 +186,7 @@ let uninvoiceable = 4
     defer { rig.stop() }
     let host = try rig.host()
     defer { host.process.kill() }
-    #expect(try await eventually(within: 30) { rig.invoices.count == 24 - uninvoiceable })
+    #expect(await eventually(within: 30) { rig.invoices.count == 24 - uninvoiceable })
     rig.sandbox.subscribeOrderWebhooks(base: host.webhookURL, connector: "x3_shopify")
     let seed = SandboxSeed.build(orderCount: 1)
     var names: [String] = []
@@ -195,7 +195,7 @@ let uninvoiceable = 4
       // The webhook is on its way; a poll asks for the same order at the same time.
       #expect(try await host.admin("POST", "/trigger/x3_shopify/pull_orders").0 == 200)
     }
-    #expect(try await eventually(within: 30) { names.allSatisfy { rig.invoiceReferences.contains($0) } })
+    #expect(await eventually(within: 30) { names.allSatisfy { rig.invoiceReferences.contains($0) } })
     try await Task.sleep(nanoseconds: 1_000_000_000)
     let references = rig.invoiceReferences
     #expect(Set(references).count == references.count, "an order was invoiced twice")
