@@ -32,6 +32,8 @@ local x3 = {
   proxy = { type = "string" },
   classes = { type = "map", values = code, description = "class per role, when yours differ from the defaults" },
   fields = { type = "map", values = code, description = "property per role, when yours differ from the defaults" },
+  representations = { type = "map", values = code,
+    description = "REST: representation per role, when yours is not the class's name" },
   nodes = { type = "map", values = code, description = "GraphQL: package.node per role, when yours differ" },
   properties = { type = "map", values = code, description = "GraphQL: property per X3 column, when yours differ" },
 }

@@ -63,8 +63,9 @@ local TRANSPORTS = { rest = "sagex3_rest", graphql = "sagex3_graphql" }
 --- A client for one X3 folder. `settings`: `url` (scheme, host and port of Syracuse), `endpoint` (the X3
 --- endpoint/folder, e.g. SEED), `api` ("rest", the default, or "graphql"), `credential` (Basic Syracuse user;
 --- OAuth2 with refresh for the cloud gateway; `x3_jwt` for a GraphQL connected application), `page_size`
---- (default 100), `classes`, `fields`, GraphQL `nodes` and `properties`, and `timeout`, `max_concurrent`
---- (default 4), `rate`, `retries`, TLS (`ca_bundle`, `client_cert`, `client_key`, `verify_tls`) and `proxy`.
+--- (default 100), `classes`, `fields`, REST `representations`, GraphQL `nodes` and `properties`, and `timeout`,
+--- `max_concurrent` (default 4), `rate`, `retries`, TLS (`ca_bundle`, `client_cert`, `client_key`,
+--- `verify_tls`) and `proxy`.
 ---@param settings table
 ---@return sagex3.Client
 function _M.client(settings)

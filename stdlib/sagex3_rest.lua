@@ -14,13 +14,18 @@ local _M = {}
 ---@class sagex3.Rest
 ---@field client sagex3.Client
 ---@field base string
+---@field representations table<string, string> role → representation, where it is not the class's name
 local Rest = {}
 Rest.__index = Rest
 
 ---@param client sagex3.Client
+---@param settings table `representations` (role → representation, default: the class)
 ---@return sagex3.Rest
-function _M.new(client)
-  return setmetatable({ client = client, base = "/api1/x3/erp/" .. client.endpoint .. "/" }, Rest)
+function _M.new(client, settings)
+  return setmetatable({
+    client = client, base = "/api1/x3/erp/" .. client.endpoint .. "/",
+    representations = settings.representations or {},
+  }, Rest)
 end
 
 --- A string literal for `where`: single quotes, a quote doubled.
@@ -60,13 +65,15 @@ local function call(self, what, options)
   return system_error.check("x3", what, res, token, detail, function(r) return sagex3.describe(r.json) end)
 end
 
+--- The resource path, the class and the representation of `role`.
 local function path(self, role, key)
   local class = self.client.classes[role]
-  return self.base .. class .. (key and ("(" .. _M.quote(key) .. ")") or ""), class
+  return self.base .. class .. (key and ("(" .. _M.quote(key) .. ")") or ""), class,
+    self.representations[role] or class
 end
 
 function Rest:rows(role, where, order, count)
-  local p, class = path(self, role)
+  local p, class, representation = path(self, role)
   local key = self.client.fields[sagex3.KEYS[role]]
   local order_by = {}
   local keyed = false
@@ -81,7 +88,8 @@ function Rest:rows(role, where, order, count)
       res = call(self, "query " .. class, { url = next_url })
     else
       res = call(self, "query " .. class, { path = p, query = {
-        representation = class .. ".$query", where = _M.where(where), orderBy = concat(order_by, ","), count = count,
+        representation = representation .. ".$query", where = _M.where(where), orderBy = concat(order_by, ","),
+        count = count,
       } })
     end
     local body = res.json
@@ -91,9 +99,9 @@ function Rest:rows(role, where, order, count)
 end
 
 function Rest:read(role, key)
-  local p, class = path(self, role, key)
+  local p, class, representation = path(self, role, key)
   local ok, res = pcall(call, self, "read " .. class .. " " .. key, {
-    path = p, query = { representation = class .. ".$details" },
+    path = p, query = { representation = representation .. ".$details" },
   })
   if ok then return res.json end
   if system_error.is(res, "not_found") then return nil end
@@ -101,17 +109,17 @@ function Rest:read(role, key)
 end
 
 function Rest:create(role, body)
-  local p, class = path(self, role)
+  local p, class, representation = path(self, role)
   local res = call(self, "create " .. class, {
-    method = "POST", path = p, query = { representation = class .. ".$create" }, json = body,
+    method = "POST", path = p, query = { representation = representation .. ".$create" }, json = body,
   })
   return res.dry_run and sagex3.planned(self.client, role, body) or res.json
 end
 
 function Rest:update(role, key, body)
-  local p, class = path(self, role, key)
+  local p, class, representation = path(self, role, key)
   local res = call(self, "update " .. class .. " " .. key, {
-    method = "PUT", path = p, query = { representation = class .. ".$edit" }, json = body,
+    method = "PUT", path = p, query = { representation = representation .. ".$edit" }, json = body,
   })
   return res.dry_run and sagex3.planned(self.client, role, body, key) or res.json
 end

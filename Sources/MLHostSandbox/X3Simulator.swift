@@ -24,6 +24,9 @@ public final class X3Simulator: @unchecked Sendable {
     public var appSecret = "x3app-" + UUID().uuidString.prefix(12).lowercased()
     public var appAudience = ""
     public var tokensValidity = 600
+    /// Classes published through a representation of another name (an installation's own, e.g. SINVOICE →
+    /// ZSINVOICE): api1 accepts only that one for the class. Others use the class name.
+    public var representations: [String: String] = [:]
     /// Requests per second before 503 + Retry-After (0: unlimited); on-premise X3 is bounded by its sessions.
     public var rateLimit: Double = 0
     public var faults = Faults()
@@ -238,7 +241,7 @@ public final class X3Simulator: @unchecked Sendable {
     guard let cls = lock.withLock({ classes[name] }) else { return Self.diagnose("Class \(name) does not exist", status: .notFound) }
     let q = request.uri.queryParameters
     let representation = q.get("representation") ?? ""
-    guard representation.hasPrefix(name + ".$") else {
+    guard representation.hasPrefix((config.representations[name] ?? name) + ".$") else {
       return Self.diagnose("Representation \(representation.isEmpty ? "(none)" : representation) is not valid for \(name)", status: .badRequest)
     }
     switch (request.method, key) {
