@@ -46,6 +46,7 @@ local _M = {}
 ---@field system string
 ---@field page_size integer
 ---@field line_items integer
+---@field idempotent boolean whether the API version has the `@idempotent` directive (2026-01 and later)
 local Client = {}
 Client.__index = Client
 
@@ -69,7 +70,12 @@ function _M.client(settings)
     retries = settings.retries,
     cost_bucket = { size = settings.bucket_size or 2000, restore = settings.restore_rate or 100 },
   }
-  return setmetatable({ system = system, page_size = page_size, line_items = line_items }, Client)
+  -- 2026-01 added `@idempotent(key:)` to the inventory mutations and 2026-04 made it mandatory; versions are
+  -- YYYY-MM (or "unstable"), so they order as text.
+  local version = settings.api_version or "2025-01"
+  return setmetatable({
+    system = system, page_size = page_size, line_items = line_items, idempotent = version >= "2026-01",
+  }, Client)
 end
 
 local function describe(res)
@@ -86,12 +92,14 @@ end
 ---@param query string
 ---@param variables table?
 ---@param cost number? the expected query cost, for the shared budget
+---@param safe boolean? a mutation the host may repeat after an ambiguous failure (it carries an idempotency key)
 ---@return table? data
 ---@return boolean? dry_run
-function Client:graphql(query, variables, cost)
+function Client:graphql(query, variables, cost, safe)
   local body = { query = query, variables = variables or mlhost.json.object() }
   local res, token, detail = http.request {
     system = self.system, method = "POST", path = "/graphql.json", json = body, decimals = true, cost = cost,
+    safe = safe,
   }
   system_error.check("shopify", "GraphQL", res, token, detail, describe)
   if res.dry_run then return nil, true end
@@ -267,7 +275,7 @@ end
 
 local SET_QUANTITIES = [[
 mutation Set($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) {
+  inventorySetQuantities(input: $input)%s {
     inventoryAdjustmentGroup { createdAt reason changes { name delta quantityAfterChange } }
     userErrors { field message code }
   }
@@ -275,19 +283,29 @@ mutation Set($input: InventorySetQuantitiesInput!) {
 
 --- Sets the available quantity of an item at a location to `quantity` if it is still `compare` (Shopify's
 --- compare-and-set): a stale `compare` raises `{kind = "stale"}` so the caller re-reads instead of overwriting a
---- sale. Safe to repeat after an ambiguous failure: a repeat finds the new quantity and fails as stale.
+--- sale. Safe to repeat after an ambiguous failure: a repeat finds the new quantity and fails as stale. On API
+--- versions with `@idempotent` the mutation carries a key made from `intent` (any text naming this one intended
+--- change, the same for all its retries, e.g. the source row and its version), so Shopify answers a repeat with
+--- the first result instead of acting twice; without `intent` the key is made from the other arguments.
 ---@param item_id string
 ---@param location_id string
 ---@param quantity integer
 ---@param compare integer
 ---@param reference string? your document, as `referenceDocumentUri`
-function Client:set_available(item_id, location_id, quantity, compare, reference)
-  local data, dry_run = self:graphql(SET_QUANTITIES, { input = {
+---@param intent string?
+function Client:set_available(item_id, location_id, quantity, compare, reference, intent)
+  local directive = ""
+  if self.idempotent then
+    local h = mlhost.crypto.sha256(intent or concat({ item_id, location_id, quantity, compare, reference or "" }, "|"))
+    directive = (' @idempotent(key: "%s-%s-%s-%s-%s")'):format(h:sub(1, 8), h:sub(9, 12), h:sub(13, 16),
+      h:sub(17, 20), h:sub(21, 32))
+  end
+  local data, dry_run = self:graphql(SET_QUANTITIES:format(directive), { input = {
     name = "available", reason = "correction", referenceDocumentUri = reference,
     quantities = {
       { inventoryItemId = item_id, locationId = location_id, quantity = quantity, compareQuantity = compare },
     },
-  } }, 10)
+  } }, 10, self.idempotent)
   if dry_run then return nil end
   local errors = data.inventorySetQuantities.userErrors
   if errors and #errors > 0 then

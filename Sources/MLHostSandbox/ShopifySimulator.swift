@@ -39,6 +39,9 @@ public final class ShopifySimulator: Sendable {
     var staleCompares = 0
     /// SKUs that sell one unit right after their next read: the race compare-and-set exists for.
     var saleAfterRead: Set<String> = []
+    /// Answers to mutations sent with `@idempotent(key:)`, by key: a repeat gets the first answer.
+    var idempotent: [String: Data] = [:]
+    var idempotentRepeats = 0
   }
 
   public let config: Config
@@ -146,6 +149,15 @@ public final class ShopifySimulator: Sendable {
   /// The JSON answer to one GraphQL request, cost accounting included.
   func graphQL(query: String, variables: [String: Any], forceThrottle: Bool) -> Data {
     let op = Self.operation(query)
+    let key = Self.idempotencyKey(query)
+    // The directive exists from 2026-01 and is required on the inventory mutations from 2026-04.
+    if key != nil, config.version < "2026-01" {
+      return SimJSON.data(["errors": [["message": "Directive 'idempotent' doesn't exist", "extensions": ["code": "undefinedDirective"]]]])
+    }
+    if key == nil, op == "inventorySetQuantities", config.version >= "2026-04" {
+      return SimJSON.data(["errors": [["message": "The @idempotent directive is required for this mutation.",
+                                       "extensions": ["code": "BAD_REQUEST"]]]])
+    }
     let first = variables["first"] as? Int ?? Self.intArgument("first", in: query) ?? 10
     let lineLimit = Self.intArgument("first", in: query, after: "lineItems") ?? 50
     let requested: Double
@@ -155,10 +167,19 @@ public final class ShopifySimulator: Sendable {
     case "inventorySetQuantities", "webhookSubscriptionCreate": requested = 10
     default: requested = 2
     }
-    return state.withLock { s -> Data in SimJSON.data(execute(&s, op: op, first: first, lineLimit: lineLimit, requested: requested, variables: variables, forceThrottle: forceThrottle)) }
+    return state.withLock { s -> Data in SimJSON.data(execute(&s, op: op, first: first, lineLimit: lineLimit, requested: requested, variables: variables, key: key, forceThrottle: forceThrottle)) }
   }
 
-  private func execute(_ s: inout State, op: String?, first: Int, lineLimit: Int, requested: Double, variables: [String: Any], forceThrottle: Bool) -> [String: Any] {
+  /// The key of an `@idempotent(key: "…")` directive in the document.
+  static func idempotencyKey(_ query: String) -> String? {
+    guard let at = query.range(of: "@idempotent") else { return nil }
+    let rest = query[at.upperBound...]
+    guard let open = rest.firstIndex(of: "\""), let close = rest[rest.index(after: open)...].firstIndex(of: "\"") else { return nil }
+    return String(rest[rest.index(after: open)..<close])
+  }
+
+  private func execute(_ s: inout State, op: String?, first: Int, lineLimit: Int, requested: Double, variables: [String: Any], key: String?,
+                       forceThrottle: Bool) -> [String: Any] {
     s.requests += 1
     let now = ProcessInfo.processInfo.systemUptime
     s.available = min(config.bucketSize, s.available + (now - s.stamp) * config.restoreRate)
@@ -193,7 +214,14 @@ public final class ShopifySimulator: Sendable {
     case "inventoryItems": data = ["inventoryItems": inventoryItems(&s, query: variables["query"] as? String ?? variables["q"] as? String ?? "", first: first)]
     case "locations": data = ["locations": ["edges": s.locations.prefix(first).map { ["node": ["id": "gid://shopify/Location/\($0.id)", "name": $0.name]] }]]
     case "inventoryItem": data = ["inventoryItem": inventoryItem(s, variables)]
-    case "inventorySetQuantities": data = ["inventorySetQuantities": setQuantities(&s, variables["input"] as? [String: Any] ?? [:])]
+    case "inventorySetQuantities":
+      if let key, let first = s.idempotent[key], let answer = (try? JSONSerialization.jsonObject(with: first)) as? [String: Any] {
+        s.idempotentRepeats += 1
+        data = answer
+      } else {
+        data = ["inventorySetQuantities": setQuantities(&s, variables["input"] as? [String: Any] ?? [:])]
+        if let key { s.idempotent[key] = SimJSON.data(data) }
+      }
     case "webhookSubscriptionCreate": data = ["webhookSubscriptionCreate": subscribe(&s, variables)]
     default:
       return ["errors": [["message": "Field '\(op ?? "?")' doesn't exist on type 'QueryRoot'", "extensions": ["code": "undefinedField"]]]]
@@ -358,12 +386,18 @@ public final class ShopifySimulator: Sendable {
     state.withLock { $0.items[sku]?.available[location] = quantity }
   }
 
+  /// The GraphQL id of the inventory item with `sku`.
+  public func inventoryItemID(sku: String) -> String? {
+    state.withLock { $0.items[sku].map { "gid://shopify/InventoryItem/\($0.id)" } }
+  }
+
   public func available(sku: String, location: Int64 = 80_000_001) -> Int? {
     state.withLock { $0.items[sku]?.available[location] }
   }
 
-  public var stats: (requests: Int, throttled: Int, inventorySets: Int, staleCompares: Int, orders: Int) {
-    state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.staleCompares, $0.orders.count) }
+  public var stats: (requests: Int, throttled: Int, inventorySets: Int, staleCompares: Int, orders: Int, idempotencyKeys: Int,
+                     idempotentRepeats: Int) {
+    state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.staleCompares, $0.orders.count, $0.idempotent.count, $0.idempotentRepeats) }
   }
 
   /// Order totals by name (#1001), for checking what reached X3 to the cent.

@@ -13,11 +13,13 @@ struct Rig {
 
   static let script = Repository.root.appendingPathComponent("connectors/x3_shopify.lua")
 
-  static func start(orders: Int = 24, faults: Faults = Faults(), x3Latency: Double = 0) async throws -> Rig {
+  static func start(orders: Int = 24, faults: Faults = Faults(), x3Latency: Double = 0,
+                    configure: (inout Sandbox.Options) -> Void = { _ in }) async throws -> Rig {
     var options = Sandbox.Options()
     options.orders = orders
     options.inject(faults)
     if x3Latency > 0 { options.x3.faults.latency = x3Latency }
+    configure(&options)
     let sandbox = try await Sandbox.start(options, logger: Logger(label: "sandbox") { _ in SwiftLogNoOpLogHandler() })
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-x3shopify-\(UUID().uuidString)")
     let vault = try CredentialVault(directory: state)
@@ -179,6 +181,44 @@ let uninvoiceable = 4
     #expect(rig.sandbox.shopify.stats.staleCompares >= 1, "the write did not meet the sale")
     let mug = rig.sandbox.x3.rows("STOCK").first { $0["ITMREF"] as? String == "MUG-CAFE" }
     #expect(rig.sandbox.shopify.available(sku: "MUG-CAFE") == mug?["QTYSTU"] as? Int)
+  }
+
+  /// From 2026-04 Shopify refuses inventory mutations without `@idempotent(key:)`: the connector sends one key per
+  /// intended change, and a repeated key gets the first answer without acting twice.
+  @Test func stockLandsOnAPIVersionsThatRequireIdempotencyKeys() async throws {
+    let rig = try await Rig.start { options in
+      options.shopify.version = "2026-04"
+      options.shopify.staticToken = "shpat_test_static"
+    }
+    defer { rig.stop() }
+    let run = try await rig.once(["shopify.api_version": "2026-04"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("x3.stock: 7 updated\n"), "\(run.stdout)")
+    #expect(rig.sandbox.shopify.stats.inventorySets == 7)
+    #expect(rig.sandbox.shopify.stats.idempotencyKeys == 7)
+    // The same mutation and key twice: the second answer is the first one, and the stock moved once.
+    let current = try #require(rig.sandbox.shopify.available(sku: "MUG-CAFE"))
+    let item = try #require(rig.sandbox.shopify.inventoryItemID(sku: "MUG-CAFE"))
+    func set(_ directive: String) async throws -> String {
+      let body = try JSONSerialization.data(withJSONObject: [
+        "query": "mutation Set($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)\(directive) "
+          + "{ inventoryAdjustmentGroup { reason } userErrors { message code } } }",
+        "variables": ["input": ["name": "available", "reason": "correction", "quantities": [[
+          "inventoryItemId": item, "locationId": "gid://shopify/Location/80000001", "quantity": current + 5,
+          "compareQuantity": current,
+        ]]]],
+      ])
+      let r = try await HTTPClient().send(MLHostRuntime.HTTPRequest(
+        method: "POST", url: rig.sandbox.shopifyURL + "/admin/api/2026-04/graphql.json",
+        headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_test_static")], body: Array(body))).get()
+      return String(decoding: r.body, as: UTF8.self)
+    }
+    #expect(try await set("").contains("The @idempotent directive is required"))
+    let key = #" @idempotent(key: "5e0c9a44-1111-4222-8333-944455556666")"#
+    let first = try await set(key), again = try await set(key)
+    #expect(first.contains("\"userErrors\":[]") && again.contains("\"userErrors\":[]"), "\(first)\n\(again)")
+    #expect(rig.sandbox.shopify.available(sku: "MUG-CAFE") == current + 5)
+    #expect(rig.sandbox.shopify.stats.idempotentRepeats == 1)
   }
 
   @Test func webhookAndPollRacingOnOneOrderMakeOneInvoice() async throws {
