@@ -230,11 +230,8 @@ c:handler("x3.stock", function(rec, row)
     local item = shop:inventory_item(sku) or rec:reject("no Shopify inventory item with SKU " .. sku)
     local current = item.available[location] or 0
     if current == target then return rec:unchanged("shopify", item.id, { available = target }) end
-    -- One intent per X3 stock row version and quantity read: its retries share an idempotency key, a later change
-    -- of the same row does not.
-    local intent = stock_version(row) .. "@" .. tostring(row[F.updated]) .. "/" .. current
     local ok, err = pcall(shop.set_available, shop, item.id, location, target, current,
-      "x3://stock/" .. tostring(row[F.stock_key]), intent)
+      "x3://stock/" .. tostring(row[F.stock_key]))
     if ok then
       return rec:updated("shopify", item.id, { sku = sku, location = location_name, from = current, to = target })
     end

@@ -284,22 +284,17 @@ mutation Set($input: InventorySetQuantitiesInput!) {
 --- Sets the available quantity of an item at a location to `quantity` if it is still `compare` (Shopify's
 --- compare-and-set): a stale `compare` raises `{kind = "stale"}` so the caller re-reads instead of overwriting a
 --- sale. Safe to repeat after an ambiguous failure: a repeat finds the new quantity and fails as stale. On API
---- versions with `@idempotent` the mutation carries a key made from `intent` (any text naming this one intended
---- change, the same for all its retries, e.g. the source row and its version), so Shopify answers a repeat with
---- the first result instead of acting twice; without `intent` the key is made from the other arguments.
+--- versions with `@idempotent` each call carries a fresh key, which the host's own retries of that request keep:
+--- Shopify answers such a repeat with the first result. A new call is a new intent (its `compare` was read
+--- anew), so it gets a new key: a key derived from the arguments would make a later change that happens to
+--- repeat an earlier one (same quantities, say on a replay) answer with the old result and do nothing.
 ---@param item_id string
 ---@param location_id string
 ---@param quantity integer
 ---@param compare integer
 ---@param reference string? your document, as `referenceDocumentUri`
----@param intent string?
-function Client:set_available(item_id, location_id, quantity, compare, reference, intent)
-  local directive = ""
-  if self.idempotent then
-    local h = mlhost.crypto.sha256(intent or concat({ item_id, location_id, quantity, compare, reference or "" }, "|"))
-    directive = (' @idempotent(key: "%s-%s-%s-%s-%s")'):format(h:sub(1, 8), h:sub(9, 12), h:sub(13, 16),
-      h:sub(17, 20), h:sub(21, 32))
-  end
+function Client:set_available(item_id, location_id, quantity, compare, reference)
+  local directive = self.idempotent and (' @idempotent(key: "%s")'):format(mlhost.crypto.uuid()) or ""
   local data, dry_run = self:graphql(SET_QUANTITIES:format(directive), { input = {
     name = "available", reason = "correction", referenceDocumentUri = reference,
     quantities = {

@@ -183,8 +183,8 @@ let uninvoiceable = 4
     #expect(rig.sandbox.shopify.available(sku: "MUG-CAFE") == mug?["QTYSTU"] as? Int)
   }
 
-  /// From 2026-04 Shopify refuses inventory mutations without `@idempotent(key:)`: the connector sends one key per
-  /// intended change, and a repeated key gets the first answer without acting twice.
+  /// From 2026-04 Shopify refuses inventory mutations without `@idempotent(key:)`: the connector sends a key with
+  /// every set, and a repeated key gets the first answer without acting twice.
   @Test func stockLandsOnAPIVersionsThatRequireIdempotencyKeys() async throws {
     let rig = try await Rig.start { options in
       options.shopify.version = "2026-04"
