@@ -137,6 +137,19 @@ function _M.refuse(what, status, text)
   })
 end
 
+--- Checks one exchange with X3: a status in `business` is X3 refusing the content (`refuse`), other failures
+--- raise as `system_error.check` classifies them, with X3's diagnoses in the message.
+---@param what string
+---@param res table?
+---@param token string?
+---@param detail table?
+---@param business table<integer, boolean>
+---@return table res
+function _M.check(what, res, token, detail, business)
+  if res and business[res.status] then _M.refuse(what, res.status, _M.describe(res.json)) end
+  return system_error.check("x3", what, res, token, detail, function(r) return _M.describe(r.json) end)
+end
+
 --- Rows of `role` ("customer", "invoice", …) matching every condition of `opts.where`, in `opts.order_by`
 --- (columns, each optionally `{column, desc = true}`), then by key, all pages.
 ---@param role string

@@ -50,11 +50,18 @@ _M.PROPERTIES = {
   TRSTYP = "transactionType", VCRNUM = "documentNumber",
 }
 
+---@class sagex3.Node
+---@field package string
+---@field node string
+---@field select string the selection set of a read
+---@field to_property table<string, string> column → property, its key column → its id property included
+---@field to_column table<string, string> the reverse
+
 ---@class sagex3.GraphQL
 ---@field client sagex3.Client
----@field nodes table<string, {package: string, node: string, id: string, key: string, select: string}>
----@field properties table<string, string>
----@field columns table<string, string>
+---@field nodes table<string, sagex3.Node>
+---@field properties table<string, string> column → property, for lines (no key of their own)
+---@field columns table<string, string> property → column, for lines
 local GraphQL = {}
 GraphQL.__index = GraphQL
 
@@ -80,20 +87,18 @@ function _M.new(client, settings)
     local package, node = path:match("^([_%a][_%w]*)%.([_%a][_%w]*)$")
     if not package then error("sagex3: node '" .. path .. "' for " .. role .. " is not package.node", 3) end
     local key = client.fields[sagex3.KEYS[role]]
+    local to_property = sagex3.merged(self.properties, { [key] = d.id })
+    local to_column = sagex3.merged(self.columns, { [d.id] = key })
     local names = {}
     for i, s in ipairs(d.select) do
       local column = client.fields[s] or s
-      names[i] = column == key and d.id or self:property(column)
+      names[i] = to_property[column] or column
     end
-    self.nodes[role] = { package = package, node = node, id = d.id, key = key, select = concat(names, " ") }
+    self.nodes[role] = {
+      package = package, node = node, select = concat(names, " "), to_property = to_property, to_column = to_column,
+    }
   end
   return self
-end
-
----@param column string
----@return string
-function GraphQL:property(column)
-  return self.properties[column] or column
 end
 
 --- A GraphQL literal: strings quoted as JSON quotes them, integers and exact decimals as numbers, tables as
@@ -144,7 +149,7 @@ function GraphQL:filter(where, node)
   local parts = {}
   for i, c in ipairs(where) do
     local op = FILTER_OPS[c.op] or error("sagex3: unknown operator '" .. tostring(c.op) .. "'", 3)
-    local property = c.field == node.key and node.id or self:property(c.field)
+    local property = node.to_property[c.field] or c.field
     local test
     if c.ci and c.op == "eq" then
       test = "{_regex: " .. constant("^" .. tostring(c.value):gsub("[%^%$%(%)%%%.%[%]%*%+%-%?%{%}|\\]", "\\%0") .. "$")
@@ -157,45 +162,44 @@ function GraphQL:filter(where, node)
   return #parts > 0 and ("{" .. concat(parts, ", ") .. "}") or nil
 end
 
---- An X3 row from a node: properties back to columns, lines included.
-function GraphQL:row(node, values)
+--- `values` with its names translated through `names` (a name not there is kept), and its lines' names through
+--- `line_names`: X3 rows to node properties and back.
+local function renamed(values, names, line_names)
   local out = {}
-  for property, v in pairs(values) do
-    local column = property == node.id and node.key or self.columns[property] or property
+  for name, v in pairs(values) do
     if type(v) == "table" and v[1] ~= nil then
       local lines = {}
-      for i, line in ipairs(v) do lines[i] = self:row({}, line) end
+      for i, line in ipairs(v) do lines[i] = renamed(line, line_names, line_names) end
       v = lines
     end
-    out[column] = v
+    out[names[name] or name] = v
   end
   return out
 end
 
---- Columns to properties for `create` / `update` data.
+--- An X3 row from a node's values.
+function GraphQL:row(node, values)
+  return renamed(values, node.to_column, self.columns)
+end
+
+--- A node's `create` / `update` data from X3 columns.
 function GraphQL:data(node, body)
-  local out = {}
-  for column, v in pairs(body) do
-    if type(v) == "table" and v[1] ~= nil then
-      local lines = {}
-      for i, line in ipairs(v) do lines[i] = self:data({}, line) end
-      v = lines
-    end
-    out[column == node.key and node.id or self:property(column)] = v
-  end
-  return out
+  return renamed(body, node.to_property, self.properties)
 end
 
 --- One GraphQL request: `data` on success, nothing for a mutation the host journaled in a dry run; X3's refusal of a
 --- mutation is a business error (the record is parked), any other `errors` entry is an API error that names what
 --- X3 said.
+-- A 400 is X3 refusing the document itself (a node or property this installation does not have): a person must
+-- fix the settings, so the record is parked.
+local INVALID = { [400] = true }
+
 local function call(self, what, document, variables, mutation, safe)
   local res, token, detail = http.request {
     system = self.client.system, method = "POST", path = "/xtrem/api", decimals = true, safe = safe,
     headers = { ["x-xtrem-endpoint"] = self.client.endpoint }, json = { query = document, variables = variables },
   }
-  if res and res.status == 400 then sagex3.refuse(what, 400, sagex3.describe(res.json)) end
-  system_error.check("x3", what, res, token, detail, function(r) return sagex3.describe(r.json) end)
+  sagex3.check(what, res, token, detail, INVALID)
   if res.dry_run then return nil end
   local body = res.json
   if type(body) ~= "table" then
@@ -220,7 +224,7 @@ function GraphQL:rows(role, where, order, count)
   local node = self.nodes[role]
   local order_by = {}
   for i, o in ipairs(order) do
-    order_by[i] = (o.column == node.key and node.id or self:property(o.column)) .. ": " .. (o.desc and "-1" or "1")
+    order_by[i] = (node.to_property[o.column] or o.column) .. ": " .. (o.desc and "-1" or "1")
   end
   local document = "query($first: Int, $after: String, $filter: String, $orderBy: String) { " .. node.package
     .. " { " .. node.node .. " { query(first: $first, after: $after, filter: $filter, orderBy: $orderBy) "

@@ -61,8 +61,7 @@ local BUSINESS = { [400] = true, [409] = true, [412] = true, [422] = true }
 local function call(self, what, options)
   options.system, options.decimals = self.client.system, true
   local res, token, detail = http.request(options)
-  if res and BUSINESS[res.status] then sagex3.refuse(what, res.status, sagex3.describe(res.json)) end
-  return system_error.check("x3", what, res, token, detail, function(r) return sagex3.describe(r.json) end)
+  return sagex3.check(what, res, token, detail, BUSINESS)
 end
 
 --- The resource path, the class and the representation of `role`.

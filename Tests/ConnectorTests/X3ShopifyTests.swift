@@ -208,7 +208,7 @@ let uninvoiceable = 4
           "compareQuantity": current,
         ]]]],
       ])
-      let r = try await HTTPClient().send(MLHostRuntime.HTTPRequest(
+      let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(
         method: "POST", url: rig.sandbox.shopifyURL + "/admin/api/2026-04/graphql.json",
         headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_test_static")], body: Array(body))).get()
       return String(decoding: r.body, as: UTF8.self)
