@@ -78,7 +78,7 @@ let package = Package(
     ),
     .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"]),
     .testTarget(name: "ConnectorTests", dependencies: ["MLHostSandbox", "MLHostRuntime", "MLHostTesting"]),
-    .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting"]),
+    .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting", "CSQLite"]),
     .testTarget(
       name: "MLHostServerTests",
       dependencies: [

@@ -54,8 +54,16 @@ PY
 # Server CPU (user + system, from /proc) per request beside wrk's figures: the cost that decides the ratio when
 # wrk and the server share the cores.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# mlhost keeps running the jobs a round queued after wrk stops: measuring the next server before it idles would
+# take that CPU from it and flatter the ratio.
+settle() {
+  local a b
+  b=$(cpu_ticks "$1")
+  while sleep 0.5; a=$b; b=$(cpu_ticks "$1"); [ $((b - a)) -gt 2 ]; do :; done
+}
 measure() {
   local before after
+  settle "$2"
   before=$(cpu_ticks "$2")
   wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$work/post.lua" "$1" > "$work/wrk.out" 2>&1
   after=$(cpu_ticks "$2")

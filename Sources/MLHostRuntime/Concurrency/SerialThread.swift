@@ -12,8 +12,12 @@ final class SerialThread: @unchecked Sendable {
   private var ownerThreadID: pthread_t?
 
   init(name: String) {
-    let t = Thread { [unowned self] in self.loop() }
-    t.name = name
+    // Foundation on Linux gives the OS a thread's name only when the thread sets it itself; without it `top -H`,
+    // perf and /proc show the name of a dispatch queue.
+    let t = Thread { [unowned self] in
+      Thread.current.name = name
+      self.loop()
+    }
     t.stackSize = 8 << 20
     thread = t
     t.start()

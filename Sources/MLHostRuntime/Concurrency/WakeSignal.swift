@@ -5,6 +5,8 @@ final class WakeSignal: @unchecked Sendable {
   private let lock = NSLock()
   private var pending = false
   private var waiter: CheckedContinuation<Void, Never>?
+  /// When the one timer in flight fires (uptime nanoseconds), if one is.
+  private var timerDeadline: UInt64?
 
   func signal() {
     let w: CheckedContinuation<Void, Never>? = lock.withLock {
@@ -18,21 +20,29 @@ final class WakeSignal: @unchecked Sendable {
     w?.resume()
   }
 
-  /// Returns after `signal()` or `timeout` seconds, whichever comes first.
+  /// Returns after `signal()` or within `timeout` seconds, whichever comes first; it may return earlier, so callers
+  /// loop. A busy loop is signalled thousands of times a second (once per webhook delivery): arming a timer for
+  /// every wait would cost a task and a dispatch timer each time, so a timer already in flight that fires in time
+  /// serves the next waits too.
   func wait(timeout: Double) async {
     await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-      let now: Bool = lock.withLock {
+      let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout) * 1e9)
+      let arm: Bool? = lock.withLock {
         if pending {
           pending = false
-          return true
+          return nil
         }
         waiter = c
-        return false
+        if let armed = timerDeadline, armed <= deadline { return false }
+        timerDeadline = deadline
+        return true
       }
-      if now { return c.resume() }
+      guard let arm else { return c.resume() }
+      guard arm else { return }
       Task {
-        try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+        try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
         let w: CheckedContinuation<Void, Never>? = self.lock.withLock {
+          if self.timerDeadline == deadline { self.timerDeadline = nil }
           defer { self.waiter = nil }
           return self.waiter
         }

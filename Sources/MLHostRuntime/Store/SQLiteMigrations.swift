@@ -75,6 +75,18 @@ enum SQLiteMigrations {
     CREATE INDEX jobs_active_ordering ON jobs (connector, ordering_key, id)
       WHERE ordering_key IS NOT NULL AND state IN ('queued', 'running');
     """,
+    // Deliveries are only ever looked up by their key: keep the rows in the key's B-tree (WITHOUT ROWID) instead of
+    // a rowid table plus an index, one tree fewer to write per webhook delivery.
+    """
+    CREATE TABLE deliveries_by_key (
+      connector TEXT NOT NULL, source TEXT NOT NULL, delivery_id TEXT NOT NULL, received_at REAL NOT NULL,
+      job_id INTEGER,
+      PRIMARY KEY (connector, source, delivery_id)
+    ) WITHOUT ROWID;
+    INSERT INTO deliveries_by_key SELECT connector, source, delivery_id, received_at, job_id FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_by_key RENAME TO deliveries;
+    """,
   ]
 
   static func apply(_ db: SQLiteConnection) throws {

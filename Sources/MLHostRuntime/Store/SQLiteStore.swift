@@ -2,8 +2,8 @@ import Foundation
 
 /// The embedded default store: one SQLite file in WAL mode in the state directory, on a thread of its own so no
 /// blocking call runs on the cooperative pool. Writes are group-committed: every write that arrives while a
-/// commit is in progress joins the next transaction, each in a savepoint of its own (one failing write does not
-/// undo the others), and none is answered before that transaction is durable.
+/// commit is in progress joins the next transaction (one failing write does not undo the others), and none is
+/// answered before that transaction is durable.
 public final class SQLiteStore: JobStore, @unchecked Sendable {
   public let path: String
   private let thread: SerialThread
@@ -11,6 +11,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   private let pendingLock = NSLock()
   private var pending: [PendingWrite] = []
   private var drainScheduled = false
+
+  private struct OneWriteThrew: Error {}
 
   /// A write waiting for the next group commit: runs inside it, then answers once it is durable.
   private struct PendingWrite {
@@ -77,12 +79,21 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
     guard !batch.isEmpty else { return }
     do {
-      try db.transaction {
-        for w in batch {
-          try db.query("SAVEPOINT w")
-          // A write that threw undoes its own changes only: roll back to its savepoint, keep the rest.
-          if !w.run(db) { try db.query("ROLLBACK TO w") }
-          try db.query("RELEASE w")
+      do {
+        // Writes almost never throw, so they run plainly first: a savepoint per write would copy every page the
+        // write touches into the statement journal, on every delivery.
+        try db.transaction {
+          for w in batch where !w.run(db) { throw OneWriteThrew() }
+        }
+      } catch is OneWriteThrew {
+        // That transaction is rolled back. Again, each write in a savepoint of its own: the one that throws undoes
+        // only its own changes and keeps its error for its caller; the others commit.
+        try db.transaction {
+          for w in batch {
+            try db.query("SAVEPOINT w")
+            if !w.run(db) { try db.query("ROLLBACK TO w") }
+            try db.query("RELEASE w")
+          }
         }
       }
       for w in batch { w.commit() }
@@ -108,14 +119,13 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
   public func enqueue(delivery d: NewDelivery) async throws -> DeliveryResult {
     try await write { db in
-      try db.query(
-        "INSERT OR IGNORE INTO deliveries (connector, source, delivery_id, received_at) VALUES (?, ?, ?, ?)",
-        [.text(d.job.connector), .text(d.source), .text(d.deliveryID), .real(Date().timeIntervalSince1970)])
-      guard db.changes == 1 else { return .duplicate }
+      let key: [SQLiteConnection.Value] = [.text(d.job.connector), .text(d.source), .text(d.deliveryID)]
+      let seen = try db.query("SELECT 1 FROM deliveries WHERE connector = ? AND source = ? AND delivery_id = ?", key)
+      guard seen.isEmpty else { return .duplicate }
       let id = try Self.insert(d.job, db)
       try db.query(
-        "UPDATE deliveries SET job_id = ? WHERE connector = ? AND source = ? AND delivery_id = ?",
-        [.integer(id), .text(d.job.connector), .text(d.source), .text(d.deliveryID)])
+        "INSERT INTO deliveries (connector, source, delivery_id, received_at, job_id) VALUES (?, ?, ?, ?, ?)",
+        key + [.real(Date().timeIntervalSince1970), .integer(id)])
       return .queued(jobID: id)
     }
   }

@@ -35,7 +35,7 @@ public enum ByteCodecs {
   public static func fromBase64(_ text: some Collection<UInt8>) -> [UInt8]? {
     var input = Array(text)
     while input.last == UInt8(ascii: "=") { input.removeLast() }
-    guard input.count % 4 != 1, Array(text).count - input.count <= 2 else { return nil }
+    guard input.count % 4 != 1, text.count - input.count <= 2 else { return nil }
     var out: [UInt8] = []
     out.reserveCapacity(input.count * 3 / 4)
     var acc: UInt32 = 0
