@@ -31,7 +31,8 @@ struct StateOptions: ParsableArguments {
     guard create else { throw CommandFailure("no admin token in \(path) (set MLHOST_ADMIN_TOKEN)") }
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
-    FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+    else { throw CommandFailure("cannot write the admin token to \(path)") }
     return token
   }
 

@@ -48,6 +48,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   }
 
   /// Runs `body` in the next group commit and returns its result once that commit is durable.
+  @discardableResult
   private func write<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
       var result: Result<T, any Error>?

@@ -3,8 +3,7 @@ import Synchronization
 
 /// A leaky bucket that may go into debt: `take` always succeeds and answers how long the caller must wait for
 /// its share, so concurrent callers queue up in order instead of failing. It serves both a request-rate token
-/// bucket (cost 1 per request) and Shopify's calculated-cost bucket (cost = the query's points), where the
-/// server's own view of the bucket replaces ours whenever a response reports it.
+/// bucket (cost 1 per request) and Shopify's calculated-cost bucket (cost = the query's points, see `CostBudget`).
 struct LeakyBucket: Sendable {
   var capacity: Double
   var rate: Double
@@ -25,8 +24,7 @@ struct LeakyBucket: Sendable {
     return level >= 0 ? 0 : -level / rate
   }
 
-  /// What the server said it has left; requests we sent that it has not seen yet are not double-counted because
-  /// the server's figure is the truth as of its answer.
+  /// Sets the level to what the server says it has left (minus what the caller knows it has not counted yet).
   mutating func observe(available: Double, capacity: Double?, rate: Double?, now: Double) {
     if let capacity, capacity > 0 { self.capacity = capacity }
     if let rate, rate > 0 { self.rate = rate }
@@ -37,6 +35,30 @@ struct LeakyBucket: Sendable {
   private mutating func refill(_ now: Double) {
     level = min(capacity, level + max(0, now - stamp) * rate)
     stamp = now
+  }
+}
+
+/// Shopify's calculated-cost bucket as this host believes it stands. The server's figure in each answer is the
+/// truth only as of that answer: the points of requests still outstanding here — sent, or waiting their turn —
+/// are taken from it again. Some of those the server may have counted already; erring that way waits a little
+/// longer, while forgetting them let waiting requests and new ones go out together and be throttled.
+struct CostBudget: Sendable {
+  var bucket: LeakyBucket
+  private(set) var outstanding = 0.0
+
+  init(capacity: Double, rate: Double, now: Double) { bucket = LeakyBucket(capacity: capacity, rate: rate, now: now) }
+
+  /// Takes `points` for a request and answers how long it must wait before it is sent.
+  mutating func take(_ points: Double, now: Double) -> Double {
+    outstanding += points
+    return bucket.take(points, now: now)
+  }
+
+  /// The request that took `points` has its answer, with the server's account of the bucket if it gave one.
+  mutating func answered(_ points: Double, server: ShopifyCost?, now: Double) {
+    outstanding = max(0, outstanding - points)
+    guard let server else { return }
+    bucket.observe(available: server.available - outstanding, capacity: server.maximum, rate: server.restoreRate, now: now)
   }
 }
 

@@ -8,7 +8,7 @@ final class SystemClient: Sendable {
   let profile: SystemProfile
   private let gate: AsyncGate?
   private let requestBudget: Mutex<LeakyBucket?>
-  private let costBudget: Mutex<LeakyBucket?>
+  private let costBudget: Mutex<CostBudget?>
   /// The points a GraphQL call is assumed to cost until it says otherwise: the last requested cost seen.
   private let typicalCost = Mutex<Double>(50)
   private let retry: RetryPolicy
@@ -28,7 +28,7 @@ final class SystemClient: Sendable {
     gate = profile.maxConcurrent.map { AsyncGate(limit: max(1, $0)) }
     let now = Self.clock()
     requestBudget = Mutex(profile.rate.map { LeakyBucket(capacity: max(1, profile.burst ?? $0), rate: $0, now: now) })
-    costBudget = Mutex(profile.costBucket.map { LeakyBucket(capacity: $0.size, rate: $0.restore, now: now) })
+    costBudget = Mutex(profile.costBucket.map { CostBudget(capacity: $0.size, rate: $0.restore, now: now) })
   }
 
   static func clock() -> Double { ProcessInfo.processInfo.systemUptime }
@@ -60,7 +60,7 @@ final class SystemClient: Sendable {
         result = await HTTPClient.shared.send(request)
       }
       gate?.leave()
-      let spent = observeCost(result)
+      let spent = observeCost(result, took: points)
       let verdict = ResponseVerdict(result, cost: spent)
       let again = verdict.retryable && attempt <= profile.retries && (repeatable || !verdict.ambiguous)
       let delay = max(retry.delay(afterAttempt: attempt), verdict.retryAfter ?? 0)
@@ -69,13 +69,14 @@ final class SystemClient: Sendable {
     }
   }
 
-  /// Feeds Shopify's own account of the cost bucket back into ours.
-  private func observeCost(_ result: Result<HTTPResponse, HTTPFailure>) -> ShopifyCost? {
-    guard profile.costBucket != nil, case .success(let r) = result, let cost = ShopifyCost.parse(r.body) else { return nil }
-    if let requested = cost.requested { typicalCost.withLock { $0 = requested } }
-    costBudget.withLock {
-      $0?.observe(available: cost.available, capacity: cost.maximum, rate: cost.restoreRate, now: Self.clock())
-    }
+  /// Settles the `took` points of an answered request and feeds Shopify's own account of the cost bucket, if the
+  /// answer has one, back into ours.
+  private func observeCost(_ result: Result<HTTPResponse, HTTPFailure>, took points: Double) -> ShopifyCost? {
+    guard profile.costBucket != nil else { return nil }
+    var cost: ShopifyCost?
+    if case .success(let r) = result { cost = ShopifyCost.parse(r.body) }
+    if let requested = cost?.requested { typicalCost.withLock { $0 = requested } }
+    costBudget.withLock { $0?.answered(points, server: cost, now: Self.clock()) }
     return cost
   }
 
