@@ -192,20 +192,7 @@ final class SystemServer: Sendable {
   @Test func shopifyCostBucketWaitsInsteadOfFailing() async throws {
     let (s, server) = try await Self.start()
     defer { server.stop() }
-    let script = """
-      local sys = mlhost.http.system { name = 'shop', base_url = input.url, cost_bucket = input.bucket, retries = input.retries }
-      local n, throttled = {}, 0
-      for i = 1, 12 do n[i] = i end
-      local ok = mlhost.each(n, 12, function()
-        local r = mlhost.http.request { system = sys, method = "POST", path = "/graphql.json",
-          json = { query = "{ shop { name } }" }, cost = 40 }
-        if r.throttled then throttled = throttled + 1 end
-        return r.json.data ~= nil
-      end)
-      local all = true
-      for _, v in ipairs(ok) do all = all and v end
-      return { all = all, throttled = throttled }
-      """
+    let script = Self.costBurst
     // With the budget: twelve 40-point queries against a 100-point bucket all succeed; the host waits its turn.
     let budgeted = try await evalLua(script, input: ["url": .text(server.url), "bucket": ["size": 100, "restore": 500], "retries": 3])
     #expect(budgeted["all"] == true)
@@ -219,27 +206,33 @@ final class SystemServer: Sendable {
     #expect(throttled >= 6 && withBudget * 2 < throttled, "\(withBudget) throttled with the budget, \(throttled) without")
   }
 
+  /// Twelve 40-point GraphQL queries at once, those after the first `input.late_after` 30 ms later; answers whether
+  /// all got data and how many answers were throttled.
+  static let costBurst = """
+    local sys = mlhost.http.system { name = 'shop', base_url = input.url, cost_bucket = input.bucket, retries = input.retries }
+    local n, throttled = {}, 0
+    for i = 1, 12 do n[i] = i end
+    local ok = mlhost.each(n, 12, function(i)
+      if input.late_after and i > input.late_after then mlhost.sleep(0.03) end
+      local r = mlhost.http.request { system = sys, method = "POST", path = "/graphql.json",
+        json = { query = "{ shop { name } }" }, cost = 40 }
+      if r.throttled then throttled = throttled + 1 end
+      return r.json.data ~= nil
+    end)
+    local all = true
+    for _, v in ipairs(ok) do all = all and v end
+    return { all = all, throttled = throttled }
+    """
+
   @Test func aLateRequestQueuesBehindThoseAlreadyWaitingForTheCostBucket() async throws {
     let (s, server) = try await Self.start()
     defer { server.stop() }
     // Six queries queue for a 100-point bucket; the first answers come back while four still wait; six more
     // queries arrive after them. The server's figure in those answers does not count the four waiting, so taking
     // it as the whole truth would send the late six at once, into the waiting four, and be throttled.
-    let result = try await evalLua("""
-      local sys = mlhost.http.system { name = 'shop', base_url = input, cost_bucket = { size = 100, restore = 500 } }
-      local n, throttled = {}, 0
-      for i = 1, 12 do n[i] = i end
-      local ok = mlhost.each(n, 12, function(i)
-        if i > 6 then mlhost.sleep(0.03) end
-        local r = mlhost.http.request { system = sys, method = "POST", path = "/graphql.json",
-          json = { query = "{ shop { name } }" }, cost = 40 }
-        if r.throttled then throttled = throttled + 1 end
-        return r.json.data ~= nil
-      end)
-      local all = true
-      for _, v in ipairs(ok) do all = all and v end
-      return { all = all, throttled = throttled }
-      """, input: .text(server.url))
+    let result = try await evalLua(Self.costBurst, input: [
+      "url": .text(server.url), "bucket": ["size": 100, "restore": 500], "retries": 3, "late_after": 6,
+    ])
     #expect(result["all"] == true)
     // Clocks on two sides of a socket drift a little: one throttle is tolerated, a burst is not.
     #expect(s.state.withLock { $0.throttled } <= 1, "\(result)")
