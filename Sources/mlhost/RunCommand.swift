@@ -35,6 +35,14 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "Seconds running jobs may take to finish at shutdown or after a reload.")
   var grace: Double = 30
 
+  @Option(help: "Days succeeded jobs and webhook delivery ids are kept; an older delivery id is taken as new. The audit trail and dead letters are kept.")
+  var keepDays: Double = 7
+
+  func validate() throws {
+    // Delivery ids kept for less than a day would let a sender's retries in again (Shopify retries for 4 hours).
+    guard keepDays >= 1 else { throw ValidationError("--keep-days must be at least 1") }
+  }
+
   @Flag(help: "Do not reload when files change (SIGHUP still reloads).")
   var noWatch = false
 
@@ -92,6 +100,7 @@ struct RunCommand: AsyncParsableCommand {
     let sources = try scripts.sources(extra: (systems?.settings ?? [:]).mapValues { .text($0) })
     var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
     options.leaseSeconds = leaseSeconds
+    options.retention = keepDays * 86_400
     if dryRun { return try await dryRunCycle(sources, store: store, vault: vault, options: options, logger: logger) }
     let host = ConnectorHost(
       store: store, logger: logger, options: options, authenticator: Authenticator(vault: vault, now: options.now))

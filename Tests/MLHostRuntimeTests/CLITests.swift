@@ -20,6 +20,12 @@ import Testing
     #expect(r.stderr.contains("connector.lua:4: unexpected symbol near 'end'"), "\(r.stderr)")
   }
 
+  @Test func runRefusesARetentionShorterThanSendersRetry() async throws {
+    let r = try await MLHostProcess.run(["run", "examples/invoice_digest/invoice_digest.lua", "--keep-days", "0.1"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("--keep-days must be at least 1"), "\(r.stderr)")
+  }
+
   @Test func runDrainsOnSIGTERMAndExitsZero() throws {
     let c = try TempConnector(script: """
       local c = mlhost.connector { name = "drain" }

@@ -140,6 +140,52 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
   }
 }
 
+@Suite struct RetentionTests {
+  @Test func succeededJobsAndOldDeliveryIDsGoTheAuditTrailAndDeadLettersStay() async throws {
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "t" }
+      c:handler("item", function(rec, item) return rec:created("erp", "E" .. item.id) end)
+      c:job("main", function(job, input)
+        if input.fail then error("broken") end
+        job:record("item", input.id, input)
+      end)
+      return c
+      """)
+    defer { c.remove() }
+    let clock = ManualClock()
+    let host = try await c.host(options: options(clock))
+    let dispatcher = Task { await host.runDispatcher() }
+    defer { dispatcher.cancel() }
+    func deliver(_ id: String, _ input: String) async throws -> DeliveryResult {
+      try await host.store.enqueue(delivery: NewDelivery(
+        source: "shopify", deliveryID: id,
+        job: NewJob(connector: "t", job: "main", input: input, trigger: "webhook", maxAttempts: 1, runAt: clock.now),
+        receivedAt: clock.now))
+    }
+    guard case .queued(let old) = try await deliver("old", #"{"id":"1"}"#),
+          case .queued(let dead) = try await deliver("dead", #"{"id":"2","fail":true}"#)
+    else { Issue.record("not queued"); return }
+    #expect(try await eventually { try await host.store.job(id: old)?.state == "succeeded" })
+    #expect(try await eventually { try await host.store.job(id: dead)?.state == "dead" })
+    clock.advance(8 * 86_400)
+    guard case .queued(let recent) = try await deliver("recent", #"{"id":"3"}"#) else { Issue.record("not queued"); return }
+    #expect(try await eventually { try await host.store.job(id: recent)?.state == "succeeded" })
+    let audit = try await host.store.stats().recordsByOutcome
+    #expect(audit == ["created": 2])
+
+    let scheduler = Task { await host.runScheduler() }  // prunes as it starts, then hourly
+    defer { scheduler.cancel() }
+    #expect(try await eventually { try await host.store.job(id: old) == nil })
+    #expect(try await host.store.job(id: dead)?.state == "dead")
+    #expect(try await host.store.job(id: recent)?.state == "succeeded")
+    #expect(try await host.store.stats().recordsByOutcome == audit)
+    // Past retention a delivery id is new again; within it, still a duplicate.
+    guard case .queued = try await deliver("old", #"{"id":"1"}"#) else { Issue.record("an expired id was kept"); return }
+    #expect(try await deliver("recent", #"{"id":"3"}"#) == .duplicate)
+    await host.shutdown()
+  }
+}
+
 @Suite struct RecordTests {
   static let script = """
     local c = mlhost.connector { name = "sync" }

@@ -27,7 +27,7 @@ import Testing
   func delivery(_ id: String) -> NewDelivery {
     NewDelivery(
       source: "shopify", deliveryID: id,
-      job: NewJob(connector: "shop", job: "main", input: #"{"n":1}"#, trigger: "webhook", runAt: 0))
+      job: NewJob(connector: "shop", job: "main", input: #"{"n":1}"#, trigger: "webhook", runAt: 0), receivedAt: 0)
   }
 
   @Test func aWriteThatFailsInAGroupCommitUndoesOnlyItself() async throws {

@@ -37,6 +37,8 @@ public actor ConnectorHost {
   /// The declared webhooks, readable without a hop onto the actor (the ingress reads it per request).
   public nonisolated let routes = RouteTable()
   public nonisolated var maxAttempts: Int { options.retry.maxAttempts }
+  /// The host's clock (tests move it).
+  public nonisolated var now: Double { options.now() }
 
   private let authenticator: Authenticator?
 
@@ -336,7 +338,12 @@ public actor ConnectorHost {
   /// Queues the jobs whose schedules are due, until the task is cancelled. Each firing is a compare-and-set in
   /// the store, so several hosts sharing it fire each schedule once.
   public func runScheduler() async {
+    var nextPrune = options.now()
     while !Task.isCancelled && accepting {
+      if options.now() >= nextPrune {
+        nextPrune = options.now() + options.pruneInterval
+        await pruneExpired()
+      }
       var earliest = options.now() + 1
       for slot in slots {
         let d = slot.version.definition
@@ -362,6 +369,29 @@ public actor ConnectorHost {
       }
       let wait = min(max(earliest - options.now(), 0.005), 1.0)
       try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+    }
+  }
+
+  /// Deletes the succeeded jobs and webhook delivery ids `options.retention` lets go, a batch per commit so that
+  /// deliveries committing meanwhile never wait behind one large delete.
+  func pruneExpired() async {
+    let before = options.now() - options.retention
+    let batch = 500
+    var jobs = 0, deliveries = 0
+    do {
+      while !Task.isCancelled {
+        let n = try await store.prune(before: before, limit: batch)
+        jobs += n.jobs
+        deliveries += n.deliveries
+        if n.jobs < batch && n.deliveries < batch { break }
+      }
+    } catch {
+      logger.error("pruning the store failed: \(error)")
+    }
+    if jobs + deliveries > 0 {
+      logger.info("pruned finished jobs and webhook delivery ids past retention", metadata: [
+        "jobs": .stringConvertible(jobs), "deliveries": .stringConvertible(deliveries),
+      ])
     }
   }
 

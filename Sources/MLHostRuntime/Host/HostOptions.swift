@@ -12,6 +12,11 @@ public struct HostOptions: Sendable {
   /// How often the dispatcher looks for work queued by other processes when nothing woke it.
   public var pollInterval: Double = 0.25
   public var retry = RetryPolicy()
+  /// How long succeeded jobs and webhook delivery ids are kept. A delivery id older than this is taken as new, so
+  /// it must outlast every sender's retries (Shopify's: 4 hours). The audit trail and dead letters are kept.
+  public var retention: Double = 7 * 86_400
+  /// How often the scheduler's loop prunes what `retention` lets go.
+  public var pruneInterval: Double = 3_600
   /// The clock; tests replace it.
   public var now: @Sendable () -> Double = { Date().timeIntervalSince1970 }
   /// Set for a dry run: mutating requests are journaled here instead of sent.

@@ -87,6 +87,10 @@ enum SQLiteMigrations {
     DROP TABLE deliveries;
     ALTER TABLE deliveries_by_key RENAME TO deliveries;
     """,
+    // Pruning finds old delivery ids by time; the ids themselves are in no useful order.
+    """
+    CREATE INDEX deliveries_received ON deliveries (received_at);
+    """,
   ]
 
   static func apply(_ db: SQLiteConnection) throws {

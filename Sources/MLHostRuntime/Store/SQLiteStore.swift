@@ -126,7 +126,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       let id = try Self.insert(d.job, db)
       try db.query(
         "INSERT INTO deliveries (connector, source, delivery_id, received_at, job_id) VALUES (?, ?, ?, ?, ?)",
-        key + [.real(Date().timeIntervalSince1970), .integer(id)])
+        key + [.real(d.receivedAt), .integer(id)])
       return .queued(jobID: id)
     }
   }
@@ -386,6 +386,21 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         _ = try Self.insert(enqueue, db)
         return true
       }
+    }
+  }
+
+  public func prune(before: Double, limit: Int) async throws -> (jobs: Int, deliveries: Int) {
+    try await write { db in
+      try db.query(
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'succeeded' AND finished_at < ? LIMIT ?)",
+        [.real(before), .integer(Int64(limit))])
+      let jobs = db.changes
+      try db.query(
+        """
+        DELETE FROM deliveries WHERE (connector, source, delivery_id) IN (
+          SELECT connector, source, delivery_id FROM deliveries WHERE received_at < ? LIMIT ?)
+        """, [.real(before), .integer(Int64(limit))])
+      return (jobs, db.changes)
     }
   }
 

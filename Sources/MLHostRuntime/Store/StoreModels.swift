@@ -43,11 +43,14 @@ public struct NewDelivery: Sendable {
   public var source: String
   public var deliveryID: String
   public var job: NewJob
+  /// On the host's clock: retention counts from it.
+  public var receivedAt: Double
 
-  public init(source: String, deliveryID: String, job: NewJob) {
+  public init(source: String, deliveryID: String, job: NewJob, receivedAt: Double) {
     self.source = source
     self.deliveryID = deliveryID
     self.job = job
+    self.receivedAt = receivedAt
   }
 }
 
@@ -166,6 +169,10 @@ public protocol JobStore: Sendable {
   func fireSchedule(connector: String, job: String, expected: Double, next: Double, enqueue: NewJob) async throws -> Bool
 
   func stats() async throws -> StoreStats
+
+  /// Deletes at most `limit` succeeded jobs finished before `before`, and at most `limit` webhook delivery ids
+  /// received before it; answers how many of each went. Queued, running and dead jobs and the audit trail stay.
+  func prune(before: Double, limit: Int) async throws -> (jobs: Int, deliveries: Int)
 }
 
 /// The built-in job that runs a stored record again (`mlhost replay`, and the automatic retry of a failed record).

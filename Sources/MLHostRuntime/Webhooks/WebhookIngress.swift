@@ -111,12 +111,13 @@ public final class WebhookIngress: @unchecked Sendable {
     }
     input.append(UInt8(ascii: "}"))
     let key = scan.topLevelID.map { "\(hook.system.rawValue):\($0)" }
+    let now = host.now
     let job = NewJob(
       connector: connector, job: hook.job, input: String(decoding: input, as: UTF8.self), trigger: "webhook",
-      orderingKey: key,
-      maxAttempts: host.maxAttempts, runAt: Date().timeIntervalSince1970)
+      orderingKey: key, maxAttempts: host.maxAttempts, runAt: now)
+    let delivery = NewDelivery(source: hook.system.rawValue, deliveryID: deliveryID, job: job, receivedAt: now)
     do {
-      switch try await host.store.enqueue(delivery: NewDelivery(source: hook.system.rawValue, deliveryID: deliveryID, job: job)) {
+      switch try await host.store.enqueue(delivery: delivery) {
       case .queued:
         host.wake.signal()
         return (200, "ok", "queued")
