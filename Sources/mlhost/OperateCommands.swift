@@ -195,23 +195,12 @@ struct CredsCommand: AsyncParsableCommand {
     func run() async throws {
       let vault = try state.vault()
       let key = Digest.randomBytes(32)
-      let text = ByteCodecs.base64(key)
-      if ProcessInfo.processInfo.environment["MLHOST_MASTER_KEY"] != nil {
-        try vault.rotate(to: key)
-        print("vault re-encrypted; set MLHOST_MASTER_KEY=\(text) from now on")
-        return
-      }
-      // The new key is on disk before anything is encrypted under it: a vault whose key is lost cannot be read.
-      let path = state.directory.appendingPathComponent("master.key").path
-      let staged = path + ".new"
-      guard FileManager.default.createFile(
-        atPath: staged, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600])
-      else { throw CommandFailure("cannot write \(staged); the vault is unchanged") }
       try vault.rotate(to: key)
-      guard rename(staged, path) == 0 else {
-        throw CommandFailure("vault re-encrypted, but its new key could not replace \(path): move \(staged) there")
+      if ProcessInfo.processInfo.environment["MLHOST_MASTER_KEY"] != nil {
+        print("vault re-encrypted; set MLHOST_MASTER_KEY=\(ByteCodecs.base64(key)) from now on")
+      } else {
+        print("vault re-encrypted under a new key in \(state.directory.appendingPathComponent("master.key").path)")
       }
-      print("vault re-encrypted under a new key in \(path)")
     }
   }
 }

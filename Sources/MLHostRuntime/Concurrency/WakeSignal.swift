@@ -26,7 +26,8 @@ final class WakeSignal: @unchecked Sendable {
   /// serves the next waits too.
   func wait(timeout: Double) async {
     await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-      let deadline = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, timeout) * 1e9)
+      let nanoseconds = UInt64(max(0, timeout) * 1e9)
+      let deadline = DispatchTime.now().uptimeNanoseconds &+ nanoseconds
       let arm: Bool? = lock.withLock {
         if pending {
           pending = false
@@ -40,7 +41,7 @@ final class WakeSignal: @unchecked Sendable {
       guard let arm else { return c.resume() }
       guard arm else { return }
       Task {
-        try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
+        try? await Task.sleep(nanoseconds: nanoseconds)
         let w: CheckedContinuation<Void, Never>? = self.lock.withLock {
           if self.timerDeadline == deadline { self.timerDeadline = nil }
           defer { self.waiter = nil }

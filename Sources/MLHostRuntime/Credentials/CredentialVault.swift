@@ -52,12 +52,15 @@ public final class CredentialVault: @unchecked Sendable {
   }
 
   private let file: URL
+  /// `master.key`, unless the key comes from `MLHOST_MASTER_KEY`.
+  private let keyFile: URL?
   private let lock = NSLock()
   private var key: [UInt8]
 
   public init(directory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     file = directory.appendingPathComponent("credentials.json")
+    keyFile = environment["MLHOST_MASTER_KEY"] == nil ? directory.appendingPathComponent("master.key") : nil
     key = try Self.masterKey(directory: directory, environment: environment)
   }
 
@@ -81,11 +84,16 @@ public final class CredentialVault: @unchecked Sendable {
       return k
     }
     let k = Digest.randomBytes(32)
+    // O_EXCL: two processes starting on a fresh state directory must not each write a key of their own.
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
     guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
-    let text = ByteCodecs.base64(k) + "\n"
-    _ = text.withCString { write(fd, $0, strlen($0)) }
+    let text = Array(keyText(k).utf8)
+    let written = write(fd, text, text.count)
     close(fd)
+    guard written == text.count else {
+      unlink(path)
+      throw Failure(description: "cannot write \(path)")
+    }
     return k
   }
 
@@ -99,11 +107,21 @@ public final class CredentialVault: @unchecked Sendable {
   private func save(_ entries: [String: Entry]) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    let tmp = file.appendingPathExtension("tmp")
-    guard FileManager.default.createFile(
-      atPath: tmp.path, contents: try encoder.encode(entries), attributes: [.posixPermissions: 0o600])
-    else { throw Failure(description: "cannot write \(tmp.path)") }
-    guard rename(tmp.path, file.path) == 0 else {
+    try Self.replace(file, with: Self.stage(try encoder.encode(entries), for: file))
+  }
+
+  private static func keyText(_ key: [UInt8]) -> String { ByteCodecs.base64(key) + "\n" }
+
+  /// Writes `data`, readable by the owner alone, beside `file` for `replace` to put in its place in one step.
+  private static func stage(_ data: Data, for file: URL) throws -> URL {
+    let staged = file.appendingPathExtension("new")
+    guard FileManager.default.createFile(atPath: staged.path, contents: data, attributes: [.posixPermissions: 0o600])
+    else { throw Failure(description: "cannot write \(staged.path)") }
+    return staged
+  }
+
+  private static func replace(_ file: URL, with staged: URL) throws {
+    guard rename(staged.path, file.path) == 0 else {
       throw Failure(description: "cannot replace \(file.path): \(String(cString: strerror(errno)))")
     }
   }
@@ -160,7 +178,8 @@ public final class CredentialVault: @unchecked Sendable {
     }
   }
 
-  /// Re-seals every credential under `newKey` (which the caller then installs as the master key).
+  /// Re-seals every credential under `newKey` and puts it in `master.key`; with `MLHOST_MASTER_KEY` the caller
+  /// hands the new key to whoever sets that.
   public func rotate(to newKey: [UInt8]) throws {
     try lock.withLock {
       var entries = try load()
@@ -169,8 +188,21 @@ public final class CredentialVault: @unchecked Sendable {
         let plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type))
         entries[name]?.sealed = ByteCodecs.base64(try SealedBox.seal(plain, key: newKey, aad: Self.aad(name, e.type)))
       }
+      // The new key is on disk before anything is sealed under it: a vault whose key is lost cannot be read.
+      let stagedKey: URL?
+      do {
+        stagedKey = try keyFile.map { try Self.stage(Data(Self.keyText(newKey).utf8), for: $0) }
+      } catch {
+        throw Failure(description: "\(error); the vault is unchanged")
+      }
       try save(entries)
       key = newKey
+      guard let keyFile, let stagedKey else { return }
+      do {
+        try Self.replace(keyFile, with: stagedKey)
+      } catch {
+        throw Failure(description: "the vault is re-encrypted, but \(error): move \(stagedKey.path) there")
+      }
     }
   }
 

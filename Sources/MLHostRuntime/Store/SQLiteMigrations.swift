@@ -75,8 +75,8 @@ enum SQLiteMigrations {
     CREATE INDEX jobs_active_ordering ON jobs (connector, ordering_key, id)
       WHERE ordering_key IS NOT NULL AND state IN ('queued', 'running');
     """,
-    // Deliveries are only ever looked up by their key: keep the rows in the key's B-tree (WITHOUT ROWID) instead of
-    // a rowid table plus an index, one tree fewer to write per webhook delivery.
+    // Deliveries are looked up by their key: keep the rows in the key's B-tree (WITHOUT ROWID) instead of a rowid
+    // table plus an index, one tree fewer to write per webhook delivery. Pruning finds old ones by time.
     """
     CREATE TABLE deliveries_by_key (
       connector TEXT NOT NULL, source TEXT NOT NULL, delivery_id TEXT NOT NULL, received_at REAL NOT NULL,
@@ -86,9 +86,6 @@ enum SQLiteMigrations {
     INSERT INTO deliveries_by_key SELECT connector, source, delivery_id, received_at, job_id FROM deliveries;
     DROP TABLE deliveries;
     ALTER TABLE deliveries_by_key RENAME TO deliveries;
-    """,
-    // Pruning finds old delivery ids by time; the ids themselves are in no useful order.
-    """
     CREATE INDEX deliveries_received ON deliveries (received_at);
     """,
   ]
