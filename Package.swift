@@ -67,11 +67,13 @@ let package = Package(
     .executableTarget(
       name: "mlhost-bench",
       dependencies: [
-        "MLHostRuntime", "MLHostLua", "MLHostTesting", "MLHostSandbox", "CLuaBridge", "CLua",
+        "MLHostRuntime", "MLHostLua", "MLHostTesting", "MLHostSandbox", "CLuaBridge", "CLua", "CBenchSupport",
         .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
       ],
       path: "Benchmarks/mlhost-bench"
     ),
+    // The benchmark's C baseline, kept out of the product's bridge.
+    .target(name: "CBenchSupport", dependencies: ["CLua"], path: "Benchmarks/CBenchSupport"),
     .target(
       name: "MLHostTesting",
       dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")]

@@ -54,7 +54,10 @@ end
 function _M.pipeline(pages, width, fn, page_done)
   local queue, head, tail = {}, 1, 0
   local held, remaining, flushed, fetched = {}, {}, 0, 0
-  local exhausted, fetching, flushing = false, false, false
+  local exhausted, failure, flushing = false, nil, false
+  -- One worker fetches while the others wait on this lock (suspended, not polling); a fetch that raises ends the
+  -- pipeline for every worker with its error, and a stopped worker's lock goes with its coroutine.
+  local fetch_lock = "paging.pipeline " .. tostring(queue)
 
   local function flush()
     if flushing then return end  -- the coroutine already flushing sees this page when it loops
@@ -67,6 +70,23 @@ function _M.pipeline(pages, width, fn, page_done)
     flushing = false
   end
 
+  local function fetch()
+    local ok, items = pcall(pages)
+    if not ok then
+      failure, exhausted = items, true
+    elseif items then
+      fetched = fetched + 1
+      held[fetched], remaining[fetched] = items, #items
+      for _, item in ipairs(items) do
+        tail = tail + 1
+        queue[tail] = { item = item, page = fetched }
+      end
+      if #items == 0 then flush() end
+    else
+      exhausted = true
+    end
+  end
+
   local function take()
     while true do
       if head <= tail then
@@ -74,25 +94,14 @@ function _M.pipeline(pages, width, fn, page_done)
         queue[head], head = nil, head + 1
         return entry
       end
-      if exhausted then return nil end
-      if fetching then
-        mlhost.sleep(0.001)
-      else
-        fetching = true
-        local items = pages()
-        fetching = false
-        if items then
-          fetched = fetched + 1
-          held[fetched], remaining[fetched] = items, #items
-          for _, item in ipairs(items) do
-            tail = tail + 1
-            queue[tail] = { item = item, page = fetched }
-          end
-          if #items == 0 then flush() end
-        else
-          exhausted = true
-        end
+      if exhausted then
+        if failure ~= nil then error(failure, 0) end
+        return nil
       end
+      mlhost.lock(fetch_lock)
+      -- Another worker may have fetched while this one waited.
+      if head > tail and not exhausted then fetch() end
+      mlhost.unlock(fetch_lock)
     end
   end
 

@@ -1,4 +1,5 @@
 import CLua
+import CBenchSupport
 import CLuaBridge
 import Foundation
 import Hummingbird
@@ -50,7 +51,7 @@ nonisolated(unsafe) private let swiftNoop: mlh_native_fn = { _ in 0 }
 func benchCalls() async throws {
   let vm = try await newVM()
   _ = try await vm.withState { L in
-    lua_pushcclosure(L.raw, mlh_c_noop, 0)
+    lua_pushcclosure(L.raw, mlh_bench_c_noop, 0)
     lua_setglobal(L.raw, "c_noop")
     L.push(native: swiftNoop)
     lua_setglobal(L.raw, "swift_noop")

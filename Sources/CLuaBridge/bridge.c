@@ -2,6 +2,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static char mlh_raise_tag;
 void *mlh_raise_marker(void) { return &mlh_raise_tag; }
@@ -59,6 +60,10 @@ static void *mlh_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   if (!p) return NULL;
   mem->used = mem->used - old + nsize;
   if (mem->used > mem->peak) mem->peak = mem->used;
+  // Work done inside C functions (string building, table.concat, string.rep) executes few instructions but
+  // allocates: charging the bytes keeps a quadratic `s = s .. x` loop inside the job's budget.
+  mlh_budget *b = mem->ctx ? mem->ctx->current : NULL;
+  if (b && b->limit && nsize > old) b->remaining -= (int64_t)((nsize - old) >> 3);
   return p;
 }
 
@@ -69,41 +74,129 @@ static int mlh_panic(lua_State *L) {
   abort();
 }
 
-static int mlh_hook_granularity = 1000;
-
-static void mlh_budget_hook(lua_State *L, lua_Debug *ar) {
-  mlh_budget *b = (*(mlh_vmctx **)lua_getextraspace(L))->current;
-  if (!b || b->limit == 0) return;
-  b->remaining -= mlh_hook_granularity;
-  if (b->remaining <= 0) {
-    // From here on every instruction of this thread raises, so a script cannot swallow the stop with pcall in a
-    // loop; the host resets the hook when it resumes another job on this thread.
-    lua_sethook(L, mlh_budget_hook, LUA_MASKCOUNT, 1);
-    // Inside a hook the running function is level 0 (luaL_error would blame its caller).
-    lua_getinfo(L, "Sl", ar);
-    if (ar->currentline > 0) lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
-    else lua_pushliteral(L, "");
-    lua_pushfstring(L, "instruction budget of %I instructions exhausted (a loop that never ends?)", (lua_Integer)b->limit);
-    lua_concat(L, 2);
-    lua_error(L);
-  }
+int64_t mlh_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-lua_State *mlh_newstate(mlh_memory *mem, mlh_vmctx *ctx, int granularity) {
+static mlh_vmctx *mlh_ctx(lua_State *L) { return *(mlh_vmctx **)lua_getextraspace(L); }
+
+static void mlh_budget_hook(lua_State *L, lua_Debug *ar) {
+  mlh_vmctx *ctx = mlh_ctx(L);
+  mlh_budget *b = ctx->current;
+  if (!b) return;
+  if (!b->stopped) {
+    if (b->limit) b->remaining -= ctx->granularity;
+    if (b->limit && b->remaining <= 0) b->stopped = MLH_STOP_INSTRUCTIONS;
+    else if (b->deadline_ns && mlh_monotonic_ns() >= b->deadline_ns) b->stopped = MLH_STOP_TIME;
+    else return;
+  }
+  // From here on every instruction of this thread raises, so a script cannot swallow the stop with pcall in a
+  // loop; the host resets the hook when it resumes another job on this thread.
+  lua_sethook(L, mlh_budget_hook, LUA_MASKCOUNT, 1);
+  // Inside a hook the running function is level 0 (luaL_error would blame its caller).
+  lua_getinfo(L, "Sl", ar);
+  if (ar->currentline > 0) lua_pushfstring(L, "%s:%d: ", ar->short_src, ar->currentline);
+  else lua_pushliteral(L, "");
+  if (b->stopped == MLH_STOP_TIME)
+    lua_pushfstring(L, "running time budget of %d s exhausted (a loop that never ends, or work too slow?)",
+                    (int)(b->time_limit_ns / 1000000000));
+  else
+    lua_pushfstring(L, "instruction budget of %I instructions exhausted (a loop that never ends?)", (lua_Integer)b->limit);
+  lua_concat(L, 2);
+  lua_error(L);
+}
+
+lua_State *mlh_newstate(mlh_memory *mem, mlh_vmctx *ctx) {
+  mem->ctx = ctx;
   lua_State *L = lua_newstate(mlh_alloc, mem);
   if (!L) return NULL;
   lua_atpanic(L, mlh_panic);
   *(mlh_vmctx **)lua_getextraspace(L) = ctx;
-  mlh_hook_granularity = granularity;
-  lua_sethook(L, mlh_budget_hook, LUA_MASKCOUNT, granularity);
+  lua_sethook(L, mlh_budget_hook, LUA_MASKCOUNT, ctx->granularity);
   return L;
 }
 
-void mlh_reset_hook(lua_State *L) { lua_sethook(L, mlh_budget_hook, LUA_MASKCOUNT, mlh_hook_granularity); }
+void mlh_reset_hook(lua_State *L) { lua_sethook(L, mlh_budget_hook, LUA_MASKCOUNT, mlh_ctx(L)->granularity); }
 
-mlh_vmctx *mlh_context(lua_State *L) { return *(mlh_vmctx **)lua_getextraspace(L); }
+mlh_vmctx *mlh_context(lua_State *L) { return mlh_ctx(L); }
 
-int mlh_c_noop(lua_State *L) {
-  (void)L;
-  return 0;
+// --- Guards over the base library -------------------------------------------------------------------------------
+
+static int mlh_job_stopped(lua_State *L) {
+  mlh_budget *b = mlh_ctx(L)->current;
+  return b && b->stopped;
+}
+
+// The message handler xpcall really installs: once the job is stopped it hands the error on untouched, so a
+// handler that loops (or raises, and is called again for its own error) cannot keep a stopped job alive.
+static int mlh_guarded_handler(lua_State *L) {
+  if (mlh_job_stopped(L)) return 1;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int mlh_results(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return lua_gettop(L);
+}
+
+static int mlh_xpcall(lua_State *L) {
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, mlh_guarded_handler, 1);
+  lua_replace(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));  // the real xpcall
+  lua_insert(L, 1);
+  lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, mlh_results);  // a continuation: the body may yield
+  return lua_gettop(L);
+}
+
+static int mlh_setmetatable(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL)
+      return luaL_error(L, "__gc metamethods are not allowed in connector scripts (finalizers run where no "
+                           "budget can stop them); use a to-be-closed variable (<close>) instead");
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));  // the real setmetatable
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static char mlh_readonly_key;
+
+void mlh_mark_readonly(lua_State *L) {
+  lua_pushboolean(L, 1);
+  lua_rawsetp(L, -2, &mlh_readonly_key);
+}
+
+static int mlh_rawset(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
+    int readonly = lua_rawgetp(L, -1, &mlh_readonly_key) != LUA_TNIL;
+    lua_pop(L, 2);
+    if (readonly) return luaL_error(L, "this table is read-only");
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));  // the real rawset
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static void mlh_wrap_global(lua_State *L, const char *name, lua_CFunction guard) {
+  lua_getglobal(L, name);
+  lua_pushcclosure(L, guard, 1);
+  lua_setglobal(L, name);
+}
+
+void mlh_install_guards(lua_State *L) {
+  mlh_wrap_global(L, "xpcall", mlh_xpcall);
+  mlh_wrap_global(L, "setmetatable", mlh_setmetatable);
+  mlh_wrap_global(L, "rawset", mlh_rawset);
 }

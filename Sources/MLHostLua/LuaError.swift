@@ -8,9 +8,14 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
   /// The error object when the script raised a table (a structured error such as `{kind=..., retryable=...}`).
   public let value: LuaValue?
 
+  /// Longest message and traceback kept: a script can raise a string of any size, and every error lands in logs
+  /// and the store.
+  public static let maxMessageBytes = 4096
+  public static let maxTracebackBytes = 8192
+
   public init(message: String, traceback: String = "", outOfMemory: Bool = false, value: LuaValue? = nil) {
-    self.message = message
-    self.traceback = traceback
+    self.message = Self.truncated(message, to: Self.maxMessageBytes)
+    self.traceback = Self.truncated(traceback, to: Self.maxTracebackBytes)
     self.outOfMemory = outOfMemory
     self.value = value
   }
@@ -25,6 +30,13 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
   public var reason: String { Self.split(message)?.2 ?? message }
 
   public var description: String { message }
+
+  /// `text` cut to at most `limit` bytes of UTF-8 (a character cut in two is repaired), saying how much was cut.
+  public static func truncated(_ text: String, to limit: Int) -> String {
+    let count = text.utf8.count
+    guard count > limit else { return text }
+    return String(decoding: text.utf8.prefix(limit), as: UTF8.self) + "… (\(count - limit) more bytes cut)"
+  }
 
   static func split(_ message: String) -> (String, Int, String)? {
     // "path/to/file.lua:12: text"; the path may itself contain ':' only on Windows, which we do not run on.

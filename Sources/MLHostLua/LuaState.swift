@@ -41,7 +41,10 @@ public struct LuaState: @unchecked Sendable {
   /// Pushes a Swift native. `upvalues` values are taken from the top of the stack.
   public func push(native fn: mlh_native_fn, upvalues: Int32 = 0) { mlh_push_native(raw, fn, upvalues) }
 
+  /// Pushes a copy of `value`. Nested tables beyond `LuaValue.maxDepth` levels come from Swift code, never from a
+  /// script (values copied out of Lua are limited to that depth), so they are a programming error.
   public func push(_ value: LuaValue) {
+    precondition(lua_checkstack(raw, 3) != 0, "Lua stack exhausted while pushing a value")
     switch value {
     case .nil_: pushNil()
     case .boolean(let b): push(b)
@@ -93,7 +96,22 @@ public struct LuaState: @unchecked Sendable {
   public func isInteger(_ index: Int32) -> Bool { lua_isinteger(raw, index) != 0 }
   public func bool(at index: Int32) -> Bool { lua_toboolean(raw, index) != 0 }
 
-  /// Copies the value at `index` out of Lua. Functions, userdata and threads cannot be copied.
+  /// The number at `index` when it is finite and within `range` (integers are converted exactly), nil for any
+  /// other value: NaN, ±inf, out of range, or not a number. Natives read every number a script passes through
+  /// this (or `integer(at:in:)`), so no Swift conversion can trap on a script's value.
+  public func number(at index: Int32, in range: ClosedRange<Double>) -> Double? {
+    guard let d = number(at: index), d.isFinite, range.contains(d) else { return nil }
+    return d
+  }
+
+  /// The integer at `index` within `range`, also from a float with an exact integral value (`2.0`), else nil.
+  public func integer(at index: Int32, in range: ClosedRange<Int64>) -> Int64? {
+    guard let i = integer(at: index), range.contains(i) else { return nil }
+    return i
+  }
+
+  /// Copies the value at `index` out of Lua. Functions, userdata and threads cannot be copied; tables nested
+  /// deeper than `LuaValue.maxDepth` are refused (a script may build them to exhaust the host's stacks).
   public func value(at index: Int32, depth: Int = 0) throws -> LuaValue {
     switch lua_type(raw, index) {
     case LUA_TNIL, LUA_TNONE: return .nil_
@@ -103,7 +121,10 @@ public struct LuaState: @unchecked Sendable {
       return .number(mlh_lua_tonumber(raw, index, nil))
     case LUA_TSTRING: return .string(Array(bytes(at: index)!))
     case LUA_TTABLE:
-      guard depth < 100 else { throw LuaError(message: "table nested more than 100 levels deep (a cycle?)") }
+      guard depth < LuaValue.maxDepth else {
+        throw LuaError(message: "table nested more than \(LuaValue.maxDepth) levels deep (a cycle?)")
+      }
+      guard lua_checkstack(raw, 3) != 0 else { throw LuaError(message: "out of Lua stack space") }
       return try table(at: absIndex(index), depth: depth + 1)
     default:
       let name = String(cString: lua_typename(raw, lua_type(raw, index)))
@@ -117,8 +138,13 @@ public struct LuaState: @unchecked Sendable {
     var count = 0
     lua_pushnil(raw)
     while lua_next(raw, index) != 0 {
-      let k = try value(at: -2, depth: depth)
-      map[k] = try value(at: -1, depth: depth)
+      do {
+        let k = try value(at: -2, depth: depth)
+        map[k] = try value(at: -1, depth: depth)
+      } catch {
+        pop(2)
+        throw error
+      }
       count += 1
       pop()
     }
@@ -145,6 +171,13 @@ public struct LuaState: @unchecked Sendable {
   public func ref() -> Int32 { luaL_ref(raw, MLH_LUA_REGISTRYINDEX) }
   public func unref(_ ref: Int32) { luaL_unref(raw, MLH_LUA_REGISTRYINDEX, ref) }
   public func pushRef(_ ref: Int32) { _ = lua_rawgeti(raw, MLH_LUA_REGISTRYINDEX, lua_Integer(ref)) }
+
+  /// Hides the metatable on top of the stack from scripts: `getmetatable` answers false and `setmetatable`
+  /// refuses to replace it.
+  public func lockMetatable() {
+    push(false)
+    setField(-2, "__metatable")
+  }
 
   // MARK: errors
 
@@ -197,6 +230,14 @@ public struct LuaState: @unchecked Sendable {
   /// "bad argument #n to 'name' (message)" in Lua's own words.
   public func argError(_ n: Int32, _ name: String, _ message: String) -> Int32 {
     raise("bad argument #\(n) to '\(name)' (\(message))")
+  }
+
+  /// The value at `index` as a message shows it: a number by its value (NaN and infinities included), anything
+  /// else by its type.
+  public func describe(at index: Int32) -> String {
+    guard lua_type(raw, index) == LUA_TNUMBER else { return typeName(at: index) }
+    if isInteger(index) { return "\(integer(at: index) ?? 0)" }
+    return "\(number(at: index) ?? 0)"
   }
 
   public func typeName(at index: Int32) -> String {

@@ -12,6 +12,9 @@ public enum LuaValue: Hashable, Sendable {
 
   public static func text(_ s: String) -> LuaValue { .string(Array(s.utf8)) }
 
+  /// How deep tables may nest when they cross between Lua and Swift.
+  public static let maxDepth = 64
+
   /// The string as UTF-8 text (invalid sequences repaired), or nil when this is not a string.
   public var stringValue: String? {
     if case .string(let b) = self { return String(decoding: b, as: UTF8.self) }

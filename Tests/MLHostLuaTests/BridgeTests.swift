@@ -12,9 +12,9 @@ final class BareState {
   let L: LuaState
 
   init() {
-    memory.initialize(to: mlh_memory(used: 0, limit: 0, peak: 0, enforce: 0))
-    context.initialize(to: mlh_vmctx(current: nil, owner: nil))
-    L = LuaState(mlh_newstate(memory, context, 1000)!)
+    memory.initialize(to: mlh_memory(used: 0, limit: 0, peak: 0, enforce: 0, ctx: nil))
+    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000))
+    L = LuaState(mlh_newstate(memory, context)!)
     luaL_openlibs(L.raw)
   }
 

@@ -64,6 +64,14 @@ function mlhost.sleep(seconds) end
 ---@return any[] # the first result of each call, in item order
 function mlhost.each(items, limit, fn) end
 
+--- Takes the lock `key` for the calling job's coroutine, waiting (suspended, without polling) while another coroutine of this connector holds it. The lock is held until `mlhost.unlock(key)` or until the coroutine ends, however it ends: an error path never leaves a key held.
+---@param key string any name; coroutines that lock the same name take turns
+function mlhost.lock(key) end
+
+--- Releases the lock `key` taken by this coroutine; the next waiter, if any, gets it.
+---@param key string the name given to `mlhost.lock`
+function mlhost.unlock(key) end
+
 --- Declares this script's connector. `spec.settings` is its settings schema; the deployment's settings are validated against it here, so the returned connector's `settings` holds checked values with defaults (durations in seconds, decimals exact). A script declares one connector and returns it.
 ---@param spec {name: string, description: string?, settings: table?}
 ---@return mlhost.Connector

@@ -15,10 +15,19 @@ typedef int (*mlh_native_fn)(lua_State *L);
 /// The coroutine suspends; the host resumes it later with the native's results.
 #define MLH_SUSPEND (-2)
 
-/// An instruction budget: one per job, shared by every coroutine the job runs.
+/// Why a budget stopped its job.
+#define MLH_STOP_NONE 0
+#define MLH_STOP_INSTRUCTIONS 1
+#define MLH_STOP_TIME 2
+
+/// A job's budget, shared by every coroutine the job runs: instructions (memory a job allocates is charged too,
+/// one instruction per 8 bytes, so work done inside C functions counts) and running time.
 typedef struct mlh_budget {
-  int64_t remaining;  /// instructions left before the job is stopped
-  int64_t limit;      /// 0: unlimited
+  int64_t remaining;    /// instructions left before the job is stopped
+  int64_t limit;        /// 0: unlimited
+  int64_t deadline_ns;  /// CLOCK_MONOTONIC time at which the running slice must stop; 0: none. Set per resume.
+  int64_t time_limit_ns;  /// the job's whole running-time budget, for the message
+  int stopped;          /// MLH_STOP_*: once set, every instruction of the job raises and no message handler runs
 } mlh_budget;
 
 /// Per-VM context, reached through lua_getextraspace. Lua copies the main thread's extra space into every new
@@ -26,7 +35,8 @@ typedef struct mlh_budget {
 /// `current` to the running job's budget before each resume.
 typedef struct mlh_vmctx {
   mlh_budget *current;
-  void *owner;  /// the Swift VM object, unretained
+  void *owner;      /// the Swift VM object, unretained
+  int granularity;  /// instructions between two budget checks
 } mlh_vmctx;
 
 /// Per-VM allocator state. The limit is enforced only while Lua code runs (`enforce`, set by the host around
@@ -37,6 +47,7 @@ typedef struct mlh_memory {
   size_t limit;  /// 0: unlimited
   size_t peak;
   int enforce;
+  mlh_vmctx *ctx;  /// whose running job is charged for allocations
 } mlh_memory;
 
 /// The first value a host passes to lua_resume to make the suspended native raise the second value instead of
@@ -49,14 +60,21 @@ void mlh_push_native(lua_State *L, mlh_native_fn fn, int nup);
 int mlh_native_upvalue(int i);
 
 /// A new state whose allocations are counted against `mem` and whose threads share `ctx`; NULL when out of memory.
-/// Installs the count hook that enforces `ctx->current`, checked every `granularity` instructions.
-lua_State *mlh_newstate(mlh_memory *mem, mlh_vmctx *ctx, int granularity);
+/// Installs the count hook that enforces `ctx->current`, checked every `ctx->granularity` instructions.
+lua_State *mlh_newstate(mlh_memory *mem, mlh_vmctx *ctx);
+/// Replaces the base library's functions a script could use to escape its budget or the host's protections:
+/// `xpcall` (a message handler never runs once the job is stopped), `setmetatable` (no `__gc`: finalizers run
+/// where no hook can stop them) and `rawset` (no write into a read-only table). Call after opening the libraries.
+void mlh_install_guards(lua_State *L);
+/// Replaces string.find, match, gmatch and gsub with Lua's matcher under the job's budget (patterns.c).
+void mlh_install_patterns(lua_State *L);
+/// Marks the metatable on top of the stack as belonging to a read-only table (`rawset` refuses it).
+void mlh_mark_readonly(lua_State *L);
+/// CLOCK_MONOTONIC in nanoseconds.
+int64_t mlh_monotonic_ns(void);
 /// Restores the normal hook granularity on a thread whose budget ran out (the main thread after a failed load).
 void mlh_reset_hook(lua_State *L);
 /// The context of the VM that owns `L`.
 mlh_vmctx *mlh_context(lua_State *L);
-
-/// The plain C no-op used as the baseline in the call-overhead benchmark.
-int mlh_c_noop(lua_State *L);
 
 #endif

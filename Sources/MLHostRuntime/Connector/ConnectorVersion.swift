@@ -155,7 +155,8 @@ public final class ConnectorVersion: @unchecked Sendable {
     }
     lock.withLock { running += 1 }
     defer { finishedOne() }
-    let job = JobContext(name: run.job, runID: run.runID, jobID: run.jobID, instructions: source.limits.jobInstructions)
+    let job = JobContext(name: run.job, runID: run.runID, jobID: run.jobID, instructions: source.limits.jobInstructions,
+      seconds: source.limits.jobSeconds)
     return await withCheckedContinuation { (cont: CheckedContinuation<JobOutcome, Never>) in
       vm.executor.post { [vm] in
         guard !vm.closed else {

@@ -12,11 +12,7 @@ local now = natives.now
 
 local type, tostring, setmetatable, getmetatable = type, tostring, setmetatable, getmetatable
 local xpcall, pcall, error = xpcall, pcall, error
-local sleep = mlhost.sleep
-
--- Records in progress in this VM, by kind and key. A webhook and a poll that meet on one order take turns, so
--- they cannot both find "no invoice yet" and both create one.
-local in_progress = {}
+local lock, unlock = mlhost.lock, mlhost.unlock
 
 ---@class mlhost.Job
 ---@field name string
@@ -75,6 +71,26 @@ local function traceback(err)
   return { message = tostring(err), traceback = natives.traceback(tostring(err)) }
 end
 
+-- Fills the audit row from how the handler ended. The error object comes from the script and may be anything.
+local function classify(row, rec, ok, err)
+  if ok then
+    row.outcome = rec.outcome or "unchanged"
+    row.target_system, row.target_id = rec.system, rec.target_id_value
+    if rec.details ~= nil then
+      -- The write has happened: details that cannot be encoded must not lose its mapping.
+      local encoded, details = pcall(json.encode, rec.details)
+      row.details = encoded and details or json.encode({ unencodable = tostring(details) })
+    end
+  elseif getmetatable(err) == Reject then
+    row.outcome, row.error, row.error_at = "rejected", err.reason, err.at
+  else
+    row.error = tostring(err.message or err)
+    row.outcome = err.retryable == false and "rejected" or "failed"
+    row.retry_after = err.retry_after
+    row.traceback = err.traceback
+  end
+end
+
 --- Processes one record with the handler declared for `kind` and writes its audit row before returning.
 --- A handler that raises leaves the record *failed* (retried on its own with backoff, its input kept) or, for an
 --- error marked `retryable = false` or a `rec:reject`, *rejected* (waits for a replay): either way the job goes on.
@@ -90,27 +106,21 @@ function Job:record(kind, key, input, replay_of)
   local handler = handler_for(kind)
   local rec = setmetatable({ kind = kind, key = key, job = self }, Record)
   local snapshot = json.encode(input)
-  local id = kind .. "\0" .. key
-  while in_progress[id] do sleep(0.002) end
-  in_progress[id] = true
-  local started = now()
+  local row = { kind = kind, key = key, input = snapshot, replay_of = replay_of }
+  -- A webhook and a poll that meet on one record take turns, so they cannot both find "no invoice yet" and both
+  -- create one. Nothing between lock and unlock raises; if the job is stopped there, the lock goes with its
+  -- coroutine.
+  local id = "mlhost.record\0" .. kind .. "\0" .. key
+  lock(id)
+  row.started_at = now()
   local ok, err = xpcall(handler, traceback, rec, input)
-  local row = { kind = kind, key = key, input = snapshot, started_at = started, replay_of = replay_of }
-  if ok then
-    row.outcome = rec.outcome or "unchanged"
-    row.target_system, row.target_id = rec.system, rec.target_id_value
-    if rec.details ~= nil then row.details = json.encode(rec.details) end
-  elseif getmetatable(err) == Reject then
-    row.outcome, row.error, row.error_at = "rejected", err.reason, err.at
-  else
-    row.error = err.message or tostring(err)
-    row.outcome = err.retryable == false and "rejected" or "failed"
-    row.retry_after = err.retry_after
-    row.traceback = err.traceback
+  local read, unreadable = pcall(classify, row, rec, ok, err)
+  if not read then
+    row.outcome, row.error = "failed", "the handler's error could not be read: " .. tostring(unreadable)
   end
-  row.duration_ms = (now() - started) * 1000
+  row.duration_ms = (now() - row.started_at) * 1000
   local committed, failure = pcall(commit_record, row)
-  in_progress[id] = nil
+  unlock(id)
   if not committed then error(failure, 0) end
   return row.outcome, row.target_id
 end

@@ -51,6 +51,7 @@ enum ConnectorMethods {
     L.setField(-2, "__index")
     L.push("connector")
     L.setField(-2, "__name")
+    L.lockMetatable()
     L.pop()
   }
 }
@@ -138,12 +139,19 @@ private func declare(_ L: LuaState, _ method: String, nameIndex: Int32, fnIndex:
 
 private let jobMethod: mlh_native_fn = { raw in declare(LuaState(raw!), "job", nameIndex: 2, fnIndex: 3, schedule: nil) }
 
+/// A year: longer intervals are cron schedules.
+private let maxInterval = 366.0 * 86_400
+
 private let everyMethod: mlh_native_fn = { raw in
   let L = LuaState(raw!)
   var seconds: Double?
-  if let n = L.number(at: 2) { seconds = n } else if let s = L.string(at: 2) { seconds = DurationText.seconds(s) }
-  guard let interval = seconds, interval >= 1 else {
-    return L.argError(1, "every", "an interval of at least 1s expected, like \"30s\", \"5m\" or \"1h30m\"")
+  if let n = L.number(at: 2, in: 1...maxInterval) {
+    seconds = n
+  } else if let s = L.string(at: 2) {
+    seconds = DurationText.seconds(s).flatMap { (1...maxInterval).contains($0) ? $0 : nil }
+  }
+  guard let interval = seconds else {
+    return L.argError(1, "every", "an interval from 1s to a year expected, like \"30s\", \"5m\" or \"1h30m\"")
   }
   return declare(L, "every", nameIndex: 3, fnIndex: 4, schedule: .every(seconds: interval))
 }

@@ -19,6 +19,15 @@ extension NativeModule {
           ("fn", "fun(item: any, i: integer): any", "the call for one item"),
         ],
         returns: [("any[]", "the first result of each call, in item order")], eachNative),
+      NativeFunction(
+        "lock",
+        "Takes the lock `key` for the calling job's coroutine, waiting (suspended, without polling) while another "
+          + "coroutine of this connector holds it. The lock is held until `mlhost.unlock(key)` or until the "
+          + "coroutine ends, however it ends: an error path never leaves a key held.",
+        params: [("key", "string", "any name; coroutines that lock the same name take turns")], lockNative),
+      NativeFunction(
+        "unlock", "Releases the lock `key` taken by this coroutine; the next waiter, if any, gets it.",
+        params: [("key", "string", "the name given to `mlhost.lock`")], unlockNative),
       .connector,
     ],
     fields: [
@@ -31,15 +40,56 @@ public enum MLHostVersion {
   public static let current = "0.1.0"
 }
 
+/// A day: a job that must wait longer queues a follow-up with `job:enqueue(name, input, {delay = ...})`.
+private let maxSleep = 86_400.0
+
 private let sleepNative: mlh_native_fn = { raw in
   let L = LuaState(raw!)
-  guard let seconds = L.number(at: 1), seconds >= 0, seconds.isFinite else {
-    return L.argError(1, "sleep", "a number of seconds ≥ 0 expected, got \(L.typeName(at: 1))")
+  guard let seconds = L.number(at: 1, in: 0...maxSleep) else {
+    return L.argError(1, "sleep", "a number of seconds from 0 to \(Int(maxSleep)) expected, got \(L.describe(at: 1))")
   }
   let vm = LuaVM.of(L)
   guard let co = vm.suspendable(L, native: "mlhost.sleep") else { return MLH_RAISE }
   vm.executor.after(seconds) { vm.wake(co) }
   return MLH_SUSPEND
+}
+
+private func lockKey(_ L: LuaState, _ native: String) -> String? {
+  guard let key = L.string(at: 1), (1...1024).contains(key.utf8.count) else {
+    _ = L.argError(1, native, "a key of 1 to 1024 bytes expected, got \(L.describe(at: 1))")
+    return nil
+  }
+  return key
+}
+
+private let lockNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard let key = lockKey(L, "lock") else { return MLH_RAISE }
+  let vm = LuaVM.of(L)
+  guard let co = vm.suspendable(L, native: "mlhost.lock") else { return MLH_RAISE }
+  switch vm.locks.acquire(key, for: co) {
+  case .now:
+    co.suspended = false
+    return 0
+  case .alreadyOwned:
+    co.suspended = false
+    return L.raise("mlhost.lock: this coroutine already holds '\(key)'")
+  case .waiting:
+    return MLH_SUSPEND
+  }
+}
+
+private let unlockNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard let key = lockKey(L, "unlock") else { return MLH_RAISE }
+  let vm = LuaVM.of(L)
+  guard let co = vm.coroutines[L.raw] else {
+    return L.raise("mlhost.unlock must run in the job coroutine that took the lock")
+  }
+  let (released, next) = vm.locks.release(key, by: co)
+  guard released else { return L.raise("mlhost.unlock: '\(key)' is not held by this coroutine") }
+  if let next { vm.executor.later { vm.wake(next) } }
+  return 0
 }
 
 /// The state of one `mlhost.each` call while its children run.
@@ -66,8 +116,8 @@ private final class EachRun {
 private let eachNative: mlh_native_fn = { raw in
   let L = LuaState(raw!)
   guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "each", "table expected, got \(L.typeName(at: 1))") }
-  guard let limit = L.integer(at: 2), limit >= 1 else {
-    return L.argError(2, "each", "a limit ≥ 1 expected")
+  guard let limit = L.integer(at: 2, in: 1...10_000) else {
+    return L.argError(2, "each", "a limit from 1 to 10000 expected, got \(L.describe(at: 2))")
   }
   guard L.type(at: 3) == LUA_TFUNCTION else {
     return L.argError(3, "each", "function expected, got \(L.typeName(at: 3))")

@@ -108,13 +108,22 @@ private let requestNative: mlh_native_fn = { raw in
   var request = HTTPRequest(url: url)
   if field("method") == LUA_TSTRING { request.method = L.string(at: -1)!.uppercased() }
   L.pop()
-  request.timeout = field("timeout") == LUA_TNUMBER ? max(0.001, L.number(at: -1)!) : profile?.timeout ?? 30
+  if field("timeout") == LUA_TNIL {
+    request.timeout = profile?.timeout ?? 30
+  } else if let timeout = L.number(at: -1, in: 0.001...86_400) {
+    request.timeout = timeout
+  } else {
+    return L.raise("request: `timeout` must be a number of seconds from 0.001 to 86400, got \(L.describe(at: -1))")
+  }
   L.pop()
   let decimals = field("decimals") == LUA_TBOOLEAN && L.bool(at: -1)
   L.pop()
   let safe = field("safe") == LUA_TBOOLEAN && L.bool(at: -1)
   L.pop()
-  let cost = field("cost") == LUA_TNUMBER ? L.number(at: -1) : nil
+  let cost = field("cost") == LUA_TNIL ? nil : L.number(at: -1, in: 0...1_000_000)
+  if cost == nil && L.type(at: -1) != LUA_TNIL {
+    return L.raise("request: `cost` must be a number of points from 0 to 1000000, got \(L.describe(at: -1))")
+  }
   L.pop()
   if let profile {
     request.verifyTLS = profile.verifyTLS

@@ -16,6 +16,7 @@ enum JSONNull {
       luaL_newmetatable(L.raw, shape.rawValue)
       L.push(shape == .array ? "json array" : "json object")
       L.setField(-2, "__name")
+      L.lockMetatable()
       L.pop()
     }
   }

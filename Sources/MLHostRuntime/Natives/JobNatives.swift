@@ -89,10 +89,11 @@ private func stringField(_ L: LuaState, _ name: String) -> String? {
   return nil
 }
 
+/// A time or duration the Lua side of job:record passed on from the script: finite and non-negative, or nil.
 private func numberField(_ L: LuaState, _ name: String) -> Double? {
   defer { L.pop() }
   _ = field(L, name)
-  return L.number(at: -1)
+  return L.number(at: -1, in: 0...1e12)
 }
 
 private let commitRecord: mlh_native_fn = { raw in
@@ -112,16 +113,18 @@ private let commitRecord: mlh_native_fn = { raw in
     durationMs: numberField(L, "duration_ms") ?? 0)
   row.targetSystem = stringField(L, "target_system").flatMap { $0.isEmpty ? nil : $0 }
   row.targetID = stringField(L, "target_id")
-  row.error = stringField(L, "error").map(SecretRedactor.shared.redact)
+  row.error = stringField(L, "error").map { SecretRedactor.shared.redact(LuaError.truncated($0, to: LuaError.maxMessageBytes)) }
   row.errorAt = stringField(L, "error_at") ?? row.error.flatMap { LuaError(message: $0).location.map { "\($0.file):\($0.line)" } }
   row.details = stringField(L, "details").map(SecretRedactor.shared.redact)
-  row.replayOf = numberField(L, "replay_of").map { Int64($0) }
+  row.replayOf = numberField(L, "replay_of").flatMap { Int64(exactly: $0.rounded(.towardZero)) }
   let mapping = (outcome == .created || outcome == .updated) ? row.targetSystem.flatMap { s in row.targetID.map { (s, $0) } } : nil
   // A failed record outside a replay is retried on its own; a failing replay is retried by the queue instead.
   let retryAt = outcome == .failed && row.replayOf == nil
     ? runtime.now() + runtime.retry.delay(afterAttempt: 1, retryAfter: numberField(L, "retry_after")) : nil
   let maxAttempts = runtime.retry.maxAttempts
-  let traceback = stringField(L, "traceback").map(SecretRedactor.shared.redact)
+  let traceback = stringField(L, "traceback").map {
+    SecretRedactor.shared.redact(LuaError.truncated($0, to: LuaError.maxTracebackBytes))
+  }
   let level: Logger.Level = outcome == .failed || outcome == .rejected ? .warning : .info
   var meta = vm.logContext(L)
   meta["record"] = .string("\(row.kind) \(row.key)")
@@ -181,6 +184,9 @@ private let cursorSet: mlh_native_fn = { raw in
   }
 }
 
+/// A year.
+private let maxEnqueueDelay = 366.0 * 86_400
+
 private let enqueueJob: mlh_native_fn = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
@@ -188,9 +194,16 @@ private let enqueueJob: mlh_native_fn = { raw in
   guard let name = L.string(at: 1), vm.services.definition?.jobs[name] != nil else {
     return L.raise("job:enqueue: connector '\(connector)' has no job '\(L.string(at: 1) ?? "?")'")
   }
+  var delay = 0.0
+  if !L.isNoneOrNil(4) {
+    guard let d = L.number(at: 4, in: 0...maxEnqueueDelay) else {
+      return L.raise("job:enqueue: `delay` must be a number of seconds from 0 to \(Int(maxEnqueueDelay)), got \(L.describe(at: 4))")
+    }
+    delay = d
+  }
   let job = NewJob(
     connector: connector, job: name, input: L.string(at: 2), trigger: "job", orderingKey: L.string(at: 3),
-    maxAttempts: runtime.retry.maxAttempts, runAt: runtime.now() + max(L.number(at: 4) ?? 0, 0))
+    maxAttempts: runtime.retry.maxAttempts, runAt: runtime.now() + delay)
   let store = runtime.store
   return vm.suspend(L, "job:enqueue", { try await store.enqueue(job) }) { L, id in
     L.push(id)
@@ -206,7 +219,7 @@ private let nowNative: mlh_native_fn = { raw in
 
 private let whereNative: mlh_native_fn = { raw in
   let L = LuaState(raw!)
-  let level = Int32(L.integer(at: 1) ?? 1)
+  let level = Int32(L.integer(at: 1, in: 1...100) ?? 1)
   L.push(optional: L.callerPosition(level: level).map { "\($0.file):\($0.line)" })
   return 1
 }

@@ -59,6 +59,7 @@ extension ExactDecimal {
 
   static func installMetatable(_ L: LuaState) {
     luaL_newmetatable(L.raw, metatableName)
+    L.lockMetatable()
     let ops: [(String, mlh_native_fn)] = [
       ("__add", addDecimal), ("__sub", subDecimal), ("__mul", mulDecimal), ("__unm", negDecimal),
       ("__div", refuseOperator), ("__idiv", refuseOperator), ("__mod", refuseOperator), ("__pow", refuseOperator),
@@ -257,15 +258,23 @@ private let sumDecimals: mlh_native_fn = { raw in
   return 1
 }
 
+/// More parts than any invoice has lines: allocation is quadratic in the number of parts.
+private let maxParts = 10_000
+
 private let allocateDecimal: mlh_native_fn = { raw in
   let L = LuaState(raw!)
   guard let total = L.decimal(at: 1, "allocate") else { return MLH_RAISE }
   var weights: [ExactDecimal] = []
-  if let n = L.integer(at: 2) {
-    guard n >= 1, n <= 1_000_000 else { return L.argError(2, "allocate", "a number of parts from 1 expected") }
+  if L.type(at: 2) == LUA_TNUMBER {
+    guard let n = L.integer(at: 2, in: 1...Int64(maxParts)) else {
+      return L.argError(2, "allocate", "a number of parts from 1 to \(maxParts) expected, got \(L.describe(at: 2))")
+    }
     weights = Array(repeating: ExactDecimal(1), count: Int(n))
   } else if L.type(at: 2) == LUA_TTABLE {
-    for i in 1...max(1, L.rawLength(2)) where i <= L.rawLength(2) {
+    guard (1...maxParts).contains(L.rawLength(2)) else {
+      return L.argError(2, "allocate", "from 1 to \(maxParts) weights expected, got \(L.rawLength(2))")
+    }
+    for i in 1...L.rawLength(2) {
       _ = L.rawGet(2, Int64(i))
       guard let w = L.decimal(at: -1, "allocate") else { return MLH_RAISE }
       L.pop()

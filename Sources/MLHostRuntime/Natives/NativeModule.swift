@@ -116,8 +116,8 @@ extension LuaVM {
     L.push(name)
     L.push(native: refuseWrite, upvalues: 1)
     L.setField(-2, "__newindex")
-    L.push(false)
-    L.setField(-2, "__metatable")
+    L.lockMetatable()
+    mlh_mark_readonly(L.raw)
     lua_setmetatable(L.raw, -2)
     mlh_lua_replace(L.raw, -2)
   }

@@ -48,16 +48,18 @@ private let systemNative: mlh_native_fn = { raw in
     p.clientCertificate = try options.file("client_cert", base: base)
     p.clientKey = try options.file("client_key", base: base)
     p.proxy = try options.text("proxy")
-    p.timeout = try options.positive("timeout")
-    p.maxConcurrent = try options.positive("max_concurrent").map { Int($0) }
-    p.rate = try options.positive("rate")
-    p.burst = try options.positive("burst")
-    p.retries = try options.positive("retries", allowZero: true).map { Int($0) } ?? 3
+    p.timeout = try options.positive("timeout", max: 86_400)
+    p.maxConcurrent = try options.positive("max_concurrent", max: 1024).map { Int($0) }
+    p.rate = try options.positive("rate", max: 1_000_000)
+    p.burst = try options.positive("burst", max: 1_000_000)
+    p.retries = try options.positive("retries", allowZero: true, max: 100).map { Int($0) } ?? 3
     switch options["cost_bucket"] {
     case .nil_, .boolean(false): break
     case .boolean(true): p.costBucket = (1000, 50)  // Shopify's smallest plan; the first response corrects it
     case let table:
-      p.costBucket = (try table.positive("size") ?? 1000, try table.positive("restore") ?? 50)
+      p.costBucket = (
+        try table.positive("size", max: 10_000_000) ?? 1000, try table.positive("restore", max: 10_000_000) ?? 50
+      )
     }
   } catch {
     return L.raise("system '\(name)': \(error)")
@@ -93,7 +95,8 @@ extension LuaValue {
     }
   }
 
-  func positive(_ key: String, allowZero: Bool = false) throws -> Double? {
+  /// A number in (0, max] (or [0, max] with `allowZero`): NaN, infinities and huge values are refused.
+  func positive(_ key: String, allowZero: Bool = false, max: Double) throws -> Double? {
     let n: Double
     switch self[key] {
     case .nil_: return nil
@@ -101,7 +104,9 @@ extension LuaValue {
     case .number(let d): n = d
     default: throw SettingError("`\(key)` must be a number")
     }
-    guard n > 0 || (allowZero && n == 0) else { throw SettingError("`\(key)` must be \(allowZero ? "0 or more" : "more than 0")") }
+    guard n.isFinite, n > 0 || (allowZero && n == 0), n <= max else {
+      throw SettingError("`\(key)` must be a number from \(allowZero ? "0" : "more than 0") to \(Int(max)), got \(n)")
+    }
     return n
   }
 

@@ -88,6 +88,10 @@ enum SQLiteMigrations {
     ALTER TABLE deliveries_by_key RENAME TO deliveries;
     CREATE INDEX deliveries_received ON deliveries (received_at);
     """,
+    // How often a job's host died while running it: a job that keeps killing its host is dead-lettered.
+    """
+    ALTER TABLE jobs ADD COLUMN host_deaths INTEGER NOT NULL DEFAULT 0;
+    """,
   ]
 
   static func apply(_ db: SQLiteConnection) throws {

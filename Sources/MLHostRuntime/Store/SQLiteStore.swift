@@ -5,6 +5,9 @@ import Foundation
 /// commit is in progress joins the next transaction (one failing write does not undo the others), and none is
 /// answered before that transaction is durable.
 public final class SQLiteStore: JobStore, @unchecked Sendable {
+  /// Host deaths during one job that dead-letter it.
+  static let maxHostDeaths = 2
+
   public let path: String
   private let thread: SerialThread
   private let db: SQLiteConnection
@@ -136,12 +139,19 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   {
     try await write { db in
       do {
-        // Jobs whose host stopped mid-run come back (or die, once they have used every attempt).
+        // Jobs whose host stopped mid-run come back, or die: once they have used every attempt, or when their
+        // host died under them twice (a job that crashes its host must not crash it again on every restart).
         try db.query(
           """
-          UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
-            lease_owner = NULL, lease_expires = NULL, last_error = 'the host running it stopped (lease expired)',
-            finished_at = CASE WHEN attempts >= max_attempts THEN ? END
+          UPDATE jobs SET host_deaths = host_deaths + 1,
+            state = CASE WHEN attempts >= max_attempts OR host_deaths + 1 >= \(Self.maxHostDeaths) THEN 'dead'
+              ELSE 'queued' END,
+            lease_owner = NULL, lease_expires = NULL,
+            last_error = CASE WHEN host_deaths + 1 >= \(Self.maxHostDeaths) AND attempts < max_attempts
+              THEN 'dead-lettered: the host stopped \(Self.maxHostDeaths) times while running this job (it may be what '
+                || 'crashes the host); fix the cause, then replay or trigger it'
+              ELSE 'the host running it stopped (lease expired)' END,
+            finished_at = CASE WHEN attempts >= max_attempts OR host_deaths + 1 >= \(Self.maxHostDeaths) THEN ? END
           WHERE state = 'running' AND lease_expires < ?
           """, [.real(now), .real(now)])
         var claimed: [LeasedJob] = []

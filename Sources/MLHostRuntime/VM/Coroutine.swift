@@ -2,20 +2,42 @@ import CLua
 import CLuaBridge
 import MLHostLua
 
-/// One run of a job: its identity for logs and errors, and the instruction budget all its coroutines share.
+/// One run of a job: its identity for logs and errors, and the budget all its coroutines share.
 public final class JobContext: @unchecked Sendable {
   public let name: String
   public let runID: String
   /// The queue's id for this job, when it came from the store.
   public let jobID: Int64?
   let budget: UnsafeMutablePointer<mlh_budget>
+  /// Running time left, in nanoseconds (nil: unlimited); spent by each resume of the job's coroutines.
+  var timeLeft: Int64?
 
-  init(name: String, runID: String, jobID: Int64? = nil, instructions: Int64) {
+  init(name: String, runID: String, jobID: Int64? = nil, instructions: Int64, seconds: Double) {
     self.name = name
     self.runID = runID
     self.jobID = jobID
     budget = .allocate(capacity: 1)
-    budget.initialize(to: mlh_budget(remaining: instructions, limit: instructions))
+    let nanoseconds = seconds > 0 ? Int64(min(seconds, 1e9) * 1e9) : 0
+    budget.initialize(
+      to: mlh_budget(
+        remaining: instructions, limit: instructions, deadline_ns: 0, time_limit_ns: nanoseconds,
+        stopped: MLH_STOP_NONE))
+    timeLeft = nanoseconds > 0 ? nanoseconds : nil
+  }
+
+  /// Whether the job's budget ran out (every further instruction of it raises).
+  var stopped: Bool { budget.pointee.stopped != MLH_STOP_NONE }
+
+  /// Arms the running-time deadline for one slice of the job; `settle` charges the time the slice took.
+  func arm() -> Int64 {
+    let start = mlh_monotonic_ns()
+    budget.pointee.deadline_ns = timeLeft.map { start + max($0, 0) } ?? 0
+    return start
+  }
+
+  func settle(startedAt start: Int64) {
+    if let left = timeLeft { timeLeft = left - (mlh_monotonic_ns() - start) }
+    budget.pointee.deadline_ns = 0
   }
 
   deinit { budget.deallocate() }
@@ -28,6 +50,8 @@ final class Coroutine {
   let job: JobContext
   /// Set by a native that suspends; a yield without it came from the script itself.
   var suspended = false
+  /// Keys of `mlhost.lock` this coroutine holds.
+  var heldLocks: Set<String> = []
   /// Called once when the coroutine ends; on success its results are on `thread`'s stack.
   let onFinish: (Coroutine, LuaError?) -> Void
 
@@ -62,8 +86,10 @@ extension LuaVM {
     co.suspended = false
     context.pointee.current = co.job.budget
     memory.pointee.enforce = 1
+    let started = co.job.arm()
     var nres: Int32 = 0
     let status = lua_resume(co.thread.raw, L.raw, nargs, &nres)
+    co.job.settle(startedAt: started)
     memory.pointee.enforce = 0
     context.pointee.current = nil
     switch status {
@@ -82,6 +108,7 @@ extension LuaVM {
 
   func finish(_ co: Coroutine, error: LuaError?) {
     guard coroutines.removeValue(forKey: co.thread.raw) != nil else { return }
+    for next in locks.abandon(by: co) { executor.later { [self] in wake(next) } }
     co.onFinish(co, error)
     if !closed { L.unref(co.anchor) }
   }

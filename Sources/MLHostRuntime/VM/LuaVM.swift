@@ -14,9 +14,10 @@ public final class LuaVM: @unchecked Sendable {
   var logger: Logger
   let memory: UnsafeMutablePointer<mlh_memory>
   let context: UnsafeMutablePointer<mlh_vmctx>
-  private let loadBudget: UnsafeMutablePointer<mlh_budget>
   /// Host coroutines by their lua_State, so a suspending native can find the coroutine that called it.
   var coroutines: [OpaquePointer: Coroutine] = [:]
+  /// `mlhost.lock` keys held by this VM's coroutines.
+  var locks = KeyedLocks()
   /// Files this VM loaded, in load order (the script and every module it required): reload watches them.
   public internal(set) var loadedFiles: [URL] = []
   /// Services natives reach through the VM (connector definition, settings, host hooks).
@@ -29,12 +30,10 @@ public final class LuaVM: @unchecked Sendable {
     self.logger = logger
     executor = SerialThread(name: "lua-\(name)")
     memory = .allocate(capacity: 1)
-    memory.initialize(to: mlh_memory(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0))
+    memory.initialize(to: mlh_memory(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0, ctx: nil))
     context = .allocate(capacity: 1)
-    loadBudget = .allocate(capacity: 1)
-    loadBudget.initialize(to: mlh_budget(remaining: limits.loadInstructions, limit: limits.loadInstructions))
-    context.initialize(to: mlh_vmctx(current: nil, owner: nil))
-    guard let raw = mlh_newstate(memory, context, 1000) else {
+    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000))
+    guard let raw = mlh_newstate(memory, context) else {
       executor.shutdown()
       throw LuaError(message: "cannot create a Lua state")
     }
@@ -90,7 +89,6 @@ public final class LuaVM: @unchecked Sendable {
   deinit {
     memory.deallocate()
     context.deallocate()
-    loadBudget.deallocate()
   }
 
   // MARK: protected calls
@@ -102,10 +100,14 @@ public final class LuaVM: @unchecked Sendable {
     let base = L.top - nargs
     L.push(native: tracebackHandler)
     mlh_lua_insert(L.raw, base)
-    loadBudget.pointee.remaining = limits.loadInstructions
-    context.pointee.current = loadBudget
+    // Each load-time call gets the whole load budget afresh.
+    let budget = JobContext(
+      name: "load", runID: "", instructions: limits.loadInstructions, seconds: limits.loadSeconds)
+    context.pointee.current = budget.budget
     memory.pointee.enforce = 1
+    let started = budget.arm()
     let status = mlh_lua_pcall(L.raw, nargs, nresults, base)
+    budget.settle(startedAt: started)
     memory.pointee.enforce = 0
     context.pointee.current = nil
     mlh_lua_remove(L.raw, base)
@@ -128,9 +130,20 @@ public final class LuaVM: @unchecked Sendable {
       let (msg, tb) = Self.splitTraceback(text)
       return LuaError(message: msg, traceback: traceback ?? tb)
     }
-    // A structured error: keep the table, and take its message for people.
-    let value = (try? stack.value(at: -1)) ?? .nil_
-    let message = value["message"].stringValue ?? "(error object is a \(stack.typeName(at: -1)))"
+    // A structured error: keep the table, and take its message for people. The object is the script's: it may be
+    // too deep to copy, or carry no message.
+    let value: LuaValue
+    var message: String
+    do {
+      value = try stack.value(at: -1)
+      message = value["message"].stringValue ?? "(error object is a \(stack.typeName(at: -1)))"
+    } catch {
+      value = .nil_
+      message = "(error object is a \(stack.typeName(at: -1)) that cannot be read: \(error))"
+    }
+    if LuaError(message: message).location == nil, let at = thread.flatMap({ firstScriptPosition(in: $0) }) {
+      message = "\(at.file):\(at.line): " + message
+    }
     return LuaError(message: message, traceback: traceback ?? "", value: value)
   }
 

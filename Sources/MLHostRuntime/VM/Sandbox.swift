@@ -19,6 +19,16 @@ extension LuaVM {
       luaL_requiref(L.raw, name, open, 1)
       L.pop()
     }
+    mlh_install_guards(L.raw)
+    mlh_install_patterns(L.raw)
+    // The string metatable is shared by every string of the VM, the host's own Lua included: scripts may not
+    // reach it through getmetatable("").
+    L.push("")
+    if lua_getmetatable(L.raw, -1) != 0 {
+      L.lockMetatable()
+      L.pop()
+    }
+    L.pop()
     for name in Self.removedGlobals {
       L.pushNil()
       lua_setglobal(L.raw, name)

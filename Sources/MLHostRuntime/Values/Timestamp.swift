@@ -114,6 +114,9 @@ public enum Timestamp {
   }
 
   public static func format(_ t: Double, style: Style = .iso8601, zone: String = "UTC") throws -> String {
+    guard t.isFinite, (-62_135_596_800...253_402_300_799).contains(t) else {
+      throw Failure(description: "\(t) is not a time between the years 1 and 9999 (Unix seconds expected)")
+    }
     let off = try offset(zone: zone, at: t)
     let local = t + Double(off)
     let whole = local.rounded(.down)
