@@ -2,13 +2,12 @@
 // budget. Lua's own matcher backtracks without ever reaching a hook, so `("a"):rep(200):find(".-.-.-.-x")` runs
 // for hours in one C call that no instruction count can stop. This matcher is Lua's algorithm (lstrlib.c,
 // MIT licence, Lua.org, PUC-Rio) with one addition: every matching step is charged to the running job's
-// instruction budget and checked against its deadline, and running out raises the budget's error.
+// instruction budget and checked against its CPU-time deadline, and running out raises the budget's error.
 #include "CLuaBridge.h"
 #include <ctype.h>
 #include <lauxlib.h>
 #include <string.h>
 
-int64_t mlh_monotonic_ns(void);
 
 #define MLH_MAXCAPTURES 32
 #define MLH_MAXCCALLS 200
@@ -46,9 +45,9 @@ static void charge(MatchState *ms) {
     luaL_error(ms->L, "instruction budget of %I instructions exhausted in pattern matching (a pattern too costly "
                       "for its subject?)", (lua_Integer)b->limit);
   }
-  if ((ms->steps & (MLH_CLOCK_STEPS - 1)) == 0 && b->deadline_ns && mlh_monotonic_ns() >= b->deadline_ns) {
+  if ((ms->steps & (MLH_CLOCK_STEPS - 1)) == 0 && b->deadline_ns && mlh_thread_cpu_ns() >= b->deadline_ns) {
     b->stopped = MLH_STOP_TIME;
-    luaL_error(ms->L, "running time budget of %d s exhausted in pattern matching (a pattern too costly for its "
+    luaL_error(ms->L, "CPU time budget of %d s exhausted in pattern matching (a pattern too costly for its "
                       "subject?)", (int)(b->time_limit_ns / 1000000000));
   }
 }

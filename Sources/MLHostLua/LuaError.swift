@@ -7,6 +7,8 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
   public let outOfMemory: Bool
   /// The error object when the script raised a table (a structured error such as `{kind=..., retryable=...}`).
   public let value: LuaValue?
+  /// Whether the job was stopped by one of its limits (instructions, CPU time, memory): never worth a retry.
+  public private(set) var limitExceeded = false
 
   /// Longest message and traceback kept: a script can raise a string of any size, and every error lands in logs
   /// and the store.
@@ -18,6 +20,13 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
     self.traceback = Self.truncated(traceback, to: Self.maxTracebackBytes)
     self.outOfMemory = outOfMemory
     self.value = value
+  }
+
+  /// The same error, marked as a limit breach.
+  public func byLimit() -> LuaError {
+    var e = self
+    e.limitExceeded = true
+    return e
   }
 
   /// `file` and `line` parsed from a `file:line: message` prefix, when there is one.

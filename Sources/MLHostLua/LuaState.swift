@@ -181,21 +181,29 @@ public struct LuaState: @unchecked Sendable {
 
   // MARK: errors
 
-  /// "file:line:" of the Lua function `level` frames up (1 = the caller of the running native).
+  /// Chunks the host loads itself (the `require` prelude, the job object) are named `=mlhost.…`: positions skip
+  /// their frames, so an error or log line names the script's line, never the host's Lua.
+  public static let internalChunkPrefix = "=mlhost."
+
+  /// "file:line: " of the script code `level` frames up (1 = the caller of the running native), or "".
   public func whereString(level: Int32 = 1) -> String {
-    luaL_where(raw, level)
-    defer { pop() }
-    return string(at: -1) ?? ""
+    callerPosition(level: level).map { "\($0.file):\($0.line): " } ?? ""
   }
 
-  /// The caller's position as (file, line), for logs and audit rows.
+  /// The position, as (file, line), of the first frame from `level` up that is script code: C functions and the
+  /// host's own chunks are passed over. For errors, logs and audit rows.
   public func callerPosition(level: Int32 = 1) -> (file: String, line: Int)? {
     var ar = lua_Debug()
-    guard lua_getstack(raw, level, &ar) != 0, lua_getinfo(raw, "Sl", &ar) != 0, ar.currentline > 0 else {
-      return nil
+    var level = level
+    while lua_getstack(raw, level, &ar) != 0, lua_getinfo(raw, "Sl", &ar) != 0 {
+      level += 1
+      guard ar.currentline > 0, let source = ar.source,
+        !String(cString: source).hasPrefix(Self.internalChunkPrefix)
+      else { continue }
+      let src = withUnsafeBytes(of: &ar.short_src) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+      return (src, Int(ar.currentline))
     }
-    let src = withUnsafeBytes(of: &ar.short_src) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-    return (src, Int(ar.currentline))
+    return nil
   }
 
   /// Pushes `message` blamed on the calling script line and returns MLH_RAISE, for a native to return.
@@ -237,7 +245,8 @@ public struct LuaState: @unchecked Sendable {
   public func describe(at index: Int32) -> String {
     guard lua_type(raw, index) == LUA_TNUMBER else { return typeName(at: index) }
     if isInteger(index) { return "\(integer(at: index) ?? 0)" }
-    return "\(number(at: index) ?? 0)"
+    let d = number(at: index) ?? 0
+    return d.isNaN ? "nan" : "\(d)"
   }
 
   public func typeName(at index: Int32) -> String {

@@ -18,8 +18,11 @@ struct ScriptOptions: ParsableArguments {
   @Option(help: "Memory limit of each connector's VM, in MiB.")
   var memoryMB = 256
 
-  @Option(help: "Instruction budget of one job.")
+  @Option(help: "Instruction budget of one job (memory it allocates is charged too, one instruction per 8 bytes).")
   var jobInstructions: Int64 = 2_000_000_000
+
+  @Option(help: "CPU seconds one job may use inside Lua (time spent waiting on I/O or sleeping does not count).")
+  var jobSeconds: Double = 120
 
   @Option(name: .customLong("set"), help: "Override one setting of every script: dotted.path=value (true/false and integers are typed).")
   var overrides: [String] = []
@@ -28,6 +31,11 @@ struct ScriptOptions: ParsableArguments {
     guard !scripts.isEmpty else { throw ValidationError("name at least one connector script") }
     guard configs.count <= scripts.count else { throw ValidationError("more --config files than scripts") }
     for o in overrides where !o.contains("=") { throw ValidationError("--set \(o): dotted.path=value expected") }
+    guard (1...65_536).contains(memoryMB) else { throw ValidationError("--memory-mb: from 1 to 65536 expected") }
+    guard jobInstructions >= 1_000_000 else { throw ValidationError("--job-instructions: at least 1000000 expected") }
+    guard jobSeconds.isFinite, (0.1...86_400).contains(jobSeconds) else {
+      throw ValidationError("--job-seconds: from 0.1 to 86400 expected")
+    }
   }
 
   /// `--set` values, typed as TOML would type them.
@@ -62,7 +70,7 @@ struct ScriptOptions: ParsableArguments {
       }
       var source = ConnectorSource(
         script: script, settingsFile: settings, stdlib: stdlibDirectory(near: script),
-        limits: VMLimits(memoryBytes: memoryMB << 20, jobInstructions: jobInstructions))
+        limits: VMLimits(memoryBytes: memoryMB << 20, jobInstructions: jobInstructions, jobSeconds: jobSeconds))
       source.overrides = extra.merging(settingOverrides) { _, given in given }
       return source
     }

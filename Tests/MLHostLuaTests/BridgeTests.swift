@@ -13,7 +13,7 @@ final class BareState {
 
   init() {
     memory.initialize(to: mlh_memory(used: 0, limit: 0, peak: 0, enforce: 0, ctx: nil))
-    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000))
+    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000, checks: 0))
     L = LuaState(mlh_newstate(memory, context)!)
     luaL_openlibs(L.raw)
   }

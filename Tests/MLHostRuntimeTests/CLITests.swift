@@ -37,7 +37,10 @@ import Testing
       return c
       """)
     defer { c.remove() }
-    let p = try MLHostProcess.start(["run", c.script.path, "--grace", "10", "--state", c.directory.appendingPathComponent("state").path])
+    let p = try MLHostProcess.start([
+      "run", c.script.path, "--grace", "10", "--state", c.directory.appendingPathComponent("state").path,
+      "--webhook-port", "0", "--admin-port", "0",
+    ])
     defer { p.kill() }
     #expect(p.waitForOutput("work started", within: 10))
     p.signal(SIGTERM)
@@ -50,7 +53,10 @@ import Testing
   @Test func sighupReloads() throws {
     let c = try TempConnector(script: "return mlhost.connector { name = 'hup' }")
     defer { c.remove() }
-    let p = try MLHostProcess.start(["run", c.script.path, "--no-watch", "--state", c.directory.appendingPathComponent("state").path])
+    let p = try MLHostProcess.start([
+      "run", c.script.path, "--no-watch", "--state", c.directory.appendingPathComponent("state").path,
+      "--webhook-port", "0", "--admin-port", "0",
+    ])
     defer { p.kill() }
     #expect(p.waitForOutput("loaded connector hup", within: 10))
     try c.rewrite("local c = mlhost.connector { name = 'hup' }\nc:job('x', function() end)\nreturn c")

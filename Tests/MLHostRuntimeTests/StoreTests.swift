@@ -80,8 +80,10 @@ import Testing
       return
     }
     store = nil
-    // The table as version 2 of the schema had it: a rowid table with the key as a unique index.
+    // The tables as version 2 of the schema had them: deliveries a rowid table with the key as a unique index,
+    // jobs without the later columns.
     try execute("""
+      ALTER TABLE jobs DROP COLUMN host_deaths;
       DROP TABLE deliveries;
       CREATE TABLE deliveries (
         connector TEXT NOT NULL, source TEXT NOT NULL, delivery_id TEXT NOT NULL, received_at REAL NOT NULL,

@@ -19,14 +19,16 @@ typedef int (*mlh_native_fn)(lua_State *L);
 #define MLH_STOP_NONE 0
 #define MLH_STOP_INSTRUCTIONS 1
 #define MLH_STOP_TIME 2
+#define MLH_STOP_MEMORY 3
 
 /// A job's budget, shared by every coroutine the job runs: instructions (memory a job allocates is charged too,
-/// one instruction per 8 bytes, so work done inside C functions counts) and running time.
+/// one instruction per 8 bytes, so work done inside C functions counts) and CPU time of the VM's thread (not wall
+/// time: a job preempted by other threads on a busy machine is not charged for it).
 typedef struct mlh_budget {
   int64_t remaining;    /// instructions left before the job is stopped
   int64_t limit;        /// 0: unlimited
-  int64_t deadline_ns;  /// CLOCK_MONOTONIC time at which the running slice must stop; 0: none. Set per resume.
-  int64_t time_limit_ns;  /// the job's whole running-time budget, for the message
+  int64_t deadline_ns;  /// the thread's CPU clock at which the running slice must stop; 0: none. Set per resume.
+  int64_t time_limit_ns;  /// the job's whole CPU-time budget, for the message
   int stopped;          /// MLH_STOP_*: once set, every instruction of the job raises and no message handler runs
 } mlh_budget;
 
@@ -37,6 +39,7 @@ typedef struct mlh_vmctx {
   mlh_budget *current;
   void *owner;      /// the Swift VM object, unretained
   int granularity;  /// instructions between two budget checks
+  unsigned checks;  /// budget checks so far: the CPU clock is read on every 16th
 } mlh_vmctx;
 
 /// Per-VM allocator state. The limit is enforced only while Lua code runs (`enforce`, set by the host around
@@ -70,8 +73,8 @@ void mlh_install_guards(lua_State *L);
 void mlh_install_patterns(lua_State *L);
 /// Marks the metatable on top of the stack as belonging to a read-only table (`rawset` refuses it).
 void mlh_mark_readonly(lua_State *L);
-/// CLOCK_MONOTONIC in nanoseconds.
-int64_t mlh_monotonic_ns(void);
+/// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
+int64_t mlh_thread_cpu_ns(void);
 /// Restores the normal hook granularity on a thread whose budget ran out (the main thread after a failed load).
 void mlh_reset_hook(lua_State *L);
 /// The context of the VM that owns `L`.

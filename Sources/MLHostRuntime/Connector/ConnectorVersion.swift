@@ -145,14 +145,17 @@ public final class ConnectorVersion: @unchecked Sendable {
   /// Runs one job (or, for `ReplayJob.name`, one stored record again) and waits for it to end.
   public func run(_ run: JobRun) async -> JobOutcome {
     let function: Int32
+    var declaredAt: String?
     if run.job == ReplayJob.name {
       guard run.record != nil else { return .failed(LuaError(message: "a replay needs the stored record")) }
       function = -1
     } else if let declaration = definition.jobs[run.job] {
       function = declaration.functionRef
+      declaredAt = declaration.declaredAt
     } else {
       return .failed(LuaError(message: "connector '\(definition.name)' has no job '\(run.job)'"))
     }
+    let resultBlame = declaredAt.map { "\($0): " } ?? ""
     lock.withLock { running += 1 }
     defer { finishedOne() }
     let job = JobContext(name: run.job, runID: run.runID, jobID: run.jobID, instructions: source.limits.jobInstructions,
@@ -182,8 +185,12 @@ public final class ConnectorVersion: @unchecked Sendable {
             return
           }
           var values: [LuaValue] = []
-          for i in 1...max(co.thread.top, 1) where i <= co.thread.top {
-            values.append((try? co.thread.value(at: i)) ?? .nil_)
+          do {
+            for i in 1...max(co.thread.top, 1) where i <= co.thread.top { values.append(try co.thread.value(at: i)) }
+          } catch {
+            cont.resume(
+              returning: .failed(LuaError(message: "\(resultBlame)the job's result cannot leave Lua: \(error)")))
+            return
           }
           cont.resume(returning: .succeeded(values))
         }

@@ -306,9 +306,7 @@ public actor ConnectorHost {
   /// When to retry a failed job, or nil to dead-letter it: errors marked `retryable = false`, limit breaches and
   /// the last attempt are final.
   private func retryTime(_ leased: LeasedJob, _ e: LuaError) -> Double? {
-    if e.value?["retryable"] == .boolean(false) || e.outOfMemory || e.message.contains("instruction budget") {
-      return nil
-    }
+    if e.value?["retryable"] == .boolean(false) || e.limitExceeded { return nil }
     guard leased.attempt < leased.maxAttempts else { return nil }
     var retryAfter: Double?
     switch e.value?["retry_after"] {
@@ -316,6 +314,8 @@ public actor ConnectorHost {
     case .number(let d)?: retryAfter = d
     default: break
     }
+    // The script's value: a NaN or a century must not become the queue's time.
+    retryAfter = retryAfter.map { $0.isFinite ? min(max($0, 0), 86_400) : 0 }
     return options.now() + options.retry.delay(afterAttempt: leased.attempt, retryAfter: retryAfter)
   }
 

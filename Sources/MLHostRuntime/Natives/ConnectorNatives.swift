@@ -63,9 +63,11 @@ private func isName(_ s: String) -> Bool {
 private let connectorNative: mlh_native_fn = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
-  guard L.type(at: 1) == LUA_TTABLE, let spec = try? L.value(at: 1) else {
+  guard L.type(at: 1) == LUA_TTABLE else {
     return L.argError(1, "connector", "a table {name = ..., settings = schema} expected")
   }
+  let spec: LuaValue
+  do { spec = try L.value(at: 1) } catch { return L.argError(1, "connector", "\(error)") }
   guard vm.services.definition == nil else { return L.raise("a script declares one connector; this one already has '\(vm.services.definition!.name)'") }
   guard let name = spec["name"].stringValue, isName(name) else {
     return L.raise("connector name must be letters, digits, '_' or '-' (up to 64)")
@@ -183,10 +185,17 @@ private let webhookMethod: mlh_native_fn = { raw in
     return L.argError(2, "on_webhook", "a topic such as \"orders/create\" expected")
   }
   var secret: String?, header: String?, name: String?
-  if L.type(at: 5) == LUA_TTABLE, let opts = try? L.value(at: 5) {
+  if L.type(at: 5) == LUA_TTABLE {
+    if let refused = L.refuseUnknownOptions(at: 5, native: "on_webhook", known: ["secret", "header", "name"]) {
+      return refused
+    }
+    let opts: LuaValue
+    do { opts = try L.value(at: 5) } catch { return L.argError(4, "on_webhook", "\(error)") }
     secret = opts["secret"].stringValue
     header = opts["header"].stringValue
     name = opts["name"].stringValue
+  } else if !L.isNoneOrNil(5) {
+    return L.argError(4, "on_webhook", "an options table expected, got \(L.typeName(at: 5))")
   }
   let route = name ?? String(topic.map { $0 == "/" || $0 == "." ? "_" : $0 })
   if system == .hmac && header == nil {

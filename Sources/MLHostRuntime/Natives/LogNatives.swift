@@ -36,7 +36,10 @@ private func logAt(_ level: Logger.Level, _ raw: OpaquePointer?) -> Int32 {
   if L.type(at: 2) == LUA_TTABLE {
     L.pushNil()
     while lua_next(L.raw, 2) != 0 {
-      if let key = L.string(at: -2) { metadata[key] = metadataValue(L, at: -1, depth: 0) }
+      // A script's field never overwrites the host's (`run`, `job`, `at`): it is kept beside it.
+      if let key = L.string(at: -2) {
+        metadata[metadata[key] == nil ? key : "lua.\(key)"] = metadataValue(L, at: -1, depth: 0)
+      }
       L.pop()
     }
   } else if !L.isNoneOrNil(2) {
@@ -54,7 +57,7 @@ private func metadataValue(_ L: LuaState, at index: Int32, depth: Int) -> Logger
     return .stringConvertible(L.number(at: index) ?? 0)
   case LUA_TBOOLEAN: return .stringConvertible(L.bool(at: index))
   case LUA_TNIL: return .string("nil")
-  case LUA_TTABLE where depth < 8:
+  case LUA_TTABLE where depth < 8 && lua_checkstack(L.raw, 3) != 0:
     let t = L.absIndex(index)
     var dict: [String: Logger.MetadataValue] = [:]
     L.pushNil()
@@ -77,12 +80,7 @@ extension LuaVM {
   func logContext(_ L: LuaState) -> Logger.Metadata {
     var m: Logger.Metadata = [:]
     // The first frame in the connector's own code: host-provided chunks (job.lua) are not what a reader wants.
-    for level in Int32(1)...12 {
-      guard let pos = L.callerPosition(level: level) else { continue }
-      if pos.file.hasPrefix("mlhost.") { continue }
-      m["at"] = "\(pos.file):\(pos.line)"
-      break
-    }
+    if let pos = L.callerPosition(level: 1) { m["at"] = "\(pos.file):\(pos.line)" }
     if let job = coroutines[L.raw]?.job {
       m["job"] = .string(job.name)
       m["run"] = .string(job.runID)

@@ -9,7 +9,7 @@ public final class JobContext: @unchecked Sendable {
   /// The queue's id for this job, when it came from the store.
   public let jobID: Int64?
   let budget: UnsafeMutablePointer<mlh_budget>
-  /// Running time left, in nanoseconds (nil: unlimited); spent by each resume of the job's coroutines.
+  /// CPU time left, in nanoseconds (nil: unlimited); spent by each resume of the job's coroutines.
   var timeLeft: Int64?
 
   init(name: String, runID: String, jobID: Int64? = nil, instructions: Int64, seconds: Double) {
@@ -28,15 +28,15 @@ public final class JobContext: @unchecked Sendable {
   /// Whether the job's budget ran out (every further instruction of it raises).
   var stopped: Bool { budget.pointee.stopped != MLH_STOP_NONE }
 
-  /// Arms the running-time deadline for one slice of the job; `settle` charges the time the slice took.
+  /// Arms the CPU-time deadline for one slice of the job (on the VM's thread); `settle` charges what it used.
   func arm() -> Int64 {
-    let start = mlh_monotonic_ns()
+    let start = mlh_thread_cpu_ns()
     budget.pointee.deadline_ns = timeLeft.map { start + max($0, 0) } ?? 0
     return start
   }
 
   func settle(startedAt start: Int64) {
-    if let left = timeLeft { timeLeft = left - (mlh_monotonic_ns() - start) }
+    if let left = timeLeft { timeLeft = left - (mlh_thread_cpu_ns() - start) }
     budget.pointee.deadline_ns = 0
   }
 
@@ -102,7 +102,8 @@ extension LuaVM {
       let at = co.thread.callerPosition(level: 0).map { "\($0.file):\($0.line): " } ?? ""
       finish(co, error: LuaError(message: "\(at)coroutine.yield outside a coroutine the script created"))
     default:
-      finish(co, error: describe(status: status, errorAt: co.thread, thread: co.thread))
+      let error = describe(status: status, errorAt: co.thread, thread: co.thread)
+      finish(co, error: co.job.stopped || error.outOfMemory ? error.byLimit() : error)
     }
   }
 

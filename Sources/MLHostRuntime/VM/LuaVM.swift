@@ -32,7 +32,7 @@ public final class LuaVM: @unchecked Sendable {
     memory = .allocate(capacity: 1)
     memory.initialize(to: mlh_memory(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0, ctx: nil))
     context = .allocate(capacity: 1)
-    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000))
+    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000, checks: 0))
     guard let raw = mlh_newstate(memory, context) else {
       executor.shutdown()
       throw LuaError(message: "cannot create a Lua state")
@@ -148,8 +148,7 @@ public final class LuaVM: @unchecked Sendable {
   }
 
   private func firstScriptPosition(in thread: LuaState) -> (file: String, line: Int)? {
-    for level in Int32(0)..<20 { if let p = thread.callerPosition(level: level) { return p } }
-    return nil
+    thread.callerPosition(level: 0)
   }
 
   /// The traceback handler appends "\nstack traceback:" to the message; keep both parts apart.
@@ -175,7 +174,8 @@ public final class LuaVM: @unchecked Sendable {
     let L = stack ?? self.L
     let status = data.withUnsafeBytes { buf in
       mlh_luaL_loadbuffer(
-        L.raw, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, "@" + chunkName, "t")
+        L.raw, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count,
+        chunkName.hasPrefix("=") ? chunkName : "@" + chunkName, "t")
     }
     guard status == LUA_OK else {
       let message = L.string(at: -1) ?? "cannot load \(chunkName)"

@@ -4,11 +4,11 @@ public struct VMLimits: Sendable {
   public var memoryBytes: Int = 256 << 20
   /// Instructions one job may execute (all its coroutines together; allocations are charged too). 0: no limit.
   public var jobInstructions: Int64 = 2_000_000_000
-  /// Seconds one job may run inside Lua (waiting on I/O or sleeping does not count). 0: no limit.
+  /// CPU seconds one job may use inside Lua (waiting on I/O or sleeping does not count). 0: no limit.
   public var jobSeconds: Double = 120
   /// Instructions the script's top level may execute while loading.
   public var loadInstructions: Int64 = 100_000_000
-  /// Seconds the script's top level may run while loading.
+  /// CPU seconds the script's top level may use while loading.
   public var loadSeconds: Double = 10
 
   public init(

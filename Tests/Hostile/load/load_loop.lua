@@ -1,0 +1,3 @@
+-- attack: a top level that never ends
+-- expect: budget
+while true do end

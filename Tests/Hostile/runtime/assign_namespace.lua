@@ -1,0 +1,7 @@
+-- attack: mlhost.json.encode = ...
+-- expect: read-only
+local c = mlhost.connector { name = "assign_namespace" }
+c:every("1h", "attack", function(job) -- luacheck: no unused args
+  mlhost.json.encode = function() return 'forged' end
+end)
+return c
