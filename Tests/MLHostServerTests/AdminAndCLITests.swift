@@ -62,6 +62,15 @@ import Testing
     #expect(bad.status != 0)
     #expect(bad.stderr.contains("has no job 'nope'"))
     #expect(!bad.stderr.contains("USAGE"))
+    // An input that is not JSON is refused at the door, by the CLI and by the admin API, and nothing is queued.
+    let jobsBefore = try await store.stats().jobsByState
+    let notJSON = try await MLHostProcess.run(["trigger", "ops", "sync", "--input", "not json"] + stateArgs)
+    #expect(notJSON.status != 0)
+    #expect(notJSON.stderr.contains("--input is not JSON"), "\(notJSON.stderr)")
+    let (refused, refusal) = try await host.admin("POST", "/trigger/ops/sync", body: "{\"id\": 1,")
+    #expect(refused == 400)
+    #expect(refusal.contains("not JSON"))
+    #expect(try await store.stats().jobsByState == jobsBefore)
     #expect(host.stop() == 0)
   }
 
