@@ -64,23 +64,24 @@ public final class Sandbox: Sendable {
 
   /// What the vault needs: Shopify by the client-credentials grant (its token sent as `X-Shopify-Access-Token`),
   /// X3 by the cloud gateway's rotating refresh token (REST or GraphQL), X3's GraphQL connected application
-  /// (`<x3>_app`, a host-minted JWT), and the webhook signing secret.
+  /// (`<x3>_app`, a host-minted JWT), and the webhook signing secret. Each credential that signs requests is bound
+  /// to its own simulator's origin, as a deployment binds it to its real system's.
   public func credentials(shopify shopName: String = "shopify", x3 x3Name: String = "x3",
                           webhooks: String = "shopify_webhooks") -> [Credential] {
     [
       Credential(name: shopName, type: "oauth2_client_credentials", fields: [
         "token_url": shopifyURL + "/admin/oauth/access_token", "client_id": shopify.config.clientID,
         "client_secret": shopify.config.clientSecret, "token_header": "X-Shopify-Access-Token",
-      ]),
+      ], origins: [shopifyURL]),
       Credential(name: x3Name, type: "oauth2_refresh_token", fields: [
         "token_url": x3URL + "/v1/token", "client_id": x3.config.clientID, "client_secret": x3.config.clientSecret,
         "refresh_token": x3.config.refreshToken,
-      ]),
+      ], origins: [x3URL]),
       Credential(name: webhooks, type: "webhook_secret", fields: ["secret": shopify.config.clientSecret]),
       Credential(name: x3Name + "_app", type: "x3_jwt", fields: [
         "client_id": x3.config.appClientID, "secret": x3.config.appSecret, "user": x3.config.user,
         "endpoint": x3.config.endpoint, "audience": x3.config.appAudience, "lifetime": "300",
-      ]),
+      ], origins: [x3URL]),
     ]
   }
 

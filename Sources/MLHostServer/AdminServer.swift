@@ -26,6 +26,10 @@ public enum AdminServer {
       var request = request
       let body = try await request.collectBody(upTo: 1 << 20)
       let input = body.readableBytes == 0 ? nil : String(buffer: body)
+      // Refused at the door: a job whose input cannot be decoded would only fail later, after its retries.
+      if let input, !AdminServer.isJSON(input) {
+        return text("the job input is not JSON\n", status: .badRequest)
+      }
       do {
         let id = try await host.enqueue(
           connector: context.parameters.get("connector") ?? "", job: context.parameters.get("job") ?? "", input: input)
@@ -51,10 +55,15 @@ public enum AdminServer {
       return try json(["job_ids": ids])
     }
     return Application(
-      router: router,
-      configuration: ApplicationConfiguration(address: .hostname(listener.host, port: listener.port), serverName: "mlhost-admin"),
+      router: router, server: try listener.server(),
+      configuration: listener.configuration(serverName: "mlhost-admin", logger: logger),
       onServerRunning: { channel in onBound(channel.localAddress?.port ?? listener.port) },
       logger: logger)
+  }
+
+  /// Whether `text` is one JSON value (an object, array, string, number, boolean or null).
+  public static func isJSON(_ text: String) -> Bool {
+    Array(text.utf8).withUnsafeBytes { JSONScan.scan($0).valid }
   }
 
   static func text(_ s: String, type: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok) -> Response {

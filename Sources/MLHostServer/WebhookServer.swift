@@ -30,10 +30,9 @@ public enum WebhookServer {
         Response(status: .methodNotAllowed, headers: [.allow: "POST"])
       }
     }
-    let server: HTTPServerBuilder = try listener.tls().map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1()
     return Application(
-      router: router, server: server,
-      configuration: ApplicationConfiguration(address: .hostname(listener.host, port: listener.port), serverName: "mlhost"),
+      router: router, server: try listener.server(),
+      configuration: listener.configuration(serverName: "mlhost", logger: logger),
       onServerRunning: { channel in onBound(channel.localAddress?.port ?? listener.port) },
       logger: logger)
   }

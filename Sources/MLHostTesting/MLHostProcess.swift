@@ -21,12 +21,13 @@ public final class MLHostProcess: @unchecked Sendable {
     return Repository.root.appendingPathComponent(".build/debug/mlhost")
   }
 
-  /// Runs to completion (at most `timeout` seconds) and returns its output.
-  public static func run(_ arguments: [String], timeout: Double = 60) throws -> Result {
+  /// Runs to completion (at most `timeout` seconds) and returns its output; `stdin` is a file read as its input.
+  public static func run(_ arguments: [String], timeout: Double = 60, stdin: URL? = nil) throws -> Result {
     let p = Process()
     p.executableURL = binary
     p.arguments = arguments
     p.currentDirectoryURL = Repository.root
+    if let stdin { p.standardInput = try FileHandle(forReadingFrom: stdin) }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
@@ -50,10 +51,10 @@ public final class MLHostProcess: @unchecked Sendable {
 
   /// The same, without holding a thread of the cooperative pool while the child runs (two cores give the pool two
   /// threads; a blocked pool would starve the in-process servers the child is talking to).
-  public static func run(_ arguments: [String], timeout: Double = 60) async throws -> Result {
+  public static func run(_ arguments: [String], timeout: Double = 60, stdin: URL? = nil) async throws -> Result {
     try await withCheckedThrowingContinuation { (c: CheckedContinuation<Result, any Error>) in
       Thread.detachNewThread {
-        c.resume(with: Swift.Result { try run(arguments, timeout: timeout) as Result })
+        c.resume(with: Swift.Result { try run(arguments, timeout: timeout, stdin: stdin) as Result })
       }
     }
   }

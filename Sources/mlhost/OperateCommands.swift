@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MLHostRuntime
+import MLHostServer
 
 struct StatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -49,6 +50,10 @@ struct TriggerCommand: AsyncParsableCommand {
   @Argument var job: String
   @Option(help: "The job's input as JSON.") var input: String?
   @OptionGroup var state: StateOptions
+
+  func validate() throws {
+    if let input, !AdminServer.isJSON(input) { throw ValidationError("--input is not JSON: \(input.prefix(80))") }
+  }
 
   func run() async throws {
     let (code, body) = try await state.admin("POST", "/trigger/\(connector)/\(job)", body: input)
@@ -136,41 +141,61 @@ struct CredsCommand: AsyncParsableCommand {
     @Argument var name: String
     @Option(help: "The credential type.") var type: String
     @Option(name: .customLong("field"), help: "A field as key=value (repeatable).") var fields: [String] = []
-    @Flag(help: "Read a JSON object of fields from standard input (keeps secrets out of shell history).")
+    @Option(
+      name: .customLong("origin"),
+      help: "An origin (scheme://host:port) the host may send this credential to (repeatable); no other. Given without fields, rebinds a stored credential's origins and keeps its fields.")
+    var origins: [String] = []
+    @Flag(help: "Read a JSON object of fields from standard input (keeps secrets out of shell history); `origins` may be a list in it.")
     var fromStdin = false
     @OptionGroup var state: StateOptions
 
     func run() async throws {
       var values: [String: String] = [:]
+      var origins = self.origins
       for f in fields {
         guard let eq = f.firstIndex(of: "=") else { throw ValidationError("--field takes key=value") }
         values[String(f[..<eq])] = String(f[f.index(after: eq)...])
       }
       if fromStdin {
         let data = FileHandle.standardInput.readDataToEndOfFile()
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
           throw ValidationError("standard input is not a JSON object of fields")
+        }
+        if let listed = object.removeValue(forKey: "origins") {
+          guard let list = listed as? [String] else { throw ValidationError("`origins` on standard input must be a list of strings") }
+          origins += list
         }
         for (k, v) in object { values[k] = "\(v)" }
       }
       do {
-        try state.vault().set(Credential(name: name, type: type, fields: values))
+        let vault = try state.vault()
+        var credential = Credential(name: name, type: type, fields: values, origins: origins)
+        // Only origins given: bind the stored credential anew, keeping its secret (the fix the host suggests).
+        if values.isEmpty, !origins.isEmpty, let stored = try vault.get(name), stored.type == type {
+          credential.fields = stored.fields
+          credential.expiresAt = stored.expiresAt
+        }
+        try vault.set(credential)
       } catch let e as CredentialVault.Failure {
         throw CommandFailure(e.description)
       }
-      print("stored \(name) (\(type))")
+      print("stored \(name) (\(type))" + (origins.isEmpty ? "" : " for " + origins.joined(separator: ", ")))
+      if origins.isEmpty, Credential.signsRequests(type) {
+        print("note: \(name) is bound to no origin, so the host attaches it to no request until you add --origin https://host:port")
+      }
     }
   }
 
   struct List: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "Names, types and expiry; no secrets.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Names, types, expiry and origins; no secrets.")
     @OptionGroup var state: StateOptions
 
     func run() async throws {
       let items = try state.vault().list()
       if items.isEmpty { return print("no credentials") }
       for c in items {
-        print("\(c.name)  \(c.type)" + (c.expiresAt.flatMap { try? Timestamp.format($0) }.map { "  expires \($0)" } ?? ""))
+        print("\(c.name)  \(c.type)" + (c.expiresAt.flatMap { try? Timestamp.format($0) }.map { "  expires \($0)" } ?? "")
+          + (c.origins.isEmpty ? (Credential.signsRequests(c.type) ? "  origins: none" : "") : "  origins: " + c.origins.joined(separator: " ")))
       }
     }
   }

@@ -25,6 +25,14 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "Largest webhook body accepted, in bytes (larger: 413).") var bodyLimit = 1 << 20
   @Option(help: "Address of the admin API.") var adminHost = "127.0.0.1"
   @Option(help: "Port of the admin API (0: any free port).") var adminPort = 8781
+  @Option(help: "Webhook connections served at once; beyond it, new connections wait until one closes.")
+  var maxConnections = 1024
+  @Option(help: "Seconds a webhook connection has to send a complete request head (slow headers are cut off).")
+  var headerTimeout: Double = 10
+  @Option(help: "Seconds a webhook request has to send its whole body, however steadily it trickles.")
+  var bodyTimeout: Double = 30
+  @Option(help: "Seconds a kept-alive webhook connection may wait idle for its next request.")
+  var idleTimeout: Double = 60
 
   @Option(help: "Jobs of one connector running at once.")
   var concurrency = 16
@@ -41,6 +49,47 @@ struct RunCommand: AsyncParsableCommand {
   func validate() throws {
     // Delivery ids kept for less than a day would let a sender's retries in again (Shopify retries for 4 hours).
     guard keepDays >= 1 else { throw ValidationError("--keep-days must be at least 1") }
+    guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+    for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)] {
+      guard value.isFinite, value > 0, value <= 86_400 else { throw ValidationError("\(name) takes seconds between 0 and 86400") }
+    }
+    guard webhookPort == 0 || webhookPort != adminPort || webhookHost != adminHost else {
+      throw ValidationError("--webhook-port and --admin-port are both \(adminPort); give them different ports")
+    }
+  }
+
+  var webhookListener: ListenerConfig {
+    ListenerConfig(
+      host: webhookHost, port: webhookPort, certificate: tlsCert, privateKey: tlsKey,
+      limits: ConnectionLimits(maxConnections: maxConnections, headerTimeout: headerTimeout, bodyTimeout: bodyTimeout,
+                               idleTimeout: idleTimeout))
+  }
+
+  /// The admin API is small and local: a cap of its own, so a flood of webhook connections never reaches it.
+  var adminListener: ListenerConfig {
+    ListenerConfig(host: adminHost, port: adminPort, limits: ConnectionLimits(maxConnections: 64, headerTimeout: headerTimeout,
+                                                                            bodyTimeout: bodyTimeout, idleTimeout: idleTimeout))
+  }
+
+  /// Everything that would make the run fail later, checked before anything runs (or anything in the state
+  /// folder changes): the folder's lock first, then the ports and the admin token.
+  func claimStateAndPorts(_ state: StateOptions, logger: Logger) throws -> StateFolder.Lock {
+    let lock: StateFolder.Lock
+    do { lock = try StateFolder.Lock(state.directory) } catch { throw CommandFailure("\(error)") }
+    if ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"] != nil { _ = try state.adminToken(create: false) }
+    guard !dryRun else { return lock }  // a dry run serves nothing
+    do {
+      try webhookListener.refuseIfTaken(option: "--webhook")
+      try adminListener.refuseIfTaken(option: "--admin")
+    } catch { throw CommandFailure("\(error)") }
+    if !webhookListener.isLoopback && tlsCert == nil {
+      logger.warning("WARNING: webhooks are served over plain HTTP on \(webhookHost), reachable from the network: bodies travel unencrypted (give --tls-cert and --tls-key, or put a TLS proxy in front)")
+    }
+    if !adminListener.isLoopback {
+      logger.warning("WARNING: the admin API is served over plain HTTP on \(adminHost), reachable from the network: its bearer token travels unencrypted (keep --admin-host on loopback, or put a TLS proxy in front)")
+    }
+    if let why = ProcessLimits.raiseOpenFiles() { logger.warning("cannot raise the open-file limit: \(why)") }
+    return lock
   }
 
   @Flag(help: "Do not reload when files change (SIGHUP still reloads).")
@@ -67,13 +116,15 @@ struct RunCommand: AsyncParsableCommand {
   func run() async throws {
     let logger = logging.makeLogger()
     var state = self.state
+    // The simulated systems start afresh each time, so the sandbox's own state does too (not a --state given).
+    let fresh = sandbox && state.state == StateOptions.defaultDirectory
+    if fresh { state.state = ".mlhost-sandbox" }
+    // Held until the process ends: a second host on this folder is refused before it can touch anything.
+    let lock = try claimStateAndPorts(state, logger: logger)
+    defer { withExtendedLifetime(lock) {} }
     var systems: Sandbox?
     if sandbox {
-      if state.state == StateOptions.defaultDirectory {
-        // The simulated systems start afresh each time, so their state does too.
-        state.state = ".mlhost-sandbox"
-        try? FileManager.default.removeItem(at: state.directory)
-      }
+      if fresh { try StateFolder.clear(state.directory) }  // everything but the lock just taken
       var options = Sandbox.Options()
       options.orders = sandboxOrders
       options.inject(Faults(rate: sandboxFaults, latency: sandboxLatencyMs / 1000, slowDelay: 3))
@@ -123,18 +174,17 @@ struct RunCommand: AsyncParsableCommand {
     let adminInfo = state.directory.appendingPathComponent("admin.json")
     let adminHost = adminHost
     let webhooks = try WebhookServer.application(
-      ingress: ingress, listener: ListenerConfig(host: webhookHost, port: webhookPort, certificate: tlsCert, privateKey: tlsKey),
-      logger: logger.silenced()
+      ingress: ingress, listener: webhookListener, logger: logger.silenced()
     ) { port in
       let url = "\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)"
       logger.info("webhooks listening", metadata: ["url": .string(url), "path": "/hooks/<connector>/<name>"])
       for name in host.routes.connectors { simulated?.subscribeOrderWebhooks(base: url, connector: name) }
     }
     let admin = try AdminServer.application(
-      host: host, token: token, listener: ListenerConfig(host: adminHost, port: adminPort), logger: logger.silenced()
+      host: host, token: token, listener: adminListener, logger: logger.silenced()
     ) { port in
       let url = "http://\(adminHost):\(port)"
-      try? Data("{\"url\": \"\(url)\", \"pid\": \(getpid())}\n".utf8).write(to: adminInfo)
+      try? StateFolder.writePrivate(Data("{\"url\": \"\(url)\", \"pid\": \(getpid())}\n".utf8), to: adminInfo)
       logger.info("admin API listening", metadata: ["url": .string(url)])
     }
     let replayHint = state.state == StateOptions.defaultDirectory ? "" : " --state \(state.state)"

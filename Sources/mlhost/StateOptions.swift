@@ -8,6 +8,7 @@ import MLHostRuntime
 /// The state directory, and the running host's admin API found through it.
 struct StateOptions: ParsableArguments {
   static let defaultDirectory = ".mlhost"
+  static let shortestAdminToken = 16
 
   @Option(help: "Folder for the host's durable state (SQLite store, credential vault, admin token).")
   var state = StateOptions.defaultDirectory
@@ -25,14 +26,19 @@ struct StateOptions: ParsableArguments {
 
   /// The admin token: `MLHOST_ADMIN_TOKEN`, else `<state>/admin.token` (created 0600 when `create`).
   func adminToken(create: Bool) throws -> String {
-    if let t = ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"], !t.isEmpty { return t }
+    if let t = ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"], !t.isEmpty {
+      // A short token can be guessed over the network; the generated one is 32 characters.
+      guard t.count >= Self.shortestAdminToken else {
+        throw CommandFailure("MLHOST_ADMIN_TOKEN is \(t.count) characters; use at least \(Self.shortestAdminToken) (e.g. `openssl rand -base64 24`)")
+      }
+      return t
+    }
     let path = directory.appendingPathComponent("admin.token").path
     if let t = try? String(contentsOfFile: path, encoding: .utf8) { return t.trimmingCharacters(in: .whitespacesAndNewlines) }
     guard create else { throw CommandFailure("no admin token in \(path) (set MLHOST_ADMIN_TOKEN)") }
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try StateFolder.prepare(directory)
     let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
-    guard FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
-    else { throw CommandFailure("cannot write the admin token to \(path)") }
+    try StateFolder.writePrivate(Data((token + "\n").utf8), to: URL(fileURLWithPath: path))
     return token
   }
 

@@ -62,6 +62,15 @@ import Testing
     #expect(bad.status != 0)
     #expect(bad.stderr.contains("has no job 'nope'"))
     #expect(!bad.stderr.contains("USAGE"))
+    // An input that is not JSON is refused at the door, by the CLI and by the admin API, and nothing is queued.
+    let jobsBefore = try await store.stats().jobsByState
+    let notJSON = try await MLHostProcess.run(["trigger", "ops", "sync", "--input", "not json"] + stateArgs)
+    #expect(notJSON.status != 0)
+    #expect(notJSON.stderr.contains("--input is not JSON"), "\(notJSON.stderr)")
+    let (refused, refusal) = try await host.admin("POST", "/trigger/ops/sync", body: "{\"id\": 1,")
+    #expect(refused == 400)
+    #expect(refusal.contains("not JSON"))
+    #expect(try await store.stats().jobsByState == jobsBefore)
     #expect(host.stop() == 0)
   }
 
@@ -97,6 +106,45 @@ import Testing
     #expect(missing.status != 0)
     #expect(missing.stderr.contains("--field password=..."))
     #expect(try await MLHostProcess.run(["creds", "rm", "shop", "--state", dir.path]).status == 0)
+  }
+
+  @Test func credentialOriginsAreSetListedRefusedWhenEditedAndRebound() async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-origins-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let state = ["--state", dir.path]
+    let set = try await MLHostProcess.run(
+      ["creds", "set", "x3", "--type", "basic", "--field", "user=svc", "--field", "password=pw-origins",
+       "--origin", "https://X3.example.com:8124/", "--origin", "https://x3.example.com"] + state)
+    #expect(set.status == 0, "\(set.stderr)")
+    #expect(try CredentialVault(directory: dir).get("x3")?.origins == ["https://x3.example.com:8124", "https://x3.example.com:443"])
+    let list = try await MLHostProcess.run(["creds", "list"] + state)
+    #expect(list.stdout.contains("x3  basic  origins: https://x3.example.com:8124 https://x3.example.com:443"), "\(list.stdout)")
+    let bad = try await MLHostProcess.run(["creds", "set", "y", "--type", "basic", "--field", "user=u", "--field", "password=p",
+                                           "--origin", "https://y.example.com/api?x=1"] + state)
+    #expect(bad.status != 0)
+    #expect(bad.stderr.contains("is not an origin"))
+    // Origins are sealed with the secret: widening them by editing the vault file makes the credential unusable.
+    let file = dir.appendingPathComponent("credentials.json")
+    let original = try String(contentsOf: file, encoding: .utf8)
+    let widened = original.replacingOccurrences(of: "x3.example.com:443", with: "evil.example.com:443")
+    #expect(widened != original)
+    try widened.write(to: file, atomically: true, encoding: .utf8)
+    #expect(throws: CredentialVault.Failure.self) { try CredentialVault(directory: dir).get("x3") }
+    try original.write(to: file, atomically: true, encoding: .utf8)
+    // Rebinding keeps the secret; origins also come on standard input.
+    let rebind = try await MLHostProcess.run(["creds", "set", "x3", "--type", "basic", "--origin", "https://x3.internal:8124"] + state)
+    #expect(rebind.status == 0, "\(rebind.stderr)")
+    let rebound = try CredentialVault(directory: dir).get("x3")
+    #expect(rebound?.origins == ["https://x3.internal:8124"])
+    #expect(rebound?.fields["password"] == "pw-origins")
+    let stdin = dir.appendingPathComponent("fields.json")
+    try #"{"access_token": "tok-origins", "origins": ["https://shop.example.com"]}"#.write(to: stdin, atomically: true, encoding: .utf8)
+    let piped = try await MLHostProcess.run(["creds", "set", "shop", "--type", "shopify_token", "--from-stdin"] + state,
+                                            stdin: stdin)
+    #expect(piped.status == 0, "\(piped.stderr)")
+    #expect(try CredentialVault(directory: dir).get("shop")?.origins == ["https://shop.example.com:443"])
+    let unbound = try await MLHostProcess.run(["creds", "set", "z", "--type", "shopify_token", "--field", "access_token=t-z"] + state)
+    #expect(unbound.stdout.contains("z is bound to no origin"))
   }
 
   @Test func webhooksOverHTTPS() async throws {

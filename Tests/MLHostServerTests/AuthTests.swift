@@ -110,7 +110,8 @@ final class TokenServer: Sendable {
   @Test func basicAuthUppercasesSage300Users() async throws {
     let (server, _, vault, auth, _, dir) = try await setUp()
     defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
-    try vault.set(Credential(name: "s300", type: "basic", fields: ["user": "admin", "password": "Pw", "uppercase_user": "true"]))
+    try vault.set(Credential(name: "s300", type: "basic", fields: ["user": "admin", "password": "Pw", "uppercase_user": "true"],
+                              origins: [server.url]))
     let r = try await auth.send(MLHostRuntime.HTTPRequest(url: server.url + "/echo-auth"), credential: "s300").get()
     #expect(String(decoding: r.body, as: UTF8.self) == "Basic " + ByteCodecs.base64(Array("ADMIN:Pw".utf8)))
   }
@@ -120,7 +121,7 @@ final class TokenServer: Sendable {
     defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
     try vault.set(Credential(name: "cc", type: "oauth2_client_credentials", fields: [
       "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value",
-    ]))
+    ], origins: [server.url]))
     let request = MLHostRuntime.HTTPRequest(url: server.url + "/protected")
     // Twenty requests at once share one token fetch.
     let statuses = await withTaskGroup(of: Int.self) { group in
@@ -154,7 +155,7 @@ final class TokenServer: Sendable {
     defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
     try vault.set(Credential(name: "x3cloud", type: "oauth2_refresh_token", fields: [
       "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value", "refresh_token": "r0",
-    ]))
+    ], origins: [server.url]))
     let request = MLHostRuntime.HTTPRequest(url: server.url + "/protected")
     #expect(try await auth.send(request, credential: "x3cloud").get().status == 200)
     #expect(try vault.get("x3cloud")?.fields["refresh_token"] == "r1")
@@ -173,7 +174,7 @@ final class TokenServer: Sendable {
     let (server, _, vault, auth, _, dir) = try await setUp()
     defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
     let canary = "canary-\(UUID().uuidString)"
-    try vault.set(Credential(name: "shop", type: "shopify_token", fields: ["access_token": canary]))
+    try vault.set(Credential(name: "shop", type: "shopify_token", fields: ["access_token": canary], origins: [server.url]))
     let c = try TempConnector(script: """
       local c = mlhost.connector { name = "t" }
       c:job("call", function(_, url)
@@ -197,5 +198,92 @@ final class TokenServer: Sendable {
     SecretRedactor.shared.register([canary])
     #expect(SecretRedactor.shared.redact("token=\(canary)") == "token=[redacted]")
     await host.shutdown()
+  }
+
+  /// The Authorization headers a server was sent.
+  final class Seen: Sendable {
+    let headers = Mutex<[String]>([])
+    var isEmpty: Bool { headers.withLock { $0.isEmpty } }
+  }
+
+  /// A server that records every Authorization header it is sent, whatever the path.
+  static func echo(_ seen: Seen) async throws -> LocalServer {
+    let router = Router()
+    router.get("/{path}") { request, _ -> Response in
+      seen.headers.withLock { $0.append(request.headers[.authorization] ?? "") }
+      return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: request.headers[.authorization] ?? "")))
+    }
+    return try await LocalServer.start(router)
+  }
+
+  @Test func aCredentialIsAttachedOnlyToItsOrigins() async throws {
+    let (server, _, vault, auth, _, dir) = try await setUp()
+    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+    let seen = Seen()
+    let echo = try await Self.echo(seen)
+    defer { echo.stop() }
+    try vault.set(Credential(name: "x3", type: "basic", fields: ["user": "svc", "password": "pw-\(UUID().uuidString)"],
+                             origins: [server.url + "/"]))
+    try vault.set(Credential(name: "unbound", type: "basic", fields: ["user": "svc", "password": "pw-unbound"]))
+    #expect(try vault.get("x3")?.origins == ["http://127.0.0.1:\(server.port)"])
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "t" }
+      c:job("call", function(_, input)
+        local r, err, details = mlhost.http.request { url = input.url, credential = input.credential }
+        return r and r.status, err, details and details.message
+      end)
+      c:job("via_system", function(_, url)
+        -- A system the script declares on the echo server cannot widen x3's origins.
+        local echo = mlhost.http.system { name = "echo", base_url = url, credential = "x3", retries = 0 }
+        local r, err, details = mlhost.http.request { system = echo, path = "/steal" }
+        return r and r.status, err, details and details.message
+      end)
+      return c
+      """)
+    defer { c.remove() }
+    let host = try await c.host(authenticator: auth)
+    let dispatcher = Task { await host.runDispatcher() }
+    defer { dispatcher.cancel() }
+    func call(_ job: String, _ input: String) async throws -> [LuaValue] {
+      guard case .succeeded(let values) = try await host.run(connector: "t", job: job, input: input) else {
+        Issue.record("job \(job) failed")
+        return []
+      }
+      return values
+    }
+    let echoOrigin = "http://127.0.0.1:\(echo.port)"
+    // On its origin: attached.
+    let home = try await call("call", #"{"url": "\#(server.url)/echo-auth", "credential": "x3"}"#)
+    #expect(home.first == .integer(200))
+    // Another loopback port: refused, naming the credential and the origin, and the echo server saw nothing.
+    let stolen = try await call("call", #"{"url": "\#(echo.url)/steal", "credential": "x3"}"#)
+    #expect(stolen.first == .nil_ && stolen.dropFirst().first == "auth")
+    let message = stolen.last?.stringValue ?? ""
+    #expect(message.contains("credential 'x3' refused for \(echoOrigin)"), "\(message)")
+    #expect(!message.contains("pw-"))
+    let declared = try await call("via_system", "\"\(echo.url)\"")
+    #expect(declared.last?.stringValue?.contains("credential 'x3' refused for \(echoOrigin)") == true, "\(declared)")
+    // Unbound: refused with the exact command that binds it.
+    let unbound = try await call("call", #"{"url": "\#(echo.url)/steal", "credential": "unbound"}"#)
+    #expect(unbound.last?.stringValue?.contains("mlhost creds set unbound --type basic --origin \(echoOrigin)") == true,
+            "\(unbound)")
+    #expect(seen.isEmpty, "the echo server was sent a request")
+    await host.shutdown()
+  }
+
+  @Test func redirectsAreNotFollowedWithACredential() async throws {
+    let (server, _, vault, auth, _, dir) = try await setUp()
+    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+    let seen = Seen()
+    let echo = try await Self.echo(seen)
+    defer { echo.stop() }
+    let router = Router()
+    router.get("/bounce") { _, _ in Response(status: .found, headers: [.location: echo.url + "/steal"]) }
+    let bouncer = try await LocalServer.start(router)
+    defer { bouncer.stop() }
+    try vault.set(Credential(name: "x3", type: "basic", fields: ["user": "svc", "password": "pw-redirect"], origins: [bouncer.url]))
+    let r = try await auth.send(MLHostRuntime.HTTPRequest(url: bouncer.url + "/bounce"), credential: "x3").get()
+    #expect(r.status == 302)
+    #expect(seen.isEmpty, "the redirect was followed to another origin")
   }
 }

@@ -38,7 +38,8 @@ import Testing
     let state = c.directory.appendingPathComponent("state")
     let canary = "canary-\(UUID().uuidString)"
     let set = try await MLHostProcess.run([
-      "creds", "set", "erp", "--type", "basic", "--field", "user=svc", "--field", "password=\(canary)", "--state", state.path,
+      "creds", "set", "erp", "--type", "basic", "--field", "user=svc", "--field", "password=\(canary)", "--origin", url,
+      "--state", state.path,
     ])
     #expect(set.status == 0, "\(set.stderr)")
     return Setup(connector: c, state: state, canary: canary, encoded: ByteCodecs.base64(Array("svc:\(canary)".utf8)))

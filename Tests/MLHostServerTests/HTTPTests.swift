@@ -126,4 +126,22 @@ struct LocalServer {
     let peak = counter.peak.withLock { $0 }
     #expect(peak >= 24 && peak <= 32, "\(peak) requests were in flight at once")
   }
+
+  /// Request smuggling: CR, LF or NUL in a header name or value, a method that is not a token, or a URL with
+  /// control characters is refused with an argument error naming the script's line, and nothing is sent.
+  @Test(arguments: [
+    #"headers = { ["X-A"] = "v\r\nInjected: 1" }"#, #"headers = { ["X-A\r\nInjected"] = "v" }"#,
+    #"headers = { ["X-A"] = "v\0w" }"#, #"headers = { ["X A"] = "v" }"#, #"headers = { ["X-A"] = "v\nw" }"#,
+    #"method = "GET / HTTP/1.1\r\nX: y\r\n""#, #"method = "G ET""#, #"method = "POST\0""#,
+  ])
+  func headerInjectionIsRefused(_ option: String) async throws {
+    let outcome = try await runJob("mlhost.http.request { url = 'http://127.0.0.1:1/', \(option) }")
+    let message = outcome.error?.message ?? "no error"
+    #expect(message.contains("connector.lua:4: bad argument #1 to 'request'"), "\(option): \(message)")
+  }
+
+  @Test func urlsWithControlCharactersAreRefused() async throws {
+    let outcome = try await runJob(#"mlhost.http.request { url = "http://127.0.0.1:1/a\r\nX: y" }"#)
+    #expect(outcome.error?.message.contains("connector.lua:4: bad argument #1 to 'request' (`url`") == true)
+  }
 }

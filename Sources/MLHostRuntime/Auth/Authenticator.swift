@@ -28,6 +28,11 @@ public final class Authenticator: @unchecked Sendable {
       guard let credential = try vault.get(name) else {
         return .failure(HTTPFailure(token: "auth", message: "no credential named '\(name)' (mlhost creds set \(name) ...)"))
       }
+      // Bound to its origins: checked here, where every credential is attached, so neither a script's URL nor a
+      // system it declares can send it anywhere else. Redirects are not followed (HTTPClient), so no hop escapes.
+      if let refused = credential.refusal(toward: request.url) {
+        return .failure(HTTPFailure(token: "auth", message: refused))
+      }
       var signed = request
       try await apply(credential, to: &signed, force: false)
       let first = await client.send(signed)

@@ -6,6 +6,9 @@ public struct Credential: Sendable, Equatable {
   public var type: String
   public var fields: [String: String]
   public var expiresAt: Double?
+  /// The origins (`https://host:port`) the host attaches this credential to; no other, whatever a script asks.
+  /// OAuth2 token URLs stored in the credential are part of it and need no entry here.
+  public var origins: [String]
 
   /// Fields that say where and who, not how to prove it: left readable in logs so URLs and user names stay useful.
   static let publicFields: Set<String> = [
@@ -15,10 +18,11 @@ public struct Credential: Sendable, Equatable {
   /// The values the redactor must hide.
   var secretValues: [String] { fields.filter { !Self.publicFields.contains($0.key) }.map(\.value) }
 
-  public init(name: String, type: String, fields: [String: String], expiresAt: Double? = nil) {
+  public init(name: String, type: String, fields: [String: String], origins: [String] = [], expiresAt: Double? = nil) {
     self.name = name
     self.type = type
     self.fields = fields
+    self.origins = origins
     self.expiresAt = expiresAt
   }
 }
@@ -49,6 +53,17 @@ public final class CredentialVault: @unchecked Sendable {
     var sealed: String
     var expiresAt: Double?
     var updatedAt: Double
+    /// Readable (for `creds list`), and bound to the sealed fields through the authenticated data, so an edit to
+    /// the file cannot send a credential elsewhere.
+    var origins: [String]?
+  }
+
+  /// What `creds list` shows: nothing secret.
+  public struct Listing: Sendable {
+    public let name: String
+    public let type: String
+    public let expiresAt: Double?
+    public let origins: [String]
   }
 
   private let file: URL
@@ -58,7 +73,7 @@ public final class CredentialVault: @unchecked Sendable {
   private var key: [UInt8]
 
   public init(directory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try StateFolder.prepare(directory)
     file = directory.appendingPathComponent("credentials.json")
     keyFile = environment["MLHOST_MASTER_KEY"] == nil ? directory.appendingPathComponent("master.key") : nil
     key = try Self.masterKey(directory: directory, environment: environment)
@@ -115,8 +130,7 @@ public final class CredentialVault: @unchecked Sendable {
   /// Writes `data`, readable by the owner alone, beside `file` for `replace` to put in its place in one step.
   private static func stage(_ data: Data, for file: URL) throws -> URL {
     let staged = file.appendingPathExtension("new")
-    guard FileManager.default.createFile(atPath: staged.path, contents: data, attributes: [.posixPermissions: 0o600])
-    else { throw Failure(description: "cannot write \(staged.path)") }
+    do { try StateFolder.writePrivate(data, to: staged) } catch { throw Failure(description: "\(error)") }
     return staged
   }
 
@@ -126,7 +140,12 @@ public final class CredentialVault: @unchecked Sendable {
     }
   }
 
-  private static func aad(_ name: String, _ type: String) -> [UInt8] { Array("mlhost-credential:\(name):\(type)".utf8) }
+  /// The authenticated data of a sealed entry: its name, type and origins (a vault written before origins existed
+  /// has none, and reads as before).
+  private static func aad(_ name: String, _ type: String, _ origins: [String]?) -> [UInt8] {
+    let bound = (origins ?? []).isEmpty ? "" : ":" + origins!.joined(separator: " ")
+    return Array("mlhost-credential:\(name):\(type)\(bound)".utf8)
+  }
 
   /// Stores (or replaces) a credential after checking its type and required fields.
   public func set(_ c: Credential) throws {
@@ -140,12 +159,14 @@ public final class CredentialVault: @unchecked Sendable {
     guard c.name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }), !c.name.isEmpty else {
       throw Failure(description: "credential names are letters, digits, '_', '-' and '.'")
     }
+    var origins: [String] = []
+    for o in c.origins where !origins.contains(try CredentialOrigin.parse(o)) { origins.append(try CredentialOrigin.parse(o)) }
     try lock.withLock {
       var entries = try load()
       let plain = try JSONEncoder().encode(c.fields)
-      let sealed = try SealedBox.seal(Array(plain), key: key, aad: Self.aad(c.name, c.type))
+      let sealed = try SealedBox.seal(Array(plain), key: key, aad: Self.aad(c.name, c.type, origins))
       entries[c.name] = Entry(type: c.type, sealed: ByteCodecs.base64(sealed), expiresAt: c.expiresAt,
-                              updatedAt: Date().timeIntervalSince1970)
+                              updatedAt: Date().timeIntervalSince1970, origins: origins.isEmpty ? nil : origins)
       try save(entries)
     }
     SecretRedactor.shared.register(c.secretValues)
@@ -155,17 +176,23 @@ public final class CredentialVault: @unchecked Sendable {
     try lock.withLock {
       guard let e = try load()[name] else { return nil }
       guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else { throw Failure(description: "credential \(name) is corrupt") }
-      let plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type))
+      let plain: [UInt8]
+      do { plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type, e.origins)) } catch {
+        throw Failure(description: "credential \(name): \(error) (its origins are sealed with it)")
+      }
       let fields = try JSONDecoder().decode([String: String].self, from: Data(plain))
-      let credential = Credential(name: name, type: e.type, fields: fields, expiresAt: e.expiresAt)
+      let credential = Credential(name: name, type: e.type, fields: fields, origins: e.origins ?? [], expiresAt: e.expiresAt)
       SecretRedactor.shared.register(credential.secretValues)
       return credential
     }
   }
 
-  /// Names, types and expiry: nothing secret.
-  public func list() throws -> [(name: String, type: String, expiresAt: Double?)] {
-    try lock.withLock { try load().map { ($0.key, $0.value.type, $0.value.expiresAt) }.sorted { $0.name < $1.name } }
+  /// Names, types, expiry and origins: nothing secret.
+  public func list() throws -> [Listing] {
+    try lock.withLock {
+      try load().map { Listing(name: $0.key, type: $0.value.type, expiresAt: $0.value.expiresAt, origins: $0.value.origins ?? []) }
+        .sorted { $0.name < $1.name }
+    }
   }
 
   @discardableResult
@@ -185,8 +212,9 @@ public final class CredentialVault: @unchecked Sendable {
       var entries = try load()
       for (name, e) in entries {
         guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else { continue }
-        let plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type))
-        entries[name]?.sealed = ByteCodecs.base64(try SealedBox.seal(plain, key: newKey, aad: Self.aad(name, e.type)))
+        let aad = Self.aad(name, e.type, e.origins)
+        let plain = try SealedBox.open(sealed, key: key, aad: aad)
+        entries[name]?.sealed = ByteCodecs.base64(try SealedBox.seal(plain, key: newKey, aad: aad))
       }
       // The new key is on disk before anything is sealed under it: a vault whose key is lost cannot be read.
       let stagedKey: URL?
@@ -208,7 +236,7 @@ public final class CredentialVault: @unchecked Sendable {
 
   /// Registers every stored secret with the redactor, so none can reach a log line.
   public func registerSecrets() throws {
-    for (name, _, _) in try list() { _ = try get(name) }
+    for entry in try list() { _ = try get(entry.name) }
   }
 }
 

@@ -145,6 +145,9 @@ private final class Transfer {
     _ = mlh_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
     _ = mlh_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
     _ = mlh_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+    // Redirects are answers, never followed: a credential applied for one origin must not ride a Location header
+    // to another (the caller sees the 3xx and decides).
+    _ = mlh_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
     _ = mlh_curl_setopt_str(h, CURLOPT_ACCEPT_ENCODING, "")  // every encoding curl decodes (gzip, deflate, br)
     _ = mlh_curl_setopt_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
     _ = mlh_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, request.verifyTLS ? 1 : 0)

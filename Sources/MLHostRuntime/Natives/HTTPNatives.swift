@@ -56,6 +56,26 @@ func percentEncode(_ s: String) -> String {
   return out
 }
 
+/// Whether `s` is an HTTP token (RFC 9110): what a method and a header name are made of. Anything else (a space,
+/// CR, LF, NUL, a colon) would end the request line or the header and begin another on the wire.
+func isHTTPToken(_ s: String) -> Bool {
+  !s.isEmpty && s.utf8.allSatisfy { b in
+    switch b {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): true
+    default: Array("!#$%&'*+-.^_`|~".utf8).contains(b)
+    }
+  }
+}
+
+/// Whether `s` may travel as a header value or URL: no CR, LF or NUL (checked on bytes, since Swift takes "\r\n"
+/// for one character), and for a URL no other control character or space either.
+func isSafeOnTheWire(_ s: String, url: Bool = false) -> Bool {
+  !s.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 || (url && ($0 < 0x21 || $0 == 0x7F)) }
+}
+
+/// A value quoted for an error message, control characters escaped and long ones shortened.
+private func quoted(_ s: String) -> String { String(reflecting: String(s.prefix(80))) }
+
 /// A string for a query or header value: strings as they are, numbers as Lua writes them, decimals exactly.
 private func text(_ L: LuaState, _ index: Int32) -> String? {
   switch L.type(at: index) {
@@ -93,6 +113,7 @@ private let requestNative: mlh_native_fn = { raw in
     }
     url = base + (path.hasPrefix("/") ? path : "/" + path)
     L.pop()
+    guard isSafeOnTheWire(url, url: true) else { return L.argError(1, "request", "`path` \(quoted(path)) holds a control character or space") }
   } else {
     L.pop()
     guard field("url") == LUA_TSTRING, let given = L.string(at: -1), given.hasPrefix("http://") || given.hasPrefix("https://") else {
@@ -101,13 +122,20 @@ private let requestNative: mlh_native_fn = { raw in
     }
     url = given
     L.pop()
+    guard isSafeOnTheWire(url, url: true) else { return L.argError(1, "request", "`url` \(quoted(url)) holds a control character or space") }
   }
   if let base = profile?.baseURL, SystemProfile.origin(url) != SystemProfile.origin(base) {
     return L.raise("request: \(url) is not on system '\(profile!.name)' (\(base)); its credential stays there")
   }
   var request = HTTPRequest(url: url)
-  if field("method") == LUA_TSTRING { request.method = L.string(at: -1)!.uppercased() }
-  L.pop()
+  if field("method") == LUA_TSTRING {
+    let method = L.string(at: -1)!
+    L.pop()
+    guard isHTTPToken(method) else { return L.argError(1, "request", "`method` \(quoted(method)) is not an HTTP method token") }
+    request.method = method.uppercased()
+  } else {
+    L.pop()
+  }
   if field("timeout") == LUA_TNIL {
     request.timeout = profile?.timeout ?? 30
   } else if let timeout = L.number(at: -1, in: 0.001...86_400) {
@@ -147,10 +175,13 @@ private let requestNative: mlh_native_fn = { raw in
     L.pushNil()
     while lua_next(L.raw, -2) != 0 {
       if let k = L.string(at: -2), let v = text(L, -1) {
-        guard !k.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }), !v.contains(where: { $0 == "\r" || $0 == "\n" })
-        else {
+        guard isHTTPToken(k) else {
           L.pop(3)
-          return L.raise("request: header '\(k)' contains a line break or colon")
+          return L.argError(1, "request", "header name \(quoted(k)) is not an HTTP token (no spaces, colons, CR, LF or NUL)")
+        }
+        guard isSafeOnTheWire(v) else {
+          L.pop(3)
+          return L.argError(1, "request", "header '\(k)' has a CR, LF or NUL in its value")
         }
         request.headers.append((k, v))
       }

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 
 /// The embedded default store: one SQLite file in WAL mode in the state directory, on a thread of its own so no
@@ -25,16 +26,37 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     let fail: (any Error) -> Void
   }
 
-  /// Opens (creating on first use) `state/mlhost.sqlite` and applies migrations.
+  /// Opens (creating on first use, mode 0600) `state/mlhost.sqlite`, checks it (`PRAGMA quick_check`) and applies
+  /// migrations. A damaged file is refused and left exactly as it was.
   public init(directory: URL) throws {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try StateFolder.prepare(directory)
     path = directory.appendingPathComponent("mlhost.sqlite").path
-    db = try SQLiteConnection(path: path)
+    // Created private before SQLite opens it; SQLite gives the -wal and -shm files the database's mode.
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    if fd >= 0 { close(fd) }
+    do {
+      db = try SQLiteConnection(path: path)
+      let verdict = try db.query("PRAGMA quick_check(1)").first?.first?.string ?? "no answer"
+      guard verdict == "ok" else { throw Self.damaged(path, verdict) }
+    } catch let e as SQLiteConnection.Failure where [SQLITE_CORRUPT, SQLITE_NOTADB].contains(e.code & 0xff) {
+      throw Self.damaged(path, e.description)
+    }
     try SQLiteMigrations.apply(db)
     thread = SerialThread(name: "sqlite")
   }
 
   deinit { thread.shutdown() }
+
+  /// A store SQLite finds damaged: nothing is written to it, and the operator is told what to do.
+  public struct Damaged: Error, CustomStringConvertible, Sendable {
+    public let description: String
+  }
+
+  private static func damaged(_ path: String, _ detail: String) -> Damaged {
+    Damaged(description: "\(path) is damaged (SQLite quick_check: \(detail.prefix(200))); mlhost left it untouched and "
+      + "will not start on it. Restore it from a backup, or move it (with its -wal file) aside to start with an empty "
+      + "store; `sqlite3 \(path) .recover` saves what is still readable.")
+  }
 
   /// A consistent copy of this store, opened in `directory`: a dry run works on it and leaves this one alone.
   public func snapshot(into directory: URL) async throws -> SQLiteStore {
