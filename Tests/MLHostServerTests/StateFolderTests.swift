@@ -78,6 +78,11 @@ import Testing
       }
     }
     let file = state.appendingPathComponent("mlhost.sqlite")
+    // The store closes when its thread lets go of the last write's closure, a moment after the last await.
+    let closed = Date().addingTimeInterval(10)
+    while FileManager.default.fileExists(atPath: file.path + "-wal") && Date() < closed {
+      try await Task.sleep(for: .milliseconds(50))
+    }
     #expect(!FileManager.default.fileExists(atPath: file.path + "-wal"), "the store was not closed cleanly")
     var bytes = try Data(contentsOf: file)
     let pages = bytes.count / 4096
