@@ -120,6 +120,12 @@ import Testing
     defer { short.kill() }
     #expect(short.wait(within: 20) == 1)
     #expect(short.output.contains("MLHOST_ADMIN_TOKEN is 1 characters; use at least 16"), "\(short.output)")
+    let tokenFile = state.appendingPathComponent("admin.token")
+    try "admin\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+    let shortFile = try await MLHostProcess.run(args, timeout: 20)
+    #expect(shortFile.status == 1)
+    #expect(shortFile.stderr.contains("the token in \(tokenFile.path) is 5 characters; use at least 16"), "\(shortFile.stderr)")
+    try FileManager.default.removeItem(at: tokenFile)
     let open = try HostProcess(scripts: [c.script], state: state, extra: ["--webhook-host", "0.0.0.0", "--admin-host", "0.0.0.0"])
     defer { open.process.kill() }
     #expect(open.process.output.contains("WARNING: webhooks are served over plain HTTP on 0.0.0.0"))
