@@ -76,7 +76,10 @@ struct RunCommand: AsyncParsableCommand {
   func claimStateAndPorts(_ state: StateOptions, logger: Logger) throws -> StateFolder.Lock {
     let lock: StateFolder.Lock
     do { lock = try StateFolder.Lock(state.directory) } catch { throw CommandFailure("\(error)") }
-    if ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"] != nil { _ = try state.adminToken(create: false) }
+    let tokenFile = state.directory.appendingPathComponent("admin.token").path
+    if ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"] != nil || FileManager.default.fileExists(atPath: tokenFile) {
+      _ = try state.adminToken(create: false)  // a token too short to be safe is refused now, not after the start
+    }
     guard !dryRun else { return lock }  // a dry run serves nothing
     do {
       try webhookListener.refuseIfTaken(option: "--webhook")

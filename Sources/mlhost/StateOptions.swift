@@ -26,15 +26,21 @@ struct StateOptions: ParsableArguments {
 
   /// The admin token: `MLHOST_ADMIN_TOKEN`, else `<state>/admin.token` (created 0600 when `create`).
   func adminToken(create: Bool) throws -> String {
-    if let t = ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"], !t.isEmpty {
-      // A short token can be guessed over the network; the generated one is 32 characters.
-      guard t.count >= Self.shortestAdminToken else {
-        throw CommandFailure("MLHOST_ADMIN_TOKEN is \(t.count) characters; use at least \(Self.shortestAdminToken) (e.g. `openssl rand -base64 24`)")
+    // A short token can be guessed over the network; the generated one is 32 characters.
+    func strong(_ token: String, from source: String, fix: String) throws -> String {
+      guard token.count >= Self.shortestAdminToken else {
+        throw CommandFailure("\(source) is \(token.count) characters; use at least \(Self.shortestAdminToken) (\(fix))")
       }
-      return t
+      return token
+    }
+    if let t = ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"], !t.isEmpty {
+      return try strong(t, from: "MLHOST_ADMIN_TOKEN", fix: "e.g. `openssl rand -base64 24`")
     }
     let path = directory.appendingPathComponent("admin.token").path
-    if let t = try? String(contentsOfFile: path, encoding: .utf8) { return t.trimmingCharacters(in: .whitespacesAndNewlines) }
+    if let t = try? String(contentsOfFile: path, encoding: .utf8) {
+      return try strong(t.trimmingCharacters(in: .whitespacesAndNewlines), from: "the token in \(path)",
+                        fix: "delete the file and `mlhost run` writes a new one")
+    }
     guard create else { throw CommandFailure("no admin token in \(path) (set MLHOST_ADMIN_TOKEN)") }
     try StateFolder.prepare(directory)
     let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)

@@ -51,6 +51,24 @@ import Testing
     #expect(host.stop() == 0)
   }
 
+  /// `--sandbox` clears its default folder at start: only after taking the lock, so a second sandbox run cannot
+  /// delete a running one's store.
+  @Test func aSecondSandboxRunLeavesTheRunningOnesStateAlone() async throws {
+    let database = Repository.root.appendingPathComponent(".mlhost-sandbox/mlhost.sqlite")
+    let args = ["run", "connectors/x3_shopify.lua", "--sandbox", "--no-watch", "--webhook-port", "0", "--admin-port", "0"]
+    let first = try MLHostProcess.start(args)
+    defer { first.kill() }
+    #expect(first.waitForOutput("admin API listening", within: 60), "\(first.output)")
+    let before = try FileManager.default.attributesOfItem(atPath: database.path)[.systemFileNumber] as? Int
+    let second = try await MLHostProcess.run(args, timeout: 30)
+    #expect(second.status != 0)
+    #expect(second.stderr.contains("another mlhost (pid \(first.pid)) is using the state folder"), "\(second.stderr)")
+    let after = try? FileManager.default.attributesOfItem(atPath: database.path)[.systemFileNumber] as? Int
+    #expect(after == before, "the second run replaced the first one's store")
+    first.signal(SIGTERM)
+    #expect(first.wait(within: 30) == 0)
+  }
+
   @Test(arguments: ["--webhook-port", "--admin-port"])
   func aPortInUseIsRefusedBeforeAnythingRuns(_ option: String) async throws {
     let c = try TempConnector(script: Self.script)
@@ -107,6 +125,12 @@ import Testing
     defer { short.kill() }
     #expect(short.wait(within: 20) == 1)
     #expect(short.output.contains("MLHOST_ADMIN_TOKEN is 1 characters; use at least 16"), "\(short.output)")
+    let tokenFile = state.appendingPathComponent("admin.token")
+    try "admin\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+    let shortFile = try await MLHostProcess.run(args, timeout: 20)
+    #expect(shortFile.status == 1)
+    #expect(shortFile.stderr.contains("the token in \(tokenFile.path) is 5 characters; use at least 16"), "\(shortFile.stderr)")
+    try FileManager.default.removeItem(at: tokenFile)
     let open = try HostProcess(scripts: [c.script], state: state, extra: ["--webhook-host", "0.0.0.0", "--admin-host", "0.0.0.0"])
     defer { open.process.kill() }
     #expect(open.process.output.contains("WARNING: webhooks are served over plain HTTP on 0.0.0.0"))

@@ -143,7 +143,7 @@ public final class CredentialVault: @unchecked Sendable {
   /// The authenticated data of a sealed entry: its name, type and origins (a vault written before origins existed
   /// has none, and reads as before).
   private static func aad(_ name: String, _ type: String, _ origins: [String]?) -> [UInt8] {
-    let bound = (origins ?? []).isEmpty ? "" : ":" + origins!.joined(separator: " ")
+    let bound = origins.map { $0.isEmpty ? "" : ":" + $0.joined(separator: " ") } ?? ""
     return Array("mlhost-credential:\(name):\(type)\(bound)".utf8)
   }
 
@@ -159,8 +159,7 @@ public final class CredentialVault: @unchecked Sendable {
     guard c.name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }), !c.name.isEmpty else {
       throw Failure(description: "credential names are letters, digits, '_', '-' and '.'")
     }
-    var origins: [String] = []
-    for o in c.origins where !origins.contains(try CredentialOrigin.parse(o)) { origins.append(try CredentialOrigin.parse(o)) }
+    let origins = try c.origins.map(CredentialOrigin.parse).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     try lock.withLock {
       var entries = try load()
       let plain = try JSONEncoder().encode(c.fields)

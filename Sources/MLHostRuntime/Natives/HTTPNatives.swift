@@ -19,14 +19,18 @@ extension NativeModule {
           + "(string) or `json` (any value, sent as JSON), `timeout` (seconds, default 30), `decimals` (decode a JSON "
           + "response with exact decimals), `credential` (the name of a stored credential the host applies: Basic, "
           + "OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce keys; the script never sees the "
-          + "secret), `safe` (this mutating call may be repeated after an ambiguous failure, e.g. it carries an "
+          + "secret, and the host attaches it only to the origins it is bound to with `mlhost creds set --origin`, "
+          + "failing with \"auth\" elsewhere; redirects are answers, never followed), `safe` (this mutating call "
+          + "may be repeated after an ambiguous failure, e.g. it carries an "
           + "idempotency key), `cost` (expected Shopify query cost). Retryable failures (connection errors, 429, "
           + "502/503/504, timeouts, Shopify THROTTLED in a 200, Sage 300 TooManyRequests) are retried with backoff "
           + "honouring Retry-After, except that a mutating call not marked safe is never repeated after a failure "
           + "that may have reached the server: its details say `ambiguous = true`, and the caller must look the "
           + "record up by its natural key before sending it again. The response has `status`, `headers` (lowercase "
           + "names), `body`, `json` for a JSON response, `attempts`, and when they apply `retryable`, `throttled`, "
-          + "`retry_after` (seconds) and `dry_run`. Failure details have `message`, `url`, `retryable`, `ambiguous`.",
+          + "`retry_after` (seconds) and `dry_run`. Failure details have `message`, `url`, `retryable`, `ambiguous`. "
+          + "A method or header name that is not an HTTP token, or CR, LF or NUL in a header value or the URL, is an "
+          + "argument error.",
         params: [("options", "table", "")],
         returns: [("{status: integer, headers: table<string, string>, body: string, json: any, attempts: integer, retryable: boolean?, throttled: boolean?, retry_after: number?, dry_run: boolean?}?", "the response"),
           ("string?", "failure token"),

@@ -27,8 +27,8 @@ public enum StateFolder {
 
   /// Writes `data` to `url` readable by the owner alone from the first byte (never widened by the umask, never
   /// briefly world-readable), replacing what was there.
-  public static func writePrivate(_ data: Data, to url: URL, exclusive: Bool = false) throws {
-    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0o600)
+  public static func writePrivate(_ data: Data, to url: URL) throws {
+    let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw Failure(description: "cannot write \(url.path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     fchmod(fd, 0o600)
