@@ -41,6 +41,12 @@ import Testing
       """)
     defer { healthy.remove() }
     let state = healthy.directory.appendingPathComponent("state")
+    // The credential the origin attacks try to send elsewhere.
+    let stored = try await MLHostProcess.run([
+      "creds", "set", "x3", "--type", "basic", "--field", "user=ADMIN", "--field", "password=canary-7f3a9c",
+      "--origin", "https://x3.example.com:8124", "--state", state.path,
+    ])
+    #expect(stored.status == 0, "\(stored.stderr)")
     let host = try MLHostProcess.start(
       ["run"] + attacks.map(\.url.path) + [
         healthy.script.path, "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
@@ -74,6 +80,8 @@ import Testing
         #expect(line.contains("\(a.name).lua:"), "\(a.name) should name its script line: \(line)")
       }
     }
+
+    #expect(!host.output.contains("canary-7f3a9c"), "a secret reached the log")
 
     // The healthy connector kept its schedule through all of it, and keeps it.
     let ticks = { host.output.components(separatedBy: "healthy tick").count - 1 }
