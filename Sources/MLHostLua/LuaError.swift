@@ -7,8 +7,23 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
   public let outOfMemory: Bool
   /// The error object when the script raised a table (a structured error such as `{kind=..., retryable=...}`).
   public let value: LuaValue?
-  /// Whether the job was stopped by one of its limits (instructions, CPU time, memory): never worth a retry.
-  public private(set) var limitExceeded = false
+  /// What kind of failure this is, which decides whether a retry can help.
+  public enum Kind: String, Sendable {
+    /// A mistake in the script (an error it raised as a string, a native it misused, a Lua runtime error):
+    /// retrying the same code fails the same way; a reload or a replay runs it again.
+    case script
+    /// The job was stopped by one of its limits (instructions, CPU time, memory).
+    case limit
+    /// A structured error the script or a system client raised (`{kind=, retryable=, ...}`).
+    case raised
+    /// A failure of the host or the world around it (the store, a version unloaded): worth retrying.
+    case host
+  }
+
+  public private(set) var kind: Kind
+
+  /// Whether the job was stopped by one of its limits: never worth a retry.
+  public var limitExceeded: Bool { kind == .limit }
 
   /// Longest message and traceback kept: a script can raise a string of any size, and every error lands in logs
   /// and the store.
@@ -19,13 +34,14 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
     self.message = Self.truncated(message, to: Self.maxMessageBytes)
     self.traceback = Self.truncated(traceback, to: Self.maxTracebackBytes)
     self.outOfMemory = outOfMemory
+    kind = outOfMemory ? .limit : value != nil ? .raised : .host
     self.value = value
   }
 
-  /// The same error, marked as a limit breach.
-  public func byLimit() -> LuaError {
+  /// The same error, of another kind.
+  public func of(kind: Kind) -> LuaError {
     var e = self
-    e.limitExceeded = true
+    e.kind = kind
     return e
   }
 

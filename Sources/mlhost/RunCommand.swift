@@ -117,6 +117,7 @@ struct RunCommand: AsyncParsableCommand {
   var dryRun = false
 
   func run() async throws {
+    let signals = ShutdownSignals()
     let logger = logging.makeLogger()
     var state = self.state
     // The simulated systems start afresh each time, so the sandbox's own state does too (not a --state given).
@@ -155,7 +156,11 @@ struct RunCommand: AsyncParsableCommand {
     var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
     options.leaseSeconds = leaseSeconds
     options.retention = keepDays * 86_400
-    if dryRun { return try await dryRunCycle(sources, store: store, vault: vault, options: options, logger: logger) }
+    if dryRun {
+      // Nothing of a dry run is kept: an interrupted one just ends.
+      signals.onSignal { Foundation.exit(130) }
+      return try await dryRunCycle(sources, store: store, vault: vault, options: options, logger: logger)
+    }
     let host = ConnectorHost(
       store: store, logger: logger, options: options, authenticator: Authenticator(vault: vault, now: options.now))
     do {
@@ -197,7 +202,8 @@ struct RunCommand: AsyncParsableCommand {
         .init(service: webhooks), .init(service: admin),
         .init(service: service, successTerminationBehavior: once ? .gracefullyShutdownGroup : .ignore),
       ],
-      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger.silenced()))
+      logger: logger.silenced()))
+    signals.onSignal { Task { await group.triggerGracefulShutdown() } }
     try await group.run()
     hangup.cancel()
     try? FileManager.default.removeItem(at: adminInfo)

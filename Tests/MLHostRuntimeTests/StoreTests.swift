@@ -84,6 +84,8 @@ import Testing
     // jobs without the later columns.
     try execute("""
       ALTER TABLE jobs DROP COLUMN host_deaths;
+      ALTER TABLE jobs DROP COLUMN error_kind;
+      ALTER TABLE records DROP COLUMN error_kind;
       DROP TABLE deliveries;
       CREATE TABLE deliveries (
         connector TEXT NOT NULL, source TEXT NOT NULL, delivery_id TEXT NOT NULL, received_at REAL NOT NULL,

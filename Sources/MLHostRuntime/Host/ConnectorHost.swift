@@ -127,6 +127,14 @@ public actor ConnectorHost {
       var meta = versionMetadata(new)
       meta["previous"] = .string(old.shortHash)
       logger.info("reloaded connector \(new.definition.name)", metadata: meta)
+      let rerun = try await store.rerunScriptFailures(
+        connector: new.definition.name, now: options.now(), maxAttempts: options.retry.maxAttempts)
+      if rerun.jobs + rerun.records > 0 {
+        logger.info(
+          "queued again after the reload: \(rerun.jobs) job(s) and \(rerun.records) record(s) that failed with a script error",
+          metadata: ["connector": .string(new.definition.name)])
+        wake.signal()
+      }
       let grace = options.grace
       retiring.append(Task { await old.retire(grace: grace) })
     } catch {
@@ -277,7 +285,9 @@ public actor ConnectorHost {
     do {
       switch outcome {
       case .succeeded:
-        try await store.finish(jobID: leased.id, owner: options.owner, now: options.now(), succeeded: true, error: nil, retryAt: nil)
+        try await store.finish(
+          jobID: leased.id, owner: options.owner, now: options.now(), succeeded: true, error: nil, errorKind: nil,
+          retryAt: nil)
       case .failed(let e):
         let retryAt = retryTime(leased, e)
         final = retryAt == nil
@@ -291,7 +301,8 @@ public actor ConnectorHost {
         }
         try await store.finish(
           jobID: leased.id, owner: options.owner, now: options.now(), succeeded: false,
-          error: SecretRedactor.shared.redact(e.message), retryAt: retryAt)
+          error: SecretRedactor.shared.redact(e.message), errorKind: e.kind == .script ? "script" : nil,
+          retryAt: retryAt)
       }
     } catch {
       logger.error("recording the end of job \(leased.id) failed: \(error)")
@@ -306,7 +317,8 @@ public actor ConnectorHost {
   /// When to retry a failed job, or nil to dead-letter it: errors marked `retryable = false`, limit breaches and
   /// the last attempt are final.
   private func retryTime(_ leased: LeasedJob, _ e: LuaError) -> Double? {
-    if e.value?["retryable"] == .boolean(false) || e.limitExceeded { return nil }
+    // A script error fails the same way on the same code: it waits for a reload (or a replay) instead.
+    if e.value?["retryable"] == .boolean(false) || e.limitExceeded || e.kind == .script { return nil }
     guard leased.attempt < leased.maxAttempts else { return nil }
     var retryAfter: Double?
     switch e.value?["retry_after"] {

@@ -2,8 +2,21 @@
 public struct CycleReport: Sendable {
   /// Connector, job, and the error that ended it (nil: it succeeded).
   public var jobs: [(connector: String, job: String, error: String?)] = []
-  /// The records the cycle wrote, oldest first.
+  /// The records the cycle wrote, oldest first: every audit row, retries included.
   public var records: [RecordRow] = []
+
+  /// Each record once, in its latest state (a failure a retry has since fixed counts as fixed), in the order
+  /// the records were first seen.
+  public var finalStates: [RecordRow] {
+    var latest: [String: RecordRow] = [:]
+    var order: [String] = []
+    for r in records {
+      let key = "\(r.connector)\u{0}\(r.kind)\u{0}\(r.key)"
+      if latest[key] == nil { order.append(key) }
+      latest[key] = r
+    }
+    return order.map { latest[$0]! }
+  }
 
   /// Jobs and their outcome, records by kind and outcome, then every record that needs a person, with the
   /// command that replays it (`replayHint` is appended to it, e.g. the state directory).
@@ -11,6 +24,7 @@ public struct CycleReport: Sendable {
     var lines = ["jobs:"]
     for j in jobs { lines.append("  \(j.connector).\(j.job): " + (j.error.map { "failed: \($0)" } ?? "ok")) }
     lines.append("records:")
+    let records = finalStates
     if records.isEmpty { lines.append("  none") }
     for kind in Set(records.map(\.kind)).sorted() {
       let mine = records.filter { $0.kind == kind }

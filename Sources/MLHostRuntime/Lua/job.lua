@@ -66,9 +66,11 @@ function Record:target_id(system)
   return mapping_get(self.kind .. ":" .. self.key, system)
 end
 
+-- A string error is a mistake in the script (structured errors come from the script's own checks and the system
+-- clients): it is not retried on its own, and runs again after a reload.
 local function traceback(err)
   if type(err) == "table" then return err end
-  return { message = tostring(err), traceback = natives.traceback(tostring(err)) }
+  return { message = tostring(err), traceback = natives.traceback(tostring(err)), script = true }
 end
 
 -- Fills the audit row from how the handler ended. The error object comes from the script and may be anything.
@@ -88,6 +90,7 @@ local function classify(row, rec, ok, err)
     row.outcome = err.retryable == false and "rejected" or "failed"
     row.retry_after = err.retry_after
     row.traceback = err.traceback
+    if err.script == true then row.error_kind = "script" end
   end
 end
 
@@ -99,6 +102,7 @@ end
 ---@param input any the record, kept in the audit row for replay
 ---@return string outcome created, updated, unchanged, rejected or failed
 ---@return string? target_id
+---@return string? error_kind "script" when the handler failed with a mistake in the script
 function Job:record(kind, key, input, replay_of)
   if type(kind) ~= "string" then error("bad argument #1 to 'record' (a record kind expected)", 2) end
   if key == nil then error("bad argument #2 to 'record' (a record key expected)", 2) end
@@ -122,7 +126,7 @@ function Job:record(kind, key, input, replay_of)
   local committed, failure = pcall(commit_record, row)
   unlock(id)
   if not committed then error(failure, 0) end
-  return row.outcome, row.target_id
+  return row.outcome, row.target_id, row.error_kind
 end
 
 --- The cursor `name` as last advanced (a string), or nil before the first run.
@@ -147,10 +151,11 @@ end
 --- Runs a replay: the stored record again, on the current script version.
 local function replay(job, row)
   local input = json.decode(row.input, { decimals = true })
-  local result, target_id = job:record(row.kind, row.key, input, row.id)
+  local result, target_id, error_kind = job:record(row.kind, row.key, input, row.id)
   if result == "failed" then
-    -- The audit row is written; failing the job lets the queue retry it with backoff, then dead-letter it.
-    error({ message = "record " .. row.kind .. " " .. row.key .. " failed again", retryable = true })
+    -- The audit row is written; failing the job lets the queue retry it with backoff, then dead-letter it. A
+    -- script error is not retried: the next reload runs the record again.
+    error({ message = "record " .. row.kind .. " " .. row.key .. " failed again", retryable = error_kind ~= "script" })
   end
   return result, target_id
 end

@@ -101,7 +101,7 @@ private final class EachRun {
   let items: Int32, fn: Int32, results: Int32
   var next = 1
   var running = 0
-  var failure: String?
+  var failure: LuaValue?
 
   init(parent: Coroutine, count: Int, limit: Int, items: Int32, fn: Int32, results: Int32) {
     self.parent = parent
@@ -141,6 +141,14 @@ private let eachNative: mlh_native_fn = { raw in
 }
 
 extension LuaVM {
+  /// A child's error as `mlhost.each` raises it: prefixed with the item's index, still structured when it was, so
+  /// a retryable system error stays retryable.
+  fileprivate static func itemError(_ error: LuaError, index: Int) -> LuaValue {
+    guard case .map(var fields) = error.value else { return .text("item \(index): \(error.message)") }
+    fields[.text("message")] = .text("item \(index): \(error.message)")
+    return .map(fields)
+  }
+
   fileprivate func eachLaunch(_ run: EachRun, from stack: LuaState) {
     while run.failure == nil && run.next <= run.count && run.running < run.limit {
       let i = run.next
@@ -154,7 +162,7 @@ extension LuaVM {
       spawn(from: stack, nargs: 2, job: run.parent.job) { [self] child, error in
         run.running -= 1
         if let error {
-          if run.failure == nil { run.failure = "item \(i): \(error.message)" }
+          if run.failure == nil { run.failure = Self.itemError(error, index: i) }
         } else if child.thread.top >= 1 {
           child.thread.top = 1  // the first result
           L.pushRef(run.results)

@@ -47,8 +47,9 @@ extension LuaVM {
         let value = try await work()
         wakeLater(box.value.0) { box.value.1($0, value) }
       } catch {
-        let message = "\(native): \(error)"
-        executor.post { [self] in wake(box.value.0, raising: message) }
+        // The store or the host failed, not the script: a structured error the queue retries.
+        let failure: LuaValue = ["kind": "host", "message": .text("\(native): \(error)"), "retryable": true]
+        executor.post { [self] in wake(box.value.0, raising: failure) }
       }
     }
     return MLH_SUSPEND
@@ -117,9 +118,11 @@ private let commitRecord: mlh_native_fn = { raw in
   row.errorAt = stringField(L, "error_at") ?? row.error.flatMap { LuaError(message: $0).location.map { "\($0.file):\($0.line)" } }
   row.details = stringField(L, "details").map(SecretRedactor.shared.redact)
   row.replayOf = numberField(L, "replay_of").flatMap { Int64(exactly: $0.rounded(.towardZero)) }
+  row.errorKind = stringField(L, "error_kind") == "script" ? "script" : nil
   let mapping = (outcome == .created || outcome == .updated) ? row.targetSystem.flatMap { s in row.targetID.map { (s, $0) } } : nil
-  // A failed record outside a replay is retried on its own; a failing replay is retried by the queue instead.
-  let retryAt = outcome == .failed && row.replayOf == nil
+  // A failed record outside a replay is retried on its own; a failing replay is retried by the queue instead; a
+  // script error waits for a reload or a replay.
+  let retryAt = outcome == .failed && row.replayOf == nil && row.errorKind == nil
     ? runtime.now() + runtime.retry.delay(afterAttempt: 1, retryAfter: numberField(L, "retry_after")) : nil
   let maxAttempts = runtime.retry.maxAttempts
   let traceback = stringField(L, "traceback").map {
@@ -131,7 +134,8 @@ private let commitRecord: mlh_native_fn = { raw in
   meta["outcome"] = .string(outcome.rawValue)
   if let t = row.targetID { meta["target"] = .string("\(row.targetSystem ?? "") \(t)") }
   if let e = row.error { meta["error"] = .string(e) }
-  if let tb = traceback, outcome == .failed { meta["traceback"] = .string(tb) }
+  // A traceback helps with a script error; an expected failure of a system (retried on its own) needs none.
+  if let tb = traceback, row.errorKind != nil { meta["traceback"] = .string(tb) }
   vm.logger.log(level: level, "record \(outcome.rawValue)", metadata: meta)
   let store = runtime.store
   let finalRow = row

@@ -88,9 +88,12 @@ enum SQLiteMigrations {
     ALTER TABLE deliveries_by_key RENAME TO deliveries;
     CREATE INDEX deliveries_received ON deliveries (received_at);
     """,
-    // How often a job's host died while running it: a job that keeps killing its host is dead-lettered.
+    // How often a job's host died while running it (a job that keeps killing its host is dead-lettered), and
+    // which failures are script errors (not retried on their own; run again after a reload).
     """
     ALTER TABLE jobs ADD COLUMN host_deaths INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN error_kind TEXT;
+    ALTER TABLE records ADD COLUMN error_kind TEXT;
     """,
   ]
 

@@ -218,19 +218,48 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
-  public func finish(jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, retryAt: Double?)
-    async throws -> Bool
-  {
+  public func finish(
+    jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, errorKind: String?, retryAt: Double?
+  ) async throws -> Bool {
     try await write { db in
       let state = succeeded ? "succeeded" : (retryAt == nil ? "dead" : "queued")
       try db.query(
         """
-        UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires = NULL, last_error = ?,
+        UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires = NULL, last_error = ?, error_kind = ?,
           run_at = COALESCE(?, run_at), finished_at = ?
         WHERE id = ? AND lease_owner = ? AND state = 'running'
         """,
-        [.text(state), .init(error), .init(retryAt), state == "queued" ? .null : .real(now), .integer(jobID), .text(owner)])
+        [.text(state), .init(error), .init(errorKind), .init(retryAt), state == "queued" ? .null : .real(now),
+         .integer(jobID), .text(owner)])
       return db.changes == 1
+    }
+  }
+
+  public func rerunScriptFailures(connector: String, now: Double, maxAttempts: Int) async throws
+    -> (jobs: Int, records: Int)
+  {
+    try await write { db in
+      do {
+        try db.query(
+          """
+          UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, error_kind = NULL, finished_at = NULL
+          WHERE connector = ? AND state = 'dead' AND error_kind = 'script'
+          """, [.real(now), .text(connector)])
+        let jobs = db.changes
+        // Current failures only: a record's older rows were settled by its latest one.
+        let records = try db.query(
+          """
+          SELECT id, kind, key FROM records
+          WHERE connector = ? AND outcome = 'failed' AND error_kind = 'script' AND resolved_by IS NULL
+          """, [.text(connector)])
+        for r in records {
+          _ = try Self.insert(NewJob(
+            connector: connector, job: ReplayJob.name, trigger: "reload",
+            orderingKey: "\(r[1].string ?? ""):\(r[2].string ?? "")", maxAttempts: maxAttempts, runAt: now,
+            recordID: r[0].int), db)
+        }
+        return (jobs, records.count)
+      }
     }
   }
 
@@ -262,13 +291,13 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         try db.query(
           """
           INSERT INTO records (connector, job_id, run_id, job, kind, key, outcome, target_system, target_id, error,
-            error_at, input, details, script_version, started_at, duration_ms, replay_of)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            error_at, input, details, script_version, started_at, duration_ms, replay_of, error_kind)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """,
           [.text(r.connector), .init(r.jobID), .text(r.runID), .text(r.job), .text(r.kind), .text(r.key),
            .text(r.outcome.rawValue), .init(r.targetSystem), .init(r.targetID), .init(r.error), .init(r.errorAt),
            .text(r.input), .init(r.details), .text(r.scriptVersion), .real(r.startedAt), .real(r.durationMs),
-           .init(r.replayOf)])
+           .init(r.replayOf), .init(r.errorKind)])
         let id = db.lastInsertID
         if let m = mapping {
           try db.query(
@@ -278,14 +307,14 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
               updated_at = excluded.updated_at
             """, [.text(r.connector), .text("\(r.kind):\(r.key)"), .text(m[0]), .text(m[1]), .real(r.startedAt)])
         }
-        if r.outcome != .rejected && r.outcome != .failed {
-          try db.query(
-            """
-            UPDATE records SET resolved_by = ?
-            WHERE connector = ? AND kind = ? AND key = ? AND outcome IN ('rejected', 'failed') AND resolved_by IS NULL
-              AND id < ?
-            """, [.integer(id), .text(r.connector), .text(r.kind), .text(r.key), .integer(id)])
-        }
+        // A record has one current state, its latest row: a new row settles the earlier failures of the same
+        // record (a success resolves them, a new failure replaces them), so each record needs attention once.
+        try db.query(
+          """
+          UPDATE records SET resolved_by = ?
+          WHERE connector = ? AND kind = ? AND key = ? AND outcome IN ('rejected', 'failed') AND resolved_by IS NULL
+            AND id < ?
+          """, [.integer(id), .text(r.connector), .text(r.kind), .text(r.key), .integer(id)])
         if let retryAt {
           _ = try Self.insert(NewJob(
             connector: r.connector, job: ReplayJob.name, trigger: "retry", orderingKey: "\(r.kind):\(r.key)",
@@ -298,7 +327,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
   private static let recordColumns = """
     id, connector, job_id, run_id, job, kind, key, outcome, target_system, target_id, error, error_at, input, details,
-    script_version, started_at, duration_ms, replay_of, resolved_by
+    script_version, started_at, duration_ms, replay_of, resolved_by, error_kind
     """
 
   private static func recordRow(_ x: [SQLiteConnection.Value]) -> RecordRow {
@@ -314,6 +343,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     r.details = x[13].string
     r.replayOf = x[17].int
     r.resolvedBy = x[18].int
+    r.errorKind = x[19].string
     return r
   }
 
@@ -415,6 +445,12 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
           "UPDATE schedules SET next_run = ?, last_run = ? WHERE connector = ? AND job = ? AND next_run = ?",
           [.real(next), .real(enqueue.runAt), .text(connector), .text(job), .real(expected)])
         guard db.changes == 1 else { return false }
+        // At most one pending firing per schedule: while one waits (or waits for its retry), the next is folded
+        // into it instead of piling up behind it.
+        let waiting = try db.query(
+          "SELECT 1 FROM jobs WHERE state = 'queued' AND connector = ? AND job = ? AND trigger = 'schedule' LIMIT 1",
+          [.text(connector), .text(job)])
+        guard waiting.isEmpty else { return false }
         _ = try Self.insert(enqueue, db)
         return true
       }
@@ -442,7 +478,14 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       for r in try db.query("SELECT state, COUNT(*) FROM jobs GROUP BY state") {
         s.jobsByState[r[0].string!] = Int(r[1].int!)
       }
-      for r in try db.query("SELECT outcome, COUNT(*) FROM records GROUP BY outcome") {
+      // Records by their current state (the latest row of each), not audit rows.
+      for r in try db.query(
+        """
+        SELECT outcome, COUNT(*) FROM records r
+        WHERE id = (SELECT MAX(id) FROM records WHERE connector = r.connector AND kind = r.kind AND key = r.key)
+        GROUP BY outcome
+        """)
+      {
         s.recordsByOutcome[r[0].string!] = Int(r[1].int!)
       }
       s.unresolvedFailures = Int(try db.query(

@@ -86,8 +86,10 @@ public struct RecordRow: Sendable, Equatable, Codable {
   public var startedAt: Double
   public var durationMs: Double
   public var replayOf: Int64?
-  /// The later audit row that succeeded for the same record, when there is one.
+  /// The later audit row of the same record (a success, or a newer failure that replaced this one).
   public var resolvedBy: Int64?
+  /// "script" when the error is a mistake in the script: not retried on its own, run again after a reload.
+  public var errorKind: String?
 
   public init(connector: String, jobID: Int64?, runID: String, job: String, kind: String, key: String,
               outcome: Outcome, input: String, scriptVersion: String, startedAt: Double, durationMs: Double) {
@@ -140,14 +142,18 @@ public protocol JobStore: Sendable {
   /// Finishes a job this owner still holds: succeeded, retried at `retryAt`, or dead-lettered when nil.
   /// Returns false when the lease was lost to another host.
   @discardableResult
-  func finish(jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, retryAt: Double?) async throws
-    -> Bool
+  func finish(
+    jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, errorKind: String?, retryAt: Double?
+  ) async throws -> Bool
+  /// After a reload of `connector`: its dead jobs and its records whose current failure is a script error are
+  /// queued again (on the new version). Returns how many of each.
+  func rerunScriptFailures(connector: String, now: Double, maxAttempts: Int) async throws -> (jobs: Int, records: Int)
   /// Returns this owner's running jobs to the queue (graceful shutdown of a host).
   func release(owner: String) async throws
   func job(id: Int64) async throws -> (state: String, attempts: Int, lastError: String?)?
 
   /// Writes an audit row (and the mapping a success established) and marks earlier failures of the same record
-  /// resolved by a success; with `retryAt`, also queues a replay of this row then, in the same commit. Returns the
+  /// settled by it (the latest row is the record's state); with `retryAt`, also queues a replay of this row then, in the same commit. Returns the
   /// row's id.
   func insert(record: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int) async throws
     -> Int64

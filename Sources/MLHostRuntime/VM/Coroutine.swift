@@ -103,7 +103,11 @@ extension LuaVM {
       finish(co, error: LuaError(message: "\(at)coroutine.yield outside a coroutine the script created"))
     default:
       let error = describe(status: status, errorAt: co.thread, thread: co.thread)
-      finish(co, error: co.job.stopped || error.outOfMemory ? error.byLimit() : error)
+      if co.job.stopped || error.outOfMemory {
+        finish(co, error: error.of(kind: .limit))
+      } else {
+        finish(co, error: error.value == nil ? error.of(kind: .script) : error)
+      }
     }
   }
 
@@ -135,11 +139,11 @@ extension LuaVM {
     resume(co, nargs: push(co.thread))
   }
 
-  /// Resumes a suspended coroutine so that the native it called raises `error` (on top of `source`, moved over).
-  func wake(_ co: Coroutine, raising message: String) {
+  /// Resumes a suspended coroutine so that the native it called raises `error` (a string or a structured error).
+  func wake(_ co: Coroutine, raising error: LuaValue) {
     wake(co) { t in
       lua_pushlightuserdata(t.raw, mlh_raise_marker())
-      t.push(message)
+      t.push(error)
       return 2
     }
   }
