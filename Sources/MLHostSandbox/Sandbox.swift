@@ -54,7 +54,8 @@ public final class Sandbox: Sendable {
     let app = Application(
       router: router, configuration: .init(address: .hostname(host, port: 0), backlog: 1024),
       onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
-    let task = Task { try await app.runService() }
+    // The host decides when the simulated systems stop (after its jobs have finished), not a signal.
+    let task = Task { try await app.runService(gracefulShutdownSignals: []) }
     var iterator = stream.makeAsyncIterator()
     guard let port = await iterator.next(), port > 0 else { throw SandboxError("the sandbox server did not start") }
     return (port, task)

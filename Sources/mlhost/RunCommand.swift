@@ -80,7 +80,7 @@ struct RunCommand: AsyncParsableCommand {
     if ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"] != nil || FileManager.default.fileExists(atPath: tokenFile) {
       _ = try state.adminToken(create: false)  // a token too short to be safe is refused now, not after the start
     }
-    guard !dryRun else { return lock }  // a dry run serves nothing
+    guard !dryRun && listening else { return lock }  // a dry run, or a one-shot run not asked to, serves nothing
     do {
       try webhookListener.refuseIfTaken(option: "--webhook")
       try adminListener.refuseIfTaken(option: "--admin")
@@ -113,6 +113,12 @@ struct RunCommand: AsyncParsableCommand {
   @Flag(help: "Run every scheduled job once, print what the cycle did and exit (also: the first cycle of a run prints it).")
   var once = false
 
+  @Flag(help: "With --once: serve webhooks and the admin API while the cycle runs (by default a one-shot run listens on no port, so it can run beside a live host).")
+  var listen = false
+
+  /// Whether this run serves webhooks and the admin API.
+  var listening: Bool { !once || listen }
+
   @Flag(help: "Run every scheduled job once against a scratch copy of the state, journaling mutating requests instead of sending them; print what would have been written and exit.")
   var dryRun = false
 
@@ -120,9 +126,15 @@ struct RunCommand: AsyncParsableCommand {
     let signals = ShutdownSignals()
     let logger = logging.makeLogger()
     var state = self.state
-    // The simulated systems start afresh each time, so the sandbox's own state does too (not a --state given).
+    // The simulated systems start afresh each time, so the sandbox's own state does too (not a --state given); a
+    // dry run against them starts from an empty state of its own and leaves .mlhost-sandbox as it was.
     let fresh = sandbox && state.state == StateOptions.defaultDirectory
-    if fresh { state.state = ".mlhost-sandbox" }
+    if fresh {
+      state.state = dryRun
+        ? FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-sandbox-dry-run-\(getpid())").path
+        : ".mlhost-sandbox"
+    }
+    defer { if fresh && dryRun { try? FileManager.default.removeItem(atPath: state.state) } }
     // Held until the process ends: a second host on this folder is refused before it can touch anything.
     let lock = try claimStateAndPorts(state, logger: logger)
     defer { withExtendedLifetime(lock) {} }
@@ -159,7 +171,9 @@ struct RunCommand: AsyncParsableCommand {
     if dryRun {
       // Nothing of a dry run is kept: an interrupted one just ends.
       signals.onSignal { Foundation.exit(130) }
-      return try await dryRunCycle(sources, store: store, vault: vault, options: options, logger: logger)
+      return try await dryRunCycle(
+        sources, store: store, vault: vault, options: options, logger: logger,
+        stateName: fresh ? "no state is kept (a sandbox dry run starts from an empty one)" : "\(state.state) is unchanged")
     }
     let host = ConnectorHost(
       store: store, logger: logger, options: options, authenticator: Authenticator(vault: vault, now: options.now))
@@ -197,11 +211,11 @@ struct RunCommand: AsyncParsableCommand {
     }
     let replayHint = state.state == StateOptions.defaultDirectory ? "" : " --state \(state.state)"
     let service = HostService(host: host, logger: logger, firstCycle: sandbox || once, replayHint: replayHint, once: once)
+    // A group shuts its services down in reverse order: intake stops first (webhooks, then the admin API), then the
+    // host lets its running jobs finish; the sandbox systems they talk to stop only after the group has ended.
     let group = ServiceGroup(configuration: .init(
-      services: [
-        .init(service: webhooks), .init(service: admin),
-        .init(service: service, successTerminationBehavior: once ? .gracefullyShutdownGroup : .ignore),
-      ],
+      services: [.init(service: service, successTerminationBehavior: once ? .gracefullyShutdownGroup : .ignore)]
+        + (listening ? [.init(service: admin), .init(service: webhooks)] : []),
       logger: logger.silenced()))
     signals.onSignal { Task { await group.triggerGracefulShutdown() } }
     try await group.run()
@@ -214,7 +228,7 @@ extension RunCommand {
   /// One cycle on a copy of the store, so the real state (cursors, records, mappings) is left as it was and a
   /// later real run still does everything.
   func dryRunCycle(_ sources: [ConnectorSource], store: SQLiteStore, vault: CredentialVault, options: HostOptions,
-                   logger: Logger) async throws {
+                   logger: Logger, stateName: String) async throws {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-dry-run-\(getpid())-\(Digest.uuid4())")
     defer { try? FileManager.default.removeItem(at: scratch) }
     var options = options
@@ -234,8 +248,9 @@ extension RunCommand {
     let report = try await host.runCycle()
     dispatcher.cancel()
     await host.shutdown()
-    print("dry run: one cycle of every scheduled job; nothing was sent that writes, and \(state.state) is unchanged")
-    print(report.text())
+    print("dry run: one cycle of every scheduled job; nothing was sent that writes, and \(stateName)")
+    // Its records live only in the scratch copy: no replay command would find them.
+    print(report.text(replayHint: nil))
     print(journal.summary())
   }
 }
@@ -251,6 +266,19 @@ struct HostService: Service {
   var once = false
 
   func run() async throws {
+    // A stop asked for during the first cycle ends the wait for it: its jobs finish within the grace period or go
+    // back to the queue, and the summary says which were interrupted.
+    try await withGracefulShutdownHandler {
+      try await runUntilShutdown()
+    } onGracefulShutdown: { [host] in
+      Task { await host.interruptCycle() }
+    }
+    logger.info("shutting down: letting running jobs finish")
+    await host.shutdown()
+    logger.info("stopped")
+  }
+
+  private func runUntilShutdown() async throws {
     await cancelWhenGracefulShutdown {
       await withTaskGroup(of: Void.self) { group in
         group.addTask { await host.runDispatcher() }
@@ -271,9 +299,6 @@ struct HostService: Service {
         }
       }
     }
-    logger.info("shutting down: letting running jobs finish")
-    await host.shutdown()
-    logger.info("stopped")
   }
 }
 

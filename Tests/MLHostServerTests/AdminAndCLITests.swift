@@ -202,3 +202,31 @@ import Testing
     return Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
   }
 }
+
+@Suite struct OneShotRunTests {
+  @Test func aOneShotRunListensOnNoPortAndStopsOnSIGINTDuringItsCycle() async throws {
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "sleepy" }
+      c:every("1h", "nap", function() mlhost.log.info("nap started"); mlhost.sleep(60) end)
+      return c
+      """)
+    defer { c.remove() }
+    // Other servers hold the ports it would serve on: a one-shot run does not need them.
+    let taken = (try await HTTPTests.server(), try await HTTPTests.server())
+    defer {
+      taken.0.stop()
+      taken.1.stop()
+    }
+    let p = try MLHostProcess.start([
+      "run", c.script.path, "--once", "--grace", "1", "--state", c.directory.appendingPathComponent("state").path,
+      "--webhook-port", "\(taken.0.port)", "--admin-port", "\(taken.1.port)",
+    ])
+    defer { p.kill() }
+    #expect(p.waitForOutput("nap started", within: 10))
+    #expect(!p.output.contains("listening"))
+    p.signal(SIGINT)
+    #expect(p.wait(within: 10) == 0, "\(p.output)")
+    #expect(p.output.contains("sleepy.nap: failed: interrupted"), "\(p.output)")
+    #expect(p.output.contains("go back to the queue"))
+  }
+}

@@ -29,6 +29,11 @@ public actor ConnectorHost {
   /// job may finish before the cycle starts waiting for it.
   private var cycleOutcomes: [Int64: JobOutcome] = [:]
   private var cycleWaiters: [Int64: CheckedContinuation<JobOutcome, Never>] = [:]
+  private static let interrupted = JobOutcome.failed(
+    LuaError(message: "interrupted: the run was stopped before this job ended (it finishes within --grace or goes "
+      + "back to the queue)"))
+  /// Set by `interruptCycle`: a cycle still queueing its jobs stops waiting for them.
+  private var cycleInterrupted = false
   private var accepting = true
   nonisolated let wake = WakeSignal()
   /// Reloads done, for tests and status.
@@ -202,13 +207,23 @@ public actor ConnectorHost {
       if let done = cycleOutcomes.removeValue(forKey: id) {
         outcome = done
       } else {
-        outcome = await withCheckedContinuation { cycleWaiters[id] = $0 }
+        outcome = cycleInterrupted ? Self.interrupted : await withCheckedContinuation { cycleWaiters[id] = $0 }
       }
       let error = outcome.error
       report.jobs.append((connector, job, error.map { SecretRedactor.shared.redact($0.message) }))
     }
     report.records = try await store.records(RecordFilter(since: started, limit: 100_000)).reversed()
     return report
+  }
+
+  /// Ends the wait of a cycle in progress (the run is being stopped): each job it still waits for is reported
+  /// interrupted; the jobs themselves finish within the grace period or go back to the queue.
+  public func interruptCycle() {
+    cycleInterrupted = true
+    for (_, waiter) in cycleWaiters {
+      waiter.resume(returning: Self.interrupted)
+    }
+    cycleWaiters = [:]
   }
 
   /// Waits for the final outcome of job `id` on this host.

@@ -19,8 +19,9 @@ public struct CycleReport: Sendable {
   }
 
   /// Jobs and their outcome, records by kind and outcome, then every record that needs a person, with the
-  /// command that replays it (`replayHint` is appended to it, e.g. the state directory).
-  public func text(replayHint: String = "") -> String {
+  /// command that replays it (`replayHint` is appended to it, e.g. the state directory; nil: a dry run, whose
+  /// records cannot be replayed).
+  public func text(replayHint: String? = "") -> String {
     var lines = ["jobs:"]
     for j in jobs { lines.append("  \(j.connector).\(j.job): " + (j.error.map { "failed: \($0)" } ?? "ok")) }
     lines.append("records:")
@@ -35,11 +36,14 @@ public struct CycleReport: Sendable {
       lines.append("  \(kind): " + counts.joined(separator: ", "))
     }
     let attention = records.filter { $0.outcome == .rejected || $0.outcome == .failed }
-    if !attention.isEmpty {
+    if !attention.isEmpty, let replayHint {
       lines.append("needing attention (fix the cause, then replay; failed records are also retried on their own):")
       for r in attention {
         lines.append("  \(r.outcome.rawValue) \(r.kind) \(r.key): \(r.error ?? "")\n    → mlhost replay \(r.id)\(replayHint)")
       }
+    } else if !attention.isEmpty {
+      lines.append("would need attention:")
+      for r in attention { lines.append("  \(r.outcome.rawValue) \(r.kind) \(r.key): \(r.error ?? "")") }
     }
     return lines.joined(separator: "\n")
   }
