@@ -216,13 +216,17 @@ local function rest_tax(t) return money.new(t.price or "0") end
 
 local function present(v) return v ~= nil and v ~= mlhost.json.null end
 
---- An address from either shape (GraphQL camelCase, REST snake_case), or nil.
+--- An address from either shape (GraphQL camelCase, REST snake_case), or nil; a JSON null reads as nil.
 local function address(a, rest)
   if not present(a) then return nil end
+  local function field(graphql_name, rest_name)
+    local v = a[rest and rest_name or graphql_name]
+    return present(v) and v or nil
+  end
   return {
-    first_name = a[rest and "first_name" or "firstName"], last_name = a[rest and "last_name" or "lastName"],
-    company = a.company, address1 = a.address1, city = a.city, zip = a.zip,
-    country_code = a[rest and "country_code" or "countryCodeV2"],
+    first_name = field("firstName", "first_name"), last_name = field("lastName", "last_name"),
+    company = field("company", "company"), address1 = field("address1", "address1"), city = field("city", "city"),
+    zip = field("zip", "zip"), country_code = field("countryCodeV2", "country_code"),
   }
 end
 

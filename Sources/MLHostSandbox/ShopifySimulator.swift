@@ -184,8 +184,10 @@ public final class ShopifySimulator: Sendable {
     let shippingLimit = ShopifyQueryCost.size(of: "shippingLines", in: document.fields) ?? 0
     let requested = (Double(ShopifyQueryCost.requested(document)) * config.costFactor).rounded(.up)
     return state.withLock { s -> Data in
-      SimJSON.data(execute(&s, op: op, first: first, limits: (lineLimit, shippingLimit), requested: requested, variables: variables, key: key,
-                           forceThrottle: forceThrottle) { ShopifyQueryCost.actual(document, data: $0) })
+      SimJSON.data(execute(&s, op: op, first: first, limits: (lineLimit, shippingLimit), requested: requested, variables: variables,
+                           arguments: root?.arguments.mapValues(\.plain) ?? [:], key: key, forceThrottle: forceThrottle) {
+        ShopifyQueryCost.actual(document, data: $0)
+      })
     }
   }
 
@@ -198,7 +200,7 @@ public final class ShopifySimulator: Sendable {
   }
 
   private func execute(_ s: inout State, op: String?, first: Int, limits: (lines: Int, shipping: Int), requested: Double, variables: [String: Any],
-                       key: String?, forceThrottle: Bool, actualCost: ([String: Any]) -> Int) -> [String: Any] {
+                       arguments: [String: Any], key: String?, forceThrottle: Bool, actualCost: ([String: Any]) -> Int) -> [String: Any] {
     s.requests += 1
     let now = ProcessInfo.processInfo.systemUptime
     s.available = min(config.bucketSize, s.available + (now - s.stamp) * config.restoreRate)
@@ -243,7 +245,7 @@ public final class ShopifySimulator: Sendable {
         if let key { s.idempotent[key] = SimJSON.data(data) }
       }
     case "webhookSubscriptionCreate":
-      let answer = subscribe(&s, variables)
+      let answer = subscribe(&s, arguments)
       guard let d = answer["data"] as? [String: Any] else {
         s.available += requested  // refused before it ran: nothing is charged
         return answer.merging(["extensions": cost(nil)]) { a, _ in a }
@@ -367,8 +369,8 @@ public final class ShopifySimulator: Sendable {
     ], "userErrors": []]
   }
 
-  /// `webhookSubscriptionCreate`: the address in the field this API version has; the other one is refused as the
-  /// GraphQL schema refuses an unknown input field.
+  /// `webhookSubscriptionCreate(topic:, webhookSubscription:)` with its arguments resolved: the address in the field
+  /// this API version has; the other one is refused as the GraphQL schema refuses an unknown input field.
   private func subscribe(_ s: inout State, _ v: [String: Any]) -> [String: Any] {
     let topic = (v["topic"] as? String ?? "").lowercased().replacingOccurrences(of: "_", with: "/")
     let sub = v["webhookSubscription"] as? [String: Any] ?? [:]
