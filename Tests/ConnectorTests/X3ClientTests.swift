@@ -45,7 +45,7 @@ import Testing
         assert(x3:read("invoice", "SIH-NONE") == nil, "a missing invoice reads as nil")
         assert(x3:enabled(x3:read("account", "701000"), "701000"))
         local on, why = x3:enabled(x3:read("account", "706100"), "GL account 706100")
-        assert(on == false and why:find("ENAFLG = 1", 1, true), "inactive: " .. tostring(why))
+        assert(on == false and why:find("is inactive in X3 (ENAFLG = ", 1, true), "inactive: " .. tostring(why))
         local body = { SIVTYP = "INV", SALFCY = "FR011", BPCINV = who.BPCNUM, CUSORDREF = "#T-1", CUR = "EUR",
           INVDAT = "2026-11-24", AMTNOT = "10.00", AMTATI = "12.00", ZSHOPSTA = "PENDING",
           SIHSID = { { ITMREF = "\(item)", QTY = 1, GROPRI = "10.00", AMTNOTLIN = "10.00", VATAMT = "1.90",
