@@ -86,7 +86,8 @@ local function x3_row(role, code)
   return row
 end
 
---- One X3 document line.
+--- One X3 document line, under this installation's field names.
+---@return table
 local function line_body(item, quantity, price, net, tax, level, account, centre)
   return {
     [F.line_item] = item, [F.line_quantity] = quantity, [F.line_price] = reconcile.cents(price),
@@ -167,7 +168,7 @@ local function build_invoice(reject, order, customer_code, kind)
   return body, allocation
 end
 
---- The credit note of invoice `number`, or nil.
+--- The credit note of invoice `number` (linked by `invoice_origin`), or nil.
 ---@param number string
 ---@return table?
 local function credit_note_of(number)
@@ -184,6 +185,10 @@ local RANK = { [STATUS.pending] = 1, [STATUS.paid] = 2, [STATUS.fulfilled] = 3, 
 --- An order that is already invoiced: a cancellation or a full refund becomes a credit note linked to the
 --- invoice (a posted invoice is never edited); other changes update the invoice's status field only where the
 --- installation allows it (`x3.invoice_status_updates`), and X3 refusing that is a rejection, not a retry.
+---@param rec mlhost.Record
+---@param order stdlib.Order
+---@param invoice table the X3 invoice row
+---@param reject fun(reason: string)
 local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
   if order.cancelled or REVERSED[order.financial_status] then
@@ -211,8 +216,13 @@ end
 
 c:handler("shopify.order", function(rec, order)
   local function reject(reason) rec:reject("order " .. order.name .. ": " .. reason) end
-  local number = rec:target_id("x3")
-  local invoice = number and erp:read("invoice", number) or erp:invoice_by_reference(order.name)
+  local mapped = rec:target_id("x3")
+  local invoice = mapped and erp:read("invoice", mapped) or erp:invoice_by_reference(order.name)
+  if invoice and not mapped and not (order.cancelled or REVERSED[order.financial_status]) then
+    -- Found by its reference but never recorded: an earlier attempt created it (X3 answered 5xx after it
+    -- committed, or the host stopped before recording it). It is this record's creation.
+    return rec:created("x3", invoice[F.invoice_number], { found_by_reference = true })
+  end
   if invoice then return after_invoicing(rec, order, invoice, reject) end
   if order.cancelled then return rec:unchanged("x3", nil, { skipped = "cancelled before it was invoiced" }) end
   if not INVOICING[order.financial_status] then
@@ -246,7 +256,13 @@ c:handler("shopify.fulfillment", function(rec, input)
   end
   if number then return rec:unchanged("x3", number) end
   local invoice = erp:invoice_by_reference(input.order)
-    or rec:reject("order " .. input.order .. " has no X3 invoice yet (see its record); replay once it is invoiced")
+  if not invoice then
+    if input.order_failed then
+      -- The order failed for a cause that passes (X3 unavailable): it is retried on its own, and so is this.
+      error({ message = "order " .. input.order .. " has no X3 invoice yet; retried with it", retryable = true })
+    end
+    rec:reject("order " .. input.order .. " has no X3 invoice yet (see its record); replay once it is invoiced")
+  end
   local lines = {}
   for i, fl in ipairs(f.lines) do
     local sku = input.skus[fl.line_id]
@@ -275,12 +291,13 @@ local function stock_version(row) return tostring(row[F.stock_key]) .. "/" .. to
 ---@param job mlhost.Job
 ---@param order stdlib.Order
 local function process(job, order)
-  job:record("shopify.order", order.id, order)
+  local outcome = job:record("shopify.order", order.id, order)
   if #order.fulfillments == 0 then return end
   local skus = {}
   for _, line in ipairs(order.lines) do skus[line.id] = line.sku end
   for _, f in ipairs(order.fulfillments) do
-    job:record("shopify.fulfillment", f.id, { order = order.name, skus = skus, fulfillment = f })
+    job:record("shopify.fulfillment", f.id,
+      { order = order.name, skus = skus, fulfillment = f, order_failed = outcome == "failed" or nil })
   end
 end
 

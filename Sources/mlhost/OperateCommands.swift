@@ -153,12 +153,17 @@ struct CredsCommand: AsyncParsableCommand {
         }
         for (k, v) in object { values[k] = "\(v)" }
       }
+      let credential = Credential(name: name, type: type, fields: values)
       do {
-        try state.vault().set(Credential(name: name, type: type, fields: values))
+        try state.vault().set(credential)
       } catch let e as CredentialVault.Failure {
         throw CommandFailure(e.description)
       }
       print("stored \(name) (\(type))")
+      for field in credential.shortSecrets {
+        FileHandle.standardError.write(Data(("warning: \(name): \(field) is shorter than \(Credential.safeSecretLength) characters: "
+          + "easy to guess, and redacted from logs only where it stands as a word of its own\n").utf8))
+      }
     }
   }
 

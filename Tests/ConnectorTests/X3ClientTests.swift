@@ -71,16 +71,9 @@ import Testing
 
       return c
       """
-    let c = try TempConnector(script: script)
-    defer { c.remove() }
-    let state = c.directory.appendingPathComponent("state")
-    let vault = try CredentialVault(directory: state)
-    for credential in sandbox.credentials() { try vault.set(credential) }
-    let run = try await MLHostProcess.run([
-      "run", c.script.path, "--once", "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
-      "--admin-port", "0", "--set", "url=\(sandbox.x3URL)", "--set", "endpoint=SEED", "--set", "credential=\(credential)",
-      "--set", "api=\(api)",
-    ], timeout: 60)
+    let run = try await runOnce(script, sandbox: sandbox, settings: [
+      "url": sandbox.x3URL, "endpoint": "SEED", "credential": credential, "api": api,
+    ])
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stdout.contains("x3client.check: ok"), "\(run.stdout)\n\(run.stderr)")
     #expect(run.stderr.contains("x3 client checks passed"))
@@ -160,4 +153,18 @@ import Testing
     let package = try await graphQL(sandbox, "{ x3Nowhere { customer { read(_id: \"X\") { code } } } }")
     #expect(package.status == 400 && package.text.contains("Cannot query field \\\"x3Nowhere\\\""), "\(package.text)")
   }
+}
+
+/// Runs a throwaway connector `script` once with the sandbox's credentials in its vault and `settings` as `--set`.
+func runOnce(_ script: String, sandbox: Sandbox, settings: [String: String]) async throws -> MLHostProcess.Result {
+  let c = try TempConnector(script: script)
+  defer { c.remove() }
+  let state = c.directory.appendingPathComponent("state")
+  let vault = try CredentialVault(directory: state)
+  for credential in sandbox.credentials() { try vault.set(credential) }
+  let sets = settings.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+  return try await MLHostProcess.run([
+    "run", c.script.path, "--once", "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
+    "--admin-port", "0",
+  ] + sets, timeout: 60)
 }

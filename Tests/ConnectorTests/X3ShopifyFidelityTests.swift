@@ -287,15 +287,7 @@ import Testing
       end)
       return c
       """
-    let c = try TempConnector(script: script)
-    defer { c.remove() }
-    let state = c.directory.appendingPathComponent("state")
-    let vault = try CredentialVault(directory: state)
-    for credential in sandbox.credentials() { try vault.set(credential) }
-    let run = try await MLHostProcess.run([
-      "run", c.script.path, "--once", "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
-      "--admin-port", "0", "--set", "url=\(sandbox.shopifyURL)", "--set", "version=\(version)",
-    ], timeout: 60)
+    let run = try await runOnce(script, sandbox: sandbox, settings: ["url": sandbox.shopifyURL, "version": version])
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stdout.contains("shopclient.check: ok"), "\(run.stdout)\n\(run.stderr)")
     #expect(sandbox.shopify.subscriptions(topic: "orders/create") == ["https://sync.example.com/hooks/x/orders_create"])
