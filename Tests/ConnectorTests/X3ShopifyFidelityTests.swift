@@ -175,20 +175,22 @@ import Testing
 
   /// A cancellation after invoicing becomes one credit note linked to the invoice, for its full amount; a posted
   /// invoice is never edited.
-  @Test func aCancellationAfterInvoicingBecomesOneLinkedCreditNote() async throws {
+  @Test(arguments: ["rest", "graphql"])
+  func aCancellationAfterInvoicingBecomesOneLinkedCreditNote(api: String) async throws {
     let rig = try await Rig.start()
     defer { rig.stop() }
-    #expect(try await rig.once().status == 0)
+    let settings = api == "graphql" ? ["x3.api": "graphql", "x3.credential": "x3_app"] : [:]
+    #expect(try await rig.once(settings).status == 0)
     let invoice = try #require(rig.invoices.first { $0["CUSORDREF"] as? String == "#1001" })
     rig.sandbox.shopify.changeOrder(number: 1001, ["cancel": true])
-    let run = try await rig.once()
+    let run = try await rig.once(settings)
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stdout.contains("shopify.order: 1 updated"), "\(run.stdout)")
     let credits = rig.sandbox.x3.rows("SINVOICE").filter { $0["SIVTYP"] as? String == "CRN" }
     #expect(credits.count == 1)
     #expect(credits.first?["SIHORINUM"] as? String == invoice["NUM"] as? String)
     #expect(credits.first?["AMTATI"] as? String == invoice["AMTATI"] as? String)
-    let again = try await rig.once()
+    let again = try await rig.once(settings)
     #expect(again.status == 0 && !again.stdout.contains("updated"), "\(again.stdout)")
     #expect(rig.sandbox.x3.rows("SINVOICE").filter { $0["SIVTYP"] as? String == "CRN" }.count == 1)
   }
