@@ -146,6 +146,28 @@ import Testing
     #expect(rig.invoices.allSatisfy { Self.lines($0).allSatisfy { $0["VACITM"] as? String != "VAT19" } })
   }
 
+  /// api1's `where` takes the API facts' functions (`upper`, `left`) and answers 500 to any other, as X3 answers an
+  /// unknown name.
+  @Test func theSandboxWhereKnowsTheFactsFunctionsOnly() async throws {
+    let sandbox = try await Sandbox.start(Sandbox.Options(), logger: Self.quiet)
+    defer { sandbox.stop() }
+    let cfg = sandbox.x3.config
+    func query(_ predicate: String) async throws -> (Int, String) {
+      var c = URLComponents(string: sandbox.x3URL + "/api1/x3/erp/SEED/BPCUSTOMER")!
+      c.queryItems = [URLQueryItem(name: "representation", value: "BPCUSTOMER.$query"), URLQueryItem(name: "where", value: predicate)]
+      let basic = "Basic " + Data("\(cfg.user):\(cfg.password)".utf8).base64EncodedString()
+      let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(method: "GET", url: c.url!.absoluteString,
+                                                                         headers: [("Authorization", basic)])).get()
+      return (r.status, String(decoding: r.body, as: UTF8.self))
+    }
+    let left = try await query("left(EMAIL,6) eq 'li.wei'")
+    #expect(left.0 == 200 && left.1.contains("li.wei@example.com"), "\(left)")
+    let upper = try await query("upper(EMAIL) eq 'LI.WEI@EXAMPLE.COM'")
+    #expect(upper.0 == 200 && upper.1.contains("li.wei@example.com"), "\(upper)")
+    let lower = try await query("lower(EMAIL) eq 'li.wei@example.com'")
+    #expect(lower.0 == 500 && lower.1.contains("Function lower does not exist"), "\(lower)")
+  }
+
   // MARK: 4. X3 5xx
 
   /// X3 answering 500 on lookups and creates — some after the create committed — loses no order and parks none
