@@ -175,6 +175,7 @@ function Client:graphql(query, variables, safe)
       if ext.code == "MAX_COST_EXCEEDED" then over = tonumber(tostring(ext.cost)) or requested or estimate end
     end
     if over then
+      if not requested and estimate > 0 then self.learned[query] = over / estimate end
       system_error.raise({ kind = "max_cost", system = "shopify", retryable = false, requested = over,
         message = "shopify: " .. concat(messages, "; ") })
     end
