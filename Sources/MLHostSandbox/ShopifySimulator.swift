@@ -50,8 +50,8 @@ public final class ShopifySimulator: Sendable {
     var idempotentRepeats = 0
     /// Queries refused for asking more than the 1000-point ceiling.
     var overCeiling = 0
-    /// The largest requested cost admitted.
-    var largestRequested: Double = 0
+    /// The largest requested cost admitted, by root field (`orders`, `inventoryItems`…).
+    var largestRequested: [String: Double] = [:]
   }
 
   public let config: Config
@@ -223,7 +223,7 @@ public final class ShopifySimulator: Sendable {
               "extensions": cost(nil)]
     }
     s.available -= requested
-    s.largestRequested = max(s.largestRequested, requested)
+    s.largestRequested[op ?? "", default: 0] = max(s.largestRequested[op ?? ""] ?? 0, requested)
     let data: [String: Any]
     switch op {
     case "orders":
@@ -424,8 +424,9 @@ public final class ShopifySimulator: Sendable {
     state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.staleCompares, $0.orders.count, $0.idempotent.count, $0.idempotentRepeats) }
   }
 
-  /// Queries refused over the cost ceiling, the largest requested cost admitted, and access tokens issued.
-  public var costStats: (overCeiling: Int, largestRequested: Double, tokensIssued: Int) {
+  /// Queries refused over the cost ceiling, the largest requested cost admitted by root field (`orders`,
+  /// `inventoryItems`…), and access tokens issued.
+  public var costStats: (overCeiling: Int, largestRequested: [String: Double], tokensIssued: Int) {
     let (over, largest) = state.withLock { ($0.overCeiling, $0.largestRequested) }
     return (over, largest, tokens.issued)
   }

@@ -24,7 +24,8 @@ import Testing
   // MARK: 1. query cost
 
   /// Every orders page is priced by Shopify's rule (nested connections multiply by `first`) and sized to stay
-  /// under the 1000-point ceiling: nothing is refused, and pages are not needlessly small.
+  /// under the 1000-point ceiling: nothing is refused, and pages are not needlessly small. Stock lookups reserve
+  /// what they cost, not 65 points for 20 locations the store does not have.
   @Test func ordersPagesStayUnderShopifysCostCeiling() async throws {
     let rig = try await Rig.start(orders: 60)
     defer { rig.stop() }
@@ -32,8 +33,11 @@ import Testing
     #expect(run.status == 0, "\(run.stderr)")
     let cost = rig.sandbox.shopify.costStats
     #expect(cost.overCeiling == 0, "a query went over 1000 points")
-    #expect(cost.largestRequested <= 1000 && cost.largestRequested > 500, "largest page cost \(cost.largestRequested)")
+    let page = cost.largestRequested["orders"] ?? 0
+    #expect(page <= 1000 && page > 500, "largest page cost \(page)")
     #expect(rig.invoices.count == 60 - uninvoiceable)
+    // A stock lookup asks for as many inventory levels as the store has locations (2): 2 + 1 × (1 + 2 + 2 × 3).
+    #expect(cost.largestRequested["inventoryItems"] == 11, "\(cost.largestRequested)")
   }
 
   /// A store that prices higher than the documented rule refuses the first page with MAX_COST_EXCEEDED: the
