@@ -15,7 +15,7 @@ local ipairs, tostring, tonumber, pcall, error = ipairs, tostring, tonumber, pca
 
 local c = mlhost.connector {
   name = "x3_shopify",
-  description = "Shopify orders → X3 sales invoices and deliveries; X3 stock → Shopify",
+  description = "Shopify orders → X3 sales invoices, credit notes and deliveries; X3 stock → Shopify",
   settings = require "x3_shopify_schema",
 }
 local s = c.settings
@@ -27,8 +27,28 @@ local F = erp.fields
 local items = mapping.new("items", s.items)
 local sales_accounts = mapping.new("sales_accounts", s.sales_accounts, { pattern = "^[%w%-_]+$" })
 local tax_accounts = mapping.new("tax_accounts", s.tax_accounts, { pattern = "^[%w%-_]+$" })
+local tax_levels = mapping.new("tax_levels", s.tax_levels, { pattern = "^[%w%-_]+$" })
 local cost_centres = mapping.new("cost_centres", s.cost_centres, { required = { s.site } })
 local locations = mapping.new("locations", s.locations)
+
+-- Shopify's OrderDisplayFinancialStatus values (API facts §1.3), to catch a misspelt setting at load.
+local FINANCIAL = {
+  AUTHORIZED = true, EXPIRED = true, PAID = true, PARTIALLY_PAID = true, PARTIALLY_REFUNDED = true, PENDING = true,
+  REFUNDED = true, VOIDED = true,
+}
+local INVOICING = {}
+for _, status in ipairs(s.invoice_statuses) do
+  if not FINANCIAL[status] then
+    error("invoice_statuses: " .. tostring(status) .. " is not a Shopify financial status (PAID, PARTIALLY_PAID, "
+      .. "PARTIALLY_REFUNDED, AUTHORIZED, PENDING, EXPIRED, REFUNDED, VOIDED)")
+  end
+  INVOICING[status] = true
+end
+-- After invoicing, these undo the sale: the invoice gets a credit note.
+local REVERSED = { REFUNDED = true, VOIDED = true }
+if s.create_customers and not s.customer_category then
+  error("create_customers needs customer_category: the X3 customer category new customers get")
+end
 
 local STATUS = { paid = "PAID", pending = "PENDING", fulfilled = "FULFILLED", cancelled = "CANCELLED" }
 for k, v in pairs(s.statuses or {}) do STATUS[k] = v end
@@ -46,6 +66,8 @@ end
 -- never cached, so a replay after the fix sees the fix.
 local known = {}
 
+local WHAT = { item = "item", account = "GL account", cost_centre = "cost centre" }
+
 ---@param role string "item", "account" or "cost_centre"
 ---@param code string
 ---@return table? row
@@ -54,31 +76,63 @@ local function x3_row(role, code)
   local hit = known[role .. ":" .. code]
   if hit and time.now() - hit.at < 300 then return hit.row end
   local row = erp:read(role, code)
-  local what = role == "cost_centre" and "cost centre" or (role == "account" and "GL account" or "item")
-  if not row then return nil, what .. " " .. code .. " does not exist in X3" end
-  if role ~= "item" and not erp:enabled(row) then return nil, what .. " " .. code .. " is inactive in X3" end
+  local what = WHAT[role] .. " " .. code
+  if not row then return nil, what .. " does not exist in X3" end
+  if role ~= "item" then
+    local enabled, why = erp:enabled(row, what)
+    if not enabled then return nil, why end
+  end
   known[role .. ":" .. code] = { row = row, at = time.now() }
   return row
 end
 
----@param rate mlhost.Decimal?
----@return string
-local function percent(rate)
-  return rate and money.format(money.mul(rate, 100), 0) or "0"
+--- One X3 document line, under this installation's field names.
+---@return table
+local function line_body(item, quantity, price, net, tax, level, account, centre)
+  return {
+    [F.line_item] = item, [F.line_quantity] = quantity, [F.line_price] = reconcile.cents(price),
+    [F.line_net] = reconcile.cents(net), [F.line_tax] = reconcile.cents(tax), [F.line_tax_level] = level,
+    [F.line_account] = account, [F.line_cost_centre] = centre,
+  }
 end
 
---- The X3 invoice for `order`, with its GL allocation; `reject` parks the record for anything a person must fix.
+--- The X3 invoice (or credit note, `kind`) for `order`, with its GL allocation; `reject` parks the record for
+--- anything a person must fix.
 ---@param reject fun(reason: string)
 ---@param order stdlib.Order
----@param customer table
+---@param customer_code string
+---@param kind {type: string, origin: string?, reference: string?}
 ---@return table body
 ---@return table allocation
-local function build_invoice(reject, order, customer)
+local function build_invoice(reject, order, customer_code, kind)
   local lines, allocation = {}, {}
   local centre = cost_centres:get(s.site)
   local _, centre_problem = x3_row("cost_centre", centre)
   if centre_problem then reject(centre_problem .. " (cost centre of site " .. s.site .. ")") end
   local net_total = money.new("0")
+
+  --- A line's tax level and tax account, both by its rate ("8.25"), and the accounts checked.
+  local function taxed(where, rate, account)
+    local key = reconcile.rate_key(rate)
+    local level = tax_levels:get(key) or reject("no X3 tax level mapped for " .. key .. " % tax (" .. where .. ")")
+    local tax_account = tax_accounts:get(key) or reject("no GL tax account mapped for " .. key .. " % tax")
+    for _, acc in ipairs({ account, tax_account }) do
+      local _, problem = x3_row("account", acc)
+      if problem then reject(problem .. " (" .. where .. ")") end
+    end
+    return level, tax_account
+  end
+
+  local function add(where, sku, item, quantity, price, net, tax, rate, account)
+    local level, tax_account = taxed(where, rate, account)
+    net_total = net_total + net
+    lines[#lines + 1] = line_body(item, quantity, price, net, tax, level, account, centre)
+    allocation[#allocation + 1] = { line = #lines, sku = sku, account = account, cost_centre = centre, amount = net }
+    allocation[#allocation + 1] = {
+      line = #lines, sku = sku, account = tax_account, cost_centre = centre, amount = tax,
+    }
+  end
+
   for i, line in ipairs(order.lines) do
     local code = items:get(line.sku, line.sku)
     local item, item_problem = x3_row("item", code)
@@ -86,80 +140,140 @@ local function build_invoice(reject, order, customer)
     local class = item[F.item_class]
     local account = sales_accounts:get(class)
       or reject("no GL sales account mapped for product class " .. tostring(class))
-    local rate = percent(line.tax_rate)
-    local tax_account = tax_accounts:get(rate) or reject("no GL tax account mapped for " .. rate .. " % tax")
-    for _, acc in ipairs({ account, tax_account }) do
-      local _, problem = x3_row("account", acc)
-      if problem then reject(problem .. " (line " .. i .. ", " .. line.sku .. ")") end
-    end
     local net = money.round(line.unit_price * line.quantity, 2, "half_up")
-    net_total = net_total + net
-    lines[i] = {
-      ITMREF = code, QTY = line.quantity, GROPRI = reconcile.cents(line.unit_price), AMTNOTLIN = reconcile.cents(net),
-      VATAMT = reconcile.cents(line.tax), VACITM = rate, ACC = account, CCE = centre,
-    }
-    allocation[#allocation + 1] = { line = i, sku = line.sku, account = account, cost_centre = centre, amount = net }
-    allocation[#allocation + 1] = {
-      line = i, sku = line.sku, account = tax_account, cost_centre = centre, amount = line.tax,
-    }
+    add("line " .. i .. ", " .. line.sku, line.sku, code, line.quantity, line.unit_price, net, line.tax, line.tax_rate,
+      account)
   end
-  return {
-    SIVTYP = s.invoice_type, SALFCY = s.site, BPCINV = customer[F.customer_code],
-    [F.invoice_reference] = order.name, INVDAT = order.created_at:sub(1, 10), CUR = order.currency,
-    AMTNOT = reconcile.cents(net_total), AMTATI = reconcile.cents(order.total),
-    [F.invoice_status] = invoice_status(order), SIDD = lines,
-  }, allocation
+  for i, ship in ipairs(order.shipping or {}) do
+    if money.cmp(ship.price, 0) ~= 0 or money.cmp(ship.tax, 0) ~= 0 then
+      local account = s.freight.account
+        or reject("it has shipping but no freight account is set (freight.account)")
+      local _, item_problem = x3_row("item", s.freight.item)
+      if item_problem then reject("freight item: " .. item_problem .. " (freight.item)") end
+      add("shipping " .. i .. ", " .. tostring(ship.title), "shipping", s.freight.item, 1, ship.price, ship.price,
+        ship.tax, ship.tax_rate, account)
+    end
+  end
+  local body = {
+    [F.invoice_type] = kind.type, [F.invoice_site] = s.site, [F.invoice_customer] = customer_code,
+    [F.invoice_date] = order.created_at:sub(1, 10), [F.invoice_currency] = order.currency,
+    [F.invoice_net] = reconcile.cents(net_total), [F.invoice_gross] = reconcile.cents(order.total),
+    [F.invoice_lines] = lines,
+  }
+  if kind.reference then
+    body[F.invoice_reference] = kind.reference
+    body[F.invoice_status] = invoice_status(order)
+  end
+  if kind.origin then body[F.invoice_origin] = kind.origin end
+  return body, allocation
+end
+
+--- The credit note of invoice `number` (linked by `invoice_origin`), or nil.
+---@param number string
+---@return table?
+local function credit_note_of(number)
+  return erp:first("credit_note", {
+    { field = F.invoice_origin, op = "eq", value = number },
+    { field = F.invoice_type, op = "eq", value = s.credit_note_type },
+  })
 end
 
 -- An order only moves forward (pending → paid → fulfilled; cancelled ends it), so a webhook that arrives after a
--- later poll, carrying an older state, cannot move the invoice back.
+-- later poll, carrying an older state, cannot move an invoice's status back.
 local RANK = { [STATUS.pending] = 1, [STATUS.paid] = 2, [STATUS.fulfilled] = 3, [STATUS.cancelled] = 4 }
 
-c:handler("shopify.order", function(rec, order)
-  local status = invoice_status(order)
-  local number = rec:target_id("x3")
-  local invoice = number and erp:read("invoice", number) or erp:invoice_by_reference(order.name)
-  if invoice then
-    number = invoice[F.invoice_number]
-    local was = invoice[F.invoice_status]
-    if (RANK[status] or 0) <= (RANK[was] or 0) then return rec:unchanged("x3", number) end
-    erp:update("invoice", number, { [F.invoice_status] = status })
-    return rec:updated("x3", number, { status = status, was = was })
+--- An order that is already invoiced: a cancellation or a full refund becomes a credit note linked to the
+--- invoice (a posted invoice is never edited); other changes update the invoice's status field only where the
+--- installation allows it (`x3.invoice_status_updates`), and X3 refusing that is a rejection, not a retry.
+---@param rec mlhost.Record
+---@param order stdlib.Order
+---@param invoice table the X3 invoice row
+---@param reject fun(reason: string)
+local function after_invoicing(rec, order, invoice, reject)
+  local number = invoice[F.invoice_number]
+  if order.cancelled or REVERSED[order.financial_status] then
+    local credit = credit_note_of(number)
+    if credit then return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number] }) end
+    local ok, problem = reconcile.order(order)
+    if not ok then reject("totals do not reconcile: " .. problem) end
+    local body = build_invoice(reject, order, invoice[F.invoice_customer],
+      { type = s.credit_note_type, origin = number })
+    local created = erp:create_unique("credit_note", body, function() return credit_note_of(number) end)
+    return rec:updated("x3", number, {
+      credit_note = created[F.invoice_number], reason = order.cancelled and "cancelled" or order.financial_status,
+      total = order.total,
+    })
   end
-  if order.cancelled then return rec:unchanged("x3", nil, { skipped = "cancelled before it was invoiced" }) end
+  local status = invoice_status(order)
+  if not s.x3.invoice_status_updates then
+    return rec:unchanged("x3", number, { status = status, kept = "posted invoices are not edited" })
+  end
+  local was = invoice[F.invoice_status]
+  if (RANK[status] or 0) <= (RANK[was] or 0) then return rec:unchanged("x3", number) end
+  erp:update("invoice", number, { [F.invoice_status] = status })
+  return rec:updated("x3", number, { status = status, was = was })
+end
+
+c:handler("shopify.order", function(rec, order)
   local function reject(reason) rec:reject("order " .. order.name .. ": " .. reason) end
+  local mapped = rec:target_id("x3")
+  local invoice = mapped and erp:read("invoice", mapped) or erp:invoice_by_reference(order.name)
+  if invoice and not mapped and not (order.cancelled or REVERSED[order.financial_status]) then
+    -- Found by its reference but never recorded: an earlier attempt created it (X3 answered 5xx after it
+    -- committed, or the host stopped before recording it). It is this record's creation.
+    return rec:created("x3", invoice[F.invoice_number], { found_by_reference = true })
+  end
+  if invoice then return after_invoicing(rec, order, invoice, reject) end
+  if order.cancelled then return rec:unchanged("x3", nil, { skipped = "cancelled before it was invoiced" }) end
+  if not INVOICING[order.financial_status] then
+    return rec:unchanged("x3", nil, { waiting = "financial status " .. tostring(order.financial_status)
+      .. " does not invoice (invoice_statuses); the order is taken up again when it changes" })
+  end
   local ok, problem, sums = reconcile.order(order)
   if not ok then reject("totals do not reconcile: " .. problem) end
   local email = order.email or reject("needs review: it has no email to find its X3 customer by")
-  local customer = erp:customer_by_email(email)
-    or reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
-  local body, allocation = build_invoice(reject, order, customer)
-  local created = erp:create("invoice", body)
+  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers,
+    { category = s.customer_category, currency = order.currency })
+  if not customer then
+    reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
+  end
+  local body, allocation = build_invoice(reject, order, customer[F.customer_code],
+    { type = s.invoice_type, reference = order.name })
+  local created = erp:create_unique("invoice", body, function() return erp:invoice_by_reference(order.name) end)
   return rec:created("x3", created[F.invoice_number], {
-    customer = customer[F.customer_code], net = sums.net, tax = sums.tax, total = order.total, gl = allocation,
+    customer = customer[F.customer_code], new_customer = new_customer or nil, net = sums.net,
+    shipping = sums.shipping, tax = sums.tax, total = order.total, gl = allocation,
   })
 end)
 
 c:handler("shopify.fulfillment", function(rec, input)
   local f = input.fulfillment
   local number = rec:target_id("x3")
+  local function find() return erp:delivery_by_reference(f.id) end
   if not number then
-    local existing = erp:delivery_by_reference(f.id)
+    local existing = find()
     number = existing and existing[F.delivery_number]
   end
   if number then return rec:unchanged("x3", number) end
   local invoice = erp:invoice_by_reference(input.order)
-    or rec:reject("order " .. input.order .. " has no X3 invoice yet (see its record); replay once it is invoiced")
+  if not invoice then
+    if input.order_failed then
+      -- The order failed for a cause that passes (X3 unavailable): it is retried on its own, and so is this.
+      error({ message = "order " .. input.order .. " has no X3 invoice yet; retried with it", retryable = true })
+    end
+    rec:reject("order " .. input.order .. " has no X3 invoice yet (see its record); replay once it is invoiced")
+  end
   local lines = {}
   for i, fl in ipairs(f.lines) do
     local sku = input.skus[fl.line_id]
       or rec:reject("fulfilled line " .. fl.line_id .. " is not on order " .. input.order)
-    lines[i] = { ITMREF = items:get(sku, sku), QTY = fl.quantity }
+    lines[i] = { [F.line_item] = items:get(sku, sku), [F.line_quantity] = fl.quantity }
   end
-  local delivery = erp:create("delivery", {
-    BPCORD = invoice.BPCINV, [F.invoice_reference] = input.order, [F.delivery_reference] = f.id,
-    SINVNUM = invoice[F.invoice_number], DLVDAT = (f.created_at or ""):sub(1, 10), STOFCY = s.site, SDDLIN = lines,
-  })
+  local delivery = erp:create_unique("delivery", {
+    [F.delivery_customer] = invoice[F.invoice_customer], [F.invoice_reference] = input.order,
+    [F.delivery_reference] = f.id, [F.delivery_invoice] = invoice[F.invoice_number],
+    [F.delivery_date] = (f.created_at or ""):sub(1, 10), [F.delivery_site] = s.site, [F.delivery_lines] = lines,
+  }, find)
   return rec:created("x3", delivery[F.delivery_number], {
     invoice = invoice[F.invoice_number], tracking = f.tracking_number,
   })
@@ -177,12 +291,13 @@ local function stock_version(row) return tostring(row[F.stock_key]) .. "/" .. to
 ---@param job mlhost.Job
 ---@param order stdlib.Order
 local function process(job, order)
-  job:record("shopify.order", order.id, order)
+  local outcome = job:record("shopify.order", order.id, order)
   if #order.fulfillments == 0 then return end
   local skus = {}
   for _, line in ipairs(order.lines) do skus[line.id] = line.sku end
   for _, f in ipairs(order.fulfillments) do
-    job:record("shopify.fulfillment", f.id, { order = order.name, skus = skus, fulfillment = f })
+    job:record("shopify.fulfillment", f.id,
+      { order = order.name, skus = skus, fulfillment = f, order_failed = outcome == "failed" or nil })
   end
 end
 
@@ -202,17 +317,17 @@ c:every(s.poll_orders, "pull_orders", function(job)
   log.info("orders pulled from Shopify", { orders = count, cursor = cursor.at })
 end)
 
--- Shopify location ids by name, asked once per version of the script.
-local location_ids
+-- Shopify location ids by name, and how many there are, asked once per version of the script.
+local location_ids, location_count
 
 ---@param name string
 ---@return string?
 local function location_id(name)
   if not location_ids then
     -- Filled before it is published: coroutines that ask meanwhile fetch too, rather than see it half-filled.
-    local found = {}
-    for _, l in ipairs(shop:locations()) do found[l.name] = l.id end
-    location_ids = found
+    local found, all = {}, shop:locations()
+    for _, l in ipairs(all) do found[l.name] = l.id end
+    location_ids, location_count = found, #all
   end
   return location_ids[name]
 end
@@ -227,7 +342,7 @@ c:handler("x3.stock", function(rec, row)
   local target = math.max(0, math.floor(tonumber(tostring(row[F.quantity])) or 0))
   -- Absolute set guarded by the quantity just read: a sale in between makes Shopify refuse, and we read again.
   for _ = 1, 3 do
-    local item = shop:inventory_item(sku) or rec:reject("no Shopify inventory item with SKU " .. sku)
+    local item = shop:inventory_item(sku, location_count) or rec:reject("no Shopify inventory item with SKU " .. sku)
     local current = item.available[location] or 0
     if current == target then return rec:unchanged("shopify", item.id, { available = target }) end
     local ok, err = pcall(shop.set_available, shop, item.id, location, target, current,

@@ -6,30 +6,48 @@
 local mlhost = mlhost
 local http = mlhost.http
 local system_error = require "system_error"
-local ipairs, pairs, tostring, tonumber, type, setmetatable = ipairs, pairs, tostring, tonumber, type, setmetatable
+local ipairs, pairs, tostring, type, setmetatable = ipairs, pairs, tostring, type, setmetatable
 local concat = table.concat
 
 local _M = {}
 
---- The defaults, by role; override any in `settings.classes` / `settings.fields`.
+--- The defaults, by role; override any in `settings.classes` / `settings.fields`. Header and key names follow the
+--- API facts (§4.2: BPCUSTOMER/BPCNUM, SINVOICE/NUM, BPCINV, INVDAT, AMTNOT, AMTATI, CUR, SIVTYP, SDELIVERY/SDHNUM);
+--- line blocks follow the facts' pattern of header abbreviation + line table abbreviation (SORDER's `SOHSOP`:
+--- SINVOICE's `SIHSID`, SDELIVERY's `SDHSDD`). Installations differ ("verify per installation"), so every one is a
+--- setting.
 _M.CLASSES = {
   customer = "BPCUSTOMER", item = "ITMMASTER", account = "GACCOUNT", cost_centre = "CCE", invoice = "SINVOICE",
-  delivery = "SDELIVERY", stock = "STOCK", movement = "STOJOU",
+  credit_note = "SINVOICE", delivery = "SDELIVERY", stock = "STOCK", movement = "STOJOU",
 }
 _M.FIELDS = {
-  customer_code = "BPCNUM", customer_email = "EMAIL", item_code = "ITMREF", item_class = "TCLCOD",
-  account_code = "ACC", cost_centre_code = "CCE", enabled = "ENAFLG", invoice_number = "NUM",
-  invoice_reference = "CUSORDREF", invoice_status = "ZSHOPSTA", delivery_number = "SDHNUM",
-  delivery_reference = "YSHOPFUL", updated = "UPDDATTIM", stock_key = "STOCOU", site = "STOFCY", quantity = "QTYSTU",
-  movement_key = "MVTNUM",
+  -- customer
+  customer_code = "BPCNUM", customer_name = "BPCNAM", customer_email = "EMAIL", customer_currency = "CUR",
+  customer_category = "BCGCOD", customer_country = "CRY",
+  -- item, GL account, cost centre
+  item_code = "ITMREF", item_class = "TCLCOD", account_code = "ACC", cost_centre_code = "CCE", enabled = "ENAFLG",
+  -- sales invoice (and credit note) header
+  invoice_number = "NUM", invoice_type = "SIVTYP", invoice_site = "SALFCY", invoice_customer = "BPCINV",
+  invoice_reference = "CUSORDREF", invoice_date = "INVDAT", invoice_currency = "CUR", invoice_net = "AMTNOT",
+  invoice_gross = "AMTATI", invoice_status = "ZSHOPSTA", invoice_lines = "SIHSID", invoice_origin = "SIHORINUM",
+  -- document lines (invoice, credit note, delivery)
+  line_item = "ITMREF", line_quantity = "QTY", line_price = "GROPRI", line_net = "AMTNOTLIN", line_tax = "VATAMT",
+  line_tax_level = "VACITM", line_account = "ACC", line_cost_centre = "CCE",
+  -- delivery header
+  delivery_number = "SDHNUM", delivery_customer = "BPCORD", delivery_reference = "YSHOPFUL",
+  delivery_invoice = "SINVNUM", delivery_date = "DLVDAT", delivery_site = "STOFCY", delivery_lines = "SDHSDD",
+  -- stock and movements
+  updated = "UPDDATTIM", stock_key = "STOCOU", site = "STOFCY", quantity = "QTYSTU", movement_key = "MVTNUM",
 }
---- X3's local menu 1/2 (No/Yes): an enabled account or cost centre has 2 (GraphQL shows it as a boolean).
-_M.ENABLED = 2
+--- X3's yes/no local menu (1 = No, 2 = Yes): the value an enabled account or cost centre has (GraphQL shows it
+--- as a boolean). `settings.yes` overrides it.
+_M.YES = 2
 
 --- The key column of each role, as a field name.
 _M.KEYS = {
   customer = "customer_code", item = "item_code", account = "account_code", cost_centre = "cost_centre_code",
-  invoice = "invoice_number", delivery = "delivery_number", stock = "stock_key", movement = "movement_key",
+  invoice = "invoice_number", credit_note = "invoice_number", delivery = "delivery_number", stock = "stock_key",
+  movement = "movement_key",
 }
 
 ---@class sagex3.Condition
@@ -44,6 +62,7 @@ _M.KEYS = {
 ---@field classes table<string, string>
 ---@field fields table<string, string>
 ---@field page_size integer
+---@field yes string|integer the local menu value that means yes
 ---@field api table the transport: `rows`, `read`, `create`, `update`
 local Client = {}
 Client.__index = Client
@@ -63,7 +82,8 @@ local TRANSPORTS = { rest = "sagex3_rest", graphql = "sagex3_graphql" }
 --- A client for one X3 folder. `settings`: `url` (scheme, host and port of Syracuse), `endpoint` (the X3
 --- endpoint/folder, e.g. SEED), `api` ("rest", the default, or "graphql"), `credential` (Basic Syracuse user;
 --- OAuth2 with refresh for the cloud gateway; `x3_jwt` for a GraphQL connected application), `page_size`
---- (default 100), `classes`, `fields`, REST `representations`, GraphQL `nodes` and `properties`, and `timeout`,
+--- (default 100), `classes`, `fields`, `yes` (the yes/no local menu's yes, default 2), REST `representations`,
+--- GraphQL `nodes` and `properties`, and `timeout`,
 --- `max_concurrent` (default 4), `rate`, `retries`, TLS (`ca_bundle`, `client_cert`, `client_key`,
 --- `verify_tls`) and `proxy`.
 ---@param settings table
@@ -84,7 +104,7 @@ function _M.client(settings)
   local self = setmetatable({
     system = system, endpoint = settings.endpoint or "SEED",
     classes = _M.merged(_M.CLASSES, settings.classes), fields = _M.merged(_M.FIELDS, settings.fields),
-    page_size = settings.page_size or 100,
+    page_size = settings.page_size or 100, yes = settings.yes or _M.YES,
   }, Client)
   self.api = require(module).new(self, settings)
   return self
@@ -137,16 +157,31 @@ function _M.refuse(what, status, text)
   })
 end
 
---- Checks one exchange with X3: a status in `business` is X3 refusing the content (`refuse`), other failures
---- raise as `system_error.check` classifies them, with X3's diagnoses in the message.
+--- Checks one exchange with X3. Only X3 refusing the content — a status in `business` with an error in its
+--- diagnoses — is a business refusal (`refuse`: the record waits for a person). A server failure (5xx) is
+--- retried: X3 did not refuse anything, and for a write (`mutating`) it is ambiguous, since it may have committed
+--- before failing, so the caller looks the document up before sending it again. Other failures raise as
+--- `system_error.check` classifies them, with X3's diagnoses in the message.
 ---@param what string
 ---@param res table?
 ---@param token string?
 ---@param detail table?
 ---@param business table<integer, boolean>
+---@param mutating boolean? a create (not safe to repeat blindly)
 ---@return table res
-function _M.check(what, res, token, detail, business)
-  if res and business[res.status] then _M.refuse(what, res.status, _M.describe(res.json)) end
+function _M.check(what, res, token, detail, business, mutating)
+  if res and res.status >= 500 then
+    local text = _M.describe(res.json)
+    system_error.raise({
+      kind = "http", system = "x3", status = res.status, retryable = true, ambiguous = mutating == true,
+      retry_after = res.retry_after,
+      message = "x3: " .. what .. " answered " .. res.status .. (text and (": " .. text) or ""),
+    })
+  end
+  if res and business[res.status] then
+    local text = _M.describe(res.json)
+    if text then _M.refuse(what, res.status, text) end
+  end
   return system_error.check("x3", what, res, token, detail, function(r) return _M.describe(r.json) end)
 end
 
@@ -182,12 +217,32 @@ function Client:read(role, key)
 end
 
 --- Creates a row of `role`; returns it as X3 stored it (with its generated number). Not repeated by the host
---- after an ambiguous failure: look the row up by its reference before calling again.
+--- after an ambiguous failure: use `create_unique`, or look the row up by its reference before calling again.
 ---@param role string
 ---@param body table
 ---@return table
 function Client:create(role, body)
   return self.api:create(role, body)
+end
+
+--- Creates a row of `role` unless it exists: when the create fails without X3 refusing it (a 5xx, a timeout, a
+--- dropped connection) it may have committed all the same, so `find()` looks it up by its reference: found, it is
+--- the answer; absent, the failure is raised as retryable, and the record's next attempt creates it. X3's business
+--- refusals raise at once.
+---@param role string
+---@param body table
+---@param find fun(): table?
+---@return table row
+function Client:create_unique(role, body, find)
+  local ok, result = pcall(self.api.create, self.api, role, body)
+  if ok then return result end
+  if not system_error.is(result) or result.kind == "business" or not (result.retryable or result.ambiguous) then
+    error(result, 0)
+  end
+  local found = find()
+  if found then return found end
+  result.retryable = true
+  error(result, 0)
 end
 
 --- Changes fields of the row `key` of `role` (safe to repeat).
@@ -206,13 +261,50 @@ function Client:customer_by_email(email)
   return self:first("customer", { { field = self.fields.customer_email, op = "eq", value = email, ci = true } })
 end
 
---- Whether the account or cost centre row is enabled.
----@param row table?
----@return boolean
-function Client:enabled(row)
-  if row == nil then return false end
-  local flag = row[self.fields.enabled]
-  return flag == true or tonumber(flag) == _M.ENABLED
+--- Whether the account or cost centre row is enabled: its `enabled` field holds the yes of X3's yes/no local menu
+--- (or GraphQL's true). A row without that field answers nil and a reason naming the field and what X3 sent, so a
+--- wrong field name is never read as "inactive".
+---@param row table
+---@param what string the row, for the reason ("GL account 701000")
+---@return boolean? enabled
+---@return string? reason why it is not enabled, or why that cannot be told
+function Client:enabled(row, what)
+  local field = self.fields.enabled
+  local flag = row[field]
+  if flag == nil or flag == mlhost.json.null then
+    local sent = {}
+    for k in pairs(row) do
+      if type(k) == "string" and k:sub(1, 1) ~= "$" then sent[#sent + 1] = k end
+    end
+    table.sort(sent)
+    return nil, what .. ": X3 sent no " .. field .. " (it sent " .. concat(sent, ", ")
+      .. "); set x3.fields.enabled to the field that tells whether it is active"
+  end
+  if flag == true or tostring(flag) == tostring(self.yes) then return true end
+  return false, what .. " is inactive in X3 (" .. field .. " = " .. tostring(flag) .. ", active is "
+    .. tostring(self.yes) .. ")"
+end
+
+--- The customer whose email is `email`, created from `billing` when it is missing and `create` is true.
+--- `defaults`: `category` (the customer category X3 requires) and `currency`. Answers the row, and whether it was
+--- created; nil when missing and not to be created.
+---@param email string
+---@param billing stdlib.Address?
+---@param create boolean
+---@param defaults {category: string?, currency: string?}
+---@return table? customer
+---@return boolean? created
+function Client:customer_for(email, billing, create, defaults)
+  local found = self:customer_by_email(email)
+  if found or not create then return found, false end
+  local f, b = self.fields, billing or {}
+  local person = concat({ b.first_name or "", b.last_name or "" }, " "):match("^%s*(.-)%s*$")
+  local name = (b.company and b.company ~= "" and b.company) or (person ~= "" and person) or email
+  local body = {
+    [f.customer_name] = name, [f.customer_email] = email, [f.customer_category] = defaults.category,
+    [f.customer_currency] = defaults.currency, [f.customer_country] = b.country_code,
+  }
+  return self:create_unique("customer", body, function() return self:customer_by_email(email) end), true
 end
 
 --- The sales invoice carrying `reference` (the Shopify order name), or nil: the check before every creation.

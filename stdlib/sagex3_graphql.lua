@@ -17,16 +17,23 @@ local _M = {}
 --- stand for the column the client's `fields` give them.
 _M.NODES = {
   customer = {
-    node = "x3MasterData.customer", id = "code", select = { "customer_code", "BPCNAM", "customer_email", "CUR" },
+    node = "x3MasterData.customer", id = "code",
+    select = { "customer_code", "customer_name", "customer_email", "customer_currency" },
   },
   item = { node = "x3MasterData.product", id = "code", select = { "item_code", "ITMDES1", "item_class", "STU" } },
   account = { node = "x3Finance.account", id = "code", select = { "account_code", "DES", "enabled" } },
   cost_centre = { node = "x3Finance.costCentre", id = "code", select = { "cost_centre_code", "DES", "enabled" } },
   invoice = { node = "x3Sales.salesInvoice", id = "id", select = {
-    "invoice_number", "BPCINV", "invoice_reference", "invoice_status", "INVDAT", "CUR", "AMTNOT", "AMTATI",
+    "invoice_number", "invoice_type", "invoice_customer", "invoice_reference", "invoice_status", "invoice_date",
+    "invoice_currency", "invoice_net", "invoice_gross",
+  } },
+  credit_note = { node = "x3Sales.salesInvoice", id = "id", select = {
+    "invoice_number", "invoice_type", "invoice_customer", "invoice_origin", "invoice_date", "invoice_currency",
+    "invoice_net", "invoice_gross",
   } },
   delivery = { node = "x3Sales.salesDelivery", id = "id", select = {
-    "delivery_number", "BPCORD", "invoice_reference", "delivery_reference", "SINVNUM", "DLVDAT",
+    "delivery_number", "delivery_customer", "invoice_reference", "delivery_reference", "delivery_invoice",
+    "delivery_date",
   } },
   stock = {
     node = "x3Stock.stock", id = "stockId", select = { "stock_key", "item_code", "site", "quantity", "updated" },
@@ -38,14 +45,16 @@ _M.NODES = {
 
 --- X3 column → GraphQL property; a column not listed keeps its own name.
 _M.PROPERTIES = {
-  BPCNAM = "companyName1", EMAIL = "email", CUR = "currency", ITMREF = "product", ITMDES1 = "description1",
+  BPCNAM = "companyName1", EMAIL = "email", CUR = "currency", BCGCOD = "customerCategory", CRY = "country",
+  ITMREF = "product", ITMDES1 = "description1",
   TCLCOD = "productCategory", STU = "stockUnit", ACC = "account", CCE = "costCentre", DES = "description",
   ENAFLG = "isActive", SIVTYP = "invoiceType", BPCINV = "billToCustomer", CUSORDREF = "customerOrderReference",
   INVDAT = "invoiceDate", AMTNOT = "totalAmountExcludingTax", AMTATI = "totalAmountIncludingTax",
-  ZSHOPSTA = "zShopStatus", SALFCY = "salesSite", SIDD = "invoiceLines", SDDLIN = "deliveryLines",
+  ZSHOPSTA = "zShopStatus", SALFCY = "salesSite", SIHSID = "invoiceLines", SDHSDD = "deliveryLines",
+  SIHORINUM = "originInvoice",
   CREDATTIM = "createDateTime", UPDDATTIM = "updateDateTime", QTY = "quantity", GROPRI = "grossPrice",
   AMTNOTLIN = "lineAmountExcludingTax",
-  VATAMT = "taxAmount", VACITM = "taxRate", BPCORD = "soldToCustomer", YSHOPFUL = "yShopFulfillment",
+  VATAMT = "taxAmount", VACITM = "taxLevel", BPCORD = "soldToCustomer", YSHOPFUL = "yShopFulfillment",
   SINVNUM = "salesInvoice", DLVDAT = "deliveryDate", STOFCY = "stockSite", QTYSTU = "quantityInStockUnit",
   TRSTYP = "transactionType", VCRNUM = "documentNumber",
 }
@@ -199,7 +208,7 @@ local function call(self, what, document, variables, mutation, safe)
     system = self.client.system, method = "POST", path = "/xtrem/api", decimals = true, safe = safe,
     headers = { ["x-xtrem-endpoint"] = self.client.endpoint }, json = { query = document, variables = variables },
   }
-  sagex3.check(what, res, token, detail, INVALID)
+  sagex3.check(what, res, token, detail, INVALID, mutation and not safe)
   if res.dry_run then return nil end
   local body = res.json
   if type(body) ~= "table" then

@@ -54,14 +54,15 @@ function _M.where(where)
   return #parts > 0 and concat(parts, " and ") or nil
 end
 
--- Statuses that are X3 refusing the content; auth, not-found, timeouts and throttling are classified by
--- `system_error.check`.
-local BUSINESS = { [400] = true, [409] = true, [412] = true, [422] = true }
+-- Statuses that are X3 refusing the content when its diagnoses say so (405: an edit X3 does not allow, such as a
+-- posted invoice); auth, not-found, timeouts and throttling are classified by `system_error.check`, 5xx by
+-- `sagex3.check`.
+local BUSINESS = { [400] = true, [405] = true, [409] = true, [412] = true, [422] = true }
 
 local function call(self, what, options)
   options.system, options.decimals = self.client.system, true
   local res, token, detail = http.request(options)
-  return sagex3.check(what, res, token, detail, BUSINESS)
+  return sagex3.check(what, res, token, detail, BUSINESS, options.method == "POST")
 end
 
 --- The resource path, the class and the representation of `role`.

@@ -6,8 +6,9 @@ local mlhost = mlhost
 local http, money = mlhost.http, mlhost.money
 local system_error = require "system_error"
 local paging = require "paging"
+local shopify_cost = require "shopify_cost"
 local ipairs, tostring, tonumber, type, setmetatable = ipairs, tostring, tonumber, type, setmetatable
-local concat = table.concat
+local concat, max, ceil, floor = table.concat, math.max, math.ceil, math.floor
 
 local _M = {}
 
@@ -18,7 +19,29 @@ local _M = {}
 ---@field quantity integer
 ---@field unit_price mlhost.Decimal
 ---@field tax mlhost.Decimal the line's tax, all tax lines together
----@field tax_rate mlhost.Decimal? the first tax line's rate (0.19)
+---@field tax_rate mlhost.Decimal? the rates of all its tax lines together (0.0825 for 6.25 % + 2 %)
+---@field tax_lines stdlib.TaxLine[]
+
+---@class stdlib.TaxLine
+---@field title string?
+---@field rate mlhost.Decimal
+---@field amount mlhost.Decimal
+
+---@class stdlib.ShippingLine
+---@field title string
+---@field price mlhost.Decimal before tax
+---@field tax mlhost.Decimal all its tax lines together
+---@field tax_rate mlhost.Decimal? the rates of its tax lines together
+---@field tax_lines stdlib.TaxLine[]
+
+---@class stdlib.Address
+---@field first_name string?
+---@field last_name string?
+---@field company string?
+---@field address1 string?
+---@field city string?
+---@field zip string?
+---@field country_code string?
 
 ---@class stdlib.Fulfillment
 ---@field id string
@@ -40,28 +63,36 @@ local _M = {}
 ---@field total_tax mlhost.Decimal
 ---@field customer {email: string?, first_name: string?, last_name: string?}
 ---@field lines stdlib.OrderLine[]
+---@field shipping stdlib.ShippingLine[]
+---@field billing stdlib.Address?
 ---@field fulfillments stdlib.Fulfillment[]
 
 ---@class shopify.Client
 ---@field system string
----@field page_size integer
+---@field page_size integer the most orders a page may hold; the cost ceiling may allow fewer
 ---@field line_items integer
+---@field shipping_lines integer
 ---@field idempotent boolean whether the API version has the `@idempotent` directive (2026-01 and later)
+---@field webhook_address string `callbackUrl` or `uri`: what this API version's WebhookSubscriptionInput takes
+---@field learned table<string, number> per document: Shopify's requested cost ÷ ours, from its answers
 local Client = {}
 Client.__index = Client
 
 --- A client for one store. `settings`: `shop_url` (https://{shop}.myshopify.com), `api_version` (default
---- 2025-01), `credential` (Shopify token, or OAuth client credentials with `token_header`), `page_size` (orders per
---- page, ≤ 250, default 30), `line_items` (lines fetched per order, default 20), and `timeout`, `max_concurrent`,
---- `retries`, `bucket_size`/`restore_rate` (the plan's cost bucket; learnt from responses anyway).
+--- 2025-01), `credential` (Shopify token, or OAuth client credentials with `token_header`), `page_size` (the most
+--- orders per page, ≤ 250, default 50: fewer when the query would cost more than Shopify's 1000-point ceiling),
+--- `line_items` (lines fetched per order, default 15), `shipping_lines` (default 5), `webhook_uri_since` (the first
+--- API version whose webhook subscriptions take `uri` instead of `callbackUrl`, default 2025-04), and `timeout`,
+--- `max_concurrent`, `retries`, `bucket_size`/`restore_rate` (the plan's cost bucket; learnt from answers anyway).
 ---@param settings table
 ---@return shopify.Client
 function _M.client(settings)
-  local page_size = settings.page_size or 30
+  local page_size = settings.page_size or 50
   if page_size < 1 or page_size > 250 then error("shopify: page_size must be 1 to 250 (Shopify's limit)", 2) end
-  local line_items = settings.line_items or 20
-  if page_size * (2 + line_items) + 1 > 1000 then
-    error("shopify: page_size × (line_items + 2) must stay under Shopify's 1000-point query limit", 2)
+  local line_items = settings.line_items or 15
+  local shipping_lines = settings.shipping_lines or 5
+  if line_items < 1 or line_items > 250 or shipping_lines < 1 or shipping_lines > 250 then
+    error("shopify: line_items and shipping_lines must be 1 to 250", 2)
   end
   local system = http.system {
     name = settings.name or "shopify",
@@ -73,9 +104,16 @@ function _M.client(settings)
   -- 2026-01 added `@idempotent(key:)` to the inventory mutations and 2026-04 made it mandatory; versions are
   -- YYYY-MM (or "unstable"), so they order as text.
   local version = settings.api_version or "2025-01"
-  return setmetatable({
-    system = system, page_size = page_size, line_items = line_items, idempotent = version >= "2026-01",
+  local self = setmetatable({
+    system = system, page_size = page_size, line_items = line_items, shipping_lines = shipping_lines,
+    idempotent = version >= "2026-01", learned = {},
+    webhook_address = version >= (settings.webhook_uri_since or "2025-04") and "uri" or "callbackUrl",
   }, Client)
+  if not self:orders_per_page() then
+    error("shopify: one order with " .. line_items .. " lines costs more than Shopify's 1000-point query limit;"
+      .. " lower line_items", 2)
+  end
+  return self
 end
 
 local function describe(res)
@@ -87,19 +125,38 @@ local function describe(res)
   return nil
 end
 
---- Runs one GraphQL document; returns `data`, or nil and true for a mutation the host journaled in a dry run.
---- GraphQL errors (other than throttling, which the host waits out) raise with their messages.
+--- The points `query` will be charged, by Shopify's rule, corrected by what Shopify said of this document before.
 ---@param query string
 ---@param variables table?
----@param cost number? the expected query cost, for the shared budget
+---@return integer
+function Client:price(query, variables)
+  return ceil(shopify_cost.requested(query, variables) * (self.learned[query] or 1))
+end
+
+--- Learns from the answer's `extensions.cost` how Shopify priced `query`, for the next reservation and page size.
+local function learn(self, query, estimate, answer)
+  local cost = type(answer) == "table" and type(answer.extensions) == "table" and answer.extensions.cost
+  local requested = type(cost) == "table" and tonumber(tostring(cost.requestedQueryCost)) or nil
+  if requested and requested > 0 and estimate > 0 then self.learned[query] = requested / estimate end
+  return requested
+end
+
+--- Runs one GraphQL document; returns `data`, or nil and true for a mutation the host journaled in a dry run.
+--- The points reserved in the shared budget are the document's requested cost (Shopify charges it up front; the
+--- refund of the unused part reaches the budget with the next `throttleStatus`). GraphQL errors (other than
+--- throttling, which the host waits out) raise with their messages; a query over the cost ceiling raises
+--- `{kind = "max_cost", requested = …}`.
+---@param query string
+---@param variables table?
 ---@param safe boolean? a mutation the host may repeat after an ambiguous failure (it carries an idempotency key)
 ---@return table? data
 ---@return boolean? dry_run
-function Client:graphql(query, variables, cost, safe)
+function Client:graphql(query, variables, safe)
+  local estimate = shopify_cost.requested(query, variables)
   local body = { query = query, variables = variables or mlhost.json.object() }
   local res, token, detail = http.request {
-    system = self.system, method = "POST", path = "/graphql.json", json = body, decimals = true, cost = cost,
-    safe = safe,
+    system = self.system, method = "POST", path = "/graphql.json", json = body, decimals = true,
+    cost = ceil(estimate * (self.learned[query] or 1)), safe = safe,
   }
   system_error.check("shopify", "GraphQL", res, token, detail, describe)
   if res.dry_run then return nil, true end
@@ -109,9 +166,19 @@ function Client:graphql(query, variables, cost, safe)
       kind = "api", system = "shopify", retryable = true, message = "shopify: GraphQL answered no JSON",
     })
   end
+  local requested = learn(self, query, estimate, answer)
   if answer.errors then
-    local messages = {}
-    for _, e in ipairs(answer.errors) do messages[#messages + 1] = e.message end
+    local messages, over = {}, nil
+    for _, e in ipairs(answer.errors) do
+      messages[#messages + 1] = e.message
+      local ext = type(e.extensions) == "table" and e.extensions or {}
+      if ext.code == "MAX_COST_EXCEEDED" then over = tonumber(tostring(ext.cost)) or requested or estimate end
+    end
+    if over then
+      if not requested and estimate > 0 then self.learned[query] = over / estimate end
+      system_error.raise({ kind = "max_cost", system = "shopify", retryable = false, requested = over,
+        message = "shopify: " .. concat(messages, "; ") })
+    end
     system_error.raise({
       kind = res.throttled and "throttled" or "api", system = "shopify", retryable = res.throttled or false,
       retry_after = res.retry_after, message = "shopify: " .. concat(messages, "; "),
@@ -128,18 +195,61 @@ local function numeric_id(gid)
   return gid and tostring(gid):match("(%d+)$") or nil
 end
 
+--- Tax lines as `stdlib.TaxLine`s, with their amounts and rates added up; `amount` reads one line's amount.
+---@param list table[]?
+---@param amount fun(t: table): mlhost.Decimal
+---@return stdlib.TaxLine[] lines
+---@return mlhost.Decimal total
+---@return mlhost.Decimal? rate nil when there is no tax line
+local function tax_lines(list, amount)
+  local out, total, rate = {}, money.new("0"), nil
+  for i, t in ipairs(list or {}) do
+    local r = money.new(t.rate or "0")
+    out[i] = { title = t.title, rate = r, amount = amount(t) }
+    total = total + out[i].amount
+    rate = rate and rate + r or r
+  end
+  return out, total, rate
+end
+
+local function graphql_tax(t) return decimal(t.priceSet) end
+local function rest_tax(t) return money.new(t.price or "0") end
+
+local function present(v) return v ~= nil and v ~= mlhost.json.null end
+
+--- An address from either shape (GraphQL camelCase, REST snake_case), or nil; a JSON null reads as nil.
+local function address(a, rest)
+  if not present(a) then return nil end
+  local function field(graphql_name, rest_name)
+    local v = a[rest and rest_name or graphql_name]
+    return present(v) and v or nil
+  end
+  return {
+    first_name = field("firstName", "first_name"), last_name = field("lastName", "last_name"),
+    company = field("company", "company"), address1 = field("address1", "address1"), city = field("city", "city"),
+    zip = field("zip", "zip"), country_code = field("countryCodeV2", "country_code"),
+  }
+end
+
 --- A GraphQL order node as a `stdlib.Order`.
 ---@param node table
 ---@return stdlib.Order
 function _M.normalize_order(node)
   local lines = {}
   for i, edge in ipairs(node.lineItems and node.lineItems.edges or {}) do
-    local l, tax = edge.node, money.new("0")
-    for _, t in ipairs(l.taxLines or {}) do tax = tax + decimal(t.priceSet) end
+    local l = edge.node
+    local taxes, tax, rate = tax_lines(l.taxLines, graphql_tax)
     lines[i] = {
-      id = numeric_id(l.id), sku = l.sku or "", name = l.name, quantity = l.quantity,
-      unit_price = decimal(l.originalUnitPriceSet), tax = tax,
-      tax_rate = l.taxLines and l.taxLines[1] and money.new(l.taxLines[1].rate) or nil,
+      id = numeric_id(l.id), sku = present(l.sku) and l.sku or "", name = l.name, quantity = l.quantity,
+      unit_price = decimal(l.originalUnitPriceSet), tax = tax, tax_rate = rate, tax_lines = taxes,
+    }
+  end
+  local shipping = {}
+  for i, edge in ipairs(node.shippingLines and node.shippingLines.edges or {}) do
+    local l = edge.node
+    local taxes, tax, rate = tax_lines(l.taxLines, graphql_tax)
+    shipping[i] = {
+      title = l.title, price = decimal(l.originalPriceSet), tax = tax, tax_rate = rate, tax_lines = taxes,
     }
   end
   local fulfillments = {}
@@ -153,19 +263,18 @@ function _M.normalize_order(node)
       tracking_number = f.trackingInfo and f.trackingInfo[1] and f.trackingInfo[1].number or nil,
     }
   end
-  local customer = node.customer or {}
+  local customer = present(node.customer) and node.customer or {}
   return {
-    id = node.legacyResourceId or numeric_id(node.id), name = node.name, email = node.email or customer.email,
-    created_at = node.createdAt, updated_at = node.updatedAt, cancelled = node.cancelledAt ~= nil
-      and node.cancelledAt ~= mlhost.json.null,
+    id = node.legacyResourceId or numeric_id(node.id), name = node.name, email = present(node.email) and node.email
+      or customer.email,
+    created_at = node.createdAt, updated_at = node.updatedAt, cancelled = present(node.cancelledAt),
     financial_status = node.displayFinancialStatus, fulfillment_status = node.displayFulfillmentStatus,
     currency = node.currencyCode, total = decimal(node.totalPriceSet), total_tax = decimal(node.totalTaxSet),
     customer = { email = customer.email, first_name = customer.firstName, last_name = customer.lastName },
-    lines = lines, fulfillments = fulfillments,
+    billing = address(node.billingAddress, false),
+    lines = lines, shipping = shipping, fulfillments = fulfillments,
   }
 end
-
-local function present(v) return v ~= nil and v ~= mlhost.json.null end
 
 --- A webhook's REST order (snake_case, numeric ids, amounts as strings) as a `stdlib.Order`.
 ---@param o table
@@ -173,13 +282,16 @@ local function present(v) return v ~= nil and v ~= mlhost.json.null end
 function _M.normalize_webhook_order(o)
   local lines = {}
   for i, l in ipairs(o.line_items or {}) do
-    local tax = money.new("0")
-    for _, t in ipairs(l.tax_lines or {}) do tax = tax + money.new(t.price) end
+    local taxes, tax, rate = tax_lines(l.tax_lines, rest_tax)
     lines[i] = {
       id = tostring(l.id), sku = present(l.sku) and l.sku or "", name = l.name, quantity = l.quantity,
-      unit_price = money.new(l.price), tax = tax,
-      tax_rate = l.tax_lines and l.tax_lines[1] and money.new(l.tax_lines[1].rate) or nil,
+      unit_price = money.new(l.price), tax = tax, tax_rate = rate, tax_lines = taxes,
     }
+  end
+  local shipping = {}
+  for i, l in ipairs(o.shipping_lines or {}) do
+    local taxes, tax, rate = tax_lines(l.tax_lines, rest_tax)
+    shipping[i] = { title = l.title, price = money.new(l.price), tax = tax, tax_rate = rate, tax_lines = taxes }
   end
   local fulfillments = {}
   for i, f in ipairs(o.fulfillments or {}) do
@@ -198,41 +310,72 @@ function _M.normalize_webhook_order(o)
     fulfillment_status = present(o.fulfillment_status) and o.fulfillment_status:upper() or "UNFULFILLED",
     currency = o.currency, total = money.new(o.total_price), total_tax = money.new(o.total_tax or "0"),
     customer = { email = customer.email, first_name = customer.first_name, last_name = customer.last_name },
-    lines = lines, fulfillments = fulfillments,
+    billing = address(o.billing_address, true),
+    lines = lines, shipping = shipping, fulfillments = fulfillments,
   }
 end
 
+-- Only what the connector reads: every object selected is priced (1 point, a connection's nodes `first` times).
 local ORDERS = [[
 query Orders($first: Int!, $after: String, $q: String!) {
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $q) {
     edges { cursor node {
-      id legacyResourceId name email createdAt updatedAt cancelledAt cancelReason
+      id legacyResourceId name email createdAt updatedAt cancelledAt
       displayFinancialStatus displayFulfillmentStatus currencyCode
-      customer { id firstName lastName email }
-      totalPriceSet { shopMoney { amount currencyCode } }
-      totalTaxSet { shopMoney { amount currencyCode } }
+      customer { firstName lastName email }
+      billingAddress { firstName lastName company address1 city zip countryCodeV2 }
+      totalPriceSet { shopMoney { amount } }
+      totalTaxSet { shopMoney { amount } }
       lineItems(first: %d) { edges { node {
         id sku name quantity
-        originalUnitPriceSet { shopMoney { amount currencyCode } }
-        taxLines { title rate priceSet { shopMoney { amount } } }
-        variant { id inventoryItem { id } } } } }
-      fulfillments { id status createdAt trackingInfo { company number url }
+        originalUnitPriceSet { shopMoney { amount } }
+        taxLines { title rate priceSet { shopMoney { amount } } } } } }
+      shippingLines(first: %d) { edges { node {
+        title originalPriceSet { shopMoney { amount } }
+        taxLines { title rate priceSet { shopMoney { amount } } } } } }
+      fulfillments { id createdAt trackingInfo { number }
         fulfillmentLineItems(first: %d) { edges { node { lineItem { id } quantity } } } }
     } }
     pageInfo { hasNextPage endCursor }
   }
 }]]
 
+--- The orders query of this client (its line and shipping limits written in).
+---@return string
+function Client:orders_query()
+  return ORDERS:format(self.line_items, self.shipping_lines, self.line_items)
+end
+
+--- How many orders one page may ask for: at most `page_size`, and no more than Shopify's ceiling allows for this
+--- query as Shopify priced it last (or as its rule prices it). Nil when not even one order fits.
+---@return integer?
+function Client:orders_per_page()
+  local query = self:orders_query()
+  return shopify_cost.largest_first(function(first) return self:price(query, { first = first }) end, self.page_size)
+end
+
 --- Pages of orders updated at or after `since` (ISO 8601; nil: all), oldest change first. The `>=` keeps orders
---- that share the boundary second; a `paging.time_cursor` skips the ones already handled.
+--- that share the boundary second; a `paging.time_cursor` skips the ones already handled. Each page asks for as
+--- many orders as stay under the cost ceiling; refused with MAX_COST_EXCEEDED all the same (Shopify priced it
+--- higher than its rule says), the page is asked again smaller, in proportion to how far over it was.
 ---@param since string?
 ---@return fun(): stdlib.Order[]?
 function Client:order_pages(since)
-  local query = ORDERS:format(self.line_items, self.line_items)
+  local query = self:orders_query()
   local q = since and ("updated_at:>='" .. since .. "'") or ""
-  local cost = self.page_size * (2 + self.line_items) + 1
   return paging.pages(function(after)
-    local data = self:graphql(query, { first = self.page_size, after = after or mlhost.json.null, q = q }, cost)
+    local first = self:orders_per_page() or 1
+    local data
+    while not data do
+      local ok, result = pcall(self.graphql, self, query, { first = first, after = after or mlhost.json.null, q = q })
+      if ok then
+        data = result
+      elseif system_error.is(result, "max_cost") and first > 1 then
+        first = max(1, math.min(first - 1, floor(first * shopify_cost.MAX / result.requested)))
+      else
+        error(result, 0)
+      end
+    end
     local orders = {}
     for i, edge in ipairs(data.orders.edges) do orders[i] = _M.normalize_order(edge.node) end
     local info = data.orders.pageInfo
@@ -240,19 +383,24 @@ function Client:order_pages(since)
   end, nil)
 end
 
+-- `inventoryLevels(first:)` is priced per location asked for: it asks for as many as the store has.
 local ITEM_BY_SKU = [[
-query Item($query: String!) {
+query Item($query: String!, $levels: Int!) {
   inventoryItems(first: 1, query: $query) { edges { node {
-    id sku inventoryLevels(first: 20) { edges { node {
-      location { id name } quantities(names: ["available"]) { name quantity } } } }
+    id sku inventoryLevels(first: $levels) { edges { node {
+      location { id } quantities(names: ["available"]) { name quantity } } } }
   } } }
 }]]
 
---- The inventory item of `sku` with its available quantity by location id, or nil.
+--- The inventory item of `sku` with its available quantity by location id, or nil. `locations`: how many
+--- locations the store has (`#client:locations()`), so the query reserves no more points than it needs.
 ---@param sku string
+---@param locations integer?
 ---@return {id: string, sku: string, available: table<string, integer>}?
-function Client:inventory_item(sku)
-  local data = self:graphql(ITEM_BY_SKU, { query = "sku:'" .. sku:gsub("'", "\\'") .. "'" }, 64)
+function Client:inventory_item(sku, locations)
+  local data = self:graphql(ITEM_BY_SKU, {
+    query = "sku:'" .. sku:gsub("'", "\\'") .. "'", levels = math.min(250, max(1, locations or 50)),
+  })
   local edge = data.inventoryItems.edges[1]
   if not edge then return nil end
   local available = {}
@@ -267,7 +415,7 @@ end
 --- The store's locations: `{id, name}` in Shopify's order.
 ---@return {id: string, name: string}[]
 function Client:locations()
-  local data = self:graphql("query { locations(first: 50) { edges { node { id name } } } }", nil, 51)
+  local data = self:graphql("query { locations(first: 50) { edges { node { id name } } } }")
   local out = {}
   for i, e in ipairs(data.locations.edges) do out[i] = { id = e.node.id, name = e.node.name } end
   return out
@@ -300,7 +448,7 @@ function Client:set_available(item_id, location_id, quantity, compare, reference
     quantities = {
       { inventoryItemId = item_id, locationId = location_id, quantity = quantity, compareQuantity = compare },
     },
-  } }, 10, self.idempotent)
+  } }, self.idempotent)
   if dry_run then return nil end
   local errors = data.inventorySetQuantities.userErrors
   if errors and #errors > 0 then
@@ -314,16 +462,17 @@ function Client:set_available(item_id, location_id, quantity, compare, reference
   return data.inventorySetQuantities.inventoryAdjustmentGroup
 end
 
---- Subscribes `uri` to `topic` ("orders/create"); Shopify answers the subscription's id.
+--- Subscribes `url` to `topic` ("orders/create"); Shopify answers the subscription's id. The address goes in
+--- `callbackUrl` up to the API version where `uri` replaced it (`webhook_uri_since`), in `uri` from then on.
 ---@param topic string
----@param uri string
+---@param url string
 ---@return string id
-function Client:subscribe_webhook(topic, uri)
+function Client:subscribe_webhook(topic, url)
   local data = self:graphql([[
 mutation Sub($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
     webhookSubscription { id } userErrors { message } }
-}]], { topic = topic:upper():gsub("/", "_"), sub = { uri = uri, format = "JSON" } }, 10)
+}]], { topic = topic:upper():gsub("/", "_"), sub = { [self.webhook_address] = url, format = "JSON" } })
   if not data then return "(dry run)" end
   local r = data.webhookSubscriptionCreate
   if r.userErrors and #r.userErrors > 0 then

@@ -6,12 +6,14 @@ local type, tostring, error, setmetatable = type, tostring, error, setmetatable
 local _M = {}
 
 ---@class stdlib.SystemError
----@field kind string "network", "http", "auth", "not_found", "throttled", "api" (errors in a 200) or "business"
+---@field kind string "network", "http", "auth", "not_found", "throttled", "api" (errors in a 200), "max_cost"
+--- (a Shopify query over the cost ceiling) or "business"
 ---@field system string
 ---@field status integer?
 ---@field retryable boolean
 ---@field retry_after number?
 ---@field ambiguous boolean? the request may have been acted on: look the record up before sending it again
+---@field requested number? for "max_cost": the points Shopify said the query would cost
 ---@field message string
 local SystemError = {}
 SystemError.__index = SystemError

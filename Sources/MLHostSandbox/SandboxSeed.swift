@@ -2,8 +2,9 @@ import Foundation
 import MLHostRuntime
 
 /// Realistic seed data shared by the simulated Shopify store and Sage X3 folder: multi-line taxed orders, unicode
-/// names, and the awkward cases a connector must handle — a customer missing in X3, a SKU X3 does not know, a
-/// product whose GL account is inactive, a cancelled order, fulfilled orders.
+/// names, shipping on most orders, US orders taxed 6.25 % + 2 % (8.25 %), and the awkward cases a connector must
+/// handle — a customer missing in X3, a SKU X3 does not know, a product whose GL account is inactive, a cancelled
+/// order, an order still pending payment, fulfilled orders.
 public struct SandboxSeed: Sendable {
   public struct Product: Sendable {
     public var sku: String
@@ -38,6 +39,24 @@ public struct SandboxSeed: Sendable {
     public var financialStatus: String
     public var fulfilled: Bool
     public var cancelled: Bool
+    /// Shipping charged before tax, taxed like the goods; nil: no shipping line.
+    public var shipping: ExactDecimal?
+    /// Billed in Austin, Texas: every line and the shipping carry the state's 6.25 % and the city's 2 % (8.25 %)
+    /// instead of the product's German VAT.
+    public var usSalesTax: Bool
+
+    public init(number: Int, customer: Customer, lines: [Line], createdAt: Double, financialStatus: String, fulfilled: Bool,
+                cancelled: Bool, shipping: ExactDecimal? = nil, usSalesTax: Bool = false) {
+      (self.number, self.customer, self.lines, self.createdAt) = (number, customer, lines, createdAt)
+      (self.financialStatus, self.fulfilled, self.cancelled) = (financialStatus, fulfilled, cancelled)
+      (self.shipping, self.usSalesTax) = (shipping, usSalesTax)
+    }
+  }
+
+  /// The taxes Shopify puts on an amount of `rate` (German VAT) or, billed in Austin, Texas's and the city's.
+  public static func taxes(on amount: ExactDecimal, rate: ExactDecimal, title: String, us: Bool) -> [(title: String, rate: ExactDecimal, amount: ExactDecimal)] {
+    let parts = us ? [("Texas State Tax", dec("0.0625")), ("Austin City Tax", dec("0.02"))] : [(title, rate)]
+    return parts.map { t, r in (t, r, (try? amount.multiplied(by: r).rounded(scale: 2, .halfUp)) ?? ExactDecimal(0)) }
   }
 
   public var products: [Product]
@@ -66,9 +85,11 @@ public struct SandboxSeed: Sendable {
   ]
   static let missing = Customer(first: "Nadia", last: "Özdemir", email: "nadia.ozdemir@example.net", x3Code: nil)
 
-  /// `orderCount` orders; the awkward cases sit among the first ten, the rest are ordinary.
+  /// `orderCount` orders; the awkward cases sit among the first ten, the rest are ordinary. Shipping and US taxes
+  /// are drawn from a second generator, so the first one's orders stay what they were.
   public static func build(orderCount: Int, seed: UInt64 = 7, start: Double = Date().timeIntervalSince1970 - 86_400) -> SandboxSeed {
     var random = SeededRandom(seed: seed)
+    var extra = SeededRandom(seed: seed &+ 0x5EED)
     let customers = people.enumerated().map { i, p in
       Customer(first: p.0, last: p.1, email: "\(p.2)@example.com", x3Code: String(format: "C%04d", i + 1))
     }
@@ -78,18 +99,22 @@ public struct SandboxSeed: Sendable {
       var lines = (0..<(1 + random.below(3))).map { _ in Line(product: catalogue[random.below(catalogue.count)], quantity: 1 + random.below(3)) }
       // Several orders share a second, so a poll that resumes at a timestamp meets ties.
       let created = start + Double(i / 3)
-      var financial = random.below(4) == 0 ? "PENDING" : "PAID"
+      var financial = random.below(4) == 0 ? "PARTIALLY_PAID" : "PAID"
       var fulfilled = financial == "PAID" && random.below(3) == 0
       var cancelled = false
+      var shipping: ExactDecimal? = extra.below(4) == 0 ? nil : extra.pick([dec("4.90"), dec("6.90"), dec("12.50")])
+      var us = extra.below(4) == 0
       switch i {
       case 2: customer = missing
       case 4: lines.append(Line(product: ghost, quantity: 1))
+      case 5: (financial, fulfilled) = ("PENDING", false)
       case 6: lines.append(Line(product: giftWrap, quantity: 1))
+      case 7: (shipping, us) = (dec("6.90"), true)
       case 8: (cancelled, financial, fulfilled) = (true, "VOIDED", false)
       default: break
       }
       orders.append(Order(number: 1001 + i, customer: customer, lines: lines, createdAt: created, financialStatus: financial,
-                          fulfilled: fulfilled, cancelled: cancelled))
+                          fulfilled: fulfilled, cancelled: cancelled, shipping: shipping, usSalesTax: us))
     }
     return SandboxSeed(products: catalogue + [giftWrap, ghost], customers: customers + [missing], orders: orders)
   }

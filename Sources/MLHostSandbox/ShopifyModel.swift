@@ -4,16 +4,29 @@ import MLHostRuntime
 /// The simulated store's data, in Shopify's two shapes: GraphQL Admin API nodes (camelCase, money as
 /// `{shopMoney: {amount, currencyCode}}`, GIDs) and the REST resources webhooks carry (snake_case, numeric ids).
 struct ShopifyOrder: Sendable {
+  /// One tax on a line or a shipping line (a US line carries its state's and its city's).
+  struct Tax: Sendable {
+    var title: String
+    var rate: ExactDecimal
+    var amount: ExactDecimal
+  }
+
   struct Line: Sendable {
     var id: Int64
     var sku: String
     var name: String
     var quantity: Int
     var price: ExactDecimal
-    var taxTitle: String
-    var taxRate: ExactDecimal
-    var tax: ExactDecimal
+    var taxes: [Tax]
     var inventoryItem: Int64
+    var tax: ExactDecimal { ShopifyOrder.sum(taxes.map(\.amount)) }
+  }
+
+  struct ShippingLine: Sendable {
+    var title: String
+    var price: ExactDecimal
+    var taxes: [Tax]
+    var tax: ExactDecimal { ShopifyOrder.sum(taxes.map(\.amount)) }
   }
 
   struct Fulfillment: Sendable {
@@ -34,13 +47,20 @@ struct ShopifyOrder: Sendable {
   var cancelledAt: Double?
   var financialStatus: String
   var lines: [Line]
+  var shipping: [ShippingLine] = []
+  var billing: SandboxSeed.Customer
+  /// Where the billing address is: "US" orders carry Texas's and Austin's sales tax (8.25 % together).
+  var countryCode: String
   var fulfillments: [Fulfillment] = []
   let currency = "EUR"
 
+  static func sum(_ xs: [ExactDecimal]) -> ExactDecimal { xs.reduce(ExactDecimal(0)) { (try? $0.adding($1)) ?? $0 } }
+
   var name: String { "#\(number)" }
-  var subtotal: ExactDecimal { lines.reduce(ExactDecimal(0)) { (try? $0.adding((try? $1.price.multiplied(by: ExactDecimal(Int64($1.quantity)))) ?? $0)) ?? $0 } }
-  var totalTax: ExactDecimal { lines.reduce(ExactDecimal(0)) { (try? $0.adding($1.tax)) ?? $0 } }
-  var total: ExactDecimal { (try? subtotal.adding(totalTax)) ?? subtotal }
+  var subtotal: ExactDecimal { Self.sum(lines.map { (try? $0.price.multiplied(by: ExactDecimal(Int64($0.quantity)))) ?? $0.price }) }
+  var shippingTotal: ExactDecimal { Self.sum(shipping.map(\.price)) }
+  var totalTax: ExactDecimal { Self.sum(lines.map(\.tax) + shipping.map(\.tax)) }
+  var total: ExactDecimal { Self.sum([subtotal, shippingTotal, totalTax]) }
   var fulfillmentStatus: String {
     if cancelledAt != nil { return "UNFULFILLED" }
     return fulfillments.isEmpty ? "UNFULFILLED" : "FULFILLED"
@@ -52,20 +72,29 @@ struct ShopifyOrder: Sendable {
 
   static func iso(_ t: Double?) -> Any { t.map(SimTime.iso) ?? NSNull() }
 
-  /// Taxes by title, as Shopify sums them on the order.
-  var taxLines: [(title: String, rate: ExactDecimal, amount: ExactDecimal)] {
-    var out: [(title: String, rate: ExactDecimal, amount: ExactDecimal)] = []
-    for l in lines {
-      if let i = out.firstIndex(where: { $0.title == l.taxTitle }) {
-        out[i].amount = (try? out[i].amount.adding(l.tax)) ?? out[i].amount
+  /// Taxes by title, lines and shipping together, as Shopify sums them on the order.
+  var taxLines: [Tax] {
+    var out: [Tax] = []
+    for t in lines.flatMap(\.taxes) + shipping.flatMap(\.taxes) {
+      if let i = out.firstIndex(where: { $0.title == t.title }) {
+        out[i].amount = (try? out[i].amount.adding(t.amount)) ?? out[i].amount
       } else {
-        out.append((l.taxTitle, l.taxRate, l.tax))
+        out.append(t)
       }
     }
     return out
   }
 
-  func graphQLNode(lineLimit: Int) -> [String: Any] {
+  static func graphQLTaxes(_ taxes: [Tax], _ currency: String) -> [[String: Any]] {
+    taxes.map { ["title": $0.title, "rate": NSDecimalNumber(string: $0.rate.description), "priceSet": money($0.amount, currency)] }
+  }
+
+  static func restTaxes(_ taxes: [Tax]) -> [[String: Any]] {
+    taxes.map { ["title": $0.title, "rate": NSDecimalNumber(string: $0.rate.description), "price": $0.amount.description] }
+  }
+
+
+  func graphQLNode(lineLimit: Int, shippingLimit: Int) -> [String: Any] {
     [
       "id": "gid://shopify/Order/\(id)", "legacyResourceId": "\(id)", "name": name, "email": email,
       "createdAt": SimTime.iso(createdAt), "updatedAt": SimTime.iso(updatedAt), "cancelledAt": Self.iso(cancelledAt),
@@ -73,16 +102,19 @@ struct ShopifyOrder: Sendable {
       "displayFulfillmentStatus": fulfillmentStatus, "currencyCode": currency,
       "customer": ["id": "gid://shopify/Customer/\(customerID)", "firstName": first, "lastName": last, "email": email],
       "totalPriceSet": Self.money(total, currency), "totalTaxSet": Self.money(totalTax, currency),
-      "taxLines": taxLines.map { t in
-        ["title": t.title, "rate": NSDecimalNumber(string: t.rate.description), "priceSet": Self.money(t.amount, currency)] as [String: Any]
-      },
+      "taxLines": Self.graphQLTaxes(taxLines, currency),
+      "billingAddress": ["firstName": billing.first, "lastName": billing.last, "company": NSNull(), "address1": "1 Main Street",
+                         "city": countryCode == "US" ? "Austin" : "Berlin", "zip": countryCode == "US" ? "78701" : "10115",
+                         "countryCodeV2": countryCode],
       "lineItems": ["edges": lines.prefix(lineLimit).map { l in
         ["node": [
           "id": "gid://shopify/LineItem/\(l.id)", "sku": l.sku, "name": l.name, "quantity": l.quantity,
-          "originalUnitPriceSet": Self.money(l.price, currency),
-          "taxLines": [["title": l.taxTitle, "rate": NSDecimalNumber(string: l.taxRate.description), "priceSet": Self.money(l.tax, currency)]],
+          "originalUnitPriceSet": Self.money(l.price, currency), "taxLines": Self.graphQLTaxes(l.taxes, currency),
           "variant": ["id": "gid://shopify/ProductVariant/\(l.inventoryItem + 1_000_000)", "inventoryItem": ["id": "gid://shopify/InventoryItem/\(l.inventoryItem)"]],
         ] as [String: Any]]
+      }],
+      "shippingLines": ["edges": shipping.prefix(shippingLimit).map { l in
+        ["node": ["title": l.title, "originalPriceSet": Self.money(l.price, currency), "taxLines": Self.graphQLTaxes(l.taxes, currency)] as [String: Any]]
       }],
       "fulfillments": fulfillments.map { f in
         ["id": "gid://shopify/Fulfillment/\(f.id)", "status": "SUCCESS", "createdAt": SimTime.iso(f.createdAt),
@@ -105,8 +137,13 @@ struct ShopifyOrder: Sendable {
       "customer": ["id": customerID, "email": email, "first_name": first, "last_name": last],
       "line_items": lines.map { l in
         ["id": l.id, "sku": l.sku, "name": l.name, "quantity": l.quantity, "price": l.price.description,
-         "tax_lines": [["title": l.taxTitle, "rate": NSDecimalNumber(string: l.taxRate.description), "price": l.tax.description]]] as [String: Any]
+         "tax_lines": Self.restTaxes(l.taxes)] as [String: Any]
       },
+      "shipping_lines": shipping.map { l in
+        ["title": l.title, "price": l.price.description, "tax_lines": Self.restTaxes(l.taxes)] as [String: Any]
+      },
+      "billing_address": ["first_name": billing.first, "last_name": billing.last, "address1": "1 Main Street",
+                          "city": countryCode == "US" ? "Austin" : "Berlin", "country_code": countryCode],
       "fulfillments": fulfillments.map { f in
         ["id": f.id, "status": "success", "created_at": SimTime.iso(f.createdAt), "tracking_company": "DHL",
          "tracking_number": f.trackingNumber, "line_items": f.lines.map { ["id": $0.id, "quantity": $0.quantity] }] as [String: Any]

@@ -20,6 +20,12 @@ public final class ShopifySimulator: Sendable {
     public var tokenLifetime: Double = 86_399
     public var bucketSize: Double = 2000
     public var restoreRate: Double = 100
+    /// The first API version whose `WebhookSubscriptionInput` takes `uri`; earlier ones take `callbackUrl` (API facts
+    /// §1.7: 2025-01 takes `callbackUrl`, `uri` is newer).
+    public var webhookURISince = "2025-04"
+    /// How much dearer than the documented rule this store prices queries (1: exactly the rule). Shopify's own
+    /// figure is only ≈ the rule, so a client must learn it from `requestedQueryCost`.
+    public var costFactor: Double = 1
     public var faults = Faults()
 
     public init() {}
@@ -42,6 +48,10 @@ public final class ShopifySimulator: Sendable {
     /// Answers to mutations sent with `@idempotent(key:)`, by key: a repeat gets the first answer.
     var idempotent: [String: Data] = [:]
     var idempotentRepeats = 0
+    /// Queries refused for asking more than the 1000-point ceiling.
+    var overCeiling = 0
+    /// The largest requested cost admitted, by root field (`orders`, `inventoryItems`…).
+    var largestRequested: [String: Double] = [:]
   }
 
   public let config: Config
@@ -67,17 +77,21 @@ public final class ShopifySimulator: Sendable {
     s.nextID += 1
     let id = s.nextID
     var lines: [ShopifyOrder.Line] = []
+    func taxes(_ amount: ExactDecimal, _ rate: ExactDecimal, _ title: String) -> [ShopifyOrder.Tax] {
+      SandboxSeed.taxes(on: amount, rate: rate, title: title, us: o.usSalesTax).map { .init(title: $0.title, rate: $0.rate, amount: $0.amount) }
+    }
     for l in o.lines {
       s.nextID += 1
       let net = (try? l.product.price.multiplied(by: ExactDecimal(Int64(l.quantity)))) ?? l.product.price
-      let tax = (try? net.multiplied(by: l.product.taxRate).rounded(scale: 2, .halfUp)) ?? ExactDecimal(0)
       lines.append(.init(id: s.nextID, sku: l.product.sku, name: l.product.name, quantity: l.quantity, price: l.product.price,
-                         taxTitle: l.product.taxTitle, taxRate: l.product.taxRate, tax: tax, inventoryItem: s.items[l.product.sku]?.id ?? 0))
+                         taxes: taxes(net, l.product.taxRate, l.product.taxTitle), inventoryItem: s.items[l.product.sku]?.id ?? 0))
     }
+    let shipping = o.shipping.map { [ShopifyOrder.ShippingLine(title: "Standard", price: $0, taxes: taxes($0, dec("0.19"), "MwSt 19%"))] } ?? []
     var order = ShopifyOrder(
       id: id, number: o.number, customerID: 7_000_000 + Int64(abs(o.customer.email.hashValue % 100_000)), first: o.customer.first,
       last: o.customer.last, email: o.customer.email, createdAt: o.createdAt, updatedAt: o.createdAt,
-      cancelledAt: o.cancelled ? o.createdAt + 60 : nil, financialStatus: o.financialStatus, lines: lines)
+      cancelledAt: o.cancelled ? o.createdAt + 60 : nil, financialStatus: o.financialStatus, lines: lines, shipping: shipping,
+      billing: o.customer, countryCode: o.usSalesTax ? "US" : "DE")
     if o.fulfilled {
       s.nextID += 1
       order.fulfillments = [.init(id: s.nextID, createdAt: o.createdAt + 3600, lines: lines.map { ($0.id, $0.quantity) },
@@ -158,16 +172,23 @@ public final class ShopifySimulator: Sendable {
       return SimJSON.data(["errors": [["message": "The @idempotent directive is required for this mutation.",
                                        "extensions": ["code": "BAD_REQUEST"]]]])
     }
-    let first = variables["first"] as? Int ?? Self.intArgument("first", in: query) ?? 10
-    let lineLimit = Self.intArgument("first", in: query, after: "lineItems") ?? 50
-    let requested: Double
-    switch op {
-    case "orders": requested = Double(first * (2 + lineLimit) + 1)
-    case "inventoryItems", "locations": requested = Double(first * 3 + 1)
-    case "inventorySetQuantities", "webhookSubscriptionCreate": requested = 10
-    default: requested = 2
+    let document: GraphQLDocument
+    do {
+      document = try GraphQLDocument(ShopifyQueryCost.withoutDirectives(query), variables: variables)
+    } catch {
+      return SimJSON.data(["errors": [["message": "\(error)", "extensions": ["code": "parseError"]]]])
     }
-    return state.withLock { s -> Data in SimJSON.data(execute(&s, op: op, first: first, lineLimit: lineLimit, requested: requested, variables: variables, key: key, forceThrottle: forceThrottle)) }
+    let root = document.fields.first
+    let first = root.flatMap(ShopifyQueryCost.size) ?? 10
+    let lineLimit = ShopifyQueryCost.size(of: "lineItems", in: document.fields) ?? 0
+    let shippingLimit = ShopifyQueryCost.size(of: "shippingLines", in: document.fields) ?? 0
+    let requested = (Double(ShopifyQueryCost.requested(document)) * config.costFactor).rounded(.up)
+    return state.withLock { s -> Data in
+      SimJSON.data(execute(&s, op: op, first: first, limits: (lineLimit, shippingLimit), requested: requested, variables: variables,
+                           arguments: root?.arguments.mapValues(\.plain) ?? [:], key: key, forceThrottle: forceThrottle) {
+        ShopifyQueryCost.actual(document, data: $0)
+      })
+    }
   }
 
   /// The key of an `@idempotent(key: "…")` directive in the document.
@@ -178,8 +199,8 @@ public final class ShopifySimulator: Sendable {
     return String(rest[rest.index(after: open)..<close])
   }
 
-  private func execute(_ s: inout State, op: String?, first: Int, lineLimit: Int, requested: Double, variables: [String: Any], key: String?,
-                       forceThrottle: Bool) -> [String: Any] {
+  private func execute(_ s: inout State, op: String?, first: Int, limits: (lines: Int, shipping: Int), requested: Double, variables: [String: Any],
+                       arguments: [String: Any], key: String?, forceThrottle: Bool, actualCost: ([String: Any]) -> Int) -> [String: Any] {
     s.requests += 1
     let now = ProcessInfo.processInfo.systemUptime
     s.available = min(config.bucketSize, s.available + (now - s.stamp) * config.restoreRate)
@@ -190,9 +211,11 @@ public final class ShopifySimulator: Sendable {
         "throttleStatus": ["maximumAvailable": config.bucketSize, "currentlyAvailable": Int(s.available), "restoreRate": config.restoreRate],
       ]]
     }
-    guard requested <= 1000 else {
-      return ["errors": [["message": "Query cost is \(Int(requested)), which exceeds the single query max cost limit (1000).",
-                          "extensions": ["code": "MAX_COST_EXCEEDED"]]], "extensions": cost(nil)]
+    guard requested <= Double(ShopifyQueryCost.ceiling) else {
+      s.overCeiling += 1
+      return ["errors": [["message": "Query cost is \(Int(requested)), which exceeds the single query max cost limit (\(ShopifyQueryCost.ceiling)).",
+                          "extensions": ["code": "MAX_COST_EXCEEDED", "cost": Int(requested), "maxCost": ShopifyQueryCost.ceiling]]],
+              "extensions": cost(nil)]
     }
     guard !forceThrottle, s.available >= requested else {
       s.throttled += 1
@@ -200,7 +223,7 @@ public final class ShopifySimulator: Sendable {
               "extensions": cost(nil)]
     }
     s.available -= requested
-    var actual = requested
+    s.largestRequested[op ?? "", default: 0] = max(s.largestRequested[op ?? ""] ?? 0, requested)
     let data: [String: Any]
     switch op {
     case "orders":
@@ -208,9 +231,8 @@ public final class ShopifySimulator: Sendable {
         s.available += requested
         return ["errors": [["message": "first cannot exceed 250", "extensions": ["code": "BAD_REQUEST"]]], "extensions": cost(nil)]
       }
-      let (page, spent) = ordersPage(&s, first: first, after: variables["after"] as? String, query: variables["q"] as? String ?? variables["query"] as? String ?? "", lineLimit: lineLimit)
-      data = ["orders": page]
-      actual = spent
+      data = ["orders": ordersPage(&s, first: first, after: variables["after"] as? String,
+                                   query: variables["q"] as? String ?? variables["query"] as? String ?? "", limits: limits)]
     case "inventoryItems": data = ["inventoryItems": inventoryItems(&s, query: variables["query"] as? String ?? variables["q"] as? String ?? "", first: first)]
     case "locations": data = ["locations": ["edges": s.locations.prefix(first).map { ["node": ["id": "gid://shopify/Location/\($0.id)", "name": $0.name]] }]]
     case "inventoryItem": data = ["inventoryItem": inventoryItem(s, variables)]
@@ -222,10 +244,17 @@ public final class ShopifySimulator: Sendable {
         data = ["inventorySetQuantities": setQuantities(&s, variables["input"] as? [String: Any] ?? [:])]
         if let key { s.idempotent[key] = SimJSON.data(data) }
       }
-    case "webhookSubscriptionCreate": data = ["webhookSubscriptionCreate": subscribe(&s, variables)]
+    case "webhookSubscriptionCreate":
+      let answer = subscribe(&s, arguments)
+      guard let d = answer["data"] as? [String: Any] else {
+        s.available += requested  // refused before it ran: nothing is charged
+        return answer.merging(["extensions": cost(nil)]) { a, _ in a }
+      }
+      data = d
     default:
       return ["errors": [["message": "Field '\(op ?? "?")' doesn't exist on type 'QueryRoot'", "extensions": ["code": "undefinedField"]]]]
     }
+    let actual = min(requested, (Double(actualCost(data)) * config.costFactor).rounded(.up))
     s.available = min(config.bucketSize, s.available + requested - actual)  // the unused part is refunded
     return ["data": data, "extensions": cost(actual)]
   }
@@ -237,19 +266,8 @@ public final class ShopifySimulator: Sendable {
     return name.isEmpty ? nil : String(name)
   }
 
-  /// `first: N` written into the query (after `field`, when given).
-  static func intArgument(_ name: String, in query: String, after field: String? = nil) -> Int? {
-    var text = Substring(query)
-    if let field {
-      guard let r = text.range(of: field) else { return nil }
-      text = text[r.upperBound...]
-    }
-    guard let r = text.range(of: name + ":") else { return nil }
-    return Int(text[r.upperBound...].drop { $0 == " " }.prefix { $0.isNumber })
-  }
-
   /// Orders sorted by (updatedAt, id), filtered by `updated_at:>=`/`:>`/`:<=`/`:<`, after the cursor.
-  private func ordersPage(_ s: inout State, first: Int, after: String?, query: String, lineLimit: Int) -> ([String: Any], Double) {
+  private func ordersPage(_ s: inout State, first: Int, after: String?, query: String, limits: (lines: Int, shipping: Int)) -> [String: Any] {
     var all = s.orders.values.sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }
     for clause in Self.dateClauses(query) {
       all = all.filter { o in
@@ -269,10 +287,9 @@ public final class ShopifySimulator: Sendable {
     }
     let page = Array(all.prefix(first))
     let edges = page.map { o -> [String: Any] in
-      ["cursor": Data("\(o.updatedAt)|\(o.id)".utf8).base64EncodedString(), "node": o.graphQLNode(lineLimit: lineLimit)]
+      ["cursor": Data("\(o.updatedAt)|\(o.id)".utf8).base64EncodedString(), "node": o.graphQLNode(lineLimit: limits.lines, shippingLimit: limits.shipping)]
     }
-    let spent = Double(page.reduce(1) { $0 + 2 + min($1.lines.count, lineLimit) })
-    return (["edges": edges, "pageInfo": ["hasNextPage": all.count > first, "endCursor": edges.last?["cursor"] ?? NSNull()]], spent)
+    return ["edges": edges, "pageInfo": ["hasNextPage": all.count > first, "endCursor": edges.last?["cursor"] ?? NSNull()]]
   }
 
   /// `updated_at:>='2025-01-01T00:00:00Z'` clauses of a search query.
@@ -352,15 +369,22 @@ public final class ShopifySimulator: Sendable {
     ], "userErrors": []]
   }
 
+  /// `webhookSubscriptionCreate(topic:, webhookSubscription:)` with its arguments resolved: the address in the field
+  /// this API version has; the other one is refused as the GraphQL schema refuses an unknown input field.
   private func subscribe(_ s: inout State, _ v: [String: Any]) -> [String: Any] {
     let topic = (v["topic"] as? String ?? "").lowercased().replacingOccurrences(of: "_", with: "/")
     let sub = v["webhookSubscription"] as? [String: Any] ?? [:]
-    guard let uri = sub["uri"] as? String ?? sub["callbackUrl"] as? String, uri.hasPrefix("http") else {
-      return ["webhookSubscription": NSNull(), "userErrors": [["field": ["webhookSubscription", "uri"], "message": "Address is invalid"]]]
+    let field = config.version >= config.webhookURISince ? "uri" : "callbackUrl"
+    for other in ["uri", "callbackUrl"] where other != field && sub[other] != nil {
+      return ["errors": [["message": "Variable $sub of type WebhookSubscriptionInput! was provided invalid value for \(other) (Field is not defined on WebhookSubscriptionInput)",
+                          "extensions": ["code": "INVALID_VARIABLE"]]]]
+    }
+    guard let uri = sub[field] as? String, uri.hasPrefix("http") else {
+      return ["data": ["webhookSubscriptionCreate": ["webhookSubscription": NSNull(), "userErrors": [["field": ["webhookSubscription", field], "message": "Address is invalid"]]]]]
     }
     if !s.subscriptions.contains(where: { $0.topic == topic && $0.uri == uri }) { s.subscriptions.append((topic, uri)) }
     s.nextID += 1
-    return ["webhookSubscription": ["id": "gid://shopify/WebhookSubscription/\(s.nextID)", "topic": v["topic"] ?? "", "uri": uri], "userErrors": []]
+    return ["data": ["webhookSubscriptionCreate": ["webhookSubscription": ["id": "gid://shopify/WebhookSubscription/\(s.nextID)", "topic": v["topic"] ?? "", field: uri], "userErrors": []]]]
   }
 
   // MARK: changes made from outside (sandbox control, tests)
@@ -398,6 +422,18 @@ public final class ShopifySimulator: Sendable {
   public var stats: (requests: Int, throttled: Int, inventorySets: Int, staleCompares: Int, orders: Int, idempotencyKeys: Int,
                      idempotentRepeats: Int) {
     state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.staleCompares, $0.orders.count, $0.idempotent.count, $0.idempotentRepeats) }
+  }
+
+  /// Queries refused over the cost ceiling, the largest requested cost admitted by root field (`orders`,
+  /// `inventoryItems`…), and access tokens issued.
+  public var costStats: (overCeiling: Int, largestRequested: [String: Double], tokensIssued: Int) {
+    let (over, largest) = state.withLock { ($0.overCeiling, $0.largestRequested) }
+    return (over, largest, tokens.issued)
+  }
+
+  /// The addresses subscribed to `topic` ("orders/create").
+  public func subscriptions(topic: String) -> [String] {
+    state.withLock { $0.subscriptions.filter { $0.topic == topic }.map(\.uri) }
   }
 
   /// Order totals by name (#1001), for checking what reached X3 to the cent.

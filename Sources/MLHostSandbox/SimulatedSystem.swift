@@ -13,18 +13,24 @@ public struct Faults: Sendable {
   /// How long a slow fault holds its answer after acting, in seconds.
   public var slowDelay: Double = 3
   public var seed: UInt64 = 1
+  /// Only these kinds of fault (`serverError`, `serverErrorAfterCommit`, `unavailable`…); empty: every kind the
+  /// system shows.
+  public var only: Set<String> = []
 
-  public init(rate: Double = 0, latency: Double = 0, slowDelay: Double = 3, seed: UInt64 = 1) {
+  public init(rate: Double = 0, latency: Double = 0, slowDelay: Double = 3, seed: UInt64 = 1, only: Set<String> = []) {
     self.rate = rate
     self.latency = latency
     self.slowDelay = slowDelay
     self.seed = seed
+    self.only = only
   }
 }
 
 /// The faults a system can show; each simulator says which of them its real counterpart shows.
 enum Fault: String, Sendable, CaseIterable {
   case throttled, tooMany, unavailable, badGateway, slow, revokedToken
+  /// HTTP 500 before the request acted, and HTTP 500 after it acted (a create that committed, then failed).
+  case serverError, serverErrorAfterCommit
 }
 
 /// SplitMix64: small, seedable, good enough to pick faults and seed data.
@@ -55,7 +61,7 @@ final class FaultPlan: Sendable {
 
   init(_ faults: Faults, kinds: [Fault]) {
     self.faults = faults
-    self.kinds = kinds
+    self.kinds = faults.only.isEmpty ? kinds : kinds.filter { faults.only.contains($0.rawValue) }
     random = Mutex(SeededRandom(seed: faults.seed))
   }
 
@@ -153,6 +159,7 @@ enum SimTime {
 /// Access tokens a simulator issued, with their expiry; revoking one is a fault.
 final class IssuedTokens: Sendable {
   private let tokens = Mutex<[String: Double]>([:])
+  private let count = Mutex(0)
   let lifetime: Double
 
   init(lifetime: Double) { self.lifetime = lifetime }
@@ -160,8 +167,12 @@ final class IssuedTokens: Sendable {
   func issue(prefix: String) -> String {
     let token = prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     tokens.withLock { $0[token] = Date().timeIntervalSince1970 + lifetime }
+    count.withLock { $0 += 1 }
     return token
   }
+
+  /// How many tokens were issued.
+  var issued: Int { count.withLock { $0 } }
 
   func valid(_ token: String) -> Bool { tokens.withLock { ($0[token] ?? 0) > Date().timeIntervalSince1970 } }
   func revoke(_ token: String) { _ = tokens.withLock { $0.removeValue(forKey: token) } }

@@ -26,9 +26,10 @@ extension X3Simulator {
     "ACC": "account", "CCE": "costCentre", "DES": "description", "ENAFLG": "isActive", "SIVTYP": "invoiceType",
     "BPCINV": "billToCustomer", "CUSORDREF": "customerOrderReference", "INVDAT": "invoiceDate",
     "AMTNOT": "totalAmountExcludingTax", "AMTATI": "totalAmountIncludingTax", "ZSHOPSTA": "zShopStatus",
-    "SALFCY": "salesSite", "SIDD": "invoiceLines", "SDDLIN": "deliveryLines", "CREDATTIM": "createDateTime",
+    "SALFCY": "salesSite", "SIHSID": "invoiceLines", "SDHSDD": "deliveryLines", "CREDATTIM": "createDateTime",
+    "SIHORINUM": "originInvoice", "STA": "postingStatus", "BCGCOD": "customerCategory", "CRY": "country",
     "UPDDATTIM": "updateDateTime", "QTY": "quantity", "GROPRI": "grossPrice", "AMTNOTLIN": "lineAmountExcludingTax",
-    "VATAMT": "taxAmount", "VACITM": "taxRate", "BPCORD": "soldToCustomer", "YSHOPFUL": "yShopFulfillment",
+    "VATAMT": "taxAmount", "VACITM": "taxLevel", "BPCORD": "soldToCustomer", "YSHOPFUL": "yShopFulfillment",
     "SINVNUM": "salesInvoice", "DLVDAT": "deliveryDate", "STOFCY": "stockSite", "QTYSTU": "quantityInStockUnit",
     "TRSTYP": "transactionType", "VCRNUM": "documentNumber",
   ]

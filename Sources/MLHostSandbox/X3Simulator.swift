@@ -30,6 +30,26 @@ public final class X3Simulator: @unchecked Sendable {
     /// Requests per second before 503 + Retry-After (0: unlimited); on-premise X3 is bounded by its sessions.
     public var rateLimit: Double = 0
     public var faults = Faults()
+    /// Names this folder gives what varies between installations (API facts §4.2, "verify per installation").
+    public var names = Names()
+    /// Tax level codes (VACITM) and their rates in percent: a line must carry one of the codes, not a percentage.
+    public var taxLevels: [String: String] = ["NOR": "19", "RED": "7", "US825": "8.25", "EXO": "0"]
+    /// Customer categories (BCGCOD) a new customer may be created in.
+    public var customerCategories: Set<String> = ["WEB", "NAT"]
+    /// The invoice type (SIVTYP) of credit notes, which must name the invoice they credit.
+    public var creditNoteType = "CRN"
+    /// Whether invoices are posted when created: a posted invoice is not edited (PUT answers 405).
+    public var postInvoices = true
+
+    public init() {}
+  }
+
+  /// The line blocks and the fields whose names differ between installations.
+  public struct Names: Sendable {
+    public var invoiceLines = "SIHSID"
+    public var deliveryLines = "SDHSDD"
+    public var taxLevel = "VACITM"
+    public var origin = "SIHORINUM"
 
     public init() {}
   }
@@ -81,17 +101,19 @@ public final class X3Simulator: @unchecked Sendable {
 
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
-    plan = FaultPlan(config.faults, kinds: [.unavailable, .badGateway, .slow, .revokedToken])
+    plan = FaultPlan(config.faults, kinds: [.unavailable, .badGateway, .slow, .revokedToken, .serverError, .serverErrorAfterCommit])
     tokens = IssuedTokens(lifetime: config.tokenLifetime)
     refreshToken = config.refreshToken
     rate = (max(config.rateLimit, 1), ProcessInfo.processInfo.systemUptime)
     let now = SimTime.iso(Date().timeIntervalSince1970 - 3600)
-    define("BPCUSTOMER", key: "BPCNUM", ["BPCNUM", "BPCNAM", "EMAIL", "CUR", "BPCSTA"])
+    let n = config.names
+    define("BPCUSTOMER", key: "BPCNUM", ["BPCNUM", "BPCNAM", "EMAIL", "CUR", "BPCSTA", "BCGCOD", "CRY"])
     define("ITMMASTER", key: "ITMREF", ["ITMREF", "ITMDES1", "TCLCOD", "STU", "ITMSTA"])
     define("GACCOUNT", key: "ACC", ["ACC", "DES", "ENAFLG"])
     define("CCE", key: "CCE", ["CCE", "DES", "ENAFLG"])
-    define("SINVOICE", key: "NUM", ["NUM", "SIVTYP", "BPCINV", "CUSORDREF", "INVDAT", "CUR", "AMTNOT", "AMTATI", "ZSHOPSTA", "SALFCY", "SIDD", "CREDATTIM", "UPDDATTIM"])
-    define("SDELIVERY", key: "SDHNUM", ["SDHNUM", "BPCORD", "CUSORDREF", "YSHOPFUL", "SINVNUM", "DLVDAT", "STOFCY", "SDDLIN", "CREDATTIM", "UPDDATTIM"])
+    define("SINVOICE", key: "NUM", ["NUM", "SIVTYP", "BPCINV", "CUSORDREF", "INVDAT", "CUR", "AMTNOT", "AMTATI", "ZSHOPSTA", "SALFCY", n.invoiceLines,
+                                    n.origin, "STA", "CREDATTIM", "UPDDATTIM"])
+    define("SDELIVERY", key: "SDHNUM", ["SDHNUM", "BPCORD", "CUSORDREF", "YSHOPFUL", "SINVNUM", "DLVDAT", "STOFCY", n.deliveryLines, "CREDATTIM", "UPDDATTIM"])
     define("STOCK", key: "STOCOU", ["STOCOU", "ITMREF", "STOFCY", "QTYSTU", "UPDDATTIM"])
     define("STOJOU", key: "MVTNUM", ["MVTNUM", "ITMREF", "STOFCY", "QTYSTU", "TRSTYP", "VCRNUM", "UPDDATTIM"])
     for c in seed.customers where c.x3Code != nil {
@@ -101,9 +123,11 @@ public final class X3Simulator: @unchecked Sendable {
       insert("ITMMASTER", ["ITMREF": p.x3Item!, "ITMDES1": p.name, "TCLCOD": p.productClass, "STU": "UN", "ITMSTA": 1])
       insert("STOCK", ["STOCOU": 500 + i, "ITMREF": p.x3Item!, "STOFCY": SandboxSeed.site, "QTYSTU": 40 + i * 7, "UPDDATTIM": now])
     }
+    insert("ITMMASTER", ["ITMREF": "FREIGHT", "ITMDES1": "Frais de port", "TCLCOD": "SERV", "STU": "UN", "ITMSTA": 1])
     for (acc, des, on) in [("701000", "Ventes de marchandises", true), ("701100", "Ventes de livres", true),
                            ("706100", "Prestations de services (fermé)", false), ("445719", "TVA collectée 19 %", true),
-                           ("445707", "TVA collectée 7 %", true)] {
+                           ("445707", "TVA collectée 7 %", true), ("445825", "Sales tax payable Texas 8.25 %", true),
+                           ("445700", "TVA exonérée", true), ("708500", "Ports et frais facturés", true)] {
       insert("GACCOUNT", ["ACC": acc, "DES": des, "ENAFLG": on ? 2 : 1])
     }
     insert("CCE", ["CCE": "WEB01", "DES": "Boutique en ligne", "ENAFLG": 2])
@@ -215,6 +239,7 @@ public final class X3Simulator: @unchecked Sendable {
     let fault = plan.draw()
     switch fault {
     case .unavailable?: return Self.diagnose("Service unavailable", status: .serviceUnavailable)
+    case .serverError?: return Self.diagnose("Internal server error", status: .internalServerError)
     case .revokedToken?:
       if let bearer = Self.bearer(request) { tokens.revoke(bearer) }
       return refused()
@@ -223,6 +248,7 @@ public final class X3Simulator: @unchecked Sendable {
     let answer = try await act()
     switch fault {
     case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)  // after acting: the ambiguous case
+    case .serverErrorAfterCommit?: return Self.diagnose("Internal server error", status: .internalServerError)  // committed, then failed
     case .slow?: await plan.holdSlow()
     default: break
     }
@@ -274,7 +300,7 @@ public final class X3Simulator: @unchecked Sendable {
     if let text = q.get("where").flatMap({ $0.removingPercentEncoding ?? $0 }), !text.isEmpty {
       do {
         let w = try X3Where(text)
-        if case .compare(let property, let upper, "eq", .text(let value)) = w.root, cls.properties.contains(property) {
+        if case .compare(let property, let upper, "eq", .text(let value), nil) = w.root, cls.properties.contains(property) {
           rows = lock.withLock { classes[name]!.lookup(upper ? "upper(\(property))" : property, value) }
         } else {
           rows = try lock.withLock { Array(classes[name]!.rows.values) }.filter { try w.matches($0, properties: cls.properties) }
@@ -342,8 +368,9 @@ public final class X3Simulator: @unchecked Sendable {
     case "SINVOICE":
       if let problem = invoiceProblem(body) { return .failure(Refusal(message: problem)) }
       var row = body.filter { classes[name]!.properties.contains($0.key) }
-      row["NUM"] = nextNumber("SIH")
+      row["NUM"] = nextNumber(body["SIVTYP"] as? String == config.creditNoteType ? "SCN" : "SIH")
       row["SIVTYP"] = body["SIVTYP"] ?? "INV"
+      row["STA"] = config.postInvoices ? 3 : 1
       row["CREDATTIM"] = now
       row["UPDDATTIM"] = now
       insert(name, row)
@@ -352,7 +379,8 @@ public final class X3Simulator: @unchecked Sendable {
       guard let customer = body["BPCORD"] as? String, classes["BPCUSTOMER"]!.rows[customer] != nil else {
         return .failure(Refusal(message: "Customer \(body["BPCORD"] ?? "") does not exist"))
       }
-      let lines = body["SDDLIN"] as? [[String: Any]] ?? []
+      let lines = body[config.names.deliveryLines] as? [[String: Any]] ?? []
+      guard !lines.isEmpty else { return .failure(Refusal(message: "At least one line is required")) }
       for l in lines where classes["ITMMASTER"]!.rows["\(l["ITMREF"] ?? "")"] == nil {
         return .failure(Refusal(message: "Product \(l["ITMREF"] ?? "") does not exist"))
       }
@@ -367,21 +395,43 @@ public final class X3Simulator: @unchecked Sendable {
         moveStock(item: item, site: "\(body["STOFCY"] ?? SandboxSeed.site)", to: current - qty, type: "shipment", voucher: "\(row["SDHNUM"]!)")
       }
       return .success(row)
+    case "BPCUSTOMER":
+      guard let customerName = body["BPCNAM"] as? String, !customerName.isEmpty else { return .failure(Refusal(message: "Company name mandatory")) }
+      guard let category = body["BCGCOD"] as? String, !category.isEmpty else { return .failure(Refusal(message: "Customer category mandatory")) }
+      guard config.customerCategories.contains(category) else { return .failure(Refusal(message: "Customer category \(category): Record does not exist")) }
+      var row = body.filter { classes[name]!.properties.contains($0.key) }
+      sequence += 1
+      row["BPCNUM"] = body["BPCNUM"] ?? String(format: "C9%04d", sequence)
+      guard classes[name]!.rows["\(row["BPCNUM"]!)"] == nil else { return .failure(Refusal(message: "Customer \(row["BPCNUM"]!) already exists")) }
+      row["CUR"] = body["CUR"] ?? "EUR"
+      row["BPCSTA"] = 2
+      insert(name, row)
+      return .success(row)
     default:
       return .failure(Refusal(message: "Creation is not allowed on \(name) in this folder", status: .methodNotAllowed))
     }
   }
 
-  /// X3's business rules for a sales invoice, to the cent.
+  /// X3's business rules for a sales invoice or credit note, to the cent: the lines in this folder's line block,
+  /// each with a tax level code that exists, and a credit note naming the invoice it credits.
   private func invoiceProblem(_ b: [String: Any]) -> String? {
     guard let customer = b["BPCINV"] as? String, !customer.isEmpty else { return "Customer code mandatory" }
     guard classes["BPCUSTOMER"]!.rows[customer] != nil else { return "Customer \(customer) does not exist" }
-    let lines = b["SIDD"] as? [[String: Any]] ?? []
+    if b["SIVTYP"] as? String == config.creditNoteType {
+      let origin = "\(b[config.names.origin] ?? "")"
+      guard let invoice = classes["SINVOICE"]!.rows[origin], invoice["SIVTYP"] as? String != config.creditNoteType else {
+        return "Origin invoice \(origin): Record does not exist"
+      }
+      guard invoice["BPCINV"] as? String == customer else { return "Origin invoice \(origin) belongs to another customer" }
+    }
+    let lines = b[config.names.invoiceLines] as? [[String: Any]] ?? []
     guard !lines.isEmpty else { return "At least one line is required" }
     var net = ExactDecimal(0), vat = ExactDecimal(0)
     for (i, l) in lines.enumerated() {
       let item = "\(l["ITMREF"] ?? "")"
       guard classes["ITMMASTER"]!.rows[item] != nil else { return "Line \(i + 1): product \(item) does not exist" }
+      let level = "\(l[config.names.taxLevel] ?? "")"
+      guard config.taxLevels[level] != nil else { return "Line \(i + 1): tax level \(level): Record does not exist" }
       for (field, cls) in [("ACC", "GACCOUNT"), ("CCE", "CCE")] {
         let code = "\(l[field] ?? "")"
         guard let row = classes[cls]!.rows[code] else { return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) does not exist" }
@@ -416,6 +466,9 @@ public final class X3Simulator: @unchecked Sendable {
   /// Changes the given properties of row `key` (callers hold the lock).
   func editRow(_ name: String, key: String, _ body: [String: Any]) -> Result<[String: Any], Refusal> {
     guard var row = classes[name]?.rows[key] else { return .failure(Refusal(message: "Record not found", status: .notFound)) }
+    if name == "SINVOICE", row["STA"] as? Int == 3 {
+      return .failure(Refusal(message: "Invoice \(key) is posted: modification not allowed", status: .methodNotAllowed))
+    }
     for (k, v) in body where classes[name]!.properties.contains(k) && k != classes[name]!.key { row[k] = v }
     row["UPDDATTIM"] = SimTime.iso(Date().timeIntervalSince1970)
     classes[name]!.store(row)
@@ -441,6 +494,8 @@ public final class X3Simulator: @unchecked Sendable {
 
   public func rows(_ cls: String) -> [[String: Any]] { lock.withLock { Array(classes[cls]?.rows.values ?? [:].values) } }
   public var faultsInjected: Int { plan.injected.withLock { $0.values.reduce(0, +) } }
+  /// Faults of one kind injected so far (`serverErrorAfterCommit`…).
+  public func faultsInjected(_ kind: String) -> Int { plan.injected.withLock { s in s.first { $0.key.rawValue == kind }?.value ?? 0 } }
   public var currentRefreshToken: String { lock.withLock { refreshToken } }
   public var requests: Int { lock.withLock { requestCount } }
   /// Requests answered by the GraphQL API (the rest went to api1).

@@ -1,11 +1,11 @@
 import Foundation
 
 /// The api1 `where` and `orderBy` parameters: comparisons (`eq ne gt ge lt le`) of a property with a quoted
-/// string, an `@date-time@` or a number, joined by `and`/`or` with parentheses, and `upper(PROP)`. An unknown
-/// property is an error, as on X3 (which answers 500).
+/// string, an `@date-time@` or a number, joined by `and`/`or` with parentheses, and the API facts' functions
+/// `upper(PROP)` and `left(PROP, N)`. An unknown property or function is an error, as on X3 (which answers 500).
 struct X3Where {
   indirect enum Node {
-    case compare(property: String, upper: Bool, op: String, value: Literal)
+    case compare(property: String, upper: Bool, op: String, value: Literal, left: Int? = nil)
     case and(Node, Node)
     case or(Node, Node)
   }
@@ -32,13 +32,14 @@ struct X3Where {
     switch n {
     case .and(let a, let b): return try eval(a, row, properties) && eval(b, row, properties)
     case .or(let a, let b): return try eval(a, row, properties) || eval(b, row, properties)
-    case .compare(let property, let upper, let op, let value):
+    case .compare(let property, let upper, let op, let value, let left):
       guard properties.contains(property) else { throw Failure(description: "Property \(property) does not exist") }
       let order: ComparisonResult
       switch value {
       case .text(let t):
         var v = "\(row[property] ?? "")"
         if upper { v = v.uppercased() }
+        if let left { v = String(v.prefix(left)) }
         order = v == t ? .orderedSame : (v < t ? .orderedAscending : .orderedDescending)
       case .time(let t):
         let v = (row[property] as? String).flatMap(SimTime.parse) ?? 0
@@ -126,11 +127,19 @@ struct X3Where {
       }
       var property = try next()
       var upper = false
-      if property.lowercased() == "upper", tokens[safe: i] == "(" {
+      var left: Int?
+      if tokens[safe: i] == "(" {
+        let function = property.lowercased()
         i += 1
         property = try next()
-        guard try next() == ")" else { throw Failure(description: "')' expected after upper(") }
-        upper = true
+        switch function {
+        case "upper": upper = true
+        case "left":
+          guard try next() == ",", let n = Int(try next()), n >= 0 else { throw Failure(description: "left(PROPERTY, N) expected in where") }
+          left = n
+        default: throw Failure(description: "Function \(function) does not exist")
+        }
+        guard try next() == ")" else { throw Failure(description: "')' expected after \(function)(") }
       }
       let op = try next().lowercased()
       guard ["eq", "ne", "gt", "ge", "lt", "le"].contains(op) else { throw Failure(description: "unknown operator '\(op)' in where") }
@@ -147,7 +156,7 @@ struct X3Where {
       } else {
         throw Failure(description: "a literal expected after \(property) \(op), got '\(raw)'")
       }
-      return .compare(property: property, upper: upper, op: op, value: value)
+      return .compare(property: property, upper: upper, op: op, value: value, left: left)
     }
   }
 }

@@ -167,9 +167,9 @@ struct CredsCommand: AsyncParsableCommand {
         }
         for (k, v) in object { values[k] = "\(v)" }
       }
+      var credential = Credential(name: name, type: type, fields: values, origins: origins)
       do {
         let vault = try state.vault()
-        var credential = Credential(name: name, type: type, fields: values, origins: origins)
         // Only origins given: bind the stored credential anew, keeping its secret (the fix the host suggests).
         if values.isEmpty, !origins.isEmpty, let stored = try vault.get(name), stored.type == type {
           credential.fields = stored.fields
@@ -182,6 +182,10 @@ struct CredsCommand: AsyncParsableCommand {
       print("stored \(name) (\(type))" + (origins.isEmpty ? "" : " for " + origins.joined(separator: ", ")))
       if origins.isEmpty, Credential.signsRequests(type) {
         print("note: \(name) is bound to no origin, so the host attaches it to no request until you add --origin https://host:port")
+      }
+      for field in credential.shortSecrets {
+        FileHandle.standardError.write(Data(("warning: \(name): \(field) is shorter than \(Credential.safeSecretLength) characters: "
+          + "easy to guess, and redacted from logs only where it stands as a word of its own\n").utf8))
       }
     }
   }

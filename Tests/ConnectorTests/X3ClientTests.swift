@@ -14,8 +14,10 @@ import Testing
   @Test(arguments: [("rest", "x3"), ("graphql", "x3_app")])
   func theClientReadsWritesAndRefusesTheSameOverBothAPIs(api: String, credential: String) async throws {
     var options = Sandbox.Options()
-    // This folder publishes invoices through its own representation: api1 refuses SINVOICE.$query for them.
+    // This folder publishes invoices through its own representation: api1 refuses SINVOICE.$query for them. Its
+    // invoices stay unposted, so their status field may be edited.
     options.x3.representations = ["SINVOICE": "ZSINVOICE"]
+    options.x3.postInvoices = false
     let sandbox = try await Sandbox.start(options, logger: Self.quiet)
     defer { sandbox.stop() }
     let customers = sandbox.x3.rows("BPCUSTOMER")
@@ -41,11 +43,13 @@ import Testing
         assert(who and who.BPCNUM == "\(someone["BPCNUM"]!)", "customer by email, any case")
         assert(x3:customer_by_email("nobody.(at)example.net") == nil)
         assert(x3:read("invoice", "SIH-NONE") == nil, "a missing invoice reads as nil")
-        assert(x3:enabled(x3:read("account", "701000")) and not x3:enabled(x3:read("account", "706100")))
+        assert(x3:enabled(x3:read("account", "701000"), "701000"))
+        local on, why = x3:enabled(x3:read("account", "706100"), "GL account 706100")
+        assert(on == false and why:find("is inactive in X3 (ENAFLG = ", 1, true), "inactive: " .. tostring(why))
         local body = { SIVTYP = "INV", SALFCY = "FR011", BPCINV = who.BPCNUM, CUSORDREF = "#T-1", CUR = "EUR",
           INVDAT = "2026-11-24", AMTNOT = "10.00", AMTATI = "12.00", ZSHOPSTA = "PENDING",
-          SIDD = { { ITMREF = "\(item)", QTY = 1, GROPRI = "10.00", AMTNOTLIN = "10.00", VATAMT = "1.90",
-            VACITM = "19", ACC = "701000", CCE = "WEB01" } } }
+          SIHSID = { { ITMREF = "\(item)", QTY = 1, GROPRI = "10.00", AMTNOTLIN = "10.00", VATAMT = "1.90",
+            VACITM = "NOR", ACC = "701000", CCE = "WEB01" } } }
         local ok, err = pcall(x3.create, x3, "invoice", body)
         assert(not ok and system_error.is(err, "business") and not err.retryable
           and err.message:find("Totals do not balance", 1, true), "refusal: " .. tostring(err))
@@ -67,16 +71,9 @@ import Testing
 
       return c
       """
-    let c = try TempConnector(script: script)
-    defer { c.remove() }
-    let state = c.directory.appendingPathComponent("state")
-    let vault = try CredentialVault(directory: state)
-    for credential in sandbox.credentials() { try vault.set(credential) }
-    let run = try await MLHostProcess.run([
-      "run", c.script.path, "--once", "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
-      "--admin-port", "0", "--set", "url=\(sandbox.x3URL)", "--set", "endpoint=SEED", "--set", "credential=\(credential)",
-      "--set", "api=\(api)",
-    ], timeout: 60)
+    let run = try await runOnce(script, sandbox: sandbox, settings: [
+      "url": sandbox.x3URL, "endpoint": "SEED", "credential": credential, "api": api,
+    ])
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stdout.contains("x3client.check: ok"), "\(run.stdout)\n\(run.stderr)")
     #expect(run.stderr.contains("x3 client checks passed"))
@@ -156,4 +153,18 @@ import Testing
     let package = try await graphQL(sandbox, "{ x3Nowhere { customer { read(_id: \"X\") { code } } } }")
     #expect(package.status == 400 && package.text.contains("Cannot query field \\\"x3Nowhere\\\""), "\(package.text)")
   }
+}
+
+/// Runs a throwaway connector `script` once with the sandbox's credentials in its vault and `settings` as `--set`.
+func runOnce(_ script: String, sandbox: Sandbox, settings: [String: String]) async throws -> MLHostProcess.Result {
+  let c = try TempConnector(script: script)
+  defer { c.remove() }
+  let state = c.directory.appendingPathComponent("state")
+  let vault = try CredentialVault(directory: state)
+  for credential in sandbox.credentials() { try vault.set(credential) }
+  let sets = settings.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+  return try await MLHostProcess.run([
+    "run", c.script.path, "--once", "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
+    "--admin-port", "0",
+  ] + sets, timeout: 60)
 }

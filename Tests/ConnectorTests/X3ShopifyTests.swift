@@ -55,8 +55,8 @@ struct Rig {
 }
 
 /// Orders the seed makes that cannot become invoices: the customer missing in X3, the unknown SKU, the inactive
-/// GL account, and the order cancelled before it was invoiced.
-let uninvoiceable = 4
+/// GL account, the order cancelled before it was invoiced, and the order still pending payment (it waits).
+let uninvoiceable = 5
 
 @Suite(.serialized) struct X3ShopifyTests {
   /// Over X3's REST api1 (gateway token) and its GraphQL API (connected-app JWT): the same outcome.
@@ -67,7 +67,7 @@ let uninvoiceable = 4
     let settings = api == "graphql" ? ["x3.api": "graphql", "x3.credential": "x3_app"] : [:]
     let first = try await rig.once(settings)
     #expect(first.status == 0, "\(first.stderr)")
-    #expect(first.stdout.contains("shopify.order: 20 created, 1 unchanged, 3 rejected"), "\(first.stdout)")
+    #expect(first.stdout.contains("shopify.order: 19 created, 2 unchanged, 3 rejected"), "\(first.stdout)")
     #expect(first.stdout.contains("no X3 customer with email nadia.ozdemir@example.net"))
     #expect(first.stdout.contains("unknown SKU GHOST-404"))
     #expect(first.stdout.contains("GL account 706100 is inactive in X3"))
@@ -108,10 +108,10 @@ let uninvoiceable = 4
     let run = try await MLHostProcess.run(
       ["run", Rig.script.path, "--dry-run", "--state", rig.state.path] + rig.settings(settings), timeout: 120)
     #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.stdout.contains("shopify.order: 20 created, 1 unchanged, 3 rejected\n"), "\(run.stdout)")
+    #expect(run.stdout.contains("shopify.order: 19 created, 2 unchanged, 3 rejected\n"), "\(run.stdout)")
     #expect(run.stdout.contains("x3.stock: 7 updated\n"), "\(run.stdout)")
     #expect(!run.stdout.contains("  failed "), "\(run.stdout)")
-    #expect(run.stdout.contains("dry run: 27 request(s) would have been sent"), "\(run.stdout)")
+    #expect(run.stdout.contains("dry run: 26 request(s) would have been sent"), "\(run.stdout)")
     #expect(rig.invoices.isEmpty)
     #expect(rig.sandbox.shopify.stats.inventorySets == 0)
     let untouched = try await SQLiteStore(directory: rig.state).stats()

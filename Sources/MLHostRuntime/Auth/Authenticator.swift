@@ -8,8 +8,12 @@ public final class Authenticator: @unchecked Sendable {
   private let client: HTTPClient
   private let now: @Sendable () -> Double
   private let tokens = TokenCache()
-  /// Refresh this many seconds before a token expires.
+  /// Refresh this many seconds before a token expires, at most: a token shorter than that is refreshed once
+  /// `refreshFraction` of its lifetime is left instead, so a 30 s token serves 24 s rather than being fetched anew
+  /// for every request.
   public var refreshMargin: Double = 60
+  /// The share of a token's lifetime left when it is refreshed, where that is sooner than `refreshMargin`.
+  public var refreshFraction: Double = 0.2
 
   public init(vault: CredentialVault, client: HTTPClient = .shared, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
     self.vault = vault
@@ -82,7 +86,7 @@ public final class Authenticator: @unchecked Sendable {
       request.headers.append(("Authorization", signed.header))
     case "x3_jwt":
       let lifetime = Int(f["lifetime"] ?? "") ?? 300
-      let jwt = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin) { [now] in
+      let jwt = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [now] in
         let iat = Int(now())
         let token = JWT.hs256(
           issuer: f["client_id"] ?? "", subject: f["user"] ?? "", audience: f["audience"] ?? "", issuedAt: iat,
@@ -95,7 +99,7 @@ public final class Authenticator: @unchecked Sendable {
         request.headers.append(("x-xtrem-endpoint", f["endpoint"] ?? ""))
       }
     case "oauth2_client_credentials", "oauth2_refresh_token":
-      let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin) { [self] in
+      let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [self] in
         try await fetchToken(c)
       }
       if let header = f["token_header"], !header.isEmpty {
@@ -157,19 +161,21 @@ public final class Authenticator: @unchecked Sendable {
 
 /// Access tokens by credential, with one fetch at a time per credential.
 actor TokenCache {
-  private var tokens: [String: (value: String, expires: Double)] = [:]
+  private var tokens: [String: (value: String, expires: Double, lifetime: Double)] = [:]
   private var inFlight: [String: Task<(String, Double), any Error>] = [:]
 
-  func token(for name: String, force: Bool, now: Double, margin: Double,
+  func token(for name: String, force: Bool, now: Double, margin: Double, fraction: Double,
              fetch: @escaping @Sendable () async throws -> (String, Double)) async throws -> String {
-    // Refreshed before it expires, so no request goes out with a token about to lapse.
-    if !force, let t = tokens[name], t.expires - now > margin { return t.value }
+    // Refreshed before it expires, so no request goes out with a token about to lapse: `margin` seconds early, or
+    // with `fraction` of its lifetime left when that is sooner (a token shorter than the margin is not refetched
+    // for every request).
+    if !force, let t = tokens[name], t.expires - now > min(margin, t.lifetime * fraction) { return t.value }
     if let running = inFlight[name] { return try await running.value.0 }
     let task = Task { try await fetch() }
     inFlight[name] = task
     defer { inFlight[name] = nil }
     let fresh = try await task.value
-    tokens[name] = (fresh.0, fresh.1)
+    tokens[name] = (fresh.0, fresh.1, max(0, fresh.1 - now))
     return fresh.0
   }
 }

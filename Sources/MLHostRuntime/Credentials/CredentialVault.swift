@@ -18,6 +18,14 @@ public struct Credential: Sendable, Equatable {
   /// The values the redactor must hide.
   var secretValues: [String] { fields.filter { !Self.publicFields.contains($0.key) }.map(\.value) }
 
+  /// Secrets shorter than this are easy to guess, and as words they also occur in ordinary text.
+  public static let safeSecretLength = 12
+
+  /// The fields whose secret is shorter than `safeSecretLength`, sorted: what `creds set` warns about.
+  public var shortSecrets: [String] {
+    fields.filter { !Self.publicFields.contains($0.key) && $0.value.count < Self.safeSecretLength }.map(\.key).sorted()
+  }
+
   public init(name: String, type: String, fields: [String: String], origins: [String] = [], expiresAt: Double? = nil) {
     self.name = name
     self.type = type
@@ -250,6 +258,9 @@ public final class SecretRedactor: @unchecked Sendable {
   private var ephemeral: [String] = []
   static let ephemeralKept = 256
 
+  /// A redactor of its own (the host uses `shared`).
+  public init() {}
+
   public func register<S: Sequence>(_ values: S) where S.Element == String {
     lock.withLock {
       // Short values (a port, "admin") would redact ordinary words; they are not secrets worth the noise.
@@ -266,12 +277,30 @@ public final class SecretRedactor: @unchecked Sendable {
     }
   }
 
+  /// `text` with every secret replaced where it stands as a whole token: not where it is part of a longer word
+  /// (the password "admin" leaves "administrator" alone), so short secrets do not garble ordinary text.
   public func redact(_ text: String) -> String {
     let (kept, minted) = lock.withLock { (secrets, ephemeral) }
     guard !kept.isEmpty || !minted.isEmpty else { return text }
     var out = text
-    for s in kept where out.contains(s) { out = out.replacingOccurrences(of: s, with: "[redacted]") }
-    for s in minted where out.contains(s) { out = out.replacingOccurrences(of: s, with: "[redacted]") }
+    for s in kept.sorted(by: { $0.count > $1.count }) + minted where out.contains(s) { out = Self.replaceTokens(s, in: out) }
     return out
+  }
+
+  /// Letters, digits and `_` continue a word; anything else (space, quote, `:`, `@`, `=`…) ends it.
+  static func continuesWord(_ c: Character) -> Bool { c.isLetter || c.isNumber || c == "_" }
+
+  static func replaceTokens(_ secret: String, in text: String) -> String {
+    var out = ""
+    var rest = text[...]
+    while let r = rest.range(of: secret) {
+      let before = r.lowerBound > rest.startIndex ? rest[rest.index(before: r.lowerBound)] : nil
+      let after = r.upperBound < rest.endIndex ? rest[r.upperBound] : nil
+      let whole = !(before.map(continuesWord) ?? false) && !(after.map(continuesWord) ?? false)
+      out += rest[..<r.lowerBound]
+      out += whole ? "[redacted]" : rest[r]
+      rest = rest[r.upperBound...]
+    }
+    return out + rest
   }
 }
