@@ -67,8 +67,14 @@ public struct ListenerConfig: Sendable {
     // As the server binds: a port left in TIME_WAIT by the previous run is free.
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
     guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
-      let reason = errno == EADDRINUSE ? "is already in use" : "cannot be used (\(String(cString: strerror(errno))))"
-      throw ListenerFailure(description: "port \(port) on \(host) \(reason); stop what holds it or choose another with \(option)-port")
+      switch errno {
+      case EADDRINUSE:
+        throw ListenerFailure(description: "port \(port) on \(host) is already in use; stop what holds it or choose another with \(option)-port")
+      case EADDRNOTAVAIL:
+        throw ListenerFailure(description: "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
+      default:
+        throw ListenerFailure(description: "cannot listen on \(host) port \(port) (\(String(cString: strerror(errno)))); \(option)-host and \(option)-port change them")
+      }
     }
   }
 }

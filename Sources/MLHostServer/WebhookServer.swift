@@ -13,6 +13,13 @@ public enum WebhookServer {
   ) throws -> some ApplicationProtocol {
     let router = Router()
     router.post("/hooks/{connector}/{name}") { request, context -> Response in
+      // Refused on its announced length, before a byte of the body is read (a sender waiting for
+      // `100 Continue` gets its answer at once); the connection then closes.
+      if let length = request.headers[.contentLength].flatMap(Int.init), length > ingress.bodyLimit {
+        return Response(
+          status: .contentTooLarge, headers: [.contentType: "text/plain; charset=utf-8"],
+          body: ResponseBody(byteBuffer: ByteBuffer(string: "body larger than \(ingress.bodyLimit) bytes\n")))
+      }
       var request = request
       let body = try await request.collectBody(upTo: ingress.bodyLimit)
       var headers: [String: String] = [:]

@@ -160,6 +160,10 @@ struct RunCommand: AsyncParsableCommand {
       vault = try state.vault()
       for credential in systems?.credentials() ?? [] { try vault.set(credential) }
       try vault.registerSecrets()
+      for c in try vault.list() where c.origins.isEmpty && Credential.signsRequests(c.type) {
+        logger.warning(
+          "credential \(c.name) is bound to no origin, so no request will carry it: mlhost creds set \(c.name) --type \(c.type) --origin https://<its system's host>:<port>")
+      }
     } catch {
       FileHandle.standardError.write(Data("\(state.state): \(error)\n".utf8))
       throw ExitCode(1)

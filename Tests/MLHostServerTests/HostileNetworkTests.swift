@@ -75,6 +75,13 @@ import Testing
     #expect(oversized.answer.hasPrefix("HTTP/1.1 413"), "\(oversized.answer)")
     #expect(oversized.answer.lowercased().contains("connection: close"))
     #expect(oversized.closed, "the connection stayed open after the 413")
+    // Announced too large and waiting for `100 Continue`: answered at once, from the head alone.
+    let announced = await HostilePeer.run {
+      HostilePeer.sendAndListen(
+        port: port, head: "POST \(Self.path) HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 70000\r\n\r\n",
+        body: [], within: 1.5)
+    }
+    #expect(announced.answer.hasPrefix("HTTP/1.1 413") && announced.closed, "\(announced)")
     let malformed = Array("{\"id\": 5,".utf8)
     #expect(await host.post(Self.path, body: malformed, headers: e2e.headers(malformed, id: "bad")) == 400)
 

@@ -27,8 +27,12 @@ import Testing
       "--origin", "https://erp.example.com", "--state", state.path,
     ])
     #expect(set.status == 0, "\(set.stderr)")
+    let unbound = try await MLHostProcess.run(
+      ["creds", "set", "old", "--type", "shopify_token", "--field", "access_token=t-old", "--state", state.path])
+    #expect(unbound.stdout.contains("old is bound to no origin"))
     let host = try HostProcess(scripts: [c.script], state: state)
     defer { host.process.kill() }
+    #expect(host.process.output.contains("credential old is bound to no origin, so no request will carry it"))
     #expect(try Self.mode(state) == 0o700)
     let files = try FileManager.default.contentsOfDirectory(atPath: state.path)
     for name in ["mlhost.sqlite", "mlhost.sqlite-wal", "mlhost.sqlite-shm", "credentials.json", "master.key", "admin.token",
@@ -96,12 +100,9 @@ import Testing
       }
     }
     let file = state.appendingPathComponent("mlhost.sqlite")
-    // The store closes when its thread lets go of the last write's closure, a moment after the last await.
-    let closed = Date().addingTimeInterval(10)
-    while FileManager.default.fileExists(atPath: file.path + "-wal") && Date() < closed {
-      try await Task.sleep(for: .milliseconds(50))
-    }
-    #expect(!FileManager.default.fileExists(atPath: file.path + "-wal"), "the store was not closed cleanly")
+    // The store closes (checkpointing its WAL into the file) once its thread lets go of the last write.
+    let closed = await eventually { !FileManager.default.fileExists(atPath: file.path + "-wal") }
+    #expect(closed, "the store was not closed cleanly")
     var bytes = try Data(contentsOf: file)
     let pages = bytes.count / 4096
     #expect(pages >= 20, "too small a store to damage in the middle: \(pages) pages")

@@ -39,11 +39,8 @@ public struct SystemProfile: Sendable, Equatable {
       && a.costBucket?.restore == b.costBucket?.restore && a.retries == b.retries
   }
 
-  /// The origin (scheme, host, port) of a URL, lowercased.
-  static func origin(_ url: String) -> String? {
-    guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host?.lowercased() else { return nil }
-    return "\(scheme)://\(host)" + (c.port.map { ":\($0)" } ?? "")
-  }
+  /// The origin (scheme, host, port) of an http(s) URL, as credentials are bound to it: one definition for both.
+  static func origin(_ url: String) -> String? { CredentialOrigin.of(url) }
 
   /// Whether a request changes something on the server. GraphQL reads travel as POST, so a POST whose JSON body
   /// is a GraphQL query (not a mutation) reads.
