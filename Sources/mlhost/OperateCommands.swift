@@ -38,13 +38,15 @@ struct StatusCommand: AsyncParsableCommand {
     let j = jobs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     let r = records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     return "jobs: \(j.isEmpty ? "none" : j)\nrecords: \(r.isEmpty ? "none" : r)\nneeding attention: \(unresolved)"
-      + (unresolved > 0 ? " (mlhost audit --failed; mlhost replay --failed)" : "")
+      + (unresolved > 0
+        ? " (\(Invocation.mlhost) audit --failed\(state.hint); \(Invocation.mlhost) replay --failed\(state.hint))" : "")
   }
 }
 
 struct TriggerCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "trigger", abstract: "Queues a job of a running connector now.")
+    commandName: "trigger",
+    abstract: "Runs a job now, on the running host, or in this process when none runs; prints how it ended.")
 
   @Argument var connector: String
   @Argument var job: String
@@ -56,9 +58,40 @@ struct TriggerCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let (code, body) = try await state.admin("POST", "/trigger/\(connector)/\(job)", body: input)
-    guard code == 200 else { throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    print(body)
+    let store = try state.store()
+    let started = Date().timeIntervalSince1970
+    let id: Int64
+    if let running = try await state.runningAdmin() {
+      let (code, body) = try await running("POST", "/trigger/\(connector)/\(job)", input)
+      guard code == 200, let queued = (Self.decode(body)["job_id"] as? NSNumber)?.int64Value else {
+        throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines))
+      }
+      id = queued
+      print("queued as job \(id) on the running host")
+      guard try await QueuedWork.waitForEnd(of: [id], in: store) else {
+        return print("job \(id) is still running; `mlhost status` and `mlhost audit` show how it ends")
+      }
+    } else {
+      let offline = try await OfflineHost.start(state, connectors: [connector], logger: .operatorVerb)
+      do {
+        id = try await offline.host.enqueue(connector: connector, job: job, input: input, trigger: "manual")
+      } catch {
+        await offline.stop()
+        throw CommandFailure("\(error)")
+      }
+      _ = await offline.host.outcome(of: id)
+      await offline.stop()
+    }
+    let end = try await store.job(id: id)
+    print("\(connector).\(job): " + (end?.state == "succeeded" ? "ok" : "failed: \(end?.lastError ?? "?")"))
+    let written = try await store.records(RecordFilter(connector: connector, since: started, limit: 10_000))
+      .filter { $0.jobID == id }.reversed()
+    if !written.isEmpty { print("records:") }
+    for line in QueuedWork.describe(records: Array(written), stateHint: state.hint) { print(line) }
+  }
+
+  static func decode(_ body: String) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:]
   }
 }
 
@@ -77,11 +110,38 @@ struct ReplayCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
-    var path = record.map { "/replay/\($0)" } ?? "/replay?failed=1"
-    if failed, let c = connector { path += "&connector=\(c)" }
-    let (code, body) = try await state.admin("POST", path)
-    guard code == 200 else { throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    print(body)
+    let store = try state.store()
+    let rows: [RecordRow]
+    if let record {
+      guard let row = try await store.record(id: record) else { throw CommandFailure("no record \(record) in \(state.state)") }
+      rows = [row]
+    } else {
+      rows = try await store.records(RecordFilter(connector: connector, unresolvedFailures: true, limit: 10_000))
+    }
+    if rows.isEmpty { return print("nothing needs a replay") }
+    if let running = try await state.runningAdmin() {
+      var path = record.map { "/replay/\($0)" } ?? "/replay?failed=1"
+      if failed, let c = connector { path += "&connector=\(c)" }
+      let (code, body) = try await running("POST", path, nil)
+      guard code == 200 else { throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
+      let ids = (TriggerCommand.decode(body)["job_ids"] as? [NSNumber] ?? []).map(\.int64Value)
+      print("replaying \(ids.count) record(s) on the running host")
+      guard try await QueuedWork.waitForEnd(of: ids, in: store) else {
+        return print("still running; `mlhost audit` shows how they end")
+      }
+    } else {
+      let offline = try await OfflineHost.start(state, connectors: Set(rows.map(\.connector)), logger: .operatorVerb)
+      print("no host runs on \(state.state): replaying \(rows.count) record(s) in this process")
+      var ids: [Int64] = []
+      for row in rows { if let id = try? await offline.host.replay(recordID: row.id) { ids.append(id) } }
+      for id in ids { _ = await offline.host.outcome(of: id) }
+      await offline.stop()
+    }
+    var latest: [RecordRow] = []
+    for row in rows {
+      if let now = try await store.latestRecord(connector: row.connector, kind: row.kind, key: row.key) { latest.append(now) }
+    }
+    for line in QueuedWork.describe(records: latest, stateHint: state.hint) { print(line) }
   }
 }
 
@@ -121,7 +181,7 @@ struct AuditCommand: AsyncParsableCommand {
       if r.replayOf != nil { line += " [replay of #\(r.replayOf!)]" }
       print(line)
       if let d = r.details { print("    details: \(d)") }
-      if (r.outcome == .rejected || r.outcome == .failed) && r.resolvedBy == nil { print("    replay: mlhost replay \(r.id)") }
+      if (r.outcome == .rejected || r.outcome == .failed) && r.resolvedBy == nil { print("    replay: \(Invocation.replay(r.id, stateHint: state.hint))") }
     }
   }
 }

@@ -213,8 +213,13 @@ struct RunCommand: AsyncParsableCommand {
       try? StateFolder.writePrivate(Data("{\"url\": \"\(url)\", \"pid\": \(getpid())}\n".utf8), to: adminInfo)
       logger.info("admin API listening", metadata: ["url": .string(url)])
     }
-    let replayHint = state.state == StateOptions.defaultDirectory ? "" : " --state \(state.state)"
-    let service = HostService(host: host, logger: logger, firstCycle: sandbox || once, replayHint: replayHint, once: once)
+    // The sandbox systems stop with a one-shot run: its records can be replayed only while a sandbox run goes on.
+    let hint = state.hint
+    let replayCommand: (@Sendable (Int64) -> String)? = sandbox && once ? nil : { @Sendable in Invocation.replay($0, stateHint: hint) }
+    var service = HostService(host: host, logger: logger, firstCycle: sandbox || once, replayCommand: replayCommand, once: once)
+    if sandbox && once {
+      service.note = "(the sandbox systems stop with this run; run without --once to replay records while they run)"
+    }
     // A group shuts its services down in reverse order: intake stops first (webhooks, then the admin API), then the
     // host lets its running jobs finish; the sandbox systems they talk to stop only after the group has ended.
     let group = ServiceGroup(configuration: .init(
@@ -254,7 +259,7 @@ extension RunCommand {
     await host.shutdown()
     print("dry run: one cycle of every scheduled job; nothing was sent that writes, and \(stateName)")
     // Its records live only in the scratch copy: no replay command would find them.
-    print(report.text(replayHint: nil))
+    print(report.text(replayCommand: nil))
     print(journal.summary())
   }
 }
@@ -265,7 +270,9 @@ struct HostService: Service {
   let host: ConnectorHost
   let logger: Logger
   var firstCycle = false
-  var replayHint = ""
+  var replayCommand: (@Sendable (Int64) -> String)?
+  /// Printed after the first cycle's summary.
+  var note = ""
   /// Stop after the first cycle.
   var once = false
 
@@ -291,7 +298,7 @@ struct HostService: Service {
           do {
             let report = try await host.runCycle()
             let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
-            FileHandle.standardOutput.write(Data("\nfirst cycle finished in \(seconds) s\n\(report.text(replayHint: replayHint))\n\n".utf8))
+            FileHandle.standardOutput.write(Data("\nfirst cycle finished in \(seconds) s\n\(report.text(replayCommand: replayCommand))\n\(note.isEmpty ? "" : note + "\n")\n".utf8))
           } catch {
             logger.error("the first cycle failed: \(error)")
           }

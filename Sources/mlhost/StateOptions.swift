@@ -48,6 +48,19 @@ struct StateOptions: ParsableArguments {
     return token
   }
 
+  /// What a printed command needs to find this state folder again: nothing for the default one.
+  var hint: String { state == Self.defaultDirectory ? "" : " --state \(state)" }
+
+  /// A caller of the running host's admin API, or nil when no host runs on this folder (no `admin.json`, or a
+  /// host that is gone without removing it).
+  func runningAdmin() async throws -> (@Sendable (String, String, String?) async throws -> (Int, String))? {
+    guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("admin.json").path),
+      (try? await admin("GET", "/healthz")) != nil
+    else { return nil }
+    let options = self
+    return { method, path, body in try await options.admin(method, path, body: body) }
+  }
+
   /// Calls the running host's admin API.
   func admin(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, String) {
     let info = directory.appendingPathComponent("admin.json")

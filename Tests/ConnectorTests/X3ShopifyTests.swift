@@ -71,7 +71,7 @@ let uninvoiceable = 5
     #expect(first.stdout.contains("no X3 customer with email nadia.ozdemir@example.net"))
     #expect(first.stdout.contains("unknown SKU GHOST-404"))
     #expect(first.stdout.contains("GL account 706100 is inactive in X3"))
-    #expect(first.stdout.contains("→ mlhost replay"))
+    #expect(first.stdout.contains("mlhost replay "))
     let references = rig.invoiceReferences
     #expect(references.count == 24 - uninvoiceable)
     #expect(Set(references).count == references.count, "an order was invoiced twice")

@@ -32,7 +32,7 @@ import Testing
     #expect(try await host.admin("POST", "/trigger/ops/add_customer", body: #""a@x.com""#).0 == 200)
     let trigger = try await MLHostProcess.run(["trigger", "ops", "sync", "--input", orders] + stateArgs)
     #expect(trigger.status == 0, "\(trigger.stderr)")
-    #expect(trigger.stdout.contains("job_id"))
+    #expect(trigger.stdout.contains("queued as job") && trigger.stdout.contains("ops.sync: ok"), "\(trigger.stdout)")
     let store = try host.store()
     #expect(try await eventually { try await store.stats().recordsByOutcome == ["created": 1, "rejected": 1] })
 
@@ -228,5 +228,42 @@ import Testing
     #expect(p.wait(within: 10) == 0, "\(p.output)")
     #expect(p.output.contains("sleepy.nap: failed: interrupted"), "\(p.output)")
     #expect(p.output.contains("go back to the queue"))
+  }
+
+  @Test func theReplayCommandASummaryPrintsRunsAsPrintedWithoutARunningHost() async throws {
+    let c = try TempConnector(script: """
+      local c = mlhost.connector { name = "books", settings = { open = { type = "boolean", default = false } } }
+      c:handler("invoice", function(rec)
+        if not c.settings.open then rec:reject("the period is closed") end
+        return rec:created("erp", "INV-" .. rec.key)
+      end)
+      c:every("1h", "sync", function(job) job:record("invoice", "A1", {}) end)
+      c:job("one", function(job, input) job:record("invoice", input.key, input) end)
+      return c
+      """, settings: "open = false\n")
+    defer { c.remove() }
+    let state = c.directory.appendingPathComponent("state").path
+    let first = try await MLHostProcess.run(["run", c.script.path, "--once", "--state", state])
+    #expect(first.status == 0)
+    let hint = try #require(first.stdout.split(separator: "\n").first { $0.contains("→ ") }, "\(first.stdout)")
+    let command = hint.split(separator: "→ ")[1].split(separator: " ").map(String.init)
+    // Runnable as printed: this binary (not on the PATH here), the record, the state folder.
+    #expect(URL(fileURLWithPath: command[0]).resolvingSymlinksInPath() == MLHostProcess.binary.resolvingSymlinksInPath())
+    #expect(command[1] == "replay" && command.suffix(2) == ["--state", state])
+
+    // The cause is fixed in the settings, and the printed command replays the record in-process.
+    try "open = true\n".write(to: c.settings!, atomically: true, encoding: .utf8)
+    let replay = try await MLHostProcess.run(Array(command.dropFirst()))
+    #expect(replay.status == 0, "\(replay.stderr)")
+    #expect(replay.stdout.contains("no host runs on \(state): replaying 1 record(s) in this process"), "\(replay.stdout)")
+    #expect(replay.stdout.contains("invoice A1: created erp INV-A1"), "\(replay.stdout)")
+    let status = try await MLHostProcess.run(["status", "--state", state])
+    #expect(status.stdout.contains("needing attention: 0"), "\(status.stdout)")
+
+    // trigger runs a job the same way and prints how it ended and what it wrote.
+    let trigger = try await MLHostProcess.run(["trigger", "books", "one", "--input", #"{"key": "B2"}"#, "--state", state])
+    #expect(trigger.status == 0, "\(trigger.stderr)")
+    #expect(trigger.stdout.contains("books.one: ok"), "\(trigger.stdout)")
+    #expect(trigger.stdout.contains("invoice B2: created erp INV-B2"), "\(trigger.stdout)")
   }
 }

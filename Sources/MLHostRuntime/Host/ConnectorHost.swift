@@ -69,6 +69,7 @@ public actor ConnectorHost {
       }
       slots.append(Slot(source: source, version: version))
       try await syncSchedules(version.definition)
+      try await store.saveSource(source, name: version.definition.name)
       logger.info("loaded connector \(version.definition.name)", metadata: versionMetadata(version))
     }
     routes.update(slots.map { $0.version.definition })

@@ -19,9 +19,9 @@ public struct CycleReport: Sendable {
   }
 
   /// Jobs and their outcome, records by kind and outcome, then every record that needs a person, with the
-  /// command that replays it (`replayHint` is appended to it, e.g. the state directory; nil: a dry run, whose
-  /// records cannot be replayed).
-  public func text(replayHint: String? = "") -> String {
+  /// command that replays it (`replayCommand` writes it for a record id; nil when the records cannot be replayed,
+  /// as in a dry run).
+  public func text(replayCommand: ((Int64) -> String)?) -> String {
     var lines = ["jobs:"]
     for j in jobs { lines.append("  \(j.connector).\(j.job): " + (j.error.map { "failed: \($0)" } ?? "ok")) }
     lines.append("records:")
@@ -36,13 +36,13 @@ public struct CycleReport: Sendable {
       lines.append("  \(kind): " + counts.joined(separator: ", "))
     }
     let attention = records.filter { $0.outcome == .rejected || $0.outcome == .failed }
-    if !attention.isEmpty, let replayHint {
+    if !attention.isEmpty, let replayCommand {
       lines.append("needing attention (fix the cause, then replay; failed records are also retried on their own):")
       for r in attention {
-        lines.append("  \(r.outcome.rawValue) \(r.kind) \(r.key): \(r.error ?? "")\n    → mlhost replay \(r.id)\(replayHint)")
+        lines.append("  \(r.outcome.rawValue) \(r.kind) \(r.key): \(r.error ?? "")\n    → \(replayCommand(r.id))")
       }
     } else if !attention.isEmpty {
-      lines.append("would need attention:")
+      lines.append("needing attention:")
       for r in attention { lines.append("  \(r.outcome.rawValue) \(r.kind) \(r.key): \(r.error ?? "")") }
     }
     return lines.joined(separator: "\n")

@@ -353,6 +353,16 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
+  /// The latest audit row of one record: its current state.
+  public func latestRecord(connector: String, kind: String, key: String) async throws -> RecordRow? {
+    try await run { db in
+      try db.query(
+        "SELECT \(Self.recordColumns) FROM records WHERE connector = ? AND kind = ? AND key = ? ORDER BY id DESC LIMIT 1",
+        [.text(connector), .text(kind), .text(key)]
+      ).first.map(Self.recordRow)
+    }
+  }
+
   public func records(_ f: RecordFilter) async throws -> [RecordRow] {
     try await run { db in
       var sql = "SELECT \(Self.recordColumns) FROM records WHERE 1 = 1"
