@@ -72,6 +72,9 @@ let package = Package(
       ],
       path: "Benchmarks/mlhost-bench"
     ),
+    // libFuzzer targets over the JSON decoder, the webhook path and the settings reader (docs/FUZZING.md); a
+    // plain build makes the corpus replayer.
+    .executableTarget(name: "mlhost-fuzz", dependencies: ["MLHostRuntime"]),
     // The benchmark's C baseline, kept out of the product's bridge.
     .target(name: "CBenchSupport", dependencies: ["CLua"], path: "Benchmarks/CBenchSupport"),
     .target(

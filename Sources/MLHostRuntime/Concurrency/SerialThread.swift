@@ -46,6 +46,20 @@ final class SerialThread: @unchecked Sendable {
     }
   }
 
+  /// Runs `body` on the executor and blocks the calling thread until it returns: for callers outside Swift
+  /// concurrency (the fuzzers' C entry point). Never call it from the executor itself.
+  func runAndWait<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+    precondition(!isCurrent, "runAndWait on the executor would wait for itself")
+    let done = DispatchSemaphore(value: 0)
+    let box = ResultBox<T>()
+    post {
+      box.value = body()
+      done.signal()
+    }
+    done.wait()
+    return box.value!
+  }
+
   /// Schedules `work` after `delay` seconds. Must be called on the executor.
   func after(_ delay: Double, _ work: @escaping () -> Void) {
     assertOnExecutor()
@@ -144,4 +158,9 @@ struct TimerHeap {
 struct UncheckedBox<T>: @unchecked Sendable {
   let value: T
   init(_ value: T) { self.value = value }
+}
+
+/// Carries a result from the executor to a thread waiting on a semaphore (the semaphore orders the accesses).
+private final class ResultBox<T>: @unchecked Sendable {
+  var value: T?
 }

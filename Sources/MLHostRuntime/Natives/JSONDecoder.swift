@@ -188,15 +188,8 @@ struct LuaJSONDecoder {
     guard end - p >= 4 else { throw fail("truncated \\u escape") }
     var v: UInt32 = 0
     for _ in 0..<4 {
-      let c = p.pointee
+      guard let d = JSONText.hexValue(p.pointee) else { throw fail("invalid \\u escape") }
       p += 1
-      let d: UInt32
-      switch c {
-      case 48...57: d = UInt32(c - 48)
-      case 65...70: d = UInt32(c - 55)
-      case 97...102: d = UInt32(c - 87)
-      default: throw fail("invalid \\u escape")
-      }
       v = v << 4 | d
     }
     return v
@@ -204,15 +197,15 @@ struct LuaJSONDecoder {
 
   mutating func unicodeEscape(into buffer: inout [UInt8]) throws {
     var code = try hex4()
-    if (0xD800..<0xDC00).contains(code) {
+    if JSONText.highSurrogates.contains(code) {
       guard end - p >= 6, p[0] == UInt8(ascii: "\\"), p[1] == UInt8(ascii: "u") else {
         throw fail("lone surrogate in \\u escape")
       }
       p += 2
       let low = try hex4()
-      guard (0xDC00..<0xE000).contains(low) else { throw fail("invalid surrogate pair") }
+      guard JSONText.lowSurrogates.contains(low) else { throw fail("invalid surrogate pair") }
       code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-    } else if (0xDC00..<0xE000).contains(code) {
+    } else if JSONText.lowSurrogates.contains(code) {
       throw fail("lone surrogate in \\u escape")
     }
     buffer.append(contentsOf: String(Character(Unicode.Scalar(code)!)).utf8)

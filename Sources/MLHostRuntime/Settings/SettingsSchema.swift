@@ -155,7 +155,8 @@ public struct SettingsSchema: Sendable {
         guard let s = DurationText.seconds(v.stringValue!) else {
           return bad("'\(v.stringValue!)' is not a duration like 30s, 5m or 1h30m")
         }
-        return .plain(s == s.rounded() ? .integer(Int64(s)) : .number(s))
+        // Whole seconds stay integers while they fit one (`Int64(s)` would trap on "99999999999999999999s").
+        return .plain(Int64(exactly: s).map(LuaValue.integer) ?? .number(s))
       default: return bad("a duration like \"5m\" expected, got \(describe(v))")
       }
     case .oneOf(let options):

@@ -40,6 +40,13 @@ public struct TOMLReader {
   private let root = Table()
   /// The table that `key = value` lines go to.
   private var current: Table
+  /// How deep `current` is below the root.
+  private var currentDepth = 0
+  /// How deep the value or key being read lies below the root: tables, arrays and dotted-key parts each count one.
+  /// Reading and converting are recursive, so a deeper file is refused instead of overflowing the stack (a 200 KB
+  /// line of `[` or of `a.a.a…` crashed the host).
+  private var depth = 0
+  public static let maxDepth = 100
 
   public static func parse(_ text: String) throws -> LuaValue {
     var r = TOMLReader(bytes: Array(text.utf8))
@@ -90,6 +97,7 @@ public struct TOMLReader {
         let arrayTable = i + 1 < b.count && b[i + 1] == UInt8(ascii: "[")
         i += arrayTable ? 2 : 1
         skipBlank()
+        depth = 0
         let path = try key()
         skipBlank()
         guard c == UInt8(ascii: "]") else { throw fail("expected ']' after a table name") }
@@ -101,14 +109,17 @@ public struct TOMLReader {
         } else {
           try openTable(path)
         }
+        currentDepth = path.count
         try endOfLine()
         continue
       }
+      depth = currentDepth
       let path = try key()
       skipBlank()
       guard c == UInt8(ascii: "=") else { throw fail("expected '=' after key '\(path.joined(separator: "."))'") }
       i += 1
       skipBlank()
+      depth += path.count
       let v = try value()
       try assign(path, v, in: current)
       try endOfLine()
@@ -129,10 +140,16 @@ public struct TOMLReader {
         guard i > start else { throw fail("expected a key") }
         parts.append(String(decoding: b[start..<i], as: UTF8.self))
       }
+      guard depth + parts.count <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
       skipBlank()
       guard c == UInt8(ascii: ".") else { return parts }
       i += 1
     }
+  }
+
+  private mutating func enter() throws {
+    depth += 1
+    guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
   }
 
   // MARK: building the tree
@@ -286,6 +303,8 @@ public struct TOMLReader {
   }
 
   private mutating func array() throws -> LuaValue {
+    try enter()
+    defer { depth -= 1 }
     i += 1
     var items: [LuaValue] = []
     while true {
@@ -305,6 +324,8 @@ public struct TOMLReader {
   }
 
   private mutating func inlineTable() throws -> LuaValue {
+    try enter()
+    defer { depth -= 1 }
     i += 1
     let table = Table()
     skipBlank()
@@ -319,7 +340,9 @@ public struct TOMLReader {
       guard c == UInt8(ascii: "=") else { throw fail("expected '=' in an inline table") }
       i += 1
       skipBlank()
+      depth += path.count
       let v = try value()
+      depth -= path.count
       try assign(path, v, in: table)
       skipBlank()
       if c == UInt8(ascii: ",") {

@@ -1,4 +1,4 @@
-/// Durations as people write them in settings and schedules: `90s`, `5m`, `1h30m`, `2d`, `250ms`.
+/// Durations as people write them in settings and schedules: `90s`, `5m`, `1h30m`, `2d`, `250ms`. Always finite.
 public enum DurationText {
   public static func seconds(_ text: String) -> Double? {
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
@@ -14,6 +14,7 @@ public enum DurationText {
       rest = rest.dropFirst(unit.count)
       total += n * factor
     }
-    return total
+    // Digits enough to overflow a Double ("1" and 400 zeros) are no duration.
+    return total.isFinite ? total : nil
   }
 }

@@ -59,7 +59,7 @@ public enum JSONScan {
           i += 1
           return start..<(i - 1)
         case UInt8(ascii: "\\"):
-          i += 2
+          guard escape() else { return nil }
         case 0..<0x20:
           return nil
         default:
@@ -67,6 +67,42 @@ public enum JSONScan {
         }
       }
       return nil
+    }
+
+    /// Skips one escape, backslash included, accepting exactly what the decoder does: the short escapes, and
+    /// `\uXXXX` with surrogates only as a high-low pair. (Skipping any two bytes let `"\x"` and lone surrogates
+    /// through to jobs whose `json.decode` then refused the payload: found by the json fuzzer.)
+    mutating func escape() -> Bool {
+      i += 1
+      guard i < bytes.count else { return false }
+      let e = bytes[i]
+      i += 1
+      switch e {
+      case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+        UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+        return true
+      case UInt8(ascii: "u"):
+        guard let code = hex4() else { return false }
+        if JSONText.lowSurrogates.contains(code) { return false }
+        guard JSONText.highSurrogates.contains(code) else { return true }
+        guard c == UInt8(ascii: "\\"), i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "u") else { return false }
+        i += 2
+        guard let low = hex4() else { return false }
+        return JSONText.lowSurrogates.contains(low)
+      default:
+        return false
+      }
+    }
+
+    mutating func hex4() -> UInt32? {
+      guard bytes.count - i >= 4 else { return nil }
+      var v: UInt32 = 0
+      for _ in 0..<4 {
+        guard let d = JSONText.hexValue(bytes[i]) else { return nil }
+        v = v << 4 | d
+        i += 1
+      }
+      return v
     }
 
     mutating func number() -> Bool {
@@ -148,6 +184,18 @@ public enum JSONScan {
 /// JSON string escaping into a byte buffer, shared by the Lua encoder and the webhook ingress.
 enum JSONText {
   private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+  static let highSurrogates: Range<UInt32> = 0xD800..<0xDC00
+  static let lowSurrogates: Range<UInt32> = 0xDC00..<0xE000
+
+  /// A hex digit's value, for `\u` escapes.
+  @inline(__always) static func hexValue(_ c: UInt8) -> UInt32? {
+    switch c {
+    case 48...57: UInt32(c - 48)
+    case 65...70: UInt32(c - 55)
+    case 97...102: UInt32(c - 87)
+    default: nil
+    }
+  }
 
   static func appendString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))

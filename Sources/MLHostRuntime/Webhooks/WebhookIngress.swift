@@ -67,25 +67,68 @@ public final class WebhookIngress: @unchecked Sendable {
       logger.error("cannot read credential \(credentialName): \(error)")
       return (503, "webhook not configured", "unconfigured")
     }
-    switch WebhookVerifier.verify(hook.system, header: hook.header, headers: headers, body: body, credential: secret) {
+    let admission = Self.admit(hook, headers: headers, body: body, secret: secret)
+    let prepared: (input: [UInt8], orderingKey: String?, deliveryID: String)
+    switch admission {
     case .ping:
       logger.info("webhook ping answered", metadata: ["connector": .string(connector), "webhook": .string(name)])
       return (200, "ok", "ping")
-    case .invalid(let why):
+    case .badSignature(let why):
       // A security event: never log the body, which an attacker chose.
       logger.warning("webhook rejected: \(why)", metadata: [
         "event": "security", "connector": .string(connector), "webhook": .string(name), "bytes": .stringConvertible(body.count),
       ])
       return (401, "bad signature", "bad_signature")
-    case .valid:
-      break
+    case .malformed(let why):
+      return (400, why, "malformed")
+    case .queue(let input, let orderingKey, let deliveryID):
+      prepared = (input, orderingKey, deliveryID)
     }
-    guard String(validating: body, as: UTF8.self) != nil else { return (400, "body is not UTF-8 text", "malformed") }
+    let now = host.now
+    let job = NewJob(
+      connector: connector, job: hook.job, input: String(decoding: prepared.input, as: UTF8.self), trigger: "webhook",
+      orderingKey: prepared.orderingKey, maxAttempts: host.maxAttempts, runAt: now)
+    let delivery = NewDelivery(source: hook.system.rawValue, deliveryID: prepared.deliveryID, job: job, receivedAt: now)
+    do {
+      switch try await host.store.enqueue(delivery: delivery) {
+      case .queued:
+        host.wake.signal()
+        return (200, "ok", "queued")
+      case .duplicate:
+        return (200, "duplicate delivery", "duplicate")
+      }
+    } catch {
+      logger.error("storing a webhook delivery failed: \(error)")
+      return (503, "try again", "store_error")
+    }
+  }
+}
+
+extension WebhookIngress {
+  /// What the ingress makes of one delivery once its route and secret are known: no I/O, no logging, so the
+  /// fuzzer (`FuzzTargets.webhook`) drives the same code as the listener.
+  enum Admission: Equatable {
+    /// WooCommerce's unsigned creation ping: answered 200, nothing queued.
+    case ping
+    case badSignature(String)
+    case malformed(String)
+    /// The job's input (JSON text), its ordering key and the delivery id it is de-duplicated by.
+    case queue(input: [UInt8], orderingKey: String?, deliveryID: String)
+  }
+
+  /// Checks the signature, then the body, and builds the job's input:
+  /// `{"topic", "system", "delivery_id", "headers", "payload"}` with the body inlined as JSON.
+  static func admit(_ hook: WebhookDeclaration, headers: [String: String], body: [UInt8], secret: Credential) -> Admission {
+    switch WebhookVerifier.verify(hook.system, header: hook.header, headers: headers, body: body, credential: secret) {
+    case .ping: return .ping
+    case .invalid(let why): return .badSignature(why)
+    case .valid: break
+    }
+    guard String(validating: body, as: UTF8.self) != nil else { return .malformed("body is not UTF-8 text") }
     let scan = body.withUnsafeBytes { JSONScan.scan($0) }
     // Shopify, WooCommerce and Adobe always send JSON: anything else is refused before it is queued.
-    if !scan.valid && hook.system != .hmac { return (400, "body is not JSON", "malformed") }
+    if !scan.valid && hook.system != .hmac { return .malformed("body is not JSON") }
     let deliveryID = WebhookVerifier.deliveryID(hook.system, headers: headers, body: body)
-    // The job's input: {"topic", "system", "delivery_id", "headers", "payload"} with the body inlined as JSON.
     var input: [UInt8] = []
     input.reserveCapacity(body.count + 512)
     input.append(contentsOf: #"{"topic":"#.utf8)
@@ -96,7 +139,7 @@ public final class WebhookIngress: @unchecked Sendable {
     JSONText.appendString(deliveryID, to: &input)
     input.append(contentsOf: #","headers":{"#.utf8)
     var first = true
-    for (k, v) in headers where Self.keptHeaders.contains(k) {
+    for (k, v) in headers where keptHeaders.contains(k) {
       if !first { input.append(UInt8(ascii: ",")) }
       first = false
       JSONText.appendString(k, to: &input)
@@ -110,23 +153,6 @@ public final class WebhookIngress: @unchecked Sendable {
       body.withUnsafeBytes { JSONText.appendString($0, to: &input) }
     }
     input.append(UInt8(ascii: "}"))
-    let key = scan.topLevelID.map { "\(hook.system.rawValue):\($0)" }
-    let now = host.now
-    let job = NewJob(
-      connector: connector, job: hook.job, input: String(decoding: input, as: UTF8.self), trigger: "webhook",
-      orderingKey: key, maxAttempts: host.maxAttempts, runAt: now)
-    let delivery = NewDelivery(source: hook.system.rawValue, deliveryID: deliveryID, job: job, receivedAt: now)
-    do {
-      switch try await host.store.enqueue(delivery: delivery) {
-      case .queued:
-        host.wake.signal()
-        return (200, "ok", "queued")
-      case .duplicate:
-        return (200, "duplicate delivery", "duplicate")
-      }
-    } catch {
-      logger.error("storing a webhook delivery failed: \(error)")
-      return (503, "try again", "store_error")
-    }
+    return .queue(input: input, orderingKey: scan.topLevelID.map { "\(hook.system.rawValue):\($0)" }, deliveryID: deliveryID)
   }
 }
