@@ -230,6 +230,17 @@ public final class ConnectorVersion: @unchecked Sendable {
 
   /// The VM's memory in use, for status and benchmarks.
   public func memoryInUse() async -> Int { (try? await vm.perform { $0.memoryInUse }) ?? 0 }
+
+  /// Whether the VM stays near its memory limit after a full collection: what it keeps alive between jobs
+  /// (tables in globals, say) leaves later jobs no room.
+  func isMemoryExhausted() async -> Bool {
+    let limit = source.limits.memoryBytes
+    let used = (try? await vm.perform { vm in
+      _ = mlh_lua_gc_collect(vm.L.raw)
+      return vm.memoryInUse
+    }) ?? 0
+    return used > limit / 10 * 9
+  }
 }
 
 /// A connector that failed to load: `path:line: message`, with the traceback apart.

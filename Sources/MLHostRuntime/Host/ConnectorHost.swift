@@ -115,11 +115,11 @@ public actor ConnectorHost {
     updateWatches()
   }
 
-  private func reload(_ slot: Slot) async {
+  private func reload(_ slot: Slot, fresh: Bool = false) async {
     let old = slot.version
     do {
       let new = try await ConnectorVersion.load(slot.source, logger: logger, runtime: runtime)
-      guard new.contentHash != old.contentHash else {
+      guard new.contentHash != old.contentHash || fresh else {
         await new.retire(grace: 0)
         return
       }
@@ -132,7 +132,7 @@ public actor ConnectorHost {
       reloadCount += 1
       var meta = versionMetadata(new)
       meta["previous"] = .string(old.shortHash)
-      logger.info("reloaded connector \(new.definition.name)", metadata: meta)
+      logger.info(fresh ? "connector \(new.definition.name) runs on a fresh VM" : "reloaded connector \(new.definition.name)", metadata: meta)
       let rerun = try await store.rerunScriptFailures(
         connector: new.definition.name, now: options.now(), maxAttempts: options.retry.maxAttempts)
       if rerun.jobs + rerun.records > 0 {
@@ -264,7 +264,7 @@ public actor ConnectorHost {
     let version = slot.version
     inFlight[leased.id] = Task {
       let outcome = await self.execute(leased, on: version)
-      await self.finished(leased, slot: slot, outcome: outcome)
+      await self.finished(leased, slot: slot, version: version, outcome: outcome)
     }
   }
 
@@ -294,7 +294,7 @@ public actor ConnectorHost {
     return outcome
   }
 
-  private func finished(_ leased: LeasedJob, slot: Slot, outcome: JobOutcome) async {
+  private func finished(_ leased: LeasedJob, slot: Slot, version: ConnectorVersion, outcome: JobOutcome) async {
     slot.running -= 1
     inFlight[leased.id] = nil
     var final = true
@@ -305,6 +305,13 @@ public actor ConnectorHost {
           jobID: leased.id, owner: options.owner, now: options.now(), succeeded: true, error: nil, errorKind: nil,
           retryAt: nil)
       case .failed(let e):
+        // A VM left full by what it keeps between jobs fails every later job: the connector gets a fresh one.
+        if e.limitExceeded, slot.version === version, await version.isMemoryExhausted() {
+          logger.warning(
+            "the VM of \(leased.connector) stays at its memory limit after job \(leased.id); replacing it",
+            metadata: ["connector": .string(leased.connector)])
+          await reload(slot, fresh: true)
+        }
         let retryAt = retryTime(leased, e)
         final = retryAt == nil
         if !final {
