@@ -35,6 +35,7 @@ struct StatusCommand: AsyncParsableCommand {
       if let f = c.reloadFailure {
         out.append("  RELOAD FAILED \(f.at) (version \(f.running) keeps running): \(f.error)")
       }
+      out.append("  jobs: " + c.jobs.joined(separator: ", "))
       for w in c.webhooks { out.append("  webhook POST \(w.path) (\(w.system) \(w.topic))") }
     }
     for j in status.schedules {
