@@ -5,41 +5,66 @@ import MLHostServer
 
 struct StatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "status", abstract: "Shows connectors, jobs by state and records needing attention.")
+    commandName: "status",
+    abstract: "Shows connectors, each job's last and next run and last error, failed reloads, dead-lettered jobs and records needing attention.")
 
   @OptionGroup var state: StateOptions
-  @Flag(help: "Print JSON.") var json = false
+  @Flag(help: "Print JSON (times in ISO 8601).") var json = false
 
   func run() async throws {
+    let status: HostStatus
     if let (code, body) = try? await state.admin("GET", "/status"), code == 200 {
-      if json { return print(body) }
-      let status = try JSONDecoder().decode(HostStatus.self, from: Data(body.utf8))
-      for c in status.connectors {
-        print("connector \(c.name)  version \(c.version)")
-        for j in c.jobs { print("  job \(j)") }
-        for w in c.webhooks { print("  webhook \(w)") }
-      }
-      print(summary(status.jobs, status.records, status.unresolvedFailures))
-      return
+      status = try JSONDecoder().decode(HostStatus.self, from: Data(body.utf8))
+    } else {
+      // No running host: the store still tells the queue, the schedules and the audit trail.
+      status = try await HostStatus.collect(store: state.store())
     }
-    // No running host: the store still tells the queue and the audit trail.
-    let stats = try await state.store().stats()
     if json {
-      let s = HostStatus(connectors: [], jobs: stats.jobsByState, records: stats.recordsByOutcome, unresolvedFailures: stats.unresolvedFailures)
       let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      return print(String(decoding: try encoder.encode(s), as: UTF8.self))
+      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+      return print(String(decoding: try encoder.encode(status), as: UTF8.self))
     }
-    print("no host running on \(state.state); from the store:")
-    print(summary(stats.jobsByState, stats.recordsByOutcome, stats.unresolvedFailures))
+    print(text(status))
   }
 
-  func summary(_ jobs: [String: Int], _ records: [String: Int], _ unresolved: Int) -> String {
-    let j = jobs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-    let r = records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-    return "jobs: \(j.isEmpty ? "none" : j)\nrecords: \(r.isEmpty ? "none" : r)\nneeding attention: \(unresolved)"
-      + (unresolved > 0
-        ? " (\(Invocation.mlhost) audit --failed\(state.hint); \(Invocation.mlhost) replay --failed\(state.hint))" : "")
+  func text(_ status: HostStatus) -> String {
+    var out: [String] = []
+    if !status.hostRunning { out.append("no host running on \(state.state); from the store:") }
+    for c in status.connectors {
+      out.append("connector \(c.name)  version \(c.version)  \(c.script)")
+      if let f = c.reloadFailure {
+        out.append("  RELOAD FAILED \(f.at) (version \(f.running) keeps running): \(f.error)")
+      }
+      out.append("  jobs: " + c.jobs.joined(separator: ", "))
+      for w in c.webhooks { out.append("  webhook POST \(w.path) (\(w.system) \(w.topic))") }
+    }
+    for j in status.schedules {
+      var line = "  job \(j.connector).\(j.job == ReplayJob.name ? "replays" : j.job)"
+      if let s = j.schedule { line += " (\(s))" }
+      if let last = j.lastRun { line += "  last \(last) \(j.lastState ?? "")" }
+      if let next = j.nextRun { line += "  next \(next)" }
+      let waiting = [("queued", j.queued), ("running", j.running), ("dead", j.dead)].filter { $0.1 > 0 }
+      if !waiting.isEmpty { line += "  " + waiting.map { "\($0.1) \($0.0)" }.joined(separator: ", ") }
+      out.append(line)
+      if let e = j.lastError {
+        out.append("    last error\(j.lastErrorKind == "script" ? " (script error, runs again after a reload)" : ""): \(e)")
+      }
+    }
+    let jobs = status.jobs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    let records = status.records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    out.append("jobs: \(jobs.isEmpty ? "none" : jobs)")
+    out.append("records: \(records.isEmpty ? "none" : records)")
+    out.append("needing attention: \(status.unresolvedFailures)"
+      + (status.unresolvedFailures > 0
+        ? " (\(Invocation.mlhost) audit --failed\(state.hint); \(Invocation.mlhost) replay --failed\(state.hint))" : ""))
+    if !status.deadJobs.isEmpty {
+      out.append("dead-lettered jobs (newest first\(status.deadJobs.count == HostStatus.deadListed ? ", the last \(HostStatus.deadListed)" : "")):")
+      for d in status.deadJobs {
+        out.append("  #\(d.id) \(d.finishedAt.flatMap(HostStatus.iso) ?? "") \(d.connector).\(d.job) [\(d.trigger)] after \(d.attempts) attempt(s)"
+          + (d.errorKind == "script" ? " (script error)" : "") + ": \(d.error ?? "")")
+      }
+    }
+    return out.joined(separator: "\n")
   }
 }
 
@@ -153,7 +178,7 @@ struct AuditCommand: AsyncParsableCommand {
   @Option(help: "Only this connector's records.") var connector: String?
   @Option(help: "Only records since this time (ISO 8601, or a duration ago such as 2h).") var since: String?
   @Option(help: "At most this many rows.") var limit = 100
-  @Flag(help: "Print JSON lines.") var json = false
+  @Flag(help: "Print JSON lines (input and details as JSON, times in ISO 8601).") var json = false
   @OptionGroup var state: StateOptions
 
   func run() async throws {
@@ -166,9 +191,7 @@ struct AuditCommand: AsyncParsableCommand {
     let rows = try await state.store().records(
       RecordFilter(connector: connector, unresolvedFailures: failed, since: sinceTime, limit: limit))
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      for r in rows { print(String(decoding: try encoder.encode(r), as: UTF8.self)) }
+      for r in rows { print(try r.auditJSON()) }
       return
     }
     if rows.isEmpty { return print(failed ? "no records need attention" : "no records") }

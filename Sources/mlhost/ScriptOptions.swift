@@ -59,7 +59,7 @@ struct ScriptOptions: ParsableArguments {
     try scripts.enumerated().map { i, path in
       let script = URL(fileURLWithPath: path).standardizedFileURL
       guard FileManager.default.fileExists(atPath: script.path) else {
-        throw ValidationError("\(path): no such file")
+        throw CommandFailure("\(path): the file does not exist")
       }
       var settings: URL?
       if i < configs.count {

@@ -21,7 +21,9 @@ import Testing
   }
 
   @Test func runRefusesARetentionShorterThanSendersRetry() async throws {
-    let r = try await MLHostProcess.run(["run", "examples/invoice_digest/invoice_digest.lua", "--keep-days", "0.1"])
+    let r = try await MLHostProcess.run([
+      "run", "examples/invoice_digest/invoice_digest.lua", "--keep-days", "0.1", "--webhook-port", "0", "--admin-port", "0",
+    ])
     #expect(r.status != 0)
     #expect(r.stderr.contains("--keep-days must be at least 1"), "\(r.stderr)")
   }

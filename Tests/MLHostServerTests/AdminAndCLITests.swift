@@ -47,7 +47,8 @@ import Testing
 
     let (_, metrics) = try await host.admin("GET", "/metrics")
     #expect(metrics.contains("mlhost_records{outcome=\"rejected\"} 1"))
-    #expect(metrics.contains("mlhost_job_runs_total{connector=\"ops\",result=\"succeeded\"} 2"))
+    #expect(metrics.contains("mlhost_job_runs_total{connector=\"ops\",job=\"add_customer\",result=\"succeeded\"} 1"))
+    #expect(metrics.contains("mlhost_job_runs_total{connector=\"ops\",job=\"sync\",result=\"succeeded\"} 1"))
 
     // Fix the cause, replay every failure.
     #expect(try await MLHostProcess.run(["trigger", "ops", "add_customer", "--input", #""b@x.com""#] + stateArgs).status == 0)

@@ -50,7 +50,9 @@ import Testing
     defer { server.stop() }
     let setup = try await Self.setUp(server.url)
     defer { setup.connector.remove() }
-    let run = try await MLHostProcess.run(["run", setup.connector.script.path, "--dry-run", "--state", setup.state.path])
+    let run = try await MLHostProcess.run([
+      "run", setup.connector.script.path, "--dry-run", "--state", setup.state.path, "--webhook-port", "0", "--admin-port", "0",
+    ])
     #expect(run.status == 0, "\(run.stderr)")
     let out = run.stdout
     #expect(out.contains("dry run: one cycle"))

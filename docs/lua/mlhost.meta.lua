@@ -17,26 +17,26 @@
 local Connector = {}
 --- Declares a job that runs when triggered (`mlhost trigger`, a replay or another job).
 ---@param name string unique in this connector
----@param fn fun(job: table, input: any) the job body
+---@param fn fun(job: mlhost.Job, input: any) the job body
 function Connector:job(name, fn) end
 
 --- Declares a job that runs every `interval` ("30s", "5m", "1h30m" or seconds).
 ---@param interval string|number
 ---@param name string
----@param fn fun(job: table, input: any)
+---@param fn fun(job: mlhost.Job, input: any)
 function Connector:every(interval, name, fn) end
 
 --- Declares a job on a 5-field cron expression or @hourly/@daily/@weekly/@monthly, in `opts.tz`.
 ---@param expression string
 ---@param name string
----@param fn fun(job: table, input: any)
+---@param fn fun(job: mlhost.Job, input: any)
 ---@param opts {tz: string?}? time zone, default UTC
 function Connector:cron(expression, name, fn, opts) end
 
 --- Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at `POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the host before anything is queued. The job receives `{topic, delivery_id, system, payload, headers}`.
 ---@param system string
 ---@param topic string
----@param fn fun(job: table, delivery: table)
+---@param fn fun(job: mlhost.Job, delivery: table)
 ---@param opts {secret: string?, header: string?, name: string?}?
 function Connector:on_webhook(system, topic, fn, opts) end
 
@@ -44,6 +44,75 @@ function Connector:on_webhook(system, topic, fn, opts) end
 ---@param kind string the record type, e.g. "shopify.order"
 ---@param fn fun(rec: mlhost.Record, input: any)
 function Connector:handler(kind, fn) end
+
+---@class mlhost.Job
+---@field name string
+---@field id integer
+---@field run_id string
+---@field trigger string
+---@field attempt integer
+local Job = {}
+
+--- Processes one record with the handler declared for `kind` and writes its audit row before returning.
+--- A handler that raises leaves the record *failed* (retried on its own with backoff, its input kept) or, for an
+--- error marked `retryable = false` or a `rec:reject`, *rejected* (waits for a replay): either way the job goes on.
+---@param kind string the record type, e.g. "shopify.order"
+---@param key string|integer the record's key in its source system
+---@param input any the record, kept in the audit row for replay
+---@return string outcome created, updated, unchanged, rejected or failed
+---@return string? target_id
+---@return string? error_kind "script" when the handler failed with a mistake in the script
+function Job:record(kind, key, input) end
+
+--- The cursor `name` as last advanced (a string), or nil before the first run.
+---@param name string
+---@return string?
+function Job:cursor(name) end
+
+--- Moves cursor `name` to `value`. Call it after the records it covers: each job:record has already committed.
+---@param name string
+---@param value string|number
+function Job:advance_cursor(name, value) end
+
+--- Queues job `name` of this connector with `input`; `opts.key` orders jobs that share it, `opts.delay` waits.
+---@param name string
+---@param input any
+---@param opts {key: string?, delay: number?}?
+---@return integer job_id
+function Job:enqueue(name, input, opts) end
+
+---@class mlhost.Record
+---@field kind string
+---@field key string
+local Record = {}
+
+--- The record is parked as *rejected* (needs a human) with `reason`; a replay runs it again.
+---@param reason string
+function Record:reject(reason) end
+
+--- The record was created in `system` as `id`; the host remembers the mapping for later runs.
+---@param system string
+---@param id string|integer
+---@param details table? shown in the audit trail (a GL allocation)
+---@return string|integer id
+function Record:created(system, id, details) end
+
+--- The record updated `id` in `system`.
+---@param system string
+---@param id string|integer
+---@param details table? shown in the audit trail
+function Record:updated(system, id, details) end
+
+--- Nothing needed writing (`id`: the target's existing id, if any).
+---@param system string?
+---@param id string|integer?
+---@param details table? shown in the audit trail
+function Record:unchanged(system, id, details) end
+
+--- The id this record got in `system` on an earlier run, or nil: check it before creating anything.
+---@param system string
+---@return string?
+function Record:target_id(system) end
 
 
 ---@class mlhost

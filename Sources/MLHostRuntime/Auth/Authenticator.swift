@@ -26,8 +26,11 @@ public final class Authenticator: @unchecked Sendable {
     public let description: String
   }
 
-  /// Sends `request` with credential `name` applied.
-  public func send(_ request: HTTPRequest, credential name: String) async -> Result<HTTPResponse, HTTPFailure> {
+  /// Sends `request` with credential `name` applied. `refreshed` hears of each token the host fetched for it
+  /// (the first, one about to expire, or one forced by a 401), with the reason.
+  public func send(
+    _ request: HTTPRequest, credential name: String, refreshed: @escaping @Sendable (String) -> Void = { _ in }
+  ) async -> Result<HTTPResponse, HTTPFailure> {
     do {
       guard let credential = try vault.get(name) else {
         return .failure(HTTPFailure(token: "auth", message: "no credential named '\(name)' (mlhost creds set \(name) ...)"))
@@ -38,12 +41,12 @@ public final class Authenticator: @unchecked Sendable {
         return .failure(HTTPFailure(token: "auth", message: refused))
       }
       var signed = request
-      try await apply(credential, to: &signed, force: false)
+      try await apply(credential, to: &signed, force: false) { refreshed("no valid token") }
       let first = await client.send(signed)
       guard case .success(let r) = first, r.status == 401, Self.refreshable(credential.type) else { return first }
       // One refresh and one retry: a second 401 is the answer, never a loop.
       var retry = request
-      try await apply(credential, to: &retry, force: true)
+      try await apply(credential, to: &retry, force: true) { refreshed("401 from the server") }
       return await client.send(retry)
     } catch let f as Failure {
       return .failure(HTTPFailure(token: f.token, message: f.description))
@@ -56,7 +59,7 @@ public final class Authenticator: @unchecked Sendable {
     ["oauth2_client_credentials", "oauth2_refresh_token", "x3_jwt"].contains(type)
   }
 
-  func apply(_ c: Credential, to request: inout HTTPRequest, force: Bool) async throws {
+  func apply(_ c: Credential, to request: inout HTTPRequest, force: Bool, fetched: @escaping @Sendable () -> Void = {}) async throws {
     let f = c.fields
     switch c.type {
     case "basic":
@@ -87,6 +90,7 @@ public final class Authenticator: @unchecked Sendable {
     case "x3_jwt":
       let lifetime = Int(f["lifetime"] ?? "") ?? 300
       let jwt = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [now] in
+        fetched()
         let iat = Int(now())
         let token = JWT.hs256(
           issuer: f["client_id"] ?? "", subject: f["user"] ?? "", audience: f["audience"] ?? "", issuedAt: iat,
@@ -100,7 +104,8 @@ public final class Authenticator: @unchecked Sendable {
       }
     case "oauth2_client_credentials", "oauth2_refresh_token":
       let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [self] in
-        try await fetchToken(c)
+        fetched()
+        return try await fetchToken(c)
       }
       if let header = f["token_header"], !header.isEmpty {
         request.headers.append((header, token))  // Shopify: X-Shopify-Access-Token

@@ -12,10 +12,20 @@ public struct ConnectorDefinition: Sendable {
   public var webhooks: [WebhookDeclaration] = []
   /// Record handlers by record kind (`c:handler`), as registry references.
   var handlers: [String: Int32] = [:]
+  /// The credentials the settings name, as (settings path, credential name): `mlhost check` looks each up in the
+  /// vault.
+  public var credentials: [SettingsCredential] = []
 
   public var schedules: [(job: String, spec: ScheduleSpec)] {
     jobOrder.compactMap { name in jobs[name]?.schedule.map { (name, $0) } }
   }
+}
+
+/// A credential named in settings: its settings path, its name and where the settings file names it (`x.toml:7: `).
+public struct SettingsCredential: Sendable {
+  public var path: String
+  public var name: String
+  public var location: String
 }
 
 public struct JobDeclaration: Sendable {
@@ -52,6 +62,10 @@ struct VMServices {
   var settingsBase: URL?
   /// Where the settings came from, for messages.
   var settingsSource = "settings"
+  /// The line of each key in the settings file (`x3.url` → 12), so that problems point at it.
+  var settingsLines: [String: Int] = [:]
+  /// Settings given with `--set` (dotted paths): their problems point at the option, not the file.
+  var settingsOverrides: Set<String> = []
   var definition: ConnectorDefinition?
   /// The store and retry policy, when the VM runs under a host with durable state.
   var runtime: JobRuntime?

@@ -76,29 +76,34 @@ public final class ConnectorVersion: @unchecked Sendable {
     -> ConnectorVersion
   {
     var settings: LuaValue = .nil_
+    var settingsLines: [String: Int] = [:]
     var settingsData = Data()
     if let file = source.settingsFile {
       do { settingsData = try Data(contentsOf: file) } catch {
         throw LoadError(message: "\(ModulePaths.displayName(file)): cannot read settings: \(error.localizedDescription)")
       }
-      do { settings = try TOMLReader.parse(String(decoding: settingsData, as: UTF8.self)) } catch let e as TOMLReader.Failure {
+      do {
+        (settings, settingsLines) = try TOMLReader.parseWithLines(String(decoding: settingsData, as: UTF8.self))
+      } catch let e as TOMLReader.Failure {
         throw LoadError(message: "\(ModulePaths.displayName(file)):\(e.line): \(e.message)")
       }
     }
     let scriptName = ModulePaths.displayName(source.script)
-    var vmLogger = logger
-    vmLogger[metadataKey: "script"] = .string(scriptName)
+    // No `script=` on every line: the `loaded connector` line names it, and `at=` names the line that logged.
     let vm = try LuaVM(
       name: source.script.deletingPathExtension().lastPathComponent, limits: source.limits,
       modulePaths: ModulePaths(connectorDirectory: source.script.deletingLastPathComponent(), stdlibDirectory: source.stdlib),
-      logger: vmLogger)
+      logger: logger)
     let settingsValue = source.applyingOverrides(to: settings)
+    let lines = settingsLines
     do {
       let (definition, files) = try await vm.perform { vm -> (ConnectorDefinition, [URL]) in
         vm.services.settings = settingsValue
         vm.services.runtime = runtime
         vm.services.settingsBase = source.settingsFile?.deletingLastPathComponent()
         vm.services.settingsSource = source.settingsFile.map(ModulePaths.displayName) ?? "the defaults (no settings file)"
+        vm.services.settingsLines = lines
+        vm.services.settingsOverrides = Set(source.overrides.keys)
         try vm.installSandbox()
         try vm.runFile(source.script, chunkName: scriptName)
         defer { vm.L.pop() }

@@ -10,6 +10,8 @@ public actor ConnectorHost {
     let source: ConnectorSource
     var version: ConnectorVersion
     var running = 0
+    /// The last reload that failed while `version` kept running; cleared when the files load again.
+    var reloadFailure: ReloadFailure?
 
     init(source: ConnectorSource, version: ConnectorVersion) {
       self.source = source
@@ -55,7 +57,9 @@ public actor ConnectorHost {
   }
 
   private var runtime: JobRuntime {
-    JobRuntime(store: store, retry: options.retry, authenticator: authenticator, journal: options.journal, now: options.now)
+    var r = JobRuntime(store: store, retry: options.retry, authenticator: authenticator, journal: options.journal, now: options.now)
+    r.metrics = metrics
+    return r
   }
 
   /// Loads every connector; any that fails to load stops the start with its `path:line: message`.
@@ -86,6 +90,7 @@ public actor ConnectorHost {
     [
       "connector": .string(v.definition.name), "version": .string(v.shortHash),
       "jobs": .string(v.definition.jobOrder.joined(separator: ",")),
+      "script": .string(ModulePaths.displayName(v.source.script)),
     ]
   }
 
@@ -119,7 +124,13 @@ public actor ConnectorHost {
     let old = slot.version
     do {
       let new = try await ConnectorVersion.load(slot.source, logger: logger, runtime: runtime)
+      logger.debug("reload check", metadata: [
+        "connector": .string(old.definition.name), "running": .string(old.shortHash), "on_disk": .string(new.shortHash),
+        "changed": .stringConvertible(new.contentHash != old.contentHash),
+      ])
       guard new.contentHash != old.contentHash || fresh else {
+        // Back to what runs (a broken edit undone): nothing to swap, nothing failing any more.
+        slot.reloadFailure = nil
         await new.retire(grace: 0)
         return
       }
@@ -129,6 +140,7 @@ public actor ConnectorHost {
       }
       try await syncSchedules(new.definition)
       slot.version = new
+      slot.reloadFailure = nil
       reloadCount += 1
       var meta = versionMetadata(new)
       meta["previous"] = .string(old.shortHash)
@@ -144,10 +156,17 @@ public actor ConnectorHost {
       let grace = options.grace
       retiring.append(Task { await old.retire(grace: grace) })
     } catch {
+      // Remembered until a reload succeeds, so `mlhost status` shows that the files on disk are not what runs.
+      slot.reloadFailure = ReloadFailure(error: SecretRedactor.shared.redact("\(error)"), at: options.now(), running: old.shortHash)
       logger.error(
         "reload failed; version \(old.shortHash) keeps running: \(error)",
         metadata: ["connector": .string(old.definition.name)])
     }
+  }
+
+  /// The failed reload of a connector that still runs its previous version, if any.
+  public func reloadFailure(of connector: String) -> ReloadFailure? {
+    slot(connector)?.reloadFailure
   }
 
   // MARK: queueing
@@ -278,18 +297,28 @@ public actor ConnectorHost {
       run.record = row
     }
     let start = Date()
+    logger.debug("job started", metadata: [
+      "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
+      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger),
+      "attempt": .stringConvertible(leased.attempt), "version": .string(version.shortHash),
+    ])
     let outcome = await version.run(run)
-    metrics.jobFinished(connector: leased.connector, ok: outcome.error == nil, seconds: Date().timeIntervalSince(start))
+    metrics.jobRan(connector: leased.connector, job: leased.job, seconds: Date().timeIntervalSince(start))
     var meta: Logger.Metadata = [
       "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
-      "run": .string(run.runID), "trigger": .string(leased.trigger), "attempt": .stringConvertible(leased.attempt),
+      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger), "attempt": .stringConvertible(leased.attempt),
       "ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000)),
     ]
     switch outcome {
     case .succeeded: logger.info("job finished", metadata: meta)
-    case .failed(let e):
+    case .failed(let e) where e.kind == .script || e.limitExceeded:
+      // A mistake in the script or a limit: the traceback shows where.
       if !e.traceback.isEmpty { meta["traceback"] = .string(e.traceback) }
       logger.error("job failed: \(e.message)", metadata: meta)
+    case .failed(let e):
+      // A failure the world caused (a system down, throttling): expected, retried as it says; no traceback.
+      meta["error_kind"] = .string(e.kind.rawValue)
+      logger.warning("job failed: \(e.message)", metadata: meta)
     }
     return outcome
   }
@@ -315,12 +344,14 @@ public actor ConnectorHost {
         let retryAt = retryTime(leased, e)
         final = retryAt == nil
         if !final {
-          logger.info("job will be retried", metadata: [
-            "job": .string(leased.job), "id": .stringConvertible(leased.id),
+          logger.warning("job will be retried", metadata: [
+            "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
             "in_seconds": .stringConvertible(Int(retryAt! - options.now())),
           ])
         } else {
-          logger.error("job dead-lettered", metadata: ["job": .string(leased.job), "id": .stringConvertible(leased.id)])
+          logger.error("job dead-lettered", metadata: [
+            "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
+          ])
         }
         try await store.finish(
           jobID: leased.id, owner: options.owner, now: options.now(), succeeded: false,
@@ -330,6 +361,9 @@ public actor ConnectorHost {
     } catch {
       logger.error("recording the end of job \(leased.id) failed: \(error)")
     }
+    metrics.jobFinished(
+      connector: leased.connector, job: leased.job,
+      result: outcome.error == nil ? "succeeded" : final ? "dead" : "retry")
     if final, let ws = waiters.removeValue(forKey: leased.id) { for w in ws { w.resume(returning: outcome) } }
     if leased.trigger == "cycle" && leased.attempt == 1 {
       if let w = cycleWaiters.removeValue(forKey: leased.id) { w.resume(returning: outcome) } else { cycleOutcomes[leased.id] = outcome }

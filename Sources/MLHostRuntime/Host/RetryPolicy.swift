@@ -31,6 +31,8 @@ public struct JobRuntime: Sendable {
   public var authenticator: Authenticator?
   /// Set in a dry run: mutating requests are recorded here instead of sent.
   public var journal: DryRunJournal?
+  /// Where outbound requests are counted for `/metrics`, under a host.
+  public var metrics: HostMetrics?
 
   public init(store: any JobStore, retry: RetryPolicy = RetryPolicy(), authenticator: Authenticator? = nil,
               journal: DryRunJournal? = nil, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {

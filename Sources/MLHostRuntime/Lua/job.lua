@@ -51,12 +51,19 @@ end
 ---@param system string
 ---@param id string|integer
 ---@param details table? shown in the audit trail (a GL allocation)
+---@return string|integer id
 function Record:created(system, id, details) return outcome(self, "created", system, id, details) end
 
 --- The record updated `id` in `system`.
+---@param system string
+---@param id string|integer
+---@param details table? shown in the audit trail
 function Record:updated(system, id, details) return outcome(self, "updated", system, id, details) end
 
---- Nothing needed writing.
+--- Nothing needed writing (`id`: the target's existing id, if any).
+---@param system string?
+---@param id string|integer?
+---@param details table? shown in the audit trail
 function Record:unchanged(system, id, details) return outcome(self, "unchanged", system or "", id, details) end
 
 --- The id this record got in `system` on an earlier run, or nil: check it before creating anything.

@@ -23,6 +23,16 @@ public enum APIReference {
 
       """
     for m in ConnectorMethods.all { out += stub(m, prefix: "Connector:") }
+    // The job and record objects are written in Lua (job.lua): their annotations, as written there.
+    let lua = LuaAnnotations.job
+    for cls in lua.classes {
+      out += "---@class \(cls.name)\n" + cls.fields.map { "---@field \($0.name) \($0.type)\n" }.joined()
+      out += "local \(cls.local) = {}\n\n"
+      for m in lua.methods where m.owner == cls.local {
+        out += m.annotations.map { $0 + "\n" }.joined()
+        out += "function \(cls.local):\(m.name)(\(m.params.map(\.name).joined(separator: ", "))) end\n\n"
+      }
+    }
     out += "\n---@class mlhost\nmlhost = {}\n\n"
     for module in NativeModule.all {
       let prefix = module.name == "core" ? "mlhost." : "mlhost.\(module.name)."
@@ -66,14 +76,36 @@ public enum APIReference {
     }
     out += "\n## Connector methods\n\nThe object `mlhost.connector{...}` returns.\n\n"
     for m in ConnectorMethods.all { out += entry(m, prefix: "c:") }
+    let lua = LuaAnnotations.job
+    let objects = [
+      ("mlhost.Job", "job", "Job methods", "The object every job body receives as its first argument."),
+      ("mlhost.Record", "rec", "Record methods", "The object a record handler (`c:handler`) receives as its first argument."),
+    ]
+    for (className, variable, title, intro) in objects {
+      guard let cls = lua.classes.first(where: { $0.name == className }) else { continue }
+      out += "\n## \(title)\n\n\(intro) Fields: "
+        + cls.fields.map { "`\(variable).\($0.name)` (`\($0.type)`)" }.joined(separator: ", ") + ".\n\n"
+      for m in lua.methods where m.owner == cls.local {
+        out += entry(
+          "\(variable):\(m.name)", m.summary, params: m.params.map { ($0.name, $0.type, $0.doc) },
+          returns: m.returns.map { ($0.type, $0.doc) })
+      }
+    }
     return out
   }
 
   private static func entry(_ f: NativeFunction, prefix: String) -> String {
-    let params = f.params.map(\.name).joined(separator: ", ")
-    let returns = f.returns.isEmpty ? "" : " → " + f.returns.map { "`\($0.type)`" }.joined(separator: ", ")
-    var out = "### `\(prefix)\(f.name)(\(params))`\(returns)\n\n\(f.summary)\n\n"
-    for p in f.params { out += "- `\(p.name)` (`\(p.type)`)\(p.doc.isEmpty ? "" : ": \(p.doc)")\n" }
-    return out + (f.params.isEmpty ? "" : "\n")
+    entry(prefix + f.name, f.summary, params: f.params.map { ($0.name, $0.type, $0.doc) }, returns: f.returns)
+  }
+
+  private static func entry(
+    _ name: String, _ summary: String, params: [(name: String, type: String, doc: String)],
+    returns: [(type: String, doc: String)]
+  ) -> String {
+    let list = params.map(\.name).joined(separator: ", ")
+    let results = returns.isEmpty ? "" : " → " + returns.map { "`\($0.type)`" }.joined(separator: ", ")
+    var out = "### `\(name)(\(list))`\(results)\n\n\(summary)\n\n"
+    for p in params { out += "- `\(p.name)` (`\(p.type)`)\(p.doc.isEmpty ? "" : ": \(p.doc)")\n" }
+    return out + (params.isEmpty ? "" : "\n")
   }
 }

@@ -17,13 +17,13 @@ enum ConnectorMethods {
   static let metatableName = "mlhost.Connector"
   static let all: [NativeFunction] = [
     NativeFunction("job", "Declares a job that runs when triggered (`mlhost trigger`, a replay or another job).",
-      params: [("name", "string", "unique in this connector"), ("fn", "fun(job: table, input: any)", "the job body")],
+      params: [("name", "string", "unique in this connector"), ("fn", "fun(job: mlhost.Job, input: any)", "the job body")],
       jobMethod),
     NativeFunction("every", "Declares a job that runs every `interval` (\"30s\", \"5m\", \"1h30m\" or seconds).",
-      params: [("interval", "string|number", ""), ("name", "string", ""), ("fn", "fun(job: table, input: any)", "")],
+      params: [("interval", "string|number", ""), ("name", "string", ""), ("fn", "fun(job: mlhost.Job, input: any)", "")],
       everyMethod),
     NativeFunction("cron", "Declares a job on a 5-field cron expression or @hourly/@daily/@weekly/@monthly, in `opts.tz`.",
-      params: [("expression", "string", ""), ("name", "string", ""), ("fn", "fun(job: table, input: any)", ""),
+      params: [("expression", "string", ""), ("name", "string", ""), ("fn", "fun(job: mlhost.Job, input: any)", ""),
         ("opts", "{tz: string?}?", "time zone, default UTC")], cronMethod),
     NativeFunction("on_webhook",
       "Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or "
@@ -31,7 +31,7 @@ enum ConnectorMethods {
         + "credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at "
         + "`POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the "
         + "host before anything is queued. The job receives `{topic, delivery_id, system, payload, headers}`.",
-      params: [("system", "string", ""), ("topic", "string", ""), ("fn", "fun(job: table, delivery: table)", ""),
+      params: [("system", "string", ""), ("topic", "string", ""), ("fn", "fun(job: mlhost.Job, delivery: table)", ""),
         ("opts", "{secret: string?, header: string?, name: string?}?", "")], webhookMethod),
     NativeFunction("handler",
       "Declares how one record of `kind` is processed: `fn(rec, input)`, called by `job:record(kind, key, input)` "
@@ -73,20 +73,29 @@ private let connectorNative: mlh_native_fn = { raw in
     return L.raise("connector name must be letters, digits, '_' or '-' (up to 64)")
   }
   let settings: SettingsSchema.Value
+  let found: SettingsSchema.Validation
   do {
     let schema = try SettingsSchema(spec["settings"].isNil ? .map([:]) : spec["settings"])
     do {
-      settings = try schema.validate(vm.services.settings, base: vm.services.settingsBase)
+      (settings, found) = try schema.validated(vm.services.settings, base: vm.services.settingsBase)
     } catch let e as SettingsError {
-      return L.raise("invalid settings in \(vm.services.settingsSource):\n  " + e.problems.joined(separator: "\n  "))
+      // Each problem points at the settings file's line (or the --set that gave it), where the fix goes.
+      L.push(e.problems.map { vm.services.settingsLocation(of: $0) + $0 }.joined(separator: "\n"))
+      return MLH_RAISE
     }
   } catch let e as SettingsError {
     return L.raise("invalid settings schema:\n  " + e.problems.joined(separator: "\n  "))
   } catch {
     return L.raise("\(error)")
   }
-  vm.services.definition = ConnectorDefinition(
-    name: name, description: spec["description"].stringValue ?? "", settings: settings)
+  // A CSV mapping table is read here, at load: a change to it reloads the connector like its settings file.
+  for file in found.files where !vm.loadedFiles.contains(file) { vm.loadedFiles.append(file) }
+  let services = vm.services
+  var definition = ConnectorDefinition(name: name, description: spec["description"].stringValue ?? "", settings: settings)
+  definition.credentials = found.credentials.map {
+    SettingsCredential(path: $0.path, name: $0.name, location: services.settingsLocation(of: "\($0.path): "))
+  }
+  vm.services.definition = definition
   L.newTable(hash: 3)
   L.push(name)
   L.setField(-2, "name")
@@ -114,8 +123,82 @@ extension SettingsSchema.Value {
         v.push(L)
         L.setField(-2, k)
       }
+    case .record(let entries, let declared, let path):
+      L.newTable(hash: Int32(entries.count))
+      for (k, v) in entries {
+        v.push(L)
+        L.setField(-2, k)
+      }
+      // A hidden metatable that knows the declared keys: a misspelt `c.settings.vta` raises instead of nil.
+      L.newTable(hash: 4)
+      L.newTable(hash: Int32(declared.count))
+      for k in declared {
+        L.push(true)
+        L.setField(-2, k)
+      }
+      L.setField(-2, "declared")
+      L.push(path)
+      L.setField(-2, "path")
+      L.push(native: undeclaredSettingNative)
+      L.setField(-2, "__index")
+      L.push(false)
+      L.setField(-2, "__metatable")
+      lua_setmetatable(L.raw, -2)
     }
   }
+}
+
+extension VMServices {
+  /// `file:line: ` for a settings problem (`settings.x3.url: ...`): the line of its key in the settings file, or of
+  /// the nearest table above it that the file has; `--set x3.url: ` when an override gave it.
+  func settingsLocation(of problem: String) -> String {
+    guard problem.hasPrefix("settings."), let colon = problem.firstIndex(of: ":") else { return "\(settingsSource): " }
+    var path = String(problem[problem.index(problem.startIndex, offsetBy: 9)..<colon])
+    if settingsOverrides.contains(path) { return "--set \(path): " }
+    while !path.isEmpty {
+      if let line = settingsLines[path] { return "\(settingsSource):\(line): " }
+      // Up one level: `a.b[2].c` → `a.b[2]` → `a.b` → `a`.
+      if path.hasSuffix("]"), let open = path.lastIndex(of: "[") {
+        path = String(path[..<open])
+      } else {
+        path = path.lastIndex(of: ".").map { String(path[..<$0]) } ?? ""
+      }
+    }
+    return "\(settingsSource): "
+  }
+}
+
+/// `__index` of a settings record: a declared key that is unset answers nil; any other key is a mistake in the
+/// script, raised at the line that read it. Modules in stdlib/ are generic clients that probe optional keys
+/// (`settings.page_size or 30`): they get nil.
+private let undeclaredSettingNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  let vm = LuaVM.of(L)
+  guard lua_getmetatable(L.raw, 1) != 0 else { return 0 }
+  let key = L.string(at: 2)
+  _ = L.getField(-1, "declared")
+  var declared = false
+  if let key {
+    declared = L.getField(-1, key) != LUA_TNIL
+    L.pop()
+  }
+  L.pop()
+  if declared || vm.modulePaths.isStdlibCaller(L) {
+    L.pushNil()
+    return 1
+  }
+  _ = L.getField(-1, "path")
+  let path = L.string(at: -1) ?? "settings"
+  var names: [String] = []
+  _ = L.getField(-2, "declared")
+  L.pushNil()
+  while lua_next(L.raw, -2) != 0 {
+    if let k = L.string(at: -2) { names.append(k) }
+    L.pop()
+  }
+  let known = names.isEmpty ? "it declares none" : "declared: " + names.sorted().joined(separator: ", ")
+  let shown = key.map { "\(path).\($0)" } ?? "\(path)[\(L.typeName(at: 2))]"
+  return L.raise("\(shown) is not a declared setting (\(known))")
 }
 
 /// Checks `self`, a job name at `nameIndex` and a function at `fnIndex`; records the job. Returns MLH_RAISE or 0.

@@ -233,8 +233,11 @@ private let requestNative: mlh_native_fn = { raw in
   let client = system ?? SystemClient(SystemProfile(name: SystemProfile.origin(url) ?? url, credential: credential, retries: 0))
   let journal = vm.services.runtime?.journal
   let sent = request
+  let observer = RequestObserver(
+    logger: vm.logger, context: vm.logContext(L), connector: vm.services.definition?.name ?? "",
+    metrics: vm.services.runtime?.metrics)
   return vm.suspend(L, "mlhost.http.request", {
-    await client.send(sent, safe: safe, cost: cost, authenticator: authenticator, journal: journal)
+    await client.send(sent, safe: safe, cost: cost, authenticator: authenticator, journal: journal, observer: observer)
   }) { L, exchange in
     let verdict = exchange.verdict
     switch exchange.result {

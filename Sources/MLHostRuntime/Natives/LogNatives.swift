@@ -83,7 +83,7 @@ extension LuaVM {
     if let pos = L.callerPosition(level: 1) { m["at"] = "\(pos.file):\(pos.line)" }
     if let job = coroutines[L.raw]?.job {
       m["job"] = .string(job.name)
-      m["run"] = .string(job.runID)
+      m["run"] = .string(JobContext.shortRunID(job.runID))
     }
     return m
   }

@@ -26,7 +26,20 @@ public struct SettingsSchema: Sendable {
     case plain(LuaValue)
     case decimal(ExactDecimal)
     case list([Value])
+    /// A `map` setting: any keys.
     case table([String: Value])
+    /// A `record` (the settings themselves, or a `record` field): reading a key its schema does not declare is an
+    /// error in the script, not nil. `path` names it in that error (`settings.x3`).
+    case record([String: Value], declared: [String], path: String)
+  }
+
+  /// What validation found: the problems, the files it read (CSV mapping tables, watched for reload) and the
+  /// credentials the settings name (checked against the vault by `mlhost check`).
+  public struct Validation: Sendable {
+    public var errors: [String] = []
+    public var files: [URL] = []
+    /// (settings path, credential name)
+    public var credentials: [(path: String, name: String)] = []
   }
 
   static let secretNames = ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "client_secret"]
@@ -101,9 +114,9 @@ public struct SettingsSchema: Sendable {
     f.description = spec["description"].stringValue ?? ""
     if !spec["default"].isNil {
       f.defaultValue = spec["default"]
-      var problems: [String] = []
-      _ = validate(spec["default"], f, path: path, base: nil, errors: &problems)
-      errors += problems.map { "default of \($0)" }
+      var problems = Validation()
+      _ = validate(spec["default"], f, path: path, base: nil, into: &problems)
+      errors += problems.errors.map { "default of \($0)" }
     }
     return f
   }
@@ -111,20 +124,28 @@ public struct SettingsSchema: Sendable {
   /// Checks `settings` against the schema, fills defaults and converts durations (to seconds), decimals and
   /// CSV mapping tables (`map` settings given as a path to a two-column CSV, relative to `base`).
   public func validate(_ settings: LuaValue, base: URL?) throws -> Value {
-    var errors: [String] = []
-    let record = Field(kind: .record(fields), required: true)
-    let value = Self.validate(settings.isNil ? .map([:]) : settings, record, path: "settings", base: base, errors: &errors)
-    if !errors.isEmpty { throw SettingsError(problems: errors.sorted()) }
-    return value ?? .table([:])
+    try validated(settings, base: base).value
   }
 
-  private static func validate(_ v: LuaValue, _ f: Field, path: String, base: URL?, errors: inout [String]) -> Value? {
+  /// `validate`, with the files read and the credentials named on the way.
+  public func validated(_ settings: LuaValue, base: URL?) throws -> (value: Value, found: Validation) {
+    var found = Validation()
+    let record = Field(kind: .record(fields), required: true)
+    let value = Self.validate(settings.isNil ? .map([:]) : settings, record, path: "settings", base: base, into: &found)
+    if !found.errors.isEmpty { throw SettingsError(problems: found.errors.sorted()) }
+    return (value ?? .record([:], declared: [], path: "settings"), found)
+  }
+
+  private static func validate(_ v: LuaValue, _ f: Field, path: String, base: URL?, into found: inout Validation) -> Value? {
     func bad(_ what: String) -> Value? {
-      errors.append("\(path): \(what)")
+      found.errors.append("\(path): \(what)")
       return nil
     }
     switch f.kind {
-    case .string, .credential:
+    case .credential:
+      guard let name = v.stringValue else { return bad("a string expected, got \(describe(v))") }
+      found.credentials.append((path, name))
+    case .string:
       guard v.stringValue != nil else { return bad("a string expected, got \(describe(v))") }
     case .url:
       guard let s = v.stringValue, let u = URL(string: s), u.scheme == "http" || u.scheme == "https", u.host != nil else {
@@ -169,12 +190,15 @@ public struct SettingsSchema: Sendable {
         return bad("a list expected, got \(describe(v))")
       }
       return .list(items.enumerated().compactMap { i, item in
-        validate(item, element, path: "\(path)[\(i + 1)]", base: base, errors: &errors)
+        validate(item, element, path: "\(path)[\(i + 1)]", base: base, into: &found)
       })
     case .map(let element):
       var entries: [String: LuaValue]
       if let file = v.stringValue, file.hasSuffix(".csv") {
-        do { entries = try MappingCSV.load(file, base: base) } catch { return bad("\(error)") }
+        let url = MappingCSV.url(file, base: base)
+        // Read at load, so watched for reload like the settings file itself, whether it loads or not.
+        found.files.append(url)
+        do { entries = try MappingCSV.load(file, at: url) } catch { return bad("\(error)") }
       } else if case .map(let m) = v {
         entries = [:]
         for (k, x) in m {
@@ -186,7 +210,7 @@ public struct SettingsSchema: Sendable {
       }
       var out: [String: Value] = [:]
       for (k, x) in entries {
-        if let checked = validate(x, element, path: "\(path).\(k)", base: base, errors: &errors) { out[k] = checked }
+        if let checked = validate(x, element, path: "\(path).\(k)", base: base, into: &found) { out[k] = checked }
       }
       return .table(out)
     case .record(let fields):
@@ -194,7 +218,7 @@ public struct SettingsSchema: Sendable {
       var out: [String: Value] = [:]
       for (k, _) in m {
         guard let key = k.stringValue, fields[key] != nil else {
-          errors.append("\(path).\(k.stringValue ?? "?"): unknown setting (not in the schema)")
+          found.errors.append("\(path).\(k.stringValue ?? "?"): unknown setting (not in the schema)")
           continue
         }
       }
@@ -202,15 +226,15 @@ public struct SettingsSchema: Sendable {
         let given = m[.text(name)] ?? .nil_
         if given.isNil {
           if let d = field.defaultValue {
-            out[name] = validate(d, field, path: "\(path).\(name)", base: base, errors: &errors)
+            out[name] = validate(d, field, path: "\(path).\(name)", base: base, into: &found)
           } else if field.required {
-            errors.append("\(path).\(name): required setting is missing" + (field.description.isEmpty ? "" : " (\(field.description))"))
+            found.errors.append("\(path).\(name): required setting is missing" + (field.description.isEmpty ? "" : " (\(field.description))"))
           }
           continue
         }
-        out[name] = validate(given, field, path: "\(path).\(name)", base: base, errors: &errors)
+        out[name] = validate(given, field, path: "\(path).\(name)", base: base, into: &found)
       }
-      return .table(out)
+      return .record(out, declared: fields.keys.sorted(), path: path)
     }
     return .plain(v)
   }
@@ -239,8 +263,13 @@ enum MappingCSV {
     let description: String
   }
 
-  static func load(_ path: String, base: URL?) throws -> [String: LuaValue] {
+  /// Where a CSV named in settings is: relative paths are relative to the settings file's folder.
+  static func url(_ path: String, base: URL?) -> URL {
     let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : (base ?? URL(fileURLWithPath: ".")).appendingPathComponent(path)
+    return url.standardizedFileURL
+  }
+
+  static func load(_ path: String, at url: URL) throws -> [String: LuaValue] {
     guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw Failure(description: "cannot read \(path)") }
     var out: [String: LuaValue] = [:]
     for (n, row) in rows(text).enumerated().dropFirst() where !(row.count == 1 && row[0].isEmpty) {

@@ -47,11 +47,25 @@ public struct TOMLReader {
   /// line of `[` or of `a.a.a…` crashed the host).
   private var depth = 0
   public static let maxDepth = 100
+  /// Its path as settings name it (`x3`, `rules[2]`).
+  private var currentPath = ""
+  /// The line of every key and table header, by the path settings validation names it with (`x3.url`).
+  private var lines: [String: Int] = [:]
 
   public static func parse(_ text: String) throws -> LuaValue {
+    try parseWithLines(text).value
+  }
+
+  /// The value and the line that defines each key or table, by dotted path (`x3.url`; an array of tables'
+  /// elements as `rules[1]`), so that settings problems can point at the file's line.
+  public static func parseWithLines(_ text: String) throws -> (value: LuaValue, lines: [String: Int]) {
     var r = TOMLReader(bytes: Array(text.utf8))
     try r.document()
-    return r.root.luaValue
+    return (r.root.luaValue, r.lines)
+  }
+
+  private static func join(_ base: String, _ path: [String]) -> String {
+    ([base].filter { !$0.isEmpty } + path).joined(separator: ".")
   }
 
   private init(bytes: [UInt8]) {
@@ -108,8 +122,10 @@ public struct TOMLReader {
           try appendTable(path)
         } else {
           try openTable(path)
+          currentPath = Self.join("", path)
         }
         currentDepth = path.count
+        lines[currentPath] = line
         try endOfLine()
         continue
       }
@@ -120,8 +136,10 @@ public struct TOMLReader {
       i += 1
       skipBlank()
       depth += path.count
+      let keyLine = line
       let v = try value()
       try assign(path, v, in: current)
+      lines[Self.join(currentPath, path)] = keyLine
       try endOfLine()
     }
   }
@@ -181,12 +199,16 @@ public struct TOMLReader {
   private mutating func appendTable(_ path: [String]) throws {
     let parent = try table(at: path.dropLast(), from: root)
     let n = Table()
+    var count = 1
     switch parent.entries[path.last!] {
     case nil: parent.entries[path.last!] = .tables([n])
-    case .tables(let ts)?: parent.entries[path.last!] = .tables(ts + [n])
+    case .tables(let ts)?:
+      parent.entries[path.last!] = .tables(ts + [n])
+      count = ts.count + 1
     default: throw fail("'\(path.joined(separator: "."))' is not an array of tables")
     }
     current = n
+    currentPath = Self.join("", path) + "[\(count)]"
   }
 
   private func assign(_ path: [String], _ value: LuaValue, in start: Table) throws {

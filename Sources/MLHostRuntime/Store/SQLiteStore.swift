@@ -482,6 +482,65 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
+  public func jobSummaries() async throws -> [JobSummary] {
+    try await run { db in
+      var out: [String: JobSummary] = [:]
+      func summary(_ c: String, _ j: String) -> JobSummary { out["\(c)\u{0}\(j)"] ?? JobSummary(connector: c, job: j) }
+      for r in try db.query("SELECT connector, job, spec, next_run FROM schedules") {
+        var s = summary(r[0].string!, r[1].string!)
+        (s.schedule, s.nextRun) = (r[2].string, r[3].double)
+        out["\(s.connector)\u{0}\(s.job)"] = s
+      }
+      for r in try db.query("SELECT connector, job, state, COUNT(*) FROM jobs GROUP BY connector, job, state") {
+        var s = summary(r[0].string!, r[1].string!)
+        let n = Int(r[3].int ?? 0)
+        switch r[2].string {
+        case "queued": s.queued = n
+        case "running": s.running = n
+        case "dead": s.dead = n
+        default: break
+        }
+        out["\(s.connector)\u{0}\(s.job)"] = s
+      }
+      // The last finished run of each job, and the latest error of each (a retried attempt keeps it in last_error).
+      for r in try db.query(
+        """
+        SELECT connector, job, state, finished_at FROM jobs j
+        WHERE id = (SELECT MAX(id) FROM jobs WHERE connector = j.connector AND job = j.job AND finished_at IS NOT NULL)
+        """)
+      {
+        var s = summary(r[0].string!, r[1].string!)
+        (s.lastState, s.lastRun) = (r[2].string, r[3].double)
+        out["\(s.connector)\u{0}\(s.job)"] = s
+      }
+      for r in try db.query(
+        """
+        SELECT connector, job, last_error, error_kind, id FROM jobs j
+        WHERE id = (SELECT MAX(id) FROM jobs WHERE connector = j.connector AND job = j.job AND last_error IS NOT NULL)
+        """)
+      {
+        var s = summary(r[0].string!, r[1].string!)
+        (s.lastError, s.lastErrorKind, s.lastErrorJobID) = (r[2].string, r[3].string, r[4].int)
+        out["\(s.connector)\u{0}\(s.job)"] = s
+      }
+      return out.values.sorted { ($0.connector, $0.job) < ($1.connector, $1.job) }
+    }
+  }
+
+  public func deadJobs(connector: String?, limit: Int) async throws -> [DeadJob] {
+    try await run { db in
+      try db.query(
+        """
+        SELECT id, connector, job, trigger, attempts, last_error, error_kind, finished_at FROM jobs
+        WHERE state = 'dead' AND (? IS NULL OR connector = ?) ORDER BY id DESC LIMIT ?
+        """, [.init(connector), .init(connector), .integer(Int64(limit))]
+      ).map {
+        DeadJob(id: $0[0].int!, connector: $0[1].string!, job: $0[2].string!, trigger: $0[3].string ?? "",
+                attempts: Int($0[4].int ?? 0), error: $0[5].string, errorKind: $0[6].string, finishedAt: $0[7].double)
+      }
+    }
+  }
+
   public func stats() async throws -> StoreStats {
     try await run { db in
       var s = StoreStats()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A job to add to the durable queue. Inputs travel as JSON text, decoded in the VM with exact decimals.
 public struct NewJob: Sendable {
   public var connector: String
@@ -128,6 +130,77 @@ public struct StoreStats: Sendable, Equatable {
   public var unresolvedFailures = 0
 }
 
+/// What the store knows of one job of a connector, for `mlhost status`: its schedule, its last finished run and its
+/// last error. Times are Unix seconds.
+public struct JobSummary: Codable, Sendable, Equatable {
+  public var connector: String
+  public var job: String
+  /// The schedule's spec (`every 300s`, a cron line) and its next firing, for scheduled jobs.
+  public var schedule: String?
+  public var nextRun: Double?
+  /// The last run that finished (succeeded, or dead-lettered), and how.
+  public var lastRun: Double?
+  public var lastState: String?
+  /// The latest error of any run of this job (a retried attempt included), whether it is a script error, and when
+  /// the run with it finished (nil while it waits for its retry).
+  public var lastError: String?
+  public var lastErrorKind: String?
+  public var lastErrorJobID: Int64?
+  public var queued = 0
+  public var running = 0
+  public var dead = 0
+
+  public init(connector: String, job: String) {
+    self.connector = connector
+    self.job = job
+  }
+}
+
+/// A dead-lettered job with its error. In JSON, `finishedAt` is ISO 8601 (UTC).
+public struct DeadJob: Codable, Sendable, Equatable {
+  public var id: Int64
+  public var connector: String
+  public var job: String
+  public var trigger: String
+  public var attempts: Int
+  public var error: String?
+  public var errorKind: String?
+  /// Unix seconds.
+  public var finishedAt: Double?
+
+  public init(id: Int64, connector: String, job: String, trigger: String, attempts: Int, error: String?,
+              errorKind: String?, finishedAt: Double?) {
+    (self.id, self.connector, self.job, self.trigger, self.attempts) = (id, connector, job, trigger, attempts)
+    (self.error, self.errorKind, self.finishedAt) = (error, errorKind, finishedAt)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case id, connector, job, trigger, attempts, error, errorKind, finishedAt
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      id: try c.decode(Int64.self, forKey: .id), connector: try c.decode(String.self, forKey: .connector),
+      job: try c.decode(String.self, forKey: .job), trigger: try c.decode(String.self, forKey: .trigger),
+      attempts: try c.decode(Int.self, forKey: .attempts), error: try c.decodeIfPresent(String.self, forKey: .error),
+      errorKind: try c.decodeIfPresent(String.self, forKey: .errorKind),
+      finishedAt: try c.decodeIfPresent(String.self, forKey: .finishedAt).flatMap { try? Timestamp.parse($0) })
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(id, forKey: .id)
+    try c.encode(connector, forKey: .connector)
+    try c.encode(job, forKey: .job)
+    try c.encode(trigger, forKey: .trigger)
+    try c.encode(attempts, forKey: .attempts)
+    try c.encodeIfPresent(error, forKey: .error)
+    try c.encodeIfPresent(errorKind, forKey: .errorKind)
+    try c.encodeIfPresent(finishedAt.flatMap { try? Timestamp.format($0) }, forKey: .finishedAt)
+  }
+}
+
 /// The durable state of every connector: job queue, dead letters, audit trail, cursors, key/values, mappings,
 /// webhook deliveries seen and schedules. Every method is safe with several hosts sharing the store: claims
 /// take leases, schedule firings are compare-and-set, and nothing relies on in-process state.
@@ -175,6 +248,10 @@ public protocol JobStore: Sendable {
   func fireSchedule(connector: String, job: String, expected: Double, next: Double, enqueue: NewJob) async throws -> Bool
 
   func stats() async throws -> StoreStats
+  /// Every job the store knows of (scheduled, or with runs kept), by connector and job.
+  func jobSummaries() async throws -> [JobSummary]
+  /// Dead-lettered jobs, newest first.
+  func deadJobs(connector: String?, limit: Int) async throws -> [DeadJob]
 
   /// Deletes at most `limit` succeeded jobs finished before `before`, and at most `limit` webhook delivery ids
   /// received before it; answers how many of each went. Queued, running and dead jobs and the audit trail stay.
@@ -184,4 +261,33 @@ public protocol JobStore: Sendable {
 /// The built-in job that runs a stored record again (`mlhost replay`, and the automatic retry of a failed record).
 public enum ReplayJob {
   public static let name = "mlhost.replay"
+}
+
+extension RecordRow {
+  /// One JSON object for `mlhost audit --json`: `input` and `details` as the JSON they hold (not strings), times
+  /// as ISO 8601 (UTC), the outcome's fields as they are stored.
+  public func auditJSON() throws -> String {
+    struct Plain: Encodable {
+      var id: Int64, connector: String, jobID: Int64?, runID: String, job: String, kind: String, key: String
+      var outcome: String, targetSystem: String?, targetID: String?, error: String?, errorAt: String?
+      var errorKind: String?, scriptVersion: String, startedAt: String, durationMs: Double, replayOf: Int64?
+      var resolvedBy: Int64?
+    }
+    let plain = Plain(
+      id: id, connector: connector, jobID: jobID, runID: runID, job: job, kind: kind, key: key,
+      outcome: outcome.rawValue, targetSystem: targetSystem, targetID: targetID, error: error, errorAt: errorAt,
+      errorKind: errorKind, scriptVersion: scriptVersion, startedAt: (try? Timestamp.format(startedAt)) ?? "",
+      durationMs: durationMs, replayOf: replayOf, resolvedBy: resolvedBy)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var text = String(decoding: try encoder.encode(plain), as: UTF8.self)
+    // The stored JSON goes in as it is, so exact amounts keep every digit; anything unreadable stays a string.
+    func raw(_ json: String?) throws -> String {
+      guard let json else { return "null" }
+      if Array(json.utf8).withUnsafeBytes({ JSONScan.scan($0).valid }) { return json }
+      return String(decoding: try encoder.encode(json), as: UTF8.self)
+    }
+    text.removeLast()
+    return text + ",\"details\":\(try raw(details)),\"input\":\(try raw(input))}"
+  }
 }

@@ -38,7 +38,10 @@ final class SystemClient: Sendable {
     safe || !mutates || request.method == "PUT" || request.method == "DELETE"
   }
 
-  func send(_ request: HTTPRequest, safe: Bool, cost: Double?, authenticator: Authenticator?, journal: DryRunJournal?) async -> Exchange {
+  func send(
+    _ request: HTTPRequest, safe: Bool, cost: Double?, authenticator: Authenticator?, journal: DryRunJournal?,
+    observer: RequestObserver? = nil
+  ) async -> Exchange {
     let mutates = SystemProfile.mutates(method: request.method, body: request.body)
     if mutates, let journal {
       journal.record(system: profile.name, request)
@@ -53,18 +56,27 @@ final class SystemClient: Sendable {
       let points = cost ?? typicalCost.withLock { $0 }
       await pause(costBudget.withLock { $0?.take(points, now: Self.clock()) } ?? 0)
       await gate?.enter()
+      let started = Self.clock()
       let result: Result<HTTPResponse, HTTPFailure>
       if let credential = profile.credential, let authenticator {
-        result = await authenticator.send(request, credential: credential)
+        let system = profile.name
+        result = await authenticator.send(request, credential: credential) { reason in
+          observer?.tokenRefreshed(system: system, credential: credential, reason: reason)
+        }
       } else {
         result = await HTTPClient.shared.send(request)
       }
       gate?.leave()
+      let took = Self.clock() - started
       let spent = observeCost(result, took: points)
       let verdict = ResponseVerdict(result, cost: spent)
       let again = verdict.retryable && attempt <= profile.retries && (repeatable || !verdict.ambiguous)
       let delay = max(retry.delay(afterAttempt: attempt), verdict.retryAfter ?? 0)
-      guard again, delay <= Self.longestWait else { return Exchange(result: result, verdict: verdict, attempts: attempt) }
+      let retried = again && delay <= Self.longestWait
+      observer?.attempt(
+        system: profile.name, request, result: result, verdict: verdict, attempt: attempt, seconds: took,
+        retryIn: retried ? delay : nil)
+      guard retried else { return Exchange(result: result, verdict: verdict, attempts: attempt) }
       await pause(delay)
     }
   }

@@ -25,6 +25,12 @@ public final class JobContext: @unchecked Sendable {
     timeLeft = nanoseconds > 0 ? nanoseconds : nil
   }
 
+  /// The run id as logs show it: its first 8 hex digits, enough to tell runs apart in a log and to find the full
+  /// id (`run_id` in the audit trail) with a prefix search.
+  public static func shortRunID(_ runID: String) -> String {
+    String(runID.filter { $0 != "-" }.prefix(8))
+  }
+
   /// Whether the job's budget ran out (every further instruction of it raises).
   var stopped: Bool { budget.pointee.stopped != MLH_STOP_NONE }
 

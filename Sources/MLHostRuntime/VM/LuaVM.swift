@@ -201,6 +201,22 @@ public struct ModulePaths: Sendable {
     self.stdlibDirectory = stdlibDirectory
   }
 
+  /// Whether the first script frame calling on `L` (host chunks passed over) is a module of the stdlib.
+  func isStdlibCaller(_ L: LuaState) -> Bool {
+    guard let stdlib = stdlibDirectory else { return false }
+    let prefix = "@" + Self.displayName(stdlib) + "/"
+    var ar = lua_Debug()
+    var level: Int32 = 1
+    while lua_getstack(L.raw, level, &ar) != 0, lua_getinfo(L.raw, "S", &ar) != 0 {
+      level += 1
+      guard let source = ar.source.map({ String(cString: $0) }),
+        !source.hasPrefix(LuaState.internalChunkPrefix), source != "=[C]"
+      else { continue }
+      return source.hasPrefix(prefix)
+    }
+    return false
+  }
+
   /// A short name for messages: relative to the current directory when below it.
   public static func displayName(_ url: URL) -> String {
     let path = url.standardizedFileURL.path
