@@ -12,12 +12,12 @@ public final class HostProcess: @unchecked Sendable {
   public let adminURL: String
 
   /// Starts the host on `scripts` and waits until both listeners are up.
-  public init(scripts: [URL], state: URL, extra: [String] = []) throws {
+  public init(scripts: [URL], state: URL, extra: [String] = []) async throws {
     self.state = state
     process = try MLHostProcess.start(
       ["run"] + scripts.map(\.path)
         + ["--state", state.path, "--webhook-port", "0", "--admin-port", "0", "--grace", "5"] + extra)
-    guard process.waitForOutput("admin API listening", within: 30), process.waitForOutput("webhooks listening", within: 5) else {
+    guard await process.waitForOutput("admin API listening", within: 30), await process.waitForOutput("webhooks listening", within: 5) else {
       process.kill()
       throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "host did not start:\n\(process.output)"])
     }
@@ -56,10 +56,13 @@ public final class HostProcess: @unchecked Sendable {
 
   public func store() throws -> SQLiteStore { try SQLiteStore(directory: state) }
 
-  public func kill9() { process.signal(SIGKILL); _ = process.wait(within: 10) }
-  public func stop() -> Int32? {
+  public func kill9() async {
+    process.signal(SIGKILL)
+    _ = await process.wait(within: 10)
+  }
+  public func stop() async -> Int32? {
     process.signal(SIGTERM)
-    return process.wait(within: 20)
+    return await process.wait(within: 20)
   }
 }
 

@@ -83,23 +83,25 @@ public final class MLHostProcess: @unchecked Sendable {
   public var pid: Int32 { process.processIdentifier }
   public var output: String { lock.withLock { String(decoding: buffer, as: UTF8.self) } }
 
-  public func waitForOutput(_ text: String, within seconds: Double) -> Bool {
+  /// Waits (suspended: tests share two threads of the cooperative pool, which a blocking wait would starve) until
+  /// the output contains `text`.
+  public func waitForOutput(_ text: String, within seconds: Double) async -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
       if output.contains(text) { return true }
-      usleep(10_000)
+      try? await Task.sleep(for: .milliseconds(10))
     }
     return output.contains(text)
   }
 
   public func signal(_ sig: Int32) { Glibc.kill(process.processIdentifier, sig) }
 
-  /// Waits for exit; returns the status, or nil when it is still running after `seconds`.
-  public func wait(within seconds: Double) -> Int32? {
+  /// Waits (suspended) for exit; returns the status, or nil when it is still running after `seconds`.
+  public func wait(within seconds: Double) async -> Int32? {
     let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
+    while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
     if process.isRunning { return nil }
-    usleep(50_000)  // let the last output arrive
+    try? await Task.sleep(for: .milliseconds(50))  // let the last output arrive
     return process.terminationStatus
   }
 

@@ -181,7 +181,7 @@ import Testing
       $0.x3.faults = Faults(rate: 0.25, seed: 11, only: ["serverError", "serverErrorAfterCommit"])
     }
     defer { rig.stop() }
-    let host = try rig.host()
+    let host = try await rig.host()
     defer { host.process.kill() }
     let expected = 40 - uninvoiceable
     let landed = await eventually(within: 120) { rig.invoices.count >= expected }
@@ -194,7 +194,7 @@ import Testing
     let references = rig.invoiceReferences
     #expect(Set(references).count == references.count, "an order was invoiced twice")
     #expect(rig.sandbox.x3.faultsInjected("serverErrorAfterCommit") > 0 && rig.sandbox.x3.faultsInjected("serverError") > 0)
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   // MARK: 6. after invoicing

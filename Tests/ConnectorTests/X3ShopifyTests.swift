@@ -40,8 +40,8 @@ struct Rig {
   }
 
   /// A long-running host; `flags` are command-line options (`--lease-seconds`), `extra` settings.
-  func host(_ extra: [String: String] = [:], flags: [String] = []) throws -> HostProcess {
-    try HostProcess(scripts: [Self.script], state: state, extra: settings(extra) + flags)
+  func host(_ extra: [String: String] = [:], flags: [String] = []) async throws -> HostProcess {
+    try await HostProcess(scripts: [Self.script], state: state, extra: settings(extra) + flags)
   }
 
   var invoices: [[String: Any]] { sandbox.x3.rows("SINVOICE") }
@@ -123,9 +123,9 @@ let uninvoiceable = 5
     let rig = try await Rig.start(orders: 240, x3Latency: 0.02)
     defer { rig.stop() }
     // A short lease, so the killed host's job is taken over within seconds rather than a minute.
-    let host = try rig.host(flags: ["--lease-seconds", "2"])
+    let host = try await rig.host(flags: ["--lease-seconds", "2"])
     #expect(await eventually(within: 60) { rig.invoices.count >= 40 })
-    host.kill9()
+    await host.kill9()
     let partial = rig.invoices.count
     #expect(partial < 240 - uninvoiceable, "the sync finished before the kill; the test proves nothing")
     let rest = try await rig.once()
@@ -140,7 +140,7 @@ let uninvoiceable = 5
     let rig = try await Rig.start(orders: 60, faults: Faults(rate: 0.1, slowDelay: 1.5, seed: 42))
     defer { rig.stop() }
     // Slow answers outlast these timeouts: the write happened, the host does not know, and must not repeat it.
-    let host = try rig.host(["x3.timeout": "1s", "shopify.timeout": "1s"])
+    let host = try await rig.host(["x3.timeout": "1s", "shopify.timeout": "1s"])
     defer { host.process.kill() }
     let landed = await eventually(within: 120) { rig.invoices.count >= 60 - uninvoiceable }
     let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.outcome): \($0.error ?? "")" }
@@ -152,13 +152,13 @@ let uninvoiceable = 5
     #expect(Set(rig.deliveries.compactMap { $0["YSHOPFUL"] as? String }).count == rig.deliveries.count)
     let injected = rig.sandbox.shopify.faultsInjected + rig.sandbox.x3.faultsInjected
     #expect(injected >= 10, "only \(injected) faults were injected")
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   @Test func aRejectedOrderReplaysOnceTheCustomerExists() async throws {
     let rig = try await Rig.start()
     defer { rig.stop() }
-    let host = try rig.host()
+    let host = try await rig.host()
     defer { host.process.kill() }
     let store = try host.store()
     #expect(try await eventually(within: 30) { try await store.stats().unresolvedFailures == 3 })
@@ -169,7 +169,7 @@ let uninvoiceable = 5
     #expect(replay.status == 0, "\(replay.stderr)")
     #expect(await eventually(within: 30) { rig.invoices.contains { $0["BPCINV"] as? String == "C0099" } })
     #expect(try await eventually(within: 10) { try await store.stats().unresolvedFailures == 2 })
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   @Test func stockIsSetWithCompareAndSetAndNeverOverwritesASale() async throws {
@@ -225,7 +225,7 @@ let uninvoiceable = 5
   @Test func webhookAndPollRacingOnOneOrderMakeOneInvoice() async throws {
     let rig = try await Rig.start()
     defer { rig.stop() }
-    let host = try rig.host()
+    let host = try await rig.host()
     defer { host.process.kill() }
     #expect(await eventually(within: 30) { rig.invoices.count == 24 - uninvoiceable })
     rig.sandbox.subscribeOrderWebhooks(base: host.webhookURL, connector: "x3_shopify")
@@ -241,6 +241,6 @@ let uninvoiceable = 5
     let references = rig.invoiceReferences
     #expect(Set(references).count == references.count, "an order was invoiced twice")
     #expect(try await host.store().stats().jobsByState["dead", default: 0] == 0)
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 }

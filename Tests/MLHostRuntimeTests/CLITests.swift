@@ -28,7 +28,7 @@ import Testing
     #expect(r.stderr.contains("--keep-days must be at least 1"), "\(r.stderr)")
   }
 
-  @Test func runDrainsOnSIGTERMAndExitsZero() throws {
+  @Test func runDrainsOnSIGTERMAndExitsZero() async throws {
     let c = try TempConnector(script: """
       local c = mlhost.connector { name = "drain" }
       c:every("1h", "work", function()
@@ -44,15 +44,15 @@ import Testing
       "--webhook-port", "0", "--admin-port", "0",
     ])
     defer { p.kill() }
-    #expect(p.waitForOutput("work started", within: 10))
+    #expect(await p.waitForOutput("work started", within: 10))
     p.signal(SIGTERM)
-    let status = p.wait(within: 10)
+    let status = await p.wait(within: 10)
     #expect(status == 0)
     #expect(p.output.contains("work finished"))
     #expect(p.output.contains("stopped"))
   }
 
-  @Test func sighupReloads() throws {
+  @Test func sighupReloads() async throws {
     let c = try TempConnector(script: "return mlhost.connector { name = 'hup' }")
     defer { c.remove() }
     let p = try MLHostProcess.start([
@@ -60,12 +60,12 @@ import Testing
       "--webhook-port", "0", "--admin-port", "0",
     ])
     defer { p.kill() }
-    #expect(p.waitForOutput("loaded connector hup", within: 10))
+    #expect(await p.waitForOutput("loaded connector hup", within: 10))
     try c.rewrite("local c = mlhost.connector { name = 'hup' }\nc:job('x', function() end)\nreturn c")
     p.signal(SIGHUP)
-    #expect(p.waitForOutput("reloaded connector hup", within: 10))
+    #expect(await p.waitForOutput("reloaded connector hup", within: 10))
     p.signal(SIGTERM)
-    #expect(p.wait(within: 10) == 0)
+    #expect(await p.wait(within: 10) == 0)
   }
 
   @Test func versionAndHelp() async throws {

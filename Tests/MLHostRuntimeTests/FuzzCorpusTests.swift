@@ -40,7 +40,7 @@ import Testing
     #expect(DurationText.seconds("1" + String(repeating: "0", count: 400) + "s") == nil)
     let schema = try SettingsSchema(["interval": ["type": "duration"]])
     let value = try schema.validate(["interval": "99999999999999999999s"], base: nil)
-    guard case .table(let t) = value, case .plain(.number(let seconds))? = t["interval"] else {
+    guard case .record(let t, _, _) = value, case .plain(.number(let seconds))? = t["interval"] else {
       Issue.record("expected a number of seconds, got \(value)")
       return
     }

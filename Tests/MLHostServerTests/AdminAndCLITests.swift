@@ -20,7 +20,7 @@ import Testing
     let c = try TempConnector(script: Self.script)
     defer { c.remove() }
     let state = c.directory.appendingPathComponent("state")
-    let host = try HostProcess(scripts: [c.script], state: state)
+    let host = try await HostProcess(scripts: [c.script], state: state)
     defer { host.process.kill() }
     let stateArgs = ["--state", state.path]
 
@@ -72,7 +72,7 @@ import Testing
     #expect(refused == 400)
     #expect(refusal.contains("not JSON"))
     #expect(try await store.stats().jobsByState == jobsBefore)
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   @Test func credentialsAreEncryptedAndNeverPrinted() async throws {
@@ -165,7 +165,7 @@ import Testing
     try openssl.run()
     openssl.waitUntilExit()
     try CredentialVault(directory: state).set(Credential(name: "tls.shopify", type: "webhook_secret", fields: ["secret": "hush-current"]))
-    let host = try HostProcess(scripts: [c.script], state: state, extra: ["--tls-cert", cert, "--tls-key", key])
+    let host = try await HostProcess(scripts: [c.script], state: state, extra: ["--tls-cert", cert, "--tls-key", key])
     defer { host.process.kill() }
     #expect(host.webhookURL.hasPrefix("https://"))
     let body = #"{"id": 7}"#
@@ -189,7 +189,7 @@ import Testing
       return { ok.status, refused == nil, token }
       """, input: ["url": .text(host.webhookURL), "ca": .text(cert)])
     #expect(tls == [405, true, "tls"])
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   func unauthenticated(_ url: String) async throws -> Int {
@@ -223,10 +223,10 @@ import Testing
       "--webhook-port", "\(taken.0.port)", "--admin-port", "\(taken.1.port)",
     ])
     defer { p.kill() }
-    #expect(p.waitForOutput("nap started", within: 10))
+    #expect(await p.waitForOutput("nap started", within: 10))
     #expect(!p.output.contains("listening"))
     p.signal(SIGINT)
-    #expect(p.wait(within: 10) == 0, "\(p.output)")
+    #expect(await p.wait(within: 10) == 0, "\(p.output)")
     #expect(p.output.contains("sleepy.nap: failed: interrupted"), "\(p.output)")
     #expect(p.output.contains("go back to the queue"))
   }

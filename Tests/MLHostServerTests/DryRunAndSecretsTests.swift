@@ -77,14 +77,14 @@ import Testing
     defer { server.stop() }
     let setup = try await Self.setUp(server.url)
     defer { setup.connector.remove() }
-    let host = try HostProcess(scripts: [setup.connector.script], state: setup.state)
+    let host = try await HostProcess(scripts: [setup.connector.script], state: setup.state)
     defer { host.process.kill() }
     let store = try host.store()
     #expect(try await eventually { try await store.stats().recordsByOutcome == ["created": 1, "failed": 1, "rejected": 1] })
     #expect(s.hits("echo-auth") >= 3)  // the server did see the credential
     let audit = try await MLHostProcess.run(["audit", "--state", setup.state.path])
     let status = try await MLHostProcess.run(["status", "--state", setup.state.path])
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
     var outputs = ["host log": host.process.output, "audit": audit.stdout + audit.stderr, "status": status.stdout]
     for file in ["mlhost.sqlite", "mlhost.sqlite-wal", "credentials.json"] {
       let url = setup.state.appendingPathComponent(file)

@@ -48,7 +48,7 @@ import Testing
     ProcessLimits.raiseOpenFiles()
     let (c, state) = try e2e.setUp()
     defer { c.remove() }
-    let host = try HostProcess(scripts: [c.script], state: state, extra: Self.limits)
+    let host = try await HostProcess(scripts: [c.script], state: state, extra: Self.limits)
     defer { host.process.kill() }
     let port = try #require(URLComponents(string: host.webhookURL)?.port)
     var acknowledged: [Int] = []
@@ -108,6 +108,6 @@ import Testing
     let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter { $0.outcome == .created }
     #expect(created.count == acknowledged.count)
     #expect(Set(created.map(\.key)) == Set(acknowledged.map(String.init)))
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 }

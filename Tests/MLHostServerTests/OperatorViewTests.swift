@@ -42,15 +42,15 @@ import Testing
   @Test func logLinesAreShortAndNameTheConnectorsLine() async throws {
     let c = try TempConnector(script: Self.logScript)
     defer { c.remove() }
-    let host = try HostProcess(scripts: [c.script], state: c.directory.appendingPathComponent("state"))
+    let host = try await HostProcess(scripts: [c.script], state: c.directory.appendingPathComponent("state"))
     defer { host.process.kill() }
     #expect(try await host.admin("POST", "/trigger/ops/sync", body: #"[{"id": 1}]"#).0 == 200)
     #expect(try await host.admin("POST", "/trigger/ops/flaky").0 == 200)
     #expect(try await host.admin("POST", "/trigger/ops/broken").0 == 200)
-    #expect(host.process.waitForOutput("record created", within: 20))
-    #expect(host.process.waitForOutput("job will be retried", within: 20))
-    #expect(host.process.waitForOutput("job dead-lettered", within: 20))
-    #expect(host.stop() == 0)
+    #expect(await host.process.waitForOutput("record created", within: 20))
+    #expect(await host.process.waitForOutput("job will be retried", within: 20))
+    #expect(await host.process.waitForOutput("job dead-lettered", within: 20))
+    #expect(await host.stop() == 0)
     let out = host.process.output
 
     // The record line points at the connector's own line (job:record), never at the host's job.lua.
@@ -100,11 +100,11 @@ import Testing
         """,
       settings: "erp = \"\(server.url)\"\n")
     defer { c.remove() }
-    let host = try HostProcess(
+    let host = try await HostProcess(
       scripts: [c.script], state: c.directory.appendingPathComponent("state"), extra: ["--log-level", "debug"])
     defer { host.process.kill() }
     #expect(try await host.admin("POST", "/trigger/ops/pull").0 == 200)
-    #expect(host.process.waitForOutput("job finished", within: 30), "\(host.process.output)")
+    #expect(await host.process.waitForOutput("job finished", within: 30), "\(host.process.output)")
 
     let out = host.process.output
     #expect(out.contains("job started"))
@@ -139,8 +139,8 @@ import Testing
 
     // A reload check is logged at debug too.
     try c.rewrite(try String(contentsOf: c.script, encoding: .utf8) + "-- edited\n")
-    #expect(host.process.waitForOutput("reload check", within: 20), "\(host.process.output)")
-    #expect(host.stop() == 0)
+    #expect(await host.process.waitForOutput("reload check", within: 20), "\(host.process.output)")
+    #expect(await host.stop() == 0)
   }
 
   // MARK: item 14
@@ -161,16 +161,16 @@ import Testing
     defer { c.remove() }
     let state = c.directory.appendingPathComponent("state")
     let stateArgs = ["--state", state.path]
-    let host = try HostProcess(scripts: [c.script], state: state)
+    let host = try await HostProcess(scripts: [c.script], state: state)
     defer { host.process.kill() }
     #expect(try await host.admin("POST", "/trigger/ops/sync", body: #"[{"id": 7, "total": 12.50}]"#).0 == 200)
     #expect(try await host.admin("POST", "/trigger/ops/doomed").0 == 200)
-    #expect(host.process.waitForOutput("job dead-lettered", within: 20))
-    #expect(host.process.waitForOutput("record created", within: 20))
+    #expect(await host.process.waitForOutput("job dead-lettered", within: 20))
+    #expect(await host.process.waitForOutput("record created", within: 20))
 
     // A broken edit: the old version goes on, and the host says so until the file loads again.
     try c.rewrite("local c = mlhost.connector { name = \"ops\" \n return c\n")
-    #expect(host.process.waitForOutput("reload failed", within: 20))
+    #expect(await host.process.waitForOutput("reload failed", within: 20))
     let (code, body) = try await host.admin("GET", "/status")
     #expect(code == 200)
     let live = try JSONDecoder().decode(HostStatus.self, from: Data(body.utf8))
@@ -197,7 +197,7 @@ import Testing
       let (_, b) = try await host.admin("GET", "/status")
       return try JSONDecoder().decode(HostStatus.self, from: Data(b.utf8)).connectors.first?.reloadFailure == nil
     })
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
 
     // Without a host: the same facts from the store.
     let offline = try await MLHostProcess.run(["status"] + stateArgs)
@@ -240,17 +240,17 @@ import Testing
         """,
       settings: "skus = \"skus.csv\"\n", modules: ["skus.csv": "sku,item\nA,X1\n"])
     defer { c.remove() }
-    let host = try HostProcess(scripts: [c.script], state: c.directory.appendingPathComponent("state"))
+    let host = try await HostProcess(scripts: [c.script], state: c.directory.appendingPathComponent("state"))
     defer { host.process.kill() }
     let csv = c.directory.appendingPathComponent("skus.csv")
     try "sku,item\nA,X2\n".write(to: csv, atomically: true, encoding: .utf8)
-    #expect(host.process.waitForOutput("reloaded connector ops", within: 20), "\(host.process.output)")
+    #expect(await host.process.waitForOutput("reloaded connector ops", within: 20), "\(host.process.output)")
     #expect(try await host.admin("POST", "/trigger/ops/show").0 == 200)
-    #expect(host.process.waitForOutput("item=X2", within: 20), "\(host.process.output)")
+    #expect(await host.process.waitForOutput("item=X2", within: 20), "\(host.process.output)")
     // A CSV that does not load leaves the running version alone and says where.
     try "sku,item\nA,X3\nA,X4\n".write(to: csv, atomically: true, encoding: .utf8)
-    #expect(host.process.waitForOutput("reload failed", within: 20))
+    #expect(await host.process.waitForOutput("reload failed", within: 20))
     #expect(host.process.output.contains("skus.csv:3: key 'A' appears twice"), "\(host.process.output)")
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 }

@@ -30,7 +30,7 @@ import Testing
     let unbound = try await MLHostProcess.run(
       ["creds", "set", "old", "--type", "shopify_token", "--field", "access_token=t-old", "--state", state.path])
     #expect(unbound.stdout.contains("old is bound to no origin"))
-    let host = try HostProcess(scripts: [c.script], state: state)
+    let host = try await HostProcess(scripts: [c.script], state: state)
     defer { host.process.kill() }
     #expect(host.process.output.contains("credential old is bound to no origin, so no request will carry it"))
     #expect(try Self.mode(state) == 0o700)
@@ -52,7 +52,7 @@ import Testing
     }
     #expect(try Data(contentsOf: state.appendingPathComponent("mlhost.sqlite")) == database)
     #expect(try await host.admin("GET", "/healthz").0 == 200)
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   /// `--sandbox` clears its default folder at start: only after taking the lock, so a second sandbox run cannot
@@ -62,7 +62,7 @@ import Testing
     let args = ["run", "connectors/x3_shopify.lua", "--sandbox", "--no-watch", "--webhook-port", "0", "--admin-port", "0"]
     let first = try MLHostProcess.start(args)
     defer { first.kill() }
-    #expect(first.waitForOutput("admin API listening", within: 60), "\(first.output)")
+    #expect(await first.waitForOutput("admin API listening", within: 60), "\(first.output)")
     let before = try FileManager.default.attributesOfItem(atPath: database.path)[.systemFileNumber] as? Int
     let second = try await MLHostProcess.run(args, timeout: 30)
     #expect(second.status != 0)
@@ -70,7 +70,7 @@ import Testing
     let after = try? FileManager.default.attributesOfItem(atPath: database.path)[.systemFileNumber] as? Int
     #expect(after == before, "the second run replaced the first one's store")
     first.signal(SIGTERM)
-    #expect(first.wait(within: 30) == 0)
+    #expect(await first.wait(within: 30) == 0)
   }
 
   @Test(arguments: ["--webhook-port", "--admin-port"])
@@ -124,7 +124,7 @@ import Testing
     let args = ["run", c.script.path, "--state", state.path, "--webhook-port", "0", "--admin-port", "0"]
     let short = try MLHostProcess.start(args, environment: ["MLHOST_ADMIN_TOKEN": "x"])
     defer { short.kill() }
-    #expect(short.wait(within: 20) == 1)
+    #expect(await short.wait(within: 20) == 1)
     #expect(short.output.contains("MLHOST_ADMIN_TOKEN is 1 characters; use at least 16"), "\(short.output)")
     let tokenFile = state.appendingPathComponent("admin.token")
     try "admin\n".write(to: tokenFile, atomically: true, encoding: .utf8)
@@ -132,10 +132,10 @@ import Testing
     #expect(shortFile.status == 1)
     #expect(shortFile.stderr.contains("the token in \(tokenFile.path) is 5 characters; use at least 16"), "\(shortFile.stderr)")
     try FileManager.default.removeItem(at: tokenFile)
-    let open = try HostProcess(scripts: [c.script], state: state, extra: ["--webhook-host", "0.0.0.0", "--admin-host", "0.0.0.0"])
+    let open = try await HostProcess(scripts: [c.script], state: state, extra: ["--webhook-host", "0.0.0.0", "--admin-host", "0.0.0.0"])
     defer { open.process.kill() }
     #expect(open.process.output.contains("WARNING: webhooks are served over plain HTTP on 0.0.0.0"))
     #expect(open.process.output.contains("WARNING: the admin API is served over plain HTTP on 0.0.0.0"))
-    #expect(open.stop() == 0)
+    #expect(await open.stop() == 0)
   }
 }

@@ -49,7 +49,7 @@ import Testing
   @Test func badDeliveriesAreRefusedAndQueueNothing() async throws {
     let (c, state) = try setUp()
     defer { c.remove() }
-    let host = try HostProcess(scripts: [c.script], state: state)
+    let host = try await HostProcess(scripts: [c.script], state: state)
     defer { host.process.kill() }
     let path = "/hooks/hook/orders_create"
     let body = order(1)
@@ -68,13 +68,13 @@ import Testing
     #expect(await host.post(path, body: body, headers: headers(body, id: "d-1")) == 200)
     #expect(await host.post(path, body: body, headers: headers(body, id: "d-1")) == 200)
     #expect(try await eventually { try await host.store().stats().jobsByState == ["succeeded": 1] })
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   @Test func everyAcknowledgedDeliverySurvivesKill9ExactlyOnce() async throws {
     let (c, state) = try setUp()
     defer { c.remove() }
-    var host = try HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
+    var host = try await HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
     defer { host.process.kill() }
     let first = host
     let n = 300
@@ -92,7 +92,7 @@ import Testing
       for await (i, status) in group {
         received += 1
         if status == 200 { done.append(i) }
-        if received == n / 3 { first.kill9() }
+        if received == n / 3 { await first.kill9() }
         if let next = ids.next() {
           let body = order(next)
           group.addTask { (next, await first.post("/hooks/hook/orders_create", body: body, headers: headers(body, id: "b-\(next)"))) }
@@ -102,7 +102,7 @@ import Testing
     }
     #expect(acknowledged.count >= n / 4, "too few deliveries were acknowledged before the kill: \(acknowledged.count)")
     #expect(acknowledged.count < n, "the kill came too late to test anything")
-    host = try HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
+    host = try await HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
     let store = try host.store()
     for i in acknowledged {
       let processed = try await eventually(within: 30) { try await store.value(connector: "hook", key: "erp:\(i)") != nil }
@@ -112,27 +112,27 @@ import Testing
     // Each order was created once, whatever was retried.
     let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter { $0.outcome == .created }
     #expect(Set(created.map(\.key)).count == created.count, "a record was created twice")
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 
   @Test func aJobKilledMidwayFinishesAfterRestartWithoutDuplicates() async throws {
     let (c, state) = try setUp()
     defer { c.remove() }
     // Leases of 2 s (renewed every ~0.7 s while alive) so the killed host's job is claimed again quickly.
-    var host = try HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
+    var host = try await HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
     defer { host.process.kill() }
     #expect(try await host.admin("POST", "/trigger/hook/bulk", body: "60").0 == 200)
     let store = try host.store()
     #expect(try await eventually(within: 20) { Int(try await store.cursor(connector: "hook", name: "bulk") ?? "0") ?? 0 >= 15 })
-    host.kill9()
+    await host.kill9()
     let cursorAtKill = Int(try await store.cursor(connector: "hook", name: "bulk") ?? "0") ?? 0
     #expect(cursorAtKill < 60, "the job finished before the kill")
-    host = try HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
+    host = try await HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
     #expect(try await eventually(within: 30) { try await store.cursor(connector: "hook", name: "bulk") == "60" })
     for i in 1...60 { #expect(try await store.value(connector: "hook", key: "erp:\(i)") == "\"INV-\(i)\"") }
     let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter { $0.outcome == .created }
     #expect(created.count == 60)
     #expect(Set(created.map(\.key)).count == 60, "a record was created twice")
-    #expect(host.stop() == 0)
+    #expect(await host.stop() == 0)
   }
 }

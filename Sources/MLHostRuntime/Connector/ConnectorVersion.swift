@@ -194,7 +194,8 @@ public final class ConnectorVersion: @unchecked Sendable {
             for i in 1...max(co.thread.top, 1) where i <= co.thread.top { values.append(try co.thread.value(at: i)) }
           } catch {
             cont.resume(
-              returning: .failed(LuaError(message: "\(resultBlame)the job's result cannot leave Lua: \(error)")))
+              returning: .failed(
+                LuaError(message: "\(resultBlame)the job's result cannot leave Lua: \(error)").of(kind: .script)))
             return
           }
           cont.resume(returning: .succeeded(values))
