@@ -83,7 +83,7 @@ import Testing
 
     #expect(!host.output.contains("canary-7f3a9c"), "a secret reached the log")
     // A VM left full by what a script keeps in globals is replaced, not left to fail every later job.
-    #expect(host.output.contains("memory_kept_in_globals runs on a fresh VM"))
+    #expect(await host.waitForOutput("memory_kept_in_globals runs on a fresh VM", within: 10))
 
     // The healthy connector kept its schedule through all of it, and keeps it.
     let ticks = { host.output.components(separatedBy: "healthy tick").count - 1 }

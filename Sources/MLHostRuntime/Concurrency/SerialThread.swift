@@ -9,7 +9,13 @@ final class SerialThread: @unchecked Sendable {
   private var thread: Thread?
   // Touched only on the executor thread.
   private var timers = TimerHeap()
-  private var ownerThreadID: pthread_t?
+  /// Each executor thread knows its SerialThread through a thread-specific value, which only that thread writes:
+  /// asking "am I on the executor?" reads no state another thread writes.
+  private static let current: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+  }()
 
   init(name: String) {
     // Foundation on Linux gives the OS a thread's name only when the thread sets it itself; without it `top -H`,
@@ -74,10 +80,7 @@ final class SerialThread: @unchecked Sendable {
     condition.unlock()
   }
 
-  var isCurrent: Bool {
-    guard let owner = ownerThreadID else { return false }
-    return pthread_equal(owner, pthread_self()) != 0
-  }
+  var isCurrent: Bool { pthread_getspecific(Self.current) == Unmanaged.passUnretained(self).toOpaque() }
 
   /// Traps in debug builds when called off the executor thread: a lua_State or sqlite3 connection must never be shared.
   func assertOnExecutor(file: StaticString = #fileID, line: UInt = #line) {
@@ -85,7 +88,7 @@ final class SerialThread: @unchecked Sendable {
   }
 
   private func loop() {
-    ownerThreadID = pthread_self()
+    pthread_setspecific(Self.current, Unmanaged.passUnretained(self).toOpaque())
     while true {
       condition.lock()
       while inbox.isEmpty && !stopping {

@@ -237,7 +237,7 @@ public final class ConnectorVersion: @unchecked Sendable {
   /// The VM's memory in use, for status and benchmarks.
   public func memoryInUse() async -> Int { (try? await vm.perform { $0.memoryInUse }) ?? 0 }
 
-  /// Whether the VM stays near its memory limit after a full collection: what it keeps alive between jobs
+  /// Whether the VM stays near its memory limit (over three quarters) after a full collection: what it keeps alive between jobs
   /// (tables in globals, say) leaves later jobs no room.
   func isMemoryExhausted() async -> Bool {
     let limit = source.limits.memoryBytes
@@ -245,7 +245,7 @@ public final class ConnectorVersion: @unchecked Sendable {
       _ = mlh_lua_gc_collect(vm.L.raw)
       return vm.memoryInUse
     }) ?? 0
-    return used > limit / 10 * 9
+    return used > limit / 4 * 3
   }
 }
 

@@ -124,12 +124,20 @@ private final class Transfer {
   var body: [UInt8] = []
   var headers: [(String, String)] = []
   var requestBody: UnsafeMutableBufferPointer<CChar>?
-  var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
+  /// curl writes its error text here until the handle is cleaned up: memory of a stable address for the transfer's
+  /// whole life (a Swift array's storage may only be borrowed for the length of a closure).
+  let errorBuffer: UnsafeMutablePointer<CChar> = {
+    let p = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+    p.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    return p
+  }()
 
   init(request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HTTPFailure>) -> Void) {
     self.request = request
     self.completion = completion
   }
+
+  deinit { errorBuffer.deallocate() }
 
   /// Creates the easy handle; nil (after failing the transfer) when curl refuses the options.
   func start() -> UnsafeMutableRawPointer? {
@@ -156,7 +164,7 @@ private final class Transfer {
     if let cert = request.clientCertificate { _ = mlh_curl_setopt_str(h, CURLOPT_SSLCERT, cert) }
     if let key = request.clientKey { _ = mlh_curl_setopt_str(h, CURLOPT_SSLKEY, key) }
     if let proxy = request.proxy { _ = mlh_curl_setopt_str(h, CURLOPT_PROXY, proxy) }
-    errorBuffer.withUnsafeMutableBufferPointer { _ = mlh_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, $0.baseAddress) }
+    _ = mlh_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, errorBuffer)
     _ = mlh_curl_setopt_write(h, CURLOPT_WRITEFUNCTION, writeBody)
     _ = mlh_curl_setopt_ptr(h, CURLOPT_WRITEDATA, me)
     _ = mlh_curl_setopt_write(h, CURLOPT_HEADERFUNCTION, writeHeader)
@@ -186,7 +194,7 @@ private final class Transfer {
       requestBody?.deallocate()
     }
     guard code == CURLE_OK else {
-      let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+      let detail = String(cString: errorBuffer)
       let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
       completion(.failure(HTTPFailure(token: Self.token(code), message: message)))
       return
