@@ -34,22 +34,16 @@ import Testing
       to: copy.appendingPathComponent("x3_shopify/x3_shopify_items.csv"), atomically: true, encoding: .utf8)
     let script = copy.appendingPathComponent("x3_shopify.lua").path
     let stdlib = Repository.root.appendingPathComponent("stdlib").path
-    let run = try await MLHostProcess.run(["test", script, "--stdlib", stdlib], timeout: 600)
+    let run = try await MLHostProcess.run(["test", script, "--stdlib", stdlib, "--case", "webhook_poll_race"], timeout: 120)
     #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
     #expect(run.stdout.contains("FAIL webhook_poll_race"), "\(run.stdout)")
     #expect(run.stdout.contains("record shopify.order #1001 history:\n      - expected: created, unchanged\n      + actual:   rejected, rejected"),
             "\(run.stdout)")
     #expect(run.stdout.contains("item TS-WRONG does not exist in X3"), "\(run.stdout)")
-    #expect(run.stdout.contains("PASS missing_customer_then_replay"), "a case without T-shirts still passes:\n\(run.stdout)")
-    // Exactly the cases that order T-shirts fail.
-    let folder = Repository.root.appendingPathComponent("connectors/x3_shopify/tests")
-    let tshirts = try Self.cases.filter { try String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8).contains("TSHIRT-M") }
-    #expect(tshirts.count >= 2 && tshirts.count < Self.cases.count)
-    for file in Self.cases {
-      let name = String(file.dropLast(5))
-      #expect(run.stdout.contains("\(tshirts.contains(file) ? "FAIL" : "PASS") \(name) ("), "\(name):\n\(run.stdout)")
-    }
-    #expect(run.stdout.contains("\(Self.cases.count - tshirts.count) passed, \(tshirts.count) failed"), "\(run.stdout)")
+    #expect(run.stdout.hasSuffix("0 passed, 1 failed\n"), "\(run.stdout)")
+    // A case that orders no T-shirts still passes with the broken table.
+    let other = try await MLHostProcess.run(["test", script, "--stdlib", stdlib, "--case", "missing_customer_then_replay"], timeout: 120)
+    #expect(other.status == 0 && other.stdout.contains("PASS missing_customer_then_replay"), "\(other.stdout)\n\(other.stderr)")
 
     // The same for CI, one case.
     let json = try await MLHostProcess.run(["test", script, "--stdlib", stdlib, "--case", "webhook_poll_race", "--json"], timeout: 120)
