@@ -55,10 +55,16 @@ let package = Package(
       dependencies: ["MLHostRuntime", .product(name: "Hummingbird", package: "hummingbird")],
       swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
     ),
+    // `mlhost test`: a connector's test cases (data in its package's tests/) run against the sandbox systems.
+    .target(
+      name: "MLHostCases",
+      dependencies: ["MLHostRuntime", "MLHostLua", "MLHostSandbox", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+    ),
     .executableTarget(
       name: "mlhost",
       dependencies: [
-        "MLHostRuntime", "MLHostLua", "MLHostServer", "MLHostSandbox",
+        "MLHostRuntime", "MLHostLua", "MLHostServer", "MLHostSandbox", "MLHostCases",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,7 +88,7 @@ let package = Package(
       dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")]
     ),
     .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"]),
-    .testTarget(name: "ConnectorTests", dependencies: ["MLHostSandbox", "MLHostRuntime", "MLHostTesting"]),
+    .testTarget(name: "ConnectorTests", dependencies: ["MLHostSandbox", "MLHostRuntime", "MLHostTesting", "MLHostCases"]),
     .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting", "CSQLite"]),
     .testTarget(
       name: "MLHostServerTests",

@@ -5,10 +5,10 @@
 --- order id, and every creation is preceded by a lookup of its reference in X3, so nothing is posted twice.
 local shopify = require "shopify"
 local sagex3 = require "sagex3"
-local mapping = require "mapping"
-local paging = require "paging"
-local reconcile = require "reconcile"
-local system_error = require "system_error"
+local mapping = require "sync.mapping"
+local paging = require "sync.paging"
+local reconcile = require "sync.reconcile"
+local system_error = require "sync.system_error"
 
 local money, log, time = mlhost.money, mlhost.log, mlhost.time
 local ipairs, tostring, tonumber, pcall, error = ipairs, tostring, tonumber, pcall, error
@@ -16,7 +16,7 @@ local ipairs, tostring, tonumber, pcall, error = ipairs, tostring, tonumber, pca
 local c = mlhost.connector {
   name = "x3_shopify",
   description = "Shopify orders → X3 sales invoices, credit notes and deliveries; X3 stock → Shopify",
-  settings = require "x3_shopify_schema",
+  settings = require "x3_shopify.schema",
 }
 local s = c.settings
 

@@ -15,6 +15,8 @@ public final class Sandbox: Sendable {
   public struct Options: Sendable {
     public var orders = 24
     public var seed: UInt64 = 7
+    /// The data both systems start with; nil: `SandboxSeed.build(orderCount: orders, seed: seed)`.
+    public var data: SandboxSeed?
     public var shopify = ShopifySimulator.Config()
     public var x3 = X3Simulator.Config()
 
@@ -36,7 +38,7 @@ public final class Sandbox: Sendable {
   }
 
   public static func start(_ options: Options = Options(), host: String = "127.0.0.1", logger: Logger) async throws -> Sandbox {
-    let seed = SandboxSeed.build(orderCount: options.orders, seed: options.seed)
+    let seed = options.data ?? SandboxSeed.build(orderCount: options.orders, seed: options.seed)
     let shopify = ShopifySimulator(config: options.shopify, seed: seed)
     let x3 = X3Simulator(config: options.x3, seed: seed)
     let shopRouter = Router()
@@ -103,6 +105,43 @@ public final class Sandbox: Sendable {
         if !s.subscriptions.contains(where: { $0.topic == topic && $0.uri == uri }) { s.subscriptions.append((topic, uri)) }
       }
     }
+  }
+}
+
+// MARK: control surface
+
+extension Sandbox {
+  /// The systems a fault can be injected into, and the kinds each shows.
+  public static var faultKinds: [String: [String]] {
+    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue)]
+  }
+
+  /// Makes the next `times` requests of `system` ("shopify" or "x3") whose target contains `match` meet fault `kind`
+  /// (`serverError`, `serverErrorAfterCommit`, `revokedToken`, … — `faultKinds`), after `after` of them pass. A
+  /// target is `METHOD /path` for X3 (`POST /api1/x3/erp/SEED/SINVOICE`) and the GraphQL root field for Shopify
+  /// (`orders`, `inventorySetQuantities`); an empty `match` takes any request.
+  public func inject(fault kind: String, system: String, match: String = "", after: Int = 0, times: Int = 1) throws {
+    let plan: FaultPlan
+    switch system {
+    case "shopify": plan = shopify.plan
+    case "x3": plan = x3.plan
+    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3)")
+    }
+    guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
+      throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
+    }
+    plan.script(fault, match: match, skip: after, times: times)
+  }
+
+  /// What the systems counted, by name (`shopify.stale_compares`, `x3.faults_injected`…).
+  public var counters: [String: Int] {
+    let stats = shopify.stats, cost = shopify.costStats
+    return [
+      "shopify.requests": stats.requests, "shopify.inventory_sets": stats.inventorySets,
+      "shopify.stale_compares": stats.staleCompares, "shopify.throttled": stats.throttled,
+      "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
+      "shopify.faults_injected": shopify.faultsInjected, "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
+    ]
   }
 }
 

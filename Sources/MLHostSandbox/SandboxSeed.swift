@@ -24,11 +24,19 @@ public struct SandboxSeed: Sendable {
     public var email: String
     /// The X3 customer code; nil when the customer is missing in X3.
     public var x3Code: String?
+
+    public init(first: String, last: String, email: String, x3Code: String? = nil) {
+      (self.first, self.last, self.email, self.x3Code) = (first, last, email, x3Code)
+    }
   }
 
   public struct Line: Sendable {
     public var product: Product
     public var quantity: Int
+
+    public init(product: Product, quantity: Int) {
+      (self.product, self.quantity) = (product, quantity)
+    }
   }
 
   public struct Order: Sendable {

@@ -55,6 +55,8 @@ public final class ShopifySimulator: Sendable {
   }
 
   public let config: Config
+  /// The faults Shopify shows.
+  static let faultKinds: [Fault] = [.throttled, .tooMany, .unavailable, .badGateway, .slow, .revokedToken]
   let state: Mutex<State>
   let tokens: IssuedTokens
   let plan: FaultPlan
@@ -62,7 +64,7 @@ public final class ShopifySimulator: Sendable {
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
     tokens = IssuedTokens(lifetime: config.tokenLifetime)
-    plan = FaultPlan(config.faults, kinds: [.throttled, .tooMany, .unavailable, .badGateway, .slow, .revokedToken])
+    plan = FaultPlan(config.faults, kinds: Self.faultKinds)
     var s = State(available: config.bucketSize, stamp: ProcessInfo.processInfo.systemUptime)
     s.locations = [(80_000_001, SandboxSeed.location), (80_000_002, "Pop-up store Lyon")]
     for (i, p) in seed.products.enumerated() {
@@ -126,7 +128,7 @@ public final class ShopifySimulator: Sendable {
                                 status: .unauthorized, headers: [.wwwAuthenticate: #"Basic Realm="Shopify API Authentication""#])
       }
       let body = try await SimJSON.parse(request)
-      let fault = plan.draw()
+      let fault = plan.draw(Self.operation(body["query"] as? String ?? "") ?? "")
       switch fault {
       case .tooMany?: return SimJSON.response(["errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."], status: .tooManyRequests, headers: [.retryAfter: "1"])
       case .unavailable?: return SimJSON.response(["errors": "Service Unavailable"], status: .serviceUnavailable)
@@ -471,19 +473,44 @@ public final class ShopifySimulator: Sendable {
   /// Sends `order` to every subscriber of `topic`, signed as Shopify signs (base64 HMAC-SHA256 of the body).
   func deliver(topic: String, _ order: ShopifyOrder) {
     let targets = state.withLock { $0.subscriptions.filter { $0.topic == topic }.map(\.uri) }
-    guard !targets.isEmpty, let body = try? JSONSerialization.data(withJSONObject: order.restResource, options: [.sortedKeys]) else { return }
-    let bytes = Array(body)
-    let signature = ByteCodecs.base64(Digest.hmac(.sha256, key: Array(config.clientSecret.utf8), data: bytes))
+    guard !targets.isEmpty, let delivery = delivery(topic: topic, order) else { return }
     for uri in targets {
-      var request = MLHostRuntime.HTTPRequest(method: "POST", url: uri, body: bytes)
+      var request = MLHostRuntime.HTTPRequest(method: "POST", url: uri, body: delivery.body)
       request.timeout = 5
-      request.headers = [
-        ("Content-Type", "application/json"), ("X-Shopify-Topic", topic), ("X-Shopify-Hmac-Sha256", signature),
-        ("X-Shopify-Shop-Domain", config.shopDomain), ("X-Shopify-API-Version", config.version),
-        ("X-Shopify-Webhook-Id", UUID().uuidString.lowercased()), ("X-Shopify-Event-Id", UUID().uuidString.lowercased()),
-        ("X-Shopify-Triggered-At", SimTime.iso(Date().timeIntervalSince1970)),
-      ]
+      request.headers = delivery.headers
       HTTPClient.shared.send(request) { _ in }
     }
+  }
+
+  /// The webhook delivery of `order` on `topic` as Shopify sends it: the REST resource, signed (base64
+  /// HMAC-SHA256 of the body with the app's client secret), with a fresh webhook id.
+  func delivery(topic: String, _ order: ShopifyOrder) -> (headers: [(String, String)], body: [UInt8])? {
+    guard let body = try? JSONSerialization.data(withJSONObject: order.restResource, options: [.sortedKeys]) else { return nil }
+    let bytes = Array(body)
+    let signature = ByteCodecs.base64(Digest.hmac(.sha256, key: Array(config.clientSecret.utf8), data: bytes))
+    return ([
+      ("Content-Type", "application/json"), ("X-Shopify-Topic", topic), ("X-Shopify-Hmac-Sha256", signature),
+      ("X-Shopify-Shop-Domain", config.shopDomain), ("X-Shopify-API-Version", config.version),
+      ("X-Shopify-Webhook-Id", UUID().uuidString.lowercased()), ("X-Shopify-Event-Id", UUID().uuidString.lowercased()),
+      ("X-Shopify-Triggered-At", SimTime.iso(Date().timeIntervalSince1970)),
+    ], bytes)
+  }
+
+  /// The webhook delivery of order `name` (#1001) on `topic` in its current state, for a receiver in this process.
+  public func delivery(topic: String, order name: String) -> (headers: [(String, String)], body: [UInt8])? {
+    guard let order = state.withLock({ $0.orders.values.first { $0.name == name } }) else { return nil }
+    return delivery(topic: topic, order)
+  }
+
+  /// The id of order `name` (#1001), as a connector keys its record (`legacyResourceId`).
+  public func orderID(name: String) -> String? {
+    state.withLock { $0.orders.values.first { $0.name == name }.map { String($0.id) } }
+  }
+
+  /// Changes order `name` (#1001) as the merchant would (see `update`); answers false when there is no such order.
+  /// Nothing is delivered: a receiver in this process takes `delivery(topic:order:)`.
+  public func change(order name: String, _ change: [String: Any]) -> Bool {
+    guard let number = Int(name.drop { $0 == "#" }) else { return false }
+    return update(number: number, change) != nil
   }
 }

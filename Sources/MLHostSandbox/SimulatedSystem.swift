@@ -58,15 +58,42 @@ final class FaultPlan: Sendable {
   private let random: Mutex<SeededRandom>
   private let kinds: [Fault]
   let injected = Mutex<[Fault: Int]>([:])
+  /// Faults asked for by name (a test case, the sandbox's control surface): the next requests whose target
+  /// contains `match`, after skipping `skip` of them, meet `kind`, `times` times.
+  private let scripted = Mutex<[(kind: Fault, match: String, skip: Int, times: Int)]>([])
+  /// The kinds this system shows.
+  let shown: [Fault]
 
   init(_ faults: Faults, kinds: [Fault]) {
     self.faults = faults
+    shown = kinds
     self.kinds = faults.only.isEmpty ? kinds : kinds.filter { faults.only.contains($0.rawValue) }
     random = Mutex(SeededRandom(seed: faults.seed))
   }
 
-  /// The fault this request meets, if any.
-  func draw() -> Fault? {
+  /// Plans `times` faults of `kind` for the requests whose target contains `match`, after `skip` of them pass.
+  func script(_ kind: Fault, match: String, skip: Int, times: Int) {
+    scripted.withLock { $0.append((kind, match, max(skip, 0), max(times, 1))) }
+  }
+
+  /// The fault this request (`target`: what it asks, e.g. `POST /api1/x3/erp/SEED/SINVOICE` or a GraphQL root
+  /// field) meets, if any: a scripted one first, then one drawn at the configured rate.
+  func draw(_ target: String) -> Fault? {
+    let planned: Fault? = scripted.withLock { list in
+      guard let i = list.firstIndex(where: { $0.match.isEmpty || target.contains($0.match) }) else { return nil }
+      if list[i].skip > 0 {
+        list[i].skip -= 1
+        return nil
+      }
+      list[i].times -= 1
+      let kind = list[i].kind
+      if list[i].times == 0 { list.remove(at: i) }
+      return kind
+    }
+    if let planned {
+      injected.withLock { $0[planned, default: 0] += 1 }
+      return planned
+    }
     guard faults.rate > 0, !kinds.isEmpty else { return nil }
     let fault: Fault? = random.withLock { r in r.unit() < faults.rate ? r.pick(kinds) : nil }
     if let fault { injected.withLock { $0[fault, default: 0] += 1 } }

@@ -81,6 +81,11 @@ public final class X3Simulator: @unchecked Sendable {
       return (indexes[name]![value] ?? []).compactMap { rows[$0] }
     }
 
+    mutating func remove(_ k: String) {
+      guard let old = rows.removeValue(forKey: k) else { return }
+      for (name, _) in indexes { indexes[name]![Self.indexValue(old, name), default: []].remove(k) }
+    }
+
     static func indexValue(_ row: [String: Any], _ name: String) -> String {
       if name.hasPrefix("upper(") { return "\(row[String(name.dropFirst(6).dropLast())] ?? "")".uppercased() }
       return "\(row[name] ?? "")"
@@ -88,6 +93,8 @@ public final class X3Simulator: @unchecked Sendable {
   }
 
   public let config: Config
+  /// The faults X3 shows.
+  static let faultKinds: [Fault] = [.unavailable, .badGateway, .slow, .revokedToken, .serverError, .serverErrorAfterCommit]
   let plan: FaultPlan
   let tokens: IssuedTokens
   let lock = NSLock()
@@ -101,7 +108,7 @@ public final class X3Simulator: @unchecked Sendable {
 
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
-    plan = FaultPlan(config.faults, kinds: [.unavailable, .badGateway, .slow, .revokedToken, .serverError, .serverErrorAfterCommit])
+    plan = FaultPlan(config.faults, kinds: Self.faultKinds)
     tokens = IssuedTokens(lifetime: config.tokenLifetime)
     refreshToken = config.refreshToken
     rate = (max(config.rateLimit, 1), ProcessInfo.processInfo.systemUptime)
@@ -186,13 +193,13 @@ public final class X3Simulator: @unchecked Sendable {
       guard let code = body["BPCNUM"] as? String, let email = body["EMAIL"] as? String else {
         return Self.diagnose("BPCNUM and EMAIL expected", status: .badRequest)
       }
-      lock.withLock { insert("BPCUSTOMER", ["BPCNUM": code, "BPCNAM": body["BPCNAM"] ?? code, "EMAIL": email, "CUR": "EUR", "BPCSTA": 2]) }
+      addCustomer(code: code, name: body["BPCNAM"] as? String ?? code, email: email)
       return SimJSON.response(["ok": true])
     }
     router.post("/sandbox/x3/stock") { [self] request, _ -> Response in
       let body = try await SimJSON.parse(request)
       guard let item = body["ITMREF"] as? String, let qty = body["QTYSTU"] as? Int else { return Self.diagnose("ITMREF and QTYSTU expected", status: .badRequest) }
-      lock.withLock { moveStock(item: item, site: SandboxSeed.site, to: qty, type: "receipt", voucher: "ADJ") }
+      setStock(item: item, quantity: qty)
       return SimJSON.response(["ok": true])
     }
   }
@@ -236,7 +243,7 @@ public final class X3Simulator: @unchecked Sendable {
     guard admit() else {
       return Self.diagnose("The server is busy: too many requests", status: .serviceUnavailable, headers: [.retryAfter: "1"])
     }
-    let fault = plan.draw()
+    let fault = plan.draw("\(request.method) \(request.uri.path)")
     switch fault {
     case .unavailable?: return Self.diagnose("Service unavailable", status: .serviceUnavailable)
     case .serverError?: return Self.diagnose("Internal server error", status: .internalServerError)
@@ -490,6 +497,33 @@ public final class X3Simulator: @unchecked Sendable {
 
   public func addCustomer(code: String, name: String, email: String) {
     lock.withLock { insert("BPCUSTOMER", ["BPCNUM": code, "BPCNAM": name, "EMAIL": email, "CUR": "EUR", "BPCSTA": 2]) }
+  }
+
+  /// Removes the customers whose email is `email` (case-insensitive); answers how many there were.
+  @discardableResult
+  public func removeCustomer(email: String) -> Int {
+    lock.withLock {
+      let gone = classes["BPCUSTOMER"]!.rows.filter { "\($0.value["EMAIL"] ?? "")".lowercased() == email.lowercased() }.map(\.key)
+      for key in gone { classes["BPCUSTOMER"]!.remove(key) }
+      return gone.count
+    }
+  }
+
+  /// Sets the stock of `item` at `site` to `quantity`, journaled as an adjustment (a receipt), as a stock count would.
+  public func setStock(item: String, quantity: Int, site: String = SandboxSeed.site) {
+    lock.withLock { moveStock(item: item, site: site, to: quantity, type: "receipt", voucher: "ADJ") }
+  }
+
+  /// Enables or disables a GL account (`GACCOUNT`) or cost centre (`CCE`): its yes/no flag ENAFLG (2 = yes, 1 = no).
+  /// Answers false when there is no such row.
+  @discardableResult
+  public func setEnabled(_ cls: String, code: String, _ enabled: Bool) -> Bool {
+    lock.withLock {
+      guard var row = classes[cls]?.rows[code], row["ENAFLG"] != nil else { return false }
+      row["ENAFLG"] = enabled ? 2 : 1
+      classes[cls]!.store(row)
+      return true
+    }
   }
 
   public func rows(_ cls: String) -> [[String: Any]] { lock.withLock { Array(classes[cls]?.rows.values ?? [:].values) } }

@@ -9,7 +9,7 @@ struct ScriptOptions: ParsableArguments {
   @Argument(help: "Connector scripts (.lua).")
   var scripts: [String]
 
-  @Option(name: .customLong("config"), help: "Settings file (TOML) for each script, in order; default: the script's name with .toml beside it, when present.")
+  @Option(name: .customLong("config"), help: "Settings file (TOML) for each script, in order; default: <name>.toml beside the script, else <name>/settings.toml, else <name>/settings.example.toml in its package folder.")
   var configs: [String] = []
 
   @Option(help: "Folder of the stdlib Lua modules; default: $MLHOST_STDLIB, or the nearest stdlib/ above the script.")
@@ -65,8 +65,7 @@ struct ScriptOptions: ParsableArguments {
       if i < configs.count {
         settings = URL(fileURLWithPath: configs[i])
       } else {
-        let beside = script.deletingPathExtension().appendingPathExtension("toml")
-        if FileManager.default.fileExists(atPath: beside.path) { settings = beside }
+        settings = ConnectorPackage(script: script).defaultSettingsFile
       }
       var source = ConnectorSource(
         script: script, settingsFile: settings, stdlib: stdlibDirectory(near: script),

@@ -5,7 +5,7 @@ import MLHostSandbox
 import MLHostTesting
 import Testing
 
-/// `stdlib/sagex3.lua` over both X3 APIs against the sandbox folder, and the sandbox's GraphQL API itself against
+/// `stdlib/sagex3/` over both X3 APIs against the sandbox folder, and the sandbox's GraphQL API itself against
 /// the API facts (connected-app JWT checks, cursor paging, filters, refusals as diagnoses).
 @Suite(.serialized) struct X3ClientTests {
   static let quiet = Logger(label: "sandbox") { _ in SwiftLogNoOpLogHandler() }
@@ -25,7 +25,7 @@ import Testing
     let item = try #require(sandbox.x3.rows("ITMMASTER").first?["ITMREF"] as? String)
     let script = """
       local sagex3 = require "sagex3"
-      local system_error = require "system_error"
+      local system_error = require "sync.system_error"
       local c = mlhost.connector { name = "x3client", settings = {
         url = { type = "url", required = true }, endpoint = { type = "string", required = true },
         credential = { type = "credential", required = true }, api = { type = "string", required = true } } }

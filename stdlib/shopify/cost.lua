@@ -2,7 +2,7 @@
 --- enum costs 0, an object (or a list of objects) 1 plus what is selected in it, a connection — a field with a
 --- `first`/`last` argument — 2 plus `first` × the cost of one node, and a mutation 10. The single query ceiling is
 --- 1000 points. The built-in sandbox prices queries by the same rule; Shopify's own figure comes back in
---- `extensions.cost.requestedQueryCost`, and `shopify.lua` learns from it where the two differ.
+--- `extensions.cost.requestedQueryCost`, and `shopify/init.lua` learns from it where the two differ.
 local tonumber, error, ipairs = tonumber, error, ipairs
 local sub, find, byte = string.sub, string.find, string.byte
 
@@ -41,7 +41,7 @@ local function tokens(text)
   return out
 end
 
----@class shopify_cost.Parser
+---@class shopify.cost.Parser
 ---@field t string[]
 ---@field i integer
 ---@field variables table
@@ -50,7 +50,7 @@ local function peek(p) return p.t[p.i] end
 
 local function take(p)
   local tok = p.t[p.i]
-  if tok == nil then error("shopify_cost: the document ends too early", 0) end
+  if tok == nil then error("shopify.cost: the document ends too early", 0) end
   p.i = p.i + 1
   return tok
 end
@@ -117,7 +117,7 @@ selection = function(p)
   local fields = {}
   take(p)  -- {
   while peek(p) ~= "}" do
-    if peek(p) == "." then error("shopify_cost: fragments are not priced", 0) end
+    if peek(p) == "." then error("shopify.cost: fragments are not priced", 0) end
     fields[#fields + 1] = field(p)
   end
   take(p)  -- }

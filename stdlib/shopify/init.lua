@@ -4,9 +4,9 @@
 --- `system_error`s. Orders from GraphQL and from webhooks (REST-shaped) normalise to one `stdlib.Order`.
 local mlhost = mlhost
 local http, money = mlhost.http, mlhost.money
-local system_error = require "system_error"
-local paging = require "paging"
-local shopify_cost = require "shopify_cost"
+local system_error = require "sync.system_error"
+local paging = require "sync.paging"
+local shopify_cost = require "shopify.cost"
 local ipairs, tostring, tonumber, type, setmetatable = ipairs, tostring, tonumber, type, setmetatable
 local concat, max, ceil, floor = table.concat, math.max, math.ceil, math.floor
 

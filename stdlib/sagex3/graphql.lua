@@ -5,8 +5,8 @@
 --- both are settings (introspect with `{ __schema { queryType { fields { name } } } }`).
 local mlhost = mlhost
 local http, json = mlhost.http, mlhost.json
-local system_error = require "system_error"
-local paging = require "paging"
+local system_error = require "sync.system_error"
+local paging = require "sync.paging"
 local sagex3 = require "sagex3"
 local ipairs, pairs, tostring, type, setmetatable, next = ipairs, pairs, tostring, type, setmetatable, next
 local concat, sort = table.concat, table.sort

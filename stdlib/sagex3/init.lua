@@ -1,11 +1,11 @@
 --- Sage X3 client over either of its web APIs, chosen per deployment with `api`: the Syracuse REST api1
---- (`sagex3_rest`) or the Xtrem GraphQL API (`sagex3_graphql`). Both speak in X3 column names (BPCNUM, CUSORDREF…)
+--- (`sagex3.rest`) or the Xtrem GraphQL API (`sagex3.graphql`). Both speak in X3 column names (BPCNUM, CUSORDREF…)
 --- so a connector does not change with the API; class, representation, node and field names differ between X3
 --- versions and installations, so each is a setting with the API facts' default. Calls go through one
 --- `mlhost.http.system`, whose `max_concurrent` and `rate` protect the Syracuse sessions.
 local mlhost = mlhost
 local http = mlhost.http
-local system_error = require "system_error"
+local system_error = require "sync.system_error"
 local ipairs, pairs, tostring, type, setmetatable = ipairs, pairs, tostring, type, setmetatable
 local concat = table.concat
 
@@ -77,7 +77,7 @@ function _M.merged(defaults, overrides)
   return out
 end
 
-local TRANSPORTS = { rest = "sagex3_rest", graphql = "sagex3_graphql" }
+local TRANSPORTS = { rest = "sagex3.rest", graphql = "sagex3.graphql" }
 
 --- A client for one X3 folder. `settings`: `url` (scheme, host and port of Syracuse), `endpoint` (the X3
 --- endpoint/folder, e.g. SEED), `api` ("rest", the default, or "graphql"), `credential` (Basic Syracuse user;

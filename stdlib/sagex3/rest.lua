@@ -3,8 +3,8 @@
 --- details, `$create` POSTs and `$edit` PUTs; errors carry `$diagnoses`.
 local mlhost = mlhost
 local http = mlhost.http
-local system_error = require "system_error"
-local paging = require "paging"
+local system_error = require "sync.system_error"
+local paging = require "sync.paging"
 local sagex3 = require "sagex3"
 local ipairs, tostring, setmetatable = ipairs, tostring, setmetatable
 local concat = table.concat
