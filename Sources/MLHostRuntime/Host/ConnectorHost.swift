@@ -27,6 +27,10 @@ public actor ConnectorHost {
   private var retiring: [Task<Void, Never>] = []
   private var inFlight: [Int64: Task<Void, Never>] = [:]
   private var waiters: [Int64: [CheckedContinuation<JobOutcome, Never>]] = [:]
+  /// Final outcomes of the latest jobs nobody waited for yet: a job can end between `enqueue` returning and
+  /// `outcome(of:)` being called (the actor runs other work at each await), and that outcome must not be lost.
+  private var unclaimedOutcomes: [Int64: JobOutcome] = [:]
+  private var unclaimedOrder: [Int64] = []
   /// Jobs a cycle queued (trigger "cycle"): the first attempt's outcome, kept until the cycle reads it, since the
   /// job may finish before the cycle starts waiting for it.
   private var cycleOutcomes: [Int64: JobOutcome] = [:]
@@ -248,7 +252,8 @@ public actor ConnectorHost {
 
   /// Waits for the final outcome of job `id` on this host.
   public func outcome(of id: Int64) async -> JobOutcome {
-    await withCheckedContinuation { waiters[id, default: []].append($0) }
+    if let done = unclaimedOutcomes.removeValue(forKey: id) { return done }
+    return await withCheckedContinuation { waiters[id, default: []].append($0) }
   }
 
   // MARK: dispatching
@@ -364,7 +369,16 @@ public actor ConnectorHost {
     metrics.jobFinished(
       connector: leased.connector, job: leased.job,
       result: outcome.error == nil ? "succeeded" : final ? "dead" : "retry")
-    if final, let ws = waiters.removeValue(forKey: leased.id) { for w in ws { w.resume(returning: outcome) } }
+    if final {
+      if let ws = waiters.removeValue(forKey: leased.id) {
+        for w in ws { w.resume(returning: outcome) }
+      } else if leased.trigger != "schedule" && leased.trigger != "webhook" {
+        // Only jobs someone may ask about (manual, replay, job, retry, cycle); a thousand at most.
+        unclaimedOutcomes[leased.id] = outcome
+        unclaimedOrder.append(leased.id)
+        if unclaimedOrder.count > 1000 { unclaimedOutcomes[unclaimedOrder.removeFirst()] = nil }
+      }
+    }
     if leased.trigger == "cycle" && leased.attempt == 1 {
       if let w = cycleWaiters.removeValue(forKey: leased.id) { w.resume(returning: outcome) } else { cycleOutcomes[leased.id] = outcome }
     }
