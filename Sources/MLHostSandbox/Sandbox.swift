@@ -10,6 +10,11 @@ public final class Sandbox: Sendable {
   public let x3: X3Simulator
   public let shopifyURL: String
   public let x3URL: String
+  /// What both systems started with, and the number it was drawn from (`Options.seed`).
+  public let seed: SandboxSeed
+  public let seedNumber: UInt64
+  /// Opens the control routes (`/sandbox/…`, header `X-MLHost-Sandbox-Token`) of both systems; a secret.
+  public let controlToken: String
   private let tasks: [Task<Void, any Error>]
 
   public struct Options: Sendable {
@@ -29,7 +34,11 @@ public final class Sandbox: Sendable {
     }
   }
 
-  private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, tasks: [Task<Void, any Error>]) {
+  private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, seed: SandboxSeed, seedNumber: UInt64,
+               controlToken: String, tasks: [Task<Void, any Error>]) {
+    self.seed = seed
+    self.seedNumber = seedNumber
+    self.controlToken = controlToken
     self.shopify = shopify
     self.x3 = x3
     self.shopifyURL = shopifyURL
@@ -41,14 +50,15 @@ public final class Sandbox: Sendable {
     let seed = options.data ?? SandboxSeed.build(orderCount: options.orders, seed: options.seed)
     let shopify = ShopifySimulator(config: options.shopify, seed: seed)
     let x3 = X3Simulator(config: options.x3, seed: seed)
+    let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
     let shopRouter = Router()
-    shopify.routes(shopRouter)
+    shopify.routes(shopRouter, control: token)
     let x3Router = Router()
-    x3.routes(x3Router)
+    x3.routes(x3Router, control: token)
     let (shopPort, shopTask) = try await serve(shopRouter, host: host, logger: logger)
     let (x3Port, x3Task) = try await serve(x3Router, host: host, logger: logger)
     return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
-                   tasks: [shopTask, x3Task])
+                   seed: seed, seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task])
   }
 
   private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {

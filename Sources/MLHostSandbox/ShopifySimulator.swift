@@ -55,6 +55,8 @@ public final class ShopifySimulator: Sendable {
   }
 
   public let config: Config
+  /// What the store sells (the seed's catalogue): new orders are placed from it.
+  public let products: [SandboxSeed.Product]
   /// The faults Shopify shows.
   static let faultKinds: [Fault] = [.throttled, .tooMany, .unavailable, .badGateway, .slow, .revokedToken]
   let state: Mutex<State>
@@ -63,6 +65,7 @@ public final class ShopifySimulator: Sendable {
 
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
+    products = seed.products
     tokens = IssuedTokens(lifetime: config.tokenLifetime)
     plan = FaultPlan(config.faults, kinds: Self.faultKinds)
     var s = State(available: config.bucketSize, stamp: ProcessInfo.processInfo.systemUptime)
@@ -106,7 +109,8 @@ public final class ShopifySimulator: Sendable {
 
   // MARK: routes
 
-  public func routes(_ router: Router<BasicRequestContext>) {
+  /// The API routes, and with a `control` token the sandbox's control routes.
+  public func routes(_ router: Router<BasicRequestContext>, control: String? = nil) {
     router.post("/admin/oauth/access_token") { [self] request, _ -> Response in
       let f = try await SimJSON.fields(request)
       guard f["grant_type"] == "client_credentials", f["client_id"] == config.clientID, f["client_secret"] == config.clientSecret else {
@@ -142,21 +146,45 @@ public final class ShopifySimulator: Sendable {
       if fault == .slow { await plan.holdSlow() }
       return SimJSON.response(data: answer)
     }
-    router.post("/sandbox/shopify/orders/{number}") { [self] request, context -> Response in
+    controlRoutes(router, token: control)
+  }
+
+  /// The sandbox's control routes for the store (see `SandboxControl`): new orders, merchant changes, counts.
+  private func controlRoutes(_ router: Router<BasicRequestContext>, token: String?) {
+    SandboxControl.route(router, .post, "/sandbox/shopify/orders", token: token) { [self] request, _ in
+      let body = try await SimJSON.parse(request)
+      guard let email = body["email"] as? String, email.contains("@"), let sku = body["sku"] as? String else {
+        return SandboxControl.refuse("email and sku expected")
+      }
+      let quantity = body["quantity"] as? Int ?? 1
+      guard quantity > 0 else { return SandboxControl.refuse("quantity must be 1 or more") }
+      guard let product = products.first(where: { $0.sku == sku }) else {
+        return SandboxControl.refuse("the store sells no SKU \(sku); it sells \(products.map(\.sku).joined(separator: ", "))", status: .notFound)
+      }
+      let name = placeOrder(customer: customer(email: email), lines: [.init(product: product, quantity: quantity)],
+                            financialStatus: (body["financial_status"] as? String ?? "paid").uppercased())
+      return SimJSON.response(["name": name, "id": orderID(name: name) ?? "", "delivered_to": subscriptions(topic: "orders/create").count])
+    }
+    SandboxControl.route(router, .post, "/sandbox/shopify/orders/{number}", token: token) { [self] request, context in
       let change = try await SimJSON.parse(request)
       guard let number = context.parameters.get("number", as: Int.self), let order = update(number: number, change) else {
-        return SimJSON.response(["error": "no such order"], status: .notFound)
+        return SandboxControl.refuse("the store has no order #\(context.parameters.get("number") ?? "")", status: .notFound)
       }
       deliver(topic: "orders/updated", order)
-      return SimJSON.response(order.restResource)
+      var answer = order.restResource
+      answer["delivered_to"] = subscriptions(topic: "orders/updated").count
+      return SimJSON.response(answer)
     }
-    router.post("/sandbox/shopify/inventory") { [self] request, _ -> Response in
+    SandboxControl.route(router, .post, "/sandbox/shopify/inventory", token: token) { [self] request, _ in
       let change = try await SimJSON.parse(request)
       guard let sku = change["sku"] as? String, let quantity = change["available"] as? Int else {
-        return SimJSON.response(["error": "sku and available expected"], status: .badRequest)
+        return SandboxControl.refuse("sku and available expected")
       }
       setAvailable(sku: sku, quantity)
       return SimJSON.response(["ok": true])
+    }
+    SandboxControl.route(router, .get, "/sandbox/shopify/status", token: token) { [self] _, _ in
+      SimJSON.response(counts)
     }
   }
 
@@ -453,16 +481,37 @@ public final class ShopifySimulator: Sendable {
 
   /// A new order placed by a seeded customer (orders/create is delivered); answers its name (#number).
   @discardableResult
-  public func placeOrder(customer: SandboxSeed.Customer, lines: [SandboxSeed.Line]) -> String {
+  public func placeOrder(customer: SandboxSeed.Customer, lines: [SandboxSeed.Line], financialStatus: String = "PAID") -> String {
     let order = state.withLock { s -> ShopifyOrder in
       let number = (s.orders.values.map(\.number).max() ?? 1000) + 1
       let now = Date().timeIntervalSince1970.rounded(.down)
-      let id = Self.add(.init(number: number, customer: customer, lines: lines, createdAt: now, financialStatus: "PAID",
+      let id = Self.add(.init(number: number, customer: customer, lines: lines, createdAt: now, financialStatus: financialStatus,
                               fulfilled: false, cancelled: false), to: &s)
       return s.orders[id]!
     }
     deliver(topic: "orders/create", order)
     return order.name
+  }
+
+  /// The buyer with `email` as the store knows them from an earlier order, else a new one named after the address.
+  func customer(email: String) -> SandboxSeed.Customer {
+    if let o = state.withLock({ $0.orders.values.first { $0.email.lowercased() == email.lowercased() } }) { return o.billing }
+    let parts = email.split(separator: "@")[0].split(separator: ".").map(\.capitalized)
+    return SandboxSeed.Customer(first: parts.first ?? "Guest", last: parts.dropFirst().joined(separator: " "), email: email)
+  }
+
+  /// Orders by state, subscriptions and inventory items, by a name a person reads.
+  public var counts: [String: Int] {
+    state.withLock { s in
+      let orders = Array(s.orders.values)
+      return [
+        "orders": orders.count, "cancelled": orders.filter { $0.cancelledAt != nil }.count,
+        "fulfilled": orders.filter { !$0.fulfillments.isEmpty }.count,
+        "paid": orders.filter { $0.cancelledAt == nil && $0.financialStatus == "PAID" }.count,
+        "awaiting_payment": orders.filter { $0.cancelledAt == nil && ["PENDING", "PARTIALLY_PAID"].contains($0.financialStatus) }.count,
+        "inventory_items": s.items.count, "webhook_subscriptions": s.subscriptions.count,
+      ]
+    }
   }
 
   /// Changes an order as the merchant would (see `update`) and delivers orders/updated.

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MLHostRuntime
 import Synchronization
 
 /// What can go wrong on purpose, the same for every simulated system: a share of API requests fails, each
@@ -203,4 +204,29 @@ final class IssuedTokens: Sendable {
 
   func valid(_ token: String) -> Bool { tokens.withLock { ($0[token] ?? 0) > Date().timeIntervalSince1970 } }
   func revoke(_ token: String) { _ = tokens.withLock { $0.removeValue(forKey: token) } }
+}
+
+/// The sandbox's control routes (`/sandbox/<system>/…`): what a person (`mlhost sandbox`) or the live generator
+/// asks the simulated systems to do that their real APIs cannot — add an X3 customer, place a store order. Served
+/// only when the sandbox was given a control token, and only to requests that carry it.
+enum SandboxControl {
+  static let header = "X-MLHost-Sandbox-Token"
+
+  static func route(_ router: Router<BasicRequestContext>, _ method: HTTPTypes.HTTPRequest.Method, _ path: RouterPath, token: String?,
+                    _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
+    guard let token else { return }
+    let expected = Array(token.utf8)
+    router.on(path, method: method) { request, context -> Response in
+      let given = Array((request.headers[.init(header)!] ?? "").utf8)
+      let same = given.count == expected.count
+        && given.withUnsafeBytes { a in expected.withUnsafeBytes { b in Digest.constantTimeEqual(a, b) } }
+      guard same else { return SimJSON.response(["error": "the sandbox control token is missing or wrong"], status: .unauthorized) }
+      return try await handler(request, context)
+    }
+  }
+
+  /// A refusal the caller can print as it is.
+  static func refuse(_ message: String, status: HTTPResponse.Status = .badRequest) -> Response {
+    SimJSON.response(["error": message], status: status)
+  }
 }

@@ -151,7 +151,8 @@ public final class X3Simulator: @unchecked Sendable {
 
   // MARK: routes
 
-  public func routes(_ router: Router<BasicRequestContext>) {
+  /// The API routes, and with a `control` token the sandbox's control routes.
+  public func routes(_ router: Router<BasicRequestContext>, control: String? = nil) {
     router.post("/v1/token") { [self] request, _ -> Response in
       let f = try await SimJSON.fields(request)
       guard f["client_id"] == config.clientID, f["client_secret"] == config.clientSecret else {
@@ -188,19 +189,52 @@ public final class X3Simulator: @unchecked Sendable {
       }
       return try await guarded(request, refused: refused) { try await graphQL(request) }
     }
-    router.post("/sandbox/x3/customers") { [self] request, _ -> Response in
+    controlRoutes(router, token: control)
+  }
+
+  /// The sandbox's control routes for X3 (see `SandboxControl`): customers, items, stock, GL accounts, counts.
+  private func controlRoutes(_ router: Router<BasicRequestContext>, token: String?) {
+    SandboxControl.route(router, .post, "/sandbox/x3/customers", token: token) { [self] request, _ in
       let body = try await SimJSON.parse(request)
-      guard let code = body["BPCNUM"] as? String, let email = body["EMAIL"] as? String else {
-        return Self.diagnose("BPCNUM and EMAIL expected", status: .badRequest)
+      guard let email = body["EMAIL"] as? String, email.contains("@") else { return SandboxControl.refuse("EMAIL expected") }
+      if let taken = customer(email: email) {
+        return SandboxControl.refuse("X3 already has customer \(taken) with email \(email)", status: .conflict)
       }
-      addCustomer(code: code, name: body["BPCNAM"] as? String ?? code, email: email)
-      return SimJSON.response(["ok": true])
+      let code = body["BPCNUM"] as? String ?? nextCustomerCode()
+      let name = body["BPCNAM"] as? String ?? email.split(separator: "@")[0].split(separator: ".").map(\.capitalized).joined(separator: " ")
+      addCustomer(code: code, name: name, email: email)
+      return SimJSON.response(["BPCNUM": code, "BPCNAM": name, "EMAIL": email])
     }
-    router.post("/sandbox/x3/stock") { [self] request, _ -> Response in
+    SandboxControl.route(router, .post, "/sandbox/x3/items", token: token) { [self] request, _ in
       let body = try await SimJSON.parse(request)
-      guard let item = body["ITMREF"] as? String, let qty = body["QTYSTU"] as? Int else { return Self.diagnose("ITMREF and QTYSTU expected", status: .badRequest) }
+      guard let item = body["ITMREF"] as? String, !item.isEmpty else { return SandboxControl.refuse("ITMREF expected") }
+      let added = addItem(item, name: body["ITMDES1"] as? String ?? item, productClass: body["TCLCOD"] as? String ?? "GOODS",
+                          quantity: body["QTYSTU"] as? Int ?? 0)
+      guard added else { return SandboxControl.refuse("X3 already has item \(item)", status: .conflict) }
+      return SimJSON.response(["ITMREF": item, "STOFCY": SandboxSeed.site, "QTYSTU": body["QTYSTU"] as? Int ?? 0])
+    }
+    SandboxControl.route(router, .post, "/sandbox/x3/stock", token: token) { [self] request, _ in
+      let body = try await SimJSON.parse(request)
+      guard let item = body["ITMREF"] as? String, let qty = body["QTYSTU"] as? Int, qty >= 0 else {
+        return SandboxControl.refuse("ITMREF and QTYSTU (0 or more) expected")
+      }
+      guard let before = stock(item: item) else {
+        return SandboxControl.refuse("X3 has no item \(item) at site \(SandboxSeed.site) (add it first)", status: .notFound)
+      }
       setStock(item: item, quantity: qty)
-      return SimJSON.response(["ok": true])
+      return SimJSON.response(["ITMREF": item, "STOFCY": SandboxSeed.site, "QTYSTU": qty, "was": before])
+    }
+    SandboxControl.route(router, .post, "/sandbox/x3/accounts/{code}", token: token) { [self] request, context in
+      let body = try await SimJSON.parse(request)
+      let code = context.parameters.get("code") ?? ""
+      guard let enabled = body["enabled"] as? Bool else { return SandboxControl.refuse("enabled (true or false) expected") }
+      guard setEnabled("GACCOUNT", code: code, enabled) else {
+        return SandboxControl.refuse("X3 has no GL account \(code)", status: .notFound)
+      }
+      return SimJSON.response(["ACC": code, "enabled": enabled])
+    }
+    SandboxControl.route(router, .get, "/sandbox/x3/status", token: token) { [self] _, _ in
+      SimJSON.response(counts)
     }
   }
 
@@ -512,6 +546,53 @@ public final class X3Simulator: @unchecked Sendable {
   /// Sets the stock of `item` at `site` to `quantity`, journaled as an adjustment (a receipt), as a stock count would.
   public func setStock(item: String, quantity: Int, site: String = SandboxSeed.site) {
     lock.withLock { moveStock(item: item, site: site, to: quantity, type: "receipt", voucher: "ADJ") }
+  }
+
+  /// The stock of `item` at `site`, or nil when X3 keeps none there.
+  public func stock(item: String, site: String = SandboxSeed.site) -> Int? {
+    lock.withLock {
+      classes["STOCK"]!.rows.values.first { "\($0["ITMREF"]!)" == item && "\($0["STOFCY"]!)" == site }.map { $0["QTYSTU"] as? Int ?? 0 }
+    }
+  }
+
+  /// Adds an item with a stock row of `quantity` at the sandbox's site; answers false when X3 already has it.
+  @discardableResult
+  public func addItem(_ item: String, name: String, productClass: String = "GOODS", quantity: Int = 0) -> Bool {
+    lock.withLock {
+      guard classes["ITMMASTER"]!.rows[item] == nil else { return false }
+      insert("ITMMASTER", ["ITMREF": item, "ITMDES1": name, "TCLCOD": productClass, "STU": "UN", "ITMSTA": 1])
+      let counter = (classes["STOCK"]!.rows.values.compactMap { $0["STOCOU"] as? Int }.max() ?? 500) + 1
+      insert("STOCK", ["STOCOU": counter, "ITMREF": item, "STOFCY": SandboxSeed.site, "QTYSTU": quantity,
+                       "UPDDATTIM": SimTime.iso(Date().timeIntervalSince1970)])
+      return true
+    }
+  }
+
+  /// The code of the customer whose email is `email` (case-insensitive).
+  public func customer(email: String) -> String? {
+    lock.withLock {
+      classes["BPCUSTOMER"]!.rows.values.first { "\($0["EMAIL"] ?? "")".lowercased() == email.lowercased() }.map { "\($0["BPCNUM"]!)" }
+    }
+  }
+
+  /// The first free customer code of the seed's pattern (C0013…).
+  func nextCustomerCode() -> String {
+    lock.withLock {
+      var n = classes["BPCUSTOMER"]!.rows.count + 1
+      while classes["BPCUSTOMER"]!.rows[String(format: "C%04d", n)] != nil { n += 1 }
+      return String(format: "C%04d", n)
+    }
+  }
+
+  /// How many rows each class holds, by a name a person reads (`customers`, `invoices`…).
+  public var counts: [String: Int] {
+    lock.withLock {
+      let names = ["BPCUSTOMER": "customers", "ITMMASTER": "items", "GACCOUNT": "gl_accounts", "SINVOICE": "invoices",
+                   "SDELIVERY": "deliveries", "STOCK": "stock_rows", "STOJOU": "stock_movements"]
+      var out = Dictionary(uniqueKeysWithValues: names.map { ($0.value, classes[$0.key]?.rows.count ?? 0) })
+      out["gl_accounts_disabled"] = classes["GACCOUNT"]!.rows.values.filter { $0["ENAFLG"] as? Int == 1 }.count
+      return out
+    }
   }
 
   /// Enables or disables a GL account (`GACCOUNT`) or cost centre (`CCE`): its yes/no flag ENAFLG (2 = yes, 1 = no).

@@ -48,6 +48,7 @@ struct RunCommand: AsyncParsableCommand {
 
   func validate() throws {
     // Delivery ids kept for less than a day would let a sender's retries in again (Shopify retries for 4 hours).
+    guard sandboxLiveInterval.isFinite, sandboxLiveInterval >= 0 else { throw ValidationError("--sandbox-live-interval takes seconds, 0 or more") }
     guard keepDays >= 1 else { throw ValidationError("--keep-days must be at least 1") }
     guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
     for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)] {
@@ -110,6 +111,9 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "Milliseconds the sandbox systems add to every API request.")
   var sandboxLatencyMs: Double = 0
 
+  @Option(help: "Seconds between the live sandbox's steps (a new order, and an order paid, fulfilled or cancelled or X3 stock moved), while a --sandbox run goes on; 0: none.")
+  var sandboxLiveInterval: Double = 20
+
   @Flag(help: "Run every scheduled job once, print what the cycle did and exit (also: the first cycle of a run prints it).")
   var once = false
 
@@ -153,6 +157,24 @@ struct RunCommand: AsyncParsableCommand {
     }
     let simulated = systems
     defer { simulated?.stop() }
+    // While the run goes on, `mlhost sandbox` finds the systems (and their control token) here, and the live
+    // generator keeps them busy; both end before the systems stop.
+    let control = state.directory.appendingPathComponent(SandboxCommand.controlFile)
+    var live: Task<Void, Never>?
+    if let systems, !once, !dryRun {
+      let info: [String: Any] = ["shopify": systems.shopifyURL, "x3": systems.x3URL, "token": systems.controlToken, "pid": Int(getpid())]
+      try StateFolder.writePrivate(try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys, .withoutEscapingSlashes]), to: control)
+      if sandboxLiveInterval > 0 {
+        live = SandboxLive(systems).run(every: sandboxLiveInterval) { line in
+          logger.info("sandbox: \(line)")
+        }
+      }
+    }
+    let generator = live
+    defer {
+      generator?.cancel()
+      if simulated != nil && !once && !dryRun { try? FileManager.default.removeItem(at: control) }
+    }
     let store: SQLiteStore
     let vault: CredentialVault
     do {
@@ -219,6 +241,8 @@ struct RunCommand: AsyncParsableCommand {
     var service = HostService(host: host, logger: logger, firstCycle: sandbox || once, replayCommand: replayCommand, once: once)
     if sandbox && once {
       service.note = "(the sandbox systems stop with this run; run without --once to replay records while they run)"
+    } else if let systems {
+      service.note = SandboxCommand.hints(systems, state: state.state, live: sandboxLiveInterval)
     }
     // A group shuts its services down in reverse order: intake stops first (webhooks, then the admin API), then the
     // host lets its running jobs finish; the sandbox systems they talk to stop only after the group has ended.
