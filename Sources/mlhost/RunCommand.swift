@@ -303,26 +303,42 @@ struct HostService: Service {
   func run() async throws {
     // A stop asked for during the first cycle ends the wait for it: its jobs finish within the grace period or go
     // back to the queue, and the summary says which were interrupted.
-    try await withGracefulShutdownHandler {
+    let oneShot = try await withGracefulShutdownHandler {
       try await runUntilShutdown()
     } onGracefulShutdown: { [host] in
       Task { await host.interruptCycle() }
     }
     logger.info("shutting down: letting running jobs finish")
     await host.shutdown()
+    // A one-shot run prints its summary once the jobs still running (retries of the cycle's records) have
+    // ended, so it tells each record's state as the run leaves it — what `audit` and `status` then show.
+    if var (report, started) = oneShot {
+      if let records = try? await host.store.records(RecordFilter(since: started, limit: 100_000)) {
+        report.records = records.reversed()
+      }
+      printSummary(report, started: started)
+    }
     logger.info("stopped")
   }
 
-  private func runUntilShutdown() async throws {
+  private func printSummary(_ report: CycleReport, started: Double) {
+    let seconds = String(format: "%.1f", Date().timeIntervalSince1970 - started)
+    let text = "\nfirst cycle finished in \(seconds) s\n\(report.text(replayCommand: replayCommand))\n"
+      + (note.isEmpty ? "" : note + "\n") + "\n"
+    FileHandle.standardOutput.write(Data(text.utf8))
+  }
+
+  /// The first cycle's report and its start, when this is a one-shot run (printed once the run has drained).
+  private func runUntilShutdown() async throws -> (CycleReport, Double)? {
     await cancelWhenGracefulShutdown {
       await withTaskGroup(of: Void.self) { group in
         group.addTask { await host.runDispatcher() }
+        var oneShot: (CycleReport, Double)?
         if firstCycle {
-          let started = Date()
+          let started = Date().timeIntervalSince1970
           do {
             let report = try await host.runCycle()
-            let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
-            FileHandle.standardOutput.write(Data("\nfirst cycle finished in \(seconds) s\n\(report.text(replayCommand: replayCommand))\n\(note.isEmpty ? "" : note + "\n")\n".utf8))
+            if once { oneShot = (report, started) } else { printSummary(report, started: started) }
           } catch {
             logger.error("the first cycle failed: \(error)")
           }
@@ -332,6 +348,7 @@ struct HostService: Service {
         } else {
           group.addTask { await host.runScheduler() }
         }
+        return oneShot
       }
     }
   }
