@@ -214,7 +214,6 @@ struct RunCommand: AsyncParsableCommand {
     let hangup = DispatchSource.makeSignalSource(signal: SIGHUP)
     hangup.setEventHandler {
       logger.info("SIGHUP: reloading every connector")
-      ingress.reloadCredentials()
       Task { await host.reload() }
     }
     hangup.resume()

@@ -107,6 +107,22 @@ final class TokenServer: Sendable {
     return (server, tokens, vault, auth, clock, dir)
   }
 
+  /// The vault keeps what it opened (no read and decrypt per request), and sees at once what another process
+  /// (`mlhost creds set`) writes to its file.
+  @Test func theVaultKeepsOpenedCredentialsUntilItsFileChanges() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-vault-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let host = try CredentialVault(directory: dir), operatorCLI = try CredentialVault(directory: dir)
+    try operatorCLI.set(Credential(name: "hook", type: "webhook_secret", fields: ["secret": "first-secret-value"]))
+    #expect(try host.get("hook")?.fields["secret"] == "first-secret-value")
+    #expect(try host.get("hook")?.fields["secret"] == "first-secret-value")  // from what it opened
+    try operatorCLI.set(Credential(name: "hook", type: "webhook_secret", fields: ["secret": "second-secret-value"]))
+    // A file replaced by another process is read again.
+    #expect(try host.get("hook")?.fields["secret"] == "second-secret-value")
+    #expect(try operatorCLI.remove("hook"))
+    #expect(try host.get("hook") == nil)
+  }
+
   @Test func basicAuthUppercasesSage300Users() async throws {
     let (server, _, vault, auth, _, dir) = try await setUp()
     defer { server.stop(); try? FileManager.default.removeItem(at: dir) }

@@ -79,6 +79,18 @@ public final class CredentialVault: @unchecked Sendable {
   private let keyFile: URL?
   private let lock = NSLock()
   private var key: [UInt8]
+  /// Credentials opened since the file last changed, shared by everything that asks (every outbound request, every
+  /// webhook delivery): the file is read and decrypted again only when its identity or modification time changes
+  /// (`creds set` in another process replaces it by rename) or this vault writes it.
+  private var opened: [String: Credential] = [:]
+  private var openedStamp: [Int] = []
+
+  /// Inode, size and modification time of the vault file: what tells that another process replaced it.
+  private func stamp() -> [Int] {
+    var st = stat()
+    guard stat(file.path, &st) == 0 else { return [] }
+    return [Int(st.st_ino), Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)]
+  }
 
   public init(directory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
     try StateFolder.prepare(directory)
@@ -128,6 +140,7 @@ public final class CredentialVault: @unchecked Sendable {
   }
 
   private func save(_ entries: [String: Entry]) throws {
+    opened = [:]
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try Self.replace(file, with: Self.stage(try encoder.encode(entries), for: file))
@@ -181,6 +194,12 @@ public final class CredentialVault: @unchecked Sendable {
 
   public func get(_ name: String) throws -> Credential? {
     try lock.withLock {
+      let now = stamp()
+      if now != openedStamp {
+        opened = [:]
+        openedStamp = now
+      }
+      if let c = opened[name] { return c }
       guard let e = try load()[name] else { return nil }
       guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else { throw Failure(description: "credential \(name) is corrupt") }
       let plain: [UInt8]
@@ -190,6 +209,7 @@ public final class CredentialVault: @unchecked Sendable {
       let fields = try JSONDecoder().decode([String: String].self, from: Data(plain))
       let credential = Credential(name: name, type: e.type, fields: fields, origins: e.origins ?? [], expiresAt: e.expiresAt)
       SecretRedactor.shared.register(credential.secretValues)
+      opened[name] = credential
       return credential
     }
   }

@@ -12,8 +12,6 @@ public final class WebhookIngress: @unchecked Sendable {
   private let host: ConnectorHost
   private let vault: CredentialVault?
   private let logger: Logger
-  private let lock = NSLock()
-  private var credentials: [String: Credential] = [:]
   public let bodyLimit: Int
   /// The headers a job sees (signatures excluded: nothing in Lua needs them).
   static let keptHeaders: Set<String> = [
@@ -29,15 +27,9 @@ public final class WebhookIngress: @unchecked Sendable {
     self.bodyLimit = bodyLimit
   }
 
-  /// Forgets cached secrets (after `creds set` and on reload).
-  public func reloadCredentials() { lock.withLock { credentials = [:] } }
-
-  private func credential(_ name: String) throws -> Credential? {
-    if let c = lock.withLock({ credentials[name] }) { return c }
-    guard let c = try vault?.get(name) else { return nil }
-    lock.withLock { credentials[name] = c }
-    return c
-  }
+  /// The vault keeps what it opened until its file changes: a secret set with `creds set` while the host runs is
+  /// checked from the next delivery on.
+  private func credential(_ name: String) throws -> Credential? { try vault?.get(name) }
 
   /// Handles one POST to `/hooks/<connector>/<name>`. `headers` keys must be lowercase.
   public func receive(connector: String, name: String, headers: [String: String], body: [UInt8]) async -> Answer {
