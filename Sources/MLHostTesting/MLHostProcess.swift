@@ -3,6 +3,15 @@ import Foundation
 /// The built `mlhost` binary run as a child process from the repository root. Stopped with SIGKILL as a last
 /// resort so a test never leaves it behind.
 public final class MLHostProcess: @unchecked Sendable {
+  /// Foundation's `Process.run()` on Linux is not safe to call from several threads at once (it crashed in a
+  /// memcpy while the test suite started processes in parallel): every test spawns through this one lock.
+  private static let spawning = NSLock()
+
+  /// Starts `process`, one spawn at a time across the test process.
+  public static func spawn(_ process: Process) throws {
+    try spawning.withLock { try process.run() }
+  }
+
   public struct Result {
     public let status: Int32
     public let stdout: String
@@ -31,7 +40,7 @@ public final class MLHostProcess: @unchecked Sendable {
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
-    try p.run()
+    try spawn(p)
     // Both pipes are drained at once: a child that fills one while we block on the other would never exit.
     let errData = UncheckedSendable(Data())
     let drained = DispatchSemaphore(value: 0)
@@ -76,7 +85,7 @@ public final class MLHostProcess: @unchecked Sendable {
       guard let m, !d.isEmpty else { return }
       m.lock.withLock { m.buffer.append(d) }
     }
-    try m.process.run()
+    try spawn(m.process)
     return m
   }
 

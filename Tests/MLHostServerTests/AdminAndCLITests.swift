@@ -162,7 +162,7 @@ import Testing
     openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
                          "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"]
     openssl.standardError = FileHandle.nullDevice
-    try openssl.run()
+    try MLHostProcess.spawn(openssl)
     openssl.waitUntilExit()
     try CredentialVault(directory: state).set(Credential(name: "tls.shopify", type: "webhook_secret", fields: ["secret": "hush-current"]))
     let host = try await HostProcess(scripts: [c.script], state: state, extra: ["--tls-cert", cert, "--tls-key", key])
@@ -176,7 +176,7 @@ import Testing
                       "-H", "X-Shopify-Webhook-Id: t1", "--data-binary", body, host.webhookURL + "/hooks/tls/orders_create"]
     let out = Pipe()
     curl.standardOutput = out
-    try curl.run()
+    try MLHostProcess.spawn(curl)
     curl.waitUntilExit()
     #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "200")
     #expect(try await eventually { try await host.store().stats().jobsByState == ["succeeded": 1] })
@@ -198,7 +198,7 @@ import Testing
     p.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", url]
     let out = Pipe()
     p.standardOutput = out
-    try p.run()
+    try MLHostProcess.spawn(p)
     p.waitUntilExit()
     return Int(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) ?? 0
   }
