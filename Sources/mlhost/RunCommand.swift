@@ -311,7 +311,7 @@ struct HostService: Service {
     await host.shutdown()
     // A one-shot run prints its summary once the jobs still running (retries of the cycle's records) have
     // ended, so it tells each record's state as the run leaves it — what `audit` and `status` then show.
-    if var (report, started) = oneShot {
+    if case (var report, let started)? = oneShot {
       if let records = try? await host.store.records(RecordFilter(since: started, limit: 100_000)) {
         report.records = records.reversed()
       }

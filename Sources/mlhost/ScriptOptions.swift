@@ -70,7 +70,8 @@ struct ScriptOptions: ParsableArguments {
       var source = ConnectorSource(
         script: script, settingsFile: settings, stdlib: stdlibDirectory(near: script),
         limits: VMLimits(memoryBytes: memoryMB << 20, jobInstructions: jobInstructions, jobSeconds: jobSeconds))
-      source.overrides = extra.merging(settingOverrides) { _, given in given }
+      source.systemSettings = extra
+      source.overrides = settingOverrides
       return source
     }
   }

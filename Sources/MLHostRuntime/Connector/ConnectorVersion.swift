@@ -13,6 +13,10 @@ public struct ConnectorSource: Sendable {
   /// Settings replaced after the file is read, by dotted path (`shopify.shop_url`): how `--sandbox` points a
   /// connector at the simulated systems without touching its settings file.
   public var overrides: [String: LuaValue] = [:]
+  /// Settings of the systems a host provides (the sandbox's URLs and credential names), by dotted path; each applies
+  /// only where the connector's settings already have its section (`x3`, `woocommerce`), so every connector takes
+  /// the systems it uses and no other.
+  public var systemSettings: [String: LuaValue] = [:]
 
   public init(script: URL, settingsFile: URL? = nil, stdlib: URL? = nil, limits: VMLimits = VMLimits()) {
     self.script = script.standardizedFileURL
@@ -21,11 +25,19 @@ public struct ConnectorSource: Sendable {
     self.limits = limits
   }
 
-  /// `settings` with every override applied, creating the tables on the way.
+  /// `settings` with the system settings its sections take and every override applied, creating the tables on the way.
   func applyingOverrides(to settings: LuaValue) -> LuaValue {
-    overrides.keys.sorted().reduce(settings) { value, path in
-      Self.set(value, path.split(separator: ".").map(String.init)[...], overrides[path]!)
+    appliedOverrides(to: settings).reduce(settings) { value, entry in
+      Self.set(value, entry.key.split(separator: ".").map(String.init)[...], entry.value)
     }
+  }
+
+  /// The overrides `settings` takes, by path, in the order they apply.
+  func appliedOverrides(to settings: LuaValue) -> [(key: String, value: LuaValue)] {
+    var sections: Set<String> = []
+    if case .map(let m) = settings { sections = Set(m.keys.compactMap(\.stringValue)) }
+    let system = systemSettings.filter { sections.contains(String($0.key.prefix { $0 != "." })) }
+    return system.merging(overrides) { _, given in given }.sorted { $0.key < $1.key }
   }
 
   private static func set(_ table: LuaValue, _ path: ArraySlice<String>, _ value: LuaValue) -> LuaValue {
@@ -95,6 +107,7 @@ public final class ConnectorVersion: @unchecked Sendable {
       modulePaths: ModulePaths(connectorDirectory: source.script.deletingLastPathComponent(), stdlibDirectory: source.stdlib),
       logger: logger)
     let settingsValue = source.applyingOverrides(to: settings)
+    let overridden = Set(source.appliedOverrides(to: settings).map(\.key))
     let lines = settingsLines
     do {
       let (definition, files) = try await vm.perform { vm -> (ConnectorDefinition, [URL]) in
@@ -103,7 +116,7 @@ public final class ConnectorVersion: @unchecked Sendable {
         vm.services.settingsBase = source.settingsFile?.deletingLastPathComponent()
         vm.services.settingsSource = source.settingsFile.map(ModulePaths.displayName) ?? "the defaults (no settings file)"
         vm.services.settingsLines = lines
-        vm.services.settingsOverrides = Set(source.overrides.keys)
+        vm.services.settingsOverrides = overridden
         try vm.installSandbox()
         try vm.runFile(source.script, chunkName: scriptName)
         defer { vm.L.pop() }

@@ -7,7 +7,7 @@ extension ConnectorSource {
   /// The store's key for the source of connector `name`; kept under no connector's name, so no script can set it.
   static func storeKey(_ name: String) -> String { "source:\(name)" }
 
-  /// The source as JSON. Overrides are the scalars `--set` and `--sandbox` give.
+  /// The source as JSON. Overrides are the scalars `--set` gives, system settings those `--sandbox` gives.
   var savedJSON: String {
     var object: [String: Any] = [
       "script": script.path, "memory_bytes": limits.memoryBytes, "job_instructions": limits.jobInstructions,
@@ -15,17 +15,8 @@ extension ConnectorSource {
     ]
     object["settings"] = settingsFile?.path
     object["stdlib"] = stdlib?.path
-    // Typed by a prefix: JSON numbers cannot tell 1 from true, nor 2 from 2.0, once read back.
-    var overrides: [String: String] = [:]
-    for (path, value) in self.overrides {
-      switch value {
-      case .boolean(let b): overrides[path] = "b:\(b)"
-      case .integer(let i): overrides[path] = "i:\(i)"
-      case .number(let d): overrides[path] = "n:\(d)"
-      default: overrides[path] = "s:" + (value.stringValue ?? "")
-      }
-    }
-    object["overrides"] = overrides
+    object["overrides"] = Self.typed(overrides)
+    object["system_settings"] = Self.typed(systemSettings)
     let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
     return String(decoding: data, as: UTF8.self)
   }
@@ -41,13 +32,32 @@ extension ConnectorSource {
     self.init(
       script: URL(fileURLWithPath: script), settingsFile: (object["settings"] as? String).map(URL.init(fileURLWithPath:)),
       stdlib: (object["stdlib"] as? String).map(URL.init(fileURLWithPath:)), limits: limits)
-    for (path, typed) in object["overrides"] as? [String: String] ?? [:] {
+    overrides = Self.untyped(object["overrides"])
+    systemSettings = Self.untyped(object["system_settings"])
+  }
+}
+
+extension ConnectorSource {
+  // Typed by a prefix: JSON numbers cannot tell 1 from true, nor 2 from 2.0, once read back.
+  private static func typed(_ values: [String: LuaValue]) -> [String: String] {
+    values.mapValues { value in
+      switch value {
+      case .boolean(let b): "b:\(b)"
+      case .integer(let i): "i:\(i)"
+      case .number(let d): "n:\(d)"
+      default: "s:" + (value.stringValue ?? "")
+      }
+    }
+  }
+
+  private static func untyped(_ saved: Any?) -> [String: LuaValue] {
+    ((saved as? [String: String]) ?? [:]).mapValues { typed in
       let text = String(typed.dropFirst(2))
       switch typed.prefix(2) {
-      case "b:": overrides[path] = .boolean(text == "true")
-      case "i:": overrides[path] = Int64(text).map(LuaValue.integer) ?? .text(text)
-      case "n:": overrides[path] = Double(text).map(LuaValue.number) ?? .text(text)
-      default: overrides[path] = .text(text)
+      case "b:": return .boolean(text == "true")
+      case "i:": return Int64(text).map(LuaValue.integer) ?? .text(text)
+      case "n:": return Double(text).map(LuaValue.number) ?? .text(text)
+      default: return .text(text)
       }
     }
   }
