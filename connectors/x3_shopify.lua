@@ -96,16 +96,19 @@ local function line_body(item, quantity, price, net, tax, level, account, centre
   }
 end
 
---- The X3 invoice (or credit note, `kind`) for `order`, with its GL allocation; `reject` parks the record for
---- anything a person must fix.
+--- The X3 invoice (or credit note, `kind`) for `order` (or for what a refund gave back, shaped as an order whose
+--- lines may carry their own `net`), with its GL allocation; `reject` parks the record for anything a person must
+--- fix.
 ---@param reject fun(reason: string)
 ---@param order stdlib.Order
 ---@param customer_code string
 ---@param kind {type: string, origin: string?, reference: string?}
 ---@return table body
 ---@return table allocation
+---@return mlhost.Decimal net
+---@return mlhost.Decimal tax
 local function build_invoice(reject, order, customer_code, kind)
-  local lines, allocation = {}, {}
+  local lines, allocation, tax_total = {}, {}, money.new("0")
   local centre = cost_centres:get(s.site)
   local _, centre_problem = x3_row("cost_centre", centre)
   if centre_problem then reject(centre_problem .. " (cost centre of site " .. s.site .. ")") end
@@ -126,6 +129,7 @@ local function build_invoice(reject, order, customer_code, kind)
   local function add(where, sku, item, quantity, price, net, tax, rate, account)
     local level, tax_account = taxed(where, rate, account)
     net_total = net_total + net
+    tax_total = tax_total + tax
     lines[#lines + 1] = line_body(item, quantity, price, net, tax, level, account, centre)
     allocation[#allocation + 1] = { line = #lines, sku = sku, account = account, cost_centre = centre, amount = net }
     allocation[#allocation + 1] = {
@@ -140,7 +144,7 @@ local function build_invoice(reject, order, customer_code, kind)
     local class = item[F.item_class]
     local account = sales_accounts:get(class)
       or reject("no GL sales account mapped for product class " .. tostring(class))
-    local net = money.round(line.unit_price * line.quantity, 2, "half_up")
+    local net = line.net or money.round(line.unit_price * line.quantity, 2, "half_up")
     add("line " .. i .. ", " .. line.sku, line.sku, code, line.quantity, line.unit_price, net, line.tax, line.tax_rate,
       account)
   end
@@ -160,12 +164,10 @@ local function build_invoice(reject, order, customer_code, kind)
     [F.invoice_net] = reconcile.cents(net_total), [F.invoice_gross] = reconcile.cents(order.total),
     [F.invoice_lines] = lines,
   }
-  if kind.reference then
-    body[F.invoice_reference] = kind.reference
-    body[F.invoice_status] = invoice_status(order)
-  end
+  if kind.reference then body[F.invoice_reference] = kind.reference end
+  if kind.type == s.invoice_type then body[F.invoice_status] = invoice_status(order) end
   if kind.origin then body[F.invoice_origin] = kind.origin end
-  return body, allocation
+  return body, allocation, net_total, tax_total
 end
 
 --- The credit note of invoice `number` (linked by `invoice_origin`), or nil.
@@ -178,21 +180,93 @@ local function credit_note_of(number)
   })
 end
 
+--- The credit note made for one refund (its reference) of invoice `number`, or nil.
+---@param number string
+---@param reference string
+---@return table?
+local function refund_credit_of(number, reference)
+  return erp:first("credit_note", {
+    { field = F.invoice_origin, op = "eq", value = number },
+    { field = F.invoice_reference, op = "eq", value = reference },
+  })
+end
+
+--- Each refund of `order` not credited yet becomes a credit note of `invoice` for what that refund gave back: its
+--- lines at their order lines' tax rates, and its shipping. A refund whose lines and shipping do not add up to
+--- what it gave back (an amount refunded on its own) is rejected with both figures: credit it in X3 by hand.
+---@param order stdlib.Order
+---@param invoice table the X3 invoice row
+---@param reject fun(reason: string)
+---@return table[] made `{refund, credit_note, total}` per credit note made now
+local function credit_refunds(order, invoice, reject)
+  local number, made, sold = invoice[F.invoice_number], {}, {}
+  for _, line in ipairs(order.lines) do sold[line.id] = line end
+  for _, refund in ipairs(shop:order_refunds(order.id)) do
+    local reference = s.refund_reference_prefix .. refund.id
+    if not refund_credit_of(number, reference) then
+      local lines, shipping = {}, {}
+      for i, l in ipairs(refund.lines) do
+        local line = sold[l.line_id]
+          or reject("refund " .. refund.id .. " gives back line " .. tostring(l.line_id) .. ", not one of the order's")
+        lines[i] = {
+          sku = line.sku, quantity = l.quantity, unit_price = line.unit_price, net = l.net, tax = l.tax,
+          tax_rate = line.tax_rate,
+        }
+      end
+      if money.cmp(refund.shipping.net, 0) ~= 0 or money.cmp(refund.shipping.tax, 0) ~= 0 then
+        local first = order.shipping[1]
+        shipping[1] = {
+          title = "refunded shipping", price = refund.shipping.net, tax = refund.shipping.tax,
+          tax_rate = first and first.tax_rate,
+        }
+      end
+      local body, _, net, tax = build_invoice(reject, {
+        created_at = refund.created_at, currency = order.currency, lines = lines, shipping = shipping,
+        total = refund.total,
+      }, invoice[F.invoice_customer], { type = s.credit_note_type, origin = number, reference = reference })
+      if money.cmp(net + tax, refund.total) ~= 0 then
+        reject("refund " .. refund.id .. " gave back " .. reconcile.cents(refund.total) .. " but its lines and shipping"
+          .. " come to " .. reconcile.cents(net + tax) .. "; credit it in X3 by hand")
+      end
+      local created = erp:create_unique("credit_note", body, function()
+        return refund_credit_of(number, reference)
+      end)
+      made[#made + 1] = { refund = refund.id, credit_note = created[F.invoice_number], total = refund.total }
+    end
+  end
+  return made
+end
+
 -- An order only moves forward (pending → paid → fulfilled; cancelled ends it), so a webhook that arrives after a
 -- later poll, carrying an older state, cannot move an invoice's status back.
 local RANK = { [STATUS.pending] = 1, [STATUS.paid] = 2, [STATUS.fulfilled] = 3, [STATUS.cancelled] = 4 }
 
+--- Whether credit note `row` credits one refund (it carries the refund's reference) rather than the whole order.
+---@param row table
+---@return boolean
+local function refunded(row)
+  local reference = row[F.invoice_reference]
+  return type(reference) == "string" and reference ~= ""
+end
+
 --- An order that is already invoiced: a cancellation or a full refund becomes a credit note linked to the
---- invoice (a posted invoice is never edited); other changes update the invoice's status field only where the
---- installation allows it (`x3.invoice_status_updates`), and X3 refusing that is a rejection, not a retry.
+--- invoice (a posted invoice is never edited), each partial refund a credit note of its own; other changes update
+--- the invoice's status field only where the installation allows it (`x3.invoice_status_updates`), and X3
+--- refusing that is a rejection, not a retry.
 ---@param rec mlhost.Record
 ---@param order stdlib.Order
 ---@param invoice table the X3 invoice row
 ---@param reject fun(reason: string)
 local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
+  local credit = (order.cancelled or REVERSED[order.financial_status]) and credit_note_of(number)
+  if order.financial_status == "PARTIALLY_REFUNDED" or (credit and refunded(credit)) then
+    -- Refunds are credited one by one; once one is, the rest of the order's undoing is credited the same way.
+    local made = credit_refunds(order, invoice, reject)
+    if #made == 0 then return rec:unchanged("x3", number, { refunds = "credited" }) end
+    return rec:updated("x3", number, { credit_notes = made })
+  end
   if order.cancelled or REVERSED[order.financial_status] then
-    local credit = credit_note_of(number)
     if credit then return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number] }) end
     local ok, problem = reconcile.order(order)
     if not ok then reject("totals do not reconcile: " .. problem) end
@@ -214,6 +288,13 @@ local function after_invoicing(rec, order, invoice, reject)
   return rec:updated("x3", number, { status = status, was = was })
 end
 
+--- An order invoiced just now may already have refunds (it was partially refunded before it reached X3).
+---@return table[]?
+local function credit_new_refunds(order, invoice, reject)
+  if order.financial_status ~= "PARTIALLY_REFUNDED" then return nil end
+  return credit_refunds(order, invoice, reject)
+end
+
 c:handler("shopify.order", function(rec, order)
   local function reject(reason) rec:reject("order " .. order.name .. ": " .. reason) end
   local mapped = rec:target_id("x3")
@@ -221,7 +302,9 @@ c:handler("shopify.order", function(rec, order)
   if invoice and not mapped and not (order.cancelled or REVERSED[order.financial_status]) then
     -- Found by its reference but never recorded: an earlier attempt created it (X3 answered 5xx after it
     -- committed, or the host stopped before recording it). It is this record's creation.
-    return rec:created("x3", invoice[F.invoice_number], { found_by_reference = true })
+    return rec:created("x3", invoice[F.invoice_number], {
+      found_by_reference = true, credit_notes = credit_new_refunds(order, invoice, reject),
+    })
   end
   if invoice then return after_invoicing(rec, order, invoice, reject) end
   if order.cancelled then return rec:unchanged("x3", nil, { skipped = "cancelled before it was invoiced" }) end
@@ -243,6 +326,7 @@ c:handler("shopify.order", function(rec, order)
   return rec:created("x3", created[F.invoice_number], {
     customer = customer[F.customer_code], new_customer = new_customer or nil, net = sums.net,
     shipping = sums.shipping, tax = sums.tax, total = order.total, gl = allocation,
+    credit_notes = credit_new_refunds(order, created, reject),
   })
 end)
 

@@ -71,7 +71,8 @@ public struct CaseRunner: Sendable {
   }
 
   private func run(_ c: ConnectorCase) async throws -> [CaseResult.Difference] {
-    let sandbox = try await Sandbox.start(try options(for: c), logger: logger)
+    // The simulated systems' servers log their own shutdown as errors: not the connector's concern.
+    let sandbox = try await Sandbox.start(try options(for: c), logger: logger.silenced(below: .critical))
     defer { sandbox.stop() }
     try seedAfterStart(c, sandbox)
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-test-\(c.name)-\(Digest.uuid4())")
@@ -136,6 +137,7 @@ public struct CaseRunner: Sendable {
         fulfilled: o.fulfilled, cancelled: o.cancelled, shipping: shipping, usSalesTax: o.usSalesTax))
     }
     options.data = data
+    if let version = c.seed.shopifyAPIVersion { options.shopify.version = version }
     for (key, value) in c.seed.x3Names {
       switch key {
       case "invoice_lines": options.x3.names.invoiceLines = value
@@ -209,7 +211,9 @@ struct World: Sendable {
     case "poll":
       _ = try await host.runCycle()
     case "run":
-      _ = try await host.run(connector: connector, job: try text("job"))
+      let input = try a["input"].map { try CaseValue.string($0, "input") }
+      if let input, !JSONScan.isJSON(input) { throw CaseValue.Problem("input: JSON expected, got \(input.prefix(80))") }
+      _ = try await host.run(connector: connector, job: try text("job"), input: input)
     case "webhook":
       try await deliver(try text("topic"), order: try text("order"), connector: connector)
     case "race":
@@ -239,8 +243,16 @@ struct World: Sendable {
       let order = try text("order")
       var change: [String: Any] = [:]
       if let f = a["financial_status"].flatMap(CaseValue.text) { change["financial_status"] = f }
-      for flag in ["cancel", "fulfill"] where a[flag] != nil { change[flag] = try CaseValue.bool(a[flag]!, flag) }
-      guard sandbox.shopify.change(order: order, change) else { throw CaseValue.Problem("no order \(order)") }
+      for flag in ["cancel", "fulfill", "refund_shipping"] where a[flag] != nil { change[flag] = try CaseValue.bool(a[flag]!, flag) }
+      if let lines = a["refund"] {
+        change["refund"] = try CaseValue.list(lines, "refund").enumerated().map { i, line in
+          let path = "refund[\(i + 1)]"
+          let l = try CaseValue.table(line, path, keys: ["sku", "quantity"])
+          return (sku: try CaseValue.string(l["sku"] ?? .nil_, path + ".sku"),
+                  quantity: try CaseValue.int(l["quantity"] ?? .nil_, path + ".quantity"))
+        }
+      }
+      guard sandbox.shopify.change(order: order, change) else { throw CaseValue.Problem("no order \(order), or a refund it cannot take") }
     case "shopify_set_available":
       sandbox.shopify.setAvailable(sku: try text("sku"), try int("quantity"))
     case "shopify_sell_after_read":

@@ -25,6 +25,8 @@ public struct ConnectorCase: Sendable {
     public var shopifyAvailable: [String: Int] = [:]
     /// The X3 installation's names for what varies (`invoice_lines`, `delivery_lines`, `tax_level`, `origin`).
     public var x3Names: [String: String] = [:]
+    /// The Admin API version the simulated store serves (its webhook subscriptions follow it).
+    public var shopifyAPIVersion: String?
   }
 
   public struct Order: Sendable {
@@ -89,9 +91,9 @@ public struct ConnectorCase: Sendable {
 
   /// The steps a case can take, and the keys each takes.
   public static let actions: [String: Set<String>] = [
-    "poll": [], "run": ["job"], "webhook": ["topic", "order"], "race": ["topic", "order"], "replay": [],
+    "poll": [], "run": ["job", "input"], "webhook": ["topic", "order"], "race": ["topic", "order"], "replay": [],
     "x3_add_customer": ["code", "name", "email"], "x3_remove_customer": ["email"], "x3_set_stock": ["item", "quantity"],
-    "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill"],
+    "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill", "refund", "refund_shipping"],
     "shopify_set_available": ["sku", "quantity"], "shopify_sell_after_read": ["sku"],
     "fault": ["system", "kind", "match", "after", "times"],
   ]
@@ -196,7 +198,9 @@ extension ConnectorCase {
                           description: try top["description"].map { try V.string($0, "description") } ?? "")
     let seed = try V.table(top["seed"] ?? .nil_, "seed", keys: [
       "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names",
+      "shopify_api_version",
     ])
+    c.seed.shopifyAPIVersion = try seed["shopify_api_version"].map { try V.string($0, "seed.shopify_api_version") }
     if let n = seed["orders"] { c.seed.orders = try V.int(n, "seed.orders") }
     for (i, o) in try V.list(seed["order"] ?? .nil_, "seed.order").enumerated() {
       c.seed.extraOrders.append(try order(o, "seed.order[\(i + 1)]"))

@@ -150,7 +150,7 @@ extension Sandbox {
       "shopify.requests": stats.requests, "shopify.inventory_sets": stats.inventorySets,
       "shopify.stale_compares": stats.staleCompares, "shopify.throttled": stats.throttled,
       "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
-      "shopify.faults_injected": shopify.faultsInjected, "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
+      "shopify.faults_injected": shopify.faultsInjected, "shopify.webhook_subscriptions": shopify.subscriptionCount, "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
     ]
   }
 }

@@ -36,6 +36,23 @@ struct ShopifyOrder: Sendable {
     var trackingNumber: String
   }
 
+  /// What one refund gave back: quantities of lines (their share of the line's tax) and the shipping, if any.
+  struct Refund: Sendable {
+    struct Line: Sendable {
+      var lineID: Int64
+      var sku: String
+      var quantity: Int
+      var subtotal: ExactDecimal
+      var tax: ExactDecimal
+    }
+    var id: Int64
+    var createdAt: Double
+    var lines: [Line]
+    var shipping: ExactDecimal
+    var shippingTax: ExactDecimal
+    var total: ExactDecimal { ShopifyOrder.sum(lines.flatMap { [$0.subtotal, $0.tax] } + [shipping, shippingTax]) }
+  }
+
   var id: Int64
   var number: Int
   var customerID: Int64
@@ -52,6 +69,7 @@ struct ShopifyOrder: Sendable {
   /// Where the billing address is: "US" orders carry Texas's and Austin's sales tax (8.25 % together).
   var countryCode: String
   var fulfillments: [Fulfillment] = []
+  var refunds: [Refund] = []
   let currency = "EUR"
 
   static func sum(_ xs: [ExactDecimal]) -> ExactDecimal { xs.reduce(ExactDecimal(0)) { (try? $0.adding($1)) ?? $0 } }
@@ -61,6 +79,30 @@ struct ShopifyOrder: Sendable {
   var shippingTotal: ExactDecimal { Self.sum(shipping.map(\.price)) }
   var totalTax: ExactDecimal { Self.sum(lines.map(\.tax) + shipping.map(\.tax)) }
   var total: ExactDecimal { Self.sum([subtotal, shippingTotal, totalTax]) }
+  var totalRefunded: ExactDecimal { Self.sum(refunds.map(\.total)) }
+
+  /// Refunds `quantities` of lines (by SKU), each with its share of the line's tax, and the shipping when
+  /// `shipping`; the order becomes PARTIALLY_REFUNDED, or REFUNDED once all of it is given back. Nil when a SKU
+  /// is not on the order or more is refunded than was sold.
+  mutating func refund(_ quantities: [(sku: String, quantity: Int)], shipping refundShipping: Bool, id: Int64, at: Double) -> Refund? {
+    var lines: [Refund.Line] = []
+    for (sku, quantity) in quantities {
+      guard let line = self.lines.first(where: { $0.sku == sku }), quantity > 0 else { return nil }
+      let before = refunds.flatMap(\.lines).filter { $0.lineID == line.id }.reduce(0) { $0 + $1.quantity }
+      guard before + quantity <= line.quantity,
+        let subtotal = try? line.price.multiplied(by: ExactDecimal(Int64(quantity))),
+        let share = try? line.tax.multiplied(by: ExactDecimal(Int64(quantity)))
+          .divided(by: ExactDecimal(Int64(line.quantity)), scale: 2, .halfUp)
+      else { return nil }
+      lines.append(.init(lineID: line.id, sku: sku, quantity: quantity, subtotal: subtotal, tax: share))
+    }
+    let shipped = refundShipping && !refunds.contains { $0.shipping != ExactDecimal(0) }
+    let refund = Refund(id: id, createdAt: at, lines: lines, shipping: shipped ? shippingTotal : ExactDecimal(0),
+                        shippingTax: shipped ? Self.sum(shipping.map(\.tax)) : ExactDecimal(0))
+    refunds.append(refund)
+    financialStatus = totalRefunded < total ? "PARTIALLY_REFUNDED" : "REFUNDED"
+    return refund
+  }
   var fulfillmentStatus: String {
     if cancelledAt != nil { return "UNFULFILLED" }
     return fulfillments.isEmpty ? "UNFULFILLED" : "FULFILLED"
@@ -116,6 +158,17 @@ struct ShopifyOrder: Sendable {
       "shippingLines": ["edges": shipping.prefix(shippingLimit).map { l in
         ["node": ["title": l.title, "originalPriceSet": Self.money(l.price, currency), "taxLines": Self.graphQLTaxes(l.taxes, currency)] as [String: Any]]
       }],
+      "totalRefundedSet": Self.money(totalRefunded, currency),
+      "refunds": refunds.map { r in
+        ["id": "gid://shopify/Refund/\(r.id)", "createdAt": SimTime.iso(r.createdAt), "totalRefundedSet": Self.money(r.total, currency),
+         "refundLineItems": ["edges": r.lines.map { l in
+           ["node": ["quantity": l.quantity, "lineItem": ["id": "gid://shopify/LineItem/\(l.lineID)", "sku": l.sku],
+                     "subtotalSet": Self.money(l.subtotal, currency), "totalTaxSet": Self.money(l.tax, currency)] as [String: Any]]
+         }],
+         "refundShippingLines": ["edges": r.shipping == ExactDecimal(0) && r.shippingTax == ExactDecimal(0) ? [] : [
+           ["node": ["subtotalAmountSet": Self.money(r.shipping, currency), "taxAmountSet": Self.money(r.shippingTax, currency)]],
+         ]]] as [String: Any]
+      },
       "fulfillments": fulfillments.map { f in
         ["id": "gid://shopify/Fulfillment/\(f.id)", "status": "SUCCESS", "createdAt": SimTime.iso(f.createdAt),
          "trackingInfo": [["company": "DHL", "number": f.trackingNumber, "url": "https://www.dhl.com/track?n=\(f.trackingNumber)"]],
@@ -144,6 +197,11 @@ struct ShopifyOrder: Sendable {
       },
       "billing_address": ["first_name": billing.first, "last_name": billing.last, "address1": "1 Main Street",
                           "city": countryCode == "US" ? "Austin" : "Berlin", "country_code": countryCode],
+      "refunds": refunds.map { r in
+        ["id": r.id, "created_at": SimTime.iso(r.createdAt), "refund_line_items": r.lines.map { l in
+          ["line_item_id": l.lineID, "quantity": l.quantity, "subtotal": l.subtotal.description, "total_tax": l.tax.description]
+        }] as [String: Any]
+      },
       "fulfillments": fulfillments.map { f in
         ["id": f.id, "status": "success", "created_at": SimTime.iso(f.createdAt), "tracking_company": "DHL",
          "tracking_number": f.trackingNumber, "line_items": f.lines.map { ["id": $0.id, "quantity": $0.quantity] }] as [String: Any]

@@ -299,6 +299,11 @@ public final class ShopifySimulator: Sendable {
   /// Orders sorted by (updatedAt, id), filtered by `updated_at:>=`/`:>`/`:<=`/`:<`, after the cursor.
   private func ordersPage(_ s: inout State, first: Int, after: String?, query: String, limits: (lines: Int, shipping: Int)) -> [String: Any] {
     var all = s.orders.values.sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }
+    // `id:<n>` (search syntax), as a connector asks for one order's details.
+    if let r = query.range(of: "id:"), query[..<r.lowerBound].last.map({ !$0.isLetter && $0 != "_" }) ?? true {
+      let id = Int64(query[r.upperBound...].prefix { $0.isNumber }) ?? -1
+      all = all.filter { $0.id == id }
+    }
     for clause in Self.dateClauses(query) {
       all = all.filter { o in
         switch clause.op {
@@ -419,12 +424,17 @@ public final class ShopifySimulator: Sendable {
 
   // MARK: changes made from outside (sandbox control, tests)
 
-  /// Changes an order as the merchant would (`financial_status`, `cancel`, `fulfill`), bumping `updatedAt`.
+  /// Changes an order as the merchant would (`financial_status`, `cancel`, `fulfill`, `refund` with
+  /// `refund_shipping`), bumping `updatedAt`; nil when there is no such order or the refund cannot be made.
   func update(number: Int, _ change: [String: Any]) -> ShopifyOrder? {
     state.withLock { s -> ShopifyOrder? in
       guard var o = s.orders.values.first(where: { $0.number == number }) else { return nil }
       let now = max(Date().timeIntervalSince1970.rounded(.down), o.updatedAt + 1)
       if let f = change["financial_status"] as? String { o.financialStatus = f.uppercased() }
+      if let lines = change["refund"] as? [(sku: String, quantity: Int)] {
+        s.nextID += 1
+        guard o.refund(lines, shipping: change["refund_shipping"] as? Bool == true, id: s.nextID, at: now) != nil else { return nil }
+      }
       if change["cancel"] as? Bool == true { o.cancelledAt = now; o.financialStatus = "VOIDED" }
       if change["fulfill"] as? Bool == true, o.fulfillments.isEmpty {
         s.nextID += 1
@@ -462,6 +472,9 @@ public final class ShopifySimulator: Sendable {
   }
 
   /// The addresses subscribed to `topic` ("orders/create").
+  /// How many webhook subscriptions the store holds, all topics.
+  public var subscriptionCount: Int { state.withLock { $0.subscriptions.count } }
+
   public func subscriptions(topic: String) -> [String] {
     state.withLock { $0.subscriptions.filter { $0.topic == topic }.map(\.uri) }
   }

@@ -27,7 +27,7 @@ public enum AdminServer {
       let body = try await request.collectBody(upTo: 1 << 20)
       let input = body.readableBytes == 0 ? nil : String(buffer: body)
       // Refused at the door: a job whose input cannot be decoded would only fail later, after its retries.
-      if let input, !AdminServer.isJSON(input) {
+      if let input, !JSONScan.isJSON(input) {
         return text("the job input is not JSON\n", status: .badRequest)
       }
       do {
@@ -59,11 +59,6 @@ public enum AdminServer {
       configuration: listener.configuration(serverName: "mlhost-admin", logger: logger),
       onServerRunning: { channel in onBound(channel.localAddress?.port ?? listener.port) },
       logger: logger)
-  }
-
-  /// Whether `text` is one JSON value (an object, array, string, number, boolean or null).
-  public static func isJSON(_ text: String) -> Bool {
-    Array(text.utf8).withUnsafeBytes { JSONScan.scan($0).valid }
   }
 
   static func text(_ s: String, type: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok) -> Response {

@@ -79,7 +79,7 @@ struct TriggerCommand: AsyncParsableCommand {
   @OptionGroup var state: StateOptions
 
   func validate() throws {
-    if let input, !AdminServer.isJSON(input) { throw ValidationError("--input is not JSON: \(input.prefix(80))") }
+    if let input, !JSONScan.isJSON(input) { throw ValidationError("--input is not JSON: \(input.prefix(80))") }
   }
 
   func run() async throws {

@@ -23,12 +23,18 @@ struct TestCommand: AsyncParsableCommand {
   @Flag(help: "Print the results as JSON (for CI) instead of text.")
   var json = false
 
+  @Flag(help: "Print the host's log lines (the connector's own, each record's failures) to standard error while the cases run.")
+  var log = false
+
+  @OptionGroup var logOptions: LogOptions
+
   func run() async throws {
     var report = CaseReport()
     for source in try scripts.sources() {
       let files: [URL]
       do { files = try CaseRunner.cases(of: source.script, only: only) } catch { throw CommandFailure("\(error)") }
-      let runner = CaseRunner(source: source, overrides: scripts.settingOverrides)
+      var runner = CaseRunner(source: source, overrides: scripts.settingOverrides)
+      if log { runner.logger = logOptions.makeLogger() }
       for file in files {
         let result = await runner.run(file)
         report.results.append(result)

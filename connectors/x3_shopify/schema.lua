@@ -56,6 +56,8 @@ return {
   invoice_type = { type = "string", default = "INV", description = "X3 invoice type (SIVTYP)" },
   credit_note_type = { type = "string", default = "CRN",
     description = "X3 invoice type (SIVTYP) of the credit notes for cancelled or refunded invoiced orders" },
+  refund_reference_prefix = { type = "string", default = "R",
+    description = "a refund's credit note carries this and the Shopify refund id in the invoice reference field" },
   invoice_statuses = { type = "array", elements = code, default = { "PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED" },
     description = "Shopify financial statuses (displayFinancialStatus) that invoice; other orders wait" },
   freight = { type = "record", default = {}, fields = {

@@ -8,7 +8,7 @@ local system_error = require "sync.system_error"
 local paging = require "sync.paging"
 local shopify_cost = require "shopify.cost"
 local ipairs, tostring, tonumber, type, setmetatable = ipairs, tostring, tonumber, type, setmetatable
-local concat, max, ceil, floor = table.concat, math.max, math.ceil, math.floor
+local concat, sort, max, ceil, floor = table.concat, table.sort, math.max, math.ceil, math.floor
 
 local _M = {}
 
@@ -66,6 +66,20 @@ local _M = {}
 ---@field shipping stdlib.ShippingLine[]
 ---@field billing stdlib.Address?
 ---@field fulfillments stdlib.Fulfillment[]
+
+---@class stdlib.RefundLine
+---@field line_id string the order line refunded
+---@field sku string
+---@field quantity integer
+---@field net mlhost.Decimal the refunded subtotal, before tax
+---@field tax mlhost.Decimal
+
+---@class stdlib.Refund
+---@field id string numeric id
+---@field created_at string
+---@field total mlhost.Decimal all that was refunded, tax included
+---@field lines stdlib.RefundLine[]
+---@field shipping {net: mlhost.Decimal, tax: mlhost.Decimal} the shipping refunded
 
 ---@class shopify.Client
 ---@field system string
@@ -381,6 +395,49 @@ function Client:order_pages(since)
     local info = data.orders.pageInfo
     return orders, info.hasNextPage and info.endCursor or nil
   end, nil)
+end
+
+-- Asked only for orders that have refunds: the orders page stays as the API facts list it, so a store whose API
+-- refuses these fields fails one record's refunds, not every page.
+local REFUNDS = [[
+query Refunds($q: String!) {
+  orders(first: 1, query: $q) { edges { node {
+    id refunds { id createdAt totalRefundedSet { shopMoney { amount } }
+      refundLineItems(first: %d) { edges { node {
+        quantity lineItem { id sku } subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } } } } }
+      refundShippingLines(first: %d) { edges { node {
+        subtotalAmountSet { shopMoney { amount } } taxAmountSet { shopMoney { amount } } } } }
+    } } } }
+}]]
+
+--- The refunds of order `id` (numeric), oldest first: what each gave back, by line and for shipping.
+---@param id string
+---@return stdlib.Refund[]
+function Client:order_refunds(id)
+  if not tostring(id):match("^%d+$") then error("shopify: order_refunds takes a numeric order id", 2) end
+  local data = self:graphql(REFUNDS:format(self.line_items, self.shipping_lines), { q = "id:" .. id })
+  local edge = data and data.orders.edges[1]
+  local out = {}
+  for i, r in ipairs(edge and edge.node.refunds or {}) do
+    local lines, shipping = {}, { net = money.new("0"), tax = money.new("0") }
+    for j, e in ipairs(r.refundLineItems and r.refundLineItems.edges or {}) do
+      local l = e.node
+      lines[j] = {
+        line_id = numeric_id(l.lineItem.id), sku = present(l.lineItem.sku) and l.lineItem.sku or "",
+        quantity = l.quantity, net = decimal(l.subtotalSet), tax = decimal(l.totalTaxSet),
+      }
+    end
+    for _, e in ipairs(r.refundShippingLines and r.refundShippingLines.edges or {}) do
+      shipping.net = shipping.net + decimal(e.node.subtotalAmountSet)
+      shipping.tax = shipping.tax + decimal(e.node.taxAmountSet)
+    end
+    out[i] = {
+      id = numeric_id(r.id), created_at = r.createdAt, total = decimal(r.totalRefundedSet), lines = lines,
+      shipping = shipping,
+    }
+  end
+  sort(out, function(a, b) return a.created_at < b.created_at end)
+  return out
 end
 
 -- `inventoryLevels(first:)` is priced per location asked for: it asks for as many as the store has.

@@ -7,6 +7,11 @@ public enum JSONScan {
     public var topLevelID: String?
   }
 
+  /// Whether `text` is one JSON value (an object, array, string, number, boolean or null).
+  public static func isJSON(_ text: String) -> Bool {
+    Array(text.utf8).withUnsafeBytes { scan($0).valid }
+  }
+
   public static func scan(_ bytes: UnsafeRawBufferPointer) -> Result {
     var s = Scanner(bytes: bytes)
     s.space()
