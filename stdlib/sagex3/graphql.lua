@@ -28,8 +28,8 @@ _M.NODES = {
     "invoice_currency", "invoice_net", "invoice_gross",
   } },
   credit_note = { node = "x3Sales.salesInvoice", id = "id", select = {
-    "invoice_number", "invoice_type", "invoice_customer", "invoice_origin", "invoice_date", "invoice_currency",
-    "invoice_net", "invoice_gross",
+    "invoice_number", "invoice_type", "invoice_customer", "invoice_origin", "invoice_reference", "invoice_date",
+    "invoice_currency", "invoice_net", "invoice_gross",
   } },
   delivery = { node = "x3Sales.salesDelivery", id = "id", select = {
     "delivery_number", "delivery_customer", "invoice_reference", "delivery_reference", "delivery_invoice",
