@@ -220,7 +220,7 @@ func benchDispatch() async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
       for chunk in 0..<8 {
         group.addTask {
-          for _ in 0..<(n / 8) { _ = try await store.enqueue(NewJob(connector: "noop", job: "noop", trigger: "bench", runAt: 0)) }
+          for _ in 0..<(n / 8) { _ = try await store.enqueue(NewJob(connector: "noop", job: "noop", trigger: .manual, runAt: 0)) }
           _ = chunk
         }
       }

@@ -51,7 +51,7 @@ enum QueuedWork {
       var open = 0
       for id in ids {
         guard let job = try await store.job(id: id) else { continue }
-        if job.state == "running" || (job.state == "queued" && job.attempts == 0) { open += 1 }
+        if job.state == .running || (job.state == .queued && job.attempts == 0) { open += 1 }
       }
       if open == 0 { return true }
       try await Task.sleep(for: .milliseconds(100))

@@ -99,7 +99,7 @@ struct TriggerCommand: AsyncParsableCommand {
     } else {
       let offline = try await OfflineHost.start(state, connectors: [connector], logger: .operatorVerb)
       do {
-        id = try await offline.host.enqueue(connector: connector, job: job, input: input, trigger: "manual")
+        id = try await offline.host.enqueue(connector: connector, job: job, input: input, trigger: .manual)
       } catch {
         await offline.stop()
         throw CommandFailure("\(error)")
@@ -108,7 +108,7 @@ struct TriggerCommand: AsyncParsableCommand {
       await offline.stop()
     }
     let end = try await store.job(id: id)
-    print("\(connector).\(job): " + (end?.state == "succeeded" ? "ok" : "failed: \(end?.lastError ?? "?")"))
+    print("\(connector).\(job): " + (end?.state == .succeeded ? "ok" : "failed: \(end?.lastError ?? "?")"))
     let written = try await store.records(RecordFilter(connector: connector, since: started, limit: 10_000))
       .filter { $0.jobID == id }.reversed()
     if !written.isEmpty { print("records:") }

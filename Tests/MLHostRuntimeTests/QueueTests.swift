@@ -27,7 +27,7 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     let id = try await host.enqueue(connector: "t", job: "main")
     #expect(try await eventually {
       let job = try await host.store.job(id: id)
-      return job?.attempts == 1 && job?.state == "queued"
+      return job?.attempts == 1 && job?.state == .queued
     })
     // Not due before its backoff (2 s after attempt 1).
     try await Task.sleep(nanoseconds: 100_000_000)
@@ -35,10 +35,10 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     clock.advance(2)
     #expect(try await eventually {
       let job = try await host.store.job(id: id)
-      return job?.attempts == 2 && job?.state == "queued"
+      return job?.attempts == 2 && job?.state == .queued
     })
     clock.advance(4)
-    #expect(try await eventually { try await host.store.job(id: id)?.state == "dead" })
+    #expect(try await eventually { try await host.store.job(id: id)?.state == .dead })
     let job = try #require(try await host.store.job(id: id))
     #expect(job.attempts == 3)
     #expect(job.lastError?.contains("connector.lua:4: ERP unavailable") == true)
@@ -62,11 +62,11 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     defer { dispatcher.cancel() }
     let throttled = try await host.enqueue(connector: "t", job: "throttled")
     let permanent = try await host.enqueue(connector: "t", job: "permanent")
-    #expect(try await eventually { try await host.store.job(id: permanent)?.state == "dead" })
+    #expect(try await eventually { try await host.store.job(id: permanent)?.state == .dead })
     #expect(try await host.store.job(id: permanent)?.attempts == 1)
     #expect(try await eventually {
       let job = try await host.store.job(id: throttled)
-      return job?.attempts == 1 && job?.state == "queued"
+      return job?.attempts == 1 && job?.state == .queued
     })
     clock.advance(119)
     try await Task.sleep(nanoseconds: 100_000_000)
@@ -88,12 +88,12 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     let dispatcher = Task { await host.runDispatcher() }
     defer { dispatcher.cancel() }
     try await Task.sleep(nanoseconds: 100_000_000)
-    #expect(try await host.store.job(id: id)?.state == "running")
+    #expect(try await host.store.job(id: id)?.state == .running)
     clock.advance(31)
-    #expect(try await eventually { try await host.store.job(id: id)?.state == "succeeded" })
+    #expect(try await eventually { try await host.store.job(id: id)?.state == .succeeded })
     // The ghost's late report is ignored: the lease is no longer its own.
     #expect(try await host.store.finish(jobID: id, owner: "ghost", now: clock.now, succeeded: false, error: "x", errorKind: nil, retryAt: nil) == false)
-    #expect(try await host.store.job(id: id)?.state == "succeeded")
+    #expect(try await host.store.job(id: id)?.state == .succeeded)
     await host.shutdown()
   }
 
@@ -161,25 +161,25 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     func deliver(_ id: String, _ input: String) async throws -> DeliveryResult {
       try await host.store.enqueue(delivery: NewDelivery(
         source: "shopify", deliveryID: id,
-        job: NewJob(connector: "t", job: "main", input: input, trigger: "webhook", maxAttempts: 1, runAt: clock.now),
+        job: NewJob(connector: "t", job: "main", input: input, trigger: .webhook, maxAttempts: 1, runAt: clock.now),
         receivedAt: clock.now))
     }
     guard case .queued(let old) = try await deliver("old", #"{"id":"1"}"#),
           case .queued(let dead) = try await deliver("dead", #"{"id":"2","fail":true}"#)
     else { Issue.record("not queued"); return }
-    #expect(try await eventually { try await host.store.job(id: old)?.state == "succeeded" })
-    #expect(try await eventually { try await host.store.job(id: dead)?.state == "dead" })
+    #expect(try await eventually { try await host.store.job(id: old)?.state == .succeeded })
+    #expect(try await eventually { try await host.store.job(id: dead)?.state == .dead })
     clock.advance(8 * 86_400)
     guard case .queued(let recent) = try await deliver("recent", #"{"id":"3"}"#) else { Issue.record("not queued"); return }
-    #expect(try await eventually { try await host.store.job(id: recent)?.state == "succeeded" })
+    #expect(try await eventually { try await host.store.job(id: recent)?.state == .succeeded })
     let audit = try await host.store.stats().recordsByOutcome
     #expect(audit == ["created": 2])
 
     let scheduler = Task { await host.runScheduler() }  // prunes as it starts, then hourly
     defer { scheduler.cancel() }
     #expect(try await eventually { try await host.store.job(id: old) == nil })
-    #expect(try await host.store.job(id: dead)?.state == "dead")
-    #expect(try await host.store.job(id: recent)?.state == "succeeded")
+    #expect(try await host.store.job(id: dead)?.state == .dead)
+    #expect(try await host.store.job(id: recent)?.state == .succeeded)
     #expect(try await host.store.stats().recordsByOutcome == audit)
     // Past retention a delivery id is new again; within it, still a duplicate.
     guard case .queued = try await deliver("old", #"{"id":"1"}"#) else { Issue.record("an expired id was kept"); return }
@@ -289,7 +289,7 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
 
     // A job with a coding error is dead-lettered at its first attempt, not retried eight times.
     let job = try await host.enqueue(connector: "bug", job: "broken")
-    #expect(try await eventually { try await host.store.job(id: job)?.state == "dead" })
+    #expect(try await eventually { try await host.store.job(id: job)?.state == .dead })
     #expect(try await host.store.job(id: job)?.attempts == 1)
     let lastError = try await host.store.job(id: job)?.lastError ?? ""
     #expect(lastError.contains("connector.lua:4: attempt to index a nil value"), "\(lastError)")
@@ -308,7 +308,7 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
       .replacingOccurrences(of: "order.customer.id", with: "\"C-\" .. rec.key")
       .replacingOccurrences(of: "return settings.url", with: "return 'fixed'"))
     await host.reload()
-    #expect(try await eventually { try await host.store.job(id: job)?.state == "succeeded" })
+    #expect(try await eventually { try await host.store.job(id: job)?.state == .succeeded })
     #expect(try await eventually { try await host.store.record(id: failed.id)?.resolvedBy != nil })
     let fixed = try await host.store.records(RecordFilter(connector: "bug", limit: 1))[0]
     #expect(fixed.outcome == .created && fixed.targetID == "C-7" && fixed.replayOf == failed.id)

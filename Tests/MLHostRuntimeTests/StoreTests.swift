@@ -27,7 +27,7 @@ import Testing
   func delivery(_ id: String) -> NewDelivery {
     NewDelivery(
       source: "shopify", deliveryID: id,
-      job: NewJob(connector: "shop", job: "main", input: #"{"n":1}"#, trigger: "webhook", runAt: 0), receivedAt: 0)
+      job: NewJob(connector: "shop", job: "main", input: #"{"n":1}"#, trigger: .webhook, runAt: 0), receivedAt: 0)
   }
 
   @Test func aWriteThatFailsInAGroupCommitUndoesOnlyItself() async throws {
@@ -58,7 +58,7 @@ import Testing
           Issue.record("delivery \(n): \(result)")
           continue
         }
-        #expect(try await store.job(id: id)?.state == "queued")
+        #expect(try await store.job(id: id)?.state == .queued)
         // Its delivery row committed with its job: sent again, it is a duplicate.
         #expect(try await store.enqueue(delivery: delivery("d-\(n)")) == .duplicate)
       }
@@ -102,5 +102,31 @@ import Testing
       return
     }
     #expect(try await store!.enqueue(delivery: delivery("after-upgrade")) == .duplicate)
+  }
+
+  /// Rows are read by column name and checked: a value this host does not know (a newer host wrote it, a hand
+  /// edit) is an error naming the column and the value, never a crash of the host or a silent guess.
+  @Test func storedValuesThisHostDoesNotKnowAreErrorsNamingTheColumn() async throws {
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let store = try SQLiteStore(directory: directory)
+    let id = try await store.enqueue(NewJob(connector: "c", job: "main", trigger: .manual, runAt: 0))
+    var row = RecordRow(connector: "c", jobID: id, runID: "r", job: "main", kind: "order", key: "1", outcome: .created,
+                        input: "{}", scriptVersion: "v", startedAt: 0, durationMs: 1)
+    row.details = "{}"
+    let record = try await store.insert(record: row, mapping: nil, retryAt: nil, maxAttempts: 1)
+    #expect(try await store.job(id: id)?.state == .queued)
+    #expect(try await store.record(id: record)?.outcome == .created)
+
+    // States and outcomes have CHECK constraints of their own: the file refuses what the host would not know.
+    #expect(throws: (any Error).self) { try execute("UPDATE jobs SET state = 'paused' WHERE id = \(id)") }
+    #expect(throws: (any Error).self) { try execute("UPDATE records SET outcome = 'archived' WHERE id = \(record)") }
+    try execute("UPDATE records SET started_at = 'yesterday' WHERE id = \(record)")
+    let recordError = await #expect(throws: (any Error).self) { try await store.record(id: record) }
+    #expect("\(recordError!)".contains("column 'started_at' holds text(\"yesterday\"), not a number"))
+    try execute("UPDATE jobs SET trigger = 'telepathy' WHERE id = \(id)")
+    let claimError = await #expect(throws: (any Error).self) {
+      try await store.claim(owner: "h", now: 1, leaseSeconds: 30, freeSlots: ["c": 1])
+    }
+    #expect("\(claimError!)".contains("jobs.trigger holds 'telepathy'"))
   }
 }

@@ -154,7 +154,7 @@ public final class ConnectorVersion: @unchecked Sendable {
   public var shortHash: String { String(contentHash.prefix(12)) }
 
   /// Runs job `name` with `input` in a new coroutine and waits for it to end.
-  public func run(job name: String, input: LuaValue = .nil_, runID: String = Digest.uuid4(), trigger: String = "manual")
+  public func run(job name: String, input: LuaValue = .nil_, runID: String = Digest.uuid4(), trigger: JobTrigger = .manual)
     async -> JobOutcome
   {
     await run(JobRun(job: name, input: .value(input), runID: runID, trigger: trigger))
@@ -320,13 +320,13 @@ public struct JobRun: Sendable {
   public var job: String
   public var input: Input
   public var runID: String
-  public var trigger: String
+  public var trigger: JobTrigger
   public var jobID: Int64?
   public var attempt: Int
   /// For a replay: the audit row to run again.
   public var record: RecordRow?
 
-  public init(job: String, input: Input = .value(.nil_), runID: String = Digest.uuid4(), trigger: String = "manual",
+  public init(job: String, input: Input = .value(.nil_), runID: String = Digest.uuid4(), trigger: JobTrigger = .manual,
               jobID: Int64? = nil, attempt: Int = 1, record: RecordRow? = nil) {
     self.job = job
     self.input = input
@@ -340,7 +340,7 @@ public struct JobRun: Sendable {
   /// The fields of the job object a job body receives.
   var jobTable: LuaValue {
     var t: [LuaValue: LuaValue] = [
-      "name": .text(job), "run_id": .text(runID), "trigger": .text(trigger), "attempt": .integer(Int64(attempt)),
+      "name": .text(job), "run_id": .text(runID), "trigger": .text(trigger.rawValue), "attempt": .integer(Int64(attempt)),
     ]
     if let id = jobID { t["id"] = .integer(id) }
     return .map(t)

@@ -176,7 +176,7 @@ public actor ConnectorHost {
   // MARK: queueing
 
   /// Queues job `job` of `connector` with a JSON `input`; returns the job id.
-  public func enqueue(connector: String, job: String, input: String? = nil, trigger: String = "manual",
+  public func enqueue(connector: String, job: String, input: String? = nil, trigger: JobTrigger = .manual,
                       key: String? = nil) async throws -> Int64 {
     guard let version = version(of: connector) else {
       throw LoadError(message: "no connector named '\(connector)' is loaded")
@@ -199,7 +199,7 @@ public actor ConnectorHost {
       throw LoadError(message: "record \(recordID) belongs to connector '\(row.connector)', which is not loaded")
     }
     let id = try await store.enqueue(NewJob(
-      connector: row.connector, job: ReplayJob.name, trigger: "replay", orderingKey: "\(row.kind):\(row.key)",
+      connector: row.connector, job: ReplayJob.name, trigger: .replay, orderingKey: "\(row.kind):\(row.key)",
       maxAttempts: options.retry.maxAttempts, runAt: options.now(), recordID: recordID))
     wake.signal()
     return id
@@ -219,7 +219,7 @@ public actor ConnectorHost {
     for slot in slots {
       let d = slot.version.definition
       for (job, spec) in d.schedules {
-        queued.append((d.name, job, try await enqueue(connector: d.name, job: job, trigger: "cycle")))
+        queued.append((d.name, job, try await enqueue(connector: d.name, job: job, trigger: .cycle)))
         let next = try spec.next(after: started) ?? .infinity
         try await store.upsertSchedule(connector: d.name, job: job, spec: spec.description, next: next)
       }
@@ -304,14 +304,14 @@ public actor ConnectorHost {
     let start = Date()
     logger.debug("job started", metadata: [
       "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
-      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger),
+      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger.rawValue),
       "attempt": .stringConvertible(leased.attempt), "version": .string(version.shortHash),
     ])
     let outcome = await version.run(run)
     metrics.jobRan(connector: leased.connector, job: leased.job, seconds: Date().timeIntervalSince(start))
     var meta: Logger.Metadata = [
       "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
-      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger), "attempt": .stringConvertible(leased.attempt),
+      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger.rawValue), "attempt": .stringConvertible(leased.attempt),
       "ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000)),
     ]
     switch outcome {
@@ -372,14 +372,14 @@ public actor ConnectorHost {
     if final {
       if let ws = waiters.removeValue(forKey: leased.id) {
         for w in ws { w.resume(returning: outcome) }
-      } else if leased.trigger != "schedule" && leased.trigger != "webhook" {
+      } else if leased.trigger != .schedule && leased.trigger != .webhook {
         // Only jobs someone may ask about (manual, replay, job, retry, cycle); a thousand at most.
         unclaimedOutcomes[leased.id] = outcome
         unclaimedOrder.append(leased.id)
         if unclaimedOrder.count > 1000 { unclaimedOutcomes[unclaimedOrder.removeFirst()] = nil }
       }
     }
-    if leased.trigger == "cycle" && leased.attempt == 1 {
+    if leased.trigger == .cycle && leased.attempt == 1 {
       if let w = cycleWaiters.removeValue(forKey: leased.id) { w.resume(returning: outcome) } else { cycleOutcomes[leased.id] = outcome }
     }
     wake.signal()
@@ -441,7 +441,7 @@ public actor ConnectorHost {
             let next = try spec.next(after: now) ?? .infinity
             let fired = try await store.fireSchedule(
               connector: d.name, job: job, expected: stored.next, next: next,
-              enqueue: NewJob(connector: d.name, job: job, trigger: "schedule", orderingKey: "schedule:\(job)",
+              enqueue: NewJob(connector: d.name, job: job, trigger: .schedule, orderingKey: "schedule:\(job)",
                               maxAttempts: options.retry.maxAttempts, runAt: now))
             if fired { wake.signal() }
             earliest = min(earliest, next)

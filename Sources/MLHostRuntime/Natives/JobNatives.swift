@@ -206,7 +206,7 @@ private let enqueueJob: mlh_native_fn = { raw in
     delay = d
   }
   let job = NewJob(
-    connector: connector, job: name, input: L.string(at: 2), trigger: "job", orderingKey: L.string(at: 3),
+    connector: connector, job: name, input: L.string(at: 2), trigger: .job, orderingKey: L.string(at: 3),
     maxAttempts: runtime.retry.maxAttempts, runAt: runtime.now() + delay)
   let store = runtime.store
   return vm.suspend(L, "job:enqueue", { try await store.enqueue(job) }) { L, id in

@@ -84,13 +84,49 @@ final class SQLiteConnection {
     }
   }
 
+  /// One result row, read by column name (the statement's names or aliases): a column the statement lacks, or a
+  /// value of another type than asked for, is a `Failure` naming the column, never a trap.
+  struct Row {
+    let columns: [String: Int]
+    let values: [Value]
+
+    /// The value of column `name`; `.null` is a value, a missing column an error.
+    func value(_ name: String) throws -> Value {
+      guard let i = columns[name] else { throw Failure(code: SQLITE_MISMATCH, description: "no column '\(name)' in the result") }
+      return values[i]
+    }
+
+    func text(_ name: String) throws -> String {
+      guard let s = try value(name).string else { throw mismatch(name, "text") }
+      return s
+    }
+
+    func integer(_ name: String) throws -> Int64 {
+      guard let i = try value(name).int else { throw mismatch(name, "an integer") }
+      return i
+    }
+
+    func real(_ name: String) throws -> Double {
+      guard let d = try value(name).double else { throw mismatch(name, "a number") }
+      return d
+    }
+
+    private func mismatch(_ name: String, _ expected: String) -> Failure {
+      Failure(code: SQLITE_MISMATCH, description: "column '\(name)' holds \((try? value(name)).map { "\($0)" } ?? "nothing"), not \(expected)")
+    }
+  }
+
   /// Runs one statement and returns its rows.
   @discardableResult
-  func query(_ sql: String, _ values: [Value] = []) throws -> [[Value]] {
+  func query(_ sql: String, _ values: [Value] = []) throws -> [Row] {
     let s = try prepared(sql)
     defer { sqlite3_reset(s) }
     bind(s, values)
-    var rows: [[Value]] = []
+    var columns: [String: Int] = [:]
+    for c in 0..<sqlite3_column_count(s) {
+      if let name = sqlite3_column_name(s, c) { columns[String(cString: name)] = Int(c) }
+    }
+    var rows: [Row] = []
     while true {
       let rc = sqlite3_step(s)
       if rc == SQLITE_DONE { return rows }
@@ -107,7 +143,7 @@ final class SQLiteConnection {
           row.append(.text(p.map { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) } ?? ""))
         }
       }
-      rows.append(row)
+      rows.append(Row(columns: columns, values: row))
     }
   }
 

@@ -98,7 +98,7 @@ enum SQLiteMigrations {
   ]
 
   static func apply(_ db: SQLiteConnection) throws {
-    let current = Int(try db.query("PRAGMA user_version").first?.first?.int ?? 0)
+    let current = Int(try db.query("PRAGMA user_version").first?.integer("user_version") ?? 0)
     guard current < all.count else { return }
     try db.transaction {
       for (i, sql) in all.enumerated() where i >= current { try db.execute(sql) }

@@ -36,7 +36,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     if fd >= 0 { close(fd) }
     do {
       db = try SQLiteConnection(path: path)
-      let verdict = try db.query("PRAGMA quick_check(1)").first?.first?.string ?? "no answer"
+      let verdict = try db.query("PRAGMA quick_check(1)").first.map { try $0.text("quick_check") } ?? "no answer"
       guard verdict == "ok" else { throw Self.damaged(path, verdict) }
     } catch let e as SQLiteConnection.Failure where [SQLITE_CORRUPT, SQLITE_NOTADB].contains(e.code & 0xff) {
       throw Self.damaged(path, e.description)
@@ -138,7 +138,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       INSERT INTO jobs (connector, job, input, trigger, ordering_key, state, max_attempts, run_at, record_id, created_at)
       VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
       """,
-      [.text(j.connector), .text(j.job), .init(j.input), .text(j.trigger), .init(j.orderingKey),
+      [.text(j.connector), .text(j.job), .init(j.input), .text(j.trigger.rawValue), .init(j.orderingKey),
        .integer(Int64(j.maxAttempts)), .real(j.runAt), .init(j.recordID), .real(Date().timeIntervalSince1970)])
     return db.lastInsertID
   }
@@ -193,11 +193,13 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
               UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires = ?, attempts = attempts + 1
               WHERE id = ? AND state = 'queued'
               RETURNING id, connector, job, input, trigger, attempts, max_attempts, record_id
-              """, [.text(owner), .real(now + leaseSeconds), row[0]])
+              """, [.text(owner), .real(now + leaseSeconds), try row.value("id")])
             guard let x = r.first else { continue }
             claimed.append(LeasedJob(
-              id: x[0].int!, connector: x[1].string!, job: x[2].string!, input: x[3].string, trigger: x[4].string!,
-              attempt: Int(x[5].int!), maxAttempts: Int(x[6].int!), recordID: x[7].int))
+              id: try x.integer("id"), connector: try x.text("connector"), job: try x.text("job"),
+              input: try x.value("input").string, trigger: try JobTrigger(stored: x.text("trigger")),
+              attempt: Int(try x.integer("attempts")), maxAttempts: Int(try x.integer("max_attempts")),
+              recordID: try x.value("record_id").int))
           }
         }
         return claimed
@@ -222,14 +224,14 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     jobID: Int64, owner: String, now: Double, succeeded: Bool, error: String?, errorKind: String?, retryAt: Double?
   ) async throws -> Bool {
     try await write { db in
-      let state = succeeded ? "succeeded" : (retryAt == nil ? "dead" : "queued")
+      let state: JobState = succeeded ? .succeeded : (retryAt == nil ? .dead : .queued)
       try db.query(
         """
         UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires = NULL, last_error = ?, error_kind = ?,
           run_at = COALESCE(?, run_at), finished_at = ?
         WHERE id = ? AND lease_owner = ? AND state = 'running'
         """,
-        [.text(state), .init(error), .init(errorKind), .init(retryAt), state == "queued" ? .null : .real(now),
+        [.text(state.rawValue), .init(error), .init(errorKind), .init(retryAt), state == .queued ? .null : .real(now),
          .integer(jobID), .text(owner)])
       return db.changes == 1
     }
@@ -254,9 +256,9 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
           """, [.text(connector)])
         for r in records {
           _ = try Self.insert(NewJob(
-            connector: connector, job: ReplayJob.name, trigger: "reload",
-            orderingKey: "\(r[1].string ?? ""):\(r[2].string ?? "")", maxAttempts: maxAttempts, runAt: now,
-            recordID: r[0].int), db)
+            connector: connector, job: ReplayJob.name, trigger: .reload,
+            orderingKey: "\(try r.text("kind")):\(try r.text("key"))", maxAttempts: maxAttempts, runAt: now,
+            recordID: try r.integer("id")), db)
         }
         return (jobs, records.count)
       }
@@ -273,12 +275,12 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
-  public func job(id: Int64) async throws -> (state: String, attempts: Int, lastError: String?)? {
+  public func job(id: Int64) async throws -> (state: JobState, attempts: Int, lastError: String?)? {
     try await run { db in
       guard let r = try db.query("SELECT state, attempts, last_error FROM jobs WHERE id = ?", [.integer(id)]).first else {
         return nil
       }
-      return (r[0].string!, Int(r[1].int!), r[2].string)
+      return (try JobState(stored: r.text("state")), Int(try r.integer("attempts")), try r.value("last_error").string)
     }
   }
 
@@ -317,7 +319,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
           """, [.integer(id), .text(r.connector), .text(r.kind), .text(r.key), .integer(id)])
         if let retryAt {
           _ = try Self.insert(NewJob(
-            connector: r.connector, job: ReplayJob.name, trigger: "retry", orderingKey: "\(r.kind):\(r.key)",
+            connector: r.connector, job: ReplayJob.name, trigger: .retry, orderingKey: "\(r.kind):\(r.key)",
             maxAttempts: maxAttempts, runAt: retryAt, recordID: id), db)
         }
         return id
@@ -330,20 +332,24 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     script_version, started_at, duration_ms, replay_of, resolved_by, error_kind
     """
 
-  private static func recordRow(_ x: [SQLiteConnection.Value]) -> RecordRow {
+  private static func recordRow(_ x: SQLiteConnection.Row) throws -> RecordRow {
+    let outcome = try x.text("outcome")
+    guard let known = RecordRow.Outcome(rawValue: outcome) else {
+      throw SQLiteConnection.Failure(code: SQLITE_MISMATCH, description: "record outcome '\(outcome)' is not one this host knows")
+    }
     var r = RecordRow(
-      connector: x[1].string!, jobID: x[2].int, runID: x[3].string!, job: x[4].string!, kind: x[5].string!,
-      key: x[6].string!, outcome: RecordRow.Outcome(rawValue: x[7].string!) ?? .failed, input: x[12].string!,
-      scriptVersion: x[14].string!, startedAt: x[15].double!, durationMs: x[16].double!)
-    r.id = x[0].int!
-    r.targetSystem = x[8].string
-    r.targetID = x[9].string
-    r.error = x[10].string
-    r.errorAt = x[11].string
-    r.details = x[13].string
-    r.replayOf = x[17].int
-    r.resolvedBy = x[18].int
-    r.errorKind = x[19].string
+      connector: try x.text("connector"), jobID: try x.value("job_id").int, runID: try x.text("run_id"),
+      job: try x.text("job"), kind: try x.text("kind"), key: try x.text("key"), outcome: known, input: try x.text("input"),
+      scriptVersion: try x.text("script_version"), startedAt: try x.real("started_at"), durationMs: try x.real("duration_ms"))
+    r.id = try x.integer("id")
+    r.targetSystem = try x.value("target_system").string
+    r.targetID = try x.value("target_id").string
+    r.error = try x.value("error").string
+    r.errorAt = try x.value("error_at").string
+    r.details = try x.value("details").string
+    r.replayOf = try x.value("replay_of").int
+    r.resolvedBy = try x.value("resolved_by").int
+    r.errorKind = try x.value("error_kind").string
     return r
   }
 
@@ -386,14 +392,14 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     try await run { db in
       try db.query(
         "SELECT target_id FROM mappings WHERE connector = ? AND source_key = ? AND target_system = ?",
-        [.text(connector), .text(sourceKey), .text(system)]).first?[0].string
+        [.text(connector), .text(sourceKey), .text(system)]).first?.value("target_id").string
     }
   }
 
   public func cursor(connector: String, name: String) async throws -> String? {
     try await run { db in
       try db.query("SELECT value FROM cursors WHERE connector = ? AND name = ?", [.text(connector), .text(name)])
-        .first?[0].string
+        .first?.value("value").string
     }
   }
 
@@ -409,7 +415,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
   public func value(connector: String, key: String) async throws -> String? {
     try await run { db in
-      try db.query("SELECT value FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)]).first?[0].string
+      try db.query("SELECT value FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)])
+        .first?.value("value").string
     }
   }
 
@@ -432,7 +439,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       guard let r = try db.query(
         "SELECT spec, next_run FROM schedules WHERE connector = ? AND job = ?", [.text(connector), .text(job)]).first
       else { return nil }
-      return (r[0].string!, r[1].double!)
+      return (try r.text("spec"), try r.real("next_run"))
     }
   }
 
@@ -487,18 +494,18 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       var out: [String: JobSummary] = [:]
       func summary(_ c: String, _ j: String) -> JobSummary { out["\(c)\u{0}\(j)"] ?? JobSummary(connector: c, job: j) }
       for r in try db.query("SELECT connector, job, spec, next_run FROM schedules") {
-        var s = summary(r[0].string!, r[1].string!)
-        (s.schedule, s.nextRun) = (r[2].string, r[3].double)
+        var s = summary(try r.text("connector"), try r.text("job"))
+        (s.schedule, s.nextRun) = (try r.value("spec").string, try r.value("next_run").double)
         out["\(s.connector)\u{0}\(s.job)"] = s
       }
-      for r in try db.query("SELECT connector, job, state, COUNT(*) FROM jobs GROUP BY connector, job, state") {
-        var s = summary(r[0].string!, r[1].string!)
-        let n = Int(r[3].int ?? 0)
-        switch r[2].string {
-        case "queued": s.queued = n
-        case "running": s.running = n
-        case "dead": s.dead = n
-        default: break
+      for r in try db.query("SELECT connector, job, state, COUNT(*) AS n FROM jobs GROUP BY connector, job, state") {
+        var s = summary(try r.text("connector"), try r.text("job"))
+        let n = Int(try r.integer("n"))
+        switch try JobState(stored: r.text("state")) {
+        case .queued: s.queued = n
+        case .running: s.running = n
+        case .dead: s.dead = n
+        case .succeeded: break
         }
         out["\(s.connector)\u{0}\(s.job)"] = s
       }
@@ -509,8 +516,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         WHERE id = (SELECT MAX(id) FROM jobs WHERE connector = j.connector AND job = j.job AND finished_at IS NOT NULL)
         """)
       {
-        var s = summary(r[0].string!, r[1].string!)
-        (s.lastState, s.lastRun) = (r[2].string, r[3].double)
+        var s = summary(try r.text("connector"), try r.text("job"))
+        (s.lastState, s.lastRun) = (try r.value("state").string, try r.value("finished_at").double)
         out["\(s.connector)\u{0}\(s.job)"] = s
       }
       for r in try db.query(
@@ -519,8 +526,9 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         WHERE id = (SELECT MAX(id) FROM jobs WHERE connector = j.connector AND job = j.job AND last_error IS NOT NULL)
         """)
       {
-        var s = summary(r[0].string!, r[1].string!)
-        (s.lastError, s.lastErrorKind, s.lastErrorJobID) = (r[2].string, r[3].string, r[4].int)
+        var s = summary(try r.text("connector"), try r.text("job"))
+        (s.lastError, s.lastErrorKind, s.lastErrorJobID) =
+          (try r.value("last_error").string, try r.value("error_kind").string, try r.value("id").int)
         out["\(s.connector)\u{0}\(s.job)"] = s
       }
       return out.values.sorted { ($0.connector, $0.job) < ($1.connector, $1.job) }
@@ -535,8 +543,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         WHERE state = 'dead' AND (? IS NULL OR connector = ?) ORDER BY id DESC LIMIT ?
         """, [.init(connector), .init(connector), .integer(Int64(limit))]
       ).map {
-        DeadJob(id: $0[0].int!, connector: $0[1].string!, job: $0[2].string!, trigger: $0[3].string ?? "",
-                attempts: Int($0[4].int ?? 0), error: $0[5].string, errorKind: $0[6].string, finishedAt: $0[7].double)
+        DeadJob(id: try $0.integer("id"), connector: try $0.text("connector"), job: try $0.text("job"),
+                trigger: try $0.text("trigger"), attempts: Int(try $0.integer("attempts")),
+                error: try $0.value("last_error").string, errorKind: try $0.value("error_kind").string,
+                finishedAt: try $0.value("finished_at").double)
       }
     }
   }
@@ -544,21 +554,22 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   public func stats() async throws -> StoreStats {
     try await run { db in
       var s = StoreStats()
-      for r in try db.query("SELECT state, COUNT(*) FROM jobs GROUP BY state") {
-        s.jobsByState[r[0].string!] = Int(r[1].int!)
+      for r in try db.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
+        s.jobsByState[try r.text("state")] = Int(try r.integer("n"))
       }
       // Records by their current state (the latest row of each), not audit rows.
       for r in try db.query(
         """
-        SELECT outcome, COUNT(*) FROM records r
+        SELECT outcome, COUNT(*) AS n FROM records r
         WHERE id = (SELECT MAX(id) FROM records WHERE connector = r.connector AND kind = r.kind AND key = r.key)
         GROUP BY outcome
         """)
       {
-        s.recordsByOutcome[r[0].string!] = Int(r[1].int!)
+        s.recordsByOutcome[try r.text("outcome")] = Int(try r.integer("n"))
       }
       s.unresolvedFailures = Int(try db.query(
-        "SELECT COUNT(*) FROM records WHERE outcome IN ('rejected', 'failed') AND resolved_by IS NULL").first?[0].int ?? 0)
+        "SELECT COUNT(*) AS n FROM records WHERE outcome IN ('rejected', 'failed') AND resolved_by IS NULL"
+      ).first?.integer("n") ?? 0)
       return s
     }
   }

@@ -1,12 +1,56 @@
 import Foundation
 
+/// What queued a job; stored as its raw value.
+public enum JobTrigger: String, Sendable, CaseIterable {
+  /// Its schedule fired.
+  case schedule
+  /// A webhook delivery (its job's input is the delivery).
+  case webhook
+  /// `mlhost trigger` or the admin API.
+  case manual
+  /// `mlhost replay` of an audit row.
+  case replay
+  /// A failed record's own retry, queued with its failure.
+  case retry
+  /// A reload re-ran what the previous version failed with a script error.
+  case reload
+  /// `mlhost run --once` (and `mlhost test`'s `poll`): every scheduled job once, now.
+  case cycle
+  /// A script queued it (`job:enqueue`).
+  case job
+
+  /// The trigger a stored row names; a row this host cannot read is an error, never a guess.
+  init(stored: String) throws {
+    guard let t = JobTrigger(rawValue: stored) else { throw StoredValueError(column: "jobs.trigger", value: stored) }
+    self = t
+  }
+}
+
+/// Where a job is in the queue; stored as its raw value.
+public enum JobState: String, Sendable, CaseIterable {
+  case queued, running, succeeded
+  /// Every attempt used, or its host died under it too often: it waits for a person (`mlhost replay`/`trigger`).
+  case dead
+
+  init(stored: String) throws {
+    guard let s = JobState(rawValue: stored) else { throw StoredValueError(column: "jobs.state", value: stored) }
+    self = s
+  }
+}
+
+/// A stored value this host does not know (a newer host wrote it, or the file was edited by hand).
+public struct StoredValueError: Error, CustomStringConvertible {
+  public let column: String
+  public let value: String
+  public var description: String { "\(column) holds '\(value)', which this version of mlhost does not know" }
+}
+
 /// A job to add to the durable queue. Inputs travel as JSON text, decoded in the VM with exact decimals.
 public struct NewJob: Sendable {
   public var connector: String
   public var job: String
   public var input: String?
-  /// schedule, manual, webhook, replay or retry.
-  public var trigger: String
+  public var trigger: JobTrigger
   /// Jobs that share a key (updates of one order) run one at a time, in the order they were queued.
   public var orderingKey: String?
   public var maxAttempts: Int
@@ -14,7 +58,7 @@ public struct NewJob: Sendable {
   /// For a replay: the audit row being replayed.
   public var recordID: Int64?
 
-  public init(connector: String, job: String, input: String? = nil, trigger: String, orderingKey: String? = nil,
+  public init(connector: String, job: String, input: String? = nil, trigger: JobTrigger, orderingKey: String? = nil,
               maxAttempts: Int = 5, runAt: Double, recordID: Int64? = nil) {
     self.connector = connector
     self.job = job
@@ -33,7 +77,7 @@ public struct LeasedJob: Sendable, Equatable {
   public var connector: String
   public var job: String
   public var input: String?
-  public var trigger: String
+  public var trigger: JobTrigger
   /// Including this one.
   public var attempt: Int
   public var maxAttempts: Int
@@ -223,7 +267,7 @@ public protocol JobStore: Sendable {
   func rerunScriptFailures(connector: String, now: Double, maxAttempts: Int) async throws -> (jobs: Int, records: Int)
   /// Returns this owner's running jobs to the queue (graceful shutdown of a host).
   func release(owner: String) async throws
-  func job(id: Int64) async throws -> (state: String, attempts: Int, lastError: String?)?
+  func job(id: Int64) async throws -> (state: JobState, attempts: Int, lastError: String?)?
 
   /// Writes an audit row (and the mapping a success established) and marks earlier failures of the same record
   /// settled by it (the latest row is the record's state); with `retryAt`, also queues a replay of this row then, in the same commit. Returns the

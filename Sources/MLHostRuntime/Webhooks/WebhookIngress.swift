@@ -78,7 +78,7 @@ public final class WebhookIngress: @unchecked Sendable {
     }
     let now = host.now
     let job = NewJob(
-      connector: connector, job: hook.job, input: String(decoding: prepared.input, as: UTF8.self), trigger: "webhook",
+      connector: connector, job: hook.job, input: String(decoding: prepared.input, as: UTF8.self), trigger: .webhook,
       orderingKey: prepared.orderingKey, maxAttempts: host.maxAttempts, runAt: now)
     let delivery = NewDelivery(source: hook.system.rawValue, deliveryID: prepared.deliveryID, job: job, receivedAt: now)
     do {
