@@ -1,6 +1,9 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Every Swift target builds with the same settings: existentials are spelled `any`.
+let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
 let package = Package(
   name: "mlhost",
   platforms: [.macOS(.v14)],
@@ -27,7 +30,7 @@ let package = Package(
     .target(
       name: "MLHostLua",
       dependencies: ["CLuaBridge", "CLua"],
-      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+      swiftSettings: swiftSettings
     ),
     .target(
       name: "MLHostRuntime",
@@ -36,7 +39,7 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       resources: [.embedInCode("Lua/job.lua")],
-      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+      swiftSettings: swiftSettings
     ),
     .target(
       name: "MLHostServer",
@@ -47,19 +50,19 @@ let package = Package(
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
       ],
-      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+      swiftSettings: swiftSettings
     ),
     // Simulated Shopify and Sage X3 (and later the other systems) for `mlhost run --sandbox`, tests and benchmarks.
     .target(
       name: "MLHostSandbox",
       dependencies: ["MLHostRuntime", .product(name: "Hummingbird", package: "hummingbird")],
-      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+      swiftSettings: swiftSettings
     ),
     // `mlhost test`: a connector's test cases (data in its package's tests/) run against the sandbox systems.
     .target(
       name: "MLHostCases",
       dependencies: ["MLHostRuntime", "MLHostLua", "MLHostSandbox", .product(name: "Logging", package: "swift-log")],
-      swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+      swiftSettings: swiftSettings
     ),
     .executableTarget(
       name: "mlhost",
@@ -68,7 +71,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-      ]
+      ],
+      swiftSettings: swiftSettings
     ),
     .executableTarget(
       name: "mlhost-bench",
@@ -76,25 +80,31 @@ let package = Package(
         "MLHostRuntime", "MLHostLua", "MLHostTesting", "MLHostSandbox", "CLuaBridge", "CLua", "CBenchSupport",
         .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
       ],
-      path: "Benchmarks/mlhost-bench"
+      path: "Benchmarks/mlhost-bench",
+      swiftSettings: swiftSettings
     ),
     // libFuzzer targets over the JSON decoder, the webhook path and the settings reader (docs/FUZZING.md); a
     // plain build makes the corpus replayer.
-    .executableTarget(name: "mlhost-fuzz", dependencies: ["MLHostRuntime"]),
+    .executableTarget(name: "mlhost-fuzz", dependencies: ["MLHostRuntime"], swiftSettings: swiftSettings),
     // The benchmark's C baseline, kept out of the product's bridge.
     .target(name: "CBenchSupport", dependencies: ["CLua"], path: "Benchmarks/CBenchSupport"),
     .target(
       name: "MLHostTesting",
-      dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")]
+      dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: swiftSettings
     ),
-    .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"]),
-    .testTarget(name: "ConnectorTests", dependencies: ["MLHostSandbox", "MLHostRuntime", "MLHostTesting", "MLHostCases"]),
-    .testTarget(name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting", "CSQLite"]),
+    .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "ConnectorTests", dependencies: ["MLHostSandbox", "MLHostRuntime", "MLHostTesting", "MLHostCases"],
+      swiftSettings: swiftSettings),
+    .testTarget(
+      name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting", "CSQLite"],
+      swiftSettings: swiftSettings),
     .testTarget(
       name: "MLHostServerTests",
       dependencies: [
         "MLHostServer", "MLHostRuntime", "MLHostLua", "MLHostTesting", .product(name: "Hummingbird", package: "hummingbird"),
       ],
-      exclude: ["Fixtures"]),
+      exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ]
 )
