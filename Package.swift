@@ -104,6 +104,7 @@ let package = Package(
       name: "MLHostServerTests",
       dependencies: [
         "MLHostServer", "MLHostRuntime", "MLHostLua", "MLHostTesting", .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
       ],
       exclude: ["Fixtures"], swiftSettings: swiftSettings),
   ]
