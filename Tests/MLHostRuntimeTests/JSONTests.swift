@@ -25,6 +25,33 @@ import Testing
     #expect(try await evalLua("return mlhost.json.encode({})") == "{}")
   }
 
+  /// Sage 300 puts fields to its views in the order they arrive: an ordered object keeps the order it was given,
+  /// nested ones too, whatever order the table's hash holds them in; its other members follow.
+  @Test func orderedObjectsEncodeTheirNamedMembersFirstInOrder() async throws {
+    let v = try await evalLua("""
+      local json = mlhost.json
+      local detail = json.ordered({ ExtendedAmountWithTIP = 200, DistributionCode = "CACCSE" },
+        { "DistributionCode", "ExtendedAmountWithTIP" })
+      local body = json.ordered({ Terms = "N30", Extra = 1, GroupCode = "WHL", CustomerNumber = "1501",
+        Details = { detail } }, { "CustomerNumber", "GroupCode", "Absent", "Terms" })
+      local refused = {}
+      for _, args in ipairs({ { {}, { "a", "a" } }, { {}, { 1 } }, { 5, {} } }) do
+        local ok, err = pcall(json.ordered, args[1], args[2])
+        refused[#refused + 1] = not ok and tostring(err) or "accepted"
+      end
+      return { body = json.encode(body), empty = json.encode(json.ordered({}, { "a" })), twice = refused[1],
+        number = refused[2], scalar = refused[3] }
+      """)
+    let text = try #require(v["body"].stringValue)
+    #expect(text.hasPrefix(#"{"CustomerNumber":"1501","GroupCode":"WHL","Terms":"N30","#))
+    #expect(text.contains(#"[{"DistributionCode":"CACCSE","ExtendedAmountWithTIP":200}]"#))
+    #expect(text.contains(#""Extra":1"#) && !text.contains("Absent"))
+    #expect(v["empty"] == "{}")
+    #expect(v["twice"].stringValue?.contains("listed twice") == true)
+    #expect(v["number"].stringValue?.contains("keys[1] is not a member name") == true)
+    #expect(v["scalar"].stringValue?.contains("table expected") == true)
+  }
+
   @Test func bigIntegersStayExact() async throws {
     let v = try await evalLua("""
       local t = mlhost.json.decode('[9223372036854775807, -9223372036854775808, 9007199254740993, 5678901234567890123]')

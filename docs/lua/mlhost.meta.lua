@@ -201,6 +201,12 @@ function mlhost.json.array(t) end
 ---@return table # t
 function mlhost.json.object(t) end
 
+--- Marks `t` as an object whose members named in `keys` encode first, in that order, then the rest (for APIs that apply fields in the order they arrive, as Sage 300 puts them to its views).
+---@param t table the object
+---@param keys string[] member names, at most 256, each once
+---@return table # t
+function mlhost.json.ordered(t, keys) end
+
 --- Hashes, HMAC, constant-time comparison, randomness and byte encodings, on OpenSSL libcrypto. Digests and HMACs are returned as `encoding`: "hex" (default), "base64", "base64url" or "raw" bytes.
 ---@class mlhost.crypto
 mlhost.crypto = {}

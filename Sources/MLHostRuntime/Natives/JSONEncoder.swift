@@ -11,7 +11,16 @@ enum JSONNull {
     case array = "mlhost.json.array", object = "mlhost.json.object"
   }
 
+  /// The registry table (weak keys) holding each ordered object's key order (`mlhost.json.ordered`).
+  static let orderTable = "mlhost.json.order"
+
   static func installMetatables(_ L: LuaState) {
+    L.newTable()
+    L.newTable()
+    L.push("k")
+    L.setField(-2, "__mode")
+    lua_setmetatable(L.raw, -2)
+    lua_setfield(L.raw, MLH_LUA_REGISTRYINDEX, orderTable)
     for shape in [Shape.array, .object] {
       luaL_newmetatable(L.raw, shape.rawValue)
       L.push(shape == .array ? "json array" : "json object")
@@ -135,8 +144,13 @@ struct LuaJSONEncoder {
     }
     out.append(UInt8(ascii: "{"))
     var first = true
+    let ordered = try orderedMembers(t, first: &first)
     L.pushNil()
     while lua_next(L.raw, t) != 0 {
+      if L.type(at: -2) == LUA_TSTRING, !ordered.isEmpty, let key = L.string(at: -2), ordered.contains(key) {
+        L.pop()
+        continue
+      }
       if !first { out.append(UInt8(ascii: ",")) }
       first = false
       switch L.type(at: -2) {
@@ -158,5 +172,39 @@ struct LuaJSONEncoder {
       L.pop()
     }
     out.append(UInt8(ascii: "}"))
+  }
+
+  /// Writes the members of object `t` whose keys `mlhost.json.ordered` listed, in that order; answers those keys,
+  /// which the rest of the object then skips.
+  private mutating func orderedMembers(_ t: Int32, first: inout Bool) throws -> Set<String> {
+    lua_getfield(L.raw, MLH_LUA_REGISTRYINDEX, JSONNull.orderTable)
+    lua_pushvalue(L.raw, t)
+    guard lua_rawget(L.raw, -2) == LUA_TTABLE else {
+      L.pop(2)
+      return []
+    }
+    defer { L.pop(2) }
+    var keys: Set<String> = []
+    for i in 1...max(L.rawLength(-1), 1) where i <= L.rawLength(-1) {
+      _ = L.rawGet(-1, Int64(i))
+      let key = L.string(at: -1) ?? ""
+      L.pop()
+      keys.insert(key)
+      lua_pushstring(L.raw, key)
+      guard lua_rawget(L.raw, t) != LUA_TNIL else {
+        L.pop()
+        continue
+      }
+      if !first { out.append(UInt8(ascii: ",")) }
+      first = false
+      key.utf8CString.withUnsafeBytes { appendString(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+      out.append(UInt8(ascii: ":"))
+      do { try encode(-1) } catch {
+        L.pop()
+        throw error
+      }
+      L.pop()
+    }
+    return keys
   }
 }

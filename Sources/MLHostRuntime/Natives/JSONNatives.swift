@@ -22,6 +22,11 @@ extension NativeModule {
         params: [("t", "table?", "")], returns: [("table", "t")], markArray),
       NativeFunction("object", "Marks `t` (default: a new table) as an object, so that it encodes as `{}` when empty.",
         params: [("t", "table?", "")], returns: [("table", "t")], markObject),
+      NativeFunction(
+        "ordered", "Marks `t` as an object whose members named in `keys` encode first, in that order, then the rest "
+          + "(for APIs that apply fields in the order they arrive, as Sage 300 puts them to its views).",
+        params: [("t", "table", "the object"), ("keys", "string[]", "member names, at most 256, each once")],
+        returns: [("table", "t")], orderedNative),
     ],
     fields: [
       NativeField(name: "null", type: "lightuserdata", summary: "The JSON null value.") { vm in
@@ -90,3 +95,28 @@ private func mark(_ raw: OpaquePointer?, _ shape: JSONNull.Shape) -> Int32 {
 
 private let markArray: mlh_native_fn = { mark($0, .array) }
 private let markObject: mlh_native_fn = { mark($0, .object) }
+
+private let orderedNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "ordered", "table expected, got \(L.typeName(at: 1))") }
+  guard L.type(at: 2) == LUA_TTABLE else { return L.argError(2, "ordered", "array of member names expected, got \(L.typeName(at: 2))") }
+  let n = L.rawLength(2)
+  guard n <= 256 else { return L.argError(2, "ordered", "at most 256 member names, got \(n)") }
+  L.newTable()
+  var seen: Set<String> = []
+  for i in 1...max(n, 1) where i <= n {
+    _ = L.rawGet(2, Int64(i))
+    guard L.type(at: -1) == LUA_TSTRING, let key = L.string(at: -1), key.utf8.count <= 256 else {
+      return L.argError(2, "ordered", "keys[\(i)] is not a member name (a string of at most 256 bytes)")
+    }
+    guard seen.insert(key).inserted else { return L.argError(2, "ordered", "keys[\(i)] '\(key)' is listed twice") }
+    lua_rawseti(L.raw, -2, lua_Integer(i))
+  }
+  lua_getfield(L.raw, MLH_LUA_REGISTRYINDEX, JSONNull.orderTable)
+  lua_pushvalue(L.raw, 1)
+  lua_pushvalue(L.raw, -3)
+  lua_rawset(L.raw, -3)
+  L.top = 1
+  JSONNull.mark(L, empty: .object)
+  return 1
+}
