@@ -225,7 +225,10 @@ struct RunCommand: AsyncParsableCommand {
     ) { port in
       let url = "\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)"
       logger.info("webhooks listening", metadata: ["url": .string(url), "path": "/hooks/<connector>/<name>"])
-      for name in host.routes.connectors { simulated?.subscribeOrderWebhooks(base: url, connector: name) }
+      for name in host.routes.connectors {
+        simulated?.subscribeOrderWebhooks(base: url, connector: name)
+        simulated?.subscribeWooCommerceWebhooks(base: url, connector: name, declared: host.routes.webhooks(connector: name))
+      }
     }
     let admin = try AdminServer.application(
       host: host, token: token, listener: adminListener, logger: logger.silenced()
