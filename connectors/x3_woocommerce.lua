@@ -51,7 +51,9 @@ end
 local function set(list)
   local out = {}
   for _, v in ipairs(list) do
-    if not RANK[v] then error("'" .. v .. "' is not a WooCommerce order status (or give it a place in status_ranks)") end
+    if not RANK[v] then
+      error("'" .. v .. "' is not a WooCommerce order status (or give it a place in status_ranks)")
+    end
     out[v] = true
   end
   return out
@@ -94,7 +96,9 @@ local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
   if REVERSED[order.status] then
     local credit = invoices:credit_note_of(number)
-    if credit then return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number], status = order.status }) end
+    if credit then
+      return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number], status = order.status })
+    end
     local ok, problem = reconcile.order(order)
     if not ok then reject("totals do not reconcile: " .. problem) end
     local body = invoices:build(reject, order, invoice[F.invoice_customer],
@@ -235,7 +239,9 @@ local function route(topic) return (topic:gsub("[/.]", "_")) end
 for _, topic in ipairs(s.webhooks.topics) do
   c:on_webhook("woocommerce", topic, function(job, delivery)
     local raw = delivery.payload
-    if type(raw) ~= "table" or raw.id == nil then error({ message = "delivery without an order", retryable = false }) end
+    if type(raw) ~= "table" or raw.id == nil then
+      error({ message = "delivery without an order", retryable = false })
+    end
     process(job, raw)
     -- What was received, for a catch-up poll after the webhook stops: the latest change delivered.
     local at = woo.utc(raw.date_modified_gmt)
@@ -250,7 +256,8 @@ end
 --- it (then `updated`), otherwise parked for a person (`rejected`); a replay checks it again.
 c:handler("woocommerce.webhook", function(rec, input)
   local id = input.id
-  local reenable = input.status == "disabled" and s.webhooks.reenable or input.status == "paused" and s.webhooks.reenable_paused
+  local reenable = (input.status == "disabled" and s.webhooks.reenable)
+    or (input.status == "paused" and s.webhooks.reenable_paused)
   if input.status ~= "active" and reenable then
     shop:update_webhook(id, { status = "active" })
     log.error("WooCommerce webhook was " .. input.status .. "; re-enabled, and missed orders are polled",
@@ -263,7 +270,8 @@ c:handler("woocommerce.webhook", function(rec, input)
   log.error("WooCommerce webhook is " .. tostring(input.status) .. ": orders are only polled until it is active",
     { webhook = id, topic = input.topic })
   rec:reject("webhook " .. tostring(id) .. " (" .. tostring(input.topic) .. ") is " .. tostring(input.status)
-    .. " in the store; activate it (WooCommerce > Settings > Advanced > Webhooks) or set webhooks.reenable, then replay")
+    .. " in the store; activate it (WooCommerce > Settings > Advanced > Webhooks) or set webhooks.reenable, "
+    .. "then replay")
 end)
 
 --- Lists the store's webhooks, registers the missing ones, alerts on disabled or paused ones and re-enables them

@@ -163,8 +163,8 @@ extension WooOrder {
                   quantity: l.quantity, price: l.product.price, taxes: Self.taxes(on: total, rate: l.product.taxRate, us: us))
     }
     let status = Self.status(o)
-    // Awkward on purpose: one order's billing email is typed in capitals, which the X3 lookup must not mind.
-    let email = o.number == 1002 ? o.customer.email.uppercased() : o.customer.email
+    // Awkward on purpose: one known customer's billing email is typed in capitals, which the X3 lookup must not mind.
+    let email = o.number == 1002 && o.customer.x3Code != nil ? o.customer.email.uppercased() : o.customer.email
     self.init(
       id: o.number, orderKey: "wc_order_" + String(format: "%013x", o.number &* 2_654_435_761), status: status,
       customerID: customerIDs[o.customer.email.lowercased()] ?? 0, billing: o.customer, billingEmail: email,

@@ -49,6 +49,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   var counted: [String: Int] = [:]
   /// Deliveries sent and not yet answered, for a caller that waits until the store is quiet.
   var inFlight = 0
+  /// Deliveries still to fail as if the receiver were down.
+  var unreachable = 0
   /// How deliveries reach their URL; by default an HTTP POST. A host in the same process (the case runner) takes
   /// them directly. Answers the status, or nil when nothing answered.
   public var transport: @Sendable (_ url: String, _ headers: [(String, String)], _ body: [UInt8]) async -> Int? = { url, headers, body in

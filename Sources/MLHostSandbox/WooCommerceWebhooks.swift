@@ -158,8 +158,13 @@ extension WooCommerceSimulator {
     }
     for hook in targets {
       let (headers, body) = delivery(hook, payload)
+      let reachable: Bool = lock.withLock {
+        guard unreachable > 0 else { return true }
+        unreachable -= 1
+        return false
+      }
       Task {
-        let status = await transport(hook.deliveryURL, headers, body)
+        let status = reachable ? await transport(hook.deliveryURL, headers, body) : nil
         settle(hook.id, status: status)
       }
     }
@@ -187,6 +192,9 @@ extension WooCommerceSimulator {
   }
 
   // MARK: control surface and tests
+
+  /// The receiver cannot be reached for the next `deliveries` deliveries (each counts as a failed delivery).
+  public func receiverDown(for deliveries: Int) { lock.withLock { unreachable = max(0, deliveries) } }
 
   /// Changes order `id` as the merchant would (its status; `refunded` adds a full refund) and fires
   /// `order.updated`; answers false when there is no such order. `at` keeps the modified second (orders sharing one).
@@ -248,6 +256,12 @@ extension WooCommerceSimulator {
       return nextID
     }
   }
+
+  /// Deletes webhook `id`, as an admin would.
+  public func removeWebhook(_ id: Int) { _ = lock.withLock { webhooks.removeValue(forKey: id) } }
+
+  /// What the store's deliveries give as their User-Agent.
+  public var userAgentText: String { userAgent }
 
   /// Sets webhook `id`'s status as an admin (`paused`) or the store after failures (`disabled`) would.
   @discardableResult

@@ -5,7 +5,8 @@ local ipairs = ipairs
 
 local _M = {}
 
---- Checks a normalised order: Σ(quantity × unit price, or the line's own `net` where the store gives one) + Σ shipping + Σ tax of lines and shipping = total, and
+--- Checks a normalised order: Σ(quantity × unit price, or the line's own `net` where the store gives one)
+--- + Σ shipping + Σ tax of lines and shipping = total, and
 --- Σ tax of lines and shipping = total tax. Returns true, or false and a message naming the figures.
 ---@param order stdlib.Order
 ---@return boolean ok

@@ -65,7 +65,8 @@ function Client:call(what, options)
     system_error.raise({
       kind = "http", system = "woocommerce", status = res.status, retryable = true, ambiguous = mutating,
       retry_after = res.retry_after,
-      message = "woocommerce: " .. what .. " answered " .. res.status .. (_M.describe(res) and (": " .. _M.describe(res)) or ""),
+      message = "woocommerce: " .. what .. " answered " .. res.status
+        .. (_M.describe(res) and (": " .. _M.describe(res)) or ""),
     })
   end
   if res and BUSINESS[res.status] then
@@ -157,14 +158,17 @@ end
 ---@param body table
 ---@return table order
 function Client:update_order(id, body)
-  return self:call("PUT /orders/" .. tostring(id), { method = "PUT", path = "/orders/" .. tostring(id), json = body }).json
+  local path = "/orders/" .. tostring(id)
+  return self:call("PUT " .. path, { method = "PUT", path = path, json = body }).json
 end
 
 --- The store customer with `email` (WooCommerce compares emails without case), or nil.
 ---@param email string
 ---@return table?
 function Client:customer_by_email(email)
-  local res = self:call("GET /customers", { path = "/customers", query = { email = email, role = "all", per_page = 1 } })
+  local res = self:call("GET /customers", {
+    path = "/customers", query = { email = email, role = "all", per_page = 1 },
+  })
   return type(res.json) == "table" and res.json[1] or nil
 end
 
@@ -204,8 +208,8 @@ end
 ---@return table
 function Client:create_webhook(hook, secret_credential)
   return self:call("POST /webhooks", {
-    method = "POST", path = "/webhooks", json = { name = hook.name, topic = hook.topic, delivery_url = hook.delivery_url,
-      status = "active" },
+    method = "POST", path = "/webhooks",
+    json = { name = hook.name, topic = hook.topic, delivery_url = hook.delivery_url, status = "active" },
     secret_json = { key = "secret", credential = secret_credential },
   }).json
 end
@@ -215,7 +219,8 @@ end
 ---@param body table
 ---@return table
 function Client:update_webhook(id, body)
-  return self:call("PUT /webhooks/" .. tostring(id), { method = "PUT", path = "/webhooks/" .. tostring(id), json = body }).json
+  local path = "/webhooks/" .. tostring(id)
+  return self:call("PUT " .. path, { method = "PUT", path = path, json = body }).json
 end
 
 -- Rates by tax line `rate_id`, in percent as decimals.
@@ -232,7 +237,8 @@ local function rate_of(taxes, rates)
   local percent = money.new("0")
   for _, t in ipairs(taxes or {}) do
     if money.cmp(money.new(t.total or "0"), 0) ~= 0 then
-      percent = percent + (rates[tostring(t.id)] or error("woocommerce: tax " .. tostring(t.id) .. " is not in tax_lines"))
+      local rate = rates[tostring(t.id)] or error("woocommerce: tax " .. tostring(t.id) .. " is not in tax_lines")
+      percent = percent + rate
     end
   end
   return money.div(percent, 100, 8, "half_even")
