@@ -273,6 +273,24 @@ extension WooCommerceSimulator {
     }
   }
 
+  /// Points every webhook whose URL starts with `old` at `new` instead (the receiver moved behind a stable name).
+  public func moveWebhooks(from old: String, to new: String) {
+    lock.withLock {
+      for (id, w) in webhooks where w.deliveryURL.hasPrefix(old) {
+        webhooks[id]!.deliveryURL = new + w.deliveryURL.dropFirst(old.count)
+      }
+    }
+  }
+
+  /// Faults of one kind injected so far (`serverErrorAfterCommit`…).
+  public func faultsInjected(_ kind: String) -> Int { plan.injected.withLock { s in s.first { $0.key.rawValue == kind }?.value ?? 0 } }
+
+  /// Each order's total, by id.
+  public var orderTotals: [Int: ExactDecimal] { lock.withLock { orders.mapValues(\.total) } }
+
+  /// Each order's line count, by id.
+  public var orderLineCounts: [Int: Int] { lock.withLock { orders.mapValues(\.lines.count) } }
+
   /// The webhooks: id, topic, status, URL.
   public var webhookList: [(id: Int, topic: String, status: String, url: String)] {
     lock.withLock { webhooks.values.sorted { $0.id < $1.id }.map { ($0.id, $0.topic, $0.status, $0.deliveryURL) } }
