@@ -168,7 +168,7 @@ extension WooOrder {
     self.init(
       id: o.number, orderKey: "wc_order_" + String(format: "%013x", o.number &* 2_654_435_761), status: status,
       customerID: customerIDs[o.customer.email.lowercased()] ?? 0, billing: o.customer, billingEmail: email,
-      country: us ? "US" : "DE", created: o.createdAt, modified: o.createdAt,
+      country: us ? "US" : "DE", created: o.createdAt.rounded(.down), modified: o.createdAt.rounded(.down),
       paid: ["processing", "completed", "refunded"].contains(status) ? o.createdAt + 60 : nil,
       completed: status == "completed" ? o.createdAt + 120 : nil, lines: lines, shipping: o.shipping,
       shippingTaxes: o.shipping.map { Self.taxes(on: $0, rate: dec("0.19"), us: us) } ?? [])

@@ -281,7 +281,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
       for (k, v) in meta {
         if let i = o.meta.firstIndex(where: { $0.key == k }) { o.meta[i].value = v } else { o.meta.append((k, v)) }
       }
-      o.modified = Date().timeIntervalSince1970
+      o.modified = Date().timeIntervalSince1970.rounded(.down)
       orders[n] = o
       counted["order_updates", default: 0] += 1
       return o
@@ -307,7 +307,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
       return SimJSON.response(["code": "rest_missing_callback_param", "message": "Missing parameter(s): email",
                                "data": ["status": 400, "params": ["email"]]], status: .badRequest)
     }
-    let now = Date().timeIntervalSince1970
+    let now = Date().timeIntervalSince1970.rounded(.down)
     let created: WooCustomer? = lock.withLock {
       guard !customers.values.contains(where: { $0.email.lowercased() == email.lowercased() }) else { return nil }
       nextID += 1

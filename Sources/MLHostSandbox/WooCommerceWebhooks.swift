@@ -207,7 +207,7 @@ extension WooCommerceSimulator {
       if status == "refunded" && o.refunds.isEmpty { o.refunds = [WooOrder.Refund(id: id * 10, reason: "Refunded by the merchant", total: o.total)] }
       if status == "completed" { o.completed = Date().timeIntervalSince1970 }
       if ["processing", "completed"].contains(status) && o.paid == nil { o.paid = Date().timeIntervalSince1970 }
-      o.modified = at ?? Date().timeIntervalSince1970
+      o.modified = (at ?? Date().timeIntervalSince1970).rounded(.down)
       orders[id] = o
       return o
     }
