@@ -78,7 +78,7 @@ public struct CaseRunner: Sendable {
     defer { try? FileManager.default.removeItem(at: state) }
     let world = try await World.open(state: state, sandbox: sandbox, logger: logger)
     var source = self.source
-    source.systemSettings = sandbox.settings.mapValues { LuaValue.text($0) }
+    source.systemSettings = sandbox.systemSettings.mapValues { LuaValue.text($0) }
     source.overrides = source.overrides.merging(c.settings) { _, s in s }.merging(overrides) { _, s in s }
     do {
       try await world.host.start([source])

@@ -115,7 +115,7 @@ public final class Sandbox: Sendable {
     [
       "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
       "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
-    ].merging(woocommerceSettings) { a, _ in a }
+    ]
   }
 
   /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
