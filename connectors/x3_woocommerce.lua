@@ -312,4 +312,65 @@ c:every(s.webhook_health, "webhook_health", function(job)
   end
 end)
 
+--- A store customer in X3: found by email, or created from its billing data (the same lock as an order's).
+c:handler("woocommerce.customer", function(rec, customer)
+  local email = type(customer.email) == "string" and customer.email ~= "" and customer.email
+    or rec:reject("store customer " .. tostring(customer.id) .. " has no email")
+  local b = customer.billing or {}
+  local row, created = erp:customer_for(email, {
+    first_name = customer.first_name, last_name = customer.last_name, company = b.company, country_code = b.country,
+  }, true, { category = s.customer_category or rec:reject("customer_category is needed to create X3 customers") })
+  if created then return rec:created("x3", row[F.customer_code], { email = email }) end
+  return rec:unchanged("x3", row[F.customer_code])
+end)
+
+--- An X3 customer in the store: found by email, or created; the store refusing a second account for the email
+--- (another writer got there first) is the same as finding it.
+c:handler("x3.customer", function(rec, row)
+  local email = row[F.customer_email]
+  if type(email) ~= "string" or not email:find("@", 1, true) then
+    return rec:unchanged("woocommerce", nil, { skipped = "no email in X3" })
+  end
+  local existing = shop:customer_by_email(email)
+  if existing then return rec:unchanged("woocommerce", existing.id) end
+  local name = tostring(row[F.customer_name] or "")
+  local first, last = name:match("^(%S+)%s+(.+)$")
+  local ok, created = pcall(shop.create_customer, shop, {
+    email = email, first_name = first or name, last_name = last or "",
+    billing = { email = email, company = first and "" or name, country = row[F.customer_country] },
+  })
+  if ok then return rec:created("woocommerce", created.id, { email = email }) end
+  if type(created) == "table" and created.code == "registration-error-email-exists" then
+    local found = shop:customer_by_email(email)
+    if found then return rec:unchanged("woocommerce", found.id) end
+  end
+  error(created, 0)
+end)
+
+if s.align.customers ~= "none" then
+  --- Customers aligned by email in the direction `align.customers` says; each one a record, so a refusal waits
+  --- for a person and a replay does it again.
+  c:every(s.align.every, "align_customers", function(job)
+    local both = s.align.customers == "both"
+    local counts = { store = 0, x3 = 0 }
+    if both or s.align.customers == "woocommerce_to_x3" then
+      for page in shop:customer_pages() do
+        mlhost.each(page, s.concurrency, function(customer)
+          job:record("woocommerce.customer", customer.id, customer)
+          counts.store = counts.store + 1
+        end)
+      end
+    end
+    if both or s.align.customers == "x3_to_woocommerce" then
+      local rows = {}
+      for row in erp:query("customer") do rows[#rows + 1] = row end
+      mlhost.each(rows, s.concurrency, function(row)
+        job:record("x3.customer", row[F.customer_code], row)
+      end)
+      counts.x3 = #rows
+    end
+    log.info("customers aligned", { direction = s.align.customers, store = counts.store, x3 = counts.x3 })
+  end)
+end
+
 return c

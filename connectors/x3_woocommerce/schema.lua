@@ -65,6 +65,13 @@ return {
   tax_levels = { type = "map", values = code, required = true,
     description = "tax rate in percent, decimals kept (\"19\", \"8.25\") → X3 tax level code (VACITM)" },
   cost_centres = { type = "map", values = code, required = true, description = "X3 site → cost centre" },
+  align = { type = "record", default = {}, fields = {
+    customers = { type = "enum", values = { "none", "woocommerce_to_x3", "x3_to_woocommerce", "both" },
+      default = "none",
+      description = "which way customers are aligned by email: store customers created in X3, X3 customers in the "
+        .. "store" },
+    every = { type = "duration", default = "1h", description = "how often customers are aligned" },
+  } },
   webhooks = { type = "record", default = {}, fields = {
     topics = { type = "array", elements = code, default = { "order.created", "order.updated" },
       description = "the store webhooks this connector needs" },

@@ -172,6 +172,12 @@ function Client:customer_by_email(email)
   return type(res.json) == "table" and res.json[1] or nil
 end
 
+--- Pages of the store's customers (every role), oldest first.
+---@return fun(): table[]?
+function Client:customer_pages()
+  return self:pages("/customers", { role = "all", orderby = "id", order = "asc" })
+end
+
 --- Creates a store customer; WooCommerce refuses a second account for an email (`registration-error-email-exists`,
 --- raised as a business refusal with that `code`).
 ---@param body table
