@@ -187,6 +187,33 @@ import Testing
     #expect(woo.counters["webhooks_disabled"] == 1 && woo.counters["deliveries_failed"] == 7)
   }
 
+  /// `secret_json`: the host adds the stored webhook secret to a registration's body toward the store it is bound
+  /// to, and refuses to send it anywhere else.
+  @Test func aWebhookSecretGoesOnlyToItsOwnStore() async throws {
+    let store = try await Store.start(orders: 0)
+    defer { store.stop() }
+    store.sandbox.woocommerce.transport = { _, _, _ in 200 }
+    var request = HTTPRequest(method: "POST", url: store.url + "/webhooks", headers: [("Content-Type", "application/json")],
+                              body: Array(#"{"topic":"order.created","delivery_url":"http://r.test/h"}"#.utf8))
+    request.embeddedSecret = .init(key: "secret", credential: "woocommerce_webhooks")
+    let created = try await store.auth.send(request, credential: "woocommerce").get()
+    #expect(created.status == 201)
+    let id = try #require((Self.json(created) as? [String: Any])?["id"] as? Int)
+    let edit = try #require(Self.json(try await store.send("/webhooks/\(id)?context=edit")) as? [String: Any])
+    #expect(edit["secret"] as? String == store.sandbox.woocommerce.config.webhookSecret)
+    // A secret bound to another origin is not added, and the request is not sent.
+    let vault = try CredentialVault(directory: store.state)
+    try vault.set(Credential(name: "elsewhere", type: "webhook_secret", fields: ["secret": "s"], origins: ["https://other.example.com"]))
+    request.embeddedSecret = .init(key: "secret", credential: "elsewhere")
+    let before = store.sandbox.woocommerce.counters["webhooks_created"]
+    guard case .failure(let refused) = await Authenticator(vault: vault).send(request, credential: "woocommerce") else {
+      Issue.record("the secret went to another origin")
+      return
+    }
+    #expect(refused.message.contains("refused for http://127.0.0.1"), "\(refused)")
+    #expect(store.sandbox.woocommerce.counters["webhooks_created"] == before)
+  }
+
   static func encode(_ s: String) -> String {
     s.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? s
   }

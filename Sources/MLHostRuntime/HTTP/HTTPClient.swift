@@ -21,6 +21,11 @@ public struct HTTPRequest: Sendable {
   public struct EmbeddedSecret: Sendable {
     public var key: String
     public var credential: String
+
+    public init(key: String, credential: String) {
+      self.key = key
+      self.credential = credential
+    }
   }
 
   public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
