@@ -91,7 +91,7 @@ local function invoice_of(rec, order)
 end
 
 --- An invoiced order changed: a cancellation or full refund becomes a credit note linked to the invoice (a posted
---- invoice is never edited); other changes are tracked in the audit trail, forward only.
+--- invoice is never edited); other changes are noted in the audit trail (`status`, a partial refund).
 local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
   if REVERSED[order.status] then

@@ -9,7 +9,7 @@ import Testing
 /// The simulated WooCommerce store against the API facts (§2): its two auth schemes and read-only keys, WordPress
 /// paging and errors, local vs GMT date filters, the webhooks resource, signed deliveries, the creation ping and
 /// the automatic disable after failed deliveries.
-@Suite struct WooCommerceSandboxTests {
+@Suite(.serialized) struct WooCommerceSandboxTests {
   struct Store {
     let sandbox: Sandbox
     let auth: Authenticator

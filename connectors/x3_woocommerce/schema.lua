@@ -50,7 +50,8 @@ return {
   stock_statuses = { type = "array", elements = code, default = { "completed", "shipped", "delivered" },
     description = "statuses at which the goods have left: the first one reached posts the order's stock issue" },
   status_ranks = { type = "map", values = code,
-    description = "your own statuses' place in the order's life (1 pending … 5 delivered), beside the core ones" },
+    description = "statuses your store adds (plugins), so invoice_statuses and stock_statuses may name them: status → "
+      .. "its place in the order's life (1 pending … 5 delivered)" },
   freight = { type = "record", default = {}, fields = {
     item = { type = "string", default = "FREIGHT", description = "X3 item (ITMREF) of the freight line" },
     account = { type = "string", description = "GL account of the freight line; needed once an order has shipping" },
