@@ -162,7 +162,8 @@ struct RunCommand: AsyncParsableCommand {
     let control = state.directory.appendingPathComponent(SandboxCommand.controlFile)
     var live: Task<Void, Never>?
     if let systems, !once, !dryRun {
-      let info: [String: Any] = ["shopify": systems.shopifyURL, "x3": systems.x3URL, "token": systems.controlToken, "pid": Int(getpid())]
+      let info: [String: Any] = ["shopify": systems.shopifyURL, "x3": systems.x3URL, "woocommerce": systems.woocommerceURL,
+                                 "token": systems.controlToken, "pid": Int(getpid())]
       try StateFolder.writePrivate(try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys, .withoutEscapingSlashes]), to: control)
       if sandboxLiveInterval > 0 {
         live = SandboxLive(systems).run(every: sandboxLiveInterval) { line in
