@@ -8,9 +8,10 @@ local sagex3 = require "sagex3"
 local mapping = require "sync.mapping"
 local paging = require "sync.paging"
 local reconcile = require "sync.reconcile"
+local x3_invoices = require "sagex3.invoice"
 local system_error = require "sync.system_error"
 
-local money, log, time = mlhost.money, mlhost.log, mlhost.time
+local money, log = mlhost.money, mlhost.log
 local ipairs, tostring, tonumber, pcall, error = ipairs, tostring, tonumber, pcall, error
 
 local c = mlhost.connector {
@@ -62,123 +63,18 @@ local function invoice_status(order)
   return STATUS.pending
 end
 
--- X3 rows that were found and enabled, for five minutes: a posting run asks once, not per line. Problems are
--- never cached, so a replay after the fix sees the fix.
-local known = {}
-
-local WHAT = { item = "item", account = "GL account", cost_centre = "cost centre" }
-
----@param role string "item", "account" or "cost_centre"
----@param code string
----@return table? row
----@return string? problem
-local function x3_row(role, code)
-  local hit = known[role .. ":" .. code]
-  if hit and time.now() - hit.at < 300 then return hit.row end
-  local row = erp:read(role, code)
-  local what = WHAT[role] .. " " .. code
-  if not row then return nil, what .. " does not exist in X3" end
-  if role ~= "item" then
-    local enabled, why = erp:enabled(row, what)
-    if not enabled then return nil, why end
-  end
-  known[role .. ":" .. code] = { row = row, at = time.now() }
-  return row
-end
-
---- One X3 document line, under this installation's field names.
----@return table
-local function line_body(item, quantity, price, net, tax, level, account, centre)
-  return {
-    [F.line_item] = item, [F.line_quantity] = quantity, [F.line_price] = reconcile.cents(price),
-    [F.line_net] = reconcile.cents(net), [F.line_tax] = reconcile.cents(tax), [F.line_tax_level] = level,
-    [F.line_account] = account, [F.line_cost_centre] = centre,
-  }
-end
-
---- The X3 invoice (or credit note, `kind`) for `order` (or for what a refund gave back, shaped as an order whose
---- lines may carry their own `net`), with its GL allocation; `reject` parks the record for anything a person must
---- fix.
----@param reject fun(reason: string)
----@param order stdlib.Order
----@param customer_code string
----@param kind {type: string, origin: string?, reference: string?}
----@return table body
----@return table allocation
----@return mlhost.Decimal net
----@return mlhost.Decimal tax
-local function build_invoice(reject, order, customer_code, kind)
-  local lines, allocation, tax_total = {}, {}, money.new("0")
-  local centre = cost_centres:get(s.site)
-  local _, centre_problem = x3_row("cost_centre", centre)
-  if centre_problem then reject(centre_problem .. " (cost centre of site " .. s.site .. ")") end
-  local net_total = money.new("0")
-
-  --- A line's tax level and tax account, both by its rate ("8.25"), and the accounts checked.
-  local function taxed(where, rate, account)
-    local key = reconcile.rate_key(rate)
-    local level = tax_levels:get(key) or reject("no X3 tax level mapped for " .. key .. " % tax (" .. where .. ")")
-    local tax_account = tax_accounts:get(key) or reject("no GL tax account mapped for " .. key .. " % tax")
-    for _, acc in ipairs({ account, tax_account }) do
-      local _, problem = x3_row("account", acc)
-      if problem then reject(problem .. " (" .. where .. ")") end
-    end
-    return level, tax_account
-  end
-
-  local function add(where, sku, item, quantity, price, net, tax, rate, account)
-    local level, tax_account = taxed(where, rate, account)
-    net_total = net_total + net
-    tax_total = tax_total + tax
-    lines[#lines + 1] = line_body(item, quantity, price, net, tax, level, account, centre)
-    allocation[#allocation + 1] = { line = #lines, sku = sku, account = account, cost_centre = centre, amount = net }
-    allocation[#allocation + 1] = {
-      line = #lines, sku = sku, account = tax_account, cost_centre = centre, amount = tax,
-    }
-  end
-
-  for i, line in ipairs(order.lines) do
+local invoices = x3_invoices.builder(erp, {
+  site = s.site, cost_centres = cost_centres, tax_levels = tax_levels, tax_accounts = tax_accounts,
+  freight = s.freight, credit_note_type = s.credit_note_type, status = invoice_status,
+  -- A line's item is its SKU through the items mapping; its sales account, the item's product class's.
+  target = function(builder, line, reject)
     local code = items:get(line.sku, line.sku)
-    local item, item_problem = x3_row("item", code)
+    local item, item_problem = builder:row("item", code)
     if not item then reject("unknown SKU " .. line.sku .. ": " .. item_problem) end
     local class = item[F.item_class]
-    local account = sales_accounts:get(class)
-      or reject("no GL sales account mapped for product class " .. tostring(class))
-    local net = line.net or money.round(line.unit_price * line.quantity, 2, "half_up")
-    add("line " .. i .. ", " .. line.sku, line.sku, code, line.quantity, line.unit_price, net, line.tax, line.tax_rate,
-      account)
-  end
-  for i, ship in ipairs(order.shipping or {}) do
-    if money.cmp(ship.price, 0) ~= 0 or money.cmp(ship.tax, 0) ~= 0 then
-      local account = s.freight.account
-        or reject("it has shipping but no freight account is set (freight.account)")
-      local _, item_problem = x3_row("item", s.freight.item)
-      if item_problem then reject("freight item: " .. item_problem .. " (freight.item)") end
-      add("shipping " .. i .. ", " .. tostring(ship.title), "shipping", s.freight.item, 1, ship.price, ship.price,
-        ship.tax, ship.tax_rate, account)
-    end
-  end
-  local body = {
-    [F.invoice_type] = kind.type, [F.invoice_site] = s.site, [F.invoice_customer] = customer_code,
-    [F.invoice_date] = order.created_at:sub(1, 10), [F.invoice_currency] = order.currency,
-    [F.invoice_net] = reconcile.cents(net_total), [F.invoice_gross] = reconcile.cents(order.total),
-    [F.invoice_lines] = lines,
-  }
-  if kind.reference then body[F.invoice_reference] = kind.reference end
-  if kind.type == s.invoice_type then body[F.invoice_status] = invoice_status(order) end
-  if kind.origin then body[F.invoice_origin] = kind.origin end
-  return body, allocation, net_total, tax_total
-end
-
---- The credit note of invoice `number` (linked by `invoice_origin`), or nil.
----@param number string
----@return table?
-local function credit_note_of(number)
-  return erp:first("credit_note", {
-    { field = F.invoice_origin, op = "eq", value = number },
-    { field = F.invoice_type, op = "eq", value = s.credit_note_type },
-  })
-end
+    return code, sales_accounts:get(class) or reject("no GL sales account mapped for product class " .. tostring(class))
+  end,
+})
 
 --- The credit note made for one refund (its reference) of invoice `number`, or nil.
 ---@param number string
@@ -220,7 +116,7 @@ local function credit_refunds(order, invoice, reject)
           tax_rate = first and first.tax_rate,
         }
       end
-      local body, _, net, tax = build_invoice(reject, {
+      local body, _, net, tax = invoices:build(reject, {
         created_at = refund.created_at, currency = order.currency, lines = lines, shipping = shipping,
         total = refund.total,
       }, invoice[F.invoice_customer], { type = s.credit_note_type, origin = number, reference = reference })
@@ -237,10 +133,6 @@ local function credit_refunds(order, invoice, reject)
   return made
 end
 
--- An order only moves forward (pending → paid → fulfilled; cancelled ends it), so a webhook that arrives after a
--- later poll, carrying an older state, cannot move an invoice's status back.
-local RANK = { [STATUS.pending] = 1, [STATUS.paid] = 2, [STATUS.fulfilled] = 3, [STATUS.cancelled] = 4 }
-
 --- Whether credit note `row` credits one refund (it carries the refund's reference) rather than the whole order.
 ---@param row table
 ---@return boolean
@@ -248,6 +140,10 @@ local function refunded(row)
   local reference = row[F.invoice_reference]
   return type(reference) == "string" and reference ~= ""
 end
+
+-- An order only moves forward (pending → paid → fulfilled; cancelled ends it), so a webhook that arrives after a
+-- later poll, carrying an older state, cannot move an invoice's status back.
+local RANK = { [STATUS.pending] = 1, [STATUS.paid] = 2, [STATUS.fulfilled] = 3, [STATUS.cancelled] = 4 }
 
 --- An order that is already invoiced: a cancellation or a full refund becomes a credit note linked to the
 --- invoice (a posted invoice is never edited), each partial refund a credit note of its own; other changes update
@@ -259,7 +155,7 @@ end
 ---@param reject fun(reason: string)
 local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
-  local credit = (order.cancelled or REVERSED[order.financial_status]) and credit_note_of(number)
+  local credit = (order.cancelled or REVERSED[order.financial_status]) and invoices:credit_note_of(number)
   if order.financial_status == "PARTIALLY_REFUNDED" or (credit and refunded(credit)) then
     -- Refunds are credited one by one; once one is, the rest of the order's undoing is credited the same way.
     local made = credit_refunds(order, invoice, reject)
@@ -270,9 +166,9 @@ local function after_invoicing(rec, order, invoice, reject)
     if credit then return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number] }) end
     local ok, problem = reconcile.order(order)
     if not ok then reject("totals do not reconcile: " .. problem) end
-    local body = build_invoice(reject, order, invoice[F.invoice_customer],
+    local body = invoices:build(reject, order, invoice[F.invoice_customer],
       { type = s.credit_note_type, origin = number })
-    local created = erp:create_unique("credit_note", body, function() return credit_note_of(number) end)
+    local created = erp:create_unique("credit_note", body, function() return invoices:credit_note_of(number) end)
     return rec:updated("x3", number, {
       credit_note = created[F.invoice_number], reason = order.cancelled and "cancelled" or order.financial_status,
       total = order.total,
@@ -320,7 +216,7 @@ c:handler("shopify.order", function(rec, order)
   if not customer then
     reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
   end
-  local body, allocation = build_invoice(reject, order, customer[F.customer_code],
+  local body, allocation = invoices:build(reject, order, customer[F.customer_code],
     { type = s.invoice_type, reference = order.name })
   local created = erp:create_unique("invoice", body, function() return erp:invoice_by_reference(order.name) end)
   return rec:created("x3", created[F.invoice_number], {

@@ -79,7 +79,7 @@ public struct CaseRunner: Sendable {
     defer { try? FileManager.default.removeItem(at: state) }
     let world = try await World.open(state: state, sandbox: sandbox, logger: logger)
     var source = self.source
-    source.systemSettings = sandbox.settings.mapValues { LuaValue.text($0) }
+    source.systemSettings = sandbox.systemSettings.mapValues { LuaValue.text($0) }
     source.overrides = source.overrides.merging(c.settings) { _, s in s }.merging(overrides) { _, s in s }
     do {
       try await world.host.start([source])
@@ -87,6 +87,7 @@ public struct CaseRunner: Sendable {
       await world.close()
       throw CaseFileError(c.file, "the connector did not load: \(error)")
     }
+    world.connectWooCommerce()
     let dispatcher = Task { await world.host.runDispatcher() }
     do {
       for (i, step) in c.steps.enumerated() {
@@ -191,8 +192,10 @@ struct World: Sendable {
   func settle(timeout: Double) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while true {
+      // Deliveries first: one that lands after the queue was read would leave a job behind.
+      let delivering = sandbox.woocommerce.deliveriesInFlight > 0
       let jobs = try await store.stats().jobsByState
-      if jobs["queued", default: 0] + jobs["running", default: 0] == 0 { return }
+      if jobs["queued", default: 0] + jobs["running", default: 0] == 0 && !delivering { return }
       guard Date() < deadline else {
         throw CaseFileError(URL(fileURLWithPath: "queue"), "jobs still queued or running after \(Int(timeout)) s: \(jobs)")
       }
@@ -257,6 +260,8 @@ struct World: Sendable {
       sandbox.shopify.setAvailable(sku: try text("sku"), try int("quantity"))
     case "shopify_sell_after_read":
       sandbox.shopify.sellOneAfterNextRead(sku: try text("sku"))
+    case let woo where woo.hasPrefix("woo_"):
+      try await performWooCommerce(step, connector: connector)
     default:  // "fault"; the actions were checked when the case was read
       let after = a["after"] == nil ? 0 : try int("after")
       let times = a["times"] == nil ? 1 : try int("times")

@@ -96,7 +96,7 @@ public struct ConnectorCase: Sendable {
     "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill", "refund", "refund_shipping"],
     "shopify_set_available": ["sku", "quantity"], "shopify_sell_after_read": ["sku"],
     "fault": ["system", "kind", "match", "after", "times"],
-  ]
+  ].merging(wooCommerceActions) { a, _ in a }
 }
 
 /// A case file that cannot be read: the file and what is wrong, by key.

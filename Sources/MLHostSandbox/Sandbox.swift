@@ -10,6 +10,8 @@ public final class Sandbox: Sendable {
   public let x3: X3Simulator
   public let shopifyURL: String
   public let x3URL: String
+  public let woocommerce: WooCommerceSimulator
+  public let woocommerceURL: String
   /// What both systems started with, and the number it was drawn from (`Options.seed`).
   public let seed: SandboxSeed
   public let seedNumber: UInt64
@@ -24,6 +26,7 @@ public final class Sandbox: Sendable {
     public var data: SandboxSeed?
     public var shopify = ShopifySimulator.Config()
     public var x3 = X3Simulator.Config()
+    public var woocommerce = WooCommerceSimulator.Config()
 
     public init() {}
 
@@ -31,11 +34,14 @@ public final class Sandbox: Sendable {
     public mutating func inject(_ faults: Faults) {
       shopify.faults = faults
       x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
+      woocommerce.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
     }
   }
 
-  private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, seed: SandboxSeed, seedNumber: UInt64,
-               controlToken: String, tasks: [Task<Void, any Error>]) {
+  private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, woocommerce: WooCommerceSimulator,
+               woocommerceURL: String, seed: SandboxSeed, seedNumber: UInt64, controlToken: String, tasks: [Task<Void, any Error>]) {
+    self.woocommerce = woocommerce
+    self.woocommerceURL = woocommerceURL
     self.seed = seed
     self.seedNumber = seedNumber
     self.controlToken = controlToken
@@ -57,8 +63,14 @@ public final class Sandbox: Sendable {
     x3.routes(x3Router, control: token)
     let (shopPort, shopTask) = try await serve(shopRouter, host: host, logger: logger)
     let (x3Port, x3Task) = try await serve(x3Router, host: host, logger: logger)
+    let woo = WooCommerceSimulator(config: options.woocommerce, seed: seed)
+    let wooRouter = Router()
+    woo.routes(wooRouter, control: token)
+    let (wooPort, wooTask) = try await serve(wooRouter, host: host, logger: logger)
+    woo.homeURL = "http://\(host):\(wooPort)"
     return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
-                   seed: seed, seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task])
+                   woocommerce: woo, woocommerceURL: woo.homeURL, seed: seed, seedNumber: options.seed, controlToken: token,
+                   tasks: [shopTask, x3Task, wooTask])
   }
 
   private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
@@ -81,7 +93,7 @@ public final class Sandbox: Sendable {
   /// to its own simulator's origin, as a deployment binds it to its real system's.
   public func credentials(shopify shopName: String = "shopify", x3 x3Name: String = "x3",
                           webhooks: String = "shopify_webhooks") -> [Credential] {
-    [
+    woocommerceCredentials() + [
       Credential(name: shopName, type: "oauth2_client_credentials", fields: [
         "token_url": shopifyURL + "/admin/oauth/access_token", "client_id": shopify.config.clientID,
         "client_secret": shopify.config.clientSecret, "token_header": "X-Shopify-Access-Token",
@@ -123,7 +135,8 @@ public final class Sandbox: Sendable {
 extension Sandbox {
   /// The systems a fault can be injected into, and the kinds each shows.
   public static var faultKinds: [String: [String]] {
-    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue)]
+    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
+     "woocommerce": WooCommerceSimulator.faultKinds.map(\.rawValue)]
   }
 
   /// Makes the next `times` requests of `system` ("shopify" or "x3") whose target contains `match` meet fault `kind`
@@ -135,7 +148,8 @@ extension Sandbox {
     switch system {
     case "shopify": plan = shopify.plan
     case "x3": plan = x3.plan
-    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3)")
+    case "woocommerce": plan = woocommerce.plan
+    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, woocommerce)")
     }
     guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
       throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
@@ -150,8 +164,9 @@ extension Sandbox {
       "shopify.requests": stats.requests, "shopify.inventory_sets": stats.inventorySets,
       "shopify.stale_compares": stats.staleCompares, "shopify.throttled": stats.throttled,
       "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
-      "shopify.faults_injected": shopify.faultsInjected, "shopify.webhook_subscriptions": shopify.subscriptionCount, "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
-    ]
+      "shopify.faults_injected": shopify.faultsInjected, "shopify.webhook_subscriptions": shopify.subscriptionCount,
+      "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
+    ].merging(woocommerce.counters.map { ("woocommerce." + $0.key, $0.value) }) { a, _ in a }
   }
 }
 

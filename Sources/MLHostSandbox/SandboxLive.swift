@@ -28,7 +28,7 @@ public final class SandboxLive: Sendable {
 
   /// One step: what it did, a line per action.
   public func step() -> [String] {
-    plan().map(perform)
+    plan().map(perform) + wooCommerceStep()
   }
 
   /// Runs `step` every `interval` seconds until the task is cancelled, reporting each line.

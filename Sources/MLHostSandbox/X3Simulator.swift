@@ -119,7 +119,7 @@ public final class X3Simulator: @unchecked Sendable {
     define("GACCOUNT", key: "ACC", ["ACC", "DES", "ENAFLG"])
     define("CCE", key: "CCE", ["CCE", "DES", "ENAFLG"])
     define("SINVOICE", key: "NUM", ["NUM", "SIVTYP", "BPCINV", "CUSORDREF", "INVDAT", "CUR", "AMTNOT", "AMTATI", "ZSHOPSTA", "SALFCY", n.invoiceLines,
-                                    n.origin, "STA", "CREDATTIM", "UPDDATTIM"])
+                                    n.origin, "STA", "CREDATTIM", "UPDDATTIM"] + X3Simulator.addressProperties)
     define("SDELIVERY", key: "SDHNUM", ["SDHNUM", "BPCORD", "CUSORDREF", "YSHOPFUL", "SINVNUM", "DLVDAT", "STOFCY", n.deliveryLines, "CREDATTIM", "UPDDATTIM"])
     define("STOCK", key: "STOCOU", ["STOCOU", "ITMREF", "STOFCY", "QTYSTU", "UPDDATTIM"])
     define("STOJOU", key: "MVTNUM", ["MVTNUM", "ITMREF", "STOFCY", "QTYSTU", "TRSTYP", "VCRNUM", "UPDDATTIM"])
@@ -139,6 +139,7 @@ public final class X3Simulator: @unchecked Sendable {
     }
     insert("CCE", ["CCE": "WEB01", "DES": "Boutique en ligne", "ENAFLG": 2])
     insert("CCE", ["CCE": "RET01", "DES": "Magasins (fermé)", "ENAFLG": 1])
+    defineStockModule()
   }
 
   private func define(_ name: String, key: String, _ properties: [String]) {
@@ -384,7 +385,7 @@ public final class X3Simulator: @unchecked Sendable {
     }
   }
 
-  private func nextNumber(_ prefix: String) -> String {
+  func nextNumber(_ prefix: String) -> String {
     sequence += 1
     return String(format: "%@%@%06d", prefix, SandboxSeed.site, sequence)
   }
@@ -449,6 +450,7 @@ public final class X3Simulator: @unchecked Sendable {
       insert(name, row)
       return .success(row)
     default:
+      if let issued = createStockDocument(name, body, now: now) { return issued }
       return .failure(Refusal(message: "Creation is not allowed on \(name) in this folder", status: .methodNotAllowed))
     }
   }
@@ -516,7 +518,7 @@ public final class X3Simulator: @unchecked Sendable {
     return .success(row)
   }
 
-  private func moveStock(item: String, site: String, to quantity: Int, type: String, voucher: String) {
+  func moveStock(item: String, site: String, to quantity: Int, type: String, voucher: String) {
     let now = SimTime.iso(Date().timeIntervalSince1970)
     guard var stock = classes["STOCK"]!.rows.values.first(where: { "\($0["ITMREF"]!)" == item && "\($0["STOFCY"]!)" == site }) else { return }
     let delta = quantity - (stock["QTYSTU"] as? Int ?? 0)

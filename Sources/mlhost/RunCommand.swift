@@ -162,7 +162,8 @@ struct RunCommand: AsyncParsableCommand {
     let control = state.directory.appendingPathComponent(SandboxCommand.controlFile)
     var live: Task<Void, Never>?
     if let systems, !once, !dryRun {
-      let info: [String: Any] = ["shopify": systems.shopifyURL, "x3": systems.x3URL, "token": systems.controlToken, "pid": Int(getpid())]
+      let info: [String: Any] = ["shopify": systems.shopifyURL, "x3": systems.x3URL, "woocommerce": systems.woocommerceURL,
+                                 "token": systems.controlToken, "pid": Int(getpid())]
       try StateFolder.writePrivate(try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys, .withoutEscapingSlashes]), to: control)
       if sandboxLiveInterval > 0 {
         live = SandboxLive(systems).run(every: sandboxLiveInterval) { line in
@@ -190,7 +191,7 @@ struct RunCommand: AsyncParsableCommand {
       FileHandle.standardError.write(Data("\(state.state): \(error)\n".utf8))
       throw ExitCode(1)
     }
-    let sources = try scripts.sources(extra: (systems?.settings ?? [:]).mapValues { .text($0) })
+    let sources = try scripts.sources(extra: (systems?.systemSettings ?? [:]).mapValues { .text($0) })
     var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
     options.leaseSeconds = leaseSeconds
     options.retention = keepDays * 86_400
@@ -225,7 +226,10 @@ struct RunCommand: AsyncParsableCommand {
     ) { port in
       let url = "\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)"
       logger.info("webhooks listening", metadata: ["url": .string(url), "path": "/hooks/<connector>/<name>"])
-      for name in host.routes.connectors { simulated?.subscribeOrderWebhooks(base: url, connector: name) }
+      for name in host.routes.connectors {
+        simulated?.subscribeOrderWebhooks(base: url, connector: name)
+        simulated?.subscribeWooCommerceWebhooks(base: url, connector: name, declared: host.routes.webhooks(connector: name))
+      }
     }
     let admin = try AdminServer.application(
       host: host, token: token, listener: adminListener, logger: logger.silenced()

@@ -16,7 +16,7 @@ struct SandboxCommand: AsyncParsableCommand {
     discussion: "Talks to the systems of a running `mlhost run <script> --sandbox` (found through its state folder).",
     subcommands: [
       AddCustomer.self, EnableAccount.self, DisableAccount.self, AddItem.self, SetStock.self, PlaceOrder.self, Pay.self,
-      Fulfil.self, Cancel.self, Status.self,
+      Fulfil.self, Cancel.self, Status.self, WooOrder.self, WooStatus.self,
     ])
 
   /// The file `run --sandbox` writes (0600) while its systems run: their URLs and the control token.
@@ -49,6 +49,7 @@ struct SandboxCommand: AsyncParsableCommand {
     lines += [
       "  \(me) place-order --email \(buyer) --sku \(sku) --qty 2\(hint)",
       "  \(me) fulfil 1001\(hint)  ·  cancel 1001  ·  set-stock \(sku) 12  ·  status   (\(Invocation.mlhost) sandbox --help)",
+      "  \(me) woo-order --email \(buyer) --sku \(sku)\(hint)  ·  woo-status 1001 shipped   (the WooCommerce store)",
     ]
     return lines.joined(separator: "\n")
   }
@@ -216,7 +217,7 @@ extension SandboxCommand {
     @OptionGroup var sandbox: SandboxOptions
 
     func run() async throws {
-      for system in ["shopify", "x3"] {
+      for system in ["shopify", "x3", "woocommerce"] {
         let counts = try await sandbox.call(system, "GET", "/sandbox/\(system)/status")
         print("\(system): " + counts.keys.sorted().map { "\($0.replacingOccurrences(of: "_", with: " ")) \(counts[$0] ?? 0)" }.joined(separator: ", "))
       }

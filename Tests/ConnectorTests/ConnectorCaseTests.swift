@@ -20,6 +20,19 @@ import Testing
     #expect(run.stdout.contains("\(Self.cases.count) passed, 0 failed"), "\(run.stdout)")
   }
 
+  /// The x3_woocommerce connector's cases (connectors/x3_woocommerce/tests/), the same way.
+  @Test func everyWooCommerceCasePasses() async throws {
+    let folder = Repository.root.appendingPathComponent("connectors/x3_woocommerce/tests")
+    let cases = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".toml") }
+    #expect(cases.count >= 10, "\(cases)")
+    let run = try await MLHostProcess.run(["test", WooRig.script.path], timeout: 600)
+    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+    for file in cases {
+      #expect(run.stdout.contains("PASS \(file.dropLast(5)) ("), "\(file):\n\(run.stdout)")
+    }
+    #expect(run.stdout.contains("\(cases.count) passed, 0 failed"), "\(run.stdout)")
+  }
+
   /// A copy of the package whose item mapping sends TSHIRT-M to an item X3 does not have: the case that orders
   /// T-shirts fails, printing what it expected and what happened; exit status 1.
   @Test func aBrokenMappingFailsTheCaseWithItsDiff() async throws {

@@ -19,6 +19,8 @@ local _M = {}
 _M.CLASSES = {
   customer = "BPCUSTOMER", item = "ITMMASTER", account = "GACCOUNT", cost_centre = "CCE", invoice = "SINVOICE",
   credit_note = "SINVOICE", delivery = "SDELIVERY", stock = "STOCK", movement = "STOJOU",
+  -- miscellaneous issue (object SMO): goods leaving stock outside a sales delivery
+  stock_issue = "SMO",
 }
 _M.FIELDS = {
   -- customer
@@ -30,6 +32,9 @@ _M.FIELDS = {
   invoice_number = "NUM", invoice_type = "SIVTYP", invoice_site = "SALFCY", invoice_customer = "BPCINV",
   invoice_reference = "CUSORDREF", invoice_date = "INVDAT", invoice_currency = "CUR", invoice_net = "AMTNOT",
   invoice_gross = "AMTATI", invoice_status = "ZSHOPSTA", invoice_lines = "SIHSID", invoice_origin = "SIHORINUM",
+  -- bill-to (BPI…) and ship-to (BPD…) addresses of a sales document; address lines are an array
+  bill_name = "BPINAM", bill_lines = "BPIADDLIG", bill_zip = "BPIPOSCOD", bill_city = "BPICTY", bill_country = "BPICRY",
+  ship_name = "BPDNAM", ship_lines = "BPDADDLIG", ship_zip = "BPDPOSCOD", ship_city = "BPDCTY", ship_country = "BPDCRY",
   -- document lines (invoice, credit note, delivery)
   line_item = "ITMREF", line_quantity = "QTY", line_price = "GROPRI", line_net = "AMTNOTLIN", line_tax = "VATAMT",
   line_tax_level = "VACITM", line_account = "ACC", line_cost_centre = "CCE",
@@ -38,6 +43,9 @@ _M.FIELDS = {
   delivery_invoice = "SINVNUM", delivery_date = "DLVDAT", delivery_site = "STOFCY", delivery_lines = "SDHSDD",
   -- stock and movements
   updated = "UPDDATTIM", stock_key = "STOCOU", site = "STOFCY", quantity = "QTYSTU", movement_key = "MVTNUM",
+  -- miscellaneous issue header and lines (lines take line_item and line_quantity)
+  issue_number = "VCRNUM", issue_site = "STOFCY", issue_date = "IPTDAT", issue_reference = "YEXTREF",
+  issue_lines = "SMOLIN",
 }
 --- X3's yes/no local menu (1 = No, 2 = Yes): the value an enabled account or cost centre has (GraphQL shows it
 --- as a boolean). `settings.yes` overrides it.
@@ -47,7 +55,7 @@ _M.YES = 2
 _M.KEYS = {
   customer = "customer_code", item = "item_code", account = "account_code", cost_centre = "cost_centre_code",
   invoice = "invoice_number", credit_note = "invoice_number", delivery = "delivery_number", stock = "stock_key",
-  movement = "movement_key",
+  movement = "movement_key", stock_issue = "issue_number",
 }
 
 ---@class sagex3.Condition
@@ -287,7 +295,8 @@ end
 
 --- The customer whose email is `email`, created from `billing` when it is missing and `create` is true.
 --- `defaults`: `category` (the customer category X3 requires) and `currency`. Answers the row, and whether it was
---- created; nil when missing and not to be created.
+--- created; nil when missing and not to be created. Two orders of one new customer processed at once take turns
+--- on a lock by email, so the second finds the customer the first created instead of creating it again.
 ---@param email string
 ---@param billing stdlib.Address?
 ---@param create boolean
@@ -297,6 +306,24 @@ end
 function Client:customer_for(email, billing, create, defaults)
   local found = self:customer_by_email(email)
   if found or not create then return found, false end
+  local key = "sagex3.customer\0" .. self.endpoint .. "\0" .. email:lower()
+  mlhost.lock(key)
+  local ok, row, created = pcall(self.create_customer, self, email, billing, defaults)
+  mlhost.unlock(key)
+  if not ok then error(row, 0) end
+  return row, created
+end
+
+--- Creates the customer `email` from `billing` unless it exists (looked up again first: the caller holds the
+--- email's lock). Answers the row and whether it was created.
+---@param email string
+---@param billing stdlib.Address?
+---@param defaults {category: string?, currency: string?}
+---@return table customer
+---@return boolean created
+function Client:create_customer(email, billing, defaults)
+  local again = self:customer_by_email(email)
+  if again then return again, false end
   local f, b = self.fields, billing or {}
   local person = concat({ b.first_name or "", b.last_name or "" }, " "):match("^%s*(.-)%s*$")
   local name = (b.company and b.company ~= "" and b.company) or (person ~= "" and person) or email
@@ -305,6 +332,33 @@ function Client:customer_for(email, billing, create, defaults)
     [f.customer_currency] = defaults.currency, [f.customer_country] = b.country_code,
   }
   return self:create_unique("customer", body, function() return self:customer_by_email(email) end), true
+end
+
+--- The stock issue carrying `reference`, or nil: the check before posting a movement.
+---@param reference string
+---@return table?
+function Client:issue_by_reference(reference)
+  return self:first("stock_issue", { { field = self.fields.issue_reference, op = "eq", value = reference } })
+end
+
+--- Adds `address` (a `stdlib.Address`) to the document `body` as its bill-to (`kind` "bill") or ship-to ("ship")
+--- address: name (the company, else the person), address lines, postcode, city, country.
+---@param body table
+---@param kind "bill"|"ship"
+---@param address stdlib.Address?
+function Client:add_address(body, kind, address)
+  if type(address) ~= "table" then return end
+  local f = self.fields
+  local person = concat({ address.first_name or "", address.last_name or "" }, " "):match("^%s*(.-)%s*$")
+  local lines = {}
+  for _, l in ipairs({ address.address1, address.address2 }) do
+    if type(l) == "string" and l ~= "" then lines[#lines + 1] = l end
+  end
+  body[f[kind .. "_name"]] = (address.company and address.company ~= "") and address.company or person
+  body[f[kind .. "_lines"]] = mlhost.json.array(lines)
+  body[f[kind .. "_zip"]] = address.zip
+  body[f[kind .. "_city"]] = address.city
+  body[f[kind .. "_country"]] = address.country_code
 end
 
 --- The sales invoice carrying `reference` (the Shopify order name), or nil: the check before every creation.

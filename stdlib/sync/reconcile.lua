@@ -5,7 +5,8 @@ local ipairs = ipairs
 
 local _M = {}
 
---- Checks a normalised order: Σ(quantity × unit price) + Σ shipping + Σ tax of lines and shipping = total, and
+--- Checks a normalised order: Σ(quantity × unit price, or the line's own `net` where the store gives one)
+--- + Σ shipping + Σ tax of lines and shipping = total, and
 --- Σ tax of lines and shipping = total tax. Returns true, or false and a message naming the figures.
 ---@param order stdlib.Order
 ---@return boolean ok
@@ -14,7 +15,7 @@ local _M = {}
 function _M.order(order)
   local goods, shipping, tax = money.new("0"), money.new("0"), money.new("0")
   for _, line in ipairs(order.lines) do
-    goods = goods + money.round(line.unit_price * line.quantity, 2, "half_up")
+    goods = goods + (line.net or money.round(line.unit_price * line.quantity, 2, "half_up"))
     tax = tax + line.tax
   end
   for _, line in ipairs(order.shipping or {}) do

@@ -40,6 +40,18 @@ public final class Authenticator: @unchecked Sendable {
       if let refused = credential.refusal(toward: request.url) {
         return .failure(HTTPFailure(token: "auth", message: refused))
       }
+      var request = request
+      if let embedded = request.embeddedSecret {
+        guard let secret = try vault.get(embedded.credential) else {
+          return .failure(HTTPFailure(token: "auth", message: "no credential named '\(embedded.credential)' (mlhost creds set \(embedded.credential) ...)"))
+        }
+        if let refused = secret.refusal(toward: request.url) { return .failure(HTTPFailure(token: "auth", message: refused)) }
+        guard let value = secret.fields["secret"], let body = request.body, body.last == UInt8(ascii: "}") else {
+          return .failure(HTTPFailure(token: "auth", message: "credential '\(embedded.credential)' has no secret to send"))
+        }
+        request.body = Self.adding(embedded.key, value, to: body)
+        request.embeddedSecret = nil
+      }
       var signed = request
       try await apply(credential, to: &signed, force: false) { refreshed("no valid token") }
       let first = await client.send(signed)
@@ -53,6 +65,18 @@ public final class Authenticator: @unchecked Sendable {
     } catch {
       return .failure(HTTPFailure(token: "auth", message: "\(error)"))
     }
+  }
+
+  /// `object` (JSON text of an object) with `"key": value` added as its last member.
+  static func adding(_ key: String, _ value: String, to object: [UInt8]) -> [UInt8] {
+    var out = Array(object.dropLast())
+    let empty = out.drop { $0 == UInt8(ascii: " ") }.count == 1  // just "{"
+    if !empty { out.append(UInt8(ascii: ",")) }
+    JSONText.appendString(key, to: &out)
+    out.append(UInt8(ascii: ":"))
+    JSONText.appendString(value, to: &out)
+    out.append(UInt8(ascii: "}"))
+    return out
   }
 
   static func refreshable(_ type: String) -> Bool {

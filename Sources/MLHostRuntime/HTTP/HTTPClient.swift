@@ -15,6 +15,18 @@ public struct HTTPRequest: Sendable {
   public var clientCertificate: String?
   public var clientKey: String?
   public var proxy: String?
+  /// A stored secret the authenticator adds to the JSON body as it sends it (`secret_json`); never in a journal.
+  public var embeddedSecret: EmbeddedSecret?
+
+  public struct EmbeddedSecret: Sendable {
+    public var key: String
+    public var credential: String
+
+    public init(key: String, credential: String) {
+      self.key = key
+      self.credential = credential
+    }
+  }
 
   public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
     self.method = method

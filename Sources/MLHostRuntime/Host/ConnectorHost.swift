@@ -541,4 +541,9 @@ public final class RouteTable: @unchecked Sendable {
   public func webhook(connector: String, name: String) -> WebhookDeclaration? {
     lock.withLock { table["\(connector)/\(name)"] }
   }
+
+  /// The webhooks `connector` declares, by name.
+  public func webhooks(connector: String) -> [WebhookDeclaration] {
+    lock.withLock { table.filter { $0.key.hasPrefix(connector + "/") }.sorted { $0.key < $1.key }.map(\.value) }
+  }
 }

@@ -22,7 +22,11 @@ extension NativeModule {
           + "secret, and the host attaches it only to the origins it is bound to with `mlhost creds set --origin`, "
           + "failing with \"auth\" elsewhere; redirects are answers, never followed), `safe` (this mutating call "
           + "may be repeated after an ambiguous failure, e.g. it carries an "
-          + "idempotency key), `cost` (expected Shopify query cost). Retryable failures (connection errors, 429, "
+          + "idempotency key), `cost` (expected Shopify query cost), `secret_json` (`{key =, credential =}`: the host "
+          + "adds the `secret` of that stored webhook secret to the `json` object under `key` as it sends it — for "
+          + "registering a webhook with a system that signs its deliveries; the request must go to a `system` with a "
+          + "credential and the secret's own credential must be bound to that origin, so the script never sees it "
+          + "and it goes nowhere else). Retryable failures (connection errors, 429, "
           + "502/503/504, timeouts, Shopify THROTTLED in a 200, Sage 300 TooManyRequests) are retried with backoff "
           + "honouring Retry-After, except that a mutating call not marked safe is never repeated after a failure "
           + "that may have reached the server: its details say `ambiguous = true`, and the caller must look the "
@@ -42,7 +46,7 @@ extension NativeModule {
 
 private let requestOptions: Set<String> = [
   "url", "path", "system", "method", "query", "headers", "body", "json", "timeout", "decimals", "credential", "safe",
-  "cost",
+  "cost", "secret_json",
 ]
 
 /// RFC 3986 unreserved characters pass; everything else is percent-encoded.
@@ -213,6 +217,32 @@ private let requestNative: mlh_native_fn = { raw in
     }
   }
   L.pop()
+  if field("secret_json") != LUA_TNIL {
+    guard L.type(at: -1) == LUA_TTABLE else {
+      L.pop()
+      return L.raise("request: `secret_json` must be a table {key = \"...\", credential = \"...\"}")
+    }
+    L.push("key")
+    lua_rawget(L.raw, -2)
+    let key = L.type(at: -1) == LUA_TSTRING ? L.string(at: -1) : nil
+    L.pop()
+    L.push("credential")
+    lua_rawget(L.raw, -2)
+    let named = L.type(at: -1) == LUA_TSTRING ? L.string(at: -1) : nil
+    L.pop(2)
+    guard let key, let named, (1...64).contains(key.utf8.count), (1...128).contains(named.utf8.count) else {
+      return L.raise("request: `secret_json` needs `key` (1 to 64 bytes) and `credential` (a credential's name)")
+    }
+    guard request.body?.first == UInt8(ascii: "{"), request.body?.last == UInt8(ascii: "}") else {
+      return L.raise("request: `secret_json` needs `json` to be an object")
+    }
+    guard profile?.credential != nil else {
+      return L.raise("request: `secret_json` needs a `system` with a credential, to whose origin the secret is bound")
+    }
+    request.embeddedSecret = HTTPRequest.EmbeddedSecret(key: key, credential: named)
+  } else {
+    L.pop()
+  }
   var credential = profile?.credential
   if field("credential") == LUA_TSTRING {
     let named = L.string(at: -1)!

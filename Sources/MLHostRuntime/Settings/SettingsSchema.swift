@@ -198,7 +198,9 @@ public struct SettingsSchema: Sendable {
         let url = MappingCSV.url(file, base: base)
         // Read at load, so watched for reload like the settings file itself, whether it loads or not.
         found.files.append(url)
-        do { entries = try MappingCSV.load(file, at: url) } catch { return bad("\(error)") }
+        var records = false
+        if case .record = element.kind { records = true }
+        do { entries = try MappingCSV.load(file, at: url, records: records) } catch { return bad("\(error)") }
       } else if case .map(let m) = v {
         entries = [:]
         for (k, x) in m {
@@ -257,7 +259,8 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
   public var description: String { problems.joined(separator: "\n") }
 }
 
-/// Mapping tables kept as CSV: a header row, then `key,value` rows (RFC 4180 quoting).
+/// Mapping tables kept as CSV: a header row, then `key,value` rows (RFC 4180 quoting). A map of records takes
+/// one column per field instead: the header names them (`product,item,account`), the first column is the key.
 enum MappingCSV {
   struct Failure: Error, CustomStringConvertible {
     let description: String
@@ -269,13 +272,23 @@ enum MappingCSV {
     return url.standardizedFileURL
   }
 
-  static func load(_ path: String, at url: URL) throws -> [String: LuaValue] {
+  static func load(_ path: String, at url: URL, records: Bool = false) throws -> [String: LuaValue] {
     guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw Failure(description: "cannot read \(path)") }
     var out: [String: LuaValue] = [:]
-    for (n, row) in rows(text).enumerated().dropFirst() where !(row.count == 1 && row[0].isEmpty) {
+    let table = rows(text)
+    let header = table.first ?? []
+    if records && header.count < 2 { throw Failure(description: "\(path):1: expected a header naming the key and the fields") }
+    for (n, row) in table.enumerated().dropFirst() where !(row.count == 1 && row[0].isEmpty) {
       guard row.count >= 2 else { throw Failure(description: "\(path):\(n + 1): expected key,value") }
       guard out[row[0]] == nil else { throw Failure(description: "\(path):\(n + 1): key '\(row[0])' appears twice") }
-      out[row[0]] = .text(row[1])
+      if records {
+        guard row.count <= header.count else { throw Failure(description: "\(path):\(n + 1): more values than the header names") }
+        var fields: [LuaValue: LuaValue] = [:]
+        for (i, v) in row.enumerated().dropFirst() where !v.isEmpty { fields[.text(header[i])] = .text(v) }
+        out[row[0]] = .map(fields)
+      } else {
+        out[row[0]] = .text(row[1])
+      }
     }
     return out
   }

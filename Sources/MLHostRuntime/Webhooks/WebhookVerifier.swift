@@ -81,11 +81,14 @@ public enum WebhookVerifier {
   }
 
   /// The delivery id a system sends (for de-duplication), or a hash of the body when it sends none.
+  /// WooCommerce's `X-WC-Webhook-Delivery-ID` is `wp_hash(webhook_id . strtotime('now'))` (API facts §2.5, §2.8):
+  /// two different events of one webhook in the same second share it, and it is not signed, so a replay can change
+  /// it. Its deliveries are keyed on what is signed instead: the body (resource, id and `date_modified_gmt`).
   public static func deliveryID(_ system: WebhookDeclaration.System, headers: [String: String], body: [UInt8]) -> String {
     let given: String?
     switch system {
     case .shopify: given = headers["x-shopify-webhook-id"]
-    case .woocommerce: given = headers["x-wc-webhook-delivery-id"]
+    case .woocommerce: given = nil
     case .adobe_commerce, .hmac: given = headers["x-request-id"] ?? headers["x-delivery-id"]
     }
     if let g = given, !g.isEmpty { return g }

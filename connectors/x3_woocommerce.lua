@@ -1,0 +1,376 @@
+--- Sage X3 ↔ WooCommerce. WooCommerce orders become X3 sales invoices with their billing and delivery addresses
+--- (customer found by email, or created once from the billing data; each product mapped to an X3 item and GL
+--- account; GL dimensions checked before posting); the X3 invoice number is written back to the order; status
+--- changes are tracked, a cancellation or full refund of an invoiced order becomes a credit note, and the goods of
+--- a shipped or delivered order leave X3 stock as one miscellaneous issue. Orders arrive by webhook; a health job
+--- keeps the store's webhooks registered and active and catches up by polling what was changed while they were
+--- not, and a slower poll is the safety net. Every creation is preceded by a lookup of its reference in X3.
+local woo = require "woocommerce"
+local sagex3 = require "sagex3"
+local x3_invoices = require "sagex3.invoice"
+local mapping = require "sync.mapping"
+local paging = require "sync.paging"
+local reconcile = require "sync.reconcile"
+
+local log, time, store = mlhost.log, mlhost.time, mlhost.store
+local ipairs, pairs, tostring, error, type = ipairs, pairs, tostring, error, type
+
+local c = mlhost.connector {
+  name = "x3_woocommerce",
+  description = "WooCommerce orders → X3 sales invoices, credit notes and stock issues; webhook health",
+  settings = require "x3_woocommerce.schema",
+}
+local s = c.settings
+
+local shop = woo.client(s.woocommerce)
+local erp = sagex3.client(s.x3)
+local F = erp.fields
+local PREFIX = s.woocommerce.reference_prefix
+
+local tax_accounts = mapping.new("tax_accounts", s.tax_accounts, { pattern = "^[%w%-_]+$" })
+local tax_levels = mapping.new("tax_levels", s.tax_levels, { pattern = "^[%w%-_]+$" })
+local cost_centres = mapping.new("cost_centres", s.cost_centres, { required = { s.site } })
+for key, p in pairs(s.products) do
+  for _, field in ipairs({ "item", "account" }) do
+    if not tostring(p[field]):match("^[%w%-_]+$") then
+      error("products: " .. key .. " has " .. field .. " '" .. tostring(p[field]) .. "', not an X3 code")
+    end
+  end
+end
+if s.create_customers and not s.customer_category then
+  error("create_customers needs customer_category: the X3 customer category new customers get")
+end
+
+-- WooCommerce's core statuses in an order's life, and the shipment-tracking plugins' two; a store's own statuses
+-- get their place from `status_ranks`, so a misspelt status in the settings stops the load.
+local RANK = { pending = 1, ["on-hold"] = 1, failed = 1, processing = 2, completed = 3, shipped = 4, delivered = 5,
+  cancelled = 9, refunded = 9 }
+for status, rank in pairs(s.status_ranks or {}) do
+  RANK[status] = math.tointeger(tonumber(rank)) or error("status_ranks: " .. status .. " needs a whole number")
+end
+local function set(list)
+  local out = {}
+  for _, v in ipairs(list) do
+    if not RANK[v] then
+      error("'" .. v .. "' is not a WooCommerce order status (or give it a place in status_ranks)")
+    end
+    out[v] = true
+  end
+  return out
+end
+local INVOICING, STOCK = set(s.invoice_statuses), set(s.stock_statuses)
+-- After invoicing, these undo the sale: the invoice gets a credit note.
+local REVERSED = { cancelled = true, refunded = true }
+
+--- The X3 item and GL sales account of a line: by product id first (a variation by its own id), then by SKU.
+---@return table? product {item, account}
+local function product_of(line)
+  return (line.variation_id and s.products[line.variation_id]) or s.products[line.product_id]
+    or (line.sku and s.products[line.sku]) or nil
+end
+
+local invoices = x3_invoices.builder(erp, {
+  site = s.site, cost_centres = cost_centres, tax_levels = tax_levels, tax_accounts = tax_accounts,
+  freight = s.freight, credit_note_type = s.credit_note_type,
+  target = function(builder, line, reject)
+    local p = product_of(line)
+    if not p then
+      reject("unknown product " .. line.product_id .. (line.sku and (" (SKU " .. line.sku .. ")") or "")
+        .. ": not in the products mapping")
+    end
+    local _, problem = builder:row("item", p.item)
+    if problem then reject("product " .. line.product_id .. ": " .. problem) end
+    return p.item, p.account
+  end,
+})
+
+--- The invoice of `order` in X3, if any: by the id this record got, or by its reference.
+local function invoice_of(rec, order)
+  local mapped = rec:target_id("x3")
+  return mapped and erp:read("invoice", mapped) or erp:invoice_by_reference(order.name), mapped
+end
+
+--- An invoiced order changed: a cancellation or full refund becomes a credit note linked to the invoice (a posted
+--- invoice is never edited); other changes are noted in the audit trail (`status`, a partial refund).
+local function after_invoicing(rec, order, invoice, reject)
+  local number = invoice[F.invoice_number]
+  if REVERSED[order.status] then
+    local credit = invoices:credit_note_of(number)
+    if credit then
+      return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number], status = order.status })
+    end
+    local ok, problem = reconcile.order(order)
+    if not ok then reject("totals do not reconcile: " .. problem) end
+    local body = invoices:build(reject, order, invoice[F.invoice_customer],
+      { type = s.credit_note_type, origin = number })
+    local created = erp:create_unique("credit_note", body, function() return invoices:credit_note_of(number) end)
+    return rec:updated("x3", number, { credit_note = created[F.invoice_number], reason = order.status,
+      refunded = order.refunded, total = order.total })
+  end
+  local details = { status = order.status }
+  if mlhost.money.cmp(order.refunded, 0) ~= 0 then
+    details.partial_refund = order.refunded
+    details.kept = "a partial refund is not credited automatically: post its credit note in X3"
+  end
+  return rec:unchanged("x3", number, details)
+end
+
+c:handler("woocommerce.order", function(rec, raw)
+  local order = woo.normalize_order(raw, PREFIX)
+  local function reject(reason) rec:reject("order " .. order.name .. ": " .. reason) end
+  local invoice, mapped = invoice_of(rec, order)
+  if invoice and not mapped and not REVERSED[order.status] then
+    -- Found by its reference but never recorded: an earlier attempt created it (X3 answered 5xx after it
+    -- committed, or the host stopped before recording it). It is this record's creation.
+    return rec:created("x3", invoice[F.invoice_number], { found_by_reference = true, status = order.status })
+  end
+  if invoice then return after_invoicing(rec, order, invoice, reject) end
+  if REVERSED[order.status] then
+    return rec:unchanged("x3", nil, { skipped = order.status .. " before it was invoiced" })
+  end
+  if not INVOICING[order.status] then
+    return rec:unchanged("x3", nil, { waiting = "status " .. tostring(order.status)
+      .. " does not invoice (invoice_statuses); the order is taken up again when it changes" })
+  end
+  if order.fees > 0 then reject("it has fee lines, which this connector does not post; invoice it in X3") end
+  local ok, problem, sums = reconcile.order(order)
+  if not ok then reject("totals do not reconcile: " .. problem) end
+  local email = order.email or reject("needs review: it has no billing email to find its X3 customer by")
+  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers,
+    { category = s.customer_category, currency = order.currency })
+  if not customer then
+    reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
+  end
+  local body, allocation = invoices:build(reject, order, customer[F.customer_code],
+    { type = s.invoice_type, reference = order.name })
+  erp:add_address(body, "bill", order.billing)
+  erp:add_address(body, "ship", order.delivery)
+  local created = erp:create_unique("invoice", body, function() return erp:invoice_by_reference(order.name) end)
+  return rec:created("x3", created[F.invoice_number], {
+    customer = customer[F.customer_code], new_customer = new_customer or nil, net = sums.net,
+    shipping = sums.shipping, tax = sums.tax, total = order.total, status = order.status, gl = allocation,
+  })
+end)
+
+--- The X3 invoice number written back to the order (meta `_x3_invoice`), once: the store fires order.updated for
+--- it, and that echo finds the number already there.
+c:handler("woocommerce.order_link", function(rec, input)
+  if input.current == input.invoice then return rec:unchanged("woocommerce", input.order) end
+  shop:update_order(input.order, { meta_data = { { key = "_x3_invoice", value = input.invoice } } })
+  return rec:updated("woocommerce", input.order, { invoice = input.invoice })
+end)
+
+--- The goods of a shipped or delivered order leave X3 stock: one miscellaneous issue per order, whatever status
+--- follows, found by its reference before it is posted.
+c:handler("woocommerce.shipment", function(rec, input)
+  local order = woo.normalize_order(input.order, PREFIX)
+  local function find() return erp:issue_by_reference(order.name) end
+  local done = rec:target_id("x3")
+  if not done then
+    local existing = find()
+    done = existing and existing[F.issue_number]
+  end
+  if done then return rec:unchanged("x3", done, { status = order.status }) end
+  if not erp:invoice_by_reference(order.name) then
+    if input.order_failed then
+      error({ message = "order " .. order.name .. " has no X3 invoice yet; retried with it", retryable = true })
+    end
+    rec:reject("order " .. order.name .. " has no X3 invoice yet (see its record); replay once it is invoiced")
+  end
+  local lines = {}
+  for i, line in ipairs(order.lines) do
+    local p = product_of(line) or rec:reject("order " .. order.name .. ": unknown product " .. line.product_id)
+    lines[i] = { [F.line_item] = p.item, [F.line_quantity] = line.quantity }
+  end
+  local issue = erp:create_unique("stock_issue", {
+    [F.issue_site] = s.stock_site or s.site, [F.issue_date] = (order.updated_at or ""):sub(1, 10),
+    [F.issue_reference] = order.name, [F.issue_lines] = lines,
+  }, find)
+  return rec:created("x3", issue[F.issue_number], { status = order.status, lines = #lines })
+end)
+
+--- One order through its records, from a webhook or a poll alike.
+---@param job mlhost.Job
+---@param raw table the order as the store sends it
+local function process(job, raw)
+  local outcome, invoice = job:record("woocommerce.order", raw.id, raw)
+  local current
+  for _, m in ipairs(raw.meta_data or {}) do
+    if m.key == "_x3_invoice" then current = m.value end
+  end
+  if invoice and (outcome == "created" or outcome == "updated" or outcome == "unchanged") and current ~= invoice then
+    job:record("woocommerce.order_link", raw.id, { order = raw.id, invoice = invoice, current = current })
+  end
+  if STOCK[raw.status] then
+    job:record("woocommerce.shipment", raw.id, { order = raw, order_failed = outcome == "failed" or nil })
+  end
+end
+
+-- Timestamps have whole seconds, so the cursor remembers what it handled at its last second by id and state.
+local function order_version(raw) return tostring(raw.id) .. "/" .. tostring(raw.status) end
+
+--- Polls the orders changed since the cursor (or since `from`, when that is later: nothing before it was missed),
+--- and moves the cursor past each page once its records are committed.
+local function pull(job, from)
+  local cursor = paging.time_cursor(job, "orders", s.orders_since)
+  if from and (not cursor.at or time.parse(from) > time.parse(cursor.at)) then cursor.at, cursor.ids = from, {} end
+  local count = 0
+  paging.pipeline(shop:order_pages(cursor.at), s.concurrency, function(raw)
+    local at = woo.utc(raw.date_modified_gmt)
+    if not cursor:seen(at, order_version(raw)) then
+      process(job, raw)
+      count = count + 1
+    end
+  end, function(page)
+    for _, raw in ipairs(page) do cursor:advance(woo.utc(raw.date_modified_gmt), order_version(raw)) end
+    cursor:save()
+  end)
+  return count, cursor.at
+end
+
+c:every(s.poll_orders, "pull_orders", function(job)
+  local count, at = pull(job)
+  log.info("orders pulled from WooCommerce", { orders = count, cursor = at })
+end)
+
+--- The route of a topic's webhook on this host (`order.created` → order_created).
+local function route(topic) return (topic:gsub("[/.]", "_")) end
+
+for _, topic in ipairs(s.webhooks.topics) do
+  c:on_webhook("woocommerce", topic, function(job, delivery)
+    local raw = delivery.payload
+    if type(raw) ~= "table" or raw.id == nil then
+      error({ message = "delivery without an order", retryable = false })
+    end
+    process(job, raw)
+    -- What was received, for a catch-up poll after the webhook stops: the latest change delivered.
+    local at = woo.utc(raw.date_modified_gmt)
+    mlhost.lock("last_delivery")
+    local last = store.get("last_delivery")
+    if at and (not last or time.parse(at) > time.parse(last)) then store.set("last_delivery", at) end
+    mlhost.unlock("last_delivery")
+  end, { secret = s.woocommerce.webhook_credential })
+end
+
+--- A webhook the store disabled (after failed deliveries) or an admin paused: re-enabled when the settings allow
+--- it (then `updated`), otherwise parked for a person (`rejected`); a replay checks it again.
+c:handler("woocommerce.webhook", function(rec, input)
+  local id = input.id
+  local reenable = (input.status == "disabled" and s.webhooks.reenable)
+    or (input.status == "paused" and s.webhooks.reenable_paused)
+  if input.status ~= "active" and reenable then
+    shop:update_webhook(id, { status = "active" })
+    log.error("WooCommerce webhook was " .. input.status .. "; re-enabled, and missed orders are polled",
+      { webhook = id, topic = input.topic })
+    return rec:updated("woocommerce", id, { was = input.status, topic = input.topic, reenabled = true })
+  end
+  for _, w in ipairs(shop:webhooks()) do
+    if w.id == id and w.status == "active" then return rec:unchanged("woocommerce", id, { status = "active" }) end
+  end
+  log.error("WooCommerce webhook is " .. tostring(input.status) .. ": orders are only polled until it is active",
+    { webhook = id, topic = input.topic })
+  rec:reject("webhook " .. tostring(id) .. " (" .. tostring(input.topic) .. ") is " .. tostring(input.status)
+    .. " in the store; activate it (WooCommerce > Settings > Advanced > Webhooks) or set webhooks.reenable, "
+    .. "then replay")
+end)
+
+--- Lists the store's webhooks, registers the missing ones, alerts on disabled or paused ones and re-enables them
+--- as the settings allow, then catches up by polling orders changed since the last delivery received.
+c:every(s.webhook_health, "webhook_health", function(job)
+  local hooks = shop:webhooks()
+  local gap = false
+  for _, topic in ipairs(s.webhooks.topics) do
+    local path = "/hooks/" .. c.name .. "/" .. route(topic)
+    local wanted = s.woocommerce.receiver_url and (s.woocommerce.receiver_url:gsub("/+$", "") .. path)
+    local found
+    for _, w in ipairs(hooks) do
+      local url = tostring(w.delivery_url)
+      if w.topic == topic and (url == wanted or (not wanted and url:sub(-#path) == path)) then
+        if not found or w.status == "active" then found = w end
+      end
+    end
+    if not found then
+      gap = true
+      if wanted then
+        local created = shop:create_webhook({ name = c.name .. " " .. topic, topic = topic, delivery_url = wanted },
+          s.woocommerce.webhook_credential)
+        log.error("WooCommerce webhook was missing; registered", { topic = topic, webhook = created.id, url = wanted })
+      else
+        log.error("WooCommerce has no webhook for " .. topic .. " to this host; set woocommerce.receiver_url to "
+          .. "register it, until then orders are only polled", { topic = topic })
+      end
+    elseif found.status ~= "active" then
+      gap = true
+      job:record("woocommerce.webhook", found.id, { id = found.id, topic = topic, status = found.status })
+    end
+  end
+  if gap then
+    local last = store.get("last_delivery")
+    local from = last and time.format(time.parse(last) - s.catch_up_margin, "iso8601") or nil
+    local count, at = pull(job, from)
+    log.info("caught up on orders changed while webhooks were down", { orders = count, since = from, cursor = at })
+  end
+end)
+
+--- A store customer in X3: found by email, or created from its billing data (the same lock as an order's).
+c:handler("woocommerce.customer", function(rec, customer)
+  local email = type(customer.email) == "string" and customer.email ~= "" and customer.email
+    or rec:reject("store customer " .. tostring(customer.id) .. " has no email")
+  local b = customer.billing or {}
+  local row, created = erp:customer_for(email, {
+    first_name = customer.first_name, last_name = customer.last_name, company = b.company, country_code = b.country,
+  }, true, { category = s.customer_category or rec:reject("customer_category is needed to create X3 customers") })
+  if created then return rec:created("x3", row[F.customer_code], { email = email }) end
+  return rec:unchanged("x3", row[F.customer_code])
+end)
+
+--- An X3 customer in the store: found by email, or created; the store refusing a second account for the email
+--- (another writer got there first) is the same as finding it.
+c:handler("x3.customer", function(rec, row)
+  local email = row[F.customer_email]
+  if type(email) ~= "string" or not email:find("@", 1, true) then
+    return rec:unchanged("woocommerce", nil, { skipped = "no email in X3" })
+  end
+  local existing = shop:customer_by_email(email)
+  if existing then return rec:unchanged("woocommerce", existing.id) end
+  local name = tostring(row[F.customer_name] or "")
+  local first, last = name:match("^(%S+)%s+(.+)$")
+  local ok, created = pcall(shop.create_customer, shop, {
+    email = email, first_name = first or name, last_name = last or "",
+    billing = { email = email, company = first and "" or name, country = row[F.customer_country] },
+  })
+  if ok then return rec:created("woocommerce", created.id, { email = email }) end
+  if type(created) == "table" and created.code == "registration-error-email-exists" then
+    local found = shop:customer_by_email(email)
+    if found then return rec:unchanged("woocommerce", found.id) end
+  end
+  error(created, 0)
+end)
+
+if s.align.customers ~= "none" then
+  --- Customers aligned by email in the direction `align.customers` says; each one a record, so a refusal waits
+  --- for a person and a replay does it again.
+  c:every(s.align.every, "align_customers", function(job)
+    local both = s.align.customers == "both"
+    local counts = { store = 0, x3 = 0 }
+    if both or s.align.customers == "woocommerce_to_x3" then
+      for page in shop:customer_pages() do
+        mlhost.each(page, s.concurrency, function(customer)
+          job:record("woocommerce.customer", customer.id, customer)
+          counts.store = counts.store + 1
+        end)
+      end
+    end
+    if both or s.align.customers == "x3_to_woocommerce" then
+      local rows = {}
+      for row in erp:query("customer") do rows[#rows + 1] = row end
+      mlhost.each(rows, s.concurrency, function(row)
+        job:record("x3.customer", row[F.customer_code], row)
+      end)
+      counts.x3 = #rows
+    end
+    log.info("customers aligned", { direction = s.align.customers, store = counts.store, x3 = counts.x3 })
+  end)
+end
+
+return c

@@ -1,0 +1,303 @@
+--- WooCommerce REST API v3 client (`/wp-json/wc/v3` on the store's own domain and port): orders changed since a
+--- cursor, one order, order updates, customers by email, products, and the webhooks resource. The host signs each
+--- request with the store's consumer key (HTTP Basic over HTTPS, one-legged OAuth 1.0a HMAC-SHA256 in the query
+--- over plain HTTP: the `woocommerce` credential type) and retries 429/5xx of the host or CDN in front with the
+--- shared budgets; WordPress errors (`code`, `message`, `data.status`) are raised as `system_error`s carrying
+--- WooCommerce's own code and text. Money stays exact: amounts are strings, read as decimals. Orders normalise to
+--- `stdlib.Order`, the shape the X3 invoice builder takes.
+local mlhost = mlhost
+local http, money, time = mlhost.http, mlhost.money, mlhost.time
+local system_error = require "sync.system_error"
+local paging = require "sync.paging"
+local ipairs, tostring, tonumber, type, setmetatable = ipairs, tostring, tonumber, type, setmetatable
+
+local _M = {}
+
+---@class woocommerce.Client
+---@field system string
+---@field per_page integer
+local Client = {}
+Client.__index = Client
+
+--- A client for one store. `settings`: `url` (the site: scheme, host, port and any WordPress folder), `credential`
+--- (a `woocommerce` consumer key and secret), `per_page` (1 to 100, default 100), and `timeout`,
+--- `max_concurrent`, `rate`, `retries`, TLS (`ca_bundle`, `verify_tls`) and `proxy`.
+---@param settings table
+---@return woocommerce.Client
+function _M.client(settings)
+  local per_page = settings.per_page or 100
+  if per_page < 1 or per_page > 100 then error("woocommerce: per_page must be 1 to 100 (WooCommerce's limit)", 2) end
+  local url = tostring(settings.url):gsub("/+$", "")
+  local system = http.system {
+    name = settings.name or "woocommerce", base_url = url .. "/wp-json/wc/v3", credential = settings.credential,
+    timeout = settings.timeout, max_concurrent = settings.max_concurrent or 8, rate = settings.rate,
+    burst = settings.rate and math.max(1, settings.rate // 2) or nil, retries = settings.retries,
+    ca_bundle = settings.ca_bundle, verify_tls = settings.verify_tls, proxy = settings.proxy,
+  }
+  return setmetatable({ system = system, per_page = per_page }, Client)
+end
+
+--- WordPress's error text: `code: message`.
+---@param res table
+---@return string?
+function _M.describe(res)
+  local body = res.json
+  if type(body) == "table" and type(body.message) == "string" then
+    local text = body.message:gsub("<[^>]*>", "")
+    return (type(body.code) == "string" and (body.code .. ": ") or "") .. text
+  end
+  return nil
+end
+
+-- Statuses where WooCommerce refuses the content (an invalid parameter, an existing email): a retry would be
+-- refused again, so the record waits for a person.
+local BUSINESS = { [400] = true, [409] = true, [413] = true, [422] = true }
+
+--- One exchange with the store; raises `system_error`s. A 5xx of a write is ambiguous (it may have committed):
+--- the caller looks the record up before writing again.
+---@param options table
+---@return table res
+function Client:call(what, options)
+  options.system, options.decimals = self.system, true
+  local res, token, detail = http.request(options)
+  local mutating = options.method ~= nil and options.method ~= "GET"
+  if res and res.status >= 500 then
+    system_error.raise({
+      kind = "http", system = "woocommerce", status = res.status, retryable = true, ambiguous = mutating,
+      retry_after = res.retry_after,
+      message = "woocommerce: " .. what .. " answered " .. res.status
+        .. (_M.describe(res) and (": " .. _M.describe(res)) or ""),
+    })
+  end
+  if res and BUSINESS[res.status] then
+    local body = res.json
+    system_error.raise({
+      kind = "business", system = "woocommerce", status = res.status, retryable = false,
+      code = type(body) == "table" and body.code or nil,
+      message = "woocommerce: " .. what .. " refused: " .. (_M.describe(res) or ("HTTP " .. res.status)),
+    })
+  end
+  return system_error.check("woocommerce", what, res, token, detail, _M.describe)
+end
+
+--- Pages of a collection (`path`, `query`), page by page up to `X-WP-TotalPages` (an empty page ends it too).
+---@param path string
+---@param query table?
+---@return fun(): table[]?
+function Client:pages(path, query)
+  return paging.pages(function(page)
+    local q = { page = page, per_page = self.per_page }
+    for k, v in pairs(query or {}) do q[k] = v end
+    local res = self:call("GET " .. path, { path = path, query = q })
+    local items = type(res.json) == "table" and res.json or {}
+    local total = tonumber(res.headers["x-wp-totalpages"] or "")
+    local more = #items > 0 and (total == nil and #items == self.per_page or (total ~= nil and page < total))
+    return items, more and page + 1 or nil
+  end, 1)
+end
+
+--- `date_*_gmt` (no zone suffix, UTC) as ISO 8601 with `Z`.
+---@param gmt string?
+---@return string?
+function _M.utc(gmt)
+  if type(gmt) ~= "string" or gmt == "" then return nil end
+  if gmt:match("[Zz]$") or gmt:match("[+-]%d%d:%d%d$") then return gmt end
+  return gmt .. "Z"
+end
+
+--- Pages of orders modified since `since` (ISO 8601 UTC; nil: all), oldest change first, each page an array of
+--- raw orders. `modified_after` is exclusive and has whole seconds, so the query starts a second early and the
+--- caller's cursor skips what it already handled. Paging is by keyset: each next query starts at the last
+--- modified second seen, so an order changed while paging moves behind the cursor instead of shifting a later one
+--- out of the page it was on; a page of one second's orders only, all seen, goes on with `page`.
+---@param since string?
+---@param query table? more filters (`status`)
+---@return fun(): table[]?
+function Client:order_pages(since, query)
+  local start = since and time.parse(since) or nil
+  local state = { after = start and (start - 1) or nil, page = 1 }
+  local returned = {}
+  return paging.pages(function(s)
+    local q = { orderby = "modified", order = "asc", dates_are_gmt = "true", page = s.page, per_page = self.per_page }
+    if s.after then q.modified_after = time.format(s.after, "iso8601"):gsub("Z$", "") end
+    for k, v in pairs(query or {}) do q[k] = v end
+    local res = self:call("GET /orders", { path = "/orders", query = q })
+    local raw = type(res.json) == "table" and res.json or {}
+    local total = tonumber(res.headers["x-wp-totalpages"] or "") or s.page
+    local out, last = {}, nil
+    for _, o in ipairs(raw) do
+      local at = _M.utc(o.date_modified_gmt)
+      local key = tostring(o.id) .. "@" .. tostring(at)
+      if not returned[key] then
+        returned[key] = true
+        out[#out + 1] = o
+      end
+      last = at and time.parse(at) or last
+    end
+    if #raw < self.per_page or s.page >= total or last == nil then return out, nil end
+    -- The next query starts a second before the last change seen (ties in that second are skipped above);
+    -- when this whole page was that one second, the same query goes on to its next page.
+    local after = last - 1
+    if after == s.after then return out, { after = after, page = s.page + 1 } end
+    return out, { after = after, page = 1 }
+  end, state)
+end
+
+--- The order `id`, or nil when the store has none.
+---@param id string|integer
+---@return table?
+function Client:order(id)
+  local ok, res = pcall(self.call, self, "GET /orders/" .. tostring(id), { path = "/orders/" .. tostring(id) })
+  if ok then return res.json end
+  if system_error.is(res, "not_found") then return nil end
+  error(res, 0)
+end
+
+--- Changes order `id` (`status`, `meta_data`); safe to repeat (a PUT). WooCommerce fires `order.updated` for it.
+---@param id string|integer
+---@param body table
+---@return table order
+function Client:update_order(id, body)
+  local path = "/orders/" .. tostring(id)
+  return self:call("PUT " .. path, { method = "PUT", path = path, json = body }).json
+end
+
+--- The store customer with `email` (WooCommerce compares emails without case), or nil.
+---@param email string
+---@return table?
+function Client:customer_by_email(email)
+  local res = self:call("GET /customers", {
+    path = "/customers", query = { email = email, role = "all", per_page = 1 },
+  })
+  return type(res.json) == "table" and res.json[1] or nil
+end
+
+--- Pages of the store's customers (every role), oldest first.
+---@return fun(): table[]?
+function Client:customer_pages()
+  return self:pages("/customers", { role = "all", orderby = "id", order = "asc" })
+end
+
+--- Creates a store customer; WooCommerce refuses a second account for an email (`registration-error-email-exists`,
+--- raised as a business refusal with that `code`).
+---@param body table
+---@return table
+function Client:create_customer(body)
+  return self:call("POST /customers", { method = "POST", path = "/customers", json = body }).json
+end
+
+--- The product `id`, or nil.
+---@param id string|integer
+---@return table?
+function Client:product(id)
+  local ok, res = pcall(self.call, self, "GET /products/" .. tostring(id), { path = "/products/" .. tostring(id) })
+  if ok then return res.json end
+  if system_error.is(res, "not_found") then return nil end
+  error(res, 0)
+end
+
+--- Every webhook of the store (all statuses).
+---@return table[]
+function Client:webhooks()
+  local out = {}
+  for page in self:pages("/webhooks", { status = "all", orderby = "id", order = "asc" }) do
+    for _, w in ipairs(page) do out[#out + 1] = w end
+  end
+  return out
+end
+
+--- Registers a webhook: `topic`, `delivery_url`, `name`; the signing secret is the `secret` of the stored
+--- credential `secret_credential`, which the host adds to the body (the script never holds it). WooCommerce pings
+--- the URL, then answers 201 whatever the ping met.
+---@param hook {topic: string, delivery_url: string, name: string?}
+---@param secret_credential string
+---@return table
+function Client:create_webhook(hook, secret_credential)
+  return self:call("POST /webhooks", {
+    method = "POST", path = "/webhooks",
+    json = { name = hook.name, topic = hook.topic, delivery_url = hook.delivery_url, status = "active" },
+    secret_json = { key = "secret", credential = secret_credential },
+  }).json
+end
+
+--- Changes webhook `id` (`status = "active"` re-enables a disabled or paused one).
+---@param id integer
+---@param body table
+---@return table
+function Client:update_webhook(id, body)
+  local path = "/webhooks/" .. tostring(id)
+  return self:call("PUT " .. path, { method = "PUT", path = path, json = body }).json
+end
+
+-- Rates by tax line `rate_id`, in percent as decimals.
+local function rates_of(raw)
+  local rates = {}
+  for _, t in ipairs(raw.tax_lines or {}) do
+    if t.rate_id ~= nil and t.rate_percent ~= nil then rates[tostring(t.rate_id)] = money.new(t.rate_percent) end
+  end
+  return rates
+end
+
+-- The rate (a fraction: 0.0825) of a line's `taxes` (ids of tax lines), all together.
+local function rate_of(taxes, rates)
+  local percent = money.new("0")
+  for _, t in ipairs(taxes or {}) do
+    if money.cmp(money.new(t.total or "0"), 0) ~= 0 then
+      local rate = rates[tostring(t.id)] or error("woocommerce: tax " .. tostring(t.id) .. " is not in tax_lines")
+      percent = percent + rate
+    end
+  end
+  return money.div(percent, 100, 8, "half_even")
+end
+
+local function address(a)
+  if type(a) ~= "table" then return nil end
+  return {
+    first_name = a.first_name, last_name = a.last_name, company = a.company, address1 = a.address_1,
+    address2 = a.address_2, city = a.city, zip = a.postcode, state = a.state, country_code = a.country,
+    email = a.email, phone = a.phone,
+  }
+end
+
+--- A raw order (REST v3, from the API or a webhook) as a `stdlib.Order`: money exact, `net` per line (WooCommerce's
+--- line total, after discounts), taxes and their rates from `tax_lines`, timestamps in UTC, the refunds' sum.
+---@param raw table
+---@param prefix string? the reference prefix (default "WC-")
+---@return stdlib.Order
+function _M.normalize_order(raw, prefix)
+  local rates = rates_of(raw)
+  local lines, shipping = {}, {}
+  for i, li in ipairs(raw.line_items or {}) do
+    local net = money.new(li.total or "0")
+    local quantity = math.tointeger(li.quantity) or error("woocommerce: line " .. i .. " has no whole quantity")
+    lines[i] = {
+      id = tostring(li.id), sku = li.sku ~= "" and li.sku or nil, product_id = tostring(li.product_id),
+      variation_id = li.variation_id ~= 0 and tostring(li.variation_id) or nil, name = li.name, quantity = quantity,
+      net = net, unit_price = quantity ~= 0 and money.div(net, quantity, 2, "half_up") or net,
+      tax = money.new(li.total_tax or "0"), tax_rate = rate_of(li.taxes, rates),
+    }
+  end
+  for i, sl in ipairs(raw.shipping_lines or {}) do
+    shipping[i] = { title = sl.method_title, price = money.new(sl.total or "0"), tax = money.new(sl.total_tax or "0"),
+      tax_rate = rate_of(sl.taxes, rates) }
+  end
+  local refunded = money.new("0")
+  for _, r in ipairs(raw.refunds or {}) do refunded = refunded - money.new(r.total or "0") end
+  local meta = {}
+  for _, m in ipairs(raw.meta_data or {}) do
+    if type(m.key) == "string" then meta[m.key] = m.value end
+  end
+  local billing = address(raw.billing)
+  return {
+    id = tostring(raw.id), name = (prefix or "WC-") .. tostring(raw.number or raw.id), number = tostring(raw.number),
+    email = billing and billing.email ~= "" and billing.email or nil, status = raw.status,
+    created_at = _M.utc(raw.date_created_gmt), updated_at = _M.utc(raw.date_modified_gmt),
+    cancelled = raw.status == "cancelled", currency = raw.currency, total = money.new(raw.total or "0"),
+    total_tax = money.new(raw.total_tax or "0"), refunded = refunded, lines = lines, shipping = shipping,
+    fees = #(raw.fee_lines or {}), billing = billing, delivery = address(raw.shipping), meta = meta,
+    customer = { id = raw.customer_id, email = billing and billing.email, first_name = billing and billing.first_name,
+      last_name = billing and billing.last_name },
+  }
+end
+
+return _M
