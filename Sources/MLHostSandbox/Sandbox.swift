@@ -10,6 +10,10 @@ public final class Sandbox: Sendable {
   public let x3: X3Simulator
   public let shopifyURL: String
   public let x3URL: String
+  /// The simulated Adobe Commerce store, on its own port, and what it started with.
+  public let adobe: AdobeCommerceSimulator
+  public let adobeURL: String
+  public let adobeSeed: AdobeSeed
   /// What both systems started with, and the number it was drawn from (`Options.seed`).
   public let seed: SandboxSeed
   public let seedNumber: UInt64
@@ -24,6 +28,7 @@ public final class Sandbox: Sendable {
     public var data: SandboxSeed?
     public var shopify = ShopifySimulator.Config()
     public var x3 = X3Simulator.Config()
+    public var adobe = AdobeCommerceSimulator.Config()
 
     public init() {}
 
@@ -31,11 +36,15 @@ public final class Sandbox: Sendable {
     public mutating func inject(_ faults: Faults) {
       shopify.faults = faults
       x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
+      adobe.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
     }
   }
 
   private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, seed: SandboxSeed, seedNumber: UInt64,
-               controlToken: String, tasks: [Task<Void, any Error>]) {
+               controlToken: String, tasks: [Task<Void, any Error>], adobe: AdobeCommerceSimulator, adobeURL: String, adobeSeed: AdobeSeed) {
+    self.adobe = adobe
+    self.adobeURL = adobeURL
+    self.adobeSeed = adobeSeed
     self.seed = seed
     self.seedNumber = seedNumber
     self.controlToken = controlToken
@@ -50,6 +59,9 @@ public final class Sandbox: Sendable {
     let seed = options.data ?? SandboxSeed.build(orderCount: options.orders, seed: options.seed)
     let shopify = ShopifySimulator(config: options.shopify, seed: seed)
     let x3 = X3Simulator(config: options.x3, seed: seed)
+    let adobeSeed = AdobeSeed.build(orderCount: options.data?.orders.count ?? options.orders, seed: options.seed)
+    x3.seedPurchasing(adobeSeed)
+    let adobe = AdobeCommerceSimulator(config: options.adobe, seed: adobeSeed)
     let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
     let shopRouter = Router()
     shopify.routes(shopRouter, control: token)
@@ -57,8 +69,12 @@ public final class Sandbox: Sendable {
     x3.routes(x3Router, control: token)
     let (shopPort, shopTask) = try await serve(shopRouter, host: host, logger: logger)
     let (x3Port, x3Task) = try await serve(x3Router, host: host, logger: logger)
+    let adobeRouter = Router()
+    adobe.routes(adobeRouter, control: token)
+    let (adobePort, adobeTask) = try await serve(adobeRouter, host: host, logger: logger)
     return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
-                   seed: seed, seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task])
+                   seed: seed, seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task, adobeTask],
+                   adobe: adobe, adobeURL: "http://\(host):\(adobePort)", adobeSeed: adobeSeed)
   }
 
   private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
@@ -95,7 +111,7 @@ public final class Sandbox: Sendable {
         "client_id": x3.config.appClientID, "secret": x3.config.appSecret, "user": x3.config.user,
         "endpoint": x3.config.endpoint, "audience": x3.config.appAudience, "lifetime": "300",
       ], origins: [x3URL]),
-    ]
+    ] + adobeCredentials()
   }
 
   /// The settings that point a connector at the sandbox instead of the real systems (`--set` style paths).
@@ -103,7 +119,7 @@ public final class Sandbox: Sendable {
     [
       "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
       "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
-    ]
+    ].merging(adobeSettings) { a, _ in a }
   }
 
   /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
@@ -123,7 +139,8 @@ public final class Sandbox: Sendable {
 extension Sandbox {
   /// The systems a fault can be injected into, and the kinds each shows.
   public static var faultKinds: [String: [String]] {
-    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue)]
+    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
+     "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue)]
   }
 
   /// Makes the next `times` requests of `system` ("shopify" or "x3") whose target contains `match` meet fault `kind`
@@ -135,7 +152,8 @@ extension Sandbox {
     switch system {
     case "shopify": plan = shopify.plan
     case "x3": plan = x3.plan
-    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3)")
+    case "adobe": plan = adobe.plan
+    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, adobe)")
     }
     guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
       throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
@@ -151,7 +169,7 @@ extension Sandbox {
       "shopify.stale_compares": stats.staleCompares, "shopify.throttled": stats.throttled,
       "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
       "shopify.faults_injected": shopify.faultsInjected, "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
-    ]
+    ].merging(adobeCounters) { a, _ in a }
   }
 }
 
