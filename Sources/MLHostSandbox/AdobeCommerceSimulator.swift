@@ -315,7 +315,7 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
   }
 
   /// `OAuth k="v", …` → its decoded parameters.
-  static func oauthParameters(_ header: String) -> [String: String] {
+  public static func oauthParameters(_ header: String) -> [String: String] {
     var out: [String: String] = [:]
     for part in header.dropFirst(6).split(separator: ",") {
       let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
@@ -324,6 +324,24 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
       out[String(kv[0])] = value.removingPercentEncoding ?? value
     }
     return out
+  }
+
+  /// The signature the store expects (RFC 5849 §3.4, HMAC-SHA1 or -SHA256 as `oauth_signature_method` says) over
+  /// what arrived: method, `http://authority/path` as sent, and every `oauth_*` parameter but the signature plus the
+  /// query's, decoded and encoded again the RFC 3986 way, sorted. Written apart from the host's signer, so the two
+  /// can be checked against each other and against oauthlib.
+  public static func oauthSignature(method: String, authority: String, path: String, query: String, oauth: [String: String],
+                                    consumerSecret: String, tokenSecret: String) -> String {
+    var params: [(String, String)] = oauth.filter { $0.key != "oauth_signature" && $0.key != "realm" }.map { ($0.key, $0.value) }
+    params += queryPairs(query)
+    let encoded: [(String, String)] = params.map { (encode($0.0), encode($0.1)) }
+    let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
+    let normalized = sorted.map { (k: String, v: String) -> String in k + "=" + v }.joined(separator: "&")
+    let base = "http://" + authority.lowercased() + path
+    let text = [method.uppercased(), encode(base), encode(normalized)].joined(separator: "&")
+    let key = encode(consumerSecret) + "&" + encode(tokenSecret)
+    let algorithm: Digest.Algorithm = oauth["oauth_signature_method"] == "HMAC-SHA1" ? .sha1 : .sha256
+    return ByteCodecs.base64(Digest.hmac(algorithm, key: Array(key.utf8), data: Array(text.utf8)))
   }
 
   /// RFC 3986 unreserved characters stay, everything else is %XX (RFC 5849 §3.6).
@@ -367,17 +385,9 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
       count("stale_timestamps")
       return Self.error("The timestamp is invalid. Verify and try again.", status: .unauthorized)
     }
-    // The signature over what arrived: method, scheme://host[:port]/path, and every parameter but the signature.
-    var params: [(String, String)] = p.filter { $0.key != "oauth_signature" && $0.key != "realm" }.map { ($0.key, $0.value) }
-    params += Self.queryPairs(request.uri.query ?? "")
-    let encoded: [(String, String)] = params.map { (Self.encode($0.0), Self.encode($0.1)) }
-    let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
-    let normalized = sorted.map { (k: String, v: String) -> String in k + "=" + v }.joined(separator: "&")
-    let authority: String = (request.head.authority ?? "localhost").lowercased()
-    let base = "http://" + authority + request.uri.path
-    let text = [request.method.rawValue.uppercased(), Self.encode(base), Self.encode(normalized)].joined(separator: "&")
-    let key = Self.encode(config.consumerSecret) + "&" + Self.encode(config.accessTokenSecret)
-    let expected = ByteCodecs.base64(Digest.hmac(method == "HMAC-SHA1" ? .sha1 : .sha256, key: Array(key.utf8), data: Array(text.utf8)))
+    let expected = Self.oauthSignature(
+      method: request.method.rawValue, authority: request.head.authority ?? "localhost", path: request.uri.path,
+      query: request.uri.query ?? "", oauth: p, consumerSecret: config.consumerSecret, tokenSecret: config.accessTokenSecret)
     guard expected == p["oauth_signature"] else {
       count("bad_signatures")
       return Self.error("The signature is invalid. Verify and try again.", status: .unauthorized)

@@ -28,8 +28,10 @@ struct AdobeRig {
     return AdobeRig(sandbox: sandbox, state: state)
   }
 
+  /// `--set` for the sandbox's Adobe and X3 settings (the connector has no Shopify section), plus `extra`.
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings.merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings.filter { $0.key.hasPrefix("adobe.") || $0.key.hasPrefix("x3.") }.merging(extra) { _, e in e }
+      .sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
 
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {
