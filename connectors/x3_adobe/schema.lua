@@ -69,6 +69,8 @@ return {
     description = "Adobe SKU → X3 item (ITMREF); unmapped SKUs are used as is" },
   purchase_accounts = { type = "map", values = code, required = true,
     description = "X3 product class (TCLCOD) → GL purchase account" },
+  tax_accounts = { type = "map", values = code, required = true,
+    description = "tax rate in percent, decimals kept (\"19\", \"5.5\") → GL account of the deductible tax" },
   tax_levels = { type = "map", values = code, required = true,
     description = "tax rate in percent, decimals kept (\"19\", \"5.5\") → X3 tax level code (VACITM)" },
   carriers = { type = "map", values = code,
