@@ -366,6 +366,47 @@ c:handler("x3.customer", function(rec, row)
   return rec:created("adobe", created and created.id or "(dry run)", ids)
 end)
 
+c:handler("x3.item", function(rec, row)
+  local code = row[F.item_code]
+  local sku = items:key_of(code) or code
+  local ids = { x3_item = code, sku = sku }
+  local mapped = rec:target_id("adobe")
+  if mapped then return rec:unchanged("adobe", mapped, ids) end
+  local found = store:product(sku)
+  if found then return rec:unchanged("adobe", found.id, ids) end
+  -- Created disabled, at price 0: the store's price, visibility and content are the merchant's to set.
+  local created = store:with_store("all"):save_product({
+    sku = sku, name = tostring(row[F.item_name] or code), price = 0, type_id = "simple", status = 2,
+    attribute_set_id = 4, visibility = 1,
+  })
+  return rec:created("adobe", created and created.id or "(dry run)", ids)
+end)
+
+c:handler("adobe.product", function(rec, product)
+  local code = items:get(product.sku, product.sku)
+  local ids = { adobe_product = product.id, sku = product.sku, x3_item = code }
+  if erp:read("item", code) then return rec:unchanged("x3", code, ids) end
+  rec:reject("store product " .. product.sku .. " is not an X3 item (" .. code .. "); create it in X3 with its class"
+    .. " and unit, or map the SKU in items, then replay")
+end)
+
+if s.products ~= "none" then
+  c:every(s.poll_products, "align_products", function(job)
+    local rows = {}
+    for row in erp:query("item") do
+      if purchase_accounts:get(row[F.item_class]) then rows[#rows + 1] = row end
+    end
+    mlhost.each(rows, s.concurrency, function(row) job:record("x3.item", row[F.item_code], row) end)
+    if s.products == "both" then
+      local list = {}
+      for p in store:search("/products", adobe_commerce.search():where("type_id", "eq", "simple")) do
+        list[#list + 1] = { id = p.id, sku = p.sku }
+      end
+      mlhost.each(list, s.concurrency, function(p) job:record("adobe.product", p.sku, p) end)
+    end
+  end)
+end
+
 -- Timestamps have whole seconds, so the cursor remembers what it handled at its last second by id and state.
 local function order_version(order) return order.id .. "/" .. tostring(order.status) end
 

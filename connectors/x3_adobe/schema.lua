@@ -77,6 +77,10 @@ return {
     description = "X3 carrier (BPTNUM) → Adobe carrier_code (ups, dhl, fedex, usps; others: custom)" },
   customers = { type = "enum", values = { "none", "adobe_to_x3", "both" }, default = "adobe_to_x3",
     description = "customer alignment: Adobe customers missing in X3 are created there; both: and the way back" },
+  products = { type = "enum", values = { "none", "x3_to_adobe", "both" }, default = "none",
+    description = "product alignment: X3 items (of a class with a purchase account) missing in the store are created"
+      .. " there, disabled at price 0 for the merchant to complete; both: and store products X3 lacks are reported" },
+  poll_products = { type = "duration", default = "1d", description = "how often products are aligned" },
   customer_category = { type = "string", default = "WEB",
     description = "X3 customer category (BCGCOD) of created customers" },
   website_id = { type = "integer", default = 1, description = "Adobe website customers are created on" },
