@@ -19,7 +19,7 @@ func adobeSyncOnce(orders: Int, latency: Double, settings: [String: String] = [:
   for c in sandbox.credentials() { try vault.set(c) }
   let p = Process()
   p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mlhost")
-  let own = sandbox.settings.filter { $0.key.hasPrefix("adobe.") || $0.key.hasPrefix("x3.") }.merging(settings) { _, b in b }
+  let own = sandbox.settings(for: ["adobe", "x3"]).merging(settings) { _, b in b }
   p.arguments = ["run", "connectors/x3_adobe.lua", "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0",
                  "--log-level", "warning"] + own.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   p.standardOutput = FileHandle.nullDevice

@@ -19,6 +19,12 @@ extension Sandbox {
     ]
   }
 
+  /// The sandbox's settings under `sections` only (`["shopify", "x3"]`), for a command line's `--set`: a connector
+  /// refuses settings of a section it does not have.
+  public func settings(for sections: Set<String>) -> [String: String] {
+    settings.filter { sections.contains(String($0.key.prefix { $0 != "." })) }
+  }
+
   var adobeSettings: [String: String] {
     ["adobe.url": adobeURL, "adobe.credential": "adobe", "adobe.webhook_credential": "adobe_webhooks", "adobe.version": adobe.config.version]
   }

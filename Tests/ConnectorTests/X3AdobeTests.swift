@@ -32,7 +32,7 @@ struct AdobeRig {
 
   /// `--set` for the sandbox's Adobe and X3 settings (the connector has no Shopify section), plus `extra`.
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings.filter { $0.key.hasPrefix("adobe.") || $0.key.hasPrefix("x3.") }.merging(extra) { _, e in e }
+    sandbox.settings(for: ["adobe", "x3"]).merging(extra) { _, e in e }
       .sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
 
