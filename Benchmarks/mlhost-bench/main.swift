@@ -331,7 +331,7 @@ func syncOnce(orders: Int, latency: Double, x3Limit: Double = 0, settings: [Stri
   p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mlhost")
   p.arguments = ["run", "connectors/x3_shopify.lua", "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0",
                  "--log-level", "warning"]
-    + sandbox.settings.merging(settings) { _, b in b }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    + sandbox.settings(for: ["shopify", "x3"]).merging(settings) { _, b in b }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   p.standardOutput = FileHandle.nullDevice
   p.standardError = FileHandle.nullDevice
   let x3Before = sandbox.x3.requests
@@ -377,6 +377,7 @@ let benches: [(String, () async throws -> Void)] = [
   ("calls", benchCalls), ("json", benchJSON), ("coroutines", benchCoroutines), ("reload", benchReload),
   ("dispatch", benchDispatch), ("http", benchHTTP), ("sync", benchSync), ("budget", benchBudget),
   ("woo", benchWoo),
+  ("adobe", benchAdobe),
 ]
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "serve-bare", arguments.count == 2, let port = Int(arguments[1]) {

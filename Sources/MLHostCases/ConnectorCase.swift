@@ -61,6 +61,7 @@ public struct ConnectorCase: Sendable {
     public var x3: [RowExpectation] = []
     public var shopifyAvailable: [String: Int] = [:]
     public var counters: [String: CounterExpectation] = [:]
+    public var adobeShipments: [ShipmentExpectation] = []
   }
 
   public struct RecordExpectation: Sendable {
@@ -96,7 +97,7 @@ public struct ConnectorCase: Sendable {
     "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill", "refund", "refund_shipping"],
     "shopify_set_available": ["sku", "quantity"], "shopify_sell_after_read": ["sku"],
     "fault": ["system", "kind", "match", "after", "times"],
-  ].merging(wooCommerceActions) { a, _ in a }
+  ].merging(wooCommerceActions) { a, _ in a }.merging(adobeActions) { a, _ in a }
 }
 
 /// A case file that cannot be read: the file and what is wrong, by key.
@@ -235,7 +236,7 @@ extension ConnectorCase {
     }
     if c.steps.isEmpty { c.steps = [Step(action: "poll", arguments: [:])] }
 
-    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: ["records", "x3", "shopify_available", "counters"])
+    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: ["records", "x3", "shopify_available", "counters", "adobe_shipments"])
     for (i, r) in try V.list(expect["records"] ?? .nil_, "expect.records").enumerated() {
       let path = "expect.records[\(i + 1)]"
       let t = try V.table(r, path, keys: ["kind", "order", "key", "outcome", "history", "reason", "details"])
@@ -266,6 +267,7 @@ extension ConnectorCase {
       c.expect.x3.append(e)
     }
     c.expect.shopifyAvailable = try V.ints(expect["shopify_available"] ?? .nil_, "expect.shopify_available")
+    c.expect.adobeShipments = try adobeShipments(expect["adobe_shipments"] ?? .nil_)
     for (name, v) in try V.map(expect["counters"] ?? .nil_, "expect.counters") {
       let path = "expect.counters.\(name)"
       if case .integer(let n) = v {

@@ -3,8 +3,8 @@ import Hummingbird
 import Logging
 import MLHostRuntime
 
-/// The built-in sandbox: simulated Shopify and Sage X3 servers on loopback, each on its own port (its own origin,
-/// as the real systems are different hosts), with the credentials a connector needs to reach them.
+/// The built-in sandbox: simulated Shopify, Sage X3 and Adobe Commerce servers on loopback, each on its own port
+/// (its own origin, as the real systems are different hosts), with the credentials a connector needs to reach them.
 public final class Sandbox: Sendable {
   public let shopify: ShopifySimulator
   public let x3: X3Simulator
@@ -12,6 +12,10 @@ public final class Sandbox: Sendable {
   public let x3URL: String
   public let woocommerce: WooCommerceSimulator
   public let woocommerceURL: String
+  /// The simulated Adobe Commerce store, on its own port, and what it started with.
+  public let adobe: AdobeCommerceSimulator
+  public let adobeURL: String
+  public let adobeSeed: AdobeSeed
   /// What both systems started with, and the number it was drawn from (`Options.seed`).
   public let seed: SandboxSeed
   public let seedNumber: UInt64
@@ -27,6 +31,7 @@ public final class Sandbox: Sendable {
     public var shopify = ShopifySimulator.Config()
     public var x3 = X3Simulator.Config()
     public var woocommerce = WooCommerceSimulator.Config()
+    public var adobe = AdobeCommerceSimulator.Config()
 
     public init() {}
 
@@ -35,13 +40,18 @@ public final class Sandbox: Sendable {
       shopify.faults = faults
       x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
       woocommerce.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
+      adobe.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 3)
     }
   }
 
   private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, woocommerce: WooCommerceSimulator,
-               woocommerceURL: String, seed: SandboxSeed, seedNumber: UInt64, controlToken: String, tasks: [Task<Void, any Error>]) {
+               woocommerceURL: String, seed: SandboxSeed, seedNumber: UInt64, controlToken: String, tasks: [Task<Void, any Error>],
+               adobe: AdobeCommerceSimulator, adobeURL: String, adobeSeed: AdobeSeed) {
     self.woocommerce = woocommerce
     self.woocommerceURL = woocommerceURL
+    self.adobe = adobe
+    self.adobeURL = adobeURL
+    self.adobeSeed = adobeSeed
     self.seed = seed
     self.seedNumber = seedNumber
     self.controlToken = controlToken
@@ -56,6 +66,9 @@ public final class Sandbox: Sendable {
     let seed = options.data ?? SandboxSeed.build(orderCount: options.orders, seed: options.seed)
     let shopify = ShopifySimulator(config: options.shopify, seed: seed)
     let x3 = X3Simulator(config: options.x3, seed: seed)
+    let adobeSeed = AdobeSeed.build(orderCount: options.data?.orders.count ?? options.orders, seed: options.seed)
+    x3.seedPurchasing(adobeSeed)
+    let adobe = AdobeCommerceSimulator(config: options.adobe, seed: adobeSeed)
     let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
     let shopRouter = Router()
     shopify.routes(shopRouter, control: token)
@@ -68,9 +81,13 @@ public final class Sandbox: Sendable {
     woo.routes(wooRouter, control: token)
     let (wooPort, wooTask) = try await serve(wooRouter, host: host, logger: logger)
     woo.homeURL = "http://\(host):\(wooPort)"
+    let adobeRouter = Router()
+    adobe.routes(adobeRouter, control: token)
+    let (adobePort, adobeTask) = try await serve(adobeRouter, host: host, logger: logger)
     return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
                    woocommerce: woo, woocommerceURL: woo.homeURL, seed: seed, seedNumber: options.seed, controlToken: token,
-                   tasks: [shopTask, x3Task, wooTask])
+                   tasks: [shopTask, x3Task, wooTask, adobeTask],
+                   adobe: adobe, adobeURL: "http://\(host):\(adobePort)", adobeSeed: adobeSeed)
   }
 
   private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
@@ -107,7 +124,7 @@ public final class Sandbox: Sendable {
         "client_id": x3.config.appClientID, "secret": x3.config.appSecret, "user": x3.config.user,
         "endpoint": x3.config.endpoint, "audience": x3.config.appAudience, "lifetime": "300",
       ], origins: [x3URL]),
-    ]
+    ] + adobeCredentials()
   }
 
   /// The settings that point a connector at the sandbox instead of the real systems (`--set` style paths).
@@ -115,7 +132,7 @@ public final class Sandbox: Sendable {
     [
       "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
       "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
-    ]
+    ].merging(adobeSettings) { a, _ in a }
   }
 
   /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
@@ -136,20 +153,22 @@ extension Sandbox {
   /// The systems a fault can be injected into, and the kinds each shows.
   public static var faultKinds: [String: [String]] {
     ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
-     "woocommerce": WooCommerceSimulator.faultKinds.map(\.rawValue)]
+     "woocommerce": WooCommerceSimulator.faultKinds.map(\.rawValue), "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue)]
   }
 
-  /// Makes the next `times` requests of `system` ("shopify" or "x3") whose target contains `match` meet fault `kind`
+  /// Makes the next `times` requests of `system` ("shopify", "x3" or "adobe") whose target contains `match` meet fault `kind`
   /// (`serverError`, `serverErrorAfterCommit`, `revokedToken`, … — `faultKinds`), after `after` of them pass. A
   /// target is `METHOD /path` for X3 (`POST /api1/x3/erp/SEED/SINVOICE`) and the GraphQL root field for Shopify
-  /// (`orders`, `inventorySetQuantities`); an empty `match` takes any request.
+  /// (`orders`, `inventorySetQuantities`), `METHOD /V1/path` for Adobe (`POST /V1/order/2/ship`); an empty `match`
+  /// takes any request.
   public func inject(fault kind: String, system: String, match: String = "", after: Int = 0, times: Int = 1) throws {
     let plan: FaultPlan
     switch system {
     case "shopify": plan = shopify.plan
     case "x3": plan = x3.plan
     case "woocommerce": plan = woocommerce.plan
-    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, woocommerce)")
+    case "adobe": plan = adobe.plan
+    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, woocommerce, adobe)")
     }
     guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
       throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
@@ -166,7 +185,7 @@ extension Sandbox {
       "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
       "shopify.faults_injected": shopify.faultsInjected, "shopify.webhook_subscriptions": shopify.subscriptionCount,
       "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
-    ].merging(woocommerce.counters.map { ("woocommerce." + $0.key, $0.value) }) { a, _ in a }
+    ].merging(woocommerce.counters.map { ("woocommerce." + $0.key, $0.value) }) { a, _ in a }.merging(adobeCounters) { a, _ in a }
   }
 }
 

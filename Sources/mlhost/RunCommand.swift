@@ -229,6 +229,10 @@ struct RunCommand: AsyncParsableCommand {
       for name in host.routes.connectors {
         simulated?.subscribeOrderWebhooks(base: url, connector: name)
         simulated?.subscribeWooCommerceWebhooks(base: url, connector: name, declared: host.routes.webhooks(connector: name))
+        // The simulated Adobe store sends its order events to a connector that takes them (`/hooks/<name>/order`).
+        if host.routes.webhook(connector: name, name: "order")?.system == .adobe_commerce {
+          simulated?.subscribeAdobeWebhooks(base: url, connector: name)
+        }
       }
     }
     let admin = try AdminServer.application(

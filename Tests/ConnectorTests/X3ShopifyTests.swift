@@ -29,7 +29,7 @@ struct Rig {
 
   /// `--set` for the sandbox's URLs, plus `extra` settings.
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings.merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(for: ["shopify", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
 
   /// One `--once` run to its end.
@@ -46,7 +46,8 @@ struct Rig {
 
   var invoices: [[String: Any]] { sandbox.x3.rows("SINVOICE") }
   var invoiceReferences: [String] { invoices.compactMap { $0["CUSORDREF"] as? String } }
-  var deliveries: [[String: Any]] { sandbox.x3.rows("SDELIVERY") }
+  /// The deliveries made for Shopify fulfilments (the folder also holds the Adobe store's, seeded in X3).
+  var deliveries: [[String: Any]] { sandbox.x3.rows("SDELIVERY").filter { $0["YSHOPFUL"] != nil } }
 
   func stop() {
     sandbox.stop()

@@ -21,13 +21,15 @@ _M.CLASSES = {
   credit_note = "SINVOICE", delivery = "SDELIVERY", stock = "STOCK", movement = "STOJOU",
   -- miscellaneous issue (object SMO): goods leaving stock outside a sales delivery
   stock_issue = "SMO",
+  supplier = "BPSUPPLIER", purchase_order = "PORDER", supplier_invoice = "PINVOICE",
 }
 _M.FIELDS = {
   -- customer
   customer_code = "BPCNUM", customer_name = "BPCNAM", customer_email = "EMAIL", customer_currency = "CUR",
   customer_category = "BCGCOD", customer_country = "CRY",
   -- item, GL account, cost centre
-  item_code = "ITMREF", item_class = "TCLCOD", account_code = "ACC", cost_centre_code = "CCE", enabled = "ENAFLG",
+  item_code = "ITMREF", item_name = "ITMDES1", item_class = "TCLCOD", account_code = "ACC", cost_centre_code = "CCE",
+  enabled = "ENAFLG",
   -- sales invoice (and credit note) header
   invoice_number = "NUM", invoice_type = "SIVTYP", invoice_site = "SALFCY", invoice_customer = "BPCINV",
   invoice_reference = "CUSORDREF", invoice_date = "INVDAT", invoice_currency = "CUR", invoice_net = "AMTNOT",
@@ -46,6 +48,16 @@ _M.FIELDS = {
   -- miscellaneous issue header and lines (lines take line_item and line_quantity)
   issue_number = "VCRNUM", issue_site = "STOFCY", issue_date = "IPTDAT", issue_reference = "YEXTREF",
   issue_lines = "SMOLIN",
+  -- delivery carrier and tracking number
+  delivery_carrier = "BPTNUM", delivery_tracking = "YTRKNUM",
+  -- supplier, purchase order (POH) and its lines
+  supplier_code = "BPSNUM", purchase_order_number = "POHNUM", purchase_order_supplier = "BPSNUM",
+  purchase_order_lines = "POHPOQ", po_line = "POPLIN", po_line_quantity = "QTYUOM", po_line_invoiced = "INVQTY",
+  -- supplier invoice (PIH): BPRVCR is the supplier's own document number, unique per supplier
+  supplier_invoice_number = "NUM", supplier_invoice_type = "PIVTYP", supplier_invoice_site = "FCY",
+  supplier_invoice_supplier = "BPR", supplier_invoice_reference = "BPRVCR", supplier_invoice_date = "BPRDAT",
+  supplier_invoice_accounting_date = "ACCDAT", supplier_invoice_currency = "CUR", supplier_invoice_net = "AMTNOT",
+  supplier_invoice_gross = "AMTATI", supplier_invoice_lines = "PIHPID", line_po = "POHNUM", line_po_line = "POPLIN",
 }
 --- X3's yes/no local menu (1 = No, 2 = Yes): the value an enabled account or cost centre has (GraphQL shows it
 --- as a boolean). `settings.yes` overrides it.
@@ -56,6 +68,8 @@ _M.KEYS = {
   customer = "customer_code", item = "item_code", account = "account_code", cost_centre = "cost_centre_code",
   invoice = "invoice_number", credit_note = "invoice_number", delivery = "delivery_number", stock = "stock_key",
   movement = "movement_key", stock_issue = "issue_number",
+  movement = "movement_key", supplier = "supplier_code", purchase_order = "purchase_order_number",
+  supplier_invoice = "supplier_invoice_number",
 }
 
 ---@class sagex3.Condition
@@ -373,6 +387,32 @@ end
 ---@return table?
 function Client:delivery_by_reference(reference)
   return self:first("delivery", { { field = self.fields.delivery_reference, op = "eq", value = reference } })
+end
+
+--- The purchase order whose `field` (default: its number, POHNUM) is `reference`, or nil.
+---@param reference string
+---@param field string? an X3 column of the purchase order
+---@return table?
+function Client:purchase_order_by(reference, field)
+  return self:first("purchase_order", {
+    { field = field or self.fields.purchase_order_number, op = "eq", value = reference },
+  })
+end
+
+--- The supplier invoice of `supplier` whose supplier document number (BPRVCR) is `reference`, or nil: the check
+--- before every creation (X3 keeps that number unique per supplier).
+---@param supplier string
+---@param reference string
+---@return table?
+function Client:supplier_invoice_by_reference(supplier, reference)
+  local f = self.fields
+  -- By the document number alone (selective, and a single equality X3 answers from an index), then the supplier.
+  for row in self:query("supplier_invoice", {
+    where = { { field = f.supplier_invoice_reference, op = "eq", value = reference } },
+  }) do
+    if row[f.supplier_invoice_supplier] == supplier then return row end
+  end
+  return nil
 end
 
 --- Rows of `role` ("stock" or "movement") changed at or after `since` (ISO 8601; nil: all), oldest first.

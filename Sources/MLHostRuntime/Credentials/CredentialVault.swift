@@ -13,6 +13,9 @@ public struct Credential: Sendable, Equatable {
   /// Fields that say where and who, not how to prove it: left readable in logs so URLs and user names stay useful.
   static let publicFields: Set<String> = [
     "token_url", "user", "endpoint", "client_id", "audience", "scope", "lifetime", "uppercase_user", "token_header",
+    // Adobe Commerce: the admin login's user name and token lifetime, an OAuth signature method ("HMAC-SHA1" hidden
+    // would blank Magento's own error about it), and public keys.
+    "username", "lifetime_hours", "signature_method", "public_key", "public_key1", "public_key2",
   ]
 
   /// The values the redactor must hide.
@@ -48,6 +51,10 @@ public final class CredentialVault: @unchecked Sendable {
     "basic": ["user", "password"],
     "webhook_secret": ["secret"],
     "adobe_webhook_key": ["public_key"],
+    // Adobe I/O Events: the two public keys (PEM) the deliveries are signed with, and the client id they are for.
+    "adobe_io_events": ["public_key1", "public_key2", "client_id"],
+    "bearer": ["token"],
+    "adobe_admin": ["token_url", "username", "password"],
     "oauth1": ["consumer_key", "consumer_secret", "token", "token_secret"],
     "oauth2_client_credentials": ["token_url", "client_id", "client_secret"],
     "oauth2_refresh_token": ["token_url", "client_id", "client_secret", "refresh_token"],
