@@ -67,8 +67,8 @@ _M.YES = 2
 _M.KEYS = {
   customer = "customer_code", item = "item_code", account = "account_code", cost_centre = "cost_centre_code",
   invoice = "invoice_number", credit_note = "invoice_number", delivery = "delivery_number", stock = "stock_key",
-  movement = "movement_key", stock_issue = "issue_number",
-  movement = "movement_key", supplier = "supplier_code", purchase_order = "purchase_order_number",
+  movement = "movement_key", stock_issue = "issue_number", supplier = "supplier_code",
+  purchase_order = "purchase_order_number",
   supplier_invoice = "supplier_invoice_number",
 }
 
