@@ -14,6 +14,7 @@ struct CaseCheck {
     let records = try await world.store.records(RecordFilter(connector: world.connector, limit: 100_000)).reversed()
     for e in expect.records { out += record(e, Array(records)) }
     for e in expect.x3 { out += rows(e) }
+    out += sage300Differences()
     for (sku, quantity) in expect.shopifyAvailable.sorted(by: { $0.key < $1.key }) {
       let actual = world.sandbox.shopify.available(sku: sku)
       if actual != quantity {

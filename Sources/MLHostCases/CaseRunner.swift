@@ -205,6 +205,7 @@ struct World: Sendable {
       return v
     }
     func int(_ key: String) throws -> Int { try CaseValue.int(a[key] ?? .nil_, key) }
+    if try performSage300(step) { return }
     switch step.action {
     case "poll":
       _ = try await host.runCycle()

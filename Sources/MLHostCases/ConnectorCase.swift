@@ -59,6 +59,7 @@ public struct ConnectorCase: Sendable {
     public var x3: [RowExpectation] = []
     public var shopifyAvailable: [String: Int] = [:]
     public var counters: [String: CounterExpectation] = [:]
+    public var sage300: [Sage300Expectation] = []
   }
 
   public struct RecordExpectation: Sendable {
@@ -94,7 +95,7 @@ public struct ConnectorCase: Sendable {
     "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill"],
     "shopify_set_available": ["sku", "quantity"], "shopify_sell_after_read": ["sku"],
     "fault": ["system", "kind", "match", "after", "times"],
-  ]
+  ].merging(sage300Actions) { a, _ in a }
 }
 
 /// A case file that cannot be read: the file and what is wrong, by key.
@@ -231,7 +232,7 @@ extension ConnectorCase {
     }
     if c.steps.isEmpty { c.steps = [Step(action: "poll", arguments: [:])] }
 
-    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: ["records", "x3", "shopify_available", "counters"])
+    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: ["records", "x3", "shopify_available", "counters", "sage300"])
     for (i, r) in try V.list(expect["records"] ?? .nil_, "expect.records").enumerated() {
       let path = "expect.records[\(i + 1)]"
       let t = try V.table(r, path, keys: ["kind", "order", "key", "outcome", "history", "reason", "details"])
@@ -261,6 +262,7 @@ extension ConnectorCase {
       e.lineBlock = try t["line_block"].map { try V.string($0, path + ".line_block") }
       c.expect.x3.append(e)
     }
+    c.expect.sage300 = try sage300Expectations(expect["sage300"] ?? .nil_)
     c.expect.shopifyAvailable = try V.ints(expect["shopify_available"] ?? .nil_, "expect.shopify_available")
     for (name, v) in try V.map(expect["counters"] ?? .nil_, "expect.counters") {
       let path = "expect.counters.\(name)"

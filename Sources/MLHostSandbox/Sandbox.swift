@@ -8,8 +8,10 @@ import MLHostRuntime
 public final class Sandbox: Sendable {
   public let shopify: ShopifySimulator
   public let x3: X3Simulator
+  public let sage300: Sage300Simulator
   public let shopifyURL: String
   public let x3URL: String
+  public let sage300URL: String
   /// What both systems started with, and the number it was drawn from (`Options.seed`).
   public let seed: SandboxSeed
   public let seedNumber: UInt64
@@ -24,6 +26,7 @@ public final class Sandbox: Sendable {
     public var data: SandboxSeed?
     public var shopify = ShopifySimulator.Config()
     public var x3 = X3Simulator.Config()
+    public var sage300 = Sage300Simulator.Config()
 
     public init() {}
 
@@ -31,11 +34,12 @@ public final class Sandbox: Sendable {
     public mutating func inject(_ faults: Faults) {
       shopify.faults = faults
       x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
+      sage300.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
     }
   }
 
-  private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, seed: SandboxSeed, seedNumber: UInt64,
-               controlToken: String, tasks: [Task<Void, any Error>]) {
+  private init(shopify: ShopifySimulator, x3: X3Simulator, sage300: Sage300Simulator, shopifyURL: String, x3URL: String,
+               sage300URL: String, seed: SandboxSeed, seedNumber: UInt64, controlToken: String, tasks: [Task<Void, any Error>]) {
     self.seed = seed
     self.seedNumber = seedNumber
     self.controlToken = controlToken
@@ -43,6 +47,8 @@ public final class Sandbox: Sendable {
     self.x3 = x3
     self.shopifyURL = shopifyURL
     self.x3URL = x3URL
+    self.sage300 = sage300
+    self.sage300URL = sage300URL
     self.tasks = tasks
   }
 
@@ -57,8 +63,13 @@ public final class Sandbox: Sendable {
     x3.routes(x3Router, control: token)
     let (shopPort, shopTask) = try await serve(shopRouter, host: host, logger: logger)
     let (x3Port, x3Task) = try await serve(x3Router, host: host, logger: logger)
-    return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
-                   seed: seed, seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task])
+    let sage300 = Sage300Simulator(config: options.sage300, seed: seed)
+    let sage300Router = Router()
+    sage300.routes(sage300Router, control: token)
+    let (sage300Port, sage300Task) = try await serve(sage300Router, host: host, logger: logger)
+    return Sandbox(shopify: shopify, x3: x3, sage300: sage300, shopifyURL: "http://\(host):\(shopPort)",
+                   x3URL: "http://\(host):\(x3Port)", sage300URL: "http://\(host):\(sage300Port)", seed: seed,
+                   seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task, sage300Task])
   }
 
   private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
@@ -81,7 +92,7 @@ public final class Sandbox: Sendable {
   /// to its own simulator's origin, as a deployment binds it to its real system's.
   public func credentials(shopify shopName: String = "shopify", x3 x3Name: String = "x3",
                           webhooks: String = "shopify_webhooks") -> [Credential] {
-    [
+    sage300Credentials + [
       Credential(name: shopName, type: "oauth2_client_credentials", fields: [
         "token_url": shopifyURL + "/admin/oauth/access_token", "client_id": shopify.config.clientID,
         "client_secret": shopify.config.clientSecret, "token_header": "X-Shopify-Access-Token",
@@ -103,7 +114,7 @@ public final class Sandbox: Sendable {
     [
       "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
       "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
-    ]
+    ].merging(sage300Settings) { a, _ in a }
   }
 
   /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
@@ -123,7 +134,8 @@ public final class Sandbox: Sendable {
 extension Sandbox {
   /// The systems a fault can be injected into, and the kinds each shows.
   public static var faultKinds: [String: [String]] {
-    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue)]
+    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
+     "sage300": Sage300Simulator.faultKinds.map(\.rawValue)]
   }
 
   /// Makes the next `times` requests of `system` ("shopify" or "x3") whose target contains `match` meet fault `kind`
@@ -135,7 +147,8 @@ extension Sandbox {
     switch system {
     case "shopify": plan = shopify.plan
     case "x3": plan = x3.plan
-    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3)")
+    case "sage300": plan = sage300.plan
+    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, sage300)")
     }
     guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
       throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
@@ -151,7 +164,7 @@ extension Sandbox {
       "shopify.stale_compares": stats.staleCompares, "shopify.throttled": stats.throttled,
       "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
       "shopify.faults_injected": shopify.faultsInjected, "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
-    ]
+    ].merging(sage300Counters) { a, _ in a }
   }
 }
 
