@@ -52,7 +52,7 @@ let package = Package(
     // Simulated Shopify and Sage X3 (and later the other systems) for `mlhost run --sandbox`, tests and benchmarks.
     .target(
       name: "MLHostSandbox",
-      dependencies: ["MLHostRuntime", .product(name: "Hummingbird", package: "hummingbird")],
+      dependencies: ["MLHostRuntime", "COpenSSL", .product(name: "Hummingbird", package: "hummingbird")],
       swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
     ),
     // `mlhost test`: a connector's test cases (data in its package's tests/) run against the sandbox systems.

@@ -15,6 +15,7 @@ struct CaseCheck {
     for e in expect.records { out += record(e, Array(records)) }
     for e in expect.x3 { out += rows(e) }
     out += sage300Differences()
+    for e in expect.adobeShipments { out += adobeShipments(e) }
     for (sku, quantity) in expect.shopifyAvailable.sorted(by: { $0.key < $1.key }) {
       let actual = world.sandbox.shopify.available(sku: sku)
       if actual != quantity {

@@ -246,6 +246,8 @@ struct World: Sendable {
       sandbox.shopify.setAvailable(sku: try text("sku"), try int("quantity"))
     case "shopify_sell_after_read":
       sandbox.shopify.sellOneAfterNextRead(sku: try text("sku"))
+    case let action where ConnectorCase.adobeActions[action] != nil:
+      try await performAdobe(step, connector: connector)
     default:  // "fault"; the actions were checked when the case was read
       let after = a["after"] == nil ? 0 : try int("after")
       let times = a["times"] == nil ? 1 : try int("times")

@@ -60,6 +60,7 @@ public struct ConnectorCase: Sendable {
     public var shopifyAvailable: [String: Int] = [:]
     public var counters: [String: CounterExpectation] = [:]
     public var sage300: [Sage300Expectation] = []
+    public var adobeShipments: [ShipmentExpectation] = []
   }
 
   public struct RecordExpectation: Sendable {
@@ -95,7 +96,7 @@ public struct ConnectorCase: Sendable {
     "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill"],
     "shopify_set_available": ["sku", "quantity"], "shopify_sell_after_read": ["sku"],
     "fault": ["system", "kind", "match", "after", "times"],
-  ].merging(sage300Actions) { a, _ in a }
+  ].merging(sage300Actions) { a, _ in a }.merging(adobeActions) { a, _ in a }
 }
 
 /// A case file that cannot be read: the file and what is wrong, by key.
@@ -232,7 +233,9 @@ extension ConnectorCase {
     }
     if c.steps.isEmpty { c.steps = [Step(action: "poll", arguments: [:])] }
 
-    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: ["records", "x3", "shopify_available", "counters", "sage300"])
+    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: [
+      "records", "x3", "shopify_available", "counters", "sage300", "adobe_shipments",
+    ])
     for (i, r) in try V.list(expect["records"] ?? .nil_, "expect.records").enumerated() {
       let path = "expect.records[\(i + 1)]"
       let t = try V.table(r, path, keys: ["kind", "order", "key", "outcome", "history", "reason", "details"])
@@ -264,6 +267,7 @@ extension ConnectorCase {
     }
     c.expect.sage300 = try sage300Expectations(expect["sage300"] ?? .nil_)
     c.expect.shopifyAvailable = try V.ints(expect["shopify_available"] ?? .nil_, "expect.shopify_available")
+    c.expect.adobeShipments = try adobeShipments(expect["adobe_shipments"] ?? .nil_)
     for (name, v) in try V.map(expect["counters"] ?? .nil_, "expect.counters") {
       let path = "expect.counters.\(name)"
       if case .integer(let n) = v {

@@ -12,6 +12,10 @@ public final class Sandbox: Sendable {
   public let shopifyURL: String
   public let x3URL: String
   public let sage300URL: String
+  /// The simulated Adobe Commerce store, on its own port, and what it started with.
+  public let adobe: AdobeCommerceSimulator
+  public let adobeURL: String
+  public let adobeSeed: AdobeSeed
   /// What both systems started with, and the number it was drawn from (`Options.seed`).
   public let seed: SandboxSeed
   public let seedNumber: UInt64
@@ -27,6 +31,7 @@ public final class Sandbox: Sendable {
     public var shopify = ShopifySimulator.Config()
     public var x3 = X3Simulator.Config()
     public var sage300 = Sage300Simulator.Config()
+    public var adobe = AdobeCommerceSimulator.Config()
 
     public init() {}
 
@@ -34,12 +39,17 @@ public final class Sandbox: Sendable {
     public mutating func inject(_ faults: Faults) {
       shopify.faults = faults
       x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
-      sage300.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
+      adobe.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
+      sage300.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 3)
     }
   }
 
   private init(shopify: ShopifySimulator, x3: X3Simulator, sage300: Sage300Simulator, shopifyURL: String, x3URL: String,
-               sage300URL: String, seed: SandboxSeed, seedNumber: UInt64, controlToken: String, tasks: [Task<Void, any Error>]) {
+               sage300URL: String, seed: SandboxSeed, seedNumber: UInt64, controlToken: String, tasks: [Task<Void, any Error>],
+               adobe: AdobeCommerceSimulator, adobeURL: String, adobeSeed: AdobeSeed) {
+    self.adobe = adobe
+    self.adobeURL = adobeURL
+    self.adobeSeed = adobeSeed
     self.seed = seed
     self.seedNumber = seedNumber
     self.controlToken = controlToken
@@ -56,6 +66,9 @@ public final class Sandbox: Sendable {
     let seed = options.data ?? SandboxSeed.build(orderCount: options.orders, seed: options.seed)
     let shopify = ShopifySimulator(config: options.shopify, seed: seed)
     let x3 = X3Simulator(config: options.x3, seed: seed)
+    let adobeSeed = AdobeSeed.build(orderCount: options.data?.orders.count ?? options.orders, seed: options.seed)
+    x3.seedPurchasing(adobeSeed)
+    let adobe = AdobeCommerceSimulator(config: options.adobe, seed: adobeSeed)
     let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
     let shopRouter = Router()
     shopify.routes(shopRouter, control: token)
@@ -67,9 +80,13 @@ public final class Sandbox: Sendable {
     let sage300Router = Router()
     sage300.routes(sage300Router, control: token)
     let (sage300Port, sage300Task) = try await serve(sage300Router, host: host, logger: logger)
+    let adobeRouter = Router()
+    adobe.routes(adobeRouter, control: token)
+    let (adobePort, adobeTask) = try await serve(adobeRouter, host: host, logger: logger)
     return Sandbox(shopify: shopify, x3: x3, sage300: sage300, shopifyURL: "http://\(host):\(shopPort)",
                    x3URL: "http://\(host):\(x3Port)", sage300URL: "http://\(host):\(sage300Port)", seed: seed,
-                   seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task, sage300Task])
+                   seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task, sage300Task, adobeTask],
+                   adobe: adobe, adobeURL: "http://\(host):\(adobePort)", adobeSeed: adobeSeed)
   }
 
   private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
@@ -106,7 +123,7 @@ public final class Sandbox: Sendable {
         "client_id": x3.config.appClientID, "secret": x3.config.appSecret, "user": x3.config.user,
         "endpoint": x3.config.endpoint, "audience": x3.config.appAudience, "lifetime": "300",
       ], origins: [x3URL]),
-    ]
+    ] + adobeCredentials()
   }
 
   /// The settings that point a connector at the sandbox instead of the real systems (`--set` style paths).
@@ -114,7 +131,7 @@ public final class Sandbox: Sendable {
     [
       "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
       "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
-    ].merging(sage300Settings) { a, _ in a }
+    ].merging(sage300Settings) { a, _ in a }.merging(adobeSettings) { a, _ in a }
   }
 
   /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
@@ -135,7 +152,7 @@ extension Sandbox {
   /// The systems a fault can be injected into, and the kinds each shows.
   public static var faultKinds: [String: [String]] {
     ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
-     "sage300": Sage300Simulator.faultKinds.map(\.rawValue)]
+     "sage300": Sage300Simulator.faultKinds.map(\.rawValue), "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue)]
   }
 
   /// Makes the next `times` requests of `system` ("shopify" or "x3") whose target contains `match` meet fault `kind`
@@ -148,7 +165,8 @@ extension Sandbox {
     case "shopify": plan = shopify.plan
     case "x3": plan = x3.plan
     case "sage300": plan = sage300.plan
-    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, sage300)")
+    case "adobe": plan = adobe.plan
+    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, sage300, adobe)")
     }
     guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
       throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
@@ -164,7 +182,7 @@ extension Sandbox {
       "shopify.stale_compares": stats.staleCompares, "shopify.throttled": stats.throttled,
       "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
       "shopify.faults_injected": shopify.faultsInjected, "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
-    ].merging(sage300Counters) { a, _ in a }
+    ].merging(sage300Counters) { a, _ in a }.merging(adobeCounters) { a, _ in a }
   }
 }
 

@@ -101,6 +101,11 @@ public final class X3Simulator: @unchecked Sendable {
   var classes: [String: Class] = [:]
   private var refreshToken: String
   private var sequence = 0
+  /// The document counter, for the extensions that number documents too (X3Purchasing).
+  var sequenceNumber: Int {
+    get { sequence }
+    set { sequence = newValue }
+  }
   private var rate: (level: Double, stamp: Double)
   private(set) var requestCount = 0
   private(set) var rejectedForRate = 0
@@ -449,6 +454,7 @@ public final class X3Simulator: @unchecked Sendable {
       insert(name, row)
       return .success(row)
     default:
+      if let purchasing = createPurchasing(name, body) { return purchasing }
       return .failure(Refusal(message: "Creation is not allowed on \(name) in this folder", status: .methodNotAllowed))
     }
   }

@@ -32,7 +32,18 @@ public enum WebhookServer {
         headers: [.contentType: "text/plain; charset=utf-8"],
         body: ResponseBody(byteBuffer: ByteBuffer(string: answer.message + "\n")))
     }
-    for method in [HTTPRequest.Method.get, .put, .patch, .delete] {
+    // Adobe I/O Events registers a webhook by GET `?challenge=…` and expects the value echoed; other GETs are refused.
+    router.get("/hooks/{connector}/{name}") { request, context -> Response in
+      guard let value = request.uri.queryParameters.get("challenge"),
+        let answer = ingress.challenge(
+          connector: context.parameters.get("connector") ?? "", name: context.parameters.get("name") ?? "", value: value)
+      else { return Response(status: .methodNotAllowed, headers: [.allow: "POST"]) }
+      return Response(
+        status: HTTPResponse.Status(code: answer.status),
+        headers: [.contentType: answer.status == 200 ? "application/json" : "text/plain; charset=utf-8"],
+        body: ResponseBody(byteBuffer: ByteBuffer(string: answer.message)))
+    }
+    for method in [HTTPRequest.Method.put, .patch, .delete] {
       router.on("/hooks/{connector}/{name}", method: method) { _, _ -> Response in
         Response(status: .methodNotAllowed, headers: [.allow: "POST"])
       }

@@ -33,7 +33,7 @@ function Connector:every(interval, name, fn) end
 ---@param opts {tz: string?}? time zone, default UTC
 function Connector:cron(expression, name, fn, opts) end
 
---- Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at `POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the host before anything is queued. The job receives `{topic, delivery_id, system, payload, headers}`.
+--- Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, adobe_io — Adobe I/O Events, whose `GET ?challenge=` handshake the host answers — or hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at `POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the host before anything is queued. The job receives `{topic, delivery_id, system, payload, headers}`.
 ---@param system string
 ---@param topic string
 ---@param fn fun(job: mlhost.Job, delivery: table)

@@ -19,6 +19,7 @@ local _M = {}
 _M.CLASSES = {
   customer = "BPCUSTOMER", item = "ITMMASTER", account = "GACCOUNT", cost_centre = "CCE", invoice = "SINVOICE",
   credit_note = "SINVOICE", delivery = "SDELIVERY", stock = "STOCK", movement = "STOJOU",
+  supplier = "BPSUPPLIER", purchase_order = "PORDER", supplier_invoice = "PINVOICE",
 }
 _M.FIELDS = {
   -- customer
@@ -38,6 +39,16 @@ _M.FIELDS = {
   delivery_invoice = "SINVNUM", delivery_date = "DLVDAT", delivery_site = "STOFCY", delivery_lines = "SDHSDD",
   -- stock and movements
   updated = "UPDDATTIM", stock_key = "STOCOU", site = "STOFCY", quantity = "QTYSTU", movement_key = "MVTNUM",
+  -- delivery carrier and tracking number
+  delivery_carrier = "BPTNUM", delivery_tracking = "YTRKNUM",
+  -- supplier, purchase order (POH) and its lines
+  supplier_code = "BPSNUM", purchase_order_number = "POHNUM", purchase_order_supplier = "BPSNUM",
+  purchase_order_lines = "POHPOQ", po_line = "POPLIN", po_line_quantity = "QTYUOM", po_line_invoiced = "INVQTY",
+  -- supplier invoice (PIH): BPRVCR is the supplier's own document number, unique per supplier
+  supplier_invoice_number = "NUM", supplier_invoice_type = "PIVTYP", supplier_invoice_site = "FCY",
+  supplier_invoice_supplier = "BPR", supplier_invoice_reference = "BPRVCR", supplier_invoice_date = "BPRDAT",
+  supplier_invoice_accounting_date = "ACCDAT", supplier_invoice_currency = "CUR", supplier_invoice_net = "AMTNOT",
+  supplier_invoice_gross = "AMTATI", supplier_invoice_lines = "PIHPID", line_po = "POHNUM", line_po_line = "POPLIN",
 }
 --- X3's yes/no local menu (1 = No, 2 = Yes): the value an enabled account or cost centre has (GraphQL shows it
 --- as a boolean). `settings.yes` overrides it.
@@ -47,7 +58,8 @@ _M.YES = 2
 _M.KEYS = {
   customer = "customer_code", item = "item_code", account = "account_code", cost_centre = "cost_centre_code",
   invoice = "invoice_number", credit_note = "invoice_number", delivery = "delivery_number", stock = "stock_key",
-  movement = "movement_key",
+  movement = "movement_key", supplier = "supplier_code", purchase_order = "purchase_order_number",
+  supplier_invoice = "supplier_invoice_number",
 }
 
 ---@class sagex3.Condition
@@ -319,6 +331,29 @@ end
 ---@return table?
 function Client:delivery_by_reference(reference)
   return self:first("delivery", { { field = self.fields.delivery_reference, op = "eq", value = reference } })
+end
+
+--- The purchase order whose `field` (default: its number, POHNUM) is `reference`, or nil.
+---@param reference string
+---@param field string? an X3 column of the purchase order
+---@return table?
+function Client:purchase_order_by(reference, field)
+  return self:first("purchase_order", {
+    { field = field or self.fields.purchase_order_number, op = "eq", value = reference },
+  })
+end
+
+--- The supplier invoice of `supplier` whose supplier document number (BPRVCR) is `reference`, or nil: the check
+--- before every creation (X3 keeps that number unique per supplier).
+---@param supplier string
+---@param reference string
+---@return table?
+function Client:supplier_invoice_by_reference(supplier, reference)
+  local f = self.fields
+  return self:first("supplier_invoice", {
+    { field = f.supplier_invoice_reference, op = "eq", value = reference },
+    { field = f.supplier_invoice_supplier, op = "eq", value = supplier },
+  })
 end
 
 --- Rows of `role` ("stock" or "movement") changed at or after `since` (ISO 8601; nil: all), oldest first.

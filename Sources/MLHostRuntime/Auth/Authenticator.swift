@@ -5,8 +5,8 @@ import Foundation
 /// back in the vault, and a 401 causes exactly one refresh and retry.
 public final class Authenticator: @unchecked Sendable {
   private let vault: CredentialVault
-  private let client: HTTPClient
-  private let now: @Sendable () -> Double
+  fileprivate let client: HTTPClient
+  fileprivate let now: @Sendable () -> Double
   private let tokens = TokenCache()
   /// Refresh this many seconds before a token expires, at most: a token shorter than that is refreshed once
   /// `refreshFraction` of its lifetime is left instead, so a 30 s token serves 24 s rather than being fetched anew
@@ -56,7 +56,7 @@ public final class Authenticator: @unchecked Sendable {
   }
 
   static func refreshable(_ type: String) -> Bool {
-    ["oauth2_client_credentials", "oauth2_refresh_token", "x3_jwt"].contains(type)
+    ["oauth2_client_credentials", "oauth2_refresh_token", "x3_jwt", "adobe_admin"].contains(type)
   }
 
   func apply(_ c: Credential, to request: inout HTTPRequest, force: Bool, fetched: @escaping @Sendable () -> Void = {}) async throws {
@@ -81,12 +81,30 @@ public final class Authenticator: @unchecked Sendable {
         request.url += (request.url.contains("?") ? "&" : "?") + query
       }
     case "oauth1":
+      // HMAC-SHA1 only where the credential says so (Adobe Commerce up to 2.4.3); 2.4.4 and later refuse it.
+      let algorithm: Digest.Algorithm
+      switch f["signature_method"] ?? "HMAC-SHA256" {
+      case "HMAC-SHA256", "": algorithm = .sha256
+      case "HMAC-SHA1": algorithm = .sha1
+      case let other: throw Failure(token: "auth", description: "credential '\(c.name)': signature_method \(other) is not HMAC-SHA256 or HMAC-SHA1")
+      }
       guard let signed = OAuth1.sign(
         method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
         consumerSecret: f["consumer_secret"] ?? "", token: f["token"], tokenSecret: f["token_secret"],
-        nonce: Self.nonce(), timestamp: Int(now()))
+        nonce: Self.nonce(), timestamp: Int(now()), algorithm: algorithm)
       else { throw Failure(token: "auth", description: "cannot sign \(request.url)") }
       request.headers.append(("Authorization", signed.header))
+    case "bearer":
+      // A standing token: an Adobe Commerce integration's access token used as a bearer (2.4.4+, when the store
+      // allows it), or any API key sent that way.
+      request.headers.append(("Authorization", "Bearer \(f["token"] ?? "")"))
+    case "adobe_admin":
+      // POST /V1/integration/admin/token answers a bare JSON string valid `lifetime_hours` (Magento's default 4 h).
+      let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [self] in
+        fetched()
+        return try await fetchAdminToken(c)
+      }
+      request.headers.append(("Authorization", "Bearer \(token)"))
     case "x3_jwt":
       let lifetime = Int(f["lifetime"] ?? "") ?? 300
       let jwt = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [now] in
@@ -161,6 +179,38 @@ public final class Authenticator: @unchecked Sendable {
       try vault.set(updated)
     }
     return (access, now() + expiresIn)
+  }
+}
+
+extension Authenticator {
+  /// An Adobe Commerce admin token: `{"username","password"}` to `token_url` (…/V1/integration/admin/token, or
+  /// …/V1/tfa/provider/google/authenticate with `otp` where 2FA applies), answered with a bare JSON string.
+  fileprivate func fetchAdminToken(_ c: Credential) async throws -> (String, Double) {
+    let f = c.fields
+    var body: [UInt8] = Array(#"{"username":"#.utf8)
+    JSONText.appendString(f["username"] ?? "", to: &body)
+    body += Array(#","password":"#.utf8)
+    JSONText.appendString(f["password"] ?? "", to: &body)
+    if let otp = f["otp"], !otp.isEmpty {
+      body += Array(#","otp":"#.utf8)
+      JSONText.appendString(otp, to: &body)
+    }
+    body += Array("}".utf8)
+    var request = HTTPRequest(method: "POST", url: f["token_url"] ?? "")
+    request.headers = [("Content-Type", "application/json"), ("Accept", "application/json")]
+    request.body = body
+    let response: HTTPResponse
+    switch await client.send(request) {
+    case .failure(let e): throw Failure(token: e.token, description: "admin token endpoint: \(e.message)")
+    case .success(let r): response = r
+    }
+    guard response.status == 200,
+      let token = (try? JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed])) as? String,
+      !token.isEmpty
+    else { throw Failure(token: "auth", description: "admin token endpoint answered \(response.status)") }
+    SecretRedactor.shared.register(ephemeral: token)
+    let hours = Double(f["lifetime_hours"] ?? "") ?? 4
+    return (token, now() + hours * 3600)
   }
 }
 

@@ -1,7 +1,8 @@
 import Foundation
 
 /// OAuth 1.0a request signing with HMAC-SHA256 (RFC 5849 §3.4): Adobe Commerce integrations (consumer and token)
-/// and WooCommerce over plain HTTP (consumer only, parameters in the query).
+/// and WooCommerce over plain HTTP (consumer only, parameters in the query). HMAC-SHA1 only when asked for: Magento
+/// 2.4.4 and later refuse it, so it is for stores up to 2.4.3.
 public enum OAuth1 {
   public struct Signed: Sendable {
     /// The `oauth_*` parameters, `oauth_signature` included.
@@ -14,13 +15,16 @@ public enum OAuth1 {
   }
 
   public static func sign(method: String, url: String, formBody: [(String, String)] = [], consumerKey: String,
-                   consumerSecret: String, token: String?, tokenSecret: String?, nonce: String, timestamp: Int) -> Signed?
+                   consumerSecret: String, token: String?, tokenSecret: String?, nonce: String, timestamp: Int,
+                   algorithm: Digest.Algorithm = .sha256) -> Signed?
   {
+    guard algorithm != .sha512 else { return nil }
+    let methodName = algorithm == .sha1 ? "HMAC-SHA1" : "HMAC-SHA256"
     guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
       let host = components.host?.lowercased()
     else { return nil }
     var oauth: [(String, String)] = [
-      ("oauth_consumer_key", consumerKey), ("oauth_nonce", nonce), ("oauth_signature_method", "HMAC-SHA256"),
+      ("oauth_consumer_key", consumerKey), ("oauth_nonce", nonce), ("oauth_signature_method", methodName),
       ("oauth_timestamp", "\(timestamp)"), ("oauth_version", "1.0"),
     ]
     if let token { oauth.append(("oauth_token", token)) }
@@ -39,7 +43,7 @@ public enum OAuth1 {
     base += components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
     let baseString = [method.uppercased(), percentEncode(base), percentEncode(normalized)].joined(separator: "&")
     let key = percentEncode(consumerSecret) + "&" + percentEncode(tokenSecret ?? "")
-    let signature = ByteCodecs.base64(Digest.hmac(.sha256, key: Array(key.utf8), data: Array(baseString.utf8)))
+    let signature = ByteCodecs.base64(Digest.hmac(algorithm, key: Array(key.utf8), data: Array(baseString.utf8)))
     return Signed(parameters: oauth + [("oauth_signature", signature)])
   }
 }

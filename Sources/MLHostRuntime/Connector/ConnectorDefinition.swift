@@ -40,6 +40,8 @@ public struct JobDeclaration: Sendable {
 public struct WebhookDeclaration: Sendable {
   public enum System: String, Sendable, CaseIterable {
     case shopify, woocommerce, adobe_commerce, hmac
+    /// Adobe I/O Events (asynchronous Commerce events): two RSA signatures over the raw body, a challenge handshake.
+    case adobe_io
   }
 
   public var system: System

@@ -29,7 +29,7 @@ public enum CredentialOrigin {
 extension Credential {
   /// Types applied to outbound requests, which must be bound to origins; the others (webhook secrets and keys)
   /// only check what arrives.
-  public static func signsRequests(_ type: String) -> Bool { !["webhook_secret", "adobe_webhook_key"].contains(type) }
+  public static func signsRequests(_ type: String) -> Bool { !["webhook_secret", "adobe_webhook_key", "adobe_io_events"].contains(type) }
 
   /// Why this credential must not go to `url`, or nil when `url` is on one of its origins. Names the credential
   /// and the refused origin, never a secret.

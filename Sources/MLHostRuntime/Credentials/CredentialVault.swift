@@ -48,6 +48,10 @@ public final class CredentialVault: @unchecked Sendable {
     "basic": ["user", "password"],
     "webhook_secret": ["secret"],
     "adobe_webhook_key": ["public_key"],
+    // Adobe I/O Events: the two public keys (PEM) the deliveries are signed with, and the client id they are for.
+    "adobe_io_events": ["public_key1", "public_key2", "client_id"],
+    "bearer": ["token"],
+    "adobe_admin": ["token_url", "username", "password"],
     "oauth1": ["consumer_key", "consumer_secret", "token", "token_secret"],
     "oauth2_client_credentials": ["token_url", "client_id", "client_secret"],
     "oauth2_refresh_token": ["token_url", "client_id", "client_secret", "refresh_token"],

@@ -67,14 +67,14 @@ public enum FuzzTargets {
       headers[name] = value
     }
     let body = Array(rest)
-    let signed = data[1] & 3 != 0 && system != .adobe_commerce
+    let signed = data[1] & 3 != 0 && system != .adobe_commerce && system != .adobe_io
     if signed {
       let key = Array((data[1] & 1 != 0 ? secret.fields["secret"]! : secret.fields["previous"]!).utf8)
       let signatureHeader: String
       switch system {
       case .shopify: signatureHeader = "x-shopify-hmac-sha256"
       case .woocommerce: signatureHeader = "x-wc-webhook-signature"
-      case .hmac, .adobe_commerce: signatureHeader = "x-signature"
+      case .hmac, .adobe_commerce, .adobe_io: signatureHeader = "x-signature"
       }
       headers[signatureHeader] = ByteCodecs.base64(Digest.hmac(.sha256, key: key, data: body))
     }

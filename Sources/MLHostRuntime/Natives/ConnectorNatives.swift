@@ -26,7 +26,8 @@ enum ConnectorMethods {
       params: [("expression", "string", ""), ("name", "string", ""), ("fn", "fun(job: mlhost.Job, input: any)", ""),
         ("opts", "{tz: string?}?", "time zone, default UTC")], cronMethod),
     NativeFunction("on_webhook",
-      "Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, or "
+      "Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, adobe_io — Adobe I/O Events, whose "
+        + "`GET ?challenge=` handshake the host answers — or "
         + "hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the "
         + "credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at "
         + "`POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the "

@@ -9,7 +9,7 @@ public final class WebhookIngress: @unchecked Sendable {
     public var message: String
   }
 
-  private let host: ConnectorHost
+  let host: ConnectorHost
   private let vault: CredentialVault?
   private let logger: Logger
   public let bodyLimit: Int

@@ -24,12 +24,19 @@ public enum WebhookVerifier {
       let name = (header ?? "").lowercased()
       return hmac(headers[name], body, credential, header ?? "signature header")
     case .adobe_commerce:
+      // The Webhooks module signs base64(body), not the body, with its RSA key (API facts §3.6); an integration
+      // that signs with a shared secret instead stores a `webhook_secret` and gets HMAC-SHA256 over the raw body.
       guard let signature = headers["x-adobe-commerce-webhook-signature"] else {
         return .invalid("missing x-adobe-commerce-webhook-signature")
+      }
+      if credential.fields["public_key"] == nil, credential.fields["secret"] != nil {
+        return hmac(signature, body, credential, "x-adobe-commerce-webhook-signature")
       }
       guard let pem = credential.fields["public_key"] else { return .invalid("credential has no public_key") }
       return rsaSHA256(signature: signature, message: Array(ByteCodecs.base64(body).utf8), publicKeyPEM: pem)
         ? .valid : .invalid("RSA-SHA256 signature does not verify")
+    case .adobe_io:
+      return adobeIOEvents(headers: headers, body: body, credential: credential)
     }
   }
 
@@ -87,6 +94,7 @@ public enum WebhookVerifier {
     case .shopify: given = headers["x-shopify-webhook-id"]
     case .woocommerce: given = headers["x-wc-webhook-delivery-id"]
     case .adobe_commerce, .hmac: given = headers["x-request-id"] ?? headers["x-delivery-id"]
+    case .adobe_io: given = headers["x-adobe-event-id"] ?? headers["x-request-id"]
     }
     if let g = given, !g.isEmpty { return g }
     return "sha256:" + body.withUnsafeBytes { ByteCodecs.hex(Digest.hash(.sha256, $0)) }

@@ -1,0 +1,717 @@
+import Foundation
+import Hummingbird
+import MLHostRuntime
+import Synchronization
+
+/// A value behind a lock. The store's resources are JSON-shaped dictionaries (`[String: Any]`), which a `Mutex`
+/// would have to prove sendable on every access; they never leave the lock except as copies.
+final class Guarded<Value>: @unchecked Sendable {
+  private var value: Value
+  private let lock = NSLock()
+
+  init(_ value: Value) { self.value = value }
+
+  func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+    lock.lock()
+    defer { lock.unlock() }
+    return try body(&value)
+  }
+}
+
+/// An Adobe Commerce (Magento 2.4) store behind its REST API, following the API facts §3: `/rest/V1` and
+/// `/rest/<store_code>/V1` (also under `/index.php`), OAuth 1.0a integrations checked to the letter (HMAC-SHA256
+/// only unless the store is configured as ≤ 2.4.3, nonces never reused, timestamps within a window), admin tokens
+/// from `/V1/integration/admin/token` (4 h), integration tokens as bearers only when the store allows it,
+/// `searchCriteria` searches, orders with configurable parent/child rows, invoices and shipments that refuse more
+/// than is left, customers and products per store view, and Magento's templated error bodies.
+public final class AdobeCommerceSimulator: @unchecked Sendable {
+  public struct Config: Sendable {
+    /// The Magento version it behaves as: below 2.4 a page past the end repeats the last page; up to 2.4.3
+    /// HMAC-SHA1 signatures are accepted.
+    public var version = "2.4.6"
+    public var consumerKey = "ck" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(30).lowercased()
+    public var consumerSecret = "cs" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(30).lowercased()
+    public var accessToken = "at" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(30).lowercased()
+    public var accessTokenSecret = "ts" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(30).lowercased()
+    /// The integration's consumer id, as error messages name it.
+    public var consumerID = 1
+    public var adminUser = "mlhost-admin"
+    public var adminPassword = "sandbox-" + UUID().uuidString.prefix(8).lowercased()
+    /// Admin token lifetime (Magento's `oauth/access_token_lifetime/admin`, 4 h).
+    public var adminTokenLifetime: Double = 4 * 3600
+    /// "Allow OAuth Access Tokens to be used as standalone Bearer tokens" (off by default since 2.4.4).
+    public var integrationAsBearer = false
+    /// How far an `oauth_timestamp` may be from the store's clock, in seconds.
+    public var timestampWindow: Double = 600
+    /// Web API input limits (Stores > Config > Services > Web Api Limits): off by default; when on, at most 300
+    /// per page and 20 by default.
+    public var inputLimits = false
+    /// Adobe I/O Events: the integration's client id deliveries name, and the provider.
+    public var ioClientID = "sandbox-io-client"
+    public var ioProviderID = UUID().uuidString.lowercased()
+    public var faults = Faults()
+
+    public init() {}
+
+    /// Whether `version` is below `other` (dotted numbers).
+    func before(_ other: String) -> Bool {
+      let a = version.split(separator: ".").map { Int($0) ?? 0 }, b = other.split(separator: ".").map { Int($0) ?? 0 }
+      for i in 0..<max(a.count, b.count) {
+        let x = i < a.count ? a[i] : 0, y = i < b.count ? b[i] : 0
+        if x != y { return x < y }
+      }
+      return false
+    }
+  }
+
+  struct State {
+    var stores: [AdobeSeed.Store]
+    var products: [String: AdobeSeed.Product] = [:]
+    var customers: [Int: [String: Any]] = [:]
+    var orders: [Int: [String: Any]] = [:]
+    var invoices: [Int: [String: Any]] = [:]
+    var shipments: [Int: [String: Any]] = [:]
+    var nonces: Set<String> = []
+    var subscriptions: [(url: String, io: Bool)] = []
+    var nextID = 1000
+    var counters: [String: Int] = [:]
+    var lastSigned: (uri: String, authorization: String)?
+  }
+
+  public let config: Config
+  static let faultKinds: [Fault] = [.throttled, .unavailable, .badGateway, .slow, .revokedToken, .serverError, .serverErrorAfterCommit]
+  let plan: FaultPlan
+  let adminTokens: IssuedTokens
+  let state: Guarded<State>
+  let webhookKey: RSAKeyPair
+  /// Adobe I/O Events signs with two keys at once.
+  let ioKeys: (RSAKeyPair, RSAKeyPair)
+
+  public init(config: Config = Config(), seed: AdobeSeed) {
+    self.config = config
+    plan = FaultPlan(config.faults, kinds: Self.faultKinds)
+    adminTokens = IssuedTokens(lifetime: config.adminTokenLifetime)
+    webhookKey = RSAKeyPair()!
+    ioKeys = (RSAKeyPair()!, RSAKeyPair()!)
+    var s = State(stores: seed.stores)
+    // Every counter exists from the start, so a case can expect one to stay 0.
+    for name in ["requests", "shipments_created", "ship_refused", "nonce_replays", "stale_timestamps", "bad_signatures",
+                 "signature_method_refused", "bearer_refused", "admin_tokens_issued", "admin_login_failures", "customers_created",
+                 "products_created"] { s.counters[name] = 0 }
+    for p in seed.products { s.products[p.sku] = p }
+    for c in seed.customers {
+      s.customers[c.id] = [
+        "id": c.id, "email": c.email, "firstname": c.first, "lastname": c.last, "group_id": 1, "store_id": c.storeID,
+        "website_id": 1, "created_at": Self.stamp(seed.orders.first?.createdAt ?? 0), "updated_at": Self.stamp(seed.orders.first?.createdAt ?? 0),
+        "addresses": [] as [Any], "created_in": c.storeID == 2 ? "Vue française" : "Default Store View",
+      ]
+    }
+    for o in seed.orders { s.orders[o.entityID] = Self.orderResource(o, seed: seed, state: &s) }
+    state = Guarded(s)
+  }
+
+  /// Magento's `YYYY-MM-DD HH:MM:SS`, UTC.
+  static func stamp(_ t: Double) -> String {
+    let iso = SimTime.iso(t)
+    return String(iso.prefix(10)) + " " + String(iso.dropFirst(11).prefix(8))
+  }
+
+  static func money(_ d: ExactDecimal) -> ExactDecimal { (try? d.rounded(scale: 2, .halfUp)) ?? d }
+
+  /// The order resource of a seeded order: configurable lines as a parent row (with the price) and a child row
+  /// (price 0, `parent_item_id` set), totals to the cent.
+  static func orderResource(_ o: AdobeSeed.Order, seed: AdobeSeed, state s: inout State) -> [String: Any] {
+    let store = seed.stores.first { $0.id == o.storeID }!
+    let customer = seed.customers.first { $0.id == o.customer }!
+    var items: [Any] = []
+    var subtotal = ExactDecimal(0), tax = ExactDecimal(0), qty = 0
+    for l in o.lines {
+      let p = s.products[l.sku]!
+      let price = store.prices[l.sku] ?? p.price
+      let row = money((try? price.multiplied(by: ExactDecimal(Int64(l.quantity)))) ?? price)
+      let lineTax = money((try? row.multiplied(by: p.taxPercent).divided(by: ExactDecimal(100), scale: 4, .halfUp)) ?? ExactDecimal(0))
+      let inclTax = money((try? price.multiplied(by: p.taxPercent).divided(by: ExactDecimal(100), scale: 4, .halfUp).adding(price)) ?? price)
+      s.nextID += 1
+      let itemID = s.nextID
+      let parent = p.parent.flatMap { s.products[$0] }
+      var item: [String: Any] = [
+        "item_id": itemID, "order_id": o.entityID, "sku": l.sku, "name": store.names[l.sku] ?? (parent?.name ?? p.name),
+        "product_id": parent?.id ?? p.id, "product_type": parent == nil ? "simple" : "configurable", "qty_ordered": l.quantity,
+        "qty_invoiced": 0, "qty_shipped": 0, "qty_canceled": 0, "qty_refunded": 0, "price": price, "base_price": price,
+        "tax_amount": lineTax, "base_tax_amount": lineTax, "tax_percent": p.taxPercent, "row_total": row, "base_row_total": row,
+        "price_incl_tax": inclTax, "row_total_incl_tax": (try? row.adding(lineTax)) ?? row, "discount_amount": ExactDecimal(0),
+        "parent_item_id": NSNull(), "store_id": o.storeID,
+      ]
+      if parent != nil { item["product_options"] = ["info_buyRequest": ["qty": l.quantity]] }
+      items.append(item)
+      if let parent {
+        _ = parent
+        s.nextID += 1
+        items.append([
+          "item_id": s.nextID, "order_id": o.entityID, "sku": l.sku, "name": p.name, "product_id": p.id, "product_type": "simple",
+          "qty_ordered": l.quantity, "qty_invoiced": 0, "qty_shipped": 0, "qty_canceled": 0, "qty_refunded": 0,
+          "price": ExactDecimal(0), "base_price": ExactDecimal(0), "tax_amount": ExactDecimal(0), "tax_percent": ExactDecimal(0),
+          "row_total": ExactDecimal(0), "base_row_total": ExactDecimal(0), "parent_item_id": itemID, "store_id": o.storeID,
+        ] as [String: Any])
+      }
+      subtotal = (try? subtotal.adding(row)) ?? subtotal
+      tax = (try? tax.adding(lineTax)) ?? tax
+      qty += l.quantity
+    }
+    let shippingTax = money((try? o.shipping.multiplied(by: ExactDecimal(19)).divided(by: ExactDecimal(100), scale: 4, .halfUp)) ?? ExactDecimal(0))
+    tax = (try? tax.adding(shippingTax)) ?? tax
+    let grand = (try? subtotal.adding(o.shipping).adding(tax)) ?? subtotal
+    let created = stamp(o.createdAt)
+    let address: [String: Any] = [
+      "firstname": customer.first, "lastname": customer.last, "street": [o.storeID == 2 ? "12 rue de Rivoli" : "Hauptstraße 1"],
+      "city": o.storeID == 2 ? "Paris" : "Berlin", "postcode": o.storeID == 2 ? "75004" : "10115", "country_id": o.storeID == 2 ? "FR" : "DE",
+      "email": customer.email, "telephone": "+33100000000", "address_type": "billing",
+    ]
+    var payment: [String: Any] = ["method": o.poNumber == nil ? "checkmo" : "purchaseorder", "amount_ordered": grand]
+    if let po = o.poNumber { payment["po_number"] = po }
+    var shippingAddress = address
+    shippingAddress["address_type"] = "shipping"
+    return [
+      "entity_id": o.entityID, "increment_id": o.incrementID, "state": "processing", "status": "processing", "store_id": o.storeID,
+      "store_name": store.name, "created_at": created, "updated_at": created, "customer_id": customer.id, "customer_is_guest": 0,
+      "customer_email": customer.email, "customer_firstname": customer.first, "customer_lastname": customer.last,
+      "base_currency_code": "EUR", "order_currency_code": "EUR", "grand_total": grand, "base_grand_total": grand,
+      "subtotal": subtotal, "base_subtotal": subtotal, "tax_amount": tax, "base_tax_amount": tax, "shipping_amount": o.shipping,
+      "base_shipping_amount": o.shipping, "shipping_tax_amount": shippingTax, "discount_amount": ExactDecimal(0),
+      "total_qty_ordered": qty, "total_invoiced": ExactDecimal(0), "items": items, "billing_address": address, "payment": payment,
+      "extension_attributes": ["shipping_assignments": [["shipping": ["method": "flatrate_flatrate", "address": shippingAddress], "items": items]]],
+      "status_histories": [] as [Any],
+    ]
+  }
+
+  // MARK: routes
+
+  public func routes(_ router: Router<BasicRequestContext>, control: String? = nil) {
+    for prefix in ["/rest/**", "/index.php/rest/**"] {
+      for method in [HTTPTypes.HTTPRequest.Method.get, .post, .put, .delete] {
+        router.on(RouterPath(prefix), method: method) { [self] request, _ -> Response in
+          try await handle(request)
+        }
+      }
+    }
+    SandboxControl.route(router, .get, "/sandbox/adobe/status", token: control) { [self] _, _ in SimJSON.response(counts) }
+  }
+
+  /// Magento's error body: a template, its parameters (positional or named), and the status.
+  static func error(_ message: String, _ parameters: Any? = nil, status: HTTPResponse.Status = .badRequest,
+                    headers: HTTPFields = [:]) -> Response {
+    var body: [String: Any] = ["message": message]
+    if let parameters { body["parameters"] = parameters }
+    return json(body, status: status, headers: headers)
+  }
+
+  static func json(_ value: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    SimJSON.response(data: AdobeJSON.data(value), status: status, headers: headers)
+  }
+
+  static let notFound = "The entity that was requested doesn't exist. Verify the entity and try again."
+
+  func count(_ name: String, _ by: Int = 1) { state.withLock { $0.counters[name, default: 0] += by } }
+
+  /// Splits `/rest[/<store>]/V1/<route>`: the store code (nil: default) and the route's segments.
+  static func route(_ path: String) -> (store: String?, segments: [String])? {
+    var parts = path.split(separator: "/", omittingEmptySubsequences: true).map { String($0).removingPercentEncoding ?? String($0) }
+    if parts.first == "index.php" { parts.removeFirst() }
+    guard parts.first == "rest" else { return nil }
+    parts.removeFirst()
+    var store: String?
+    if let first = parts.first, first != "V1" {
+      store = first
+      parts.removeFirst()
+    }
+    guard parts.first == "V1" else { return nil }
+    return (store, Array(parts.dropFirst()))
+  }
+
+  private func handle(_ request: Request) async throws -> Response {
+    await plan.delay()
+    count("requests")
+    guard let (storeCode, segments) = Self.route(request.uri.path) else {
+      return Self.error("Request does not match any route.", status: .notFound)
+    }
+    // The store: `all` is the admin scope, `default` and the views' codes their own; anything else is refused.
+    let store: AdobeSeed.Store?
+    if let storeCode, storeCode != "all" {
+      guard let found = state.withLock({ $0.stores.first { $0.code == storeCode } }) else {
+        return Self.error("The store that was requested wasn't found. Verify the store and try again.", status: .notFound)
+      }
+      store = found
+    } else {
+      store = storeCode == "all" ? nil : state.withLock { $0.stores.first { $0.code == "default" } }
+    }
+    var request = request
+    let body = try await request.collectBody(upTo: 1 << 22)
+    let bytes = Array(buffer: body)
+    if request.method == .post, segments == ["integration", "admin", "token"] { return adminToken(bytes) }
+    if let refused = authenticate(request) { return refused }
+    let target = "\(request.method) /V1/\(segments.joined(separator: "/"))"
+    let fault = plan.draw(target)
+    switch fault {
+    case .throttled?: return Self.error("Too many requests", status: .tooManyRequests)  // Fastly, no Retry-After
+    case .unavailable?: return Response(status: .serviceUnavailable, body: .init(byteBuffer: .init(string: "<html>503 Service Unavailable</html>")))
+    case .serverError?: return internalError()
+    case .revokedToken?:
+      if let bearer = X3Simulator.bearer(request) { adminTokens.revoke(bearer) }
+      return Self.error("The consumer isn't authorized to access %resources.", ["resources": "Magento_Sales::sales"], status: .unauthorized)
+    default: break
+    }
+    let answer = dispatch(request.method, segments, store: store, query: Self.queryPairs(request.uri.query ?? ""), body: bytes)
+    switch fault {
+    case .badGateway?: return Response(status: .badGateway, body: .init(byteBuffer: .init(string: "<html>502 Bad Gateway</html>")))
+    case .serverErrorAfterCommit?: return internalError()
+    case .slow?: await plan.holdSlow()
+    default: break
+    }
+    return answer
+  }
+
+  private func internalError() -> Response {
+    let report = "webapi-" + ByteCodecs.hex(Digest.randomBytes(6))
+    return Self.error("Internal Error. Details are available in Magento log file. Report ID: %1", [report], status: .internalServerError)
+  }
+
+  static func queryPairs(_ query: String) -> [(String, String)] {
+    query.split(separator: "&").map { pair in
+      let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      let decode = { (s: Substring) in s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
+      return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
+    }
+  }
+
+  // MARK: auth
+
+  private func adminToken(_ body: [UInt8]) -> Response {
+    let f = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
+    guard let user = f["username"] as? String, let password = f["password"] as? String else {
+      return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": f["username"] == nil ? "username" : "password"])
+    }
+    guard user == config.adminUser, password == config.adminPassword else {
+      count("admin_login_failures")
+      return Self.error("The account sign-in was incorrect or your account is disabled temporarily. Please wait and try again later.",
+                        status: .unauthorized)
+    }
+    count("admin_tokens_issued")
+    return Self.json(adminTokens.issue(prefix: "adm"))
+  }
+
+  /// nil when the request may go on; otherwise Magento's refusal.
+  func authenticate(_ request: Request) -> Response? {
+    let header = request.headers[.authorization] ?? ""
+    let unauthorized = Self.error("The consumer isn't authorized to access %resources.", ["resources": "Magento_Sales::sales"], status: .unauthorized)
+    if header.hasPrefix("Bearer ") {
+      let token = String(header.dropFirst(7))
+      if adminTokens.valid(token) { return nil }
+      if config.integrationAsBearer, token == config.accessToken { return nil }
+      count("bearer_refused")
+      return unauthorized
+    }
+    guard header.hasPrefix("OAuth ") else { return unauthorized }
+    return verifyOAuth(header, request: request)
+  }
+
+  /// `OAuth k="v", …` → its decoded parameters.
+  static func oauthParameters(_ header: String) -> [String: String] {
+    var out: [String: String] = [:]
+    for part in header.dropFirst(6).split(separator: ",") {
+      let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+      guard kv.count == 2 else { continue }
+      let value = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+      out[String(kv[0])] = value.removingPercentEncoding ?? value
+    }
+    return out
+  }
+
+  /// RFC 3986 unreserved characters stay, everything else is %XX (RFC 5849 §3.6).
+  static func encode(_ s: String) -> String {
+    var out = ""
+    for b in s.utf8 {
+      switch b {
+      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+        out.unicodeScalars.append(UnicodeScalar(b))
+      default: out += String(format: "%%%02X", b)
+      }
+    }
+    return out
+  }
+
+  /// The store's own check of an OAuth 1.0a signature, in Magento's order: required parameters, version, method,
+  /// consumer and token, timestamp, nonce, then the signature over the request as it arrived.
+  private func verifyOAuth(_ header: String, request: Request) -> Response? {
+    let p = Self.oauthParameters(header)
+    for name in ["oauth_consumer_key", "oauth_signature_method", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_token"]
+    where (p[name] ?? "").isEmpty {
+      return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": name], status: .badRequest)
+    }
+    if let version = p["oauth_version"], version != "1.0" {
+      return Self.error("The \"%1\" Oauth version isn't supported.", [version], status: .unauthorized)
+    }
+    let method = p["oauth_signature_method"]!
+    let sha1Allowed = config.before("2.4.4")
+    guard method == "HMAC-SHA256" || (method == "HMAC-SHA1" && sha1Allowed) else {
+      count("signature_method_refused")
+      return Self.error("Signature method %1 is not supported", [method], status: .badRequest)
+    }
+    guard p["oauth_consumer_key"] == config.consumerKey else {
+      return Self.error("A consumer with the key \"%1\" doesn't exist. Verify the key and try again.", [p["oauth_consumer_key"]!], status: .unauthorized)
+    }
+    guard p["oauth_token"] == config.accessToken else {
+      return Self.error("The token length is invalid. Check the length and try again.", status: .unauthorized)
+    }
+    guard let timestamp = Double(p["oauth_timestamp"]!), abs(timestamp - Date().timeIntervalSince1970) <= config.timestampWindow else {
+      count("stale_timestamps")
+      return Self.error("The timestamp is invalid. Verify and try again.", status: .unauthorized)
+    }
+    // The signature over what arrived: method, scheme://host[:port]/path, and every parameter but the signature.
+    var params: [(String, String)] = p.filter { $0.key != "oauth_signature" && $0.key != "realm" }.map { ($0.key, $0.value) }
+    params += Self.queryPairs(request.uri.query ?? "")
+    let encoded: [(String, String)] = params.map { (Self.encode($0.0), Self.encode($0.1)) }
+    let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
+    let normalized = sorted.map { (k: String, v: String) -> String in k + "=" + v }.joined(separator: "&")
+    let authority: String = (request.head.authority ?? "localhost").lowercased()
+    let base = "http://" + authority + request.uri.path
+    let text = [request.method.rawValue.uppercased(), Self.encode(base), Self.encode(normalized)].joined(separator: "&")
+    let key = Self.encode(config.consumerSecret) + "&" + Self.encode(config.accessTokenSecret)
+    let expected = ByteCodecs.base64(Digest.hmac(method == "HMAC-SHA1" ? .sha1 : .sha256, key: Array(key.utf8), data: Array(text.utf8)))
+    guard expected == p["oauth_signature"] else {
+      count("bad_signatures")
+      return Self.error("The signature is invalid. Verify and try again.", status: .unauthorized)
+    }
+    let fresh = state.withLock { s in
+      let inserted = s.nonces.insert("\(p["oauth_consumer_key"]!)|\(p["oauth_nonce"]!)").inserted
+      if inserted, request.method == .get { s.lastSigned = (request.uri.description, header) }
+      return inserted
+    }
+    guard fresh else {
+      count("nonce_replays")
+      return Self.error("The nonce is already being used by the consumer with ID %1.", [String(config.consumerID)], status: .unauthorized)
+    }
+    return nil
+  }
+
+  // MARK: dispatch
+
+  private func dispatch(_ method: HTTPTypes.HTTPRequest.Method, _ s: [String], store: AdobeSeed.Store?, query: [(String, String)],
+                        body: [UInt8]) -> Response {
+    let object = { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+    switch (method, s.count, s.first ?? "") {
+    case (.get, 1, "orders"): return search(query) { $0.orders.values.map { $0 } }
+    case (.get, 2, "orders"):
+      guard let id = Int(s[1]), let o = state.withLock({ $0.orders[id] }) else { return Self.error(Self.notFound, status: .notFound) }
+      return Self.json(o)
+    case (.post, 3, "order") where s[2] == "ship": return ship(Int(s[1]), object())
+    case (.post, 3, "order") where s[2] == "invoice": return invoice(Int(s[1]), object())
+    case (.get, 1, "invoices"): return search(query) { $0.invoices.values.map { $0 } }
+    case (.get, 2, "invoices"):
+      guard let id = Int(s[1]), let i = state.withLock({ $0.invoices[id] }) else { return Self.error(Self.notFound, status: .notFound) }
+      return Self.json(i)
+    case (.get, 1, "shipments"): return search(query) { $0.shipments.values.map { $0 } }
+    case (.get, 2, "shipment"):
+      guard let id = Int(s[1]), let i = state.withLock({ $0.shipments[id] }) else { return Self.error(Self.notFound, status: .notFound) }
+      return Self.json(i)
+    case (.get, 2, "customers") where s[1] == "search": return search(query) { $0.customers.values.map { $0 } }
+    case (.get, 2, "customers"):
+      guard let id = Int(s[1]), let c = state.withLock({ $0.customers[id] }) else {
+        return Self.error("No such entity with %fieldName = %fieldValue", ["fieldName": "customerId", "fieldValue": s[1]], status: .notFound)
+      }
+      return Self.json(c)
+    case (.post, 1, "customers"): return createCustomer(object())
+    case (.get, 1, "products"): return search(query) { st in st.products.values.map { Self.productResource($0, store: store, st.products) } }
+    case (.get, 2, "products"):
+      guard let answer = state.withLock({ st in st.products[s[1]].map { Self.productResource($0, store: store, st.products) } }) else {
+        return Self.error("The product that was requested doesn't exist. Verify the product and try again.", status: .notFound)
+      }
+      return Self.json(answer)
+    case (.post, 1, "products"): return saveProduct(nil, object(), store: store)
+    case (.put, 2, "products"): return saveProduct(s[1], object(), store: store)
+    case (.get, 2, "store") where s[1] == "storeViews":
+      return Self.json(state.withLock { $0.stores.map { ["id": $0.id, "code": $0.code, "name": $0.name, "website_id": 1, "store_group_id": 1] } })
+    default:
+      return Self.error("Request does not match any route.", status: .notFound)
+    }
+  }
+
+  private func search(_ query: [(String, String)], rows: (State) -> [[String: Any]]) -> Response {
+    let criteria: AdobeSearchCriteria
+    do { criteria = try AdobeSearchCriteria(query) } catch let e as AdobeSearchCriteria.Invalid {
+      return Self.error(e.message, e.parameters)
+    } catch { return Self.error("\(error)") }
+    if config.inputLimits, let size = criteria.pageSize, size > 300 {
+      return Self.error("Maximum SearchCriteria pageSize is %max", ["max": 300])
+    }
+    let all = state.withLock { rows($0) }
+    let result = criteria.apply(all, repeatLastPage: config.before("2.4.0"), defaultPageSize: config.inputLimits ? 20 : nil)
+    var echo = criteria.echo
+    if config.version == "2.4.4" { echo["page_size"] = nil }  // magento#35310
+    return Self.json(["items": result.page, "search_criteria": echo, "total_count": result.total])
+  }
+
+  /// A product as store view `store` shows it (its price and name there), or the default scope's (`all`).
+  static func productResource(_ p: AdobeSeed.Product, store: AdobeSeed.Store?, _ products: [String: AdobeSeed.Product]) -> [String: Any] {
+    var out: [String: Any] = [
+      "id": p.id, "sku": p.sku, "name": store?.names[p.sku] ?? p.name, "price": store?.prices[p.sku] ?? p.price,
+      "type_id": p.type, "attribute_set_id": 4, "status": 1, "visibility": p.parent == nil ? 4 : 1,
+      "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00",
+    ]
+    if p.type == "configurable" {
+      out["extension_attributes"] = ["configurable_product_links": p.children.compactMap { products[$0]?.id }]
+    }
+    return out
+  }
+
+  private func saveProduct(_ sku: String?, _ body: [String: Any], store: AdobeSeed.Store?) -> Response {
+    guard let p = body["product"] as? [String: Any] else { return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": "product"]) }
+    guard let given = (p["sku"] as? String) ?? sku, !given.isEmpty else { return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": "sku"]) }
+    let price = (p["price"] as? NSNumber).flatMap { ExactDecimal($0.stringValue) }
+    let name = p["name"] as? String
+    let saved: [String: Any]? = state.withLock { s in
+      if var existing = s.products[given] {
+        if let storeIndex = store.flatMap({ st in s.stores.firstIndex { $0.id == st.id } }), store?.code != "default" {
+          if let price { s.stores[storeIndex].prices[given] = price }
+          if let name { s.stores[storeIndex].names[given] = name }
+        } else {
+          if let price { existing.price = price }
+          if let name { existing.name = name }
+          s.products[given] = existing
+        }
+        let view = store.flatMap { st in s.stores.first { $0.id == st.id } }
+        return Self.productResource(s.products[given]!, store: view, s.products)
+      }
+      guard let name, let price else { return nil }
+      s.nextID += 1
+      let product = AdobeSeed.Product(id: s.nextID, sku: given, name: name, type: p["type_id"] as? String ?? "simple", price: price,
+                                      taxPercent: ExactDecimal(19))
+      s.products[given] = product
+      s.counters["products_created", default: 0] += 1
+      return Self.productResource(product, store: nil, s.products)
+    }
+    guard let saved else {
+      return Self.error("The value of attribute \"%1\" must be set.", [name == nil ? "name" : "price"])
+    }
+    return Self.json(saved)
+  }
+
+  private func createCustomer(_ body: [String: Any]) -> Response {
+    guard let c = body["customer"] as? [String: Any] else { return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": "customer"]) }
+    for field in ["email", "firstname", "lastname"] where ((c[field] as? String) ?? "").isEmpty {
+      return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": field])
+    }
+    let website = (c["website_id"] as? Int) ?? 1
+    let created: [String: Any]? = state.withLock { s in
+      let email = (c["email"] as! String).lowercased()
+      if s.customers.values.contains(where: { "\($0["email"]!)".lowercased() == email && ($0["website_id"] as? Int) == website }) { return nil }
+      s.nextID += 1
+      let now = Self.stamp(Date().timeIntervalSince1970)
+      let row: [String: Any] = [
+        "id": s.nextID, "email": c["email"]!, "firstname": c["firstname"]!, "lastname": c["lastname"]!, "group_id": c["group_id"] ?? 1,
+        "store_id": c["store_id"] ?? 1, "website_id": website, "created_at": now, "updated_at": now, "addresses": [] as [Any],
+      ]
+      s.customers[s.nextID] = row
+      s.counters["customers_created", default: 0] += 1
+      return row
+    }
+    guard let created else { return Self.error("A customer with the same email address already exists in an associated website.") }
+    return Self.json(created)
+  }
+
+  // MARK: invoices and shipments
+
+  /// Magento refusing an invoice or a shipment, as the answer it sends.
+  struct Refused: Error, @unchecked Sendable {
+    let response: Response
+  }
+
+  /// The quantities to act on per order row: `items` as given (configurable children refused in favour of their
+  /// parent, as Magento ignores them), or everything left. `done` reads what a row has had already.
+  private static func quantities(_ order: [String: Any], _ given: [[String: Any]]?, done: String) -> Result<[Int: Int], Refused> {
+    let rows = order["items"] as? [[String: Any]] ?? []
+    func left(_ row: [String: Any]) -> Int { (row["qty_ordered"] as? Int ?? 0) - (row[done] as? Int ?? 0) - (row["qty_canceled"] as? Int ?? 0) }
+    var out: [Int: Int] = [:]
+    if let given, !given.isEmpty {
+      for g in given {
+        guard let id = (g["order_item_id"] as? NSNumber)?.intValue, let qty = (g["qty"] as? NSNumber)?.doubleValue else { continue }
+        guard let row = rows.first(where: { $0["item_id"] as? Int == id }), row["parent_item_id"] is NSNull else { continue }
+        guard qty > 0 else { continue }
+        guard qty == qty.rounded(), Int(qty) <= left(row) else {
+          return .failure(Refused(response: error("We found an invalid quantity to %1 item \"%2\".",
+                                                  [done == "qty_shipped" ? "ship" : "invoice", "\(row["name"] ?? "")"])))
+        }
+        out[id, default: 0] += Int(qty)
+      }
+    } else {
+      for row in rows where row["parent_item_id"] is NSNull && left(row) > 0 { out[row["item_id"] as! Int] = left(row) }
+    }
+    return .success(out)
+  }
+
+  /// Applies quantities to an order's rows (a configurable parent's child follows it).
+  private static func apply(_ q: [Int: Int], to order: inout [String: Any], field: String) {
+    var rows = order["items"] as? [[String: Any]] ?? []
+    for i in rows.indices {
+      let id = rows[i]["item_id"] as! Int
+      let parent = rows[i]["parent_item_id"] as? Int
+      if let n = q[id] ?? parent.flatMap({ q[$0] }) { rows[i][field] = (rows[i][field] as? Int ?? 0) + n }
+    }
+    order["items"] = rows
+    let complete = rows.allSatisfy { ($0["qty_shipped"] as? Int ?? 0) >= ($0["qty_ordered"] as? Int ?? 0) }
+      && rows.allSatisfy { ($0["qty_invoiced"] as? Int ?? 0) >= ($0["qty_ordered"] as? Int ?? 0) }
+    if complete { (order["state"], order["status"]) = ("complete", "complete") }
+    order["updated_at"] = stamp(Date().timeIntervalSince1970)
+  }
+
+  func ship(_ id: Int?, _ body: [String: Any]) -> Response {
+    state.withLock { s -> Response in
+      guard let id, var order = s.orders[id] else { return Self.error(Self.notFound, status: .notFound) }
+      let rows = order["items"] as? [[String: Any]] ?? []
+      let open = rows.contains { $0["parent_item_id"] is NSNull && ($0["qty_ordered"] as? Int ?? 0) > ($0["qty_shipped"] as? Int ?? 0) }
+      guard open, order["state"] as? String != "canceled" else {
+        s.counters["ship_refused", default: 0] += 1
+        return Self.error("Shipment Document Validation Error(s):\nThe order does not allow a shipment to be created.")
+      }
+      let q: [Int: Int]
+      switch Self.quantities(order, body["items"] as? [[String: Any]], done: "qty_shipped") {
+      case .failure(let r):
+        s.counters["ship_refused", default: 0] += 1
+        return r.response
+      case .success(let v): q = v
+      }
+      guard !q.isEmpty else {
+        s.counters["ship_refused", default: 0] += 1
+        return Self.error("Shipment Document Validation Error(s):\nYou can't create a shipment without products.")
+      }
+      Self.apply(q, to: &order, field: "qty_shipped")
+      s.orders[id] = order
+      s.nextID += 1
+      let shipmentID = s.nextID
+      let tracks = (body["tracks"] as? [[String: Any]] ?? []).enumerated().map { i, t -> [String: Any] in
+        ["entity_id": shipmentID * 10 + i, "parent_id": shipmentID, "order_id": id, "track_number": t["track_number"] ?? "",
+         "title": t["title"] ?? "", "carrier_code": t["carrier_code"] ?? "custom"]
+      }
+      var comments: [[String: Any]] = []
+      if let c = body["comment"] as? [String: Any], let text = c["comment"] as? String {
+        comments.append(["comment": text, "is_visible_on_front": c["is_visible_on_front"] ?? 0, "parent_id": shipmentID])
+      }
+      let items = q.keys.sorted().map { itemID -> [String: Any] in
+        let row = rows.first { $0["item_id"] as? Int == itemID }!
+        return ["order_item_id": itemID, "qty": q[itemID]!, "sku": row["sku"] ?? "", "name": row["name"] ?? "", "parent_id": shipmentID]
+      }
+      s.shipments[shipmentID] = [
+        "entity_id": shipmentID, "increment_id": String(format: "%09d", 200_000_000 + shipmentID), "order_id": id,
+        "store_id": order["store_id"] ?? 1, "total_qty": q.values.reduce(0, +), "items": items, "tracks": tracks, "comments": comments,
+        "created_at": Self.stamp(Date().timeIntervalSince1970), "updated_at": Self.stamp(Date().timeIntervalSince1970),
+      ]
+      s.counters["shipments_created", default: 0] += 1
+      return Self.json(shipmentID)
+    }
+  }
+
+  private func invoice(_ id: Int?, _ body: [String: Any]) -> Response {
+    state.withLock { s -> Response in
+      guard let id, var order = s.orders[id] else { return Self.error(Self.notFound, status: .notFound) }
+      let q: [Int: Int]
+      switch Self.quantities(order, body["items"] as? [[String: Any]], done: "qty_invoiced") {
+      case .failure(let r): return r.response
+      case .success(let v): q = v
+      }
+      guard !q.isEmpty else { return Self.error("The invoice can't be created without products. Add products and try again.") }
+      Self.apply(q, to: &order, field: "qty_invoiced")
+      s.orders[id] = order
+      s.nextID += 1
+      let rows = order["items"] as? [[String: Any]] ?? []
+      var total = ExactDecimal(0)
+      let items = q.keys.sorted().map { itemID -> [String: Any] in
+        let row = rows.first { $0["item_id"] as? Int == itemID }!
+        let price = row["price"] as? ExactDecimal ?? ExactDecimal(0)
+        let line = Self.money((try? price.multiplied(by: ExactDecimal(Int64(q[itemID]!)))) ?? price)
+        total = (try? total.adding(line)) ?? total
+        return ["order_item_id": itemID, "qty": q[itemID]!, "sku": row["sku"] ?? "", "price": price]
+      }
+      s.invoices[s.nextID] = [
+        "entity_id": s.nextID, "increment_id": String(format: "%09d", 300_000_000 + s.nextID), "order_id": id, "state": 2,
+        "grand_total": total, "items": items, "created_at": Self.stamp(Date().timeIntervalSince1970),
+        "updated_at": Self.stamp(Date().timeIntervalSince1970),
+      ]
+      return Self.json(s.nextID)
+    }
+  }
+
+  // MARK: for tests, the sandbox and summaries
+
+  /// The order resource of `incrementID`, as GET /V1/orders/{id} answers it.
+  public func orderResource(incrementID: String) -> [String: Any]? {
+    state.withLock { s in s.orders.values.first { $0["increment_id"] as? String == incrementID } }
+  }
+
+  /// Order `incrementID`'s entity id.
+  public func orderID(incrementID: String) -> Int? { orderResource(incrementID: incrementID)?["entity_id"] as? Int }
+
+  /// The shipments of order `incrementID`.
+  public func shipments(incrementID: String) -> [[String: Any]] {
+    guard let id = orderID(incrementID: incrementID) else { return [] }
+    return state.withLock { s in s.shipments.values.filter { $0["order_id"] as? Int == id } }
+  }
+
+  /// Every shipment the store holds.
+  public var allShipments: [[String: Any]] { state.withLock { Array($0.shipments.values) } }
+
+  /// Each order's grand total, by increment id.
+  public var orderTotals: [String: ExactDecimal] {
+    state.withLock { s in
+      Dictionary(uniqueKeysWithValues: s.orders.values.map { ("\($0["increment_id"]!)", $0["grand_total"] as! ExactDecimal) })
+    }
+  }
+
+  /// Quantity shipped of each order row (item id → qty) of order `incrementID`.
+  public func shipped(incrementID: String) -> [String: Int] {
+    var out: [String: Int] = [:]
+    for row in orderResource(incrementID: incrementID)?["items"] as? [[String: Any]] ?? [] where row["parent_item_id"] is NSNull {
+      out["\(row["sku"]!)", default: 0] += row["qty_shipped"] as? Int ?? 0
+    }
+    return out
+  }
+
+  /// Touches order `incrementID` (its `updated_at` becomes now) and, with `fire`, sends its event to the
+  /// subscribers, as a merchant's edit would.
+  public func touch(incrementID: String, fire: Bool = true, event: String = "observer.sales_order_save_after") {
+    state.withLock { s in
+      guard let id = s.orders.first(where: { $0.value["increment_id"] as? String == incrementID })?.key else { return }
+      s.orders[id]!["updated_at"] = Self.stamp(Date().timeIntervalSince1970)
+    }
+    if fire { self.fire(event: event, order: incrementID) }
+  }
+
+  /// Ships all that is left of order `incrementID`, as a person in the Admin would; false when nothing is left.
+  @discardableResult
+  public func shipEverything(incrementID: String) -> Bool {
+    guard let id = orderID(incrementID: incrementID) else { return false }
+    return ship(id, ["comment": ["comment": "shipped in the Admin"]]).status == .ok
+  }
+
+  /// The last OAuth-signed GET the store accepted (its path and query, and its Authorization header), to replay.
+  public var lastSignedRequest: (uri: String, authorization: String)? { state.withLock { $0.lastSigned } }
+
+  /// The public key a receiver verifies webhooks with (the Admin shows it after "Regenerate key pair").
+  public var webhookPublicKey: String { webhookKey.publicPEM }
+  public var ioPublicKeys: (String, String) { (ioKeys.0.publicPEM, ioKeys.1.publicPEM) }
+
+  public var counts: [String: Int] {
+    state.withLock { s in
+      var out = s.counters
+      out["orders"] = s.orders.count
+      out["shipments"] = s.shipments.count
+      out["invoices"] = s.invoices.count
+      out["customers"] = s.customers.count
+      out["products"] = s.products.count
+      return out
+    }
+  }
+
+  public var faultsInjected: Int { plan.injected.withLock { $0.values.reduce(0, +) } }
+  /// Faults of one kind injected so far (`serverErrorAfterCommit`…).
+  public func faultsInjected(_ kind: String) -> Int { plan.injected.withLock { s in s.first { $0.key.rawValue == kind }?.value ?? 0 } }
+}
