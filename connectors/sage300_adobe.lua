@@ -27,7 +27,8 @@ local s = c.settings
 
 -- Adobe is only read here: the host refuses any write to it before it leaves (read_only).
 local shop = adobe_commerce.client {
-  url = s.adobe.url, store_code = s.adobe.store_code, credential = s.adobe.credential, page_size = s.adobe.page_size,
+  url = s.adobe.url, store_code = s.adobe.store_code, version = s.adobe.version, credential = s.adobe.credential,
+  page_size = s.adobe.page_size,
   timeout = s.adobe.timeout, max_concurrent = s.adobe.max_concurrent, read_only = true,
 }
 local erp = sage300.client(s.sage300)
