@@ -404,7 +404,7 @@ end)
 
 -- Timestamps have whole seconds: the cursor remembers what it handled at its last second by id and version.
 local function order_version(o)
-  return tostring(o.entity_id) .. "/" .. tostring(o.state) .. "/" .. tostring(o.updated_at)
+  return tostring(o.id) .. "/" .. tostring(o.state) .. "/" .. tostring(o.updated_at)
 end
 
 --- Posts the batches this connector left open (a run that stopped between adding and posting), except those of

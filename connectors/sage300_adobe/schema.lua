@@ -11,7 +11,7 @@ local adobe = {
   version = { type = "string", default = "2.4.6",
     description = "the store's Magento version (before 2.4.0 a page past the end repeats the last page)" },
   webhook_credential = { type = "string",
-    description = "not used here: this connector polls on its schedule (kept so one [adobe] section fits every pairing)" },
+    description = "not used here: this connector polls on its schedule (kept so one [adobe] section fits all)" },
   page_size = { type = "integer", default = 100, description = "searchCriteria pageSize (≤ 300 with input limits on)" },
   timeout = { type = "duration", default = "60s" },
   max_concurrent = { type = "integer", default = 4 },
