@@ -128,7 +128,8 @@ struct Sage300Rig {
       Set(rig.documents) == rig.eligible && rig.batches.allSatisfy { $0["BatchStatus"] as? String == "ReadyToPost" }
     }
     let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.outcome): \($0.error ?? "")" }
-    #expect(landed, "\(rig.documents.count) invoices of \(rig.eligible.count); records needing attention:\n\(open.joined(separator: "\n"))")
+    let jobs = try await host.store().stats().jobsByState
+    #expect(landed, "\(rig.documents.count) invoices of \(rig.eligible.count), batches \(rig.batches.map { "\($0["BatchNumber"]!) \($0["BatchStatus"]!)" }), jobs \(jobs); records needing attention:\n\(open.joined(separator: "\n"))")
     try await Task.sleep(nanoseconds: 2_000_000_000)  // let retries still in flight finish
     #expect(rig.documents.count == rig.eligible.count, "an order was invoiced twice")
     #expect(rig.postings.allSatisfy { $0 == 1 }, "a batch was posted twice: \(rig.postings)")

@@ -599,29 +599,33 @@ function Client:add_invoice(company, number, invoice)
 end
 
 --- Posting, its own step: sets batch `number` `ReadyToPost`. A batch already ready or posted is left alone (it was
---- posted by an earlier attempt), so no batch is posted twice. Returns the status it has now and whether this call
---- changed it.
+--- posted by an earlier attempt), so no batch is posted twice. Setting the status is the same change however often
+--- it is asked, so after a failure the batch is read again and, still open, asked again (three times at most).
+--- Returns the status it has now and whether this call changed it.
 ---@param company string
 ---@param number integer
 ---@return string status
 ---@return boolean changed
 function Client:post_batch(company, number)
-  local batch = self:read(company, "AR/ARInvoiceBatches", number)
-  if not batch then
-    system_error.raise({ kind = "business", system = "sage300", retryable = false,
-      message = "sage300: AR invoice batch " .. number .. " of " .. company .. " does not exist" })
+  local last
+  for _ = 1, 3 do
+    local batch = self:read(company, "AR/ARInvoiceBatches", number)
+    if not batch then
+      system_error.raise({ kind = "business", system = "sage300", retryable = false,
+        message = "sage300: AR invoice batch " .. number .. " of " .. company .. " does not exist" })
+    end
+    if batch.BatchStatus ~= "Open" then return batch.BatchStatus, false end
+    if last and system_error.is(last, "business") then error(last, 0) end  -- refused while open: a real refusal
+    local ok, err = pcall(self.patch, self, company, "AR/ARInvoiceBatches", number,
+      { BatchNumber = number, BatchStatus = "ReadyToPost" })
+    if ok then
+      log.info("sage300: AR invoice batch ready to post", { company = company, batch = number })
+      return "ReadyToPost", true
+    end
+    if not system_error.is(err) or not (err.kind == "business" or err.retryable or err.ambiguous) then error(err, 0) end
+    last = err
   end
-  if batch.BatchStatus ~= "Open" then return batch.BatchStatus, false end
-  local ok, err = pcall(self.patch, self, company, "AR/ARInvoiceBatches", number,
-    { BatchNumber = number, BatchStatus = "ReadyToPost" })
-  if ok then
-    log.info("sage300: AR invoice batch ready to post", { company = company, batch = number })
-    return "ReadyToPost", true
-  end
-  -- Ambiguous, or refused because an earlier attempt already set it: what the batch says now decides.
-  local now = self:read(company, "AR/ARInvoiceBatches", number)
-  if now and now.BatchStatus ~= "Open" then return now.BatchStatus, false end
-  error(err, 0)
+  error(last, 0)
 end
 
 return _M
