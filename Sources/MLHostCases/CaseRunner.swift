@@ -87,16 +87,18 @@ public struct CaseRunner: Sendable {
       throw CaseFileError(c.file, "the connector did not load: \(error)")
     }
     let dispatcher = Task { await world.host.runDispatcher() }
+    // By its definition: the route table names only connectors that take webhooks.
+    let connector = await world.host.definitions.first?.name ?? world.connector
     do {
       for (i, step) in c.steps.enumerated() {
         do {
-          try await world.perform(step, connector: world.connector)
+          try await world.perform(step, connector: connector)
         } catch {
           throw CaseFileError(c.file, "steps[\(i + 1)] (\(step.line)): \(error)")
         }
         try await world.settle(timeout: settleTimeout)
       }
-      let differences = try await CaseCheck(world: world, expect: c.expect).differences()
+      let differences = try await CaseCheck(world: world, expect: c.expect, connector: connector).differences()
       dispatcher.cancel()
       await world.close()
       return differences
@@ -136,6 +138,7 @@ public struct CaseRunner: Sendable {
         fulfilled: o.fulfilled, cancelled: o.cancelled, shipping: shipping, usSalesTax: o.usSalesTax))
     }
     options.data = data
+    if let version = c.seed.adobeVersion { options.adobe.version = version }
     for (key, value) in c.seed.x3Names {
       switch key {
       case "invoice_lines": options.x3.names.invoiceLines = value

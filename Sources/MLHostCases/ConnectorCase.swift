@@ -25,6 +25,8 @@ public struct ConnectorCase: Sendable {
     public var shopifyAvailable: [String: Int] = [:]
     /// The X3 installation's names for what varies (`invoice_lines`, `delivery_lines`, `tax_level`, `origin`).
     public var x3Names: [String: String] = [:]
+    /// The simulated store's Magento version (2.3 answers a page past the end with the last page again).
+    public var adobeVersion: String?
   }
 
   public struct Order: Sendable {
@@ -197,8 +199,9 @@ extension ConnectorCase {
     var c = ConnectorCase(name: file.deletingPathExtension().lastPathComponent, file: file,
                           description: try top["description"].map { try V.string($0, "description") } ?? "")
     let seed = try V.table(top["seed"] ?? .nil_, "seed", keys: [
-      "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names",
+      "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names", "adobe_version",
     ])
+    c.seed.adobeVersion = try seed["adobe_version"].map { try V.string($0, "seed.adobe_version") }
     if let n = seed["orders"] { c.seed.orders = try V.int(n, "seed.orders") }
     for (i, o) in try V.list(seed["order"] ?? .nil_, "seed.order").enumerated() {
       c.seed.extraOrders.append(try order(o, "seed.order[\(i + 1)]"))

@@ -709,6 +709,7 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
       out["invoices"] = s.invoices.count
       out["customers"] = s.customers.count
       out["products"] = s.products.count
+      out["writes"] = s.counters["writes", default: 0]
       return out
     }
   }
