@@ -29,8 +29,7 @@ struct Sage300Rig {
 
   /// `--set` for the sandbox's URLs and credentials under this connector's sections, plus `extra` settings.
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings.filter { $0.key.hasPrefix("adobe.") || $0.key.hasPrefix("sage300.") }
-      .merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(sections: ["adobe", "sage300"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
 
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {

@@ -29,7 +29,7 @@ struct AdobeRig {
   }
 
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings.merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(sections: ["adobe", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
 
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {

@@ -29,7 +29,7 @@ struct Rig {
 
   /// `--set` for the sandbox's URLs, plus `extra` settings.
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings.merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(sections: ["shopify", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
 
   /// One `--once` run to its end.
