@@ -29,6 +29,7 @@ local F = erp.fields
 local items = mapping.new("items", s.items)
 local purchase_accounts = mapping.new("purchase_accounts", s.purchase_accounts, { pattern = "^[%w%-_]+$" })
 local tax_levels = mapping.new("tax_levels", s.tax_levels, { pattern = "^[%w%-_]+$" })
+local tax_accounts = mapping.new("tax_accounts", s.tax_accounts, { pattern = "^[%w%-_]+$" })
 local carriers = mapping.new("carriers", s.carriers)
 
 local INVOICING = {}
@@ -87,9 +88,15 @@ local function build_invoice(reject, order, po)
   local lines, allocation = {}, {}
   local net, tax = money.new("0"), money.new("0")
 
-  local function level_of(where, percent)
+  --- A line's tax level and deductible-tax GL account, both by its rate ("19"), the account checked in X3.
+  local function taxed(where, percent)
     local key = reconcile.rate_key(money.div(percent, 100, 6))
-    return tax_levels:get(key) or reject("no X3 tax level mapped for " .. key .. " % tax (" .. where .. ")")
+    local level = tax_levels:get(key) or reject("no X3 tax level mapped for " .. key .. " % tax (" .. where .. ")")
+    local account = tax_accounts:get(key)
+      or reject("no GL tax account mapped for " .. key .. " % tax (" .. where .. ")")
+    local _, problem = x3_row("account", account)
+    if problem then reject(problem .. " (tax of " .. where .. ")") end
+    return level, account
   end
 
   for i, line in ipairs(order.lines) do
@@ -122,17 +129,19 @@ local function build_invoice(reject, order, po)
         .. where .. ", store " .. order.store_id .. ")")
     end
     local line_net = line.row_total - line.discount
+    local level, tax_account = taxed(where, line.tax_percent)
     net, tax = net + line_net, tax + line.tax
     lines[#lines + 1] = {
       [F.line_item] = code, [F.line_quantity] = quantity, [F.line_price] = reconcile.cents(line.price),
       [F.line_net] = reconcile.cents(line_net), [F.line_tax] = reconcile.cents(line.tax),
-      [F.line_tax_level] = level_of(where, line.tax_percent), [F.line_account] = account,
+      [F.line_tax_level] = level, [F.line_account] = account,
       [F.line_po] = reference, [F.line_po_line] = pl[F.po_line],
     }
     allocation[#allocation + 1] = {
-      line = #lines, sku = line.sku, item = code, account = account, amount = line_net, tax = line.tax,
+      line = #lines, sku = line.sku, item = code, account = account, amount = line_net,
       po_line = pl[F.po_line], adobe_item_id = line.item_id,
     }
+    allocation[#allocation + 1] = { line = #lines, sku = line.sku, account = tax_account, amount = line.tax }
   end
   if money.cmp(order.shipping, 0) ~= 0 or money.cmp(order.shipping_tax, 0) ~= 0 then
     local account = s.freight.account or reject("it has shipping but no freight account is set (freight.account)")
@@ -141,13 +150,16 @@ local function build_invoice(reject, order, po)
     local _, account_problem = x3_row("account", account)
     if account_problem then reject(account_problem .. " (freight)") end
     net, tax = net + order.shipping, tax + order.shipping_tax
+    local level, tax_account = taxed("shipping", money.new(s.freight.tax_rate))
     lines[#lines + 1] = {
       [F.line_item] = s.freight.item, [F.line_quantity] = 1, [F.line_price] = reconcile.cents(order.shipping),
       [F.line_net] = reconcile.cents(order.shipping), [F.line_tax] = reconcile.cents(order.shipping_tax),
-      [F.line_tax_level] = level_of("shipping", money.new(s.freight.tax_rate)), [F.line_account] = account,
+      [F.line_tax_level] = level, [F.line_account] = account,
     }
-    allocation[#allocation + 1] = { line = #lines, sku = "shipping", account = account, amount = order.shipping,
-      tax = order.shipping_tax }
+    allocation[#allocation + 1] = { line = #lines, sku = "shipping", account = account, amount = order.shipping }
+    allocation[#allocation + 1] = {
+      line = #lines, sku = "shipping", account = tax_account, amount = order.shipping_tax,
+    }
   end
   -- Validated before posting: lines and shipping net, plus tax, are the order's total to the cent.
   if money.cmp(tax, order.tax) ~= 0 then
@@ -353,6 +365,47 @@ c:handler("x3.customer", function(rec, row)
   })
   return rec:created("adobe", created and created.id or "(dry run)", ids)
 end)
+
+c:handler("x3.item", function(rec, row)
+  local code = row[F.item_code]
+  local sku = items:key_of(code) or code
+  local ids = { x3_item = code, sku = sku }
+  local mapped = rec:target_id("adobe")
+  if mapped then return rec:unchanged("adobe", mapped, ids) end
+  local found = store:product(sku)
+  if found then return rec:unchanged("adobe", found.id, ids) end
+  -- Created disabled, at price 0: the store's price, visibility and content are the merchant's to set.
+  local created = store:with_store("all"):save_product({
+    sku = sku, name = tostring(row[F.item_name] or code), price = 0, type_id = "simple", status = 2,
+    attribute_set_id = 4, visibility = 1,
+  })
+  return rec:created("adobe", created and created.id or "(dry run)", ids)
+end)
+
+c:handler("adobe.product", function(rec, product)
+  local code = items:get(product.sku, product.sku)
+  local ids = { adobe_product = product.id, sku = product.sku, x3_item = code }
+  if erp:read("item", code) then return rec:unchanged("x3", code, ids) end
+  rec:reject("store product " .. product.sku .. " is not an X3 item (" .. code .. "); create it in X3 with its class"
+    .. " and unit, or map the SKU in items, then replay")
+end)
+
+if s.products ~= "none" then
+  c:every(s.poll_products, "align_products", function(job)
+    local rows = {}
+    for row in erp:query("item") do
+      if purchase_accounts:get(row[F.item_class]) then rows[#rows + 1] = row end
+    end
+    mlhost.each(rows, s.concurrency, function(row) job:record("x3.item", row[F.item_code], row) end)
+    if s.products == "both" then
+      local list = {}
+      for p in store:search("/products", adobe_commerce.search():where("type_id", "eq", "simple")) do
+        list[#list + 1] = { id = p.id, sku = p.sku }
+      end
+      mlhost.each(list, s.concurrency, function(p) job:record("adobe.product", p.sku, p) end)
+    end
+  end)
+end
 
 -- Timestamps have whole seconds, so the cursor remembers what it handled at its last second by id and state.
 local function order_version(order) return order.id .. "/" .. tostring(order.status) end

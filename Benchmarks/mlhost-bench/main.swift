@@ -376,6 +376,7 @@ func benchSync() async throws {
 let benches: [(String, () async throws -> Void)] = [
   ("calls", benchCalls), ("json", benchJSON), ("coroutines", benchCoroutines), ("reload", benchReload),
   ("dispatch", benchDispatch), ("http", benchHTTP), ("sync", benchSync), ("budget", benchBudget),
+  ("adobe", benchAdobe),
 ]
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "serve-bare", arguments.count == 2, let port = Int(arguments[1]) {

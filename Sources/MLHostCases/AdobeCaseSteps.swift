@@ -16,6 +16,7 @@ extension ConnectorCase {
     "adobe_replay_request": [],
     "x3_add_purchase_order": [],
     "x3_add_delivery": ["order", "item", "quantity", "tracking", "carrier"],
+    "x3_add_item": ["item", "name", "class"],
   ]
 
   public struct ShipmentExpectation: Sendable {
@@ -75,6 +76,11 @@ extension World {
     case "adobe_replay_request":
       let status = await sandbox.replayLastAdobeRequest()
       guard status == 401 else { throw CaseValue.Problem("the replayed request was answered \(status), not 401") }
+    case "x3_add_item":
+      let item = try text("item")
+      guard sandbox.x3.addItem(item, name: (try? text("name")) ?? item, productClass: (try? text("class")) ?? "GOODS") else {
+        throw CaseValue.Problem("X3 already has item \(item)")
+      }
     case "x3_add_purchase_order":
       guard let missing = sandbox.adobeSeed.missingPO else { throw CaseValue.Problem("the seed keeps no purchase order back") }
       sandbox.x3.addPurchaseOrder(missing.purchaseOrder)

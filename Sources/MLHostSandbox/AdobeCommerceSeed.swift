@@ -104,6 +104,9 @@ public struct AdobeSeed: Sendable {
                               taxPercent: dec("19"), parent: "HOODIE"))
       id += 1
     }
+    // In the store only: X3 has no such item.
+    products.append(Product(id: id, sku: "LAMP-ZEN", name: "Lampe «Zen» ✨", type: "simple", price: dec("45.00"), taxPercent: dec("19")))
+    id += 1
     let stores = [
       Store(id: 1, code: "default", name: "Default Store View", prices: [:], names: [:]),
       Store(id: 2, code: "fr", name: "Vue française", prices: ["MUG-CAFE": dec("8.90"), "HOODIE-S": dec("42.00"), "HOODIE-M": dec("42.00"),
@@ -117,7 +120,7 @@ public struct AdobeSeed: Sendable {
     let customers = SandboxSeed.people.enumerated().map { i, p in
       Customer(id: i + 1, email: "\(p.2)@example.com", first: p.0, last: p.1, storeID: i % 4 == 1 ? 2 : 1)
     }
-    let simple = products.filter { $0.type == "simple" && $0.parent == nil }
+    let simple = products.filter { p in SandboxSeed.catalogue.contains { $0.sku == p.sku } }
     var orders: [Order] = []
     var pos: [PurchaseOrder] = []
     var deliveries: [Delivery] = []

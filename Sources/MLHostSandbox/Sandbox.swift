@@ -3,8 +3,8 @@ import Hummingbird
 import Logging
 import MLHostRuntime
 
-/// The built-in sandbox: simulated Shopify and Sage X3 servers on loopback, each on its own port (its own origin,
-/// as the real systems are different hosts), with the credentials a connector needs to reach them.
+/// The built-in sandbox: simulated Shopify, Sage X3 and Adobe Commerce servers on loopback, each on its own port
+/// (its own origin, as the real systems are different hosts), with the credentials a connector needs to reach them.
 public final class Sandbox: Sendable {
   public let shopify: ShopifySimulator
   public let x3: X3Simulator
@@ -155,10 +155,11 @@ extension Sandbox {
      "sage300": Sage300Simulator.faultKinds.map(\.rawValue), "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue)]
   }
 
-  /// Makes the next `times` requests of `system` ("shopify" or "x3") whose target contains `match` meet fault `kind`
+  /// Makes the next `times` requests of `system` ("shopify", "x3" or "adobe") whose target contains `match` meet fault `kind`
   /// (`serverError`, `serverErrorAfterCommit`, `revokedToken`, … — `faultKinds`), after `after` of them pass. A
   /// target is `METHOD /path` for X3 (`POST /api1/x3/erp/SEED/SINVOICE`) and the GraphQL root field for Shopify
-  /// (`orders`, `inventorySetQuantities`); an empty `match` takes any request.
+  /// (`orders`, `inventorySetQuantities`), `METHOD /V1/path` for Adobe (`POST /V1/order/2/ship`); an empty `match`
+  /// takes any request.
   public func inject(fault kind: String, system: String, match: String = "", after: Int = 0, times: Int = 1) throws {
     let plan: FaultPlan
     switch system {

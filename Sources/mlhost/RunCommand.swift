@@ -226,6 +226,10 @@ struct RunCommand: AsyncParsableCommand {
       let url = "\(tlsCert == nil ? "http" : "https")://\(webhookHost):\(port)"
       logger.info("webhooks listening", metadata: ["url": .string(url), "path": "/hooks/<connector>/<name>"])
       for name in host.routes.connectors { simulated?.subscribeOrderWebhooks(base: url, connector: name) }
+      // The simulated Adobe store sends its order events to a connector that takes them (`/hooks/<name>/order`).
+      for name in host.routes.connectors where host.routes.webhook(connector: name, name: "order")?.system == .adobe_commerce {
+        simulated?.subscribeAdobeWebhooks(base: url, connector: name)
+      }
     }
     let admin = try AdminServer.application(
       host: host, token: token, listener: adminListener, logger: logger.silenced()

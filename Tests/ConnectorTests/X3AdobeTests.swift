@@ -13,7 +13,8 @@ struct AdobeRig {
 
   static let script = Repository.root.appendingPathComponent("connectors/x3_adobe.lua")
 
-  static func start(orders: Int = 24, faults: Faults = Faults(), latency: Double = 0) async throws -> AdobeRig {
+  static func start(orders: Int = 24, faults: Faults = Faults(), latency: Double = 0,
+                    configure: (inout Sandbox.Options) -> Void = { _ in }) async throws -> AdobeRig {
     var options = Sandbox.Options()
     options.orders = orders
     options.inject(faults)
@@ -21,6 +22,7 @@ struct AdobeRig {
       options.x3.faults.latency = latency
       options.adobe.faults.latency = latency
     }
+    configure(&options)
     let sandbox = try await Sandbox.start(options, logger: Logger(label: "sandbox") { _ in SwiftLogNoOpLogHandler() })
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-x3adobe-\(UUID().uuidString)")
     let vault = try CredentialVault(directory: state)
@@ -28,6 +30,7 @@ struct AdobeRig {
     return AdobeRig(sandbox: sandbox, state: state)
   }
 
+  /// `--set` for the sandbox's Adobe and X3 settings (the connector has no Shopify section), plus `extra`.
   func settings(_ extra: [String: String] = [:]) -> [String] {
     sandbox.settings(sections: ["adobe", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
@@ -87,6 +90,56 @@ let withoutPurchaseOrder = 2
     #expect(!second.stdout.contains(" created"), "\(second.stdout)")
     #expect(rig.invoices.count == before.0 && rig.sandbox.adobe.allShipments.count == before.1)
     #expect(rig.sandbox.counters["adobe.ship_refused"] == 0)
+  }
+
+  /// Pages of 2 over orders three to a second: the walk goes by keyset, pages within one second by number, and
+  /// a 2.3 store's repeated last page ends it; 2.4 and 2.3 post the same invoices, each once.
+  @Test(arguments: ["2.4.6", "2.3.7"])
+  func smallPagesOnEitherPagingBehaviourWalkEveryOrderOnce(version: String) async throws {
+    let rig = try await AdobeRig.start { $0.adobe.version = version }
+    defer { rig.stop() }
+    let run = try await rig.once(["adobe.page_size": "2"])
+    #expect(run.status == 0, "\(run.stderr)")
+    // Orders the delivery job ships while the walk runs come round again at its end (recorded unchanged).
+    let line = run.stdout.split(separator: "\n").first { $0.contains("adobe.order:") } ?? ""
+    #expect(line.hasSuffix(" 2 rejected") && !line.contains("failed"), "\(run.stdout)")
+    let references = rig.invoiceReferences
+    #expect(references.count == 22 && Set(references).count == 22, "\(references.sorted())")
+  }
+
+  /// Each way of signing in: an OAuth integration (HMAC-SHA256; HMAC-SHA1 where the credential says so and the
+  /// store is 2.4.3, refused with the reason by 2.4.4+), an admin login, an integration token as a bearer.
+  @Test func everyCredentialKindSignsIn() async throws {
+    for (version, kind) in [("2.4.6", "sha1"), ("2.4.3", "sha1"), ("2.4.6", "admin"), ("2.4.6", "bearer")] {
+      let rig = try await AdobeRig.start(orders: 3) { o in
+        o.adobe.version = version
+        o.adobe.integrationAsBearer = kind == "bearer"
+      }
+      defer { rig.stop() }
+      let vault = try CredentialVault(directory: rig.state)
+      let c = rig.sandbox.adobe.config
+      switch kind {
+      case "sha1":
+        try vault.set(Credential(name: "adobe_alt", type: "oauth1", fields: [
+          "consumer_key": c.consumerKey, "consumer_secret": c.consumerSecret, "token": c.accessToken,
+          "token_secret": c.accessTokenSecret, "signature_method": "HMAC-SHA1"], origins: [rig.sandbox.adobeURL]))
+      case "bearer":
+        try vault.set(Credential(name: "adobe_alt", type: "bearer", fields: ["token": c.accessToken], origins: [rig.sandbox.adobeURL]))
+      default:
+        break
+      }
+      let run = try await rig.once(["adobe.credential": kind == "admin" ? "adobe_admin" : "adobe_alt"])
+      if kind == "sha1" && version == "2.4.6" {
+        #expect(run.stdout.contains("Signature method HMAC-SHA1 is not supported"), "\(run.stdout)")
+        #expect(run.stdout.contains("2.4.4 and later take HMAC-SHA256 only") || run.stderr.contains("2.4.4 and later take HMAC-SHA256 only"),
+                "\(run.stdout)\n\(run.stderr)")
+        #expect(rig.invoices.isEmpty)
+      } else {
+        #expect(run.status == 0, "\(kind) \(version): \(run.stderr)")
+        #expect(run.stdout.contains("adobe.order: 2 created, 1 rejected"), "\(kind) \(version): \(run.stdout)")
+      }
+      #expect((rig.sandbox.counters["adobe.admin_tokens_issued"] ?? 0 > 0) == (kind == "admin"))
+    }
   }
 
   @Test func aHostKilledMidSyncResumesWithoutLossOrDuplicates() async throws {

@@ -365,17 +365,66 @@ function Client:order_by_increment_id(increment_id)
   return items[1] and _M.normalize_order(items[1]) or nil
 end
 
---- Orders changed at or after `since` (ISO 8601; nil: all), oldest change first, ties by entity_id, every page.
---- `statuses` (optional) keeps only those statuses.
+--- Items of `resource` changed at or after `since` (Magento time), oldest change first, then by `key`: walked by
+--- keyset, never by page number, so records that change while the walk runs (a shipment bumps its order's
+--- `updated_at`) move to its end instead of shifting an unseen record past a page boundary, and a page past the end
+--- (empty on 2.4, the last page again on 2.3) is never asked for. Each query is page 1 of either the rest of the
+--- current second (`updated_at eq at` and `key gt id`) or what changed after it (`updated_at gt at`). `filters` are
+--- ANDed `{field, condition, value}`; `key` is the id field (`entity_id`, `id`).
+---@param resource string
+---@param since string? Magento time ("YYYY-MM-DD HH:MM:SS"); nil: from the beginning
+---@param key string
+---@param filters table[]?
+---@return fun(): table?
+function Client:changed_since(resource, since, key, filters)
+  local size = self.page_size
+  local at, id = nil, nil  -- the last item given
+  local first, same_second = true, false
+  local items, i, done = {}, 0, false
+  local function fetch()
+    local criteria = search.new()
+    for _, f in ipairs(filters or {}) do criteria:where(f[1], f[2], f[3]) end
+    if first then
+      if since then criteria:where("updated_at", "gteq", since) end
+    elseif same_second then
+      criteria:where("updated_at", "eq", at):where(key, "gt", id)
+    else
+      criteria:where("updated_at", "gt", at)
+    end
+    criteria:sort("updated_at", "ASC"):sort(key, "ASC"):page_size(size)
+    local got = self:search_page(resource, criteria, 1)
+    local was_same = same_second and not first
+    first = false
+    if #got > 0 then at, id = got[#got].updated_at, got[#got][key] end
+    if #got == size then
+      same_second = true  -- more may share the last item's second: those first
+    elseif was_same then
+      same_second = false  -- the second is done: what changed after it
+    else
+      done = true
+    end
+    return got
+  end
+  return function()
+    while true do
+      if i < #items then
+        i = i + 1
+        return items[i]
+      end
+      if done then return nil end
+      items, i = fetch(), 0
+    end
+  end
+end
+
+--- Orders changed at or after `since` (ISO 8601; nil: all), oldest change first, ties by entity_id, every one
+--- (see `changed_since`). `statuses` (optional) keeps only those statuses.
 ---@param since string?
 ---@param statuses string[]?
 ---@return fun(): adobe_commerce.Order?
 function Client:orders_changed_since(since, statuses)
-  local criteria = search.new()
-  if since then criteria:where("updated_at", "gteq", _M.magento_time(since)) end
-  if statuses and #statuses > 0 then criteria:where("status", "in", statuses) end
-  criteria:sort("updated_at", "ASC"):sort("entity_id", "ASC")
-  local items = self:search("/orders", criteria)
+  local filters = statuses and #statuses > 0 and { { "status", "in", statuses } } or nil
+  local items = self:changed_since("/orders", since and _M.magento_time(since), "entity_id", filters)
   return function()
     local o = items()
     return o and _M.normalize_order(o) or nil
@@ -485,9 +534,7 @@ end
 ---@param since string?
 ---@return fun(): table?
 function Client:customers_changed_since(since)
-  local criteria = search.new()
-  if since then criteria:where("updated_at", "gteq", _M.magento_time(since)) end
-  return self:search("/customers/search", criteria:sort("updated_at", "ASC"):sort("id", "ASC"))
+  return self:changed_since("/customers/search", since and _M.magento_time(since), "id")
 end
 
 --- Creates a customer (`{email, firstname, lastname, website_id, group_id, store_id}`); answers it as stored, or

@@ -26,7 +26,8 @@ _M.FIELDS = {
   customer_code = "BPCNUM", customer_name = "BPCNAM", customer_email = "EMAIL", customer_currency = "CUR",
   customer_category = "BCGCOD", customer_country = "CRY",
   -- item, GL account, cost centre
-  item_code = "ITMREF", item_class = "TCLCOD", account_code = "ACC", cost_centre_code = "CCE", enabled = "ENAFLG",
+  item_code = "ITMREF", item_name = "ITMDES1", item_class = "TCLCOD", account_code = "ACC", cost_centre_code = "CCE",
+  enabled = "ENAFLG",
   -- sales invoice (and credit note) header
   invoice_number = "NUM", invoice_type = "SIVTYP", invoice_site = "SALFCY", invoice_customer = "BPCINV",
   invoice_reference = "CUSORDREF", invoice_date = "INVDAT", invoice_currency = "CUR", invoice_net = "AMTNOT",
@@ -350,10 +351,13 @@ end
 ---@return table?
 function Client:supplier_invoice_by_reference(supplier, reference)
   local f = self.fields
-  return self:first("supplier_invoice", {
-    { field = f.supplier_invoice_reference, op = "eq", value = reference },
-    { field = f.supplier_invoice_supplier, op = "eq", value = supplier },
-  })
+  -- By the document number alone (selective, and a single equality X3 answers from an index), then the supplier.
+  for row in self:query("supplier_invoice", {
+    where = { { field = f.supplier_invoice_reference, op = "eq", value = reference } },
+  }) do
+    if row[f.supplier_invoice_supplier] == supplier then return row end
+  end
+  return nil
 end
 
 --- Rows of `role` ("stock" or "movement") changed at or after `since` (ISO 8601; nil: all), oldest first.

@@ -13,6 +13,9 @@ public struct Credential: Sendable, Equatable {
   /// Fields that say where and who, not how to prove it: left readable in logs so URLs and user names stay useful.
   static let publicFields: Set<String> = [
     "token_url", "user", "endpoint", "client_id", "audience", "scope", "lifetime", "uppercase_user", "token_header",
+    // Adobe Commerce: the admin login's user name and token lifetime, an OAuth signature method ("HMAC-SHA1" hidden
+    // would blank Magento's own error about it), and public keys.
+    "username", "lifetime_hours", "signature_method", "public_key", "public_key1", "public_key2",
   ]
 
   /// The values the redactor must hide.
