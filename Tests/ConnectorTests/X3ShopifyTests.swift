@@ -46,7 +46,8 @@ struct Rig {
 
   var invoices: [[String: Any]] { sandbox.x3.rows("SINVOICE") }
   var invoiceReferences: [String] { invoices.compactMap { $0["CUSORDREF"] as? String } }
-  var deliveries: [[String: Any]] { sandbox.x3.rows("SDELIVERY") }
+  /// Deliveries of Shopify fulfilments (the folder also holds the ones seeded for the Adobe store's orders).
+  var deliveries: [[String: Any]] { sandbox.x3.rows("SDELIVERY").filter { $0["YSHOPFUL"] != nil } }
 
   func stop() {
     sandbox.stop()
