@@ -6,14 +6,16 @@ import MLHostSandbox
 struct CaseCheck {
   let world: World
   let expect: ConnectorCase.Expectations
+  var connector: String?
 
   typealias Difference = CaseResult.Difference
 
   func differences() async throws -> [Difference] {
     var out: [Difference] = []
-    let records = try await world.store.records(RecordFilter(connector: world.connector, limit: 100_000)).reversed()
+    let records = try await world.store.records(RecordFilter(connector: connector ?? world.connector, limit: 100_000)).reversed()
     for e in expect.records { out += record(e, Array(records)) }
     for e in expect.x3 { out += rows(e) }
+    out += sage300Differences()
     for e in expect.adobeShipments { out += adobeShipments(e) }
     for (sku, quantity) in expect.shopifyAvailable.sorted(by: { $0.key < $1.key }) {
       let actual = world.sandbox.shopify.available(sku: sku)

@@ -79,7 +79,7 @@ public struct CaseRunner: Sendable {
     defer { try? FileManager.default.removeItem(at: state) }
     let world = try await World.open(state: state, sandbox: sandbox, logger: logger)
     var source = self.source
-    source.systemSettings = sandbox.systemSettings.mapValues { LuaValue.text($0) }
+    source.systemSettings = sandbox.settings.mapValues { LuaValue.text($0) }
     source.overrides = source.overrides.merging(c.settings) { _, s in s }.merging(overrides) { _, s in s }
     do {
       try await world.host.start([source])
@@ -89,16 +89,18 @@ public struct CaseRunner: Sendable {
     }
     world.connectWooCommerce()
     let dispatcher = Task { await world.host.runDispatcher() }
+    // By its definition: the route table names only connectors that take webhooks.
+    let connector = await world.host.definitions.first?.name ?? world.connector
     do {
       for (i, step) in c.steps.enumerated() {
         do {
-          try await world.perform(step, connector: world.connector)
+          try await world.perform(step, connector: connector)
         } catch {
           throw CaseFileError(c.file, "steps[\(i + 1)] (\(step.line)): \(error)")
         }
         try await world.settle(timeout: settleTimeout)
       }
-      let differences = try await CaseCheck(world: world, expect: c.expect).differences()
+      let differences = try await CaseCheck(world: world, expect: c.expect, connector: connector).differences()
       dispatcher.cancel()
       await world.close()
       return differences
@@ -139,6 +141,7 @@ public struct CaseRunner: Sendable {
     }
     options.data = data
     if let version = c.seed.shopifyAPIVersion { options.shopify.version = version }
+    if let version = c.seed.adobeVersion { options.adobe.version = version }
     for (key, value) in c.seed.x3Names {
       switch key {
       case "invoice_lines": options.x3.names.invoiceLines = value
@@ -210,6 +213,7 @@ struct World: Sendable {
       return v
     }
     func int(_ key: String) throws -> Int { try CaseValue.int(a[key] ?? .nil_, key) }
+    if try performSage300(step) { return }
     switch step.action {
     case "poll":
       _ = try await host.runCycle()

@@ -27,6 +27,8 @@ public struct ConnectorCase: Sendable {
     public var x3Names: [String: String] = [:]
     /// The Admin API version the simulated store serves (its webhook subscriptions follow it).
     public var shopifyAPIVersion: String?
+    /// The simulated store's Magento version (2.3 answers a page past the end with the last page again).
+    public var adobeVersion: String?
   }
 
   public struct Order: Sendable {
@@ -61,6 +63,7 @@ public struct ConnectorCase: Sendable {
     public var x3: [RowExpectation] = []
     public var shopifyAvailable: [String: Int] = [:]
     public var counters: [String: CounterExpectation] = [:]
+    public var sage300: [Sage300Expectation] = []
     public var adobeShipments: [ShipmentExpectation] = []
   }
 
@@ -97,7 +100,7 @@ public struct ConnectorCase: Sendable {
     "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill", "refund", "refund_shipping"],
     "shopify_set_available": ["sku", "quantity"], "shopify_sell_after_read": ["sku"],
     "fault": ["system", "kind", "match", "after", "times"],
-  ].merging(wooCommerceActions) { a, _ in a }.merging(adobeActions) { a, _ in a }
+  ].merging(wooCommerceActions) { a, _ in a }.merging(sage300Actions) { a, _ in a }.merging(adobeActions) { a, _ in a }
 }
 
 /// A case file that cannot be read: the file and what is wrong, by key.
@@ -199,9 +202,10 @@ extension ConnectorCase {
                           description: try top["description"].map { try V.string($0, "description") } ?? "")
     let seed = try V.table(top["seed"] ?? .nil_, "seed", keys: [
       "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names",
-      "shopify_api_version",
+      "shopify_api_version", "adobe_version",
     ])
     c.seed.shopifyAPIVersion = try seed["shopify_api_version"].map { try V.string($0, "seed.shopify_api_version") }
+    c.seed.adobeVersion = try seed["adobe_version"].map { try V.string($0, "seed.adobe_version") }
     if let n = seed["orders"] { c.seed.orders = try V.int(n, "seed.orders") }
     for (i, o) in try V.list(seed["order"] ?? .nil_, "seed.order").enumerated() {
       c.seed.extraOrders.append(try order(o, "seed.order[\(i + 1)]"))
@@ -236,7 +240,9 @@ extension ConnectorCase {
     }
     if c.steps.isEmpty { c.steps = [Step(action: "poll", arguments: [:])] }
 
-    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: ["records", "x3", "shopify_available", "counters", "adobe_shipments"])
+    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: [
+      "records", "x3", "shopify_available", "counters", "sage300", "adobe_shipments",
+    ])
     for (i, r) in try V.list(expect["records"] ?? .nil_, "expect.records").enumerated() {
       let path = "expect.records[\(i + 1)]"
       let t = try V.table(r, path, keys: ["kind", "order", "key", "outcome", "history", "reason", "details"])
@@ -266,6 +272,7 @@ extension ConnectorCase {
       e.lineBlock = try t["line_block"].map { try V.string($0, path + ".line_block") }
       c.expect.x3.append(e)
     }
+    c.expect.sage300 = try sage300Expectations(expect["sage300"] ?? .nil_)
     c.expect.shopifyAvailable = try V.ints(expect["shopify_available"] ?? .nil_, "expect.shopify_available")
     c.expect.adobeShipments = try adobeShipments(expect["adobe_shipments"] ?? .nil_)
     for (name, v) in try V.map(expect["counters"] ?? .nil_, "expect.counters") {

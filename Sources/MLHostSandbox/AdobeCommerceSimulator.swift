@@ -231,6 +231,8 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
   private func handle(_ request: Request) async throws -> Response {
     await plan.delay()
     count("requests")
+    // Requests that would change the store (the admin-token login is not one): a read-only connector sends none.
+    if request.method != .get, !request.uri.path.hasSuffix("/integration/admin/token") { count("writes") }
     guard let (storeCode, segments) = Self.route(request.uri.path) else {
       return Self.error("Request does not match any route.", status: .notFound)
     }
@@ -475,6 +477,7 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
       out["invoices"] = s.invoices.count
       out["customers"] = s.customers.count
       out["products"] = s.products.count
+      out["writes"] = s.counters["writes", default: 0]
       return out
     }
   }

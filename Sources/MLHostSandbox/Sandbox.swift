@@ -8,10 +8,12 @@ import MLHostRuntime
 public final class Sandbox: Sendable {
   public let shopify: ShopifySimulator
   public let x3: X3Simulator
+  public let sage300: Sage300Simulator
   public let shopifyURL: String
   public let x3URL: String
   public let woocommerce: WooCommerceSimulator
   public let woocommerceURL: String
+  public let sage300URL: String
   /// The simulated Adobe Commerce store, on its own port, and what it started with.
   public let adobe: AdobeCommerceSimulator
   public let adobeURL: String
@@ -31,6 +33,7 @@ public final class Sandbox: Sendable {
     public var shopify = ShopifySimulator.Config()
     public var x3 = X3Simulator.Config()
     public var woocommerce = WooCommerceSimulator.Config()
+    public var sage300 = Sage300Simulator.Config()
     public var adobe = AdobeCommerceSimulator.Config()
 
     public init() {}
@@ -41,12 +44,14 @@ public final class Sandbox: Sendable {
       x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
       woocommerce.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
       adobe.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 3)
+      sage300.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 4)
     }
   }
 
   private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, woocommerce: WooCommerceSimulator,
-               woocommerceURL: String, seed: SandboxSeed, seedNumber: UInt64, controlToken: String, tasks: [Task<Void, any Error>],
-               adobe: AdobeCommerceSimulator, adobeURL: String, adobeSeed: AdobeSeed) {
+               woocommerceURL: String, sage300: Sage300Simulator, sage300URL: String, seed: SandboxSeed, seedNumber: UInt64,
+               controlToken: String, tasks: [Task<Void, any Error>], adobe: AdobeCommerceSimulator, adobeURL: String,
+               adobeSeed: AdobeSeed) {
     self.woocommerce = woocommerce
     self.woocommerceURL = woocommerceURL
     self.adobe = adobe
@@ -59,6 +64,8 @@ public final class Sandbox: Sendable {
     self.x3 = x3
     self.shopifyURL = shopifyURL
     self.x3URL = x3URL
+    self.sage300 = sage300
+    self.sage300URL = sage300URL
     self.tasks = tasks
   }
 
@@ -81,12 +88,16 @@ public final class Sandbox: Sendable {
     woo.routes(wooRouter, control: token)
     let (wooPort, wooTask) = try await serve(wooRouter, host: host, logger: logger)
     woo.homeURL = "http://\(host):\(wooPort)"
+    let sage300 = Sage300Simulator(config: options.sage300, seed: seed)
+    let sage300Router = Router()
+    sage300.routes(sage300Router, control: token)
+    let (sage300Port, sage300Task) = try await serve(sage300Router, host: host, logger: logger)
     let adobeRouter = Router()
     adobe.routes(adobeRouter, control: token)
     let (adobePort, adobeTask) = try await serve(adobeRouter, host: host, logger: logger)
     return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
-                   woocommerce: woo, woocommerceURL: woo.homeURL, seed: seed, seedNumber: options.seed, controlToken: token,
-                   tasks: [shopTask, x3Task, wooTask, adobeTask],
+                   woocommerce: woo, woocommerceURL: woo.homeURL, sage300: sage300, sage300URL: "http://\(host):\(sage300Port)",
+                   seed: seed, seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task, wooTask, sage300Task, adobeTask],
                    adobe: adobe, adobeURL: "http://\(host):\(adobePort)", adobeSeed: adobeSeed)
   }
 
@@ -110,7 +121,7 @@ public final class Sandbox: Sendable {
   /// to its own simulator's origin, as a deployment binds it to its real system's.
   public func credentials(shopify shopName: String = "shopify", x3 x3Name: String = "x3",
                           webhooks: String = "shopify_webhooks") -> [Credential] {
-    woocommerceCredentials() + [
+    woocommerceCredentials() + sage300Credentials + [
       Credential(name: shopName, type: "oauth2_client_credentials", fields: [
         "token_url": shopifyURL + "/admin/oauth/access_token", "client_id": shopify.config.clientID,
         "client_secret": shopify.config.clientSecret, "token_header": "X-Shopify-Access-Token",
@@ -127,12 +138,14 @@ public final class Sandbox: Sendable {
     ] + adobeCredentials()
   }
 
-  /// The settings that point a connector at the sandbox instead of the real systems (`--set` style paths).
+  /// The settings that point a connector at the sandbox instead of the real systems (`--set` style paths), every
+  /// system's: a connector takes those of the sections its settings have (`ConnectorSource.systemSettings`), a
+  /// command line only those of its connector's sections (`settings(for:)`).
   public var settings: [String: String] {
     [
       "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
       "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
-    ].merging(adobeSettings) { a, _ in a }
+    ].merging(woocommerceSettings) { a, _ in a }.merging(sage300Settings) { a, _ in a }.merging(adobeSettings) { a, _ in a }
   }
 
   /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
@@ -153,7 +166,8 @@ extension Sandbox {
   /// The systems a fault can be injected into, and the kinds each shows.
   public static var faultKinds: [String: [String]] {
     ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
-     "woocommerce": WooCommerceSimulator.faultKinds.map(\.rawValue), "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue)]
+     "woocommerce": WooCommerceSimulator.faultKinds.map(\.rawValue), "sage300": Sage300Simulator.faultKinds.map(\.rawValue),
+     "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue)]
   }
 
   /// Makes the next `times` requests of `system` ("shopify", "x3" or "adobe") whose target contains `match` meet fault `kind`
@@ -167,8 +181,9 @@ extension Sandbox {
     case "shopify": plan = shopify.plan
     case "x3": plan = x3.plan
     case "woocommerce": plan = woocommerce.plan
+    case "sage300": plan = sage300.plan
     case "adobe": plan = adobe.plan
-    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, woocommerce, adobe)")
+    default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, woocommerce, sage300, adobe)")
     }
     guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
       throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
@@ -185,7 +200,8 @@ extension Sandbox {
       "shopify.over_ceiling": cost.overCeiling, "shopify.tokens_issued": cost.tokensIssued,
       "shopify.faults_injected": shopify.faultsInjected, "shopify.webhook_subscriptions": shopify.subscriptionCount,
       "x3.requests": x3.requests, "x3.faults_injected": x3.faultsInjected,
-    ].merging(woocommerce.counters.map { ("woocommerce." + $0.key, $0.value) }) { a, _ in a }.merging(adobeCounters) { a, _ in a }
+    ].merging(woocommerce.counters.map { ("woocommerce." + $0.key, $0.value) }) { a, _ in a }
+      .merging(sage300Counters) { a, _ in a }.merging(adobeCounters) { a, _ in a }
   }
 }
 

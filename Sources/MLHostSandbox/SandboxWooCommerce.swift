@@ -19,11 +19,6 @@ extension Sandbox {
     ]
   }
 
-  /// Every system's settings: what a connector's sections take from the sandbox (`ConnectorSource.systemSettings`
-  /// applies each only where the connector's settings have its section). `settings` stays Shopify's and X3's, which
-  /// tests pass as `--set` to x3_shopify.
-  public var systemSettings: [String: String] { settings.merging(woocommerceSettings) { a, _ in a } }
-
   /// `woocommerce.*` settings (`--set` style paths).
   public var woocommerceSettings: [String: String] {
     ["woocommerce.url": woocommerceURL, "woocommerce.credential": "woocommerce",

@@ -191,7 +191,7 @@ struct RunCommand: AsyncParsableCommand {
       FileHandle.standardError.write(Data("\(state.state): \(error)\n".utf8))
       throw ExitCode(1)
     }
-    let sources = try scripts.sources(extra: (systems?.systemSettings ?? [:]).mapValues { .text($0) })
+    let sources = try scripts.sources(extra: (systems?.settings ?? [:]).mapValues { .text($0) })
     var options = HostOptions(grace: grace, watch: !noWatch, concurrency: concurrency)
     options.leaseSeconds = leaseSeconds
     options.retention = keepDays * 86_400

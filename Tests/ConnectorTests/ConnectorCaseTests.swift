@@ -70,6 +70,41 @@ import Testing
       && $0["expected"] as? String == "1" && $0["actual"] as? String == "0" }, "\(differences)")
   }
 
+  /// The sage300_adobe connector's cases (connectors/sage300_adobe/tests/), by the real binary.
+  @Test func everySage300AdobeCasePasses() async throws {
+    let script = Repository.root.appendingPathComponent("connectors/sage300_adobe.lua")
+    let cases = try FileManager.default.contentsOfDirectory(atPath: Repository.root.appendingPathComponent(
+      "connectors/sage300_adobe/tests").path).filter { $0.hasSuffix(".toml") }
+    #expect(cases.count >= 10, "\(cases)")
+    let run = try await MLHostProcess.run(["test", script.path], timeout: 600)
+    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+    for file in cases {
+      let name = String(file.dropLast(5))
+      #expect(run.stdout.contains("PASS \(name) ("), "\(name):\n\(run.stdout)")
+    }
+    #expect(run.stdout.contains("\(cases.count) passed, 0 failed"), "\(run.stdout)")
+  }
+
+  /// A copy of the sage300_adobe package whose revenue accounts all point at the inactive 4900: a case that expects
+  /// invoices fails with the rejection in its diff.
+  @Test func aSage300AdobeCaseFailsWhenTheRevenueAccountIsWrong() async throws {
+    let copy = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-broken-sage300-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: copy) }
+    try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+    let connectors = Repository.root.appendingPathComponent("connectors")
+    for name in ["sage300_adobe.lua", "sage300_adobe"] {
+      try FileManager.default.copyItem(at: connectors.appendingPathComponent(name), to: copy.appendingPathComponent(name))
+    }
+    try "sku,account\n*,4900\n".write(to: copy.appendingPathComponent("sage300_adobe/revenue_accounts.csv"),
+                                      atomically: true, encoding: .utf8)
+    let stdlib = Repository.root.appendingPathComponent("stdlib").path
+    let run = try await MLHostProcess.run(["test", copy.appendingPathComponent("sage300_adobe.lua").path, "--stdlib", stdlib,
+                                           "--case", "existing_customer"], timeout: 120)
+    #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
+    #expect(run.stdout.contains("FAIL existing_customer"), "\(run.stdout)")
+    #expect(run.stdout.contains("GL account 4900 is Inactive in Sage 300 company SAMLTD"), "\(run.stdout)")
+  }
+
   /// A case file with a misspelt key is refused with the key, not run as if it expected nothing.
   @Test func aMisspeltKeyIsAnErrorNamingIt() throws {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("misspelt-\(UUID().uuidString).toml")

@@ -31,7 +31,7 @@ struct WooRig {
 
   func settings(_ extra: [String: String] = [:]) -> [String] {
     // Only the sections this connector has: `--set` refuses a setting its schema does not know.
-    sandbox.systemSettings.filter { $0.key.hasPrefix("woocommerce.") || $0.key.hasPrefix("x3.") }.merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(for: ["woocommerce", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
   }
 
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {

@@ -46,7 +46,8 @@ end
 --- `store_code` (`default`, `all`, a store view's code, or nil for `/rest/V1`), `version` (default "2.4.6"; below
 --- 2.4.4 the store only takes HMAC-SHA1 signatures, which the credential must then say), `credential`, `page_size`
 --- (default 100; at most 300 where the store's Web API input limits are on), `name` (the system's name, default
---- "adobe"), and `timeout`, `max_concurrent`, `rate`, `retries`, TLS (`ca_bundle`, `verify_tls`) and `proxy`.
+--- "adobe"), `read_only` (the host refuses every write to the store: a connector that only reads it), and `timeout`,
+--- `max_concurrent`, `rate`, `retries`, TLS (`ca_bundle`, `verify_tls`) and `proxy`.
 ---@param settings table
 ---@return adobe_commerce.Client
 function _M.client(settings)
@@ -65,6 +66,7 @@ function _M.client(settings)
   local system = http.system {
     name = settings.name or "adobe", base_url = base .. "/rest", credential = settings.credential,
     timeout = settings.timeout, max_concurrent = settings.max_concurrent or 4, rate = settings.rate,
+    read_only = settings.read_only,
     burst = settings.rate and math.max(1, settings.rate // 2) or nil, retries = settings.retries,
     ca_bundle = settings.ca_bundle, verify_tls = settings.verify_tls, proxy = settings.proxy,
   }

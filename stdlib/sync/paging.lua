@@ -42,6 +42,30 @@ function _M.items(fetch, state)
   end
 end
 
+--- Groups an item iterator into pages of at most `size` items, for `pipeline` over a client that walks the pages
+--- itself: a cursor then passes each group once its records have committed.
+---@generic T
+---@param items fun(): T?
+---@param size integer
+---@return fun(): T[]?
+function _M.chunks(items, size)
+  local done = false
+  return function()
+    if done then return nil end
+    local page = {}
+    while #page < size do
+      local item = items()
+      if item == nil then
+        done = true
+        break
+      end
+      page[#page + 1] = item
+    end
+    if #page == 0 then return nil end
+    return page
+  end
+end
+
 --- Runs `fn(item)` over every item of every page with `width` calls in flight, across page boundaries: a slow
 --- item holds back only its own slot, not the next page. `page_done(items)` is called for each page, in page
 --- order, once every item of it and of the pages before it is done: the moment a cursor may pass the page.
