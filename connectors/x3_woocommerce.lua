@@ -99,6 +99,7 @@ local function after_invoicing(rec, order, invoice, reject)
     if credit then
       return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number], status = order.status })
     end
+    if order.problem then reject(order.problem) end
     local ok, problem = reconcile.order(order)
     if not ok then reject("totals do not reconcile: " .. problem) end
     local body = invoices:build(reject, order, invoice[F.invoice_customer],
@@ -133,6 +134,7 @@ c:handler("woocommerce.order", function(rec, raw)
       .. " does not invoice (invoice_statuses); the order is taken up again when it changes" })
   end
   if order.fees > 0 then reject("it has fee lines, which this connector does not post; invoice it in X3") end
+  if order.problem then reject(order.problem) end
   local ok, problem, sums = reconcile.order(order)
   if not ok then reject("totals do not reconcile: " .. problem) end
   local email = order.email or reject("needs review: it has no billing email to find its X3 customer by")

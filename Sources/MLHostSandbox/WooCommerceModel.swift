@@ -101,8 +101,10 @@ struct WooOrder: Sendable {
     }
     var shippingLines: [[String: Any]] = []
     if let shipping {
+      // As the facts' example has it: the shipping line's own `taxes` is empty, and its rate is only told by the tax
+      // lines' `shipping_tax_total`.
       shippingLines.append(["id": id * 100 + 99, "method_title": "Flat rate", "method_id": "flat_rate", "total": Self.text(shipping),
-                            "total_tax": Self.text(shippingTax), "taxes": taxList(shippingTaxes)])
+                            "total_tax": Self.text(shippingTax), "taxes": [Any]()])
     }
     return [
       "id": id, "parent_id": 0, "number": "\(id)", "order_key": orderKey, "created_via": "checkout", "version": "9.5.1",

@@ -481,6 +481,7 @@ public final class X3Simulator: @unchecked Sendable {
         guard row["ENAFLG"] as? Int == 2 else { return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) is not active" }
       }
       guard let amount = Self.decimal(l["AMTNOTLIN"]), let tax = Self.decimal(l["VATAMT"]) else { return "Line \(i + 1): amounts expected as decimals" }
+      if let problem = Self.taxProblem(line: i + 1, amount: amount, tax: tax, level: level, percent: config.taxLevels[level]!) { return problem }
       net = (try? net.adding(amount)) ?? net
       vat = (try? vat.adding(tax)) ?? vat
     }

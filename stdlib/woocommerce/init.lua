@@ -250,6 +250,37 @@ local function rate_of(taxes, rates)
   return money.div(percent, 100, 8, "half_even")
 end
 
+--- The rate of a shipping line whose `taxes` is empty (as in WooCommerce's own example) but which is taxed: the
+--- rates of the tax lines carrying a shipping share (`shipping_tax_total`), all together, when the line's tax is
+--- that rate of its price (to a cent per rate). Otherwise nil and why: which rate taxed it cannot be told.
+local function shipping_rate(raw, sl, i)
+  local percent, rates = money.new("0"), {}
+  for _, t in ipairs(raw.tax_lines or {}) do
+    if money.cmp(money.new(t.shipping_tax_total or "0"), 0) ~= 0 then
+      if t.rate_percent == nil or t.rate_percent == mlhost.json.null then
+        return nil, "tax line " .. tostring(t.rate_code or t.id) .. " taxes the shipping but has no rate_percent"
+      end
+      percent = percent + money.new(t.rate_percent)
+      rates[#rates + 1] = tostring(t.rate_code or t.rate_id) .. " " .. money.format(money.new(t.rate_percent), 4)
+        :gsub("%.?0+$", "") .. " %"
+    end
+  end
+  local what = "shipping line " .. i .. " (" .. tostring(sl.method_title) .. ")"
+  if #rates == 0 then
+    return nil, what .. " is taxed but lists no taxes, and no tax line has a shipping_tax_total: its tax rate "
+      .. "cannot be told"
+  end
+  local rate = money.div(percent, 100, 8, "half_even")
+  local price, tax = money.new(sl.total or "0"), money.new(sl.total_tax or "0")
+  local gap = tax - money.round(price * rate, 2, "half_up")
+  if money.cmp(gap, 0) < 0 then gap = money.new("0") - gap end
+  if money.cmp(gap, money.new("0.01") * #rates) > 0 then
+    return nil, what .. " lists no taxes and its tax " .. money.format(tax, 2) .. " is not the shipping tax lines' "
+      .. table.concat(rates, " + ") .. " of its price " .. money.format(price, 2) .. ": which rate taxed it cannot be told"
+  end
+  return rate
+end
+
 local function address(a)
   if type(a) ~= "table" then return nil end
   return {
@@ -261,6 +292,7 @@ end
 
 --- A raw order (REST v3, from the API or a webhook) as a `stdlib.Order`: money exact, `net` per line (WooCommerce's
 --- line total, after discounts), taxes and their rates from `tax_lines`, timestamps in UTC, the refunds' sum.
+--- `problem` says why the order cannot be posted as it is (a shipping tax whose rate cannot be told).
 ---@param raw table
 ---@param prefix string? the reference prefix (default "WC-")
 ---@return stdlib.Order
@@ -277,9 +309,17 @@ function _M.normalize_order(raw, prefix)
       tax = money.new(li.total_tax or "0"), tax_rate = rate_of(li.taxes, rates),
     }
   end
+  local problem
   for i, sl in ipairs(raw.shipping_lines or {}) do
-    shipping[i] = { title = sl.method_title, price = money.new(sl.total or "0"), tax = money.new(sl.total_tax or "0"),
-      tax_rate = rate_of(sl.taxes, rates) }
+    local tax, rate = money.new(sl.total_tax or "0"), nil
+    if type(sl.taxes) == "table" and #sl.taxes > 0 or money.cmp(tax, 0) == 0 then
+      rate = rate_of(sl.taxes, rates)
+    else
+      local why
+      rate, why = shipping_rate(raw, sl, i)
+      problem = problem or why
+    end
+    shipping[i] = { title = sl.method_title, price = money.new(sl.total or "0"), tax = tax, tax_rate = rate }
   end
   local refunded = money.new("0")
   for _, r in ipairs(raw.refunds or {}) do refunded = refunded - money.new(r.total or "0") end
@@ -294,7 +334,7 @@ function _M.normalize_order(raw, prefix)
     created_at = _M.utc(raw.date_created_gmt), updated_at = _M.utc(raw.date_modified_gmt),
     cancelled = raw.status == "cancelled", currency = raw.currency, total = money.new(raw.total or "0"),
     total_tax = money.new(raw.total_tax or "0"), refunded = refunded, lines = lines, shipping = shipping,
-    fees = #(raw.fee_lines or {}), billing = billing, delivery = address(raw.shipping), meta = meta,
+    fees = #(raw.fee_lines or {}), problem = problem, billing = billing, delivery = address(raw.shipping), meta = meta,
     customer = { id = raw.customer_id, email = billing and billing.email, first_name = billing and billing.first_name,
       last_name = billing and billing.last_name },
   }
