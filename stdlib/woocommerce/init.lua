@@ -276,7 +276,8 @@ local function shipping_rate(raw, sl, i)
   if money.cmp(gap, 0) < 0 then gap = money.new("0") - gap end
   if money.cmp(gap, money.new("0.01") * #rates) > 0 then
     return nil, what .. " lists no taxes and its tax " .. money.format(tax, 2) .. " is not the shipping tax lines' "
-      .. table.concat(rates, " + ") .. " of its price " .. money.format(price, 2) .. ": which rate taxed it cannot be told"
+      .. table.concat(rates, " + ") .. " of its price " .. money.format(price, 2)
+      .. ": which rate taxed it cannot be told"
   end
   return rate
 end
@@ -311,7 +312,7 @@ function _M.normalize_order(raw, prefix)
   end
   local problem
   for i, sl in ipairs(raw.shipping_lines or {}) do
-    local tax, rate = money.new(sl.total_tax or "0"), nil
+    local tax, rate = money.new(sl.total_tax or "0")
     if type(sl.taxes) == "table" and #sl.taxes > 0 or money.cmp(tax, 0) == 0 then
       rate = rate_of(sl.taxes, rates)
     else
