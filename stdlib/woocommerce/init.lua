@@ -312,11 +312,11 @@ function _M.normalize_order(raw, prefix)
   end
   local problem
   for i, sl in ipairs(raw.shipping_lines or {}) do
-    local tax, rate = money.new(sl.total_tax or "0")
+    local tax = money.new(sl.total_tax or "0")
+    local rate, why
     if type(sl.taxes) == "table" and #sl.taxes > 0 or money.cmp(tax, 0) == 0 then
       rate = rate_of(sl.taxes, rates)
     else
-      local why
       rate, why = shipping_rate(raw, sl, i)
       problem = problem or why
     end
