@@ -7,6 +7,7 @@
 --- not, and a slower poll is the safety net. Every creation is preceded by a lookup of its reference in X3.
 local woo = require "woocommerce"
 local sagex3 = require "sagex3"
+local codes = require "sagex3.codes"
 local x3_invoices = require "sagex3.invoice"
 local mapping = require "sync.mapping"
 local paging = require "sync.paging"
@@ -138,8 +139,10 @@ c:handler("woocommerce.order", function(rec, raw)
   local ok, problem, sums = reconcile.order(order)
   if not ok then reject("totals do not reconcile: " .. problem) end
   local email = order.email or reject("needs review: it has no billing email to find its X3 customer by")
-  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers,
-    { category = s.customer_category, currency = order.currency })
+  local code, code_problem = codes.customer(s.customer_codes, raw.customer_id, raw.id)
+  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers and code ~= nil,
+    { code = code, category = s.customer_category, currency = order.currency })
+  if not customer and s.create_customers then reject("no X3 customer with email " .. email .. ": " .. code_problem) end
   if not customer then
     reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
   end
@@ -319,9 +322,12 @@ c:handler("woocommerce.customer", function(rec, customer)
   local email = type(customer.email) == "string" and customer.email ~= "" and customer.email
     or rec:reject("store customer " .. tostring(customer.id) .. " has no email")
   local b = customer.billing or {}
+  local code, code_problem = codes.customer(s.customer_codes, customer.id)
   local row, created = erp:customer_for(email, {
     first_name = customer.first_name, last_name = customer.last_name, company = b.company, country_code = b.country,
-  }, true, { category = s.customer_category or rec:reject("customer_category is needed to create X3 customers") })
+  }, code ~= nil, { code = code,
+    category = s.customer_category or rec:reject("customer_category is needed to create X3 customers") })
+  if not row then rec:reject("store customer " .. tostring(customer.id) .. " (" .. email .. "): " .. code_problem) end
   if created then return rec:created("x3", row[F.customer_code], { email = email }) end
   return rec:unchanged("x3", row[F.customer_code])
 end)

@@ -438,13 +438,14 @@ public final class X3Simulator: @unchecked Sendable {
       }
       return .success(row)
     case "BPCUSTOMER":
+      // The facts' one diagnosis of a customer create: X3 numbers no customer itself, the code is the caller's.
+      guard let code = body["BPCNUM"] as? String, !code.isEmpty else { return .failure(Refusal(message: "Customer code mandatory")) }
       guard let customerName = body["BPCNAM"] as? String, !customerName.isEmpty else { return .failure(Refusal(message: "Company name mandatory")) }
       guard let category = body["BCGCOD"] as? String, !category.isEmpty else { return .failure(Refusal(message: "Customer category mandatory")) }
       guard config.customerCategories.contains(category) else { return .failure(Refusal(message: "Customer category \(category): Record does not exist")) }
       var row = body.filter { classes[name]!.properties.contains($0.key) }
-      sequence += 1
-      row["BPCNUM"] = body["BPCNUM"] ?? String(format: "C9%04d", sequence)
-      guard classes[name]!.rows["\(row["BPCNUM"]!)"] == nil else { return .failure(Refusal(message: "Customer \(row["BPCNUM"]!) already exists")) }
+      row["BPCNUM"] = code
+      guard classes[name]!.rows[code] == nil else { return .failure(Refusal(message: "Customer \(code) already exists")) }
       row["CUR"] = body["CUR"] ?? "EUR"
       row["BPCSTA"] = 2
       insert(name, row)

@@ -2,6 +2,7 @@
 --- stand for any mapping table.
 local code = { type = "string" }
 local x3 = require "sagex3.schema"
+local codes = require "sagex3.codes"
 
 local woocommerce = {
   url = { type = "url", required = true,
@@ -59,6 +60,7 @@ return {
   create_customers = { type = "boolean", default = true,
     description = "create a missing X3 customer from the order's billing data instead of rejecting the order" },
   customer_category = { type = "string", description = "X3 customer category (BCGCOD) of created customers" },
+  customer_codes = codes.schema("WC", "WG"),
   products = { type = "map", values = product, required = true,
     description = "WooCommerce product id (or SKU) → X3 item and GL sales account; a CSV `product,item,account`" },
   tax_accounts = { type = "map", values = code, required = true,

@@ -294,13 +294,14 @@ function Client:enabled(row, what)
 end
 
 --- The customer whose email is `email`, created from `billing` when it is missing and `create` is true.
---- `defaults`: `category` (the customer category X3 requires) and `currency`. Answers the row, and whether it was
+--- `defaults`: `code` (the customer code, BPCNUM: X3 numbers no customer itself; see `sagex3.codes`), `category`
+--- (the customer category X3 requires) and `currency`. Answers the row, and whether it was
 --- created; nil when missing and not to be created. Two orders of one new customer processed at once take turns
 --- on a lock by email, so the second finds the customer the first created instead of creating it again.
 ---@param email string
 ---@param billing stdlib.Address?
 ---@param create boolean
----@param defaults {category: string?, currency: string?}
+---@param defaults {code: string?, category: string?, currency: string?}
 ---@return table? customer
 ---@return boolean? created
 function Client:customer_for(email, billing, create, defaults)
@@ -318,7 +319,7 @@ end
 --- email's lock). Answers the row and whether it was created.
 ---@param email string
 ---@param billing stdlib.Address?
----@param defaults {category: string?, currency: string?}
+---@param defaults {code: string?, category: string?, currency: string?}
 ---@return table customer
 ---@return boolean created
 function Client:create_customer(email, billing, defaults)
@@ -328,8 +329,9 @@ function Client:create_customer(email, billing, defaults)
   local person = concat({ b.first_name or "", b.last_name or "" }, " "):match("^%s*(.-)%s*$")
   local name = (b.company and b.company ~= "" and b.company) or (person ~= "" and person) or email
   local body = {
-    [f.customer_name] = name, [f.customer_email] = email, [f.customer_category] = defaults.category,
-    [f.customer_currency] = defaults.currency, [f.customer_country] = b.country_code,
+    [f.customer_code] = defaults.code, [f.customer_name] = name, [f.customer_email] = email,
+    [f.customer_category] = defaults.category, [f.customer_currency] = defaults.currency,
+    [f.customer_country] = b.country_code,
   }
   return self:create_unique("customer", body, function() return self:customer_by_email(email) end), true
 end
