@@ -76,7 +76,8 @@ local invoices = x3_invoices.builder(erp, {
   target = function(builder, line, reject)
     local p = product_of(line)
     if not p then
-      reject("unknown product " .. line.product_id .. (line.sku and (" (SKU " .. line.sku .. ")") or "")
+      reject("unknown product " .. line.product_id
+        .. (line.sku and (" (SKU " .. line.sku .. ")") or " (no SKU: the product is gone from the store)")
         .. ": not in the products mapping")
     end
     local _, problem = builder:row("item", p.item)

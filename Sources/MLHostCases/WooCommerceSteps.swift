@@ -8,7 +8,7 @@ extension ConnectorCase {
   static let wooCommerceActions: [String: Set<String>] = [
     "woo_webhook": ["topic", "order"], "woo_webhooks_at_once": ["topic", "orders"],
     "woo_change_order": ["order", "status"], "woo_set_webhook": ["topic", "status"], "woo_receiver_down": ["deliveries"],
-    "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"],
+    "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"], "woo_delete_product": ["sku"],
   ]
 }
 
@@ -67,6 +67,9 @@ extension World {
       for h in hooks where !woo.setWebhook(h.id, status: status) { throw CaseValue.Problem("'\(status)' is not a webhook status") }
     case "woo_receiver_down":
       woo.receiverDown(for: try CaseValue.int(a["deliveries"] ?? .nil_, "deliveries"))
+    case "woo_delete_product":
+      let sku = try text("sku")
+      guard woo.deleteProduct(sku: sku) else { throw CaseValue.Problem("the store sells no SKU \(sku)") }
     case "woo_remove_webhooks":
       for h in woo.webhookList { woo.removeWebhook(h.id) }
     case "woo_ping":

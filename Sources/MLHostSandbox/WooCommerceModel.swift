@@ -12,7 +12,8 @@ struct WooOrder: Sendable {
   struct Line: Sendable {
     var id: Int
     var productID: Int
-    var sku: String
+    /// nil once the product is deleted: WooCommerce reads the SKU from the product, and sends `null`.
+    var sku: String?
     var name: String
     var quantity: Int
     var price: ExactDecimal
@@ -96,7 +97,7 @@ struct WooOrder: Sendable {
     let items: [[String: Any]] = lines.map { l in
       ["id": l.id, "name": l.name, "product_id": l.productID, "variation_id": 0, "quantity": l.quantity, "tax_class": "",
        "subtotal": Self.text(l.total), "subtotal_tax": Self.text(l.tax), "total": Self.text(l.total), "total_tax": Self.text(l.tax),
-       "taxes": taxList(l.taxes), "meta_data": [Any](), "sku": l.sku,
+       "taxes": taxList(l.taxes), "meta_data": [Any](), "sku": l.sku ?? NSNull(),
        "price": NSDecimalNumber(string: l.price.description), "parent_name": NSNull()]
     }
     var shippingLines: [[String: Any]] = []

@@ -258,6 +258,20 @@ extension WooCommerceSimulator {
   }
 
   /// Deletes webhook `id`, as an admin would.
+  /// Deletes the product with `sku` (as a merchant cleaning the catalogue): its order lines keep their product id
+  /// and lose their SKU, which WooCommerce reads from the product. Answers whether the store sold it.
+  public func deleteProduct(sku: String) -> Bool {
+    lock.withLock {
+      guard let id = products.first(where: { $0.value.sku == sku })?.key else { return false }
+      products.removeValue(forKey: id)
+      for (n, var o) in orders where o.lines.contains(where: { $0.productID == id }) {
+        for i in o.lines.indices where o.lines[i].productID == id { o.lines[i].sku = nil }
+        orders[n] = o
+      }
+      return true
+    }
+  }
+
   public func removeWebhook(_ id: Int) { _ = lock.withLock { webhooks.removeValue(forKey: id) } }
 
   /// What the store's deliveries give as their User-Agent.

@@ -304,8 +304,11 @@ function _M.normalize_order(raw, prefix)
     local net = money.new(li.total or "0")
     local quantity = math.tointeger(li.quantity) or error("woocommerce: line " .. i .. " has no whole quantity")
     lines[i] = {
-      id = tostring(li.id), sku = li.sku ~= "" and li.sku or nil, product_id = tostring(li.product_id),
-      variation_id = li.variation_id ~= 0 and tostring(li.variation_id) or nil, name = li.name, quantity = quantity,
+      -- A deleted product's line has `sku: null` (the SKU is read from the product): no SKU, like an empty one.
+      id = tostring(li.id), sku = type(li.sku) == "string" and li.sku ~= "" and li.sku or nil,
+      product_id = tostring(li.product_id),
+      variation_id = type(li.variation_id) == "number" and li.variation_id ~= 0 and tostring(li.variation_id) or nil,
+      name = li.name, quantity = quantity,
       net = net, unit_price = quantity ~= 0 and money.div(net, quantity, 2, "half_up") or net,
       tax = money.new(li.total_tax or "0"), tax_rate = rate_of(li.taxes, rates),
     }
