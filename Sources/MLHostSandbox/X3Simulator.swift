@@ -108,7 +108,7 @@ public final class X3Simulator: @unchecked Sendable {
 
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
-    plan = FaultPlan(config.faults, kinds: Self.faultKinds)
+    plan = FaultPlan(config.faults, kinds: Self.faultKinds, scriptable: [.bareCreate])
     tokens = IssuedTokens(lifetime: config.tokenLifetime)
     refreshToken = config.refreshToken
     rate = (max(config.rateLimit, 1), ProcessInfo.processInfo.systemUptime)
@@ -291,6 +291,7 @@ public final class X3Simulator: @unchecked Sendable {
     switch fault {
     case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)  // after acting: the ambiguous case
     case .serverErrorAfterCommit?: return Self.diagnose("Internal server error", status: .internalServerError)  // committed, then failed
+    case .bareCreate? where request.method == .post: return SimJSON.response(["$uuid": UUID().uuidString], status: .created)
     case .slow?: await plan.holdSlow()
     default: break
     }

@@ -236,14 +236,27 @@ end
 --- Creates a row of `role` unless it exists: when the create fails without X3 refusing it (a 5xx, a timeout, a
 --- dropped connection) it may have committed all the same, so `find()` looks it up by its reference: found, it is
 --- the answer; absent, the failure is raised as retryable, and the record's next attempt creates it. X3's business
---- refusals raise at once.
+--- refusals raise at once. A create answered without the row's key (X3's answer is not documented) is looked up
+--- with `find()` too.
 ---@param role string
 ---@param body table
 ---@param find fun(): table?
 ---@return table row
 function Client:create_unique(role, body, find)
   local ok, result = pcall(self.api.create, self.api, role, body)
-  if ok then return result end
+  if ok then
+    -- The facts do not say what a create answers: without the row's key, the row is read back by its reference.
+    local key = self.fields[_M.KEYS[role]]
+    local value = type(result) == "table" and result[key] or nil
+    if value ~= nil and value ~= mlhost.json.null and value ~= "" then return result end
+    local found = find()
+    if found then return found end
+    system_error.raise({
+      kind = "business", system = "x3", retryable = false,
+      message = "x3: created " .. self.classes[role] .. " but its answer has no " .. tostring(key)
+        .. " and it is not found by its reference; check X3 before replaying (a replay would create it again)",
+    })
+  end
   if not system_error.is(result) or result.kind == "business" or not (result.retryable or result.ambiguous) then
     error(result, 0)
   end
