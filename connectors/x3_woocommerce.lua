@@ -160,10 +160,22 @@ end)
 
 --- The X3 invoice number written back to the order (meta `_x3_invoice`), once: the store fires order.updated for
 --- it, and that echo finds the number already there.
+--- A store without the orders batch route (a host or plugin blocking it: 404 `rest_no_route`) or without the order
+--- any more is reported and skipped, not retried; `woocommerce.write_back = false` turns the write-back off.
 c:handler("woocommerce.order_link", function(rec, input)
   if input.current == input.invoice then return rec:unchanged("woocommerce", input.order) end
-  shop:update_order(input.order, { meta_data = { { key = "_x3_invoice", value = input.invoice } } })
-  return rec:updated("woocommerce", input.order, { invoice = input.invoice })
+  local ok, err = pcall(shop.update_order, shop, input.order,
+    { meta_data = { { key = "_x3_invoice", value = input.invoice } } })
+  if ok then return rec:updated("woocommerce", input.order, { invoice = input.invoice }) end
+  if type(err) == "table" and err.kind == "not_found" then
+    local why = err.code == "rest_no_route"
+      and "the store has no route for POST /orders/batch; set woocommerce.write_back = false or open the route"
+      or "the store no longer has the order"
+    log.error("X3 invoice number not written back to the order: " .. why,
+      { order = input.order, invoice = input.invoice, error = err.message })
+    return rec:unchanged("woocommerce", input.order, { skipped = why, invoice = input.invoice })
+  end
+  error(err, 0)
 end)
 
 --- The goods of a shipped or delivered order leave X3 stock: one miscellaneous issue per order, whatever status
@@ -204,7 +216,8 @@ local function process(job, raw)
   for _, m in ipairs(raw.meta_data or {}) do
     if m.key == "_x3_invoice" then current = m.value end
   end
-  if invoice and (outcome == "created" or outcome == "updated" or outcome == "unchanged") and current ~= invoice then
+  if s.woocommerce.write_back and invoice and (outcome == "created" or outcome == "updated" or outcome == "unchanged")
+    and current ~= invoice then
     job:record("woocommerce.order_link", raw.id, { order = raw.id, invoice = invoice, current = current })
   end
   if STOCK[raw.status] then

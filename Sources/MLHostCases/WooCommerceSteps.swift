@@ -9,6 +9,7 @@ extension ConnectorCase {
     "woo_webhook": ["topic", "order"], "woo_webhooks_at_once": ["topic", "orders"],
     "woo_change_order": ["order", "status"], "woo_set_webhook": ["topic", "status"], "woo_receiver_down": ["deliveries"],
     "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"], "woo_delete_product": ["sku"],
+    "woo_block_route": ["route"],
   ]
 }
 
@@ -70,6 +71,8 @@ extension World {
     case "woo_delete_product":
       let sku = try text("sku")
       guard woo.deleteProduct(sku: sku) else { throw CaseValue.Problem("the store sells no SKU \(sku)") }
+    case "woo_block_route":
+      woo.blockRoute(try text("route"))
     case "woo_remove_webhooks":
       for h in woo.webhookList { woo.removeWebhook(h.id) }
     case "woo_ping":

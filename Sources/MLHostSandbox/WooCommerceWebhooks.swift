@@ -272,6 +272,9 @@ extension WooCommerceSimulator {
     }
   }
 
+  /// Blocks a route (`POST /orders/batch`) as a security plugin or host might: it answers 404 `rest_no_route`.
+  public func blockRoute(_ target: String) { _ = lock.withLock { blocked.insert(target) } }
+
   public func removeWebhook(_ id: Int) { _ = lock.withLock { webhooks.removeValue(forKey: id) } }
 
   /// What the store's deliveries give as their User-Agent.

@@ -16,6 +16,8 @@ local woocommerce = {
     description = "this host's public base URL as the store reaches it (https://sync.example.com): webhooks "
       .. "missing from the store are registered at <receiver_url>/hooks/x3_woocommerce/<topic>; unset, they are "
       .. "only reported" },
+  write_back = { type = "boolean", default = true,
+    description = "write the X3 invoice number to the order (meta _x3_invoice) through POST /orders/batch" },
   reference_prefix = { type = "string", default = "WC-",
     description = "X3 customer order reference (CUSORDREF) = prefix + order number" },
   per_page = { type = "integer", default = 100, description = "orders per page (1 to 100)" },

@@ -1,6 +1,6 @@
 --- WooCommerce REST API v3 client (`/wp-json/wc/v3` on the store's own domain and port): orders changed since a
---- cursor, one order, order updates, customers by email, products, and the webhooks resource. The host signs each
---- request with the store's consumer key (HTTP Basic over HTTPS, one-legged OAuth 1.0a HMAC-SHA256 in the query
+--- cursor, one order, order updates (through the batch), customers by email, products, and the webhooks resource.
+--- The host signs each request with the store's consumer key (HTTP Basic over HTTPS, one-legged OAuth 1.0a HMAC-SHA256 in the query
 --- over plain HTTP: the `woocommerce` credential type) and retries 429/5xx of the host or CDN in front with the
 --- shared budgets; WordPress errors (`code`, `message`, `data.status`) are raised as `system_error`s carrying
 --- WooCommerce's own code and text. Money stays exact: amounts are strings, read as decimals. Orders normalise to
@@ -75,6 +75,16 @@ function Client:call(what, options)
       kind = "business", system = "woocommerce", status = res.status, retryable = false,
       code = type(body) == "table" and body.code or nil,
       message = "woocommerce: " .. what .. " refused: " .. (_M.describe(res) or ("HTTP " .. res.status)),
+    })
+  end
+  if res and res.status == 404 then
+    -- WordPress's code tells a missing record (`woocommerce_rest_shop_order_invalid_id`) from a route this store
+    -- does not have (`rest_no_route`: a plugin or host blocks it, or an older WooCommerce).
+    local body = res.json
+    system_error.raise({
+      kind = "not_found", system = "woocommerce", status = 404, retryable = false,
+      code = type(body) == "table" and type(body.code) == "string" and body.code or nil,
+      message = "woocommerce: " .. what .. " answered 404" .. (_M.describe(res) and (": " .. _M.describe(res)) or ""),
     })
   end
   return system_error.check("woocommerce", what, res, token, detail, _M.describe)
@@ -153,13 +163,33 @@ function Client:order(id)
   error(res, 0)
 end
 
---- Changes order `id` (`status`, `meta_data`); safe to repeat (a PUT). WooCommerce fires `order.updated` for it.
+--- Changes order `id` (`status`, `meta_data`) through `POST /orders/batch` (`{"update": [{id, …}]}`, the write
+--- the API facts give orders); safe to repeat. WooCommerce fires `order.updated` for it. The batch answers 200
+--- whatever its items met: an item's `error` is raised as a refusal carrying its code (404 `not_found` for an order
+--- the store no longer has).
 ---@param id string|integer
 ---@param body table
 ---@return table order
 function Client:update_order(id, body)
-  local path = "/orders/" .. tostring(id)
-  return self:call("PUT " .. path, { method = "PUT", path = path, json = body }).json
+  local item = { id = math.tointeger(tonumber(id)) or error("woocommerce: order id " .. tostring(id), 2) }
+  for k, v in pairs(body) do item[k] = v end
+  local what = "POST /orders/batch (update order " .. tostring(id) .. ")"
+  local res = self:call(what, { method = "POST", path = "/orders/batch", json = { update = { item } } })
+  local answer = type(res.json) == "table" and type(res.json.update) == "table" and res.json.update[1] or nil
+  if type(answer) ~= "table" then
+    system_error.raise({ kind = "http", system = "woocommerce", status = res.status, retryable = true,
+      message = "woocommerce: " .. what .. " answered no update item" })
+  end
+  local e = answer.error
+  if type(e) == "table" then
+    local status = type(e.data) == "table" and tonumber(e.data.status) or 400
+    system_error.raise({
+      kind = status == 404 and "not_found" or "business", system = "woocommerce", status = status, retryable = false,
+      code = type(e.code) == "string" and e.code or nil,
+      message = "woocommerce: " .. what .. " refused: " .. tostring(e.code) .. ": " .. tostring(e.message),
+    })
+  end
+  return answer
 end
 
 --- The store customer with `email` (WooCommerce compares emails without case), or nil.
