@@ -1,7 +1,7 @@
---- WooCommerce REST API v3 client (`/wp-json/wc/v3` on the store's own domain and port): orders changed since a
---- cursor, one order, order updates (through the batch), customers by email, products, and the webhooks resource.
---- The host signs each request with the store's consumer key (HTTP Basic over HTTPS, one-legged OAuth 1.0a
---- HMAC-SHA256 in the query over plain HTTP: the `woocommerce` credential type) and retries 429/5xx of the host or CDN in front with the
+--- WooCommerce REST API v3 client (`/wp-json/wc/v3` on the store's own domain and port): orders changed since a cursor,
+--- one order, order updates (through the batch), customers by email, products, and the webhooks resource. The host
+--- signs each request with the store's consumer key (HTTP Basic over HTTPS, one-legged OAuth 1.0a HMAC-SHA256 in the
+--- query over plain HTTP: the `woocommerce` credential type) and retries 429/5xx of the host or CDN in front with the
 --- shared budgets; WordPress errors (`code`, `message`, `data.status`) are raised as `system_error`s carrying
 --- WooCommerce's own code and text. Money stays exact: amounts are strings, read as decimals. Orders normalise to
 --- `stdlib.Order`, the shape the X3 invoice builder takes.
