@@ -121,7 +121,9 @@ struct WooOrder: Sendable {
       "date_completed": completed.map { Self.local($0, offset) } ?? NSNull(), "date_completed_gmt": completed.map(Self.gmt) ?? NSNull(),
       "meta_data": meta.enumerated().map { ["id": 9000 + $0.offset, "key": $0.element.key, "value": $0.element.value] },
       "line_items": items, "tax_lines": taxLines, "shipping_lines": shippingLines, "fee_lines": [Any](), "coupon_lines": [Any](),
-      "refunds": refunds.map { ["id": $0.id, "reason": $0.reason, "total": "-" + Self.text($0.total)] },
+      // WooCommerce itself sends a refund's total negative; the facts do not fix its sign, so odd orders send it
+      // unsigned and a client must take the amount either way.
+      "refunds": refunds.map { ["id": $0.id, "reason": $0.reason, "total": (id % 2 == 0 ? "-" : "") + Self.text($0.total)] },
     ]
   }
 }

@@ -356,7 +356,11 @@ function _M.normalize_order(raw, prefix)
     shipping[i] = { title = sl.method_title, price = money.new(sl.total or "0"), tax = tax, tax_rate = rate }
   end
   local refunded = money.new("0")
-  for _, r in ipairs(raw.refunds or {}) do refunded = refunded - money.new(r.total or "0") end
+  -- WooCommerce lists refunds with a negative total; the sign is not relied on: each refund counts by its amount.
+  for _, r in ipairs(raw.refunds or {}) do
+    local amount = money.new(r.total or "0")
+    refunded = refunded + (money.cmp(amount, 0) < 0 and money.new("0") - amount or amount)
+  end
   local meta = {}
   for _, m in ipairs(raw.meta_data or {}) do
     if type(m.key) == "string" then meta[m.key] = m.value end
