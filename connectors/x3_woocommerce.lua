@@ -31,6 +31,11 @@ local PREFIX = s.woocommerce.reference_prefix
 local tax_accounts = mapping.new("tax_accounts", s.tax_accounts, { pattern = "^[%w%-_]+$" })
 local tax_levels = mapping.new("tax_levels", s.tax_levels, { pattern = "^[%w%-_]+$" })
 local cost_centres = mapping.new("cost_centres", s.cost_centres, { required = { s.site } })
+for _, code_of in ipairs({ { "fees.item", s.fees.item }, { "fees.account", s.fees.account } }) do
+  if code_of[2] ~= nil and not tostring(code_of[2]):match("^[%w%-_]+$") then
+    error(code_of[1] .. " '" .. tostring(code_of[2]) .. "' is not an X3 code")
+  end
+end
 for key, p in pairs(s.products) do
   for _, field in ipairs({ "item", "account" }) do
     if not tostring(p[field]):match("^[%w%-_]+$") then
@@ -74,6 +79,15 @@ local invoices = x3_invoices.builder(erp, {
   site = s.site, cost_centres = cost_centres, tax_levels = tax_levels, tax_accounts = tax_accounts,
   freight = s.freight, credit_note_type = s.credit_note_type,
   target = function(builder, line, reject)
+    if line.fee then
+      local fees = s.fees
+      if not (fees.item and fees.account) then
+        reject("it has fee lines (" .. tostring(line.name) .. "): set fees.item and fees.account to post them")
+      end
+      local _, problem = builder:row("item", fees.item)
+      if problem then reject("fee item: " .. problem .. " (fees.item)") end
+      return fees.item, fees.account
+    end
     local p = product_of(line)
     if not p then
       reject("unknown product " .. line.product_id
@@ -135,7 +149,6 @@ c:handler("woocommerce.order", function(rec, raw)
     return rec:unchanged("x3", nil, { waiting = "status " .. tostring(order.status)
       .. " does not invoice (invoice_statuses); the order is taken up again when it changes" })
   end
-  if order.fees > 0 then reject("it has fee lines, which this connector does not post; invoice it in X3") end
   if order.problem then reject(order.problem) end
   local ok, problem, sums = reconcile.order(order)
   if not ok then reject("totals do not reconcile: " .. problem) end
@@ -196,9 +209,11 @@ c:handler("woocommerce.shipment", function(rec, input)
     rec:reject("order " .. order.name .. " has no X3 invoice yet (see its record); replay once it is invoiced")
   end
   local lines = {}
-  for i, line in ipairs(order.lines) do
-    local p = product_of(line) or rec:reject("order " .. order.name .. ": unknown product " .. line.product_id)
-    lines[i] = { [F.line_item] = p.item, [F.line_quantity] = line.quantity }
+  for _, line in ipairs(order.lines) do
+    if not line.fee then  -- a fee moves no goods
+      local p = product_of(line) or rec:reject("order " .. order.name .. ": unknown product " .. line.product_id)
+      lines[#lines + 1] = { [F.line_item] = p.item, [F.line_quantity] = line.quantity }
+    end
   end
   local issue = erp:create_unique("stock_issue", {
     [F.issue_site] = s.stock_site or s.site, [F.issue_date] = (order.updated_at or ""):sub(1, 10),

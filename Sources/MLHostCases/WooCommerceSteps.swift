@@ -9,7 +9,7 @@ extension ConnectorCase {
     "woo_webhook": ["topic", "order"], "woo_webhooks_at_once": ["topic", "orders"],
     "woo_change_order": ["order", "status"], "woo_set_webhook": ["topic", "status"], "woo_receiver_down": ["deliveries"],
     "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"], "woo_delete_product": ["sku"],
-    "woo_block_route": ["route"],
+    "woo_block_route": ["route"], "woo_add_fee": ["order", "name", "amount"],
   ]
 }
 
@@ -71,6 +71,11 @@ extension World {
     case "woo_delete_product":
       let sku = try text("sku")
       guard woo.deleteProduct(sku: sku) else { throw CaseValue.Problem("the store sells no SKU \(sku)") }
+    case "woo_add_fee":
+      guard let amount = ExactDecimal(try text("amount")) else { throw CaseValue.Problem("amount: a decimal expected") }
+      guard woo.addFee(try order(try text("order")), name: try text("name"), amount: amount) else {
+        throw CaseValue.Problem("the store has no such order")
+      }
     case "woo_block_route":
       woo.blockRoute(try text("route"))
     case "woo_remove_webhooks":

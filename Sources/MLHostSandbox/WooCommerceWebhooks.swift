@@ -272,6 +272,22 @@ extension WooCommerceSimulator {
     }
   }
 
+  /// Adds a fee line of `amount` (taxed at the order's VAT, or Texas's and Austin's rates) to order `id`, as a
+  /// merchant editing it; `order.updated` fires. Answers whether the store has the order.
+  public func addFee(_ id: Int, name: String, amount: ExactDecimal) -> Bool {
+    let changed: WooOrder? = lock.withLock {
+      guard var o = orders[id] else { return nil }
+      o.fees.append(WooOrder.Fee(id: id * 100 + 50 + o.fees.count, name: name, amount: amount,
+                                 taxes: WooOrder.taxes(on: amount, rate: dec("0.19"), us: o.country == "US")))
+      o.modified = Date().timeIntervalSince1970.rounded(.down)
+      orders[id] = o
+      return o
+    }
+    guard let changed else { return false }
+    fire("order.updated", changed.json(offset: config.utcOffset))
+    return true
+  }
+
   /// Blocks a route (`POST /orders/batch`) as a security plugin or host might: it answers 404 `rest_no_route`.
   public func blockRoute(_ target: String) { _ = lock.withLock { blocked.insert(target) } }
 

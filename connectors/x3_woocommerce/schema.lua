@@ -59,6 +59,11 @@ return {
     item = { type = "string", default = "FREIGHT", description = "X3 item (ITMREF) of the freight line" },
     account = { type = "string", description = "GL account of the freight line; needed once an order has shipping" },
   } },
+  fees = { type = "record", default = {}, fields = {
+    item = { type = "string", description = "X3 item (ITMREF) of fee lines (surcharges); unset, an order with fees is "
+      .. "rejected" },
+    account = { type = "string", description = "GL account of fee lines" },
+  } },
   create_customers = { type = "boolean", default = true,
     description = "create a missing X3 customer from the order's billing data instead of rejecting the order" },
   customer_category = { type = "string", description = "X3 customer category (BCGCOD) of created customers" },

@@ -323,7 +323,8 @@ end
 
 --- A raw order (REST v3, from the API or a webhook) as a `stdlib.Order`: money exact, `net` per line (WooCommerce's
 --- line total, after discounts), taxes and their rates from `tax_lines`, timestamps in UTC, the refunds' sum.
---- `problem` says why the order cannot be posted as it is (a shipping tax whose rate cannot be told).
+--- `problem` says why the order cannot be posted as it is (a shipping or fee tax whose rate cannot be told). Fee
+--- lines are among `lines`, each with `fee = true` (no product), and `fees` is how many there are.
 ---@param raw table
 ---@param prefix string? the reference prefix (default "WC-")
 ---@return stdlib.Order
@@ -343,7 +344,20 @@ function _M.normalize_order(raw, prefix)
       tax = money.new(li.total_tax or "0"), tax_rate = rate_of(li.taxes, rates),
     }
   end
+  -- Fee lines (surcharges) follow the product lines, as lines of quantity 1 marked `fee`: their total and tax count
+  -- in the order's totals like any line's.
   local problem
+  for i, fl in ipairs(raw.fee_lines or {}) do
+    local net, tax = money.new(fl.total or "0"), money.new(fl.total_tax or "0")
+    if money.cmp(tax, 0) ~= 0 and not (type(fl.taxes) == "table" and #fl.taxes > 0) then
+      problem = problem or ("fee line " .. i .. " (" .. tostring(fl.name) .. ") is taxed but lists no taxes: its "
+        .. "tax rate cannot be told")
+    end
+    lines[#lines + 1] = {
+      id = tostring(fl.id), fee = true, name = fl.name, quantity = 1, net = net, unit_price = net, tax = tax,
+      tax_rate = rate_of(fl.taxes, rates),
+    }
+  end
   for i, sl in ipairs(raw.shipping_lines or {}) do
     local tax = money.new(sl.total_tax or "0")
     local rate, why
