@@ -19,7 +19,8 @@ local _M = {}
 _M.CLASSES = {
   customer = "BPCUSTOMER", item = "ITMMASTER", account = "GACCOUNT", cost_centre = "CCE", invoice = "SINVOICE",
   credit_note = "SINVOICE", delivery = "SDELIVERY", stock = "STOCK", movement = "STOJOU",
-  -- miscellaneous issue (object SMO): goods leaving stock outside a sales delivery
+  -- miscellaneous issue (object SMO): goods leaving stock outside a sales delivery. An inference, not in the API
+  -- facts (they name only STOCK and ITMMVT/STOJOU): this class and the issue_* fields are to be checked per folder.
   stock_issue = "SMO",
 }
 _M.FIELDS = {
