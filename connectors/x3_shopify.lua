@@ -5,6 +5,7 @@
 --- order id, and every creation is preceded by a lookup of its reference in X3, so nothing is posted twice.
 local shopify = require "shopify"
 local sagex3 = require "sagex3"
+local codes = require "sagex3.codes"
 local mapping = require "sync.mapping"
 local paging = require "sync.paging"
 local reconcile = require "sync.reconcile"
@@ -211,8 +212,11 @@ c:handler("shopify.order", function(rec, order)
   local ok, problem, sums = reconcile.order(order)
   if not ok then reject("totals do not reconcile: " .. problem) end
   local email = order.email or reject("needs review: it has no email to find its X3 customer by")
-  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers,
-    { category = s.customer_category, currency = order.currency })
+  -- The Shopify order carries no customer id here: a new customer's code comes from the order that brought them.
+  local code, code_problem = codes.customer(s.customer_codes, nil, order.id)
+  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers and code ~= nil,
+    { code = code, category = s.customer_category, currency = order.currency })
+  if not customer and s.create_customers then reject("no X3 customer with email " .. email .. ": " .. code_problem) end
   if not customer then
     reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
   end

@@ -7,6 +7,7 @@
 --- not, and a slower poll is the safety net. Every creation is preceded by a lookup of its reference in X3.
 local woo = require "woocommerce"
 local sagex3 = require "sagex3"
+local codes = require "sagex3.codes"
 local x3_invoices = require "sagex3.invoice"
 local mapping = require "sync.mapping"
 local paging = require "sync.paging"
@@ -30,6 +31,11 @@ local PREFIX = s.woocommerce.reference_prefix
 local tax_accounts = mapping.new("tax_accounts", s.tax_accounts, { pattern = "^[%w%-_]+$" })
 local tax_levels = mapping.new("tax_levels", s.tax_levels, { pattern = "^[%w%-_]+$" })
 local cost_centres = mapping.new("cost_centres", s.cost_centres, { required = { s.site } })
+for _, code_of in ipairs({ { "fees.item", s.fees.item }, { "fees.account", s.fees.account } }) do
+  if code_of[2] ~= nil and not tostring(code_of[2]):match("^[%w%-_]+$") then
+    error(code_of[1] .. " '" .. tostring(code_of[2]) .. "' is not an X3 code")
+  end
+end
 for key, p in pairs(s.products) do
   for _, field in ipairs({ "item", "account" }) do
     if not tostring(p[field]):match("^[%w%-_]+$") then
@@ -73,9 +79,19 @@ local invoices = x3_invoices.builder(erp, {
   site = s.site, cost_centres = cost_centres, tax_levels = tax_levels, tax_accounts = tax_accounts,
   freight = s.freight, credit_note_type = s.credit_note_type,
   target = function(builder, line, reject)
+    if line.fee then
+      local fees = s.fees
+      if not (fees.item and fees.account) then
+        reject("it has fee lines (" .. tostring(line.name) .. "): set fees.item and fees.account to post them")
+      end
+      local _, problem = builder:row("item", fees.item)
+      if problem then reject("fee item: " .. problem .. " (fees.item)") end
+      return fees.item, fees.account
+    end
     local p = product_of(line)
     if not p then
-      reject("unknown product " .. line.product_id .. (line.sku and (" (SKU " .. line.sku .. ")") or "")
+      reject("unknown product " .. line.product_id
+        .. (line.sku and (" (SKU " .. line.sku .. ")") or " (no SKU: the product is gone from the store)")
         .. ": not in the products mapping")
     end
     local _, problem = builder:row("item", p.item)
@@ -99,6 +115,7 @@ local function after_invoicing(rec, order, invoice, reject)
     if credit then
       return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number], status = order.status })
     end
+    if order.problem then reject(order.problem) end
     local ok, problem = reconcile.order(order)
     if not ok then reject("totals do not reconcile: " .. problem) end
     local body = invoices:build(reject, order, invoice[F.invoice_customer],
@@ -132,12 +149,14 @@ c:handler("woocommerce.order", function(rec, raw)
     return rec:unchanged("x3", nil, { waiting = "status " .. tostring(order.status)
       .. " does not invoice (invoice_statuses); the order is taken up again when it changes" })
   end
-  if order.fees > 0 then reject("it has fee lines, which this connector does not post; invoice it in X3") end
+  if order.problem then reject(order.problem) end
   local ok, problem, sums = reconcile.order(order)
   if not ok then reject("totals do not reconcile: " .. problem) end
   local email = order.email or reject("needs review: it has no billing email to find its X3 customer by")
-  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers,
-    { category = s.customer_category, currency = order.currency })
+  local code, code_problem = codes.customer(s.customer_codes, raw.customer_id, raw.id)
+  local customer, new_customer = erp:customer_for(email, order.billing, s.create_customers and code ~= nil,
+    { code = code, category = s.customer_category, currency = order.currency })
+  if not customer and s.create_customers then reject("no X3 customer with email " .. email .. ": " .. code_problem) end
   if not customer then
     reject("needs review: no X3 customer with email " .. email .. "; create the customer in X3, then replay")
   end
@@ -154,10 +173,22 @@ end)
 
 --- The X3 invoice number written back to the order (meta `_x3_invoice`), once: the store fires order.updated for
 --- it, and that echo finds the number already there.
+--- A store without the orders batch route (a host or plugin blocking it: 404 `rest_no_route`) or without the order
+--- any more is reported and skipped, not retried; `woocommerce.write_back = false` turns the write-back off.
 c:handler("woocommerce.order_link", function(rec, input)
   if input.current == input.invoice then return rec:unchanged("woocommerce", input.order) end
-  shop:update_order(input.order, { meta_data = { { key = "_x3_invoice", value = input.invoice } } })
-  return rec:updated("woocommerce", input.order, { invoice = input.invoice })
+  local ok, err = pcall(shop.update_order, shop, input.order,
+    { meta_data = { { key = "_x3_invoice", value = input.invoice } } })
+  if ok then return rec:updated("woocommerce", input.order, { invoice = input.invoice }) end
+  if type(err) == "table" and err.kind == "not_found" then
+    local why = err.code == "rest_no_route"
+      and "the store has no route for POST /orders/batch; set woocommerce.write_back = false or open the route"
+      or "the store no longer has the order"
+    log.error("X3 invoice number not written back to the order: " .. why,
+      { order = input.order, invoice = input.invoice, error = err.message })
+    return rec:unchanged("woocommerce", input.order, { skipped = why, invoice = input.invoice })
+  end
+  error(err, 0)
 end)
 
 --- The goods of a shipped or delivered order leave X3 stock: one miscellaneous issue per order, whatever status
@@ -178,9 +209,11 @@ c:handler("woocommerce.shipment", function(rec, input)
     rec:reject("order " .. order.name .. " has no X3 invoice yet (see its record); replay once it is invoiced")
   end
   local lines = {}
-  for i, line in ipairs(order.lines) do
-    local p = product_of(line) or rec:reject("order " .. order.name .. ": unknown product " .. line.product_id)
-    lines[i] = { [F.line_item] = p.item, [F.line_quantity] = line.quantity }
+  for _, line in ipairs(order.lines) do
+    if not line.fee then  -- a fee moves no goods
+      local p = product_of(line) or rec:reject("order " .. order.name .. ": unknown product " .. line.product_id)
+      lines[#lines + 1] = { [F.line_item] = p.item, [F.line_quantity] = line.quantity }
+    end
   end
   local issue = erp:create_unique("stock_issue", {
     [F.issue_site] = s.stock_site or s.site, [F.issue_date] = (order.updated_at or ""):sub(1, 10),
@@ -198,7 +231,8 @@ local function process(job, raw)
   for _, m in ipairs(raw.meta_data or {}) do
     if m.key == "_x3_invoice" then current = m.value end
   end
-  if invoice and (outcome == "created" or outcome == "updated" or outcome == "unchanged") and current ~= invoice then
+  if s.woocommerce.write_back and invoice and (outcome == "created" or outcome == "updated" or outcome == "unchanged")
+    and current ~= invoice then
     job:record("woocommerce.order_link", raw.id, { order = raw.id, invoice = invoice, current = current })
   end
   if STOCK[raw.status] then
@@ -317,9 +351,12 @@ c:handler("woocommerce.customer", function(rec, customer)
   local email = type(customer.email) == "string" and customer.email ~= "" and customer.email
     or rec:reject("store customer " .. tostring(customer.id) .. " has no email")
   local b = customer.billing or {}
+  local code, code_problem = codes.customer(s.customer_codes, customer.id)
   local row, created = erp:customer_for(email, {
     first_name = customer.first_name, last_name = customer.last_name, company = b.company, country_code = b.country,
-  }, true, { category = s.customer_category or rec:reject("customer_category is needed to create X3 customers") })
+  }, code ~= nil, { code = code,
+    category = s.customer_category or rec:reject("customer_category is needed to create X3 customers") })
+  if not row then rec:reject("store customer " .. tostring(customer.id) .. " (" .. email .. "): " .. code_problem) end
   if created then return rec:created("x3", row[F.customer_code], { email = email }) end
   return rec:unchanged("x3", row[F.customer_code])
 end)

@@ -8,7 +8,8 @@ extension ConnectorCase {
   static let wooCommerceActions: [String: Set<String>] = [
     "woo_webhook": ["topic", "order"], "woo_webhooks_at_once": ["topic", "orders"],
     "woo_change_order": ["order", "status"], "woo_set_webhook": ["topic", "status"], "woo_receiver_down": ["deliveries"],
-    "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"],
+    "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"], "woo_delete_product": ["sku"],
+    "woo_block_route": ["route"], "woo_add_fee": ["order", "name", "amount"],
   ]
 }
 
@@ -67,6 +68,16 @@ extension World {
       for h in hooks where !woo.setWebhook(h.id, status: status) { throw CaseValue.Problem("'\(status)' is not a webhook status") }
     case "woo_receiver_down":
       woo.receiverDown(for: try CaseValue.int(a["deliveries"] ?? .nil_, "deliveries"))
+    case "woo_delete_product":
+      let sku = try text("sku")
+      guard woo.deleteProduct(sku: sku) else { throw CaseValue.Problem("the store sells no SKU \(sku)") }
+    case "woo_add_fee":
+      guard let amount = ExactDecimal(try text("amount")) else { throw CaseValue.Problem("amount: a decimal expected") }
+      guard woo.addFee(try order(try text("order")), name: try text("name"), amount: amount) else {
+        throw CaseValue.Problem("the store has no such order")
+      }
+    case "woo_block_route":
+      woo.blockRoute(try text("route"))
     case "woo_remove_webhooks":
       for h in woo.webhookList { woo.removeWebhook(h.id) }
     case "woo_ping":

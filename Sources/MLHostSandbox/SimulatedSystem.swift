@@ -32,6 +32,9 @@ enum Fault: String, Sendable, CaseIterable {
   case throttled, tooMany, unavailable, badGateway, slow, revokedToken
   /// HTTP 500 before the request acted, and HTTP 500 after it acted (a create that committed, then failed).
   case serverError, serverErrorAfterCommit
+  /// A create answered 201 with no properties of what it created (the API facts do not describe the answer): only
+  /// asked for by name, never drawn at random.
+  case bareCreate
 }
 
 /// SplitMix64: small, seedable, good enough to pick faults and seed data.
@@ -65,9 +68,10 @@ final class FaultPlan: Sendable {
   /// The kinds this system shows.
   let shown: [Fault]
 
-  init(_ faults: Faults, kinds: [Fault]) {
+  /// `scriptable`: kinds a test may ask for by name that are never drawn at random.
+  init(_ faults: Faults, kinds: [Fault], scriptable: [Fault] = []) {
     self.faults = faults
-    shown = kinds
+    shown = kinds + scriptable
     self.kinds = faults.only.isEmpty ? kinds : kinds.filter { faults.only.contains($0.rawValue) }
     random = Mutex(SeededRandom(seed: faults.seed))
   }

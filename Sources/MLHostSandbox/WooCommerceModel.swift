@@ -12,12 +12,22 @@ struct WooOrder: Sendable {
   struct Line: Sendable {
     var id: Int
     var productID: Int
-    var sku: String
+    /// nil once the product is deleted: WooCommerce reads the SKU from the product, and sends `null`.
+    var sku: String?
     var name: String
     var quantity: Int
     var price: ExactDecimal
     var taxes: [Tax]
     var total: ExactDecimal { (try? price.multiplied(by: ExactDecimal(Int64(quantity))).rounded(scale: 2, .halfUp)) ?? price }
+    var tax: ExactDecimal { WooOrder.sum(taxes.map(\.amount)) }
+  }
+
+  /// A fee line (a surcharge a plugin or the merchant adds), taxed like the products.
+  struct Fee: Sendable {
+    var id: Int
+    var name: String
+    var amount: ExactDecimal
+    var taxes: [Tax]
     var tax: ExactDecimal { WooOrder.sum(taxes.map(\.amount)) }
   }
 
@@ -41,6 +51,7 @@ struct WooOrder: Sendable {
   var lines: [Line]
   var shipping: ExactDecimal?
   var shippingTaxes: [Tax]
+  var fees: [Fee] = []
   var refunds: [Refund] = []
   var meta: [(key: String, value: String)] = []
   let currency = "EUR"
@@ -48,10 +59,10 @@ struct WooOrder: Sendable {
   static func sum(_ xs: [ExactDecimal]) -> ExactDecimal { xs.reduce(ExactDecimal(0)) { (try? $0.adding($1)) ?? $0 } }
   static func text(_ d: ExactDecimal) -> String { ((try? d.rounded(scale: 2, .halfUp)) ?? d).description }
 
-  var cartTax: ExactDecimal { Self.sum(lines.map(\.tax)) }
+  var cartTax: ExactDecimal { Self.sum(lines.map(\.tax) + fees.map(\.tax)) }
   var shippingTax: ExactDecimal { Self.sum(shippingTaxes.map(\.amount)) }
   var totalTax: ExactDecimal { Self.sum([cartTax, shippingTax]) }
-  var total: ExactDecimal { Self.sum(lines.map(\.total) + [shipping ?? ExactDecimal(0), totalTax]) }
+  var total: ExactDecimal { Self.sum(lines.map(\.total) + fees.map(\.amount) + [shipping ?? ExactDecimal(0), totalTax]) }
 
   /// The store's tax rates by id: German VAT, and Texas's and Austin's sales taxes (8.25 % together).
   static let rates: [Int: (code: String, label: String, percent: String)] = [
@@ -83,10 +94,10 @@ struct WooOrder: Sendable {
   }
 
   func json(offset: Int) -> [String: Any] {
-    let allTaxes = lines.flatMap(\.taxes) + shippingTaxes
+    let allTaxes = lines.flatMap(\.taxes) + fees.flatMap(\.taxes) + shippingTaxes
     let taxLines = Dictionary(grouping: allTaxes, by: \.rateID).keys.sorted().map { id -> [String: Any] in
       let r = Self.rates[id]!
-      let lineTax = Self.sum(lines.flatMap(\.taxes).filter { $0.rateID == id }.map(\.amount))
+      let lineTax = Self.sum((lines.flatMap(\.taxes) + fees.flatMap(\.taxes)).filter { $0.rateID == id }.map(\.amount))
       let shipTax = Self.sum(shippingTaxes.filter { $0.rateID == id }.map(\.amount))
       return ["id": 300 + id, "rate_code": r.code, "rate_id": id, "label": r.label, "compound": false,
               "tax_total": Self.text(lineTax), "shipping_tax_total": Self.text(shipTax),
@@ -96,13 +107,15 @@ struct WooOrder: Sendable {
     let items: [[String: Any]] = lines.map { l in
       ["id": l.id, "name": l.name, "product_id": l.productID, "variation_id": 0, "quantity": l.quantity, "tax_class": "",
        "subtotal": Self.text(l.total), "subtotal_tax": Self.text(l.tax), "total": Self.text(l.total), "total_tax": Self.text(l.tax),
-       "taxes": taxList(l.taxes), "meta_data": [Any](), "sku": l.sku,
+       "taxes": taxList(l.taxes), "meta_data": [Any](), "sku": l.sku ?? NSNull(),
        "price": NSDecimalNumber(string: l.price.description), "parent_name": NSNull()]
     }
     var shippingLines: [[String: Any]] = []
     if let shipping {
+      // As the facts' example has it: the shipping line's own `taxes` is empty, and its rate is only told by the tax
+      // lines' `shipping_tax_total`.
       shippingLines.append(["id": id * 100 + 99, "method_title": "Flat rate", "method_id": "flat_rate", "total": Self.text(shipping),
-                            "total_tax": Self.text(shippingTax), "taxes": taxList(shippingTaxes)])
+                            "total_tax": Self.text(shippingTax), "taxes": [Any]()])
     }
     return [
       "id": id, "parent_id": 0, "number": "\(id)", "order_key": orderKey, "created_via": "checkout", "version": "9.5.1",
@@ -117,8 +130,13 @@ struct WooOrder: Sendable {
       "date_paid": paid.map { Self.local($0, offset) } ?? NSNull(), "date_paid_gmt": paid.map(Self.gmt) ?? NSNull(),
       "date_completed": completed.map { Self.local($0, offset) } ?? NSNull(), "date_completed_gmt": completed.map(Self.gmt) ?? NSNull(),
       "meta_data": meta.enumerated().map { ["id": 9000 + $0.offset, "key": $0.element.key, "value": $0.element.value] },
-      "line_items": items, "tax_lines": taxLines, "shipping_lines": shippingLines, "fee_lines": [Any](), "coupon_lines": [Any](),
-      "refunds": refunds.map { ["id": $0.id, "reason": $0.reason, "total": "-" + Self.text($0.total)] },
+      "line_items": items, "tax_lines": taxLines, "shipping_lines": shippingLines, "fee_lines": fees.map { f -> [String: Any] in
+        ["id": f.id, "name": f.name, "tax_class": "", "tax_status": "taxable", "amount": Self.text(f.amount), "total": Self.text(f.amount),
+         "total_tax": Self.text(f.tax), "taxes": taxList(f.taxes), "meta_data": [Any]()]
+      }, "coupon_lines": [Any](),
+      // WooCommerce itself sends a refund's total negative; the facts do not fix its sign, so odd orders send it
+      // unsigned and a client must take the amount either way.
+      "refunds": refunds.map { ["id": $0.id, "reason": $0.reason, "total": (id % 2 == 0 ? "-" : "") + Self.text($0.total)] },
     ]
   }
 }

@@ -51,6 +51,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   var inFlight = 0
   /// Deliveries still to fail as if the receiver were down.
   var unreachable = 0
+  /// Routes (`POST /orders/batch`) a security plugin or the host blocks: answered 404 `rest_no_route`.
+  var blocked: Set<String> = []
   /// How deliveries reach their URL; by default an HTTP POST. A host in the same process (the case runner) takes
   /// them directly. Answers the status, or nil when nothing answered.
   public var transport: @Sendable (_ url: String, _ headers: [(String, String)], _ body: [UInt8]) async -> Int? = { url, headers, body in
@@ -119,7 +121,11 @@ public final class WooCommerceSimulator: @unchecked Sendable {
       count("auth_failures")
       return refusal
     }
-    let fault = plan.draw("\(request.method) /\(resource)\(id.map { "/\($0)" } ?? "")")
+    let target = "\(request.method) /\(resource)\(id.map { "/\($0)" } ?? "")"
+    if lock.withLock({ blocked.contains(target) }) {
+      return Self.wpError("rest_no_route", "No route was found matching the URL and request method.", status: .notFound)
+    }
+    let fault = plan.draw(target)
     switch fault {
     case .tooMany?: return Self.wpError("too_many_requests", "Too Many Requests", status: .tooManyRequests, headers: [.retryAfter: "1"])
     case .unavailable?: return Self.wpError("service_unavailable", "Service Unavailable", status: .serviceUnavailable)
@@ -133,7 +139,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     switch (resource, id) {
     case ("orders", nil) where request.method == .get: answer = list(orderRows(q), q: q, path: "orders")
     case ("orders", let id?) where request.method == .get: answer = orderAnswer(id)
-    case ("orders", let id?) where [.put, .post, .patch].contains(request.method): answer = updateOrder(id, body)
+    // The facts (§2.3) give orders only their GETs and the batch: `PUT /orders/{id}` has no route here.
+    case ("orders", "batch") where request.method == .post: answer = batchOrders(body)
     case ("customers", nil) where request.method == .get: answer = list(customerRows(q), q: q, path: "customers")
     case ("customers", nil) where request.method == .post: answer = createCustomer(body)
     case ("products", nil) where request.method == .get: answer = list(productRows(q), q: q, path: "products")
@@ -256,23 +263,54 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   static let statuses: Set<String> = ["pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
                                       "shipped", "delivered"]
 
-  /// `PUT /orders/{id}`: `status` and `meta_data` (merged by key). Any change is saved with a new modified date and
-  /// fires `order.updated`, the connector's own changes included.
-  private func updateOrder(_ id: String, _ body: Data) -> Response {
-    guard let n = Int(id), lock.withLock({ orders[n] != nil }) else {
-      return Self.wpError("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", status: .notFound)
-    }
-    guard let change = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+  /// `POST /orders/batch` (`{create, update, delete}`, at most 100 items together): each update is applied as one
+  /// order update and answered in `update[]` — the order, or `{id, error}` — with 200 whatever the items met.
+  /// Creating and deleting orders is not what this store simulates: those items are answered with an error.
+  private func batchOrders(_ body: Data) -> Response {
+    guard let batch = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
       return Self.wpError("rest_invalid_json", "Invalid JSON body passed.", status: .badRequest)
     }
+    let items = ["create", "update", "delete"].map { (batch[$0] as? [Any])?.count ?? 0 }.reduce(0, +)
+    guard items <= 100 else {
+      return Self.wpError("woocommerce_rest_request_entity_too_large", "Unable to accept more than 100 items for this request.",
+                          status: .contentTooLarge)
+    }
+    var out: [String: Any] = [:]
+    for action in ["create", "delete"] {
+      guard let list = batch[action] as? [Any], !list.isEmpty else { continue }
+      out[action] = list.map { _ in ["id": 0, "error": ["code": "woocommerce_rest_cannot_\(action)", "message": "Not simulated.", "data": ["status": 400]]] }
+    }
+    if let list = batch["update"] as? [Any] {
+      out["update"] = list.map { item -> Any in
+        let change = item as? [String: Any] ?? [:]
+        let id = change["id"].map { "\($0)" } ?? ""
+        switch updateOrder(id, change) {
+        case .success(let json): return json
+        case .failure(let e): return ["id": Int(id) ?? 0, "error": ["code": e.code, "message": e.message, "data": ["status": e.status]]]
+        }
+      }
+    }
+    return SimJSON.response(out)
+  }
+
+  struct ItemError: Error {
+    var code: String
+    var message: String
+    var status: Int
+  }
+
+  /// One order update: `status` and `meta_data` (merged by key). Any change is saved with a new modified date and
+  /// fires `order.updated`, the connector's own changes included.
+  private func updateOrder(_ id: String, _ change: [String: Any]) -> Result<[String: Any], ItemError> {
+    guard let n = Int(id), lock.withLock({ orders[n] != nil }) else {
+      return .failure(ItemError(code: "woocommerce_rest_shop_order_invalid_id", message: "Invalid ID.", status: 404))
+    }
     if let status = change["status"], !(status is String && Self.statuses.contains(status as! String)) {
-      return SimJSON.response(["code": "rest_invalid_param", "message": "Invalid parameter(s): status",
-                               "data": ["status": 400, "params": ["status": "status is not one of \(Self.statuses.sorted().joined(separator: ", "))."]]],
-                              status: .badRequest)
+      return .failure(ItemError(code: "rest_invalid_param", message: "Invalid parameter(s): status", status: 400))
     }
     var meta: [(String, String)] = []
     for m in change["meta_data"] as? [[String: Any]] ?? [] {
-      guard let k = m["key"] as? String else { return Self.wpError("rest_invalid_param", "Invalid parameter(s): meta_data", status: .badRequest) }
+      guard let k = m["key"] as? String else { return .failure(ItemError(code: "rest_invalid_param", message: "Invalid parameter(s): meta_data", status: 400)) }
       meta.append((k, "\(m["value"] ?? "")"))
     }
     let updated = lock.withLock { () -> WooOrder in
@@ -288,7 +326,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     }
     let json = updated.json(offset: config.utcOffset)
     fire("order.updated", json)
-    return SimJSON.response(json)
+    return .success(json)
   }
 
   private func customerRows(_ q: [String: String]) -> WooAnswer<[[String: Any]]> {

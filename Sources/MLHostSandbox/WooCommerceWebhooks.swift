@@ -258,6 +258,39 @@ extension WooCommerceSimulator {
   }
 
   /// Deletes webhook `id`, as an admin would.
+  /// Deletes the product with `sku` (as a merchant cleaning the catalogue): its order lines keep their product id
+  /// and lose their SKU, which WooCommerce reads from the product. Answers whether the store sold it.
+  public func deleteProduct(sku: String) -> Bool {
+    lock.withLock {
+      guard let id = products.first(where: { $0.value.sku == sku })?.key else { return false }
+      products.removeValue(forKey: id)
+      for (n, var o) in orders where o.lines.contains(where: { $0.productID == id }) {
+        for i in o.lines.indices where o.lines[i].productID == id { o.lines[i].sku = nil }
+        orders[n] = o
+      }
+      return true
+    }
+  }
+
+  /// Adds a fee line of `amount` (taxed at the order's VAT, or Texas's and Austin's rates) to order `id`, as a
+  /// merchant editing it; `order.updated` fires. Answers whether the store has the order.
+  public func addFee(_ id: Int, name: String, amount: ExactDecimal) -> Bool {
+    let changed: WooOrder? = lock.withLock {
+      guard var o = orders[id] else { return nil }
+      o.fees.append(WooOrder.Fee(id: id * 100 + 50 + o.fees.count, name: name, amount: amount,
+                                 taxes: WooOrder.taxes(on: amount, rate: dec("0.19"), us: o.country == "US")))
+      o.modified = Date().timeIntervalSince1970.rounded(.down)
+      orders[id] = o
+      return o
+    }
+    guard let changed else { return false }
+    fire("order.updated", changed.json(offset: config.utcOffset))
+    return true
+  }
+
+  /// Blocks a route (`POST /orders/batch`) as a security plugin or host might: it answers 404 `rest_no_route`.
+  public func blockRoute(_ target: String) { _ = lock.withLock { blocked.insert(target) } }
+
   public func removeWebhook(_ id: Int) { _ = lock.withLock { webhooks.removeValue(forKey: id) } }
 
   /// What the store's deliveries give as their User-Agent.

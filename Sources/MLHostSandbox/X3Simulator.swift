@@ -113,7 +113,7 @@ public final class X3Simulator: @unchecked Sendable {
 
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
-    plan = FaultPlan(config.faults, kinds: Self.faultKinds)
+    plan = FaultPlan(config.faults, kinds: Self.faultKinds, scriptable: [.bareCreate])
     tokens = IssuedTokens(lifetime: config.tokenLifetime)
     refreshToken = config.refreshToken
     rate = (max(config.rateLimit, 1), ProcessInfo.processInfo.systemUptime)
@@ -296,6 +296,7 @@ public final class X3Simulator: @unchecked Sendable {
     switch fault {
     case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)  // after acting: the ambiguous case
     case .serverErrorAfterCommit?: return Self.diagnose("Internal server error", status: .internalServerError)  // committed, then failed
+    case .bareCreate? where request.method == .post: return SimJSON.response(["$uuid": UUID().uuidString], status: .created)
     case .slow?: await plan.holdSlow()
     default: break
     }
@@ -443,13 +444,14 @@ public final class X3Simulator: @unchecked Sendable {
       }
       return .success(row)
     case "BPCUSTOMER":
+      // The facts' one diagnosis of a customer create: X3 numbers no customer itself, the code is the caller's.
+      guard let code = body["BPCNUM"] as? String, !code.isEmpty else { return .failure(Refusal(message: "Customer code mandatory")) }
       guard let customerName = body["BPCNAM"] as? String, !customerName.isEmpty else { return .failure(Refusal(message: "Company name mandatory")) }
       guard let category = body["BCGCOD"] as? String, !category.isEmpty else { return .failure(Refusal(message: "Customer category mandatory")) }
       guard config.customerCategories.contains(category) else { return .failure(Refusal(message: "Customer category \(category): Record does not exist")) }
       var row = body.filter { classes[name]!.properties.contains($0.key) }
-      sequence += 1
-      row["BPCNUM"] = body["BPCNUM"] ?? String(format: "C9%04d", sequence)
-      guard classes[name]!.rows["\(row["BPCNUM"]!)"] == nil else { return .failure(Refusal(message: "Customer \(row["BPCNUM"]!) already exists")) }
+      row["BPCNUM"] = code
+      guard classes[name]!.rows[code] == nil else { return .failure(Refusal(message: "Customer \(code) already exists")) }
       row["CUR"] = body["CUR"] ?? "EUR"
       row["BPCSTA"] = 2
       insert(name, row)
@@ -487,6 +489,7 @@ public final class X3Simulator: @unchecked Sendable {
         guard row["ENAFLG"] as? Int == 2 else { return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) is not active" }
       }
       guard let amount = Self.decimal(l["AMTNOTLIN"]), let tax = Self.decimal(l["VATAMT"]) else { return "Line \(i + 1): amounts expected as decimals" }
+      if let problem = Self.taxProblem(line: i + 1, amount: amount, tax: tax, level: level, percent: config.taxLevels[level]!) { return problem }
       net = (try? net.adding(amount)) ?? net
       vat = (try? vat.adding(tax)) ?? vat
     }

@@ -92,7 +92,7 @@ import Testing
     let store = try await Store.start()
     defer { store.stop() }
     #expect(try await store.send("/orders/1001", credential: "woocommerce_readonly").status == 200)
-    let write = try await store.send("/orders/1001", method: "PUT", body: #"{"meta_data":[{"key":"_x3_invoice","value":"X"}]}"#,
+    let write = try await store.send("/orders/batch", method: "POST", body: #"{"update":[{"id":1001,"meta_data":[{"key":"_x3_invoice","value":"X"}]}]}"#,
                                      credential: "woocommerce_readonly")
     #expect(write.status == 401 && Self.message(write) == "The API key provided does not have write permissions.")
     #expect(store.sandbox.woocommerce.order(1001)?.meta.isEmpty == true)
@@ -164,7 +164,9 @@ import Testing
     #expect(try await store.send("/webhooks/\(id)", method: "DELETE").status == 501)
 
     // An update through the API fires order.updated, signed.
-    #expect(try await store.send("/orders/1001", method: "PUT", body: #"{"meta_data":[{"key":"_x3_invoice","value":"SIH1"}]}"#).status == 200)
+    #expect(try await store.send("/orders/batch", method: "POST", body: #"{"update":[{"id":1001,"meta_data":[{"key":"_x3_invoice","value":"SIH1"}]}]}"#).status == 200)
+    // Orders are written only through the batch (API facts §2.3).
+    #expect(try await store.send("/orders/1001", method: "PUT", body: #"{"status":"completed"}"#).status == 404)
     #expect(await eventually(within: 5) { received.withLock { $0.count } == 2 })
     let delivery = try #require(received.withLock { $0.last })
     let headers = Dictionary(delivery.headers.map { ($0.0.lowercased(), $0.1) }) { _, b in b }

@@ -1,6 +1,7 @@
 --- Settings of the Sage X3 ↔ Shopify connector. Validated by the host before the script runs; a CSV path may
 --- stand for any mapping table.
 local code = { type = "string" }
+local codes = require "sagex3.codes"
 
 local shopify = {
   shop_url = { type = "url", required = true, description = "https://{shop}.myshopify.com" },
@@ -45,6 +46,7 @@ return {
   create_customers = { type = "boolean", default = false,
     description = "create a missing X3 customer from the order's billing data instead of rejecting the order" },
   customer_category = { type = "string", description = "X3 customer category (BCGCOD) of created customers" },
+  customer_codes = codes.schema("SH", "SH"),
   items = { type = "map", values = code, description = "Shopify SKU → X3 item (ITMREF); unmapped SKUs are used as is" },
   sales_accounts = { type = "map", values = code, required = true,
     description = "X3 product class (TCLCOD) → GL sales account" },

@@ -2,6 +2,7 @@
 --- stand for any mapping table.
 local code = { type = "string" }
 local x3 = require "sagex3.schema"
+local codes = require "sagex3.codes"
 
 local woocommerce = {
   url = { type = "url", required = true,
@@ -15,6 +16,8 @@ local woocommerce = {
     description = "this host's public base URL as the store reaches it (https://sync.example.com): webhooks "
       .. "missing from the store are registered at <receiver_url>/hooks/x3_woocommerce/<topic>; unset, they are "
       .. "only reported" },
+  write_back = { type = "boolean", default = true,
+    description = "write the X3 invoice number to the order (meta _x3_invoice) through POST /orders/batch" },
   reference_prefix = { type = "string", default = "WC-",
     description = "X3 customer order reference (CUSORDREF) = prefix + order number" },
   per_page = { type = "integer", default = 100, description = "orders per page (1 to 100)" },
@@ -56,9 +59,15 @@ return {
     item = { type = "string", default = "FREIGHT", description = "X3 item (ITMREF) of the freight line" },
     account = { type = "string", description = "GL account of the freight line; needed once an order has shipping" },
   } },
+  fees = { type = "record", default = {}, fields = {
+    item = { type = "string", description = "X3 item (ITMREF) of fee lines (surcharges); unset, an order with fees is "
+      .. "rejected" },
+    account = { type = "string", description = "GL account of fee lines" },
+  } },
   create_customers = { type = "boolean", default = true,
     description = "create a missing X3 customer from the order's billing data instead of rejecting the order" },
   customer_category = { type = "string", description = "X3 customer category (BCGCOD) of created customers" },
+  customer_codes = codes.schema("WC", "WG"),
   products = { type = "map", values = product, required = true,
     description = "WooCommerce product id (or SKU) → X3 item and GL sales account; a CSV `product,item,account`" },
   tax_accounts = { type = "map", values = code, required = true,

@@ -19,7 +19,8 @@ local _M = {}
 _M.CLASSES = {
   customer = "BPCUSTOMER", item = "ITMMASTER", account = "GACCOUNT", cost_centre = "CCE", invoice = "SINVOICE",
   credit_note = "SINVOICE", delivery = "SDELIVERY", stock = "STOCK", movement = "STOJOU",
-  -- miscellaneous issue (object SMO): goods leaving stock outside a sales delivery
+  -- miscellaneous issue (object SMO): goods leaving stock outside a sales delivery. An inference, not in the API
+  -- facts (they name only STOCK and ITMMVT/STOJOU): this class and the issue_* fields are to be checked per folder.
   stock_issue = "SMO",
   supplier = "BPSUPPLIER", purchase_order = "PORDER", supplier_invoice = "PINVOICE",
 }
@@ -250,14 +251,27 @@ end
 --- Creates a row of `role` unless it exists: when the create fails without X3 refusing it (a 5xx, a timeout, a
 --- dropped connection) it may have committed all the same, so `find()` looks it up by its reference: found, it is
 --- the answer; absent, the failure is raised as retryable, and the record's next attempt creates it. X3's business
---- refusals raise at once.
+--- refusals raise at once. A create answered without the row's key (X3's answer is not documented) is looked up
+--- with `find()` too.
 ---@param role string
 ---@param body table
 ---@param find fun(): table?
 ---@return table row
 function Client:create_unique(role, body, find)
   local ok, result = pcall(self.api.create, self.api, role, body)
-  if ok then return result end
+  if ok then
+    -- The facts do not say what a create answers: without the row's key, the row is read back by its reference.
+    local key = self.fields[_M.KEYS[role]]
+    local value = type(result) == "table" and result[key] or nil
+    if value ~= nil and value ~= mlhost.json.null and value ~= "" then return result end
+    local found = find()
+    if found then return found end
+    system_error.raise({
+      kind = "business", system = "x3", retryable = false,
+      message = "x3: created " .. self.classes[role] .. " but its answer has no " .. tostring(key)
+        .. " and it is not found by its reference; check X3 before replaying (a replay would create it again)",
+    })
+  end
   if not system_error.is(result) or result.kind == "business" or not (result.retryable or result.ambiguous) then
     error(result, 0)
   end
@@ -308,13 +322,14 @@ function Client:enabled(row, what)
 end
 
 --- The customer whose email is `email`, created from `billing` when it is missing and `create` is true.
---- `defaults`: `category` (the customer category X3 requires) and `currency`. Answers the row, and whether it was
+--- `defaults`: `code` (the customer code, BPCNUM: X3 numbers no customer itself; see `sagex3.codes`), `category`
+--- (the customer category X3 requires) and `currency`. Answers the row, and whether it was
 --- created; nil when missing and not to be created. Two orders of one new customer processed at once take turns
 --- on a lock by email, so the second finds the customer the first created instead of creating it again.
 ---@param email string
 ---@param billing stdlib.Address?
 ---@param create boolean
----@param defaults {category: string?, currency: string?}
+---@param defaults {code: string?, category: string?, currency: string?}
 ---@return table? customer
 ---@return boolean? created
 function Client:customer_for(email, billing, create, defaults)
@@ -332,7 +347,7 @@ end
 --- email's lock). Answers the row and whether it was created.
 ---@param email string
 ---@param billing stdlib.Address?
----@param defaults {category: string?, currency: string?}
+---@param defaults {code: string?, category: string?, currency: string?}
 ---@return table customer
 ---@return boolean created
 function Client:create_customer(email, billing, defaults)
@@ -342,8 +357,9 @@ function Client:create_customer(email, billing, defaults)
   local person = concat({ b.first_name or "", b.last_name or "" }, " "):match("^%s*(.-)%s*$")
   local name = (b.company and b.company ~= "" and b.company) or (person ~= "" and person) or email
   local body = {
-    [f.customer_name] = name, [f.customer_email] = email, [f.customer_category] = defaults.category,
-    [f.customer_currency] = defaults.currency, [f.customer_country] = b.country_code,
+    [f.customer_code] = defaults.code, [f.customer_name] = name, [f.customer_email] = email,
+    [f.customer_category] = defaults.category, [f.customer_currency] = defaults.currency,
+    [f.customer_country] = b.country_code,
   }
   return self:create_unique("customer", body, function() return self:customer_by_email(email) end), true
 end

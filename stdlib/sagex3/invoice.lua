@@ -107,7 +107,7 @@ function Builder:build(reject, order, customer_code, kind)
   for i, line in ipairs(order.lines) do
     local code, account = o.target(self, line, reject)
     local net = line.net or money.round(line.unit_price * line.quantity, 2, "half_up")
-    local label = line.sku or line.product_id
+    local label = line.sku or line.product_id or line.name
     add("line " .. i .. ", " .. tostring(label), label, code, line.quantity, line.unit_price, net, line.tax,
       line.tax_rate, account)
   end

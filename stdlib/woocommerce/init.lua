@@ -1,7 +1,7 @@
---- WooCommerce REST API v3 client (`/wp-json/wc/v3` on the store's own domain and port): orders changed since a
---- cursor, one order, order updates, customers by email, products, and the webhooks resource. The host signs each
---- request with the store's consumer key (HTTP Basic over HTTPS, one-legged OAuth 1.0a HMAC-SHA256 in the query
---- over plain HTTP: the `woocommerce` credential type) and retries 429/5xx of the host or CDN in front with the
+--- WooCommerce REST API v3 client (`/wp-json/wc/v3` on the store's own domain and port): orders changed since a cursor,
+--- one order, order updates (through the batch), customers by email, products, and the webhooks resource. The host
+--- signs each request with the store's consumer key (HTTP Basic over HTTPS, one-legged OAuth 1.0a HMAC-SHA256 in the
+--- query over plain HTTP: the `woocommerce` credential type) and retries 429/5xx of the host or CDN in front with the
 --- shared budgets; WordPress errors (`code`, `message`, `data.status`) are raised as `system_error`s carrying
 --- WooCommerce's own code and text. Money stays exact: amounts are strings, read as decimals. Orders normalise to
 --- `stdlib.Order`, the shape the X3 invoice builder takes.
@@ -75,6 +75,16 @@ function Client:call(what, options)
       kind = "business", system = "woocommerce", status = res.status, retryable = false,
       code = type(body) == "table" and body.code or nil,
       message = "woocommerce: " .. what .. " refused: " .. (_M.describe(res) or ("HTTP " .. res.status)),
+    })
+  end
+  if res and res.status == 404 then
+    -- WordPress's code tells a missing record (`woocommerce_rest_shop_order_invalid_id`) from a route this store
+    -- does not have (`rest_no_route`: a plugin or host blocks it, or an older WooCommerce).
+    local body = res.json
+    system_error.raise({
+      kind = "not_found", system = "woocommerce", status = 404, retryable = false,
+      code = type(body) == "table" and type(body.code) == "string" and body.code or nil,
+      message = "woocommerce: " .. what .. " answered 404" .. (_M.describe(res) and (": " .. _M.describe(res)) or ""),
     })
   end
   return system_error.check("woocommerce", what, res, token, detail, _M.describe)
@@ -153,13 +163,33 @@ function Client:order(id)
   error(res, 0)
 end
 
---- Changes order `id` (`status`, `meta_data`); safe to repeat (a PUT). WooCommerce fires `order.updated` for it.
+--- Changes order `id` (`status`, `meta_data`) through `POST /orders/batch` (`{"update": [{id, …}]}`, the write
+--- the API facts give orders); safe to repeat. WooCommerce fires `order.updated` for it. The batch answers 200
+--- whatever its items met: an item's `error` is raised as a refusal carrying its code (404 `not_found` for an order
+--- the store no longer has).
 ---@param id string|integer
 ---@param body table
 ---@return table order
 function Client:update_order(id, body)
-  local path = "/orders/" .. tostring(id)
-  return self:call("PUT " .. path, { method = "PUT", path = path, json = body }).json
+  local item = { id = math.tointeger(tonumber(id)) or error("woocommerce: order id " .. tostring(id), 2) }
+  for k, v in pairs(body) do item[k] = v end
+  local what = "POST /orders/batch (update order " .. tostring(id) .. ")"
+  local res = self:call(what, { method = "POST", path = "/orders/batch", json = { update = { item } } })
+  local answer = type(res.json) == "table" and type(res.json.update) == "table" and res.json.update[1] or nil
+  if type(answer) ~= "table" then
+    system_error.raise({ kind = "http", system = "woocommerce", status = res.status, retryable = true,
+      message = "woocommerce: " .. what .. " answered no update item" })
+  end
+  local e = answer.error
+  if type(e) == "table" then
+    local status = type(e.data) == "table" and tonumber(e.data.status) or 400
+    system_error.raise({
+      kind = status == 404 and "not_found" or "business", system = "woocommerce", status = status, retryable = false,
+      code = type(e.code) == "string" and e.code or nil,
+      message = "woocommerce: " .. what .. " refused: " .. tostring(e.code) .. ": " .. tostring(e.message),
+    })
+  end
+  return answer
 end
 
 --- The store customer with `email` (WooCommerce compares emails without case), or nil.
@@ -250,6 +280,38 @@ local function rate_of(taxes, rates)
   return money.div(percent, 100, 8, "half_even")
 end
 
+--- The rate of a shipping line whose `taxes` is empty (as in WooCommerce's own example) but which is taxed: the
+--- rates of the tax lines carrying a shipping share (`shipping_tax_total`), all together, when the line's tax is
+--- that rate of its price (to a cent per rate). Otherwise nil and why: which rate taxed it cannot be told.
+local function shipping_rate(raw, sl, i)
+  local percent, rates = money.new("0"), {}
+  for _, t in ipairs(raw.tax_lines or {}) do
+    if money.cmp(money.new(t.shipping_tax_total or "0"), 0) ~= 0 then
+      if t.rate_percent == nil or t.rate_percent == mlhost.json.null then
+        return nil, "tax line " .. tostring(t.rate_code or t.id) .. " taxes the shipping but has no rate_percent"
+      end
+      percent = percent + money.new(t.rate_percent)
+      rates[#rates + 1] = tostring(t.rate_code or t.rate_id) .. " " .. money.format(money.new(t.rate_percent), 4)
+        :gsub("%.?0+$", "") .. " %"
+    end
+  end
+  local what = "shipping line " .. i .. " (" .. tostring(sl.method_title) .. ")"
+  if #rates == 0 then
+    return nil, what .. " is taxed but lists no taxes, and no tax line has a shipping_tax_total: its tax rate "
+      .. "cannot be told"
+  end
+  local rate = money.div(percent, 100, 8, "half_even")
+  local price, tax = money.new(sl.total or "0"), money.new(sl.total_tax or "0")
+  local gap = tax - money.round(price * rate, 2, "half_up")
+  if money.cmp(gap, 0) < 0 then gap = money.new("0") - gap end
+  if money.cmp(gap, money.new("0.01") * #rates) > 0 then
+    return nil, what .. " lists no taxes and its tax " .. money.format(tax, 2) .. " is not the shipping tax lines' "
+      .. table.concat(rates, " + ") .. " of its price " .. money.format(price, 2)
+      .. ": which rate taxed it cannot be told"
+  end
+  return rate
+end
+
 local function address(a)
   if type(a) ~= "table" then return nil end
   return {
@@ -261,6 +323,8 @@ end
 
 --- A raw order (REST v3, from the API or a webhook) as a `stdlib.Order`: money exact, `net` per line (WooCommerce's
 --- line total, after discounts), taxes and their rates from `tax_lines`, timestamps in UTC, the refunds' sum.
+--- `problem` says why the order cannot be posted as it is (a shipping or fee tax whose rate cannot be told). Fee
+--- lines are among `lines`, each with `fee = true` (no product), and `fees` is how many there are.
 ---@param raw table
 ---@param prefix string? the reference prefix (default "WC-")
 ---@return stdlib.Order
@@ -271,18 +335,46 @@ function _M.normalize_order(raw, prefix)
     local net = money.new(li.total or "0")
     local quantity = math.tointeger(li.quantity) or error("woocommerce: line " .. i .. " has no whole quantity")
     lines[i] = {
-      id = tostring(li.id), sku = li.sku ~= "" and li.sku or nil, product_id = tostring(li.product_id),
-      variation_id = li.variation_id ~= 0 and tostring(li.variation_id) or nil, name = li.name, quantity = quantity,
+      -- A deleted product's line has `sku: null` (the SKU is read from the product): no SKU, like an empty one.
+      id = tostring(li.id), sku = type(li.sku) == "string" and li.sku ~= "" and li.sku or nil,
+      product_id = tostring(li.product_id),
+      variation_id = type(li.variation_id) == "number" and li.variation_id ~= 0 and tostring(li.variation_id) or nil,
+      name = li.name, quantity = quantity,
       net = net, unit_price = quantity ~= 0 and money.div(net, quantity, 2, "half_up") or net,
       tax = money.new(li.total_tax or "0"), tax_rate = rate_of(li.taxes, rates),
     }
   end
+  -- Fee lines (surcharges) follow the product lines, as lines of quantity 1 marked `fee`: their total and tax count
+  -- in the order's totals like any line's.
+  local problem
+  for i, fl in ipairs(raw.fee_lines or {}) do
+    local net, tax = money.new(fl.total or "0"), money.new(fl.total_tax or "0")
+    if money.cmp(tax, 0) ~= 0 and not (type(fl.taxes) == "table" and #fl.taxes > 0) then
+      problem = problem or ("fee line " .. i .. " (" .. tostring(fl.name) .. ") is taxed but lists no taxes: its "
+        .. "tax rate cannot be told")
+    end
+    lines[#lines + 1] = {
+      id = tostring(fl.id), fee = true, name = fl.name, quantity = 1, net = net, unit_price = net, tax = tax,
+      tax_rate = rate_of(fl.taxes, rates),
+    }
+  end
   for i, sl in ipairs(raw.shipping_lines or {}) do
-    shipping[i] = { title = sl.method_title, price = money.new(sl.total or "0"), tax = money.new(sl.total_tax or "0"),
-      tax_rate = rate_of(sl.taxes, rates) }
+    local tax = money.new(sl.total_tax or "0")
+    local rate, why
+    if type(sl.taxes) == "table" and #sl.taxes > 0 or money.cmp(tax, 0) == 0 then
+      rate = rate_of(sl.taxes, rates)
+    else
+      rate, why = shipping_rate(raw, sl, i)
+      problem = problem or why
+    end
+    shipping[i] = { title = sl.method_title, price = money.new(sl.total or "0"), tax = tax, tax_rate = rate }
   end
   local refunded = money.new("0")
-  for _, r in ipairs(raw.refunds or {}) do refunded = refunded - money.new(r.total or "0") end
+  -- WooCommerce lists refunds with a negative total; the sign is not relied on: each refund counts by its amount.
+  for _, r in ipairs(raw.refunds or {}) do
+    local amount = money.new(r.total or "0")
+    refunded = refunded + (money.cmp(amount, 0) < 0 and money.new("0") - amount or amount)
+  end
   local meta = {}
   for _, m in ipairs(raw.meta_data or {}) do
     if type(m.key) == "string" then meta[m.key] = m.value end
@@ -294,7 +386,7 @@ function _M.normalize_order(raw, prefix)
     created_at = _M.utc(raw.date_created_gmt), updated_at = _M.utc(raw.date_modified_gmt),
     cancelled = raw.status == "cancelled", currency = raw.currency, total = money.new(raw.total or "0"),
     total_tax = money.new(raw.total_tax or "0"), refunded = refunded, lines = lines, shipping = shipping,
-    fees = #(raw.fee_lines or {}), billing = billing, delivery = address(raw.shipping), meta = meta,
+    fees = #(raw.fee_lines or {}), problem = problem, billing = billing, delivery = address(raw.shipping), meta = meta,
     customer = { id = raw.customer_id, email = billing and billing.email, first_name = billing and billing.first_name,
       last_name = billing and billing.last_name },
   }
