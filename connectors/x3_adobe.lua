@@ -7,6 +7,7 @@
 --- carries the ids of both systems.
 local adobe_commerce = require "adobe_commerce"
 local sagex3 = require "sagex3"
+local codes = require "sagex3.codes"
 local mapping = require "sync.mapping"
 local paging = require "sync.paging"
 local reconcile = require "sync.reconcile"
@@ -340,9 +341,14 @@ c:handler("adobe.customer", function(rec, customer)
   local ids = { adobe_customer = customer.id, email = customer.email }
   local mapped = rec:target_id("x3")
   if mapped then return rec:unchanged("x3", mapped, ids) end
+  local code, code_problem = codes.customer(s.customer_codes, customer.id)
+  local create = s.customers ~= "none"
   local row, created = erp:customer_for(customer.email, {
     first_name = customer.firstname, last_name = customer.lastname,
-  }, s.customers ~= "none", { category = s.customer_category, currency = "EUR" })
+  }, create and code ~= nil, { code = code, category = s.customer_category, currency = s.customer_currency })
+  if not row and create then
+    rec:reject("store customer " .. tostring(customer.id) .. ": " .. (code_problem or "not created"))
+  end
   if not row then return rec:unchanged("x3", nil, ids) end
   if created then return rec:created("x3", row[F.customer_code], ids) end
   return rec:unchanged("x3", row[F.customer_code], ids)

@@ -16,7 +16,7 @@ private func wooSandbox(orders: Int, latency: Double) async throws -> (Sandbox, 
 }
 
 private func wooSettings(_ sandbox: Sandbox, _ extra: [String: String] = [:]) -> [String] {
-  sandbox.systemSettings.filter { $0.key.hasPrefix("woocommerce.") || $0.key.hasPrefix("x3.") }.merging(extra) { _, b in b }
+  sandbox.settings(for: ["woocommerce", "x3"]).merging(extra) { _, b in b }
     .flatMap { ["--set", "\($0.key)=\($0.value)"] }
 }
 

@@ -108,7 +108,7 @@ public func evalLua(_ body: String, input: LuaValueLiteral = nil, preamble: Stri
 }
 
 /// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
-public func eventually(within seconds: Double = 5, _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(within seconds: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
   let deadline = Date().addingTimeInterval(seconds)
   while Date() < deadline {
     if try await condition() { return true }

@@ -72,7 +72,8 @@ import Testing
     let start = Date()
     await v.retire(grace: 0.2)
     let outcome = await forever
-    #expect(Date().timeIntervalSince(start) < 2)
+    // Stopped by the retirement, not by the job's own budget (minutes): generous for a loaded machine.
+    #expect(Date().timeIntervalSince(start) < 15)
     #expect(outcome.error?.message.contains("retired") == true)
   }
 

@@ -81,6 +81,9 @@ return {
     description = "product alignment: X3 items (of a class with a purchase account) missing in the store are created"
       .. " there, disabled at price 0 for the merchant to complete; both: and store products X3 lacks are reported" },
   poll_products = { type = "duration", default = "1d", description = "how often products are aligned" },
+  customer_codes = require("sagex3.codes").schema("AC", "AG"),
+  customer_currency = { type = "string", default = "EUR",
+    description = "currency (CUR) of customers created in X3 from the store" },
   customer_category = { type = "string", default = "WEB",
     description = "X3 customer category (BCGCOD) of created customers" },
   website_id = { type = "integer", default = 1, description = "Adobe website customers are created on" },
