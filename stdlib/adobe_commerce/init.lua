@@ -326,6 +326,13 @@ function _M.normalize_order(o)
     end
   end
   local payment = type(o.payment) == "table" and o.payment or {}
+  -- `shipping_tax_amount` is not in every order resource (the API facts' example has only the order's and the
+  -- lines' `tax_amount`): without it, the shipping's tax is what the lines' tax leaves of the order's.
+  local shipping_tax = amount(o.shipping_tax_amount)
+  if not present(o.shipping_tax_amount) then
+    shipping_tax = amount(o.tax_amount)
+    for _, line in ipairs(lines) do shipping_tax = shipping_tax - line.tax end
+  end
   return {
     id = integer(o.entity_id), increment_id = tostring(o.increment_id), store_id = integer(o.store_id), state = o.state,
     status = o.status, created_at = _M.iso(o.created_at), updated_at = _M.iso(o.updated_at),
@@ -339,7 +346,7 @@ function _M.normalize_order(o)
       guest = integer(o.customer_is_guest) == 1,
     },
     currency = o.order_currency_code, subtotal = amount(o.subtotal), tax = amount(o.tax_amount),
-    shipping = amount(o.shipping_amount), shipping_tax = amount(o.shipping_tax_amount),
+    shipping = amount(o.shipping_amount), shipping_tax = shipping_tax,
     discount = amount(o.discount_amount), total = amount(o.grand_total),
     payment_method = present(payment.method) and payment.method or nil,
     po_number = present(payment.po_number) and payment.po_number ~= "" and payment.po_number or nil,
