@@ -417,7 +417,12 @@ local function post_leftovers()
         if tostring(batch.Description):find(id, 1, true) then active = true end
       end
       if not active then
-        local status, changed = erp:post_batch(company, batch.BatchNumber)
+        -- Under the company's lock: two runs that both find the batch open (a job taken over after a crash beside
+        -- the next scheduled one) post it once; the second reads it ready.
+        mlhost.lock(batch_lock(company))
+        local ok, status, changed = pcall(erp.post_batch, erp, company, batch.BatchNumber)
+        mlhost.unlock(batch_lock(company))
+        if not ok then error(status, 0) end
         log.info("a batch left open was posted", { company = company, batch = batch.BatchNumber, status = status,
           changed = changed })
       end
