@@ -43,6 +43,16 @@ for key, p in pairs(s.products) do
     end
   end
 end
+local toward_x3 = { woocommerce_to_x3 = true, both = true }
+local toward_store = { x3_to_woocommerce = true, both = true }
+if toward_x3[s.align.products] then
+  for _, code_of in ipairs({ { "align.product_class", s.align.product_class }, { "align.unit", s.align.unit } }) do
+    if code_of[2] == nil or not tostring(code_of[2]):match("^[%w%-_]+$") then
+      error(code_of[1] .. " is needed as an X3 code to create X3 items from store products (align.products = "
+        .. s.align.products .. ")")
+    end
+  end
+end
 if s.create_customers and not s.customer_category then
   error("create_customers needs customer_category: the X3 customer category new customers get")
 end
@@ -383,6 +393,99 @@ c:handler("x3.customer", function(rec, row)
   end
   error(created, 0)
 end)
+
+-- Items of the connector's own lines (freight, fees) are no store products.
+local own_items = {}
+if s.freight.item then own_items[s.freight.item] = true end
+if s.fees.item then own_items[s.fees.item] = true end
+-- The mapping read backwards: X3 item → the store product ids and SKUs mapped to it, sorted so a run is repeatable.
+local mapped_to = {}
+for key, p in pairs(s.products) do
+  mapped_to[p.item] = mapped_to[p.item] or {}
+  table.insert(mapped_to[p.item], tostring(key))
+end
+for _, keys in pairs(mapped_to) do table.sort(keys) end
+
+--- A store product in X3: the item its mapping names (by product id, else SKU), else the item of its SKU; created
+--- when X3 lacks it (the code is ours, so a retry reads it back rather than making a second).
+c:handler("woocommerce.product", function(rec, product)
+  local sku = type(product.sku) == "string" and product.sku ~= "" and product.sku or nil
+  if not sku then return rec:unchanged("x3", nil, { skipped = "no SKU in the store", woocommerce = product.id }) end
+  local mapped = s.products[tostring(product.id)] or s.products[sku]
+  local item = mapped and mapped.item or sku
+  local details = { woocommerce = product.id, sku = sku }
+  if not item:match("^[%w%-_]+$") then
+    rec:reject("store product " .. tostring(product.id) .. " has SKU '" .. sku .. "', not an X3 item code; map it "
+      .. "to an item in products, then replay")
+  end
+  if erp:read("item", item) then return rec:unchanged("x3", item, details) end
+  local name = type(product.name) == "string" and product.name ~= "" and product.name or sku
+  local find = function() return erp:read("item", item) end
+  local ok, row = pcall(erp.create_unique, erp, "item", {
+    [F.item_code] = item, [F.item_name] = name, [F.item_class] = s.align.product_class, [F.item_unit] = s.align.unit,
+  }, find)
+  if ok then return rec:created("x3", row[F.item_code] or item, details) end
+  -- Another record of the same item (a product and its mapping) got there first: X3 refuses the second create.
+  if find() then return rec:unchanged("x3", item, details) end
+  error(row, 0)
+end)
+
+--- An X3 item in the store: the product its mapping names, else the product with its SKU (the mapped SKU, else
+--- the item code); missing, created as a draft for a person to price and publish. The store refusing the SKU
+--- (`product_invalid_sku`: another writer got there first) is the same as finding it.
+c:handler("x3.product", function(rec, row)
+  local item = tostring(row[F.item_code])
+  if own_items[item] then return rec:unchanged("woocommerce", nil, { skipped = "freight or fee item", x3 = item }) end
+  local sku = item
+  for _, key in ipairs(mapped_to[item] or {}) do
+    if key:match("^%d+$") then
+      local p = shop:product(key)
+      if p then return rec:unchanged("woocommerce", p.id, { x3 = item, sku = p.sku }) end
+    else
+      sku = key
+    end
+  end
+  local details = { x3 = item, sku = sku }
+  local existing = shop:product_by_sku(sku)
+  if existing then return rec:unchanged("woocommerce", existing.id, details) end
+  local name = row[F.item_name]
+  local ok, created = pcall(shop.create_product, shop, {
+    name = type(name) == "string" and name ~= "" and name or item, sku = sku, status = "draft",
+  })
+  if ok then return rec:created("woocommerce", created.id, details) end
+  if type(created) == "table" and created.code == "product_invalid_sku" then
+    local found = shop:product_by_sku(sku)
+    if found then return rec:unchanged("woocommerce", found.id, details) end
+    rec:reject("the store refuses SKU " .. sku .. " for X3 item " .. item .. " (product_invalid_sku) and lists no "
+      .. "product with it (a product in the trash may hold it): free the SKU or map the item, then replay")
+  end
+  error(created, 0)
+end)
+
+if s.align.products ~= "none" then
+  --- Products aligned by SKU in the direction `align.products` says, store → X3 first (so an item just created
+  --- is found, not sent back); each one a record, so a refusal waits for a person and a replay does it again.
+  c:every(s.align.every, "align_products", function(job)
+    local counts = { store = 0, x3 = 0 }
+    if toward_x3[s.align.products] then
+      for page in shop:product_pages() do
+        mlhost.each(page, s.concurrency, function(product)
+          job:record("woocommerce.product", product.id, product)
+        end)
+        counts.store = counts.store + #page
+      end
+    end
+    if toward_store[s.align.products] then
+      local rows = {}
+      for row in erp:query("item") do rows[#rows + 1] = row end
+      mlhost.each(rows, s.concurrency, function(row)
+        job:record("x3.product", row[F.item_code], row)
+      end)
+      counts.x3 = #rows
+    end
+    log.info("products aligned", { direction = s.align.products, store = counts.store, x3 = counts.x3 })
+  end)
+end
 
 if s.align.customers ~= "none" then
   --- Customers aligned by email in the direction `align.customers` says; each one a record, so a refusal waits

@@ -41,6 +41,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   var customers: [Int: WooCustomer] = [:]
   /// Products by id: (sku, name, price).
   var products: [Int: SandboxSeed.Product] = [:]
+  /// Status of products created through the API (`draft`, `private`…); seeded ones are published.
+  var productStatus: [Int: String] = [:]
   var webhooks: [Int: Webhook] = [:]
   var nextID = 5000
   /// `scheme://host:port` of this store, set once it listens (`X-WC-Webhook-Source`, OAuth base strings).
@@ -144,6 +146,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     case ("customers", nil) where request.method == .get: answer = list(customerRows(q), q: q, path: "customers")
     case ("customers", nil) where request.method == .post: answer = createCustomer(body)
     case ("products", nil) where request.method == .get: answer = list(productRows(q), q: q, path: "products")
+    case ("products", nil) where request.method == .post: answer = createProduct(body)
     case ("products", let id?) where request.method == .get:
       guard let p = Int(id).flatMap({ pid in lock.withLock { products[pid].map { productJSON(pid, $0) } } }) else {
         answer = Self.wpError("woocommerce_rest_product_invalid_id", "Invalid ID.", status: .notFound)
@@ -371,8 +374,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     })
   }
 
-  private func productJSON(_ id: Int, _ p: SandboxSeed.Product) -> [String: Any] {
-    ["id": id, "name": p.name, "sku": p.sku, "type": "simple", "status": "publish", "price": WooOrder.text(p.price),
+  func productJSON(_ id: Int, _ p: SandboxSeed.Product) -> [String: Any] {
+    ["id": id, "name": p.name, "sku": p.sku, "type": "simple", "status": productStatus[id] ?? "publish", "price": WooOrder.text(p.price),
      "regular_price": WooOrder.text(p.price), "manage_stock": true, "stock_quantity": 100, "tax_class": p.taxRate == dec("0.07") ? "reduced-rate" : ""]
   }
 }

@@ -345,8 +345,8 @@ extension WooCommerceSimulator {
   public var counters: [String: Int] {
     lock.withLock {
       var c = counted
-      for name in ["requests", "auth_failures", "order_updates", "duplicate_emails", "deliveries", "deliveries_failed",
-                   "webhooks_created", "webhooks_disabled", "pings_answered", "pings_failed"] where c[name] == nil { c[name] = 0 }
+      for name in ["requests", "auth_failures", "order_updates", "duplicate_emails", "duplicate_skus", "products_created",
+                   "deliveries", "deliveries_failed", "webhooks_created", "webhooks_disabled", "pings_answered", "pings_failed"] where c[name] == nil { c[name] = 0 }
       c["faults_injected"] = plan.injected.withLock { $0.values.reduce(0, +) }
       c["webhooks_active"] = webhooks.values.filter { $0.status == "active" }.count
       c["customers"] = customers.count

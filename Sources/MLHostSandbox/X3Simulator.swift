@@ -459,6 +459,7 @@ public final class X3Simulator: @unchecked Sendable {
     default:
       if let issued = createStockDocument(name, body, now: now) { return issued }
       if let purchasing = createPurchasing(name, body) { return purchasing }
+      if let item = createItem(name, body) { return item }
       return .failure(Refusal(message: "Creation is not allowed on \(name) in this folder", status: .methodNotAllowed))
     }
   }

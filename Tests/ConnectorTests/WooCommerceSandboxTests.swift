@@ -140,6 +140,20 @@ import Testing
     #expect(new.status == 201)
   }
 
+  /// A product's SKU is the store's one (whatever the case); prices are strings; created drafts are listed by SKU.
+  @Test func productsAreOnePerSKU() async throws {
+    let store = try await Store.start()
+    defer { store.stop() }
+    let dup = try await store.send("/products", method: "POST", body: #"{"name":"Mug","sku":"mug-cafe","status":"draft"}"#)
+    #expect(dup.status == 400 && Self.code(dup) == "product_invalid_sku" && Self.message(dup) == "Invalid or duplicated SKU.")
+    let number = try await store.send("/products", method: "POST", body: #"{"name":"Lamp","sku":"LAMP-1","regular_price":12.5}"#)
+    #expect(number.status == 400 && Self.code(number) == "rest_invalid_param")
+    let new = try await store.send("/products", method: "POST", body: #"{"name":"Lamp","sku":"LAMP-1","status":"draft"}"#)
+    #expect(new.status == 201)
+    let listed = try #require(Self.json(try await store.send("/products?sku=LAMP-1")) as? [[String: Any]])
+    #expect(listed.count == 1 && listed.first?["status"] as? String == "draft")
+  }
+
   /// Registration pings the URL (unsigned, form body); deliveries are signed over the exact body; an API update
   /// fires order.updated; the 7th failure in a row disables the webhook and nothing is retried.
   @Test func webhooksPingSignAndDisableAfterFailures() async throws {

@@ -80,7 +80,15 @@ return {
       default = "none",
       description = "which way customers are aligned by email: store customers created in X3, X3 customers in the "
         .. "store" },
-    every = { type = "duration", default = "1h", description = "how often customers are aligned" },
+    products = { type = "enum", values = { "none", "woocommerce_to_x3", "x3_to_woocommerce", "both" },
+      default = "none",
+      description = "which way products are aligned by SKU: store products created in X3 as items (code: the "
+        .. "`products` mapping's item, else the SKU), X3 items in the store as draft products" },
+    product_class = { type = "string",
+      description = "X3 product class (TCLCOD) of items created from store products; needed to align toward X3" },
+    unit = { type = "string", description = "X3 stock unit (STU) of items created from store products; needed to "
+      .. "align toward X3" },
+    every = { type = "duration", default = "1h", description = "how often customers and products are aligned" },
   } },
   webhooks = { type = "record", default = {}, fields = {
     topics = { type = "array", elements = code, default = { "order.created", "order.updated" },

@@ -29,8 +29,8 @@ _M.FIELDS = {
   customer_code = "BPCNUM", customer_name = "BPCNAM", customer_email = "EMAIL", customer_currency = "CUR",
   customer_category = "BCGCOD", customer_country = "CRY",
   -- item, GL account, cost centre
-  item_code = "ITMREF", item_name = "ITMDES1", item_class = "TCLCOD", account_code = "ACC", cost_centre_code = "CCE",
-  enabled = "ENAFLG",
+  item_code = "ITMREF", item_name = "ITMDES1", item_class = "TCLCOD", item_unit = "STU", account_code = "ACC",
+  cost_centre_code = "CCE", enabled = "ENAFLG",
   -- sales invoice (and credit note) header
   invoice_number = "NUM", invoice_type = "SIVTYP", invoice_site = "SALFCY", invoice_customer = "BPCINV",
   invoice_reference = "CUSORDREF", invoice_date = "INVDAT", invoice_currency = "CUR", invoice_net = "AMTNOT",

@@ -226,6 +226,28 @@ function Client:product(id)
   error(res, 0)
 end
 
+--- The store product whose SKU is `sku` (any status, drafts included), or nil. WooCommerce matches SKUs exactly.
+---@param sku string
+---@return table?
+function Client:product_by_sku(sku)
+  local res = self:call("GET /products", { path = "/products", query = { sku = sku, status = "any", per_page = 1 } })
+  return type(res.json) == "table" and res.json[1] or nil
+end
+
+--- Pages of the store's products (every status), oldest first.
+---@return fun(): table[]?
+function Client:product_pages()
+  return self:pages("/products", { status = "any", orderby = "id", order = "asc" })
+end
+
+--- Creates a store product; WooCommerce refuses a SKU another product has (`product_invalid_sku`, raised as a
+--- business refusal with that `code`).
+---@param body table
+---@return table
+function Client:create_product(body)
+  return self:call("POST /products", { method = "POST", path = "/products", json = body }).json
+end
+
 --- Every webhook of the store (all statuses).
 ---@return table[]
 function Client:webhooks()
