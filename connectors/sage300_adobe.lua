@@ -117,26 +117,45 @@ local function decimal(v)
   return money.new(v)
 end
 
--- Store views by id (their codes name the company), asked once per version of the script.
+-- Store views by id (their codes name the company): the store_views setting when set; else asked once per version of
+-- the script from /V1/store/storeViews, a route the API facts do not promise (a store without it answers 404).
 local views
+local views_problem
+if next(s.store_views or {}) then
+  views = {}
+  for id, view in pairs(s.store_views) do views[tostring(id)] = view end
+end
 
 ---@param store_id integer
 ---@return string? code
+---@return string? problem when the views cannot be read
 local function view_code(store_id)
-  if not views then
-    local found = {}
-    for _, v in ipairs(shop:call("read store views", "/store/storeViews").json or {}) do
-      found[tostring(v.id)] = v.code
+  if not views and not views_problem then
+    local ok, res = pcall(shop.call, shop, "read store views", "/store/storeViews")
+    if not ok then
+      if system_error.is(res, "not_found") or system_error.is(res, "auth") then
+        views_problem = "Adobe Commerce does not list its store views (/V1/store/storeViews: "
+          .. tostring(res.message) .. "); set store_views (store_id → store view code)"
+        return nil, views_problem
+      end
+      error(res, 0)
     end
+    local found = {}
+    for _, v in ipairs(res.json or {}) do found[tostring(v.id)] = v.code end
     views = found
   end
+  if views_problem then return nil, views_problem end
   return views[tostring(store_id)]
 end
 
---- The company of an order or customer, by its store view; nil and why when that view is not synced.
+--- The company of an order or customer, by its store view; nil and why when that view is not synced (and true when
+--- no view can be known: the record is rejected then, not skipped).
 local function company_of(store_id)
-  local code = view_code(store_id)
-  if not code then return nil, nil, "store view " .. tostring(store_id) .. " is unknown to Adobe Commerce" end
+  local code, problem = view_code(store_id)
+  if problem then return nil, nil, problem, true end
+  if not code then
+    return nil, nil, "store view " .. tostring(store_id) .. " is unknown to Adobe Commerce (store_views)"
+  end
   local company = companies:get(code)
   if not company then return nil, code, "store view " .. code .. " is not mapped to a Sage 300 company (companies)" end
   return company, code
@@ -215,7 +234,8 @@ local function ensure_customer(company, info)
 end
 
 c:handler("adobe.customer", function(rec, customer)
-  local company, view, why = company_of(customer.store_id)
+  local company, view, why, fatal = company_of(customer.store_id)
+  if fatal then return rec:reject("customer " .. tostring(customer.id) .. ": " .. why) end
   if not company then return rec:unchanged("sage300", nil, { skipped = why, view = view }) end
   local number, outcome = ensure_customer(company, {
     id = customer.id, email = customer.email, first = customer.firstname, last = customer.lastname,
@@ -360,7 +380,8 @@ end
 c:handler("adobe.order", function(rec, input)
   local order = input.order
   local function reject(reason) rec:reject("order " .. tostring(order.increment_id) .. ": " .. reason) end
-  local company, view, why = company_of(order.store_id)
+  local company, view, why, fatal = company_of(order.store_id)
+  if fatal then return reject(why) end
   if not company then return rec:unchanged("sage300", nil, { skipped = why, view = view }) end
   local document = (prefixes:get(view) or "") .. tostring(order.increment_id)
   if #document > sage300.DOCUMENT_LENGTH then

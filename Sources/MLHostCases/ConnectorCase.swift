@@ -29,6 +29,8 @@ public struct ConnectorCase: Sendable {
     public var shopifyAPIVersion: String?
     /// The simulated store's Magento version (2.3 answers a page past the end with the last page again).
     public var adobeVersion: String?
+    /// false: the Adobe store does not serve `/V1/store/storeViews` (not in the API facts).
+    public var adobeStoreViews = true
   }
 
   public struct Order: Sendable {
@@ -202,10 +204,11 @@ extension ConnectorCase {
                           description: try top["description"].map { try V.string($0, "description") } ?? "")
     let seed = try V.table(top["seed"] ?? .nil_, "seed", keys: [
       "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names",
-      "shopify_api_version", "adobe_version",
+      "shopify_api_version", "adobe_version", "adobe_store_views",
     ])
     c.seed.shopifyAPIVersion = try seed["shopify_api_version"].map { try V.string($0, "seed.shopify_api_version") }
     c.seed.adobeVersion = try seed["adobe_version"].map { try V.string($0, "seed.adobe_version") }
+    if let v = seed["adobe_store_views"] { c.seed.adobeStoreViews = try V.bool(v, "seed.adobe_store_views") }
     if let n = seed["orders"] { c.seed.orders = try V.int(n, "seed.orders") }
     for (i, o) in try V.list(seed["order"] ?? .nil_, "seed.order").enumerated() {
       c.seed.extraOrders.append(try order(o, "seed.order[\(i + 1)]"))

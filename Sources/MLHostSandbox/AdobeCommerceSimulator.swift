@@ -46,6 +46,9 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
     /// Web API input limits (Stores > Config > Services > Web Api Limits): off by default; when on, at most 300
     /// per page and 20 by default.
     public var inputLimits = false
+    /// Whether `GET /V1/store/storeViews` is served: the API facts do not list it, so a store built from them
+    /// answers 404 and a connector must be able to do without it.
+    public var storeViewsRoute = true
     /// Adobe I/O Events: the integration's client id deliveries name, and the provider.
     public var ioClientID = "sandbox-io-client"
     public var ioProviderID = UUID().uuidString.lowercased()
@@ -323,7 +326,7 @@ public final class AdobeCommerceSimulator: @unchecked Sendable {
       return Self.json(answer)
     case (.post, 1, "products"): return saveProduct(nil, object(), store: store)
     case (.put, 2, "products"): return saveProduct(s[1], object(), store: store)
-    case (.get, 2, "store") where s[1] == "storeViews":
+    case (.get, 2, "store") where s[1] == "storeViews" && config.storeViewsRoute:
       return Self.json(state.withLock { $0.stores.map { ["id": $0.id, "code": $0.code, "name": $0.name, "website_id": 1, "store_group_id": 1] } })
     default:
       return Self.error("Request does not match any route.", status: .notFound)

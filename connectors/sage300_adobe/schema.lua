@@ -53,6 +53,8 @@ return {
     description = "Adobe order states that become AR invoices; other orders wait (canceled ones are skipped)" },
   companies = { type = "map", values = code, required = true,
     description = "Adobe store view code → Sage 300 company; orders of other views are not synced" },
+  store_views = { type = "map", values = code,
+    description = "Adobe store_id → store view code as the store has them; unset: asked from /V1/store/storeViews" },
   document_prefixes = { type = "map", values = code,
     description = "store view code → prefix of DocumentNumber (when views share increment ids)" },
   batch_size = { type = "integer", default = 200, description = "the most invoices in one AR invoice batch" },
