@@ -31,7 +31,7 @@ local shop = adobe_commerce.client {
   page_size = s.adobe.page_size,
   timeout = s.adobe.timeout, max_concurrent = s.adobe.max_concurrent, read_only = true,
 }
-local erp = sage300.client(s.sage300)
+local erp = sage300.client(s.sage300, { batch_prefix = s.batch_prefix .. " " })
 
 local companies = mapping.new("companies", s.companies, { pattern = "^[A-Z0-9]+$" })
 for view, company in pairs(s.companies) do

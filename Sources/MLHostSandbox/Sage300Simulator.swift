@@ -22,6 +22,9 @@ public final class Sage300Simulator: @unchecked Sendable {
     public var pageSize = 100
     /// Whether a page that is not the last carries `@odata.nextLink` (the documented Web API gives none).
     public var nextLinks = false
+    /// Whether `$filter` takes the `any()` lambda over nested details (the API facts list only comparisons and
+    /// `substringof`/`startswith`/`endswith`/`length`): off, it is refused as an invalid filter.
+    public var anyFilter = true
     /// IIS recycles the idle app pool after this many seconds; the next request then waits `coldStart`.
     public var idleTimeout: Double = 1200
     public var coldStart: Double = 0
@@ -320,6 +323,9 @@ public final class Sage300Simulator: @unchecked Sendable {
     }
     var rows = Array(lock.withLock { self.rows(company, resource) }.values)
     if let text = given["$filter"], !text.isEmpty {
+      if !config.anyFilter, text.contains("/any(") {
+        return Self.error("InvalidParameters", "The $filter is not valid: any() is not supported", status: .badRequest)
+      }
       do {
         let filter = try Sage300Filter(text)
         rows = try rows.filter { row in

@@ -65,10 +65,13 @@ Client.__index = Client
 --- lower-case one stops the load with the reason), `allow_admin`, `credential` (a `basic` credential), `timeout`
 --- (default 120 s: large batch POSTs and the cold start after an idle app pool take long), `max_concurrent`
 --- (default 2: IIS answers TooManyRequests beyond a few), `rate`, `retries`, `page_size` (default 100, the
---- Web API's own `PageSize`), TLS (`ca_bundle`, `verify_tls`) and `proxy`.
+--- Web API's own `PageSize`), TLS (`ca_bundle`, `verify_tls`) and `proxy`. `opts.batch_prefix`: how the
+--- descriptions of the batches this client's user makes begin, where a document is looked for on a server that
+--- refuses `any()` in `$filter`.
 ---@param settings table
+---@param opts {batch_prefix: string?}?
 ---@return sage300.Client
-function _M.client(settings)
+function _M.client(settings, opts)
   local problem = _M.user_problem(settings.user, settings.allow_admin)
   if problem then error("sage300.user: " .. problem, 2) end
   local path = (settings.path or "/Sage300WebApi"):gsub("/+$", "")
@@ -81,6 +84,7 @@ function _M.client(settings)
   }
   return setmetatable({
     system = system, base = path .. "/" .. (settings.version or "v1.0") .. "/-/", page_size = settings.page_size or 100,
+    batch_prefix = opts and opts.batch_prefix, any_refused = false,
   }, Client)
 end
 
@@ -515,22 +519,53 @@ function Client:distribution_code(company, code)
   return self:read(company, "AR/ARDistributionCodes", code)
 end
 
+--- Whether `e` is a server refusing the `any()` lambda in `$filter` (the API facts list only comparison operators
+--- and `substringof`/`startswith`/`endswith`/`length`, and call nested filters unverified).
+local function refuses_any(e)
+  return type(e) == "table" and (e.status == 400 or e.status == 501 or e.code == "InvalidParameters")
+end
+
 --- The invoice entry whose `DocumentNumber` is `document` (of `customer`, when given) in any AR invoice batch:
---- `{batch, entry, status, invoice}`, or nil.
+--- `{batch, entry, status, invoice}`, or nil. Asked with `Invoices/any(…)`; a server that refuses it is asked,
+--- from then on, for the batches whose description starts with `batch_prefix` (this connector's), matched here.
 ---@param company string
 ---@param document string
 ---@param customer string?
 ---@return {batch: integer, entry: integer, status: string, invoice: table}?
 function Client:invoice_by_document(company, document, customer)
-  local conditions = { { field = "DocumentNumber", op = "eq", value = document } }
-  if customer then conditions[2] = { field = "CustomerNumber", op = "eq", value = customer } end
-  for batch in self:query(company, "AR/ARInvoiceBatches", { filter = { odata.any("Invoices", conditions) },
-    orderby = { "BatchNumber" } }) do
+  local function match(batch)
     for _, invoice in ipairs(batch.Invoices or {}) do
       if invoice.DocumentNumber == document and (customer == nil or invoice.CustomerNumber == customer) then
         return { batch = batch.BatchNumber, entry = invoice.EntryNumber, status = batch.BatchStatus, invoice = invoice }
       end
     end
+    return nil
+  end
+  if not self.any_refused then
+    local conditions = { { field = "DocumentNumber", op = "eq", value = document } }
+    if customer then conditions[2] = { field = "CustomerNumber", op = "eq", value = customer } end
+    local ok, found = pcall(function()
+      for batch in self:query(company, "AR/ARInvoiceBatches", { filter = { odata.any("Invoices", conditions) },
+        orderby = { "BatchNumber" } }) do
+        local hit = match(batch)
+        if hit then return hit end
+      end
+      return false
+    end)
+    if ok then return found or nil end
+    if not refuses_any(found) then error(found, 0) end
+    self.any_refused = true
+    log.warn("sage300: the server refuses any() in $filter; documents are found by scanning this "
+      .. "connector's batches", { company = company, reason = found.message })
+  end
+  if not self.batch_prefix then
+    error("sage300: the server refuses any() in $filter and no batch_prefix says which batches to scan", 2)
+  end
+  for batch in self:query(company, "AR/ARInvoiceBatches", {
+    filter = { { field = "Description", op = "startswith", value = self.batch_prefix } }, orderby = { "BatchNumber" },
+  }) do
+    local hit = match(batch)
+    if hit then return hit end
   end
   return nil
 end
