@@ -21,23 +21,13 @@ local adobe = {
   rate = { type = "number", description = "requests per second, when Fastly or the host needs a limit" },
 }
 
-local x3 = {
-  url = { type = "url", required = true, description = "Syracuse server: scheme, host and port (8124)" },
-  endpoint = { type = "string", required = true, description = "the X3 endpoint (folder), e.g. SEED" },
-  credential = { type = "credential", required = true,
-    description = "basic (Syracuse user) or oauth2_refresh_token (cloud gateway)" },
-  timeout = { type = "duration", default = "60s" },
-  max_concurrent = { type = "integer", default = 8, description = "requests in flight to X3 (Syracuse sessions)" },
-  rate = { type = "number", description = "requests per second, when the server needs a limit" },
-  page_size = { type = "integer", default = 100 },
-  ca_bundle = { type = "string", description = "PEM CA bundle for an on-premise certificate" },
-  proxy = { type = "string" },
-  classes = { type = "map", values = code, description = "class per role, when yours differ from the defaults" },
-  fields = { type = "map", values = code, description = "property per role, when yours differ from the defaults" },
-  representations = { type = "map", values = code,
-    description = "REST: representation per role, when yours is not the class's name" },
-  yes = { type = "integer", default = 2, description = "the yes of X3's yes/no local menus (1 = no, 2 = yes)" },
-}
+-- The shared X3 connection schema, REST only: purchase orders and supplier invoices are not mapped over GraphQL.
+local x3 = {}
+for k, v in pairs(require "sagex3.schema") do x3[k] = v end
+x3.api = { type = "enum", values = { "rest" }, default = "rest",
+  description = "REST api1 only (purchasing is not mapped over X3's GraphQL API)" }
+x3.max_concurrent = { type = "integer", default = 8, description = "requests in flight to X3 (Syracuse sessions)" }
+x3.nodes, x3.properties, x3.invoice_status_updates = nil, nil, nil
 
 return {
   adobe = { type = "record", required = true, fields = adobe },
