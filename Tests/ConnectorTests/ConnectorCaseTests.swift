@@ -6,32 +6,22 @@ import Testing
 /// `mlhost test`: the x3_shopify connector's own test cases (data in connectors/x3_shopify/tests/), run by the real
 /// binary against the sandbox systems.
 @Suite(.serialized) struct ConnectorCaseTests {
-  static let cases = (try? FileManager.default.contentsOfDirectory(atPath: Repository.root.appendingPathComponent(
-    "connectors/x3_shopify/tests").path).filter { $0.hasSuffix(".toml") }) ?? []
-
-  @Test func everyShippedCasePasses() async throws {
-    #expect(Self.cases.count >= 10, "\(Self.cases)")
-    let run = try await MLHostProcess.run(["test", Rig.script.path], timeout: 600)
+  /// Every pairing's shipped cases, each run by `mlhost test` and each reported as passed.
+  @Test(arguments: ["x3_shopify", "x3_woocommerce", "x3_adobe", "sage300_adobe"])
+  func everyShippedCasePasses(connector: String) async throws {
+    let folder = Repository.root.appendingPathComponent("connectors/\(connector)/tests")
+    let cases = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".toml") }
+    #expect(cases.count >= 10, "\(cases)")
+    let script = Repository.root.appendingPathComponent("connectors/\(connector).lua")
+    let run = try await MLHostProcess.run(["test", script.path], timeout: 600)
     #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
-    for file in Self.cases {
+    for file in cases {
       let name = String(file.dropLast(5))
       #expect(run.stdout.contains("PASS \(name) ("), "\(name):\n\(run.stdout)")
     }
-    #expect(run.stdout.contains("\(Self.cases.count) passed, 0 failed"), "\(run.stdout)")
-  }
-
-  /// The x3_woocommerce connector's cases (connectors/x3_woocommerce/tests/), the same way.
-  @Test func everyWooCommerceCasePasses() async throws {
-    let folder = Repository.root.appendingPathComponent("connectors/x3_woocommerce/tests")
-    let cases = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".toml") }
-    #expect(cases.count >= 10, "\(cases)")
-    let run = try await MLHostProcess.run(["test", WooRig.script.path], timeout: 600)
-    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
-    for file in cases {
-      #expect(run.stdout.contains("PASS \(file.dropLast(5)) ("), "\(file):\n\(run.stdout)")
-    }
     #expect(run.stdout.contains("\(cases.count) passed, 0 failed"), "\(run.stdout)")
   }
+
 
   /// A copy of the package whose item mapping sends TSHIRT-M to an item X3 does not have: the case that orders
   /// T-shirts fails, printing what it expected and what happened; exit status 1.
@@ -71,19 +61,6 @@ import Testing
   }
 
   /// The sage300_adobe connector's cases (connectors/sage300_adobe/tests/), by the real binary.
-  @Test func everySage300AdobeCasePasses() async throws {
-    let script = Repository.root.appendingPathComponent("connectors/sage300_adobe.lua")
-    let cases = try FileManager.default.contentsOfDirectory(atPath: Repository.root.appendingPathComponent(
-      "connectors/sage300_adobe/tests").path).filter { $0.hasSuffix(".toml") }
-    #expect(cases.count >= 10, "\(cases)")
-    let run = try await MLHostProcess.run(["test", script.path], timeout: 600)
-    #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
-    for file in cases {
-      let name = String(file.dropLast(5))
-      #expect(run.stdout.contains("PASS \(name) ("), "\(name):\n\(run.stdout)")
-    }
-    #expect(run.stdout.contains("\(cases.count) passed, 0 failed"), "\(run.stdout)")
-  }
 
   /// A copy of the sage300_adobe package whose revenue accounts all point at the inactive 4900: a case that expects
   /// invoices fails with the rejection in its diff.
