@@ -32,19 +32,50 @@ let package = Package(
       dependencies: ["CLuaBridge", "CLua"],
       swiftSettings: swiftSettings
     ),
+    // The runtime in layers, each importing only the ones above it here (docs/ARCHITECTURE.md).
+    // Values: decimals, timestamps, codecs, digests, cron, log lines, redaction, the serial thread.
     .target(
-      name: "MLHostRuntime",
+      name: "MLHostCore",
+      dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: swiftSettings
+    ),
+    // SQLite, migrations, the job store, the state folder.
+    .target(name: "MLHostStore", dependencies: ["MLHostCore", "CSQLite"], swiftSettings: swiftSettings),
+    // Talking to systems: libcurl, auth schemes, the credential vault, budgets, retries, metrics.
+    .target(
+      name: "MLHostSystems",
+      dependencies: ["MLHostCore", "MLHostStore", "CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: swiftSettings
+    ),
+    // The Lua VM on its thread, coroutines, limits, the script sandbox and the native registry; it knows no native.
+    .target(
+      name: "MLHostVM",
+      dependencies: ["MLHostCore", "MLHostLua", "CLua", "CLuaBridge", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: swiftSettings
+    ),
+    // The natives (`mlhost.*`), each declared once with its docs, the settings schema and the job machinery.
+    .target(
+      name: "MLHostModules",
       dependencies: [
-        "MLHostLua", "COpenSSL", "CSQLite", "CCurl",
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostLua", "CLua", "CLuaBridge",
         .product(name: "Logging", package: "swift-log"),
       ],
       resources: [.embedInCode("Lua/job.lua")],
       swiftSettings: swiftSettings
     ),
+    // The host: connector versions and reload, queue dispatch, scheduling, webhook ingress.
+    .target(
+      name: "MLHostRuntime",
+      dependencies: [
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostModules", "MLHostLua", "CLua", "CLuaBridge",
+        "COpenSSL", .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .target(
       name: "MLHostServer",
       dependencies: [
-        "MLHostRuntime",
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostRuntime",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -53,22 +84,27 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    // Simulated Shopify and Sage X3 (and later the other systems) for `mlhost run --sandbox`, tests and benchmarks.
+    // Simulated Shopify, Sage X3, WooCommerce, Adobe Commerce and Sage 300 for `mlhost run --sandbox`, tests and
+    // benchmarks: values from Core, and Systems for the vault's credentials and webhook deliveries over libcurl.
     .target(
       name: "MLHostSandbox",
-      dependencies: ["MLHostRuntime", "COpenSSL", .product(name: "Hummingbird", package: "hummingbird")],
+      dependencies: ["MLHostCore", "MLHostSystems", "COpenSSL", .product(name: "Hummingbird", package: "hummingbird")],
       swiftSettings: swiftSettings
     ),
     // `mlhost test`: a connector's test cases (data in its package's tests/) run against the sandbox systems.
     .target(
       name: "MLHostCases",
-      dependencies: ["MLHostRuntime", "MLHostLua", "MLHostSandbox", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostModules", "MLHostRuntime", "MLHostLua", "MLHostSandbox",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: swiftSettings
     ),
     .executableTarget(
       name: "mlhost",
       dependencies: [
-        "MLHostRuntime", "MLHostLua", "MLHostServer", "MLHostSandbox", "MLHostCases",
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostModules", "MLHostRuntime", "MLHostLua",
+        "MLHostServer", "MLHostSandbox", "MLHostCases",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,7 +114,8 @@ let package = Package(
     .executableTarget(
       name: "mlhost-bench",
       dependencies: [
-        "MLHostRuntime", "MLHostLua", "MLHostTesting", "MLHostSandbox", "CLuaBridge", "CLua", "CBenchSupport",
+        "MLHostSystems", "MLHostVM", "MLHostModules", "MLHostRuntime", "MLHostLua", "MLHostTesting", "MLHostSandbox",
+        "CLuaBridge", "CLua", "CBenchSupport",
         .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
       ],
       path: "Benchmarks/mlhost-bench",
@@ -91,20 +128,31 @@ let package = Package(
     .target(name: "CBenchSupport", dependencies: ["CLua"], path: "Benchmarks/CBenchSupport"),
     .target(
       name: "MLHostTesting",
-      dependencies: ["MLHostRuntime", "MLHostLua", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostRuntime", "MLHostLua",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"], swiftSettings: swiftSettings),
     .testTarget(
-      name: "ConnectorTests", dependencies: ["MLHostSandbox", "MLHostRuntime", "MLHostTesting", "MLHostCases"],
+      name: "ConnectorTests",
+      dependencies: [
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostRuntime", "MLHostSandbox", "MLHostTesting", "MLHostCases",
+      ],
       swiftSettings: swiftSettings),
     .testTarget(
-      name: "MLHostRuntimeTests", dependencies: ["MLHostRuntime", "MLHostLua", "MLHostTesting", "CSQLite"],
+      name: "MLHostRuntimeTests",
+      dependencies: [
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostModules", "MLHostRuntime", "MLHostLua",
+        "MLHostTesting", "CSQLite",
+      ],
       swiftSettings: swiftSettings),
     .testTarget(
       name: "MLHostServerTests",
       dependencies: [
-        "MLHostServer", "MLHostRuntime", "MLHostLua", "MLHostTesting", .product(name: "Hummingbird", package: "hummingbird"),
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostServer", "MLHostRuntime", "MLHostLua", "MLHostTesting",
+        .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ],
       exclude: ["Fixtures"], swiftSettings: swiftSettings),

@@ -1,6 +1,6 @@
 import Foundation
-import MLHostRuntime
 import MLHostSandbox
+import MLHostSystems
 
 /// One `mlhost run connectors/x3_adobe.lua --once` (the `mlhost` beside this binary) against a fresh in-process
 /// sandbox: the simulated Adobe Commerce store and X3 folder, every API call delayed by `latency`. Answers seconds,

@@ -1,7 +1,7 @@
 import CLua
 import Foundation
 import MLHostLua
-import MLHostRuntime
+import MLHostVM
 
 /// What the containment costs: the same Lua work in a VM whose job budgets are armed (instructions with
 /// allocations charged, CPU time read every 16th check, patterns step-counted), in one without budgets, and in a

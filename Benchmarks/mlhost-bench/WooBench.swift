@@ -1,6 +1,6 @@
 import Foundation
-import MLHostRuntime
 import MLHostSandbox
+import MLHostSystems
 import MLHostTesting
 
 /// A fresh sandbox (20 ms added to every X3 and WooCommerce API call) and a state with its credentials.

@@ -1,5 +1,5 @@
-import CLua
 import CBenchSupport
+import CLua
 import CLuaBridge
 import Foundation
 import Hummingbird
@@ -7,7 +7,10 @@ import Logging
 import MLHostLua
 import MLHostRuntime
 import MLHostSandbox
+import MLHostStore
+import MLHostSystems
 import MLHostTesting
+import MLHostVM
 
 // Benchmarks of the core host, each measured side by side with its baseline in the same run; medians of
 // several rounds. Build with `swift build -c release` and run `.build/release/mlhost-bench [name...]`.

@@ -1,6 +1,5 @@
 import Foundation
 import MLHostLua
-import MLHostRuntime
 import MLHostSandbox
 
 /// The case steps and expectations of the Adobe Commerce pairings: webhook deliveries signed as the store signs

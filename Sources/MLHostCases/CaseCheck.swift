@@ -1,6 +1,7 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 import MLHostSandbox
+import MLHostStore
 
 /// Compares what a case expected with what the systems and the audit trail hold once its steps have run.
 struct CaseCheck {

@@ -1,8 +1,11 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostLua
 import MLHostRuntime
 import MLHostSandbox
+import MLHostStore
+import MLHostSystems
 
 /// What one case did: passed, or the differences between what it expected and what happened.
 public struct CaseResult: Sendable {

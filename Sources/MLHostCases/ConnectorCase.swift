@@ -1,6 +1,7 @@
 import Foundation
 import MLHostLua
-import MLHostRuntime
+import MLHostModules
+import MLHostStore
 
 /// One test case of a connector, read from a TOML file in its package's `tests/` folder: what the sandbox systems
 /// start with, the settings changed, what happens step by step, and what must result. The keys are documented in

@@ -1,6 +1,5 @@
 import Foundation
 import MLHostLua
-import MLHostRuntime
 import MLHostSandbox
 
 /// The simulated Sage 300's part of connector test cases: steps a person would take in Sage 300 (maintain a

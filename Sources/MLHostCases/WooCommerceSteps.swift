@@ -1,6 +1,6 @@
 import Foundation
+import MLHostCore
 import MLHostLua
-import MLHostRuntime
 import MLHostSandbox
 
 /// The steps of WooCommerce cases (`woo_*`), and the store's webhooks wired to the host in this process.
@@ -30,7 +30,7 @@ extension World {
       return await ingress.receive(connector: parts[0], name: parts[1], headers: lower, body: body).status
     }
     sandbox.subscribeWooCommerceWebhooks(base: Self.receiverBase, connector: connector,
-                                         declared: host.routes.webhooks(connector: connector))
+                                         declared: host.routes.subscriptions(connector: connector, system: .woocommerce))
   }
 
   func performWooCommerce(_ step: ConnectorCase.Step, connector: String) async throws {

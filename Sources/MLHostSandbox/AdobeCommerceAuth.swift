@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
 
 /// How the simulated store lets a request in (API facts §3.2): admin logins answered with a token, bearer tokens
 /// (admin tokens; integration tokens only where the store allows them), and OAuth 1.0a checked in Magento's order.

@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 
 /// What the simulated Adobe Commerce store starts with, and the purchase orders the sandbox X3 holds for its
 /// orders: the same generator feeds both, so every seeded order's PO number exists in X3 — except the awkward

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
 
 /// Invoices and shipments of the simulated store: quantities per order row, a configurable product's child row
 /// following its parent, more than is left refused with Magento's templated errors.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 import Synchronization
 
 /// A value behind a lock. The store's resources are JSON-shaped dictionaries (`[String: Any]`), which a `Mutex`

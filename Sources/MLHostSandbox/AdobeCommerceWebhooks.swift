@@ -1,6 +1,7 @@
 import COpenSSL
 import Foundation
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 
 /// An RSA-2048 key pair made when the sandbox starts, as the Admin's "Regenerate key pair" makes one: the private
 /// half signs, the public half (PEM) is what a receiver is given.
@@ -94,7 +95,7 @@ extension AdobeCommerceSimulator {
         ? ioEventDelivery(type: "com.adobe.commerce." + event, order: incrementID)
         : webhookDelivery(event: event, order: incrementID)
       guard let delivery else { continue }
-      var request = MLHostRuntime.HTTPRequest(method: "POST", url: target.url, body: delivery.body)
+      var request = MLHostSystems.HTTPRequest(method: "POST", url: target.url, body: delivery.body)
       request.timeout = 5
       request.headers = delivery.headers
       HTTPClient.shared.send(request) { _ in }

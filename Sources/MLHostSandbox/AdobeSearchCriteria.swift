@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 
 /// Magento's `searchCriteria` query parameters (API facts §3.3): filter groups ANDed, the filters inside one group
 /// ORed, `condition_type` (eq by default), `sortOrders`, `pageSize` and `currentPage` from 1. A page past the end

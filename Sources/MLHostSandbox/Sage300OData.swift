@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 
 /// The `$filter` subset the Sage 300 Web API documents (API facts §5.3): `eq ne gt ge lt le`, `and`, `or`, `not`,
 /// parentheses, `startswith`, `endswith`, `substringof`, `length`, literals `'text'` (a quote doubled),

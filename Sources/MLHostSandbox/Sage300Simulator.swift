@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 import Synchronization
 
 /// A Sage 300 Web API on IIS, following the API facts (§5): `{path}/v1.0/-/{COMPANY}/{module}/{resource}`, Basic

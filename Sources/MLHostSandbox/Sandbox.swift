@@ -1,7 +1,8 @@
 import Foundation
 import Hummingbird
 import Logging
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 
 /// The built-in sandbox: simulated Shopify, Sage X3 and Adobe Commerce servers on loopback, each on its own port
 /// (its own origin, as the real systems are different hosts), with the credentials a connector needs to reach them.

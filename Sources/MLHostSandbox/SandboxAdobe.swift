@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostSystems
 
 /// The sandbox's Adobe Commerce: its credentials (an OAuth 1.0a integration bound to its origin, an admin login,
 /// the Webhooks module's public key, Adobe I/O Events' two keys), the settings under section `adobe`, its counters.
@@ -46,7 +46,7 @@ extension Sandbox {
   /// replaying attacker would); answers the status, which must be 401.
   public func replayLastAdobeRequest() async -> Int {
     guard let last = adobe.lastSignedRequest else { return 0 }
-    var request = MLHostRuntime.HTTPRequest(method: "GET", url: adobeURL + last.uri)
+    var request = MLHostSystems.HTTPRequest(method: "GET", url: adobeURL + last.uri)
     request.headers = [("Authorization", last.authorization)]
     request.timeout = 5
     switch await HTTPClient.shared.send(request) {

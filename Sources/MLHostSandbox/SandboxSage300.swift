@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostSystems
 
 /// The simulated Sage 300's part of the sandbox: its credential, its settings (section `sage300`) and its counters.
 extension Sandbox {

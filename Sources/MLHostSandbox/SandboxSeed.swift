@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 
 /// Realistic seed data shared by the simulated Shopify store and Sage X3 folder: multi-line taxed orders, unicode
 /// names, shipping on most orders, US orders taxed 6.25 % + 2 % (8.25 %), and the awkward cases a connector must

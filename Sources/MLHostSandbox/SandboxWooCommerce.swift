@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostSystems
 
 /// The simulated WooCommerce store's part of the sandbox: its credentials, the settings that point a connector's
 /// `woocommerce` section at it, and the webhooks a merchant would have registered for a connector.
@@ -25,10 +25,10 @@ extension Sandbox {
      "woocommerce.webhook_credential": "woocommerce_webhooks"]
   }
 
-  /// Registers, for each WooCommerce webhook `connector` declares, a store webhook delivering to
-  /// `<base>/hooks/<connector>/<name>` with the sandbox's secret, as the merchant's admin would hold them.
-  public func subscribeWooCommerceWebhooks(base url: String, connector: String, declared: [WebhookDeclaration]) {
-    for hook in declared where hook.system == .woocommerce {
+  /// Registers, for each WooCommerce webhook `connector` declares (its topic and route name), a store webhook
+  /// delivering to `<base>/hooks/<connector>/<name>` with the sandbox's secret, as the merchant's admin would.
+  public func subscribeWooCommerceWebhooks(base url: String, connector: String, declared: [(topic: String, name: String)]) {
+    for hook in declared {
       let uri = "\(url)/hooks/\(connector)/\(hook.name)"
       if !woocommerce.webhookList.contains(where: { $0.topic == hook.topic && $0.url == uri }) {
         woocommerce.addWebhook(topic: hook.topic, url: uri)

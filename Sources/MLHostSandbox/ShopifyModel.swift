@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 
 /// The simulated store's data, in Shopify's two shapes: GraphQL Admin API nodes (camelCase, money as
 /// `{shopMoney: {amount, currencyCode}}`, GIDs) and the REST resources webhooks carry (snake_case, numeric ids).

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 import Synchronization
 
 /// A Shopify store behind the Admin GraphQL API, following the API facts: `X-Shopify-Access-Token` (static, or
@@ -537,7 +538,7 @@ public final class ShopifySimulator: Sendable {
     let targets = state.withLock { $0.subscriptions.filter { $0.topic == topic }.map(\.uri) }
     guard !targets.isEmpty, let delivery = delivery(topic: topic, order) else { return }
     for uri in targets {
-      var request = MLHostRuntime.HTTPRequest(method: "POST", url: uri, body: delivery.body)
+      var request = MLHostSystems.HTTPRequest(method: "POST", url: uri, body: delivery.body)
       request.timeout = 5
       request.headers = delivery.headers
       HTTPClient.shared.send(request) { _ in }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 import Synchronization
 
 /// What can go wrong on purpose, the same for every simulated system: a share of API requests fails, each

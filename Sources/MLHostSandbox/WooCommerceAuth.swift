@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 
 /// WooCommerce's REST authentication (API facts §2.2, `class-wc-rest-authentication.php`): over HTTPS the consumer
 /// key and secret as query parameters or HTTP Basic; over plain HTTP one-legged OAuth 1.0a (HMAC-SHA1 or -SHA256,

@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 
 /// The simulated store's data in WooCommerce's REST v3 shape (API facts §2.3): money as strings, `line_items[].price`
 /// a number, `date_*` in site-local time and `date_*_gmt` in UTC, both without a zone suffix, tax lines by rate id.

@@ -1,7 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
 
 extension WooCommerceSimulator {
   /// `POST /products` as WooCommerce's REST controller takes it: `regular_price` a string, `status` one of a post's

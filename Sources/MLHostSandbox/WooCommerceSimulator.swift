@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 
 /// A WooCommerce store behind the REST API v3 (`/wp-json/wc/v3`), following the API facts (§2): consumer key
 /// authentication (OAuth 1.0a over plain HTTP, Basic or query keys over HTTPS; read-only keys refused writes),
@@ -58,7 +59,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   /// How deliveries reach their URL; by default an HTTP POST. A host in the same process (the case runner) takes
   /// them directly. Answers the status, or nil when nothing answered.
   public var transport: @Sendable (_ url: String, _ headers: [(String, String)], _ body: [UInt8]) async -> Int? = { url, headers, body in
-    var request = MLHostRuntime.HTTPRequest(method: "POST", url: url, body: body)
+    var request = MLHostSystems.HTTPRequest(method: "POST", url: url, body: body)
     request.headers = headers
     request.timeout = 60
     if case .success(let r) = await HTTPClient.shared.send(request) { return r.status }

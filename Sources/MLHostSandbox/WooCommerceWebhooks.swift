@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 
 /// WooCommerce's webhooks (API facts §2.4, §2.5): the `/webhooks` resource (`failure_count` never exposed, `secret`
 /// only in `context=edit`), the unsigned creation ping, deliveries signed with base64(HMAC-SHA256(secret, body)),

@@ -1,7 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 
 /// The folder's Xtrem GraphQL API (`POST /xtrem/api`, folder chosen by `x-xtrem-endpoint`), over the same rows as
 /// api1. Packages and nodes follow the API facts (`x3Sales { salesInvoice { query(first, after, filter, orderBy)

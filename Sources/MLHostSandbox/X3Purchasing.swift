@@ -1,5 +1,5 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
 
 /// The X3 folder's purchasing side (API facts §4.2): suppliers (`BPSUPPLIER`/BPSNUM), purchase orders (`PORDER`,
 /// POH: POHNUM, BPSNUM, lines with POPLIN, ITMREF, QTYUOM, GROPRI and the quantity already invoiced INVQTY) and

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
-import MLHostRuntime
+import MLHostCore
+import MLHostSystems
 import Synchronization
 
 /// A Sage X3 folder behind the Syracuse REST api1 (`/api1/x3/erp/{ENDPOINT}/{CLASS}`), following the API facts:

@@ -1,4 +1,4 @@
-import MLHostRuntime
+import MLHostCore
 
 extension X3Simulator {
   /// X3 computes a line's tax from its tax level: a tax amount that is not the level's rate of the line's amount

@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
 import Logging
+import MLHostCore
 import MLHostRuntime
+import MLHostStore
+import MLHostSystems
 import NIOCore
 
 /// The admin API on its own listener: `/healthz` is open; everything else wants `Authorization: Bearer <token>`.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MLHostRuntime
+import MLHostStore
 import ServiceLifecycle
 
 /// The host as a service (swift-service-lifecycle): fires schedules and dispatches jobs until graceful shutdown,

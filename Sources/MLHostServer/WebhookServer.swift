@@ -4,6 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import MLHostRuntime
+import MLHostSystems
 import NIOCore
 
 /// The webhook receiver: `POST /hooks/<connector>/<name>`, answered only after the delivery is durably queued.

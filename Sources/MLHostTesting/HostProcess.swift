@@ -1,5 +1,6 @@
 import Foundation
-import MLHostRuntime
+import MLHostCore
+import MLHostStore
 #if canImport(FoundationNetworking)
   import FoundationNetworking
 #endif

@@ -1,7 +1,11 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostLua
 import MLHostRuntime
+import MLHostStore
+import MLHostSystems
+import MLHostVM
 
 public typealias LuaValueLiteral = LuaValue
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MLHostRuntime
+import MLHostVM
 
 struct CheckCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MLHostRuntime
+import MLHostModules
 
 struct DocsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

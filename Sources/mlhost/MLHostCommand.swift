@@ -1,5 +1,5 @@
 import ArgumentParser
-import MLHostRuntime
+import MLHostModules
 
 @main
 struct MLHostCommand: AsyncParsableCommand {

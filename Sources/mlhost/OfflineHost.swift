@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
+import MLHostStore
+import MLHostSystems
 
 /// The connectors of a state folder run in this process, for the operator verbs when no host runs there: each is
 /// loaded as the last `mlhost run` on the folder loaded it (script, settings file, `--set` values), and its queue

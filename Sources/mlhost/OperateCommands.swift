@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import MLHostCore
 import MLHostRuntime
 import MLHostServer
+import MLHostStore
+import MLHostSystems
 
 struct StatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

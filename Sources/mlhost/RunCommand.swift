@@ -2,9 +2,12 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
 import MLHostSandbox
 import MLHostServer
+import MLHostStore
+import MLHostSystems
 import ServiceLifecycle
 
 struct RunCommand: AsyncParsableCommand {
@@ -228,7 +231,7 @@ struct RunCommand: AsyncParsableCommand {
       logger.info("webhooks listening", metadata: ["url": .string(url), "path": "/hooks/<connector>/<name>"])
       for name in host.routes.connectors {
         simulated?.subscribeOrderWebhooks(base: url, connector: name)
-        simulated?.subscribeWooCommerceWebhooks(base: url, connector: name, declared: host.routes.webhooks(connector: name))
+        simulated?.subscribeWooCommerceWebhooks(base: url, connector: name, declared: host.routes.subscriptions(connector: name, system: .woocommerce))
         // The simulated Adobe store sends its order events to a connector that takes them (`/hooks/<name>/order`).
         if host.routes.webhook(connector: name, name: "order")?.system == .adobe_commerce {
           simulated?.subscribeAdobeWebhooks(base: url, connector: name)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import MLHostRuntime
 import MLHostSandbox
 #if canImport(FoundationNetworking)
   import FoundationNetworking

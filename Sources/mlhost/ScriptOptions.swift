@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MLHostCore
 import MLHostLua
 import MLHostRuntime
+import MLHostVM
 
 /// Options shared by the verbs that load connector scripts.
 struct ScriptOptions: ParsableArguments {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import MLHostRuntime
+import MLHostCore
+import MLHostStore
+import MLHostSystems
 #if canImport(FoundationNetworking)
   import FoundationNetworking
 #endif

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import MLHostCases
-import MLHostRuntime
 
 struct TestCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

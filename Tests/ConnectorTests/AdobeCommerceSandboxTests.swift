@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
 import MLHostSandbox
+import MLHostSystems
 import MLHostTesting
 import Testing
 
@@ -32,7 +34,7 @@ import Testing
       method: method, url: url, consumerKey: c.consumerKey, consumerSecret: c.consumerSecret, token: c.accessToken,
       tokenSecret: c.accessTokenSecret, nonce: UUID().uuidString, timestamp: timestamp ?? Int(Date().timeIntervalSince1970),
       algorithm: algorithm)!.header
-    var request = MLHostRuntime.HTTPRequest(method: method, url: url)
+    var request = MLHostSystems.HTTPRequest(method: method, url: url)
     request.headers = [("Authorization", header), ("Content-Type", "application/json")]
     if let body { request.body = Array(body.utf8) }
     let r = try await HTTPClient.shared.send(request).get()
@@ -92,7 +94,7 @@ import Testing
       try await Self.send(sandbox, "/rest/V1/orders/1", authorization: "Bearer \(token)").0.status
     }
     #expect(try await get(c.accessToken) == 401)  // integration tokens as bearers are off by default since 2.4.4
-    var login = MLHostRuntime.HTTPRequest(method: "POST", url: sandbox.adobeURL + "/rest/V1/integration/admin/token")
+    var login = MLHostSystems.HTTPRequest(method: "POST", url: sandbox.adobeURL + "/rest/V1/integration/admin/token")
     login.headers = [("Content-Type", "application/json")]
     login.body = Array(#"{"username":"\#(c.adminUser)","password":"wrong"}"#.utf8)
     #expect(try await HTTPClient.shared.send(login).get().status == 401)

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
 import MLHostSandbox
+import MLHostSystems
 import MLHostTesting
 import Testing
 
@@ -182,7 +184,7 @@ import Testing
     let credentials = "\(user ?? cfg.user):\(password ?? cfg.password)"
     headers.append(("Authorization", "Basic " + ByteCodecs.base64(Array(credentials.utf8))))
     let data = try body.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-    let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(
+    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
       method: method, url: sandbox.sage300URL + path, headers: headers, body: data)).get()
     return (r.status, String(decoding: r.body, as: UTF8.self))
   }

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
 import MLHostSandbox
+import MLHostSystems
 import MLHostTesting
 import Synchronization
 import Testing

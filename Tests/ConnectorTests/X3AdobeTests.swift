@@ -1,7 +1,10 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
 import MLHostSandbox
+import MLHostStore
+import MLHostSystems
 import MLHostTesting
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MLHostRuntime
 import MLHostSandbox
+import MLHostSystems
 import MLHostTesting
 import Testing
 
@@ -92,7 +93,7 @@ import Testing
                                  lifetime: 300, secret: cfg.appSecret)
     headers.append(("Authorization", "Bearer \(jwt)"))
     let body = try JSONSerialization.data(withJSONObject: ["query": query, "variables": variables])
-    let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(
+    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
       method: "POST", url: sandbox.x3URL + "/xtrem/api", headers: headers, body: Array(body))).get()
     let text = String(decoding: r.body, as: UTF8.self)
     return (r.status, text, (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:])

@@ -1,7 +1,10 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
 import MLHostSandbox
+import MLHostStore
+import MLHostSystems
 import MLHostTesting
 import Testing
 
@@ -62,7 +65,7 @@ import Testing
     let query = "query { orders(first: 50) { edges { node { id lineItems(first: 15) { edges { node { id "
       + "originalUnitPriceSet { shopMoney { amount } } } } } } } } }"
     let body = try JSONSerialization.data(withJSONObject: ["query": query])
-    let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(
+    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
       method: "POST", url: sandbox.shopifyURL + "/admin/api/2025-01/graphql.json",
       headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_cost_test")], body: Array(body))).get()
     let json = try #require((try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any])
@@ -160,7 +163,7 @@ import Testing
       var c = URLComponents(string: sandbox.x3URL + "/api1/x3/erp/SEED/BPCUSTOMER")!
       c.queryItems = [URLQueryItem(name: "representation", value: "BPCUSTOMER.$query"), URLQueryItem(name: "where", value: predicate)]
       let basic = "Basic " + Data("\(cfg.user):\(cfg.password)".utf8).base64EncodedString()
-      let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(method: "GET", url: c.url!.absoluteString,
+      let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(method: "GET", url: c.url!.absoluteString,
                                                                          headers: [("Authorization", basic)])).get()
       return (r.status, String(decoding: r.body, as: UTF8.self))
     }

@@ -1,7 +1,10 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostRuntime
 import MLHostSandbox
+import MLHostStore
+import MLHostSystems
 import MLHostTesting
 import Testing
 
@@ -210,7 +213,7 @@ let uninvoiceable = 5
           "compareQuantity": current,
         ]]]],
       ])
-      let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(
+      let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
         method: "POST", url: rig.sandbox.shopifyURL + "/admin/api/2026-04/graphql.json",
         headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_test_static")], body: Array(body))).get()
       return String(decoding: r.body, as: UTF8.self)

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostModules
 import MLHostRuntime
 import MLHostTesting
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostCore
 import MLHostLua
 import MLHostRuntime
 import MLHostTesting

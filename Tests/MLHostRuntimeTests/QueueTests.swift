@@ -1,6 +1,8 @@
 import Foundation
 import MLHostLua
 import MLHostRuntime
+import MLHostStore
+import MLHostSystems
 import MLHostTesting
 import Testing
 

@@ -1,6 +1,7 @@
 import MLHostLua
 import MLHostRuntime
 import MLHostTesting
+import MLHostVM
 import Testing
 
 @Suite struct SandboxTests {

@@ -1,5 +1,7 @@
 import Foundation
+import MLHostCore
 import MLHostLua
+import MLHostModules
 import MLHostRuntime
 import MLHostTesting
 import Testing

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import MLHostRuntime
+import MLHostStore
 import Testing
 
 /// The SQLite store itself: group commit and migrations, against a real file. Faults are injected the way another

@@ -1,3 +1,4 @@
+import MLHostCore
 import MLHostLua
 import MLHostRuntime
 import MLHostTesting

@@ -1,5 +1,7 @@
 import Foundation
 import MLHostRuntime
+import MLHostStore
+import MLHostSystems
 import MLHostTesting
 import Testing
 
@@ -18,7 +20,7 @@ import Testing
     """
 
   func get(_ host: HostProcess, _ path: String) async throws -> (Int, String) {
-    let r = try await HTTPClient.shared.send(MLHostRuntime.HTTPRequest(method: "GET", url: host.webhookURL + path)).get()
+    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(method: "GET", url: host.webhookURL + path)).get()
     return (r.status, String(decoding: r.body, as: UTF8.self))
   }
 

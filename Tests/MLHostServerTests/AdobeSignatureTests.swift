@@ -1,5 +1,7 @@
 import Foundation
+import MLHostCore
 import MLHostRuntime
+import MLHostSystems
 import Testing
 
 /// Adobe Commerce's signatures against values made by independent implementations (Fixtures/adobe_vectors.json:

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import MLHostCore
 import MLHostLua
 import MLHostRuntime
+import MLHostSystems
 import MLHostTesting
 import Synchronization
 import Testing
@@ -128,7 +130,7 @@ final class TokenServer: Sendable {
     defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
     try vault.set(Credential(name: "s300", type: "basic", fields: ["user": "admin", "password": "Pw", "uppercase_user": "true"],
                               origins: [server.url]))
-    let r = try await auth.send(MLHostRuntime.HTTPRequest(url: server.url + "/echo-auth"), credential: "s300").get()
+    let r = try await auth.send(MLHostSystems.HTTPRequest(url: server.url + "/echo-auth"), credential: "s300").get()
     #expect(String(decoding: r.body, as: UTF8.self) == "Basic " + ByteCodecs.base64(Array("ADMIN:Pw".utf8)))
   }
 
@@ -138,7 +140,7 @@ final class TokenServer: Sendable {
     try vault.set(Credential(name: "cc", type: "oauth2_client_credentials", fields: [
       "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value",
     ], origins: [server.url]))
-    let request = MLHostRuntime.HTTPRequest(url: server.url + "/protected")
+    let request = MLHostSystems.HTTPRequest(url: server.url + "/protected")
     // Twenty requests at once share one token fetch.
     let statuses = await withTaskGroup(of: Int.self) { group in
       for _ in 0..<20 { group.addTask { (try? await auth.send(request, credential: "cc").get().status) ?? 0 } }
@@ -172,7 +174,7 @@ final class TokenServer: Sendable {
     try vault.set(Credential(name: "x3cloud", type: "oauth2_refresh_token", fields: [
       "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value", "refresh_token": "r0",
     ], origins: [server.url]))
-    let request = MLHostRuntime.HTTPRequest(url: server.url + "/protected")
+    let request = MLHostSystems.HTTPRequest(url: server.url + "/protected")
     #expect(try await auth.send(request, credential: "x3cloud").get().status == 200)
     #expect(try vault.get("x3cloud")?.fields["refresh_token"] == "r1")
     clock.advance(280)  // past the refresh margin: the rotated token must be the one used
@@ -298,7 +300,7 @@ final class TokenServer: Sendable {
     let bouncer = try await LocalServer.start(router)
     defer { bouncer.stop() }
     try vault.set(Credential(name: "x3", type: "basic", fields: ["user": "svc", "password": "pw-redirect"], origins: [bouncer.url]))
-    let r = try await auth.send(MLHostRuntime.HTTPRequest(url: bouncer.url + "/bounce"), credential: "x3").get()
+    let r = try await auth.send(MLHostSystems.HTTPRequest(url: bouncer.url + "/bounce"), credential: "x3").get()
     #expect(r.status == 302)
     #expect(seen.isEmpty, "the redirect was followed to another origin")
   }

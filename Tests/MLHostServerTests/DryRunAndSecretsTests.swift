@@ -1,5 +1,7 @@
 import Foundation
+import MLHostCore
 import MLHostRuntime
+import MLHostStore
 import MLHostTesting
 import Testing
 

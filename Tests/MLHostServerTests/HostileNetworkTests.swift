@@ -1,5 +1,6 @@
 import Foundation
 import MLHostRuntime
+import MLHostStore
 import MLHostTesting
 import Testing
 #if canImport(FoundationNetworking)

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostCore
 import MLHostRuntime
 import MLHostTesting
 import Testing

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import MLHostRuntime
 import MLHostServer
+import MLHostSystems
 import MLHostTesting
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import MLHostRuntime
+import MLHostSystems
 import Testing
 
 /// Signature presets against vectors computed outside this code base: HMAC values by Python's `hmac`, the RSA

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MLHostLua
 import MLHostRuntime
+import MLHostSystems
 import MLHostTesting
 import Synchronization
 import Testing

@@ -1,5 +1,7 @@
 import Foundation
 import MLHostRuntime
+import MLHostStore
+import MLHostSystems
 import MLHostTesting
 import Testing
 

@@ -2,7 +2,11 @@ import CLua
 import CLuaBridge
 import Foundation
 import Logging
+import MLHostCore
 import MLHostLua
+import MLHostModules
+import MLHostStore
+import MLHostVM
 
 /// Where a connector comes from: its script, its settings file and the stdlib it may require.
 public struct ConnectorSource: Sendable {
@@ -117,7 +121,7 @@ public final class ConnectorVersion: @unchecked Sendable {
         vm.services.settingsSource = source.settingsFile.map(ModulePaths.displayName) ?? "the defaults (no settings file)"
         vm.services.settingsLines = lines
         vm.services.settingsOverrides = overridden
-        try vm.installSandbox()
+        try vm.installSandbox(.mlhost)
         try vm.runFile(source.script, chunkName: scriptName)
         defer { vm.L.pop() }
         guard let definition = vm.services.definition,

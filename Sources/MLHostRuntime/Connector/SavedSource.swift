@@ -1,5 +1,7 @@
 import Foundation
 import MLHostLua
+import MLHostStore
+import MLHostVM
 
 /// Where each connector was loaded from, kept in the store by every host: the operator verbs (`mlhost replay`,
 /// `mlhost trigger`) load a connector the same way when no host runs on the state folder.

@@ -1,7 +1,11 @@
 import CLua
 import Foundation
 import Logging
+import MLHostCore
 import MLHostLua
+import MLHostModules
+import MLHostSystems
+import MLHostVM
 
 /// What the fuzzers drive (`Sources/mlhost-fuzz`, docs/FUZZING.md) and what `swift test` replays from
 /// `Tests/Fuzz/corpus/<kind>/`. Each target takes one input and returns the properties it broke, empty when all
@@ -184,7 +188,7 @@ final class LuaHarness: Sendable {
     let vm = vm
     let made: Result<Int32, LuaError> = vm.executor.runAndWait {
       Result {
-        try vm.installSandbox()
+        try vm.installSandbox(.mlhost)
         try vm.loadChunk(Data(Self.source.utf8), chunkName: "=fuzz")
         try vm.protectedCall(nargs: 0, nresults: 1)
         return vm.L.ref()

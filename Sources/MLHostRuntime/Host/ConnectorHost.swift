@@ -1,6 +1,11 @@
 import Foundation
 import Logging
+import MLHostCore
 import MLHostLua
+import MLHostModules
+import MLHostStore
+import MLHostSystems
+import MLHostVM
 
 /// Runs connectors: loads each script, swaps in new versions on change, turns schedule ticks into queued jobs
 /// and runs queued jobs — triggers, ticks, webhook deliveries and replays alike — through one dispatcher.
@@ -545,5 +550,10 @@ public final class RouteTable: @unchecked Sendable {
   /// The webhooks `connector` declares, by name.
   public func webhooks(connector: String) -> [WebhookDeclaration] {
     lock.withLock { table.filter { $0.key.hasPrefix(connector + "/") }.sorted { $0.key < $1.key }.map(\.value) }
+  }
+
+  /// The topics and route names of `connector`'s webhooks from `system`: what a store subscribes.
+  public func subscriptions(connector: String, system: WebhookDeclaration.System) -> [(topic: String, name: String)] {
+    webhooks(connector: connector).filter { $0.system == system }.map { ($0.topic, $0.name) }
   }
 }

@@ -1,3 +1,5 @@
+import MLHostStore
+
 /// What one cycle of a host's scheduled jobs did, for a person to read at the end of a run.
 public struct CycleReport: Sendable {
   /// Connector, job, and the error that ended it (nil: it succeeded).

@@ -1,4 +1,6 @@
 import Foundation
+import MLHostCore
+import MLHostSystems
 
 public struct HostOptions: Sendable {
   /// How long running jobs may take to finish at shutdown, or on a retired version after a reload.

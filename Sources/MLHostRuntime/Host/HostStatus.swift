@@ -1,4 +1,7 @@
 import Foundation
+import MLHostCore
+import MLHostStore
+import MLHostVM
 
 /// A reload that failed: the files on disk do not load, and the version `running` goes on.
 public struct ReloadFailure: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostSystems
 
 /// Adobe I/O Events deliveries (API facts §3.6): `x-adobe-digital-signature-1` and `-2` are each base64
 /// RSA-SHA256 over the raw body, made with the keys whose public halves the credential holds (`public_key1`,

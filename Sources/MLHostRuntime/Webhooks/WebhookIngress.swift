@@ -1,5 +1,9 @@
 import Foundation
 import Logging
+import MLHostCore
+import MLHostModules
+import MLHostStore
+import MLHostSystems
 
 /// Takes webhook deliveries: finds the declared webhook, checks size and signature natively, de-duplicates by
 /// delivery id and commits the delivery to the queue; only then does it answer 2xx. No Lua runs here.

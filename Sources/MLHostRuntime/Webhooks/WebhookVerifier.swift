@@ -1,5 +1,8 @@
 import COpenSSL
 import Foundation
+import MLHostCore
+import MLHostModules
+import MLHostSystems
 
 /// Checks a webhook delivery's signature natively, before anything is stored or any Lua runs.
 public enum WebhookVerifier {

@@ -1,0 +1,123 @@
+import CLua
+import CLuaBridge
+import MLHostLua
+import MLHostVM
+
+extension NativeModule {
+  static let json = NativeModule(
+    "json",
+    "JSON decode and encode. `null` decodes to `mlhost.json.null` (distinct from an absent key); `{}` and `[]` "
+      + "stay apart through a round trip; integers keep all 64 bits; with `{decimals = true}` every non-integer "
+      + "number decodes as an exact decimal (124.95 stays 124.95).",
+    functions: [
+      NativeFunction(
+        "decode", "Parses `text`. Malformed input is the world's failure: it returns nil, \"malformed json\", details.",
+        params: [("text", "string", "the JSON text"), ("options", "{decimals: boolean?}?", "decimals: exact decimals for non-integer numbers")],
+        returns: [("any", "the value"), ("string?", "\"malformed json\" on failure"), ("{message: string, position: integer}?", "where and why")],
+        decodeNative),
+      NativeFunction(
+        "encode", "Serialises `value`. Arrays are tables with keys 1..n (or marked with `json.array`); an empty "
+          + "unmarked table encodes as `{}`. Functions, cycles, NaN and infinities are refused with an error.",
+        params: [("value", "any", "")], returns: [("string", "")], encodeNative),
+      NativeFunction("array", "Marks `t` (default: a new table) as an array, so that it encodes as `[]` when empty.",
+        params: [("t", "table?", "")], returns: [("table", "t")], markArray),
+      NativeFunction("object", "Marks `t` (default: a new table) as an object, so that it encodes as `{}` when empty.",
+        params: [("t", "table?", "")], returns: [("table", "t")], markObject),
+      NativeFunction(
+        "ordered", "Marks `t` as an object whose members named in `keys` encode first, in that order, then the rest "
+          + "(for APIs that apply fields in the order they arrive, as Sage 300 puts them to its views).",
+        params: [("t", "table", "the object"), ("keys", "string[]", "member names, at most 256, each once")],
+        returns: [("table", "t")], orderedNative),
+    ],
+    fields: [
+      NativeField(name: "null", type: "lightuserdata", summary: "The JSON null value.") { vm in
+        lua_pushlightuserdata(vm.L.raw, JSONNull.pointer)
+      }
+    ],
+    prepare: { vm in JSONNull.installMetatables(vm.L) })
+}
+
+private let decodeNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard L.type(at: 1) == LUA_TSTRING, let bytes = L.bytes(at: 1) else {
+    return L.argError(1, "decode", "string expected, got \(L.typeName(at: 1))")
+  }
+  var decimals = false
+  if L.type(at: 2) == LUA_TTABLE {
+    L.push("decimals")
+    lua_rawget(L.raw, 2)
+    decimals = L.bool(at: -1)
+    L.pop()
+  } else if !L.isNoneOrNil(2) {
+    return L.argError(2, "decode", "options table expected")
+  }
+  let top = L.top
+  var decoder = LuaJSONDecoder(L: L, bytes: bytes, decimals: decimals)
+  do {
+    try decoder.decodeDocument()
+    return 1
+  } catch let failure as LuaJSONDecoder.Failure {
+    L.top = top
+    L.pushNil()
+    L.push("malformed json")
+    L.push(["message": .text(failure.message), "position": .integer(Int64(failure.offset + 1))] as LuaValue)
+    return 3
+  } catch {
+    L.top = top
+    return L.raise("\(error)")
+  }
+}
+
+private let encodeNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  var encoder = LuaJSONEncoder(L: L)
+  do {
+    try encoder.encode(1)
+  } catch let failure as LuaJSONEncoder.Failure {
+    return L.raise("json.encode: " + failure.message)
+  } catch {
+    return L.raise("\(error)")
+  }
+  encoder.out.withUnsafeBytes { L.push(bytes: $0) }
+  return 1
+}
+
+private func mark(_ raw: OpaquePointer?, _ shape: JSONNull.Shape) -> Int32 {
+  let L = LuaState(raw!)
+  if L.isNoneOrNil(1) {
+    L.newTable()
+  } else {
+    guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, shape == .array ? "array" : "object", "table expected") }
+    L.top = 1
+  }
+  JSONNull.mark(L, empty: shape)
+  return 1
+}
+
+private let markArray: mlh_native_fn = { mark($0, .array) }
+private let markObject: mlh_native_fn = { mark($0, .object) }
+
+private let orderedNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "ordered", "table expected, got \(L.typeName(at: 1))") }
+  guard L.type(at: 2) == LUA_TTABLE else { return L.argError(2, "ordered", "array of member names expected, got \(L.typeName(at: 2))") }
+  let n = L.rawLength(2)
+  guard n <= 256 else { return L.argError(2, "ordered", "at most 256 member names, got \(n)") }
+  L.newTable()
+  var seen: Set<String> = []
+  for i in 1...max(n, 1) where i <= n {
+    _ = L.rawGet(2, Int64(i))
+    guard L.type(at: -1) == LUA_TSTRING, let key = L.string(at: -1), key.utf8.count <= 256 else {
+      return L.argError(2, "ordered", "keys[\(i)] is not a member name (a string of at most 256 bytes)")
+    }
+    guard seen.insert(key).inserted else { return L.argError(2, "ordered", "keys[\(i)] '\(key)' is listed twice") }
+    lua_rawseti(L.raw, -2, lua_Integer(i))
+  }
+  lua_getfield(L.raw, MLH_LUA_REGISTRYINDEX, JSONNull.orderTable)
+  lua_pushvalue(L.raw, 1)
+  lua_pushvalue(L.raw, -3)
+  lua_rawset(L.raw, -3)
+  L.top = 1
+  JSONNull.mark(L, empty: .object)
+  return 1
+}

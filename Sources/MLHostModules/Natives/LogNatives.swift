@@ -1,0 +1,109 @@
+import CLua
+import CLuaBridge
+import Logging
+import MLHostCore
+import MLHostLua
+import MLHostVM
+
+extension NativeModule {
+  static let log = NativeModule(
+    "log", "Structured logging. Every line carries the connector, the job and the script line that logged it.",
+    functions: [
+      logFunction("debug", .debug), logFunction("info", .info), logFunction("warn", .warning),
+      logFunction("error", .error),
+    ])
+
+  private static func logFunction(_ name: String, _ level: Logger.Level) -> NativeFunction {
+    let fn: mlh_native_fn
+    switch level {
+    case .debug: fn = { logAt(.debug, $0) }
+    case .info: fn = { logAt(.info, $0) }
+    case .warning: fn = { logAt(.warning, $0) }
+    default: fn = { logAt(.error, $0) }
+    }
+    return NativeFunction(
+      name, "Logs `message` at level \(name), with `fields` as structured key/values.",
+      params: [("message", "string", "what happened"), ("fields", "table?", "key/values to attach")], fn)
+  }
+}
+
+private func logAt(_ level: Logger.Level, _ raw: OpaquePointer?) -> Int32 {
+  let L = LuaState(raw!)
+  let vm = LuaVM.of(L)
+  guard vm.logger.logLevel <= level else { return 0 }
+  guard let message = L.string(at: 1) ?? L.number(at: 1).map({ "\($0)" }) else {
+    return L.argError(1, "log", "string expected, got \(L.typeName(at: 1))")
+  }
+  var metadata = vm.logContext(L)
+  if L.type(at: 2) == LUA_TTABLE {
+    L.pushNil()
+    while lua_next(L.raw, 2) != 0 {
+      // A script's field never overwrites the host's (`run`, `job`, `at`): it is kept beside it.
+      if let key = L.string(at: -2) {
+        metadata[metadata[key] == nil ? key : "lua.\(key)"] = metadataValue(L, at: -1, depth: 0)
+      }
+      L.pop()
+    }
+  } else if !L.isNoneOrNil(2) {
+    return L.argError(2, "log", "table of fields expected, got \(L.typeName(at: 2))")
+  }
+  vm.logger.log(level: level, "\(message)", metadata: metadata)
+  return 0
+}
+
+private func metadataValue(_ L: LuaState, at index: Int32, depth: Int) -> Logger.MetadataValue {
+  switch L.type(at: index) {
+  case LUA_TSTRING: return .string(L.string(at: index) ?? "")
+  case LUA_TNUMBER:
+    if L.isInteger(index) { return .stringConvertible(L.integer(at: index) ?? 0) }
+    return .stringConvertible(L.number(at: index) ?? 0)
+  case LUA_TBOOLEAN: return .stringConvertible(L.bool(at: index))
+  case LUA_TNIL: return .string("nil")
+  case LUA_TTABLE where depth < 8 && lua_checkstack(L.raw, 3) != 0:
+    let t = L.absIndex(index)
+    var dict: [String: Logger.MetadataValue] = [:]
+    L.pushNil()
+    while lua_next(L.raw, t) != 0 {
+      let key = L.string(at: -2) ?? L.integer(at: -2).map { "\($0)" } ?? L.typeName(at: -2)
+      dict[key] = metadataValue(L, at: -1, depth: depth + 1)
+      L.pop()
+    }
+    return .dictionary(dict)
+  case LUA_TUSERDATA:
+    if let d = ExactDecimal.check(L, index) { return .string(d.description) }
+    return .string("<\(L.typeName(at: index))>")
+  default:
+    return .string("<\(L.typeName(at: index))>")
+  }
+}
+
+extension LuaVM {
+  /// Connector, job and script line for a log line written by Lua code on `L`.
+  func logContext(_ L: LuaState) -> Logger.Metadata {
+    var m: Logger.Metadata = [:]
+    // The first frame in the connector's own code: host-provided chunks (job.lua) are not what a reader wants.
+    if let pos = L.callerPosition(level: 1) { m["at"] = "\(pos.file):\(pos.line)" }
+    if let job = coroutines[L.raw]?.job {
+      m["job"] = .string(job.name)
+      m["run"] = .string(JobContext.shortRunID(job.runID))
+    }
+    return m
+  }
+}
+
+/// `print` goes to the log at info level, so nothing a script prints is lost or interleaved with stdout.
+let printNative: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  let vm = LuaVM.of(L)
+  var parts: [String] = []
+  for i in 1...max(L.top, 1) where i <= L.top {
+    switch L.type(at: i) {
+    case LUA_TSTRING, LUA_TNUMBER: parts.append(String(decoding: L.bytes(at: i)!, as: UTF8.self))
+    case LUA_TBOOLEAN: parts.append(L.bool(at: i) ? "true" : "false")
+    case LUA_TNIL: parts.append("nil")
+    default: parts.append(ExactDecimal.check(L, i)?.description ?? "<\(L.typeName(at: i))>")
+    }
+  }
+  vm.logger.info("\(parts.joined(separator: "\t"))", metadata: vm.logContext(L))
+  return 0
+}

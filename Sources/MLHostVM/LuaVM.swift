@@ -1,0 +1,249 @@
+import CLua
+import CLuaBridge
+import Foundation
+import Logging
+import MLHostCore
+import MLHostLua
+
+/// One Lua state and the thread it lives on. A connector version runs in one VM; a reload builds a new VM.
+/// Everything that touches the state runs on `executor` (asserted in debug builds).
+public final class LuaVM: @unchecked Sendable {
+  package let executor: SerialThread
+  package let L: LuaState
+  let limits: VMLimits
+  package let modulePaths: ModulePaths
+  package var logger: Logger
+  let memory: UnsafeMutablePointer<mlh_memory>
+  let context: UnsafeMutablePointer<mlh_vmctx>
+  /// Host coroutines by their lua_State, so a suspending native can find the coroutine that called it.
+  package var coroutines: [OpaquePointer: Coroutine] = [:]
+  /// `mlhost.lock` keys held by this VM's coroutines.
+  package var locks = KeyedLocks()
+  /// Files this VM loaded, in load order (the script and every module it required): reload watches them.
+  public package(set) var loadedFiles: [URL] = []
+  /// State the layers above keep per VM (the natives' services), one value per type: the VM knows none of them.
+  private var extensions: [ObjectIdentifier: any VMExtension] = [:]
+  package var closed = false
+
+  public init(name: String, limits: VMLimits = VMLimits(), modulePaths: ModulePaths, logger: Logger) throws {
+    self.limits = limits
+    self.modulePaths = modulePaths
+    self.logger = logger
+    executor = SerialThread(name: "lua-\(name)")
+    memory = .allocate(capacity: 1)
+    memory.initialize(to: mlh_memory(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0, ctx: nil))
+    context = .allocate(capacity: 1)
+    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000, checks: 0))
+    guard let raw = mlh_newstate(memory, context) else {
+      executor.shutdown()
+      throw LuaError(message: "cannot create a Lua state")
+    }
+    L = LuaState(raw)
+    context.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+  }
+
+  /// The VM that owns `L`, for natives.
+  package static func of(_ L: LuaState) -> LuaVM {
+    Unmanaged<LuaVM>.fromOpaque(mlh_context(L.raw).pointee.owner).takeUnretainedValue()
+  }
+
+  /// Bytes of Lua memory in use now.
+  public var memoryInUse: Int { memory.pointee.used }
+
+  /// Runs `body` on the VM's executor.
+  public func perform<T: Sendable>(_ body: @escaping @Sendable (LuaVM) throws -> T) async throws -> T {
+    try await executor.run { [self] in try body(self) }
+  }
+
+  /// Runs `body` with the raw state on the VM's executor: for embedders that add their own C modules, and for
+  /// benchmarks. Anything `body` pushes it must pop.
+  public func withState<T: Sendable>(_ body: @escaping @Sendable (LuaState) throws -> T) async throws -> T {
+    try await executor.run { [self] in try body(L) }
+  }
+
+  /// Installs the sandboxed environment, with `environment`'s namespace, into a new VM.
+  public func prepare(_ environment: VMEnvironment) async throws {
+    try await perform { try $0.installSandbox(environment) }
+  }
+
+  /// The VM's value of `type`, made on first use. Only the VM's executor may call this.
+  package func `extension`<E: VMExtension>(_ type: E.Type) -> E {
+    executor.assertOnExecutor()
+    if let e = extensions[ObjectIdentifier(type)] { return e as! E }
+    let e = E()
+    extensions[ObjectIdentifier(type)] = e
+    return e
+  }
+
+  /// Runs Lua source on the main thread of a prepared VM (under the load budget) and returns its first result.
+  public func evaluate(_ source: String, chunkName: String = "=eval") async throws -> LuaValue {
+    try await perform { vm in
+      try vm.loadChunk(Data(source.utf8), chunkName: chunkName)
+      try vm.protectedCall(nargs: 0, nresults: 1)
+      defer { vm.L.pop() }
+      return try vm.L.value(at: -1)
+    }
+  }
+
+  /// Closes the state and stops the executor. Coroutines still suspended are failed with `reason`.
+  public func close(reason: String = "the connector version was unloaded") {
+    executor.post { [self] in
+      guard !closed else { return }
+      closed = true
+      for co in Array(coroutines.values) { finish(co, error: LuaError(message: reason)) }
+      lua_close(L.raw)
+      executor.shutdown()
+    }
+  }
+
+  deinit {
+    memory.deallocate()
+    context.deallocate()
+  }
+
+  // MARK: protected calls
+
+  /// Calls the function below `nargs` arguments on the main thread's stack in protected mode, under the load
+  /// budget, and leaves `nresults` results. Errors come back as `LuaError` with a traceback.
+  package func protectedCall(nargs: Int32, nresults: Int32) throws {
+    executor.assertOnExecutor()
+    let base = L.top - nargs
+    L.push(native: tracebackHandler)
+    mlh_lua_insert(L.raw, base)
+    // Each load-time call gets the whole load budget afresh.
+    let budget = JobContext(
+      name: "load", runID: "", instructions: limits.loadInstructions, seconds: limits.loadSeconds)
+    context.pointee.current = budget.budget
+    memory.pointee.enforce = 1
+    let started = budget.arm()
+    let status = mlh_lua_pcall(L.raw, nargs, nresults, base)
+    budget.settle(startedAt: started)
+    memory.pointee.enforce = 0
+    context.pointee.current = nil
+    mlh_lua_remove(L.raw, base)
+    guard status == LUA_OK else {
+      mlh_reset_hook(L.raw)
+      defer { L.pop() }
+      throw describe(status: status, errorAt: L, thread: nil)
+    }
+  }
+
+  /// A LuaError for the error object on top of `stack`, after a failed call or resume of `thread`.
+  func describe(status: Int32, errorAt stack: LuaState, thread: LuaState?) -> LuaError {
+    if status == LUA_ERRMEM {
+      let position = thread.flatMap { firstScriptPosition(in: $0) }.map { "\($0.file):\($0.line): " } ?? ""
+      return LuaError(
+        message: "\(position)memory limit of \(limits.memoryBytes >> 20) MiB exceeded", outOfMemory: true)
+    }
+    let traceback = thread.map { L.traceback(of: $0, message: nil) }
+    if let text = stack.string(at: -1) {
+      let (msg, tb) = Self.splitTraceback(text)
+      return LuaError(message: msg, traceback: traceback ?? tb)
+    }
+    // A structured error: keep the table, and take its message for people. The object is the script's: it may be
+    // too deep to copy, or carry no message.
+    let value: LuaValue
+    var message: String
+    do {
+      value = try stack.value(at: -1)
+      message = value["message"].stringValue ?? "(error object is a \(stack.typeName(at: -1)))"
+    } catch {
+      value = .nil_
+      message = "(error object is a \(stack.typeName(at: -1)) that cannot be read: \(error))"
+    }
+    if LuaError(message: message).location == nil, let at = thread.flatMap({ firstScriptPosition(in: $0) }) {
+      message = "\(at.file):\(at.line): " + message
+    }
+    return LuaError(message: message, traceback: traceback ?? "", value: value)
+  }
+
+  private func firstScriptPosition(in thread: LuaState) -> (file: String, line: Int)? {
+    thread.callerPosition(level: 0)
+  }
+
+  /// The traceback handler appends "\nstack traceback:" to the message; keep both parts apart.
+  static func splitTraceback(_ s: String) -> (String, String) {
+    guard let r = s.range(of: "\nstack traceback:") else { return (s, "") }
+    return (String(s[..<r.lowerBound]), String(s[r.lowerBound...]).trimmingCharacters(in: .newlines))
+  }
+
+  // MARK: loading
+
+  /// Loads a file as text (never binary) and leaves the chunk on `stack` (default: the main thread).
+  func loadFile(_ url: URL, chunkName: String, onto stack: LuaState? = nil) throws {
+    executor.assertOnExecutor()
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+      throw LuaError(message: "\(chunkName): cannot read: \(error.localizedDescription)")
+    }
+    try loadChunk(data, chunkName: chunkName, onto: stack ?? L)
+    if !loadedFiles.contains(url.standardizedFileURL) { loadedFiles.append(url.standardizedFileURL) }
+  }
+
+  package func loadChunk(_ data: Data, chunkName: String, onto stack: LuaState? = nil) throws {
+    let L = stack ?? self.L
+    let status = data.withUnsafeBytes { buf in
+      mlh_luaL_loadbuffer(
+        L.raw, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count,
+        chunkName.hasPrefix("=") ? chunkName : "@" + chunkName, "t")
+    }
+    guard status == LUA_OK else {
+      let message = L.string(at: -1) ?? "cannot load \(chunkName)"
+      L.pop()
+      throw LuaError(message: message)
+    }
+  }
+
+  /// Runs a script file's top level and returns how many values it left on the stack.
+  package func runFile(_ url: URL, chunkName: String) throws {
+    try loadFile(url, chunkName: chunkName)
+    try protectedCall(nargs: 0, nresults: 1)
+  }
+}
+
+/// Per-VM state of a layer above the VM (the natives' services), reached with `vm.extension(T.self)`.
+public protocol VMExtension: AnyObject {
+  init()
+}
+
+/// Where `require` looks: the connector's own folder first, then the stdlib.
+public struct ModulePaths: Sendable {
+  public var connectorDirectory: URL
+  public var stdlibDirectory: URL?
+
+  public init(connectorDirectory: URL, stdlibDirectory: URL?) {
+    self.connectorDirectory = connectorDirectory
+    self.stdlibDirectory = stdlibDirectory
+  }
+
+  /// Whether the first script frame calling on `L` (host chunks passed over) is a module of the stdlib.
+  package func isStdlibCaller(_ L: LuaState) -> Bool {
+    guard let stdlib = stdlibDirectory else { return false }
+    let prefix = "@" + Self.displayName(stdlib) + "/"
+    var ar = lua_Debug()
+    var level: Int32 = 1
+    while lua_getstack(L.raw, level, &ar) != 0, lua_getinfo(L.raw, "S", &ar) != 0 {
+      level += 1
+      guard let source = ar.source.map({ String(cString: $0) }),
+        !source.hasPrefix(LuaState.internalChunkPrefix), source != "=[C]"
+      else { continue }
+      return source.hasPrefix(prefix)
+    }
+    return false
+  }
+
+  /// A short name for messages: relative to the current directory when below it.
+  public static func displayName(_ url: URL) -> String {
+    let path = url.standardizedFileURL.path
+    let cwd = FileManager.default.currentDirectoryPath + "/"
+    return path.hasPrefix(cwd) ? String(path.dropFirst(cwd.count)) : path
+  }
+}
+
+private let tracebackHandler: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  // Structured errors (tables) pass through untouched; strings get the traceback appended.
+  guard let message = L.string(at: 1) else { return 1 }
+  L.push(L.traceback(message: message, level: 1))
+  return 1
+}

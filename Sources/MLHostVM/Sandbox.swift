@@ -1,0 +1,185 @@
+import CLua
+import CLuaBridge
+import Foundation
+import MLHostLua
+
+/// What a VM's scripts get besides Lua's safe libraries, supplied by the layer that owns the natives: the `mlhost`
+/// namespace, the `print` global, and a last step run once the namespace and `require` are in place.
+public struct VMEnvironment: Sendable {
+  public var modules: [NativeModule]
+  public var print: mlh_native_fn
+  public var finish: @Sendable (LuaVM) throws -> Void
+
+  public init(modules: [NativeModule], print: mlh_native_fn, finish: @escaping @Sendable (LuaVM) throws -> Void) {
+    self.modules = modules
+    self.print = print
+    self.finish = finish
+  }
+}
+
+/// The environment scripts run in: Lua's safe libraries, and replacements for the parts that reach outside.
+extension LuaVM {
+  /// Standard libraries opened, by name. `io`, `debug` and `package` are never opened.
+  private static let libraries: [(String, @convention(c) (OpaquePointer?) -> Int32)] = [
+    ("_G", luaopen_base), ("coroutine", luaopen_coroutine), ("table", luaopen_table), ("string", luaopen_string),
+    ("math", luaopen_math), ("utf8", luaopen_utf8), ("os", luaopen_os),
+  ]
+  private static let removedGlobals = ["dofile", "loadfile", "load", "collectgarbage", "print", "require"]
+  private static let keptOS: Set<String> = ["time", "clock", "date", "difftime"]
+
+  package func installSandbox(_ environment: VMEnvironment) throws {
+    executor.assertOnExecutor()
+    for (name, open) in Self.libraries {
+      luaL_requiref(L.raw, name, open, 1)
+      L.pop()
+    }
+    mlh_install_guards(L.raw)
+    mlh_install_patterns(L.raw)
+    // The string metatable is shared by every string of the VM, the host's own Lua included: scripts may not
+    // reach it through getmetatable("").
+    L.push("")
+    if lua_getmetatable(L.raw, -1) != 0 {
+      L.lockMetatable()
+      L.pop()
+    }
+    L.pop()
+    for name in Self.removedGlobals {
+      L.pushNil()
+      lua_setglobal(L.raw, name)
+    }
+    pruneTable(global: "os", keep: Self.keptOS)
+    // string.dump would hand out bytecode, which nothing may load back.
+    lua_getglobal(L.raw, "string")
+    L.pushNil()
+    L.setField(-2, "dump")
+    L.pop()
+
+    L.newTable()  // the module cache, shared by require and the namespace
+    let loaded = L.top
+    installNamespace(loaded: loaded, modules: environment.modules)
+    L.push(native: safeLoad)
+    lua_setglobal(L.raw, "load")
+    L.push(native: safeCollectGarbage)
+    lua_setglobal(L.raw, "collectgarbage")
+    L.push(native: environment.print)
+    lua_setglobal(L.raw, "print")
+    try loadChunk(Data(Self.prelude.utf8), chunkName: "=mlhost.prelude")
+    L.pushValue(at: loaded)
+    L.push(native: findModule)
+    try protectedCall(nargs: 2, nresults: 0)
+    L.pop()  // loaded
+    try environment.finish(self)
+  }
+
+  private func pruneTable(global: String, keep: Set<String>) {
+    lua_getglobal(L.raw, global)
+    var names: [String] = []
+    L.pushNil()
+    while lua_next(L.raw, -2) != 0 {
+      L.pop()
+      if let k = L.string(at: -1), !keep.contains(k) { names.append(k) }
+    }
+    for k in names {
+      L.pushNil()
+      L.setField(-2, k)
+    }
+    L.pop()
+  }
+
+  /// `require` in Lua, so a module's top level runs in Lua (its errors never unwind through Swift); finding and
+  /// compiling the file is native.
+  static let prelude = """
+    local loaded, find = ...
+    local sentinel = {}
+    function require(name)
+      if type(name) ~= "string" then
+        error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
+      end
+      local m = loaded[name]
+      if m == sentinel then error("module '" .. name .. "' requires itself (a require loop)", 2) end
+      if m ~= nil then return m end
+      local chunk, path = find(name)
+      loaded[name] = sentinel
+      local ok, result = pcall(chunk, name, path)
+      if not ok then
+        loaded[name] = nil
+        error(result, 0)
+      end
+      if result == nil then result = true end
+      loaded[name] = result
+      return result
+    end
+    """
+}
+
+private let findModule: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard let name = L.string(at: 1) else { return L.argError(1, "require", "string expected") }
+  let vm = LuaVM.of(L)
+  let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+  guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } })
+  else { return L.raise("module name '\(name)' is not a dotted name of letters, digits, '_' and '-'") }
+  if name == "mlhost" || name.hasPrefix("mlhost.") { return L.raise("module '\(name)' is not part of mlhost") }
+  let relative = parts.joined(separator: "/")
+  var tried: [String] = []
+  let roots = [vm.modulePaths.connectorDirectory] + (vm.modulePaths.stdlibDirectory.map { [$0] } ?? [])
+  for root in roots {
+    for candidate in ["\(relative).lua", "\(relative)/init.lua"] {
+      let url = root.appendingPathComponent(candidate)
+      tried.append(ModulePaths.displayName(url))
+      guard FileManager.default.fileExists(atPath: url.path) else { continue }
+      do {
+        try vm.loadFile(url, chunkName: ModulePaths.displayName(url), onto: L)
+      } catch let error as LuaError {
+        return L.raise(error.message)
+      } catch {
+        return L.raise("\(error)")
+      }
+      L.push(ModulePaths.displayName(url))
+      return 2
+    }
+  }
+  return L.raise("module '\(name)' not found; looked in:\n\t" + tried.joined(separator: "\n\t"))
+}
+
+private let safeLoad: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  guard let chunk = L.bytes(at: 1), L.type(at: 1) == LUA_TSTRING else {
+    return L.argError(1, "load", "a string of Lua source expected (functions and binary chunks are refused)")
+  }
+  if let mode = L.string(at: 3), mode != "t" {
+    return L.argError(3, "load", "only text chunks load here (mode \"t\")")
+  }
+  let name = L.string(at: 2) ?? "=(load)"
+  let status = mlh_luaL_loadbuffer(L.raw, chunk.baseAddress?.assumingMemoryBound(to: CChar.self), chunk.count, name, "t")
+  guard status == LUA_OK else {
+    L.pushNil()
+    mlh_lua_insert(L.raw, -2)
+    return 2
+  }
+  if L.type(at: 4) != LUA_TNONE {
+    L.pushValue(at: 4)
+    if lua_setupvalue(L.raw, -2, 1) == nil { L.pop() }
+  }
+  return 1
+}
+
+private let allowedGCOptions: Set<String> = ["count", "collect", "step", "isrunning"]
+
+private let safeCollectGarbage: mlh_native_fn = { raw in
+  let L = LuaState(raw!)
+  let option = L.string(at: 1) ?? "collect"
+  guard allowedGCOptions.contains(option) else {
+    return L.argError(1, "collectgarbage", "option '\(option)' is not allowed here; use count, collect or step")
+  }
+  switch option {
+  case "count":
+    L.push(Double(mlh_lua_gc_count_kb(L.raw)))
+  case "isrunning":
+    L.push(true)
+  default:
+    _ = mlh_lua_gc_collect(L.raw)
+    L.push(0)
+  }
+  return 1
+}
