@@ -44,20 +44,22 @@ let package = Package(
     // Talking to systems: libcurl, auth schemes, the credential vault, budgets, retries, metrics.
     .target(
       name: "MLHostSystems",
-      dependencies: ["MLHostCore", "MLHostStore", "CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "MLHostCore", "MLHostStore", "CCurl", "COpenSSL", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: swiftSettings
     ),
     // The Lua VM on its thread, coroutines, limits, the script sandbox and the native registry; it knows no native.
     .target(
       name: "MLHostVM",
-      dependencies: ["MLHostCore", "MLHostLua", "CLua", "CLuaBridge", .product(name: "Logging", package: "swift-log")],
+      dependencies: ["MLHostCore", "MLHostLua", .product(name: "Logging", package: "swift-log")],
       swiftSettings: swiftSettings
     ),
     // The natives (`mlhost.*`), each declared once with its docs, the settings schema and the job machinery.
     .target(
       name: "MLHostModules",
       dependencies: [
-        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostLua", "CLua", "CLuaBridge",
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostLua",
         .product(name: "Logging", package: "swift-log"),
       ],
       resources: [.embedInCode("Lua/job.lua")],
@@ -67,8 +69,8 @@ let package = Package(
     .target(
       name: "MLHostRuntime",
       dependencies: [
-        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostModules", "MLHostLua", "CLua", "CLuaBridge",
-        "COpenSSL", .product(name: "Logging", package: "swift-log"),
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostModules", "MLHostLua", "COpenSSL",
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -134,7 +136,8 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    .testTarget(name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "MLHostLuaTests", dependencies: ["MLHostLua", "CLuaBridge", "CLua"], swiftSettings: swiftSettings),
     .testTarget(
       name: "ConnectorTests",
       dependencies: [

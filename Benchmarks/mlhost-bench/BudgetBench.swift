@@ -10,11 +10,17 @@ func benchBudget() async throws {
   let workloads: [(String, String)] = [
     ("compute", "local x = 0 for i = 1, 3000000 do x = x + i % 7 end"),
     ("alloc", "local t = {} for i = 1, 200000 do t[i] = 'k' .. i end"),
-    ("gmatch", """
+    (
+      "gmatch",
+      """
       local s = string.rep('user42@example.com ', 200) local n = 0
       for _ = 1, 200 do for a, b in s:gmatch('(%w+)@(%w+)%.com') do n = n + 1 end end
-      """),
-    ("gsub", "local s = string.rep('  padded text  ', 100) for _ = 1, 2000 do local t = s:gsub('^%s*(.-)%s*$', '%1') end"),
+      """
+    ),
+    (
+      "gsub",
+      "local s = string.rep('  padded text  ', 100) for _ = 1, 2000 do local t = s:gsub('^%s*(.-)%s*$', '%1') end"
+    ),
   ]
   let armed = try LuaVM(
     name: "armed", limits: VMLimits(memoryBytes: 1 << 30, loadInstructions: 2_000_000_000, loadSeconds: 120),
@@ -25,7 +31,9 @@ func benchBudget() async throws {
   defer { plain.close() }
   for (name, code) in workloads {
     let timed = "local t0 = os.clock() \(code) return os.clock() - t0"
-    var a: [Double] = [], f: [Double] = [], p: [Double] = []
+    var a: [Double] = []
+    var f: [Double] = []
+    var p: [Double] = []
     for _ in 0..<7 {
       guard case .number(let x) = try await armed.evaluate(timed), case .number(let y) = try await free.evaluate(timed)
       else { fatalError("a workload did not return its time") }
@@ -34,8 +42,9 @@ func benchBudget() async throws {
       p.append(plain.seconds(timed))
     }
     let (ma, mf, mp) = (median(a), median(f), median(p))
-    print("budget \(name): armed \(fmt(ma * 1000)) ms, no budget \(fmt(mf * 1000)) ms, plain Lua \(fmt(mp * 1000)) ms; "
-      + "armed/no budget \(fmt(ma / mf, 2))×, armed/plain Lua \(fmt(ma / mp, 2))×")
+    print(
+      "budget \(name): armed \(fmt(ma * 1000)) ms, no budget \(fmt(mf * 1000)) ms, plain Lua \(fmt(mp * 1000)) ms; "
+        + "armed/no budget \(fmt(ma / mf, 2))×, armed/plain Lua \(fmt(ma / mp, 2))×")
   }
   armed.close()
   free.close()

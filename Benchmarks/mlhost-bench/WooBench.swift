@@ -31,13 +31,18 @@ func wooWebhooks(orders: Int, latency: Double, concurrency: Int) async throws ->
     try? FileManager.default.removeItem(at: state)
   }
   let script = Repository.root.appendingPathComponent("connectors/x3_woocommerce.lua")
-  let host = try await HostProcess(scripts: [script], state: state, extra: wooSettings(sandbox, [
-    "poll_orders": "24h", "webhook_health": "24h",
-  ]) + ["--concurrency", "\(concurrency)"])
+  let host = try await HostProcess(
+    scripts: [script], state: state,
+    extra: wooSettings(
+      sandbox,
+      [
+        "poll_orders": "24h", "webhook_health": "24h",
+      ]) + ["--concurrency", "\(concurrency)"])
   defer { host.process.kill() }
   let woo = sandbox.woocommerce
   for topic in ["order.created", "order.updated"] {
-    woo.addWebhook(topic: topic, url: host.webhookURL + "/hooks/x3_woocommerce/" + topic.replacingOccurrences(of: ".", with: "_"))
+    woo.addWebhook(
+      topic: topic, url: host.webhookURL + "/hooks/x3_woocommerce/" + topic.replacingOccurrences(of: ".", with: "_"))
   }
   try await Task.sleep(nanoseconds: 1_000_000_000)  // the first cycle (an empty store) is over
   let emails = sandbox.seed.customers.filter { $0.x3Code != nil }.map(\.email)
@@ -65,19 +70,27 @@ func wooPoll(orders: Int, latency: Double, concurrency: Int) async throws -> (se
     try? FileManager.default.removeItem(at: state)
   }
   for topic in ["order.created", "order.updated"] {
-    sandbox.woocommerce.addWebhook(topic: topic, url: "http://127.0.0.1:9/hooks/x3_woocommerce/" + topic.replacingOccurrences(of: ".", with: "_"))
+    sandbox.woocommerce.addWebhook(
+      topic: topic, url: "http://127.0.0.1:9/hooks/x3_woocommerce/" + topic.replacingOccurrences(of: ".", with: "_"))
   }
   let p = Process()
-  p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mlhost")
+  p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+    "mlhost")
   p.currentDirectoryURL = Repository.root
-  p.arguments = ["run", "connectors/x3_woocommerce.lua", "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0",
-                 "--log-level", "warning"] + wooSettings(sandbox, ["concurrency": "\(concurrency)"])
+  p.arguments =
+    [
+      "run", "connectors/x3_woocommerce.lua", "--once", "--state", state.path, "--webhook-port", "0", "--admin-port",
+      "0",
+      "--log-level", "warning",
+    ] + wooSettings(sandbox, ["concurrency": "\(concurrency)"])
   p.standardOutput = FileHandle.nullDevice
   p.standardError = FileHandle.nullDevice
   let t0 = Date()
   try p.run()
   while p.isRunning { try await Task.sleep(nanoseconds: 20_000_000) }
-  guard p.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "mlhost exited \(p.terminationStatus)"]) }
+  guard p.terminationStatus == 0 else {
+    throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "mlhost exited \(p.terminationStatus)"])
+  }
   return (Date().timeIntervalSince(t0), invoices(sandbox))
 }
 
@@ -88,15 +101,19 @@ func benchWoo() async throws {
   let hookOne = try await wooWebhooks(orders: 100, latency: latency, concurrency: 1)
   var hooks: [Double] = []
   for _ in 0..<2 { hooks.append(try await wooWebhooks(orders: 1000, latency: latency, concurrency: 16)) }
-  let hookRate = median(hooks.map { 1000 / $0 }), hookOneRate = 100 / hookOne
-  print("woo webhooks: 1,000 new orders by order.created, 20 ms per API call: host concurrency 16 "
-    + "\(hooks.map { fmt(1000 / $0, 0) }.joined(separator: ", ")) invoices/s; concurrency 1: \(fmt(hookOneRate, 1)) invoices/s "
-    + "over 100 orders; speed-up \(fmt(hookRate / hookOneRate, 1))×")
+  let hookRate = median(hooks.map { 1000 / $0 })
+  let hookOneRate = 100 / hookOne
+  print(
+    "woo webhooks: 1,000 new orders by order.created, 20 ms per API call: host concurrency 16 "
+      + "\(hooks.map { fmt(1000 / $0, 0) }.joined(separator: ", ")) invoices/s; concurrency 1: \(fmt(hookOneRate, 1)) invoices/s "
+      + "over 100 orders; speed-up \(fmt(hookRate / hookOneRate, 1))×")
   let pollOne = try await wooPoll(orders: 100, latency: latency, concurrency: 1)
   var polls: [(seconds: Double, invoices: Int)] = []
   for _ in 0..<2 { polls.append(try await wooPoll(orders: 1000, latency: latency, concurrency: 20)) }
-  let pollRate = median(polls.map { Double($0.invoices) / $0.seconds }), pollOneRate = Double(pollOne.invoices) / pollOne.seconds
-  print("woo catch-up poll: 1,000 seeded orders (\(polls[0].invoices) invoice), 20 ms per API call: concurrency 20 "
-    + "\(polls.map { fmt(Double($0.invoices) / $0.seconds, 0) }.joined(separator: ", ")) invoices/s; concurrency 1: "
-    + "\(fmt(pollOneRate, 1)) invoices/s over 100 orders; speed-up \(fmt(pollRate / pollOneRate, 1))×")
+  let pollRate = median(polls.map { Double($0.invoices) / $0.seconds })
+  let pollOneRate = Double(pollOne.invoices) / pollOne.seconds
+  print(
+    "woo catch-up poll: 1,000 seeded orders (\(polls[0].invoices) invoice), 20 ms per API call: concurrency 20 "
+      + "\(polls.map { fmt(Double($0.invoices) / $0.seconds, 0) }.joined(separator: ", ")) invoices/s; concurrency 1: "
+      + "\(fmt(pollOneRate, 1)) invoices/s over 100 orders; speed-up \(fmt(pollRate / pollOneRate, 1))×")
 }

@@ -56,13 +56,16 @@ extension World {
       let tamper = AdobeCommerceSimulator.Tamper(rawValue: (try? text("signature")) ?? "valid")
       guard let tamper else { throw CaseValue.Problem("signature is valid, forged or other_key") }
       let io = step.action == "adobe_io_event"
-      let delivery = io
-        ? adobe.ioEventDelivery(type: "com.adobe.commerce.observer.sales_order_save_after", order: order, tamper: tamper,
-                                recipient: try? text("recipient"))
+      let delivery =
+        io
+        ? adobe.ioEventDelivery(
+          type: "com.adobe.commerce.observer.sales_order_save_after", order: order, tamper: tamper,
+          recipient: try? text("recipient"))
         : adobe.webhookDelivery(event: "observer.sales_order_save_after", order: order, tamper: tamper)
       guard let delivery else { throw CaseValue.Problem("no Adobe order \(order)") }
       let headers = Dictionary(delivery.headers.map { ($0.0.lowercased(), $0.1) }) { _, last in last }
-      let answer = await ingress.receive(connector: connector, name: io ? "order_events" : "order", headers: headers, body: delivery.body)
+      let answer = await ingress.receive(
+        connector: connector, name: io ? "order_events" : "order", headers: headers, body: delivery.body)
       let expected = a["status"] == nil ? 200 : try CaseValue.int(a["status"]!, "status")
       guard answer.status == expected else {
         throw CaseValue.Problem("the webhook was answered \(answer.status) (\(answer.message)), not \(expected)")
@@ -71,26 +74,33 @@ extension World {
       adobe.touch(incrementID: try text("order"), fire: false)
     case "adobe_ship":
       let order = try text("order")
-      guard adobe.shipEverything(incrementID: order) else { throw CaseValue.Problem("Adobe order \(order) has nothing left to ship") }
+      guard adobe.shipEverything(incrementID: order) else {
+        throw CaseValue.Problem("Adobe order \(order) has nothing left to ship")
+      }
     case "adobe_replay_request":
       let status = await sandbox.replayLastAdobeRequest()
       guard status == 401 else { throw CaseValue.Problem("the replayed request was answered \(status), not 401") }
     case "x3_add_item":
       let item = try text("item")
-      guard sandbox.x3.addItem(item, name: (try? text("name")) ?? item, productClass: (try? text("class")) ?? "GOODS") else {
+      guard sandbox.x3.addItem(item, name: (try? text("name")) ?? item, productClass: (try? text("class")) ?? "GOODS")
+      else {
         throw CaseValue.Problem("X3 already has item \(item)")
       }
     case "x3_add_purchase_order":
-      guard let missing = sandbox.adobeSeed.missingPO else { throw CaseValue.Problem("the seed keeps no purchase order back") }
+      guard let missing = sandbox.adobeSeed.missingPO else {
+        throw CaseValue.Problem("the seed keeps no purchase order back")
+      }
       sandbox.x3.addPurchaseOrder(missing.purchaseOrder)
     default:  // "x3_add_delivery"
       let order = try text("order")
-      guard let resource = adobe.orderResource(incrementID: order), let customer = resource["customer_id"] as? Int else {
+      guard let resource = adobe.orderResource(incrementID: order), let customer = resource["customer_id"] as? Int
+      else {
         throw CaseValue.Problem("no Adobe order \(order)")
       }
       let quantity = try CaseValue.int(a["quantity"] ?? .nil_, "quantity")
-      sandbox.x3.addDelivery(reference: order, customer: String(format: "C%04d", customer), lines: [(try text("item"), quantity)],
-                             tracking: try text("tracking"), carrier: (try? text("carrier")) ?? "UPS")
+      sandbox.x3.addDelivery(
+        reference: order, customer: String(format: "C%04d", customer), lines: [(try text("item"), quantity)],
+        tracking: try text("tracking"), carrier: (try? text("carrier")) ?? "UPS")
     }
   }
 }
@@ -109,11 +119,15 @@ extension CaseCheck {
     }
     let numbers = shipments.flatMap { ($0["tracks"] as? [[String: Any]] ?? []).map { "\($0["track_number"] ?? "")" } }
     for t in e.tracks where !numbers.contains(t) {
-      out.append(CaseResult.Difference(subject: subject + " tracks", expected: t, actual: numbers.sorted().joined(separator: ", ")))
+      out.append(
+        CaseResult.Difference(
+          subject: subject + " tracks", expected: t, actual: numbers.sorted().joined(separator: ", ")))
     }
     let shipped = adobe.shipped(incrementID: e.order)
     for (sku, qty) in e.shipped.sorted(by: { $0.key < $1.key }) where shipped[sku, default: 0] != qty {
-      out.append(CaseResult.Difference(subject: subject + " shipped \(sku)", expected: "\(qty)", actual: "\(shipped[sku, default: 0])"))
+      out.append(
+        CaseResult.Difference(
+          subject: subject + " shipped \(sku)", expected: "\(qty)", actual: "\(shipped[sku, default: 0])"))
     }
     return out
   }

@@ -13,7 +13,8 @@ struct CaseCheck {
 
   func differences() async throws -> [Difference] {
     var out: [Difference] = []
-    let records = try await world.store.records(RecordFilter(connector: connector ?? world.connector, limit: 100_000)).reversed()
+    let records = try await world.store.records(RecordFilter(connector: connector ?? world.connector, limit: 100_000))
+      .reversed()
     for e in expect.records { out += record(e, Array(records)) }
     for e in expect.x3 { out += rows(e) }
     out += sage300Differences()
@@ -21,19 +22,27 @@ struct CaseCheck {
     for (sku, quantity) in expect.shopifyAvailable.sorted(by: { $0.key < $1.key }) {
       let actual = world.sandbox.shopify.available(sku: sku)
       if actual != quantity {
-        out.append(Difference(subject: "shopify available \(sku) at \(SandboxSeed.location)", expected: "\(quantity)",
-                              actual: actual.map(String.init) ?? "no such SKU"))
+        out.append(
+          Difference(
+            subject: "shopify available \(sku) at \(SandboxSeed.location)", expected: "\(quantity)",
+            actual: actual.map(String.init) ?? "no such SKU"))
       }
     }
     let counters = world.sandbox.counters
     for (name, e) in expect.counters.sorted(by: { $0.key < $1.key }) {
       guard let actual = counters[name] else {
-        out.append(Difference(subject: "counter \(name)", expected: "a counter",
-                              actual: "none; there are " + counters.keys.sorted().joined(separator: ", ")))
+        out.append(
+          Difference(
+            subject: "counter \(name)", expected: "a counter",
+            actual: "none; there are " + counters.keys.sorted().joined(separator: ", ")))
         continue
       }
-      if let n = e.exactly, actual != n { out.append(Difference(subject: "counter \(name)", expected: "\(n)", actual: "\(actual)")) }
-      if let n = e.atLeast, actual < n { out.append(Difference(subject: "counter \(name)", expected: "at least \(n)", actual: "\(actual)")) }
+      if let n = e.exactly, actual != n {
+        out.append(Difference(subject: "counter \(name)", expected: "\(n)", actual: "\(actual)"))
+      }
+      if let n = e.atLeast, actual < n {
+        out.append(Difference(subject: "counter \(name)", expected: "at least \(n)", actual: "\(actual)"))
+      }
     }
     return out
   }
@@ -42,26 +51,38 @@ struct CaseCheck {
   private func record(_ e: ConnectorCase.RecordExpectation, _ records: [RecordRow]) -> [Difference] {
     let key = e.key ?? e.order.flatMap { world.sandbox.shopify.orderID(name: $0) }
     let subject = "record \(e.kind) \(e.order ?? e.key ?? "")"
-    guard let key else { return [Difference(subject: subject, expected: "an order named \(e.order ?? "")", actual: "no such order")] }
+    guard let key else {
+      return [Difference(subject: subject, expected: "an order named \(e.order ?? "")", actual: "no such order")]
+    }
     let rows = records.filter { $0.kind == e.kind && $0.key == key }
     guard let last = rows.last else {
-      return [Difference(subject: subject, expected: e.history?.joined(separator: ", ") ?? e.outcome ?? "a record", actual: "no record")]
+      return [
+        Difference(
+          subject: subject, expected: e.history?.joined(separator: ", ") ?? e.outcome ?? "a record", actual: "no record"
+        )
+      ]
     }
     var out: [Difference] = []
     if let outcome = e.outcome, last.outcome.rawValue != outcome {
-      out.append(Difference(subject: subject + " outcome", expected: outcome, actual: "\(last.outcome.rawValue)\(Self.why(last))"))
+      out.append(
+        Difference(
+          subject: subject + " outcome", expected: outcome, actual: "\(last.outcome.rawValue)\(Self.why(last))"))
     }
     if let history = e.history, rows.map(\.outcome.rawValue) != history {
-      out.append(Difference(subject: subject + " history", expected: history.joined(separator: ", "),
-                            actual: rows.map(\.outcome.rawValue).joined(separator: ", ") + Self.why(last)))
+      out.append(
+        Difference(
+          subject: subject + " history", expected: history.joined(separator: ", "),
+          actual: rows.map(\.outcome.rawValue).joined(separator: ", ") + Self.why(last)))
     }
     // The reason a record was rejected or failed stays checkable after a replay resolved it.
     let failure = rows.last { $0.error != nil }
     if let reason = e.reason, failure?.error?.contains(reason) != true {
-      out.append(Difference(subject: subject + " reason", expected: "… \(reason) …", actual: failure?.error ?? "(no error)"))
+      out.append(
+        Difference(subject: subject + " reason", expected: "… \(reason) …", actual: failure?.error ?? "(no error)"))
     }
     if let details = e.details, last.details?.contains(details) != true {
-      out.append(Difference(subject: subject + " details", expected: "… \(details) …", actual: last.details ?? "(no details)"))
+      out.append(
+        Difference(subject: subject + " details", expected: "… \(details) …", actual: last.details ?? "(no details)"))
     }
     return out
   }
@@ -76,10 +97,15 @@ struct CaseCheck {
     let found = all.filter { row in e.match.allSatisfy { Self.same(row[$0.key], $0.value) } }
     var out: [Difference] = []
     if found.count != e.count {
-      out.append(Difference(subject: subject + " count", expected: "\(e.count)",
-                            actual: "\(found.count)" + (found.isEmpty ? "" : ": " + found.map(Self.describe).joined(separator: "; "))))
+      out.append(
+        Difference(
+          subject: subject + " count", expected: "\(e.count)",
+          actual: "\(found.count)" + (found.isEmpty ? "" : ": " + found.map(Self.describe).joined(separator: "; "))))
     }
-    let block = e.lineBlock ?? (e.cls == "SDELIVERY" ? world.sandbox.x3.config.names.deliveryLines : world.sandbox.x3.config.names.invoiceLines)
+    let block =
+      e.lineBlock
+      ?? (e.cls == "SDELIVERY"
+        ? world.sandbox.x3.config.names.deliveryLines : world.sandbox.x3.config.names.invoiceLines)
     for (i, row) in found.enumerated() {
       let label = found.count > 1 ? "\(subject) [\(i + 1)]" : subject
       for (field, value) in e.fields.sorted(by: { $0.key < $1.key }) where !Self.same(row[field], value) {
@@ -87,13 +113,18 @@ struct CaseCheck {
       }
       let lines = row[block] as? [[String: Any]] ?? []
       if let n = e.lineCount, lines.count != n {
-        out.append(Difference(subject: "\(label) lines (\(block))", expected: "\(n) lines",
-                              actual: "\(lines.count): " + lines.map(Self.describe).joined(separator: "; ")))
+        out.append(
+          Difference(
+            subject: "\(label) lines (\(block))", expected: "\(n) lines",
+            actual: "\(lines.count): " + lines.map(Self.describe).joined(separator: "; ")))
       }
-      for expected in e.lines where !lines.contains(where: { l in expected.allSatisfy { Self.same(l[$0.key], $0.value) } }) {
-        out.append(Difference(subject: "\(label) a line (\(block))",
-                              expected: expected.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
-                              actual: lines.isEmpty ? "no lines" : lines.map(Self.describe).joined(separator: "; ")))
+      for expected in e.lines
+      where !lines.contains(where: { l in expected.allSatisfy { Self.same(l[$0.key], $0.value) } }) {
+        out.append(
+          Difference(
+            subject: "\(label) a line (\(block))",
+            expected: expected.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+            actual: lines.isEmpty ? "no lines" : lines.map(Self.describe).joined(separator: "; ")))
       }
     }
     return out
@@ -118,6 +149,7 @@ struct CaseCheck {
 
   /// A row or line in one line, its scalar fields sorted by name.
   static func describe(_ row: [String: Any]) -> String {
-    row.filter { !($0.value is [Any]) }.sorted { $0.key < $1.key }.map { "\($0.key)=\(text($0.value))" }.joined(separator: " ")
+    row.filter { !($0.value is [Any]) }.sorted { $0.key < $1.key }.map { "\($0.key)=\(text($0.value))" }.joined(
+      separator: " ")
   }
 }

@@ -19,7 +19,9 @@ public struct CaseReport: Sendable {
   /// One case: `PASS name (time) — description`, or `FAIL …` with the error or each difference under it.
   public static func text(of r: CaseResult) -> String {
     let time = String(format: "%.1f s", r.seconds)
-    var lines = ["\(r.passed ? "PASS" : "FAIL") \(r.name) (\(time))" + (r.description.isEmpty ? "" : " — \(r.description)")]
+    var lines = [
+      "\(r.passed ? "PASS" : "FAIL") \(r.name) (\(time))" + (r.description.isEmpty ? "" : " — \(r.description)")
+    ]
     if let error = r.error { lines.append("    error: \(error)") }
     for d in r.differences {
       lines.append("    \(d.subject):")
@@ -42,10 +44,13 @@ public struct CaseReport: Sendable {
       var passed, failed: Int
       var cases: [Case]
     }
-    let doc = Document(passed: results.count - failed, failed: failed, cases: results.map {
-      Case(name: $0.name, file: $0.file, description: $0.description, passed: $0.passed,
-           seconds: ($0.seconds * 1000).rounded() / 1000, error: $0.error, differences: $0.differences)
-    })
+    let doc = Document(
+      passed: results.count - failed, failed: failed,
+      cases: results.map {
+        Case(
+          name: $0.name, file: $0.file, description: $0.description, passed: $0.passed,
+          seconds: ($0.seconds * 1000).rounded() / 1000, error: $0.error, differences: $0.differences)
+      })
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return (try? encoder.encode(doc)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"

@@ -51,8 +51,10 @@ public struct CaseRunner: Sendable {
     guard !files.isEmpty else { throw CaseFileError(folder, "no test cases (*.toml) in \(folder.path)") }
     guard let only else { return files }
     guard let file = files.first(where: { $0.deletingPathExtension().lastPathComponent == only }) else {
-      throw CaseFileError(folder, "no case '\(only)'; there are: "
-        + files.map { $0.deletingPathExtension().lastPathComponent }.joined(separator: ", "))
+      throw CaseFileError(
+        folder,
+        "no case '\(only)'; there are: "
+          + files.map { $0.deletingPathExtension().lastPathComponent }.joined(separator: ", "))
     }
     return [file]
   }
@@ -60,8 +62,9 @@ public struct CaseRunner: Sendable {
   /// Runs the case in `file`.
   public func run(_ file: URL) async -> CaseResult {
     let started = Date()
-    var result = CaseResult(name: file.deletingPathExtension().lastPathComponent, file: file.path, description: "",
-                            seconds: 0, differences: [])
+    var result = CaseResult(
+      name: file.deletingPathExtension().lastPathComponent, file: file.path, description: "",
+      seconds: 0, differences: [])
     do {
       let c = try ConnectorCase.load(file)
       result.description = c.description
@@ -121,12 +124,17 @@ public struct CaseRunner: Sendable {
     let start = Date().timeIntervalSince1970.rounded(.down) - 3_600
     for (i, o) in c.seed.extraOrders.enumerated() {
       let known = data.customers.first { $0.email.lowercased() == o.customer.email.lowercased() }
-      let customer = known ?? SandboxSeed.Customer(first: o.customer.first ?? "Test", last: o.customer.last ?? "Customer",
-                                                   email: o.customer.email)
+      let customer =
+        known
+        ?? SandboxSeed.Customer(
+          first: o.customer.first ?? "Test", last: o.customer.last ?? "Customer",
+          email: o.customer.email)
       let lines = try o.lines.map { l -> SandboxSeed.Line in
         guard let product = data.products.first(where: { $0.sku == l.sku }) else {
-          throw CaseFileError(c.file, "seed.order[\(i + 1)]: no product with SKU \(l.sku) in the sandbox's catalogue ("
-            + data.products.map(\.sku).joined(separator: ", ") + ")")
+          throw CaseFileError(
+            c.file,
+            "seed.order[\(i + 1)]: no product with SKU \(l.sku) in the sandbox's catalogue ("
+              + data.products.map(\.sku).joined(separator: ", ") + ")")
         }
         return SandboxSeed.Line(product: product, quantity: l.quantity)
       }
@@ -138,9 +146,11 @@ public struct CaseRunner: Sendable {
         shipping = amount
       }
       let number = (data.orders.map(\.number).max() ?? 1000) + 1
-      data.orders.append(SandboxSeed.Order(
-        number: number, customer: customer, lines: lines, createdAt: start + Double(i), financialStatus: o.financialStatus,
-        fulfilled: o.fulfilled, cancelled: o.cancelled, shipping: shipping, usSalesTax: o.usSalesTax))
+      data.orders.append(
+        SandboxSeed.Order(
+          number: number, customer: customer, lines: lines, createdAt: start + Double(i),
+          financialStatus: o.financialStatus,
+          fulfilled: o.fulfilled, cancelled: o.cancelled, shipping: shipping, usSalesTax: o.usSalesTax))
     }
     options.data = data
     if let version = c.seed.shopifyAPIVersion { options.shopify.version = version }
@@ -189,9 +199,11 @@ struct World: Sendable {
     // Failed records and jobs are retried within the case, not minutes later.
     options.retry = RetryPolicy(base: 0.05, cap: 0.4, maxAttempts: 5)
     options.pollInterval = 0.05
-    let host = ConnectorHost(store: store, logger: logger, options: options,
-                             authenticator: Authenticator(vault: vault, now: options.now))
-    return World(sandbox: sandbox, store: store, host: host, ingress: WebhookIngress(host: host, vault: vault, logger: logger))
+    let host = ConnectorHost(
+      store: store, logger: logger, options: options,
+      authenticator: Authenticator(vault: vault, now: options.now))
+    return World(
+      sandbox: sandbox, store: store, host: host, ingress: WebhookIngress(host: host, vault: vault, logger: logger))
   }
 
   func close() async { await host.shutdown() }
@@ -205,7 +217,8 @@ struct World: Sendable {
       let jobs = try await store.stats().jobsByState
       if jobs["queued", default: 0] + jobs["running", default: 0] == 0 && !delivering { return }
       guard Date() < deadline else {
-        throw CaseFileError(URL(fileURLWithPath: "queue"), "jobs still queued or running after \(Int(timeout)) s: \(jobs)")
+        throw CaseFileError(
+          URL(fileURLWithPath: "queue"), "jobs still queued or running after \(Int(timeout)) s: \(jobs)")
       }
       try await Task.sleep(nanoseconds: 20_000_000)
     }
@@ -242,7 +255,9 @@ struct World: Sendable {
       sandbox.x3.addCustomer(code: code, name: (try? text("name")) ?? code, email: try text("email"))
     case "x3_remove_customer":
       let email = try text("email")
-      guard sandbox.x3.removeCustomer(email: email) > 0 else { throw CaseValue.Problem("X3 has no customer with email \(email)") }
+      guard sandbox.x3.removeCustomer(email: email) > 0 else {
+        throw CaseValue.Problem("X3 has no customer with email \(email)")
+      }
     case "x3_set_stock":
       sandbox.x3.setStock(item: try text("item"), quantity: try int("quantity"))
     case "x3_set_enabled":
@@ -255,16 +270,22 @@ struct World: Sendable {
       let order = try text("order")
       var change: [String: Any] = [:]
       if let f = a["financial_status"].flatMap(CaseValue.text) { change["financial_status"] = f }
-      for flag in ["cancel", "fulfill", "refund_shipping"] where a[flag] != nil { change[flag] = try CaseValue.bool(a[flag]!, flag) }
+      for flag in ["cancel", "fulfill", "refund_shipping"] where a[flag] != nil {
+        change[flag] = try CaseValue.bool(a[flag]!, flag)
+      }
       if let lines = a["refund"] {
         change["refund"] = try CaseValue.list(lines, "refund").enumerated().map { i, line in
           let path = "refund[\(i + 1)]"
           let l = try CaseValue.table(line, path, keys: ["sku", "quantity"])
-          return (sku: try CaseValue.string(l["sku"] ?? .nil_, path + ".sku"),
-                  quantity: try CaseValue.int(l["quantity"] ?? .nil_, path + ".quantity"))
+          return (
+            sku: try CaseValue.string(l["sku"] ?? .nil_, path + ".sku"),
+            quantity: try CaseValue.int(l["quantity"] ?? .nil_, path + ".quantity")
+          )
         }
       }
-      guard sandbox.shopify.change(order: order, change) else { throw CaseValue.Problem("no order \(order), or a refund it cannot take") }
+      guard sandbox.shopify.change(order: order, change) else {
+        throw CaseValue.Problem("no order \(order), or a refund it cannot take")
+      }
     case "shopify_set_available":
       sandbox.shopify.setAvailable(sku: try text("sku"), try int("quantity"))
     case "shopify_sell_after_read":
@@ -276,18 +297,24 @@ struct World: Sendable {
     default:  // "fault"; the actions were checked when the case was read
       let after = a["after"] == nil ? 0 : try int("after")
       let times = a["times"] == nil ? 1 : try int("times")
-      try sandbox.inject(fault: try text("kind"), system: try text("system"), match: (try? text("match")) ?? "",
-                         after: after, times: times)
+      try sandbox.inject(
+        fault: try text("kind"), system: try text("system"), match: (try? text("match")) ?? "",
+        after: after, times: times)
     }
   }
 
   /// Delivers order `order`'s webhook on `topic` to the connector, as the receiver would (signature checked).
   private func deliver(_ topic: String, order: String, connector: String) async throws {
-    guard let delivery = sandbox.shopify.delivery(topic: topic, order: order) else { throw CaseValue.Problem("no order \(order)") }
+    guard let delivery = sandbox.shopify.delivery(topic: topic, order: order) else {
+      throw CaseValue.Problem("no order \(order)")
+    }
     let headers = Dictionary(delivery.headers.map { ($0.0.lowercased(), $0.1) }) { _, last in last }
-    let answer = await ingress.receive(connector: connector, name: topic.replacingOccurrences(of: "/", with: "_"),
-                                       headers: headers, body: delivery.body)
-    guard answer.status == 200 else { throw CaseValue.Problem("the webhook was answered \(answer.status): \(answer.message)") }
+    let answer = await ingress.receive(
+      connector: connector, name: topic.replacingOccurrences(of: "/", with: "_"),
+      headers: headers, body: delivery.body)
+    guard answer.status == 200 else {
+      throw CaseValue.Problem("the webhook was answered \(answer.status): \(answer.message)")
+    }
   }
 }
 

@@ -58,7 +58,9 @@ public struct ConnectorCase: Sendable {
   public struct Step: Sendable {
     public var action: String
     public var arguments: [String: LuaValue]
-    public var line: String { ([action] + arguments.keys.sorted().map { "\($0)=\(Self.text(arguments[$0]!))" }).joined(separator: " ") }
+    public var line: String {
+      ([action] + arguments.keys.sorted().map { "\($0)=\(Self.text(arguments[$0]!))" }).joined(separator: " ")
+    }
 
     static func text(_ v: LuaValue) -> String { CaseValue.text(v) ?? "\(v)" }
   }
@@ -101,8 +103,10 @@ public struct ConnectorCase: Sendable {
   /// The steps a case can take, and the keys each takes.
   public static let actions: [String: Set<String>] = [
     "poll": [], "run": ["job", "input"], "webhook": ["topic", "order"], "race": ["topic", "order"], "replay": [],
-    "x3_add_customer": ["code", "name", "email"], "x3_remove_customer": ["email"], "x3_set_stock": ["item", "quantity"],
-    "x3_set_enabled": ["class", "code", "enabled"], "shopify_change_order": ["order", "financial_status", "cancel", "fulfill", "refund", "refund_shipping"],
+    "x3_add_customer": ["code", "name", "email"], "x3_remove_customer": ["email"],
+    "x3_set_stock": ["item", "quantity"],
+    "x3_set_enabled": ["class", "code", "enabled"],
+    "shopify_change_order": ["order", "financial_status", "cancel", "fulfill", "refund", "refund_shipping"],
     "shopify_set_available": ["sku", "quantity"], "shopify_sell_after_read": ["sku"],
     "fault": ["system", "kind", "match", "after", "times"],
   ].merging(wooCommerceActions) { a, _ in a }.merging(sage300Actions) { a, _ in a }.merging(adobeActions) { a, _ in a }
@@ -181,14 +185,19 @@ enum CaseValue {
     return m
   }
 
-  struct Problem: Error { let message: String; init(_ m: String) { message = m } }
+  struct Problem: Error {
+    let message: String
+    init(_ m: String) { message = m }
+  }
 }
 
 extension ConnectorCase {
   /// Reads the case in `file` (TOML); its name is the file's name without `.toml`.
   public static func load(_ file: URL) throws -> ConnectorCase {
     let text: String
-    do { text = try String(contentsOf: file, encoding: .utf8) } catch { throw CaseFileError(file, "cannot read it: \(error)") }
+    do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+      throw CaseFileError(file, "cannot read it: \(error)")
+    }
     do {
       return try parse(TOMLReader.parse(text), file: file)
     } catch let p as CaseValue.Problem {
@@ -203,12 +212,15 @@ extension ConnectorCase {
   static func parse(_ document: LuaValue, file: URL) throws -> ConnectorCase {
     typealias V = CaseValue
     let top = try V.table(document, "case", keys: ["description", "seed", "settings", "steps", "expect"])
-    var c = ConnectorCase(name: file.deletingPathExtension().lastPathComponent, file: file,
-                          description: try top["description"].map { try V.string($0, "description") } ?? "")
-    let seed = try V.table(top["seed"] ?? .nil_, "seed", keys: [
-      "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names",
-      "shopify_api_version", "adobe_version", "adobe_store_views", "sage300_any_filter",
-    ])
+    var c = ConnectorCase(
+      name: file.deletingPathExtension().lastPathComponent, file: file,
+      description: try top["description"].map { try V.string($0, "description") } ?? "")
+    let seed = try V.table(
+      top["seed"] ?? .nil_, "seed",
+      keys: [
+        "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names",
+        "shopify_api_version", "adobe_version", "adobe_store_views", "sage300_any_filter",
+      ])
     c.seed.shopifyAPIVersion = try seed["shopify_api_version"].map { try V.string($0, "seed.shopify_api_version") }
     c.seed.adobeVersion = try seed["adobe_version"].map { try V.string($0, "seed.adobe_version") }
     if let v = seed["adobe_store_views"] { c.seed.adobeStoreViews = try V.bool(v, "seed.adobe_store_views") }
@@ -221,14 +233,17 @@ extension ConnectorCase {
       let path = "seed.x3_customers[\(i + 1)]"
       let t = try V.table(x, path, keys: ["code", "name", "email"])
       let name = try t["name"].map { try V.string($0, path + ".name") }
-      c.seed.x3Customers.append(Customer(code: try V.string(t["code"] ?? .nil_, path + ".code"), first: name, last: nil,
-                                         email: try V.string(t["email"] ?? .nil_, path + ".email")))
+      c.seed.x3Customers.append(
+        Customer(
+          code: try V.string(t["code"] ?? .nil_, path + ".code"), first: name, last: nil,
+          email: try V.string(t["email"] ?? .nil_, path + ".email")))
     }
     c.seed.x3RemoveCustomers = try V.list(seed["x3_remove_customers"] ?? .nil_, "seed.x3_remove_customers")
       .map { try V.string($0, "seed.x3_remove_customers") }
     c.seed.x3Stock = try V.ints(seed["x3_stock"] ?? .nil_, "seed.x3_stock")
     c.seed.shopifyAvailable = try V.ints(seed["shopify_available"] ?? .nil_, "seed.shopify_available")
-    let names = try V.table(seed["x3_names"] ?? .nil_, "seed.x3_names", keys: ["invoice_lines", "delivery_lines", "tax_level", "origin"])
+    let names = try V.table(
+      seed["x3_names"] ?? .nil_, "seed.x3_names", keys: ["invoice_lines", "delivery_lines", "tax_level", "origin"])
     c.seed.x3Names = try names.mapValues { try V.string($0, "seed.x3_names") }
 
     c.settings = Self.flatten(try V.map(top["settings"] ?? .nil_, "settings"))
@@ -236,20 +251,27 @@ extension ConnectorCase {
     for (i, s) in try V.list(top["steps"] ?? .nil_, "steps").enumerated() {
       let path = "steps[\(i + 1)]"
       var args = try V.map(s, path)
-      guard let action = args.removeValue(forKey: "do").flatMap(V.text) else { throw V.Problem("\(path).do: the action expected") }
+      guard let action = args.removeValue(forKey: "do").flatMap(V.text) else {
+        throw V.Problem("\(path).do: the action expected")
+      }
       guard let known = actions[action] else {
-        throw V.Problem("\(path).do: unknown action '\(action)'; known: \(actions.keys.sorted().joined(separator: ", "))")
+        throw V.Problem(
+          "\(path).do: unknown action '\(action)'; known: \(actions.keys.sorted().joined(separator: ", "))")
       }
       if let unknown = args.keys.sorted().first(where: { !known.contains($0) }) {
-        throw V.Problem("\(path).\(unknown): '\(action)' takes \(known.isEmpty ? "no other keys" : known.sorted().joined(separator: ", "))")
+        throw V.Problem(
+          "\(path).\(unknown): '\(action)' takes \(known.isEmpty ? "no other keys" : known.sorted().joined(separator: ", "))"
+        )
       }
       c.steps.append(Step(action: action, arguments: args))
     }
     if c.steps.isEmpty { c.steps = [Step(action: "poll", arguments: [:])] }
 
-    let expect = try V.table(top["expect"] ?? .nil_, "expect", keys: [
-      "records", "x3", "shopify_available", "counters", "sage300", "adobe_shipments",
-    ])
+    let expect = try V.table(
+      top["expect"] ?? .nil_, "expect",
+      keys: [
+        "records", "x3", "shopify_available", "counters", "sage300", "adobe_shipments",
+      ])
     for (i, r) in try V.list(expect["records"] ?? .nil_, "expect.records").enumerated() {
       let path = "expect.records[\(i + 1)]"
       let t = try V.table(r, path, keys: ["kind", "order", "key", "outcome", "history", "reason", "details"])
@@ -296,21 +318,27 @@ extension ConnectorCase {
 
   static func order(_ v: LuaValue, _ path: String) throws -> Order {
     typealias V = CaseValue
-    let t = try V.table(v, path, keys: ["customer", "lines", "financial_status", "shipping", "us_sales_tax", "fulfilled", "cancelled"])
+    let t = try V.table(
+      v, path, keys: ["customer", "lines", "financial_status", "shipping", "us_sales_tax", "fulfilled", "cancelled"])
     let customer: Customer
     switch t["customer"] ?? .nil_ {
     case .map:
       let c = try V.table(t["customer"]!, path + ".customer", keys: ["first", "last", "email"])
-      customer = Customer(code: nil, first: try c["first"].map { try V.string($0, path + ".customer.first") },
-                          last: try c["last"].map { try V.string($0, path + ".customer.last") },
-                          email: try V.string(c["email"] ?? .nil_, path + ".customer.email"))
+      customer = Customer(
+        code: nil, first: try c["first"].map { try V.string($0, path + ".customer.first") },
+        last: try c["last"].map { try V.string($0, path + ".customer.last") },
+        email: try V.string(c["email"] ?? .nil_, path + ".customer.email"))
     default:
-      customer = Customer(code: nil, first: nil, last: nil, email: try V.string(t["customer"] ?? .nil_, path + ".customer"))
+      customer = Customer(
+        code: nil, first: nil, last: nil, email: try V.string(t["customer"] ?? .nil_, path + ".customer"))
     }
-    let lines = try V.list(t["lines"] ?? .nil_, path + ".lines").enumerated().map { i, l -> (sku: String, quantity: Int) in
+    let lines = try V.list(t["lines"] ?? .nil_, path + ".lines").enumerated().map {
+      i, l -> (sku: String, quantity: Int) in
       let lt = try V.table(l, "\(path).lines[\(i + 1)]", keys: ["sku", "quantity"])
-      return (sku: try V.string(lt["sku"] ?? .nil_, "\(path).lines[\(i + 1)].sku"),
-              quantity: try lt["quantity"].map { try V.int($0, "\(path).lines[\(i + 1)].quantity") } ?? 1)
+      return (
+        sku: try V.string(lt["sku"] ?? .nil_, "\(path).lines[\(i + 1)].sku"),
+        quantity: try lt["quantity"].map { try V.int($0, "\(path).lines[\(i + 1)].quantity") } ?? 1
+      )
     }
     guard !lines.isEmpty else { throw V.Problem("\(path).lines: at least one line expected") }
     var o = Order(customer: customer, lines: lines)
@@ -327,7 +355,8 @@ extension ConnectorCase {
     var out: [String: LuaValue] = [:]
     for (k, v) in m {
       if case .map(let inner) = v, !inner.isEmpty {
-        let sub = Dictionary(uniqueKeysWithValues: inner.compactMap { key, value in key.stringValue.map { ($0, value) } })
+        let sub = Dictionary(
+          uniqueKeysWithValues: inner.compactMap { key, value in key.stringValue.map { ($0, value) } })
         out.merge(flatten(sub, prefix: prefix + k + ".")) { _, new in new }
       } else {
         out[prefix + k] = v

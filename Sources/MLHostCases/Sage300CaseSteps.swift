@@ -17,7 +17,8 @@ extension ConnectorCase {
   }
 
   static let sage300Actions: [String: Set<String>] = [
-    "sage300_customer": ["company", "number", "name", "email"], "sage300_set_account": ["company", "account", "active"],
+    "sage300_customer": ["company", "number", "name", "email"],
+    "sage300_set_account": ["company", "account", "active"],
     "sage300_open_from": ["company", "day"], "sage300_idle": ["cold_start"],
   ]
 
@@ -28,7 +29,9 @@ extension ConnectorCase {
       let t = try V.table(r, path, keys: ["company", "kind", "where", "count", "fields"])
       var e = Sage300Expectation(company: try V.string(t["company"] ?? .nil_, path + ".company"))
       if let k = t["kind"] { e.kind = try V.string(k, path + ".kind") }
-      guard ["invoice", "customer", "batch"].contains(e.kind) else { throw V.Problem("\(path).kind: invoice, customer or batch") }
+      guard ["invoice", "customer", "batch"].contains(e.kind) else {
+        throw V.Problem("\(path).kind: invoice, customer or batch")
+      }
       e.match = try V.strings(t["where"] ?? .nil_, path + ".where")
       if let n = t["count"] { e.count = try V.int(n, path + ".count") }
       e.fields = try V.strings(t["fields"] ?? .nil_, path + ".fields")
@@ -49,7 +52,9 @@ extension World {
     switch step.action {
     case "sage300_customer":
       let company = try text("company")
-      guard Sage300Simulator.companies.contains(company) else { throw CaseValue.Problem("no Sage 300 company \(company)") }
+      guard Sage300Simulator.companies.contains(company) else {
+        throw CaseValue.Problem("no Sage 300 company \(company)")
+      }
       sage.maintainCustomer(company, number: try text("number"), name: try text("name"), email: try text("email"))
     case "sage300_set_account":
       let (company, account) = (try text("company"), try text("account"))
@@ -83,8 +88,10 @@ extension CaseCheck {
       let subject = "sage300 \(e.company) \(e.kind)" + (selection.isEmpty ? "" : " where \(selection)")
       let found = rows.filter { row in e.match.allSatisfy { Self.same(row[$0.key], $0.value) } }
       if found.count != e.count {
-        out.append(Difference(subject: subject + " count", expected: "\(e.count)",
-                              actual: "\(found.count)" + (found.isEmpty ? "" : ": " + found.map(Self.describe).joined(separator: "; "))))
+        out.append(
+          Difference(
+            subject: subject + " count", expected: "\(e.count)",
+            actual: "\(found.count)" + (found.isEmpty ? "" : ": " + found.map(Self.describe).joined(separator: "; "))))
       }
       for (i, row) in found.enumerated() {
         let label = found.count > 1 ? "\(subject) [\(i + 1)]" : subject

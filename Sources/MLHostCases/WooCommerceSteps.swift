@@ -7,7 +7,8 @@ import MLHostSandbox
 extension ConnectorCase {
   static let wooCommerceActions: [String: Set<String>] = [
     "woo_webhook": ["topic", "order"], "woo_webhooks_at_once": ["topic", "orders"],
-    "woo_change_order": ["order", "status"], "woo_set_webhook": ["topic", "status"], "woo_receiver_down": ["deliveries"],
+    "woo_change_order": ["order", "status"], "woo_set_webhook": ["topic", "status"],
+    "woo_receiver_down": ["deliveries"],
     "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"], "woo_delete_product": ["sku"],
     "woo_block_route": ["route"], "woo_add_fee": ["order", "name", "amount"],
   ]
@@ -29,8 +30,9 @@ extension World {
       let lower = Dictionary(headers.map { ($0.0.lowercased(), $0.1) }) { _, last in last }
       return await ingress.receive(connector: parts[0], name: parts[1], headers: lower, body: body).status
     }
-    sandbox.subscribeWooCommerceWebhooks(base: Self.receiverBase, connector: connector,
-                                         declared: host.routes.subscriptions(connector: connector, system: .woocommerce))
+    sandbox.subscribeWooCommerceWebhooks(
+      base: Self.receiverBase, connector: connector,
+      declared: host.routes.subscriptions(connector: connector, system: .woocommerce))
   }
 
   func performWooCommerce(_ step: ConnectorCase.Step, connector: String) async throws {
@@ -51,7 +53,9 @@ extension World {
       try await deliverWoo(try text("topic"), order: try order(try text("order")), connector: connector)
     case "woo_webhooks_at_once":
       let topic = try text("topic")
-      let orders = try CaseValue.list(a["orders"] ?? .nil_, "orders").map { try order(try CaseValue.string($0, "orders")) }
+      let orders = try CaseValue.list(a["orders"] ?? .nil_, "orders").map {
+        try order(try CaseValue.string($0, "orders"))
+      }
       try await withThrowingTaskGroup(of: Void.self) { group in
         for o in orders { group.addTask { try await deliverWoo(topic, order: o, connector: connector) } }
         try await group.waitForAll()
@@ -65,7 +69,9 @@ extension World {
       let (topic, status) = (try text("topic"), try text("status"))
       let hooks = woo.webhookList.filter { $0.topic == topic }
       guard !hooks.isEmpty else { throw CaseValue.Problem("the store has no webhook for \(topic)") }
-      for h in hooks where !woo.setWebhook(h.id, status: status) { throw CaseValue.Problem("'\(status)' is not a webhook status") }
+      for h in hooks where !woo.setWebhook(h.id, status: status) {
+        throw CaseValue.Problem("'\(status)' is not a webhook status")
+      }
     case "woo_receiver_down":
       woo.receiverDown(for: try CaseValue.int(a["deliveries"] ?? .nil_, "deliveries"))
     case "woo_delete_product":
@@ -83,8 +89,11 @@ extension World {
     case "woo_ping":
       let answer = await ingress.receive(
         connector: connector, name: try text("topic").replacingOccurrences(of: ".", with: "_"),
-        headers: ["content-type": "application/x-www-form-urlencoded", "user-agent": woo.userAgentText], body: Array("webhook_id=1".utf8))
-      guard answer.status == 200 else { throw CaseValue.Problem("the ping was answered \(answer.status): \(answer.message)") }
+        headers: ["content-type": "application/x-www-form-urlencoded", "user-agent": woo.userAgentText],
+        body: Array("webhook_id=1".utf8))
+      guard answer.status == 200 else {
+        throw CaseValue.Problem("the ping was answered \(answer.status): \(answer.message)")
+      }
     default:  // "woo_forged": a delivery signed with another secret must be refused
       let topic = try text("topic")
       guard let hook = woo.webhookList.first(where: { $0.topic == topic }),
@@ -92,9 +101,12 @@ extension World {
       else { throw CaseValue.Problem("no webhook for \(topic)") }
       delivery.body.append(contentsOf: Array(" ".utf8))  // the signature no longer covers the body
       let headers = Dictionary(delivery.headers.map { ($0.0.lowercased(), $0.1) }) { _, last in last }
-      let answer = await ingress.receive(connector: connector, name: topic.replacingOccurrences(of: ".", with: "_"),
-                                         headers: headers, body: delivery.body)
-      guard answer.status == 401 else { throw CaseValue.Problem("a forged delivery was answered \(answer.status), not 401") }
+      let answer = await ingress.receive(
+        connector: connector, name: topic.replacingOccurrences(of: ".", with: "_"),
+        headers: headers, body: delivery.body)
+      guard answer.status == 401 else {
+        throw CaseValue.Problem("a forged delivery was answered \(answer.status), not 401")
+      }
     }
   }
 
@@ -104,8 +116,11 @@ extension World {
       let delivery = sandbox.woocommerce.delivery(webhook: hook.id, order: order)
     else { throw CaseValue.Problem("the store has no webhook for \(topic)") }
     let headers = Dictionary(delivery.headers.map { ($0.0.lowercased(), $0.1) }) { _, last in last }
-    let answer = await ingress.receive(connector: connector, name: topic.replacingOccurrences(of: ".", with: "_"),
-                                       headers: headers, body: delivery.body)
-    guard answer.status == 200 else { throw CaseValue.Problem("the webhook was answered \(answer.status): \(answer.message)") }
+    let answer = await ingress.receive(
+      connector: connector, name: topic.replacingOccurrences(of: ".", with: "_"),
+      headers: headers, body: delivery.body)
+    guard answer.status == 200 else {
+      throw CaseValue.Problem("the webhook was answered \(answer.status): \(answer.message)")
+    }
   }
 }

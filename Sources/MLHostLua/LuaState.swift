@@ -13,7 +13,7 @@ public struct LuaState: @unchecked Sendable {
     nonmutating set { lua_settop(raw, newValue) }
   }
 
-  public func type(at index: Int32) -> Int32 { lua_type(raw, index) }
+  @inlinable public func type(at index: Int32) -> LuaType { LuaType(rawValue: lua_type(raw, index)) ?? .none }
   public func isNoneOrNil(_ index: Int32) -> Bool { mlh_lua_isnoneornil(raw, index) != 0 }
   public func pop(_ n: Int32 = 1) { mlh_lua_pop(raw, n) }
   public func absIndex(_ index: Int32) -> Int32 { lua_absindex(raw, index) }
@@ -27,7 +27,10 @@ public struct LuaState: @unchecked Sendable {
   public func push(_ d: Double) { lua_pushnumber(raw, d) }
   public func push(_ s: String) {
     var s = s
-    s.withUTF8 { buf in _ = lua_pushlstring(raw, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buf.count) }
+    s.withUTF8 { buf in
+      _ = lua_pushlstring(
+        raw, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, buf.count)
+    }
   }
   public func push(bytes: UnsafeRawBufferPointer) {
     _ = lua_pushlstring(raw, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
@@ -39,7 +42,7 @@ public struct LuaState: @unchecked Sendable {
   public func newTable(array: Int32 = 0, hash: Int32 = 0) { lua_createtable(raw, array, hash) }
 
   /// Pushes a Swift native. `upvalues` values are taken from the top of the stack.
-  public func push(native fn: mlh_native_fn, upvalues: Int32 = 0) { mlh_push_native(raw, fn, upvalues) }
+  public func push(native fn: LuaNative, upvalues: Int32 = 0) { mlh_push_native(raw, fn, upvalues) }
 
   /// Pushes a copy of `value`. Nested tables beyond `LuaValue.maxDepth` levels come from Swift code, never from a
   /// script (values copied out of Lua are limited to that depth), so they are a programming error.
@@ -161,9 +164,13 @@ public struct LuaState: @unchecked Sendable {
 
   // MARK: tables and globals
 
-  public func getField(_ index: Int32, _ key: String) -> Int32 { lua_getfield(raw, index, key) }
+  @discardableResult public func getField(_ index: Int32, _ key: String) -> LuaType {
+    LuaType(lua_getfield(raw, index, key))
+  }
   public func setField(_ index: Int32, _ key: String) { lua_setfield(raw, index, key) }
-  public func rawGet(_ index: Int32, _ i: Int64) -> Int32 { lua_rawgeti(raw, index, lua_Integer(i)) }
+  @discardableResult public func rawGet(_ index: Int32, _ i: Int64) -> LuaType {
+    LuaType(lua_rawgeti(raw, index, lua_Integer(i)))
+  }
   public func rawSet(_ index: Int32, _ i: Int64) { lua_rawseti(raw, index, lua_Integer(i)) }
   public func rawLength(_ index: Int32) -> Int { Int(lua_rawlen(raw, index)) }
 
@@ -206,18 +213,20 @@ public struct LuaState: @unchecked Sendable {
     return nil
   }
 
-  /// Pushes `message` blamed on the calling script line and returns MLH_RAISE, for a native to return.
+  /// Pushes `message` blamed on the calling script line and returns `NativeStatus.raise`, for a native to return.
   /// Misuse errors go through here: level 1 is the Lua code that called the native.
   public func raise(_ message: String) -> Int32 {
     push(whereString(level: 1) + message)
-    return MLH_RAISE
+    return NativeStatus.raise
   }
 
   /// Raises a structured error `{kind=, message=, retryable=}` so the runtime can classify it (a refusal that no
   /// retry will cure dead-letters at once).
   public func raise(kind: String, _ message: String, retryable: Bool) -> Int32 {
-    push(["kind": .text(kind), "message": .text(whereString(level: 1) + message), "retryable": .boolean(retryable)] as LuaValue)
-    return MLH_RAISE
+    push(
+      ["kind": .text(kind), "message": .text(whereString(level: 1) + message), "retryable": .boolean(retryable)]
+        as LuaValue)
+    return NativeStatus.raise
   }
 
   /// Raises "native: unknown option 'x' (known: ...)" when the options table at `index` has a key outside
@@ -259,9 +268,4 @@ public struct LuaState: @unchecked Sendable {
     defer { pop() }
     return string(at: -1) ?? message ?? ""
   }
-}
-
-extension LuaState {
-  /// Moves the top value to `index`, shifting the ones above up.
-  public func insert(at index: Int32) { mlh_lua_insert(raw, index) }
 }

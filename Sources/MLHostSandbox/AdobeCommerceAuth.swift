@@ -9,12 +9,15 @@ extension AdobeCommerceSimulator {
   func adminToken(_ body: [UInt8]) -> Response {
     let f = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
     guard let user = f["username"] as? String, let password = f["password"] as? String else {
-      return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": f["username"] == nil ? "username" : "password"])
+      return Self.error(
+        "\"%fieldName\" is required. Enter and try again.",
+        ["fieldName": f["username"] == nil ? "username" : "password"])
     }
     guard user == config.adminUser, password == config.adminPassword else {
       count("admin_login_failures")
-      return Self.error("The account sign-in was incorrect or your account is disabled temporarily. Please wait and try again later.",
-                        status: .unauthorized)
+      return Self.error(
+        "The account sign-in was incorrect or your account is disabled temporarily. Please wait and try again later.",
+        status: .unauthorized)
     }
     count("admin_tokens_issued")
     return Self.json(adminTokens.issue(prefix: "adm"))
@@ -23,7 +26,9 @@ extension AdobeCommerceSimulator {
   /// nil when the request may go on; otherwise Magento's refusal.
   func authenticate(_ request: Request) -> Response? {
     let header = request.headers[.authorization] ?? ""
-    let unauthorized = Self.error("The consumer isn't authorized to access %resources.", ["resources": "Magento_Sales::sales"], status: .unauthorized)
+    let unauthorized = Self.error(
+      "The consumer isn't authorized to access %resources.", ["resources": "Magento_Sales::sales"],
+      status: .unauthorized)
     if header.hasPrefix("Bearer ") {
       let token = String(header.dropFirst(7))
       if adminTokens.valid(token) { return nil }
@@ -51,12 +56,18 @@ extension AdobeCommerceSimulator {
   /// what arrived: method, `http://authority/path` as sent, and every `oauth_*` parameter but the signature plus the
   /// query's, decoded and encoded again the RFC 3986 way, sorted. Written apart from the host's signer, so the two
   /// can be checked against each other and against oauthlib.
-  public static func oauthSignature(method: String, authority: String, path: String, query: String, oauth: [String: String],
-                                    consumerSecret: String, tokenSecret: String) -> String {
-    var params: [(String, String)] = oauth.filter { $0.key != "oauth_signature" && $0.key != "realm" }.map { ($0.key, $0.value) }
+  public static func oauthSignature(
+    method: String, authority: String, path: String, query: String, oauth: [String: String],
+    consumerSecret: String, tokenSecret: String
+  ) -> String {
+    var params: [(String, String)] = oauth.filter { $0.key != "oauth_signature" && $0.key != "realm" }.map {
+      ($0.key, $0.value)
+    }
     params += queryPairs(query)
     let encoded: [(String, String)] = params.map { (encode($0.0), encode($0.1)) }
-    let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
+    let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in
+      a.0 != b.0 ? a.0 < b.0 : a.1 < b.1
+    }
     let normalized = sorted.map { (k: String, v: String) -> String in k + "=" + v }.joined(separator: "&")
     let base = "http://" + authority.lowercased() + path
     let text = [method.uppercased(), encode(base), encode(normalized)].joined(separator: "&")
@@ -70,7 +81,8 @@ extension AdobeCommerceSimulator {
     var out = ""
     for b in s.utf8 {
       switch b {
-      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"),
         UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
         out.unicodeScalars.append(UnicodeScalar(b))
       default: out += String(format: "%%%02X", b)
@@ -83,7 +95,10 @@ extension AdobeCommerceSimulator {
   /// consumer and token, timestamp, nonce, then the signature over the request as it arrived.
   func verifyOAuth(_ header: String, request: Request) -> Response? {
     let p = Self.oauthParameters(header)
-    for name in ["oauth_consumer_key", "oauth_signature_method", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_token"]
+    for name in [
+      "oauth_consumer_key", "oauth_signature_method", "oauth_timestamp", "oauth_nonce", "oauth_signature",
+      "oauth_token",
+    ]
     where (p[name] ?? "").isEmpty {
       return Self.error("\"%fieldName\" is required. Enter and try again.", ["fieldName": name], status: .badRequest)
     }
@@ -97,18 +112,23 @@ extension AdobeCommerceSimulator {
       return Self.error("Signature method %1 is not supported", [method], status: .badRequest)
     }
     guard p["oauth_consumer_key"] == config.consumerKey else {
-      return Self.error("A consumer with the key \"%1\" doesn't exist. Verify the key and try again.", [p["oauth_consumer_key"]!], status: .unauthorized)
+      return Self.error(
+        "A consumer with the key \"%1\" doesn't exist. Verify the key and try again.", [p["oauth_consumer_key"]!],
+        status: .unauthorized)
     }
     guard p["oauth_token"] == config.accessToken else {
       return Self.error("The token length is invalid. Check the length and try again.", status: .unauthorized)
     }
-    guard let timestamp = Double(p["oauth_timestamp"]!), abs(timestamp - Date().timeIntervalSince1970) <= config.timestampWindow else {
+    guard let timestamp = Double(p["oauth_timestamp"]!),
+      abs(timestamp - Date().timeIntervalSince1970) <= config.timestampWindow
+    else {
       count("stale_timestamps")
       return Self.error("The timestamp is invalid. Verify and try again.", status: .unauthorized)
     }
     let expected = Self.oauthSignature(
       method: request.method.rawValue, authority: request.head.authority ?? "localhost", path: request.uri.path,
-      query: request.uri.query ?? "", oauth: p, consumerSecret: config.consumerSecret, tokenSecret: config.accessTokenSecret)
+      query: request.uri.query ?? "", oauth: p, consumerSecret: config.consumerSecret,
+      tokenSecret: config.accessTokenSecret)
     guard expected == p["oauth_signature"] else {
       count("bad_signatures")
       return Self.error("The signature is invalid. Verify and try again.", status: .unauthorized)
@@ -120,7 +140,9 @@ extension AdobeCommerceSimulator {
     }
     guard fresh else {
       count("nonce_replays")
-      return Self.error("The nonce is already being used by the consumer with ID %1.", [String(config.consumerID)], status: .unauthorized)
+      return Self.error(
+        "The nonce is already being used by the consumer with ID %1.", [String(config.consumerID)],
+        status: .unauthorized)
     }
     return nil
   }

@@ -86,36 +86,54 @@ public struct AdobeSeed: Sendable {
 
   public static func x3Item(_ sku: String) -> String { x3Items[sku] ?? sku }
 
-  public static func build(orderCount: Int, seed: UInt64 = 7, start: Double = Date().timeIntervalSince1970 - 86_400) -> AdobeSeed {
+  public static func build(orderCount: Int, seed: UInt64 = 7, start: Double = Date().timeIntervalSince1970 - 86_400)
+    -> AdobeSeed
+  {
     var random = SeededRandom(seed: seed &+ 0xAD0BE)
     var products: [Product] = []
     var id = 1
     for p in SandboxSeed.catalogue {
-      products.append(Product(id: id, sku: p.sku, name: p.name, type: "simple", price: p.price,
-                              taxPercent: p.taxRate == dec("0.07") ? dec("7") : dec("19")))
+      products.append(
+        Product(
+          id: id, sku: p.sku, name: p.name, type: "simple", price: p.price,
+          taxPercent: p.taxRate == dec("0.07") ? dec("7") : dec("19")))
       id += 1
     }
     let sizes = ["S", "M", "L"]
-    products.append(Product(id: id, sku: "HOODIE", name: "Hoodie «Bärenstark»", type: "configurable", price: dec("39.90"),
-                            taxPercent: dec("19"), children: sizes.map { "HOODIE-\($0)" }))
+    products.append(
+      Product(
+        id: id, sku: "HOODIE", name: "Hoodie «Bärenstark»", type: "configurable", price: dec("39.90"),
+        taxPercent: dec("19"), children: sizes.map { "HOODIE-\($0)" }))
     id += 1
     for s in sizes {
-      products.append(Product(id: id, sku: "HOODIE-\(s)", name: "Hoodie «Bärenstark» – \(s)", type: "simple", price: dec("39.90"),
-                              taxPercent: dec("19"), parent: "HOODIE"))
+      products.append(
+        Product(
+          id: id, sku: "HOODIE-\(s)", name: "Hoodie «Bärenstark» – \(s)", type: "simple", price: dec("39.90"),
+          taxPercent: dec("19"), parent: "HOODIE"))
       id += 1
     }
     // In the store only: X3 has no such item.
-    products.append(Product(id: id, sku: "LAMP-ZEN", name: "Lampe «Zen» ✨", type: "simple", price: dec("45.00"), taxPercent: dec("19")))
+    products.append(
+      Product(
+        id: id, sku: "LAMP-ZEN", name: "Lampe «Zen» ✨", type: "simple", price: dec("45.00"), taxPercent: dec("19")))
     id += 1
     let stores = [
       Store(id: 1, code: "default", name: "Default Store View", prices: [:], names: [:]),
-      Store(id: 2, code: "fr", name: "Vue française", prices: ["MUG-CAFE": dec("8.90"), "HOODIE-S": dec("42.00"), "HOODIE-M": dec("42.00"),
-                                                                 "HOODIE-L": dec("42.00"), "TSHIRT-M": dec("21.50"),
-                                                                 "BOOK-DE": dec("25.50"), "HEADSET-X": dec("82.00")],
-            names: ["MUG-CAFE": "Tasse à café ☕", "TSHIRT-M": "T-shirt bio – M"]),
-      Store(id: 3, code: "b2b_de", name: "B2B Deutschland", prices: ["HEADSET-X": dec("74.00"), "CABLE-USB": dec("8.95"), "MUG-CAFE": dec("7.90"),
-                                                                    "POSTER-A2": dec("11.50")],
-            names: ["HEADSET-X": "Bluetooth-Kopfhörer X"]),
+      Store(
+        id: 2, code: "fr", name: "Vue française",
+        prices: [
+          "MUG-CAFE": dec("8.90"), "HOODIE-S": dec("42.00"), "HOODIE-M": dec("42.00"),
+          "HOODIE-L": dec("42.00"), "TSHIRT-M": dec("21.50"),
+          "BOOK-DE": dec("25.50"), "HEADSET-X": dec("82.00"),
+        ],
+        names: ["MUG-CAFE": "Tasse à café ☕", "TSHIRT-M": "T-shirt bio – M"]),
+      Store(
+        id: 3, code: "b2b_de", name: "B2B Deutschland",
+        prices: [
+          "HEADSET-X": dec("74.00"), "CABLE-USB": dec("8.95"), "MUG-CAFE": dec("7.90"),
+          "POSTER-A2": dec("11.50"),
+        ],
+        names: ["HEADSET-X": "Bluetooth-Kopfhörer X"]),
     ]
     let customers = SandboxSeed.people.enumerated().map { i, p in
       Customer(id: i + 1, email: "\(p.2)@example.com", first: p.0, last: p.1, storeID: i % 4 == 1 ? 2 : 1)
@@ -132,13 +150,21 @@ public struct AdobeSeed: Sendable {
       var lines: [Line] = []
       for _ in 0..<(1 + random.below(3)) {
         let p = simple[random.below(simple.count)]
-        if let at = lines.firstIndex(where: { $0.sku == p.sku }) { lines[at].quantity += 1 } else { lines.append(Line(sku: p.sku, quantity: 1 + random.below(3))) }
+        if let at = lines.firstIndex(where: { $0.sku == p.sku }) {
+          lines[at].quantity += 1
+        } else {
+          lines.append(Line(sku: p.sku, quantity: 1 + random.below(3)))
+        }
       }
-      if i == 1 || i % 6 == 4 { lines.append(Line(sku: "HOODIE-\(sizes[random.below(3)])", quantity: 1 + random.below(2))) }
+      if i == 1 || i % 6 == 4 {
+        lines.append(Line(sku: "HOODIE-\(sizes[random.below(3)])", quantity: 1 + random.below(2)))
+      }
       var po: String? = "PO26-\(String(format: "%05d", 401 + i))"
       if i == 2 { po = nil }  // paid by cheque: no purchase order to match
-      let order = Order(entityID: i + 1, incrementID: number, storeID: storeID, customer: 1 + random.below(customers.count), lines: lines,
-                        shipping: random.pick([dec("0"), dec("5"), dec("7.50")]), poNumber: po, createdAt: start + Double(i / 3))
+      let order = Order(
+        entityID: i + 1, incrementID: number, storeID: storeID, customer: 1 + random.below(customers.count),
+        lines: lines,
+        shipping: random.pick([dec("0"), dec("5"), dec("7.50")]), poNumber: po, createdAt: start + Double(i / 3))
       orders.append(order)
       if let po {
         let store = stores.first { $0.id == storeID }!
@@ -152,15 +178,20 @@ public struct AdobeSeed: Sendable {
       // Fulfilment in X3: every third order is delivered in full; the second order only partly (its first line,
       // one piece) — the rest is delivered later.
       if i % 3 == 0 {
-        deliveries.append(Delivery(order: number, lines: lines.map { (x3Item($0.sku), $0.quantity) },
-                                   tracking: "1Z999AA1\(String(format: "%08d", 10_000 + i))", carrier: "UPS"))
+        deliveries.append(
+          Delivery(
+            order: number, lines: lines.map { (x3Item($0.sku), $0.quantity) },
+            tracking: "1Z999AA1\(String(format: "%08d", 10_000 + i))", carrier: "UPS"))
       } else if i == 1 {
-        deliveries.append(Delivery(order: number, lines: [(x3Item(lines[0].sku), 1)], tracking: "JJD0099\(String(format: "%06d", i))",
-                                   carrier: "DHL"))
+        deliveries.append(
+          Delivery(
+            order: number, lines: [(x3Item(lines[0].sku), 1)], tracking: "JJD0099\(String(format: "%06d", i))",
+            carrier: "DHL"))
       }
     }
-    return AdobeSeed(stores: stores, products: products, customers: customers, orders: orders, purchaseOrders: pos,
-                     deliveries: deliveries, suppliers: suppliers, missingPO: missing)
+    return AdobeSeed(
+      stores: stores, products: products, customers: customers, orders: orders, purchaseOrders: pos,
+      deliveries: deliveries, suppliers: suppliers, missingPO: missing)
   }
 }
 

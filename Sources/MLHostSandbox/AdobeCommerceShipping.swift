@@ -13,18 +13,27 @@ extension AdobeCommerceSimulator {
 
   /// The quantities to act on per order row: `items` as given (configurable children refused in favour of their
   /// parent, as Magento ignores them), or everything left. `done` reads what a row has had already.
-  static func quantities(_ order: [String: Any], _ given: [[String: Any]]?, done: String) -> Result<[Int: Int], Refused> {
+  static func quantities(_ order: [String: Any], _ given: [[String: Any]]?, done: String) -> Result<[Int: Int], Refused>
+  {
     let rows = order["items"] as? [[String: Any]] ?? []
-    func left(_ row: [String: Any]) -> Int { (row["qty_ordered"] as? Int ?? 0) - (row[done] as? Int ?? 0) - (row["qty_canceled"] as? Int ?? 0) }
+    func left(_ row: [String: Any]) -> Int {
+      (row["qty_ordered"] as? Int ?? 0) - (row[done] as? Int ?? 0) - (row["qty_canceled"] as? Int ?? 0)
+    }
     var out: [Int: Int] = [:]
     if let given, !given.isEmpty {
       for g in given {
-        guard let id = (g["order_item_id"] as? NSNumber)?.intValue, let qty = (g["qty"] as? NSNumber)?.doubleValue else { continue }
-        guard let row = rows.first(where: { $0["item_id"] as? Int == id }), row["parent_item_id"] is NSNull else { continue }
+        guard let id = (g["order_item_id"] as? NSNumber)?.intValue, let qty = (g["qty"] as? NSNumber)?.doubleValue
+        else { continue }
+        guard let row = rows.first(where: { $0["item_id"] as? Int == id }), row["parent_item_id"] is NSNull else {
+          continue
+        }
         guard qty > 0 else { continue }
         guard qty == qty.rounded(), Int(qty) <= left(row) else {
-          return .failure(Refused(response: error("We found an invalid quantity to %1 item \"%2\".",
-                                                  [done == "qty_shipped" ? "ship" : "invoice", "\(row["name"] ?? "")"])))
+          return .failure(
+            Refused(
+              response: error(
+                "We found an invalid quantity to %1 item \"%2\".",
+                [done == "qty_shipped" ? "ship" : "invoice", "\(row["name"] ?? "")"])))
         }
         out[id, default: 0] += Int(qty)
       }
@@ -43,7 +52,8 @@ extension AdobeCommerceSimulator {
       if let n = q[id] ?? parent.flatMap({ q[$0] }) { rows[i][field] = (rows[i][field] as? Int ?? 0) + n }
     }
     order["items"] = rows
-    let complete = rows.allSatisfy { ($0["qty_shipped"] as? Int ?? 0) >= ($0["qty_ordered"] as? Int ?? 0) }
+    let complete =
+      rows.allSatisfy { ($0["qty_shipped"] as? Int ?? 0) >= ($0["qty_ordered"] as? Int ?? 0) }
       && rows.allSatisfy { ($0["qty_invoiced"] as? Int ?? 0) >= ($0["qty_ordered"] as? Int ?? 0) }
     if complete { (order["state"], order["status"]) = ("complete", "complete") }
     order["updated_at"] = stamp(Date().timeIntervalSince1970)
@@ -53,7 +63,9 @@ extension AdobeCommerceSimulator {
     state.withLock { s -> Response in
       guard let id, var order = s.orders[id] else { return Self.error(Self.notFound, status: .notFound) }
       let rows = order["items"] as? [[String: Any]] ?? []
-      let open = rows.contains { $0["parent_item_id"] is NSNull && ($0["qty_ordered"] as? Int ?? 0) > ($0["qty_shipped"] as? Int ?? 0) }
+      let open = rows.contains {
+        $0["parent_item_id"] is NSNull && ($0["qty_ordered"] as? Int ?? 0) > ($0["qty_shipped"] as? Int ?? 0)
+      }
       guard open, order["state"] as? String != "canceled" else {
         s.counters["ship_refused", default: 0] += 1
         return Self.error("Shipment Document Validation Error(s):\nThe order does not allow a shipment to be created.")
@@ -74,20 +86,29 @@ extension AdobeCommerceSimulator {
       s.nextID += 1
       let shipmentID = s.nextID
       let tracks = (body["tracks"] as? [[String: Any]] ?? []).enumerated().map { i, t -> [String: Any] in
-        ["entity_id": shipmentID * 10 + i, "parent_id": shipmentID, "order_id": id, "track_number": t["track_number"] ?? "",
-         "title": t["title"] ?? "", "carrier_code": t["carrier_code"] ?? "custom"]
+        [
+          "entity_id": shipmentID * 10 + i, "parent_id": shipmentID, "order_id": id,
+          "track_number": t["track_number"] ?? "",
+          "title": t["title"] ?? "", "carrier_code": t["carrier_code"] ?? "custom",
+        ]
       }
       var comments: [[String: Any]] = []
       if let c = body["comment"] as? [String: Any], let text = c["comment"] as? String {
-        comments.append(["comment": text, "is_visible_on_front": c["is_visible_on_front"] ?? 0, "parent_id": shipmentID])
+        comments.append([
+          "comment": text, "is_visible_on_front": c["is_visible_on_front"] ?? 0, "parent_id": shipmentID,
+        ])
       }
       let items = q.keys.sorted().map { itemID -> [String: Any] in
         let row = rows.first { $0["item_id"] as? Int == itemID }!
-        return ["order_item_id": itemID, "qty": q[itemID]!, "sku": row["sku"] ?? "", "name": row["name"] ?? "", "parent_id": shipmentID]
+        return [
+          "order_item_id": itemID, "qty": q[itemID]!, "sku": row["sku"] ?? "", "name": row["name"] ?? "",
+          "parent_id": shipmentID,
+        ]
       }
       s.shipments[shipmentID] = [
         "entity_id": shipmentID, "increment_id": String(format: "%09d", 200_000_000 + shipmentID), "order_id": id,
-        "store_id": order["store_id"] ?? 1, "total_qty": q.values.reduce(0, +), "items": items, "tracks": tracks, "comments": comments,
+        "store_id": order["store_id"] ?? 1, "total_qty": q.values.reduce(0, +), "items": items, "tracks": tracks,
+        "comments": comments,
         "created_at": Self.stamp(Date().timeIntervalSince1970), "updated_at": Self.stamp(Date().timeIntervalSince1970),
       ]
       s.counters["shipments_created", default: 0] += 1
@@ -103,7 +124,9 @@ extension AdobeCommerceSimulator {
       case .failure(let r): return r.response
       case .success(let v): q = v
       }
-      guard !q.isEmpty else { return Self.error("The invoice can't be created without products. Add products and try again.") }
+      guard !q.isEmpty else {
+        return Self.error("The invoice can't be created without products. Add products and try again.")
+      }
       Self.apply(q, to: &order, field: "qty_invoiced")
       s.orders[id] = order
       s.nextID += 1
@@ -117,7 +140,8 @@ extension AdobeCommerceSimulator {
         return ["order_item_id": itemID, "qty": q[itemID]!, "sku": row["sku"] ?? "", "price": price]
       }
       s.invoices[s.nextID] = [
-        "entity_id": s.nextID, "increment_id": String(format: "%09d", 300_000_000 + s.nextID), "order_id": id, "state": 2,
+        "entity_id": s.nextID, "increment_id": String(format: "%09d", 300_000_000 + s.nextID), "order_id": id,
+        "state": 2,
         "grand_total": total, "items": items, "created_at": Self.stamp(Date().timeIntervalSince1970),
         "updated_at": Self.stamp(Date().timeIntervalSince1970),
       ]

@@ -13,7 +13,8 @@ final class RSAKeyPair: @unchecked Sendable {
     guard let ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, nil) else { return nil }
     defer { EVP_PKEY_CTX_free(ctx) }
     var made: OpaquePointer?
-    guard EVP_PKEY_keygen_init(ctx) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) == 1, EVP_PKEY_keygen(ctx, &made) == 1,
+    guard EVP_PKEY_keygen_init(ctx) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) == 1,
+      EVP_PKEY_keygen(ctx, &made) == 1,
       let made
     else { return nil }
     key = made
@@ -58,8 +59,12 @@ extension AdobeCommerceSimulator {
     let body = Array(AdobeJSON.data(["eventName": event, "data": ["order": order]]))
     let key = tamper == .otherKey ? RSAKeyPair()! : webhookKey
     let signature = key.sign(Array(ByteCodecs.base64(body).utf8))
-    return ([("Content-Type", "application/json"), ("x-adobe-commerce-webhook-signature", signature),
-             ("x-request-id", UUID().uuidString.lowercased())], tamper == .forged ? Self.forge(body) : body)
+    return (
+      [
+        ("Content-Type", "application/json"), ("x-adobe-commerce-webhook-signature", signature),
+        ("x-request-id", UUID().uuidString.lowercased()),
+      ], tamper == .forged ? Self.forge(body) : body
+    )
   }
 
   /// The body with its grand total raised: what an attacker would change.
@@ -70,20 +75,27 @@ extension AdobeCommerceSimulator {
 
   /// A delivery through Adobe I/O Events: the raw body signed twice (one key per header; either verifies), and
   /// `recipient_client_id` naming the integration it is for.
-  public func ioEventDelivery(type: String, order incrementID: String, tamper: Tamper = .valid, recipient: String? = nil)
+  public func ioEventDelivery(
+    type: String, order incrementID: String, tamper: Tamper = .valid, recipient: String? = nil
+  )
     -> (headers: [(String, String)], body: [UInt8])?
   {
     guard let order = orderResource(incrementID: incrementID) else { return nil }
     let eventID = UUID().uuidString.lowercased()
-    let body = Array(AdobeJSON.data([
-      "event_id": eventID, "recipient_client_id": recipient ?? config.ioClientID, "type": type,
-      "event": ["data": ["value": order]], "source": "urn:uuid:\(config.ioProviderID)",
-    ]))
+    let body = Array(
+      AdobeJSON.data([
+        "event_id": eventID, "recipient_client_id": recipient ?? config.ioClientID, "type": type,
+        "event": ["data": ["value": order]], "source": "urn:uuid:\(config.ioProviderID)",
+      ]))
     let keys = tamper == .otherKey ? (RSAKeyPair()!, RSAKeyPair()!) : ioKeys
-    return ([("Content-Type", "application/json"), ("x-adobe-digital-signature-1", keys.0.sign(body)),
-             ("x-adobe-digital-signature-2", keys.1.sign(body)), ("x-adobe-public-key1-path", "/prod/keys/pub-key-1.pem"),
-             ("x-adobe-public-key2-path", "/prod/keys/pub-key-2.pem"), ("x-adobe-event-id", eventID)],
-            tamper == .forged ? Self.forge(body) : body)
+    return (
+      [
+        ("Content-Type", "application/json"), ("x-adobe-digital-signature-1", keys.0.sign(body)),
+        ("x-adobe-digital-signature-2", keys.1.sign(body)), ("x-adobe-public-key1-path", "/prod/keys/pub-key-1.pem"),
+        ("x-adobe-public-key2-path", "/prod/keys/pub-key-2.pem"), ("x-adobe-event-id", eventID),
+      ],
+      tamper == .forged ? Self.forge(body) : body
+    )
   }
 
   /// Sends order `incrementID`'s event to every subscribed URL (the Webhooks module's, or I/O Events' when the
@@ -91,7 +103,8 @@ extension AdobeCommerceSimulator {
   func fire(event: String, order incrementID: String) {
     let targets = state.withLock { $0.subscriptions }
     for target in targets {
-      let delivery = target.io
+      let delivery =
+        target.io
         ? ioEventDelivery(type: "com.adobe.commerce." + event, order: incrementID)
         : webhookDelivery(event: event, order: incrementID)
       guard let delivery else { continue }

@@ -45,10 +45,18 @@ struct AdobeSearchCriteria {
         }
         sorts[i, default: [:]][parts[3]] = value
       case "pageSize", "page_size":
-        guard let n = Int(value), n >= 0 else { throw Invalid(message: "The \"%1\" value's type is invalid. The \"%2\" type was expected. Verify and try again.", parameters: [value, "int"]) }
+        guard let n = Int(value), n >= 0 else {
+          throw Invalid(
+            message: "The \"%1\" value's type is invalid. The \"%2\" type was expected. Verify and try again.",
+            parameters: [value, "int"])
+        }
         pageSize = n
       case "currentPage", "current_page":
-        guard let n = Int(value) else { throw Invalid(message: "The \"%1\" value's type is invalid. The \"%2\" type was expected. Verify and try again.", parameters: [value, "int"]) }
+        guard let n = Int(value) else {
+          throw Invalid(
+            message: "The \"%1\" value's type is invalid. The \"%2\" type was expected. Verify and try again.",
+            parameters: [value, "int"])
+        }
         currentPage = max(n, 1)
       default:
         throw Invalid(message: "\"%1\" is not a valid search criteria parameter.", parameters: [name])
@@ -92,7 +100,9 @@ struct AdobeSearchCriteria {
   }
 
   /// The rows that pass every group, sorted, and the page asked for; `total` counts them all.
-  func apply(_ rows: [[String: Any]], repeatLastPage: Bool, defaultPageSize: Int?) -> (page: [[String: Any]], total: Int) {
+  func apply(_ rows: [[String: Any]], repeatLastPage: Bool, defaultPageSize: Int?) -> (
+    page: [[String: Any]], total: Int
+  ) {
     var matched = rows.filter { row in groups.allSatisfy { group in group.contains { Self.matches(row, $0) } } }
     let order = sort.isEmpty ? [("entity_id", true), ("id", true)] : sort
     matched.sort { a, b in
@@ -133,13 +143,18 @@ struct AdobeSearchCriteria {
 
   static func like(_ text: String, _ pattern: String) -> Bool {
     // `%` any run, `_` one character, case-insensitive as MySQL's default collation.
-    let t = Array(text.lowercased()), p = Array(pattern.lowercased())
+    let t = Array(text.lowercased())
+    let p = Array(pattern.lowercased())
     var memo: [Int: Bool] = [:]
     func go(_ i: Int, _ j: Int) -> Bool {
       if j == p.count { return i == t.count }
       if let m = memo[i * (p.count + 1) + j] { return m }
       let r: Bool
-      if p[j] == "%" { r = go(i, j + 1) || (i < t.count && go(i + 1, j)) } else { r = i < t.count && (p[j] == "_" || p[j] == t[i]) && go(i + 1, j + 1) }
+      if p[j] == "%" {
+        r = go(i, j + 1) || (i < t.count && go(i + 1, j))
+      } else {
+        r = i < t.count && (p[j] == "_" || p[j] == t[i]) && go(i + 1, j + 1)
+      }
       memo[i * (p.count + 1) + j] = r
       return r
     }
@@ -171,10 +186,14 @@ struct AdobeSearchCriteria {
   /// The `search_criteria` echoed in a search answer.
   var echo: [String: Any] {
     var out: [String: Any] = [
-      "filter_groups": groups.map { g in ["filters": g.map { ["field": $0.field, "value": $0.value, "condition_type": $0.condition] }] },
+      "filter_groups": groups.map { g in
+        ["filters": g.map { ["field": $0.field, "value": $0.value, "condition_type": $0.condition] }]
+      },
       "current_page": currentPage,
     ]
-    if !sort.isEmpty { out["sort_orders"] = sort.map { ["field": $0.field, "direction": $0.ascending ? "ASC" : "DESC"] } }
+    if !sort.isEmpty {
+      out["sort_orders"] = sort.map { ["field": $0.field, "direction": $0.ascending ? "ASC" : "DESC"] }
+    }
     if let pageSize { out["page_size"] = pageSize }
     return out
   }

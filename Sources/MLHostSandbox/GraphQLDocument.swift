@@ -40,7 +40,8 @@ indirect enum GraphQLValue {
       let text = n.stringValue
       self = Int(text).map(GraphQLValue.int) ?? .number(text)
     case let xs as [Any]: self = .list(xs.map(GraphQLValue.init(json:)))
-    case let d as [String: Any]: self = .object(d.sorted { $0.key < $1.key }.map { ($0.key, GraphQLValue(json: $0.value)) })
+    case let d as [String: Any]:
+      self = .object(d.sorted { $0.key < $1.key }.map { ($0.key, GraphQLValue(json: $0.value)) })
     default: self = .null
     }
   }
@@ -162,7 +163,9 @@ private struct GraphQLParser {
         i += 1
         return fields
       }
-      if peek == UInt8(ascii: ".") || peek == UInt8(ascii: "@") { throw error("fragments and directives are not supported") }
+      if peek == UInt8(ascii: ".") || peek == UInt8(ascii: "@") {
+        throw error("fragments and directives are not supported")
+      }
       var fieldName = name()
       guard !fieldName.isEmpty else { throw error("expected a field name") }
       skipSpace()
@@ -225,7 +228,11 @@ private struct GraphQLParser {
           return .object(pairs)
         }
         let key: String
-        if let q = peek, q == UInt8(ascii: "\"") || q == UInt8(ascii: "'") { key = try string(quote: q) } else { key = name() }
+        if let q = peek, q == UInt8(ascii: "\"") || q == UInt8(ascii: "'") {
+          key = try string(quote: q)
+        } else {
+          key = name()
+        }
         guard !key.isEmpty else { throw error("expected a key") }
         try expect(":")
         pairs.append((key, try value()))
@@ -234,8 +241,10 @@ private struct GraphQLParser {
       let start = i
       i += 1
       var integral = true
-      while let d = peek, (48...57).contains(d) || d == UInt8(ascii: ".") || d == UInt8(ascii: "e") || d == UInt8(ascii: "E")
-        || d == UInt8(ascii: "+") || d == UInt8(ascii: "-") {
+      while let d = peek,
+        (48...57).contains(d) || d == UInt8(ascii: ".") || d == UInt8(ascii: "e") || d == UInt8(ascii: "E")
+          || d == UInt8(ascii: "+") || d == UInt8(ascii: "-")
+      {
         if !(48...57).contains(d) { integral = false }
         i += 1
       }
@@ -269,7 +278,8 @@ private struct GraphQLParser {
         case UInt8(ascii: "r"): out.append(13)
         case UInt8(ascii: "u"):
           guard i + 4 <= bytes.count, let scalar = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16),
-                let u = Unicode.Scalar(scalar) else { throw error("bad \\u escape") }
+            let u = Unicode.Scalar(scalar)
+          else { throw error("bad \\u escape") }
           out += Array(String(Character(u)).utf8)
           i += 4
         default: out.append(e)

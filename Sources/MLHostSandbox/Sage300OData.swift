@@ -8,7 +8,9 @@ import MLHostCore
 /// `datetime'…'`, a decimal property only with an `m` literal or an integer, text only with text.
 struct Sage300Filter {
   indirect enum Node {
-    case or(Node, Node), and(Node, Node), not(Node)
+    case or(Node, Node)
+    case and(Node, Node)
+    case not(Node)
     case compare(Operand, String, Operand)
     case function(String, [Operand])
     case any(path: String, variable: String, Node)
@@ -16,7 +18,12 @@ struct Sage300Filter {
 
   enum Operand {
     case property(String)
-    case text(String), datetime(String), decimal(ExactDecimal), integer(Int64), boolean(Bool), null
+    case text(String)
+    case datetime(String)
+    case decimal(ExactDecimal)
+    case integer(Int64)
+    case boolean(Bool)
+    case null
     case length(String)
   }
 
@@ -31,30 +38,39 @@ struct Sage300Filter {
     var p = Parser(Array(text.utf8))
     root = try p.expression()
     p.skipSpace()
-    guard p.at >= p.bytes.count else { throw Problem(description: "unexpected text at position \(p.at + 1) of $filter") }
+    guard p.at >= p.bytes.count else {
+      throw Problem(description: "unexpected text at position \(p.at + 1) of $filter")
+    }
   }
 
   /// Whether `row` matches; `kinds` gives each property's type (nil: unknown property, refused).
-  func matches(_ row: [String: Any], kinds: (String) -> Kind?, details: (String) -> ((String) -> Kind?)?) throws -> Bool {
+  func matches(_ row: [String: Any], kinds: (String) -> Kind?, details: (String) -> ((String) -> Kind?)?) throws -> Bool
+  {
     try Self.eval(root, row, [:], kinds, details)
   }
 
-  private static func eval(_ n: Node, _ row: [String: Any], _ vars: [String: [String: Any]], _ kinds: (String) -> Kind?,
-                           _ details: (String) -> ((String) -> Kind?)?) throws -> Bool {
+  private static func eval(
+    _ n: Node, _ row: [String: Any], _ vars: [String: [String: Any]], _ kinds: (String) -> Kind?,
+    _ details: (String) -> ((String) -> Kind?)?
+  ) throws -> Bool {
     switch n {
     case .or(let a, let b): return try eval(a, row, vars, kinds, details) || eval(b, row, vars, kinds, details)
     case .and(let a, let b): return try eval(a, row, vars, kinds, details) && eval(b, row, vars, kinds, details)
     case .not(let a): return try !eval(a, row, vars, kinds, details)
     case .any(let path, let variable, let inner):
-      guard let detailKinds = details(path) else { throw Problem(description: "'\(path)' is not a collection of details") }
+      guard let detailKinds = details(path) else {
+        throw Problem(description: "'\(path)' is not a collection of details")
+      }
       let items = row[path] as? [[String: Any]] ?? []
       return try items.contains { item in
         var v = vars
         v[variable] = item
-        return try eval(inner, row, v, { name in
-          if name.hasPrefix(variable + "/") { return detailKinds(String(name.dropFirst(variable.count + 1))) }
-          return kinds(name)
-        }, details)
+        return try eval(
+          inner, row, v,
+          { name in
+            if name.hasPrefix(variable + "/") { return detailKinds(String(name.dropFirst(variable.count + 1))) }
+            return kinds(name)
+          }, details)
       }
     case .function(let name, let args):
       let values = try args.map { try resolve($0, row, vars, kinds) }
@@ -88,7 +104,11 @@ struct Sage300Filter {
     }
   }
 
-  enum Value { case text(String), number(ExactDecimal), boolean(Bool) }
+  enum Value {
+    case text(String)
+    case number(ExactDecimal)
+    case boolean(Bool)
+  }
 
   private static func compare(_ a: Value, _ b: Value) throws -> Int {
     switch (a, b) {
@@ -100,8 +120,10 @@ struct Sage300Filter {
   }
 
   /// An operand's value and kind (nil kind: a literal that fits any, such as null).
-  private static func resolve(_ o: Operand, _ row: [String: Any], _ vars: [String: [String: Any]],
-                              _ kinds: (String) -> Kind?) throws -> (Value?, Kind?) {
+  private static func resolve(
+    _ o: Operand, _ row: [String: Any], _ vars: [String: [String: Any]],
+    _ kinds: (String) -> Kind?
+  ) throws -> (Value?, Kind?) {
     switch o {
     case .property(let name):
       guard let kind = kinds(name) else { throw Problem(description: "'\(name)' is not a property of this resource") }
@@ -215,7 +237,13 @@ struct Sage300Filter {
         }
         if name.hasSuffix("/any"), at < bytes.count, bytes[at] == 40 {
           at += 1
-          guard let variable = word(), variable.hasSuffix(":") || { skipSpace(); return at < bytes.count && bytes[at] == 58 }() else {
+          guard let variable = word(),
+            variable.hasSuffix(":")
+              || {
+                skipSpace()
+                return at < bytes.count && bytes[at] == 58
+              }()
+          else {
             throw Problem(description: "any(variable: condition) expected")
           }
           var v = variable
@@ -228,7 +256,8 @@ struct Sage300Filter {
       at = saved
       let left = try operand()
       guard let op = word(), ["eq", "ne", "gt", "ge", "lt", "le"].contains(op) else {
-        throw Problem(description: "a comparison operator (eq, ne, gt, ge, lt, le) expected at position \(at + 1) of $filter")
+        throw Problem(
+          description: "a comparison operator (eq, ne, gt, ge, lt, le) expected at position \(at + 1) of $filter")
       }
       return .compare(left, op, try operand())
     }

@@ -88,30 +88,42 @@ public final class Sage300Simulator: @unchecked Sendable {
       var c = Company()
       for (acct, description, active) in [
         ("4000", "Sales - web store", true), ("4010", "Sales - books", true), ("4020", "Sales - services", true),
-        ("4900", "Sales - discontinued lines", false), ("4500", "Freight charged", true), ("2300", "Sales tax payable", true),
+        ("4900", "Sales - discontinued lines", false), ("4500", "Freight charged", true),
+        ("2300", "Sales tax payable", true),
       ] {
-        c.accounts[acct] = ["UnformattedAccount": acct, "Description": description, "AccountType": "IncomeStatement",
-                            "NormalBalanceDRCR": "Credit", "Status": active ? "Active" : "Inactive", "StructureCode": "ACC"]
+        c.accounts[acct] = [
+          "UnformattedAccount": acct, "Description": description, "AccountType": "IncomeStatement",
+          "NormalBalanceDRCR": "Credit", "Status": active ? "Active" : "Inactive", "StructureCode": "ACC",
+        ]
       }
-      for (code, description, account) in [("WEB", "Web store sales", "4000"), ("BOOK", "Book sales", "4010"),
-                                            ("FRT", "Freight", "4500"), ("TAX", "Sales tax", "2300")] {
-        c.distributions[code] = ["DistributionCode": code, "Description": description, "GLAccount": account, "Status": "Active"]
+      for (code, description, account) in [
+        ("WEB", "Web store sales", "4000"), ("BOOK", "Book sales", "4010"),
+        ("FRT", "Freight", "4500"), ("TAX", "Sales tax", "2300"),
+      ] {
+        c.distributions[code] = [
+          "DistributionCode": code, "Description": description, "GLAccount": account, "Status": "Active",
+        ]
       }
       // The store's existing customers: the first half of the seed's people are in the first company, the second
       // half in the second, under numbers a person gave them.
       let people = seed.customers.filter { $0.x3Code != nil }
       for (i, p) in people.enumerated() where (i < people.count / 2) == (n == 0) {
         let number = String(format: "%@%03d", n == 0 ? "1" : "2", 100 + i)
-        c.customers[number] = Self.customer(number: number, name: "\(p.first) \(p.last)", email: p.email, group: "RTL", day: today)
+        c.customers[number] = Self.customer(
+          number: number, name: "\(p.first) \(p.last)", email: p.email, group: "RTL", day: today)
       }
       data[code] = c
     }
   }
 
   static func customer(number: String, name: String, email: String, group: String, day: String) -> [String: Any] {
-    ["CustomerNumber": number, "ShortName": String(name.prefix(10)), "CustomerName": name, "Email": email, "GroupCode": group,
-     "Status": "Active", "OnHold": "No", "AccountSet": "USA", "Terms": "N30", "TaxGroup": "USTAX", "CurrencyCode": "USD",
-     "AccountType": "OpenItem", "DateLastMaintained": day]
+    [
+      "CustomerNumber": number, "ShortName": String(name.prefix(10)), "CustomerName": name, "Email": email,
+      "GroupCode": group,
+      "Status": "Active", "OnHold": "No", "AccountSet": "USA", "Terms": "N30", "TaxGroup": "USTAX",
+      "CurrencyCode": "USD",
+      "AccountType": "OpenItem", "DateLastMaintained": day,
+    ]
   }
 
   static func today() -> String { String(SimTime.iso(Date().timeIntervalSince1970).prefix(10)) + "T00:00:00" }
@@ -121,26 +133,32 @@ public final class Sage300Simulator: @unchecked Sendable {
   public func routes(_ router: Router<BasicRequestContext>, control: String? = nil) {
     let base = "\(config.path)/\(config.version)/-"
     for method in [HTTPTypes.HTTPRequest.Method.get, .post, .patch, .put, .delete] {
-      router.on(RouterPath(base + "/{company}/{module}/{resource}"), method: method) { [self] request, context -> Response in
+      router.on(RouterPath(base + "/{company}/{module}/{resource}"), method: method) {
+        [self] request, context -> Response in
         try await guarded(request, company: context.parameters.get("company") ?? "") {
-          try await handle(request, module: context.parameters.get("module") ?? "",
-                           resource: context.parameters.get("resource") ?? "", count: false)
+          try await handle(
+            request, module: context.parameters.get("module") ?? "",
+            resource: context.parameters.get("resource") ?? "", count: false)
         }
       }
-      router.on(RouterPath(base + "/{company}/{module}/{resource}/{segment}"), method: method) { [self] request, context -> Response in
+      router.on(RouterPath(base + "/{company}/{module}/{resource}/{segment}"), method: method) {
+        [self] request, context -> Response in
         try await guarded(request, company: context.parameters.get("company") ?? "") {
           guard context.parameters.get("segment") == "$count", request.method == .get else {
             return Self.error("ResourceNotFound", "The resource was not found", status: .notFound)
           }
-          return try await handle(request, module: context.parameters.get("module") ?? "",
-                                  resource: context.parameters.get("resource") ?? "", count: true)
+          return try await handle(
+            request, module: context.parameters.get("module") ?? "",
+            resource: context.parameters.get("resource") ?? "", count: true)
         }
       }
     }
     SandboxControl.route(router, .get, "/sandbox/sage300/status", token: control) { [self] _, _ in
       let s = stats
-      return SimJSON.response(["requests": s.requests, "batches_created": s.batchesCreated, "invoices_added": s.invoicesAdded,
-                               "batches_posted": s.batchesPosted, "customers_created": s.customersCreated])
+      return SimJSON.response([
+        "requests": s.requests, "batches_created": s.batchesCreated, "invoices_added": s.invoicesAdded,
+        "batches_posted": s.batchesPosted, "customers_created": s.customersCreated,
+      ])
     }
   }
 
@@ -151,17 +169,20 @@ public final class Sage300Simulator: @unchecked Sendable {
 
   /// The HTML page IIS or ARR answers itself, when the request never reached the Web API or its answer was lost.
   static func iisPage(_ status: HTTPResponse.Status) -> Response {
-    let title = status == .badGateway
+    let title =
+      status == .badGateway
       ? "502 - Web server received an invalid response while acting as a gateway or proxy server."
       : "Service Unavailable"
-    let html = "<!DOCTYPE html><html><head><title>\(title)</title></head><body><h2>\(title)</h2>"
+    let html =
+      "<!DOCTYPE html><html><head><title>\(title)</title></head><body><h2>\(title)</h2>"
       + "<hr><p>HTTP Error \(status.code). The request cannot be served.</p></body></html>"
     return Response(status: status, headers: [.contentType: "text/html"], body: .init(byteBuffer: .init(string: html)))
   }
 
   /// What every API request goes through: latency, the cold start after idle, the content-type rule, Basic auth,
   /// the company, and the planned faults (a 502 or a hang come after the request acted: the ambiguous case).
-  private func guarded(_ request: Request, company: String, _ act: () async throws -> Response) async throws -> Response {
+  private func guarded(_ request: Request, company: String, _ act: () async throws -> Response) async throws -> Response
+  {
     await plan.delay()
     let wait: Double = lock.withLock {
       stats.requests += 1
@@ -177,19 +198,23 @@ public final class Sage300Simulator: @unchecked Sendable {
     let type = request.headers[.contentType] ?? ""
     guard type.lowercased().hasPrefix("application/json") else {
       lock.withLock { stats.refusedContentType += 1 }
-      return Self.error("InternalServerError", "An error has occurred. The request content type is not supported.",
-                        status: .internalServerError)
+      return Self.error(
+        "InternalServerError", "An error has occurred. The request content type is not supported.",
+        status: .internalServerError)
     }
     if let refusal = authProblem(request) {
       lock.withLock { stats.refusedAuth += 1 }
       return Self.error("Unauthorized", refusal, status: .unauthorized)
     }
     guard Self.companies.contains(company) else {
-      return Self.error("SessionError", "Company \(company) does not exist or the user has no access to it", status: .unauthorized)
+      return Self.error(
+        "SessionError", "Company \(company) does not exist or the user has no access to it", status: .unauthorized)
     }
     let fault = plan.draw("\(request.method) \(request.uri.path)")
     switch fault {
-    case .tooMany?: return Self.error("TooManyRequests", "Server was flooded with too many concurrent requests", status: .tooManyRequests)
+    case .tooMany?:
+      return Self.error(
+        "TooManyRequests", "Server was flooded with too many concurrent requests", status: .tooManyRequests)
     case .unavailable?: return Self.iisPage(.serviceUnavailable)
     case .serverError?: return Self.error("InternalServerError", "An error has occurred.", status: .internalServerError)
     default: break
@@ -197,7 +222,8 @@ public final class Sage300Simulator: @unchecked Sendable {
     let answer = try await act()
     switch fault {
     case .badGateway?: return Self.iisPage(.badGateway)
-    case .serverErrorAfterCommit?: return Self.error("InternalServerError", "An error has occurred.", status: .internalServerError)
+    case .serverErrorAfterCommit?:
+      return Self.error("InternalServerError", "An error has occurred.", status: .internalServerError)
     case .slow?: await plan.holdSlow()
     default: break
     }
@@ -207,10 +233,13 @@ public final class Sage300Simulator: @unchecked Sendable {
   /// Why the Basic credentials are refused, or nil.
   private func authProblem(_ request: Request) -> String? {
     guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
-          let decoded = ByteCodecs.fromBase64(Array(header.dropFirst(6).utf8)).flatMap({ String(bytes: $0, encoding: .utf8) }),
-          let colon = decoded.firstIndex(of: ":")
+      let decoded = ByteCodecs.fromBase64(Array(header.dropFirst(6).utf8)).flatMap({
+        String(bytes: $0, encoding: .utf8)
+      }),
+      let colon = decoded.firstIndex(of: ":")
     else { return "Authorization has been denied for this request." }
-    let user = String(decoded[..<colon]), password = String(decoded[decoded.index(after: colon)...])
+    let user = String(decoded[..<colon])
+    let password = String(decoded[decoded.index(after: colon)...])
     if user != user.uppercased() { return "Invalid user ID or password (user IDs are upper-case)." }
     if user == "ADMIN", !config.allowAdmin { return "Web API access is not allowed for ADMIN." }
     guard user == config.user, password == config.password else { return "Invalid user ID or password." }
@@ -222,37 +251,48 @@ public final class Sage300Simulator: @unchecked Sendable {
   /// Properties of each resource, and their kinds for `$filter`.
   static let properties: [String: [String: Sage300Filter.Kind]] = [
     "AR/ARCustomers": [
-      "CustomerNumber": .text, "ShortName": .text, "GroupCode": .text, "NationalAccount": .text, "Status": .text, "OnHold": .text,
+      "CustomerNumber": .text, "ShortName": .text, "GroupCode": .text, "NationalAccount": .text, "Status": .text,
+      "OnHold": .text,
       "CustomerName": .text, "AddressLine1": .text, "AddressLine2": .text, "City": .text, "StateProvince": .text,
-      "ZipPostalCode": .text, "Country": .text, "PhoneNumber": .text, "Email": .text, "ContactName": .text, "AccountSet": .text,
-      "BillingCycle": .text, "InterestProfile": .text, "CurrencyCode": .text, "PrintStatements": .text, "AccountType": .text,
+      "ZipPostalCode": .text, "Country": .text, "PhoneNumber": .text, "Email": .text, "ContactName": .text,
+      "AccountSet": .text,
+      "BillingCycle": .text, "InterestProfile": .text, "CurrencyCode": .text, "PrintStatements": .text,
+      "AccountType": .text,
       "Terms": .text, "TaxGroup": .text, "CreditLimitCustomerCurrency": .decimal, "CustomerPriceList": .text,
       "DateLastMaintained": .date,
     ],
     "GL/GLAccounts": [
-      "UnformattedAccount": .text, "Description": .text, "AccountType": .text, "NormalBalanceDRCR": .text, "Status": .text,
+      "UnformattedAccount": .text, "Description": .text, "AccountType": .text, "NormalBalanceDRCR": .text,
+      "Status": .text,
       "StructureCode": .text, "AccountGroupCode": .text,
     ],
     "AR/ARDistributionCodes": ["DistributionCode": .text, "Description": .text, "GLAccount": .text, "Status": .text],
     "AR/ARInvoiceBatches": [
-      "BatchNumber": .integer, "BatchDate": .date, "BatchStatus": .text, "Description": .text, "NumberOfEntries": .integer,
+      "BatchNumber": .integer, "BatchDate": .date, "BatchStatus": .text, "Description": .text,
+      "NumberOfEntries": .integer,
       "BatchTotal": .decimal, "DateLastEdited": .date, "Invoices": .text,
     ],
   ]
   static let invoiceProperties: [String: Sage300Filter.Kind] = [
-    "BatchNumber": .integer, "EntryNumber": .integer, "CustomerNumber": .text, "DocumentType": .text, "DocumentNumber": .text,
+    "BatchNumber": .integer, "EntryNumber": .integer, "CustomerNumber": .text, "DocumentType": .text,
+    "DocumentNumber": .text,
     "DocumentDate": .date, "PostingDate": .date, "DueDate": .date, "InvoiceType": .text, "InvoiceDescription": .text,
     "PONumber": .text, "OrderNumber": .text, "DocumentTotalIncludingTax": .decimal, "InvoiceDetails": .text,
     "UpdateOperation": .text,
   ]
   static let detailProperties: [String: Sage300Filter.Kind] = [
-    "BatchNumber": .integer, "EntryNumber": .integer, "LineNumber": .integer, "DistributionCode": .text, "RevenueAccount": .text,
+    "BatchNumber": .integer, "EntryNumber": .integer, "LineNumber": .integer, "DistributionCode": .text,
+    "RevenueAccount": .text,
     "Description": .text, "ExtendedAmountWithTIP": .decimal, "Quantity": .decimal, "UpdateOperation": .text,
   ]
-  static let keys = ["AR/ARCustomers": "CustomerNumber", "GL/GLAccounts": "UnformattedAccount",
-                     "AR/ARDistributionCodes": "DistributionCode", "AR/ARInvoiceBatches": "BatchNumber"]
+  static let keys = [
+    "AR/ARCustomers": "CustomerNumber", "GL/GLAccounts": "UnformattedAccount",
+    "AR/ARDistributionCodes": "DistributionCode", "AR/ARInvoiceBatches": "BatchNumber",
+  ]
 
-  private func handle(_ request: Request, module: String, resource segment: String, count: Bool) async throws -> Response {
+  private func handle(_ request: Request, module: String, resource segment: String, count: Bool) async throws
+    -> Response
+  {
     let company = request.uri.path.split(separator: "/").dropFirst(3).first.map(String.init) ?? ""
     let decoded = segment.removingPercentEncoding ?? segment
     var name = decoded
@@ -260,7 +300,9 @@ public final class Sage300Simulator: @unchecked Sendable {
     if let open = decoded.firstIndex(of: "("), decoded.hasSuffix(")") {
       name = String(decoded[..<open])
       var k = String(decoded[decoded.index(after: open)..<decoded.index(before: decoded.endIndex)])
-      if k.hasPrefix("'"), k.hasSuffix("'"), k.count >= 2 { k = String(k.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'") }
+      if k.hasPrefix("'"), k.hasSuffix("'"), k.count >= 2 {
+        k = String(k.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'")
+      }
       key = k
     }
     let resource = module + "/" + name
@@ -308,8 +350,10 @@ public final class Sage300Simulator: @unchecked Sendable {
 
   private static let options: Set<String> = ["$filter", "$select", "$orderby", "$top", "$skip", "$count"]
 
-  private func query(_ company: String, _ resource: String, _ kinds: [String: Sage300Filter.Kind], _ request: Request,
-                     count onlyCount: Bool) throws -> Response {
+  private func query(
+    _ company: String, _ resource: String, _ kinds: [String: Sage300Filter.Kind], _ request: Request,
+    count onlyCount: Bool
+  ) throws -> Response {
     var given: [String: String] = [:]
     // Query names and values arrive percent-encoded (`%24filter`), as IIS receives them from any client.
     for (k, v) in request.uri.queryParameters {
@@ -318,7 +362,8 @@ public final class Sage300Simulator: @unchecked Sendable {
         return Self.error("InvalidParameters", "The query option '\(name)' is not supported", status: .badRequest)
       }
       guard given[name] == nil else {
-        return Self.error("InvalidParameters", "The query option '\(name)' was given more than once", status: .badRequest)
+        return Self.error(
+          "InvalidParameters", "The query option '\(name)' was given more than once", status: .badRequest)
       }
       given[name] = String(v).removingPercentEncoding ?? String(v)
     }
@@ -330,27 +375,32 @@ public final class Sage300Simulator: @unchecked Sendable {
       do {
         let filter = try Sage300Filter(text)
         rows = try rows.filter { row in
-          try filter.matches(row, kinds: { kinds[$0] }, details: { path in
-            switch path {
-            case "Invoices": return { Self.invoiceProperties[$0] }
-            case "InvoiceDetails": return { Self.detailProperties[$0] }
-            default: return nil
-            }
-          })
+          try filter.matches(
+            row, kinds: { kinds[$0] },
+            details: { path in
+              switch path {
+              case "Invoices": return { Self.invoiceProperties[$0] }
+              case "InvoiceDetails": return { Self.detailProperties[$0] }
+              default: return nil
+              }
+            })
         }
       } catch {
         return Self.error("InvalidParameters", "The $filter is not valid: \(error)", status: .badRequest)
       }
     }
     if onlyCount {
-      return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: .init(string: "\(rows.count)")))
+      return Response(
+        status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: .init(string: "\(rows.count)")))
     }
     let key = Self.keys[resource]!
     var order: [(String, Bool)] = []
     for part in (given["$orderby"] ?? "").split(separator: ",") {
       let bits = part.split(separator: " ")
       let name = String(bits.first ?? "")
-      guard kinds[name] != nil else { return Self.error("InvalidParameters", "$orderby: '\(name)' is not a property", status: .badRequest) }
+      guard kinds[name] != nil else {
+        return Self.error("InvalidParameters", "$orderby: '\(name)' is not a property", status: .badRequest)
+      }
       order.append((name, bits.count > 1 && bits[1] == "desc"))
     }
     rows.sort { a, b in
@@ -360,7 +410,9 @@ public final class Sage300Simulator: @unchecked Sendable {
       }
       return Self.order(a[key], b[key]) < 0
     }
-    guard let skip = Int(given["$skip"] ?? "0"), skip >= 0, let top = Int(given["$top"] ?? "\(config.pageSize)"), top >= 0 else {
+    guard let skip = Int(given["$skip"] ?? "0"), skip >= 0, let top = Int(given["$top"] ?? "\(config.pageSize)"),
+      top >= 0
+    else {
       return Self.error("InvalidParameters", "$skip and $top take whole numbers", status: .badRequest)
     }
     let size = min(top, config.pageSize)
@@ -373,12 +425,15 @@ public final class Sage300Simulator: @unchecked Sendable {
       page = page.map { $0.filter { names.contains($0.key) } }
     }
     var body: [String: Any] = [
-      "odata.context": "\(request.head.authority.map { "http://\($0)" } ?? "")\(config.path)/\(config.version)/-/\(company)/\(resource.split(separator: "/")[0])/$metadata#\(resource.split(separator: "/")[1])",
+      "odata.context":
+        "\(request.head.authority.map { "http://\($0)" } ?? "")\(config.path)/\(config.version)/-/\(company)/\(resource.split(separator: "/")[0])/$metadata#\(resource.split(separator: "/")[1])",
       "value": page,
     ]
     if given["$count"] == "true" { body["odata.count"] = "\(rows.count)" }
     if config.nextLinks, skip + page.count < rows.count, top > size {
-      var items = (URLComponents(string: "http://x\(request.uri.description)")?.queryItems ?? []).filter { $0.name != "$skip" && $0.name != "$count" }
+      var items = (URLComponents(string: "http://x\(request.uri.description)")?.queryItems ?? []).filter {
+        $0.name != "$skip" && $0.name != "$count"
+      }
       items.append(URLQueryItem(name: "$skip", value: "\(skip + page.count)"))
       var c = URLComponents(string: "http://\(request.head.authority ?? "localhost")\(request.uri.path)")!
       c.queryItems = items
@@ -389,7 +444,8 @@ public final class Sage300Simulator: @unchecked Sendable {
 
   static func order(_ a: Any?, _ b: Any?) -> Int {
     if let x = decimal(a), let y = decimal(b), !(a is String) { return x == y ? 0 : (x < y ? -1 : 1) }
-    let x = "\(a ?? "")", y = "\(b ?? "")"
+    let x = "\(a ?? "")"
+    let y = "\(b ?? "")"
     return x == y ? 0 : (x < y ? -1 : 1)
   }
 
@@ -421,16 +477,22 @@ public final class Sage300Simulator: @unchecked Sendable {
         return refuse(Refusal(code: "RecordInvalid", message: "Customer Number cannot be blank."))
       }
       guard number == number.uppercased(), number.count <= 12 else {
-        return refuse(Refusal(code: "RecordInvalid", message: "Customer Number \(number) is invalid (upper-case, at most 12 characters)."))
+        return refuse(
+          Refusal(
+            code: "RecordInvalid", message: "Customer Number \(number) is invalid (upper-case, at most 12 characters).")
+        )
       }
       guard data[company]!.customers[number] == nil else {
-        return refuse(Refusal(code: "RecordDuplicate", message: "An insert request was made with a key value that already exist"))
+        return refuse(
+          Refusal(code: "RecordDuplicate", message: "An insert request was made with a key value that already exist"))
       }
       guard let group = body["GroupCode"] as? String, Self.groups.contains(group) else {
-        return refuse(Refusal(code: "RecordInvalid", message: "Group Code \(body["GroupCode"] ?? "(blank)") does not exist."))
+        return refuse(
+          Refusal(code: "RecordInvalid", message: "Group Code \(body["GroupCode"] ?? "(blank)") does not exist."))
       }
       if let problem = Self.tooLong(body) { return refuse(problem) }
-      var row = Self.customer(number: number, name: body["CustomerName"] as? String ?? "", email: "", group: group, day: day)
+      var row = Self.customer(
+        number: number, name: body["CustomerName"] as? String ?? "", email: "", group: group, day: day)
       for (k, v) in body { row[k] = v }
       row["DateLastMaintained"] = day
       data[company]!.customers[number] = row
@@ -455,7 +517,9 @@ public final class Sage300Simulator: @unchecked Sendable {
       batch["Invoices"] = invoices
       Self.total(&batch)
       if let status = body["BatchStatus"] as? String, status != "Open" {
-        guard status == "ReadyToPost" else { return refuse(Refusal(code: "RecordInvalid", message: "Batch Status \(status) is invalid.")) }
+        guard status == "ReadyToPost" else {
+          return refuse(Refusal(code: "RecordInvalid", message: "Batch Status \(status) is invalid."))
+        }
         batch["BatchStatus"] = status
         data[company]!.postings[number, default: 0] += 1
         stats.batchesPosted += 1
@@ -466,7 +530,8 @@ public final class Sage300Simulator: @unchecked Sendable {
       stats.invoicesAdded += invoices.count
       return SimJSON.response(batch, status: .created)
     default:
-      return Self.error("MethodNotAllowed", "Records of \(resource) are not created through this sandbox", status: .methodNotAllowed)
+      return Self.error(
+        "MethodNotAllowed", "Records of \(resource) are not created through this sandbox", status: .methodNotAllowed)
     }
   }
 
@@ -477,7 +542,8 @@ public final class Sage300Simulator: @unchecked Sendable {
         return Self.error("RecordNotFound", "A Record cannot be found for the specified entity key", status: .notFound)
       }
       if let other = body["CustomerNumber"] as? String, other != key {
-        return refuse(Refusal(code: "InvalidEntityKey", message: "The key in the payload differs from the key in the URL"))
+        return refuse(
+          Refusal(code: "InvalidEntityKey", message: "The key in the payload differs from the key in the URL"))
       }
       if let problem = Self.tooLong(body) { return refuse(problem) }
       if let group = body["GroupCode"] as? String, !Self.groups.contains(group) {
@@ -495,12 +561,17 @@ public final class Sage300Simulator: @unchecked Sendable {
       let status = batch["BatchStatus"] as? String ?? "Open"
       guard status == "Open" else {
         if body["BatchStatus"] as? String == "ReadyToPost" { stats.repostsRefused += 1 }
-        return refuse(Refusal(code: "RecordInvalid", message: "Batch \(number) is \(status == "ReadyToPost" ? "ready to post" : "posted") and cannot be changed."))
+        return refuse(
+          Refusal(
+            code: "RecordInvalid",
+            message: "Batch \(number) is \(status == "ReadyToPost" ? "ready to post" : "posted") and cannot be changed."
+          ))
       }
       var invoices = batch["Invoices"] as? [[String: Any]] ?? []
       for invoice in body["Invoices"] as? [[String: Any]] ?? [] {
         guard invoice["UpdateOperation"] as? String == "Insert" else {
-          return refuse(Refusal(code: "InvalidPayload", message: "Only UpdateOperation Insert is supported for invoices here"))
+          return refuse(
+            Refusal(code: "InvalidPayload", message: "Only UpdateOperation Insert is supported for invoices here"))
         }
         let entry = (invoices.compactMap { $0["EntryNumber"] as? Int }.max() ?? 0) + 1
         switch validInvoice(company, invoice, batch: number, entry: entry, others: invoices) {
@@ -516,8 +587,12 @@ public final class Sage300Simulator: @unchecked Sendable {
       Self.total(&batch)
       batch["DateLastEdited"] = Self.today()
       if let wanted = body["BatchStatus"] as? String, wanted != "Open" {
-        guard wanted == "ReadyToPost" else { return refuse(Refusal(code: "RecordInvalid", message: "Batch Status \(wanted) is invalid.")) }
-        guard !invoices.isEmpty else { return refuse(Refusal(code: "RecordInvalid", message: "Batch \(number) has no entries to post.")) }
+        guard wanted == "ReadyToPost" else {
+          return refuse(Refusal(code: "RecordInvalid", message: "Batch Status \(wanted) is invalid."))
+        }
+        guard !invoices.isEmpty else {
+          return refuse(Refusal(code: "RecordInvalid", message: "Batch \(number) has no entries to post."))
+        }
         batch["BatchStatus"] = "ReadyToPost"
         data[company]!.postings[number, default: 0] += 1
         stats.batchesPosted += 1
@@ -525,15 +600,20 @@ public final class Sage300Simulator: @unchecked Sendable {
       data[company]!.batches[number] = batch
       return SimJSON.response(batch)
     default:
-      return Self.error("MethodNotAllowed", "Records of \(resource) are not changed through this sandbox", status: .methodNotAllowed)
+      return Self.error(
+        "MethodNotAllowed", "Records of \(resource) are not changed through this sandbox", status: .methodNotAllowed)
     }
   }
 
   static func tooLong(_ body: [String: Any]) -> Refusal? {
-    let limits = ["CustomerName": 60, "ShortName": 10, "Email": 50, "AddressLine1": 60, "AddressLine2": 60, "City": 30,
-                  "StateProvince": 30, "ZipPostalCode": 20, "Country": 30, "PhoneNumber": 30, "ContactName": 60]
+    let limits = [
+      "CustomerName": 60, "ShortName": 10, "Email": 50, "AddressLine1": 60, "AddressLine2": 60, "City": 30,
+      "StateProvince": 30, "ZipPostalCode": 20, "Country": 30, "PhoneNumber": 30, "ContactName": 60,
+    ]
     for (k, limit) in limits.sorted(by: { $0.key < $1.key }) {
-      if let v = body[k] as? String, v.count > limit { return Refusal(code: "RecordInvalid", message: "\(k) is longer than \(limit) characters.") }
+      if let v = body[k] as? String, v.count > limit {
+        return Refusal(code: "RecordInvalid", message: "\(k) is longer than \(limit) characters.")
+      }
     }
     return nil
   }
@@ -547,8 +627,10 @@ public final class Sage300Simulator: @unchecked Sendable {
   }
 
   /// The invoice as stored, or Sage 300's refusal: customer, document number, fiscal period, every detail's GL.
-  private func validInvoice(_ company: String, _ body: [String: Any], batch: Int, entry: Int,
-                            others: [[String: Any]]) -> Result<[String: Any], Refusal> {
+  private func validInvoice(
+    _ company: String, _ body: [String: Any], batch: Int, entry: Int,
+    others: [[String: Any]]
+  ) -> Result<[String: Any], Refusal> {
     func no(_ m: String) -> Result<[String: Any], Refusal> { .failure(Refusal(code: "RecordInvalid", message: m)) }
     if let bad = body.keys.sorted().first(where: { Self.invoiceProperties[$0] == nil }) {
       return .failure(Refusal(code: "InvalidPayload", message: "The property '\(bad)' does not exist on type Invoice"))
@@ -559,7 +641,9 @@ public final class Sage300Simulator: @unchecked Sendable {
     }
     guard customer["Status"] as? String != "Inactive" else { return no("Customer \(customerNumber) is inactive.") }
     let document = body["DocumentNumber"] as? String ?? ""
-    guard !document.isEmpty, document.count <= 22 else { return no("Document Number \(document) is invalid (1 to 22 characters).") }
+    guard !document.isEmpty, document.count <= 22 else {
+      return no("Document Number \(document) is invalid (1 to 22 characters).")
+    }
     let taken = (c.batches.values.flatMap { $0["Invoices"] as? [[String: Any]] ?? [] } + others).contains {
       $0["DocumentNumber"] as? String == document && $0["CustomerNumber"] as? String == customerNumber
     }
@@ -573,17 +657,22 @@ public final class Sage300Simulator: @unchecked Sendable {
     var sum = ExactDecimal(0)
     for (i, d) in (body["InvoiceDetails"] as? [[String: Any]] ?? []).enumerated() {
       if let bad = d.keys.sorted().first(where: { Self.detailProperties[$0] == nil }) {
-        return .failure(Refusal(code: "InvalidPayload", message: "The property '\(bad)' does not exist on type InvoiceDetail"))
+        return .failure(
+          Refusal(code: "InvalidPayload", message: "The property '\(bad)' does not exist on type InvoiceDetail"))
       }
       var account = d["RevenueAccount"] as? String
       if let code = d["DistributionCode"] as? String, !code.isEmpty {
         guard let dist = c.distributions[code] else { return no("Distribution Code \(code) does not exist.") }
         account = account ?? dist["GLAccount"] as? String
       }
-      guard let account, !account.isEmpty else { return no("Line \(i + 1) needs a Revenue Account or a Distribution Code.") }
+      guard let account, !account.isEmpty else {
+        return no("Line \(i + 1) needs a Revenue Account or a Distribution Code.")
+      }
       guard let gl = c.accounts[account] else { return no("Account \(account) does not exist.") }
       guard gl["Status"] as? String == "Active" else { return no("Account \(account) is inactive.") }
-      guard let amount = Self.decimal(d["ExtendedAmountWithTIP"]), amount.description.split(separator: ".").dropFirst().first.map({ $0.count <= 2 }) ?? true else {
+      guard let amount = Self.decimal(d["ExtendedAmountWithTIP"]),
+        amount.description.split(separator: ".").dropFirst().first.map({ $0.count <= 2 }) ?? true
+      else {
         return no("Line \(i + 1) has no valid amount.")
       }
       sum = (try? sum.adding(amount)) ?? sum
@@ -625,11 +714,13 @@ public final class Sage300Simulator: @unchecked Sendable {
 
   /// Every invoice entry of `company`, with its batch's status.
   public func invoices(_ company: String) -> [[String: Any]] {
-    batches(company).flatMap { b in (b["Invoices"] as? [[String: Any]] ?? []).map { i in
-      var row = i
-      row["BatchStatus"] = b["BatchStatus"]
-      return row
-    } }
+    batches(company).flatMap { b in
+      (b["Invoices"] as? [[String: Any]] ?? []).map { i in
+        var row = i
+        row["BatchStatus"] = b["BatchStatus"]
+        return row
+      }
+    }
   }
 
   public func customers(_ company: String) -> [[String: Any]] {
@@ -649,7 +740,9 @@ public final class Sage300Simulator: @unchecked Sendable {
   /// Adds or changes a customer as a person would in Sage 300 (DateLastMaintained today).
   public func maintainCustomer(_ company: String, number: String, name: String, email: String) {
     lock.withLock {
-      var row = data[company]?.customers[number] ?? Self.customer(number: number, name: name, email: email, group: "RTL", day: Self.today())
+      var row =
+        data[company]?.customers[number]
+        ?? Self.customer(number: number, name: name, email: email, group: "RTL", day: Self.today())
       row["CustomerName"] = name
       row["Email"] = email
       row["DateLastMaintained"] = Self.today()

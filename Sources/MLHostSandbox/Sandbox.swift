@@ -42,17 +42,23 @@ public final class Sandbox: Sendable {
     /// The same faults for both systems (each shows the kinds its real counterpart shows).
     public mutating func inject(_ faults: Faults) {
       shopify.faults = faults
-      x3.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
-      woocommerce.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
-      adobe.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 3)
-      sage300.faults = Faults(rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 4)
+      x3.faults = Faults(
+        rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 1)
+      woocommerce.faults = Faults(
+        rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 2)
+      adobe.faults = Faults(
+        rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 3)
+      sage300.faults = Faults(
+        rate: faults.rate, latency: faults.latency, slowDelay: faults.slowDelay, seed: faults.seed &+ 4)
     }
   }
 
-  private init(shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, woocommerce: WooCommerceSimulator,
-               woocommerceURL: String, sage300: Sage300Simulator, sage300URL: String, seed: SandboxSeed, seedNumber: UInt64,
-               controlToken: String, tasks: [Task<Void, any Error>], adobe: AdobeCommerceSimulator, adobeURL: String,
-               adobeSeed: AdobeSeed) {
+  private init(
+    shopify: ShopifySimulator, x3: X3Simulator, shopifyURL: String, x3URL: String, woocommerce: WooCommerceSimulator,
+    woocommerceURL: String, sage300: Sage300Simulator, sage300URL: String, seed: SandboxSeed, seedNumber: UInt64,
+    controlToken: String, tasks: [Task<Void, any Error>], adobe: AdobeCommerceSimulator, adobeURL: String,
+    adobeSeed: AdobeSeed
+  ) {
     self.woocommerce = woocommerce
     self.woocommerceURL = woocommerceURL
     self.adobe = adobe
@@ -70,7 +76,9 @@ public final class Sandbox: Sendable {
     self.tasks = tasks
   }
 
-  public static func start(_ options: Options = Options(), host: String = "127.0.0.1", logger: Logger) async throws -> Sandbox {
+  public static func start(_ options: Options = Options(), host: String = "127.0.0.1", logger: Logger) async throws
+    -> Sandbox
+  {
     let seed = options.data ?? SandboxSeed.build(orderCount: options.orders, seed: options.seed)
     let shopify = ShopifySimulator(config: options.shopify, seed: seed)
     let x3 = X3Simulator(config: options.x3, seed: seed)
@@ -96,13 +104,17 @@ public final class Sandbox: Sendable {
     let adobeRouter = Router()
     adobe.routes(adobeRouter, control: token)
     let (adobePort, adobeTask) = try await serve(adobeRouter, host: host, logger: logger)
-    return Sandbox(shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
-                   woocommerce: woo, woocommerceURL: woo.homeURL, sage300: sage300, sage300URL: "http://\(host):\(sage300Port)",
-                   seed: seed, seedNumber: options.seed, controlToken: token, tasks: [shopTask, x3Task, wooTask, sage300Task, adobeTask],
-                   adobe: adobe, adobeURL: "http://\(host):\(adobePort)", adobeSeed: adobeSeed)
+    return Sandbox(
+      shopify: shopify, x3: x3, shopifyURL: "http://\(host):\(shopPort)", x3URL: "http://\(host):\(x3Port)",
+      woocommerce: woo, woocommerceURL: woo.homeURL, sage300: sage300, sage300URL: "http://\(host):\(sage300Port)",
+      seed: seed, seedNumber: options.seed, controlToken: token,
+      tasks: [shopTask, x3Task, wooTask, sage300Task, adobeTask],
+      adobe: adobe, adobeURL: "http://\(host):\(adobePort)", adobeSeed: adobeSeed)
   }
 
-  private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (Int, Task<Void, any Error>) {
+  private static func serve(_ router: Router<BasicRequestContext>, host: String, logger: Logger) async throws -> (
+    Int, Task<Void, any Error>
+  ) {
     let (stream, continuation) = AsyncStream<Int>.makeStream()
     let app = Application(
       router: router, configuration: .init(address: .hostname(host, port: 0), backlog: 1024),
@@ -120,22 +132,30 @@ public final class Sandbox: Sendable {
   /// X3 by the cloud gateway's rotating refresh token (REST or GraphQL), X3's GraphQL connected application
   /// (`<x3>_app`, a host-minted JWT), and the webhook signing secret. Each credential that signs requests is bound
   /// to its own simulator's origin, as a deployment binds it to its real system's.
-  public func credentials(shopify shopName: String = "shopify", x3 x3Name: String = "x3",
-                          webhooks: String = "shopify_webhooks") -> [Credential] {
+  public func credentials(
+    shopify shopName: String = "shopify", x3 x3Name: String = "x3",
+    webhooks: String = "shopify_webhooks"
+  ) -> [Credential] {
     woocommerceCredentials() + sage300Credentials + [
-      Credential(name: shopName, type: "oauth2_client_credentials", fields: [
-        "token_url": shopifyURL + "/admin/oauth/access_token", "client_id": shopify.config.clientID,
-        "client_secret": shopify.config.clientSecret, "token_header": "X-Shopify-Access-Token",
-      ], origins: [shopifyURL]),
-      Credential(name: x3Name, type: "oauth2_refresh_token", fields: [
-        "token_url": x3URL + "/v1/token", "client_id": x3.config.clientID, "client_secret": x3.config.clientSecret,
-        "refresh_token": x3.config.refreshToken,
-      ], origins: [x3URL]),
-      Credential(name: webhooks, type: "webhook_secret", fields: ["secret": shopify.config.clientSecret]),
-      Credential(name: x3Name + "_app", type: "x3_jwt", fields: [
-        "client_id": x3.config.appClientID, "secret": x3.config.appSecret, "user": x3.config.user,
-        "endpoint": x3.config.endpoint, "audience": x3.config.appAudience, "lifetime": "300",
-      ], origins: [x3URL]),
+      Credential(
+        name: shopName, type: .oauth2_client_credentials,
+        fields: [
+          "token_url": shopifyURL + "/admin/oauth/access_token", "client_id": shopify.config.clientID,
+          "client_secret": shopify.config.clientSecret, "token_header": "X-Shopify-Access-Token",
+        ], origins: [shopifyURL]),
+      Credential(
+        name: x3Name, type: .oauth2_refresh_token,
+        fields: [
+          "token_url": x3URL + "/v1/token", "client_id": x3.config.clientID, "client_secret": x3.config.clientSecret,
+          "refresh_token": x3.config.refreshToken,
+        ], origins: [x3URL]),
+      Credential(name: webhooks, type: .webhook_secret, fields: ["secret": shopify.config.clientSecret]),
+      Credential(
+        name: x3Name + "_app", type: .x3_jwt,
+        fields: [
+          "client_id": x3.config.appClientID, "secret": x3.config.appSecret, "user": x3.config.user,
+          "endpoint": x3.config.endpoint, "audience": x3.config.appAudience, "lifetime": "300",
+        ], origins: [x3URL]),
     ] + adobeCredentials()
   }
 
@@ -146,7 +166,9 @@ public final class Sandbox: Sendable {
     [
       "shopify.shop_url": shopifyURL, "shopify.credential": "shopify", "shopify.webhook_credential": "shopify_webhooks",
       "x3.url": x3URL, "x3.endpoint": x3.config.endpoint, "x3.credential": "x3",
-    ].merging(woocommerceSettings) { a, _ in a }.merging(sage300Settings) { a, _ in a }.merging(adobeSettings) { a, _ in a }
+    ].merging(woocommerceSettings) { a, _ in a }.merging(sage300Settings) { a, _ in a }.merging(adobeSettings) { a, _ in
+      a
+    }
   }
 
   /// Points Shopify's order webhooks at `url` (`…/hooks/<connector>/<name>` is appended per topic), as an app's
@@ -155,7 +177,9 @@ public final class Sandbox: Sendable {
     shopify.state.withLock { s in
       for topic in ["orders/create", "orders/updated"] {
         let uri = "\(url)/hooks/\(connector)/\(topic.replacingOccurrences(of: "/", with: "_"))"
-        if !s.subscriptions.contains(where: { $0.topic == topic && $0.uri == uri }) { s.subscriptions.append((topic, uri)) }
+        if !s.subscriptions.contains(where: { $0.topic == topic && $0.uri == uri }) {
+          s.subscriptions.append((topic, uri))
+        }
       }
     }
   }
@@ -166,9 +190,12 @@ public final class Sandbox: Sendable {
 extension Sandbox {
   /// The systems a fault can be injected into, and the kinds each shows.
   public static var faultKinds: [String: [String]] {
-    ["shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
-     "woocommerce": WooCommerceSimulator.faultKinds.map(\.rawValue), "sage300": Sage300Simulator.faultKinds.map(\.rawValue),
-     "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue)]
+    [
+      "shopify": ShopifySimulator.faultKinds.map(\.rawValue), "x3": X3Simulator.faultKinds.map(\.rawValue),
+      "woocommerce": WooCommerceSimulator.faultKinds.map(\.rawValue),
+      "sage300": Sage300Simulator.faultKinds.map(\.rawValue),
+      "adobe": AdobeCommerceSimulator.faultKinds.map(\.rawValue),
+    ]
   }
 
   /// Makes the next `times` requests of `system` ("shopify", "x3" or "adobe") whose target contains `match` meet fault `kind`
@@ -187,14 +214,16 @@ extension Sandbox {
     default: throw SandboxError("no sandbox system '\(system)' (shopify, x3, woocommerce, sage300, adobe)")
     }
     guard let fault = Fault(rawValue: kind), plan.shown.contains(fault) else {
-      throw SandboxError("\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
+      throw SandboxError(
+        "\(system) shows no fault '\(kind)'; it shows \(plan.shown.map(\.rawValue).joined(separator: ", "))")
     }
     plan.script(fault, match: match, skip: after, times: times)
   }
 
   /// What the systems counted, by name (`shopify.stale_compares`, `x3.faults_injected`…).
   public var counters: [String: Int] {
-    let stats = shopify.stats, cost = shopify.costStats
+    let stats = shopify.stats
+    let cost = shopify.costStats
     return [
       "shopify.requests": stats.requests, "shopify.inventory_sets": stats.inventorySets,
       "shopify.stale_compares": stats.staleCompares, "shopify.throttled": stats.throttled,

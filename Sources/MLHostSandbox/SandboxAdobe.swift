@@ -8,14 +8,22 @@ extension Sandbox {
     let c = adobe.config
     let io = adobe.ioPublicKeys
     return [
-      Credential(name: "adobe", type: "oauth1", fields: [
-        "consumer_key": c.consumerKey, "consumer_secret": c.consumerSecret, "token": c.accessToken, "token_secret": c.accessTokenSecret,
-      ], origins: [adobeURL]),
-      Credential(name: "adobe_admin", type: "adobe_admin", fields: [
-        "token_url": adobeURL + "/rest/V1/integration/admin/token", "username": c.adminUser, "password": c.adminPassword,
-      ], origins: [adobeURL]),
-      Credential(name: "adobe_webhooks", type: "adobe_webhook_key", fields: ["public_key": adobe.webhookPublicKey]),
-      Credential(name: "adobe_io", type: "adobe_io_events", fields: ["public_key1": io.0, "public_key2": io.1, "client_id": c.ioClientID]),
+      Credential(
+        name: "adobe", type: .oauth1,
+        fields: [
+          "consumer_key": c.consumerKey, "consumer_secret": c.consumerSecret, "token": c.accessToken,
+          "token_secret": c.accessTokenSecret,
+        ], origins: [adobeURL]),
+      Credential(
+        name: "adobe_admin", type: .adobe_admin,
+        fields: [
+          "token_url": adobeURL + "/rest/V1/integration/admin/token", "username": c.adminUser,
+          "password": c.adminPassword,
+        ], origins: [adobeURL]),
+      Credential(name: "adobe_webhooks", type: .adobe_webhook_key, fields: ["public_key": adobe.webhookPublicKey]),
+      Credential(
+        name: "adobe_io", type: .adobe_io_events,
+        fields: ["public_key1": io.0, "public_key2": io.1, "client_id": c.ioClientID]),
     ]
   }
 
@@ -26,7 +34,10 @@ extension Sandbox {
   }
 
   var adobeSettings: [String: String] {
-    ["adobe.url": adobeURL, "adobe.credential": "adobe", "adobe.webhook_credential": "adobe_webhooks", "adobe.version": adobe.config.version]
+    [
+      "adobe.url": adobeURL, "adobe.credential": "adobe", "adobe.webhook_credential": "adobe_webhooks",
+      "adobe.version": adobe.config.version,
+    ]
   }
 
   var adobeCounters: [String: Int] {

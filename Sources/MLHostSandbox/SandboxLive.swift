@@ -24,7 +24,9 @@ public final class SandboxLive: Sendable {
     random = Mutex((SeededRandom(seed: (seed ?? sandbox.seedNumber) ^ 0x11FE), 0))
   }
 
-  static let buyers: [(String, String)] = [("Noor", "Haddad"), ("Tomás", "Ribeiro"), ("Inès", "Berger"), ("Kwame", "Mensah")]
+  static let buyers: [(String, String)] = [
+    ("Noor", "Haddad"), ("Tomás", "Ribeiro"), ("Inès", "Berger"), ("Kwame", "Mensah"),
+  ]
 
   /// One step: what it did, a line per action.
   public func step() -> [String] {
@@ -45,7 +47,12 @@ public final class SandboxLive: Sendable {
   func plan() -> [Action] {
     let orders = sandbox.shopify.state.withLock { s in
       s.orders.values.sorted { $0.number < $1.number }
-        .map { (number: $0.number, status: $0.financialStatus, open: $0.cancelledAt == nil, fulfilled: !$0.fulfillments.isEmpty) }
+        .map {
+          (
+            number: $0.number, status: $0.financialStatus, open: $0.cancelledAt == nil,
+            fulfilled: !$0.fulfillments.isEmpty
+          )
+        }
     }
     let items = sandbox.x3.rows("STOCK").compactMap { $0["ITMREF"] as? String }.sorted()
     let seed = sandbox.seed
@@ -62,11 +69,14 @@ public final class SandboxLive: Sendable {
       if roll < 10 || customer == nil {
         state.guests += 1
         let (first, last) = r.pick(Self.buyers)
-        let email = "\(first.lowercased().folding(options: .diacriticInsensitive, locale: nil)).\(last.lowercased()).\(state.guests)@example.org"
+        let email =
+          "\(first.lowercased().folding(options: .diacriticInsensitive, locale: nil)).\(last.lowercased()).\(state.guests)@example.org"
         customer = SandboxSeed.Customer(first: first, last: last, email: email)
         note = " (a new buyer, not in X3)"
       }
-      var lines = goods.isEmpty ? [] : (0..<(1 + r.below(2))).map { _ in SandboxSeed.Line(product: r.pick(goods), quantity: 1 + r.below(3)) }
+      var lines =
+        goods.isEmpty
+        ? [] : (0..<(1 + r.below(2))).map { _ in SandboxSeed.Line(product: r.pick(goods), quantity: 1 + r.below(3)) }
       if (10..<17).contains(roll) || lines.isEmpty, let unknown = seed.products.first(where: { $0.x3Item == nil }) {
         lines.append(SandboxSeed.Line(product: unknown, quantity: 1))
         note += " (with \(unknown.sku), which X3 does not know)"
@@ -78,11 +88,14 @@ public final class SandboxLive: Sendable {
       let shippable = orders.filter { $0.open && $0.status == "PAID" && !$0.fulfilled }
       let next = r.below(10)
       if next < 3, !awaiting.isEmpty {
-        actions.append(.change(number: awaiting[r.below(awaiting.count)].number, pay: true, fulfil: false, cancel: false))
+        actions.append(
+          .change(number: awaiting[r.below(awaiting.count)].number, pay: true, fulfil: false, cancel: false))
       } else if next < 6, !shippable.isEmpty {
-        actions.append(.change(number: shippable[r.below(shippable.count)].number, pay: false, fulfil: true, cancel: false))
+        actions.append(
+          .change(number: shippable[r.below(shippable.count)].number, pay: false, fulfil: true, cancel: false))
       } else if next == 6, !shippable.isEmpty {
-        actions.append(.change(number: shippable[r.below(shippable.count)].number, pay: false, fulfil: false, cancel: true))
+        actions.append(
+          .change(number: shippable[r.below(shippable.count)].number, pay: false, fulfil: false, cancel: true))
       } else if !items.isEmpty {
         actions.append(.stock(item: r.pick(items), delta: r.below(16) - 5))
       }
@@ -92,18 +105,18 @@ public final class SandboxLive: Sendable {
 
   func perform(_ action: Action) -> String {
     switch action {
-    case let .place(customer, lines, financialStatus, note):
+    case .place(let customer, let lines, let financialStatus, let note):
       let name = sandbox.shopify.placeOrder(customer: customer, lines: lines, financialStatus: financialStatus)
       let what = lines.map { "\($0.quantity) × \($0.product.sku)" }.joined(separator: ", ")
       return "new order \(name) by \(customer.email): \(what), \(financialStatus.lowercased())\(note)"
-    case let .change(number, pay, fulfil, cancel):
+    case .change(let number, let pay, let fulfil, let cancel):
       var change: [String: Any] = [:]
       if pay { change["financial_status"] = "paid" }
       if fulfil { change["fulfill"] = true }
       if cancel { change["cancel"] = true }
       sandbox.shopify.changeOrder(number: number, change)
       return "order #\(number) \(pay ? "paid" : fulfil ? "fulfilled" : "cancelled")"
-    case let .stock(item, delta):
+    case .stock(let item, let delta):
       let before = sandbox.x3.stock(item: item) ?? 0
       let after = max(0, before + delta)
       sandbox.x3.setStock(item: item, quantity: after)

@@ -12,7 +12,8 @@ extension SandboxLive {
     guard !known.isEmpty, !goods.isEmpty else { return [] }
     let ids = woo.orderIDs
     var lines: [String] = []
-    let customer = known[ids.count % known.count], product = goods[ids.count % goods.count]
+    let customer = known[ids.count % known.count]
+    let product = goods[ids.count % goods.count]
     if let id = woo.placeOrder(email: customer.email, sku: product.sku, quantity: 1 + ids.count % 2) {
       lines.append("woocommerce: order \(id) placed by \(customer.email) for \(product.sku)")
     }

@@ -53,8 +53,10 @@ public struct SandboxSeed: Sendable {
     /// instead of the product's German VAT.
     public var usSalesTax: Bool
 
-    public init(number: Int, customer: Customer, lines: [Line], createdAt: Double, financialStatus: String, fulfilled: Bool,
-                cancelled: Bool, shipping: ExactDecimal? = nil, usSalesTax: Bool = false) {
+    public init(
+      number: Int, customer: Customer, lines: [Line], createdAt: Double, financialStatus: String, fulfilled: Bool,
+      cancelled: Bool, shipping: ExactDecimal? = nil, usSalesTax: Bool = false
+    ) {
       (self.number, self.customer, self.lines, self.createdAt) = (number, customer, lines, createdAt)
       (self.financialStatus, self.fulfilled, self.cancelled) = (financialStatus, fulfilled, cancelled)
       (self.shipping, self.usSalesTax) = (shipping, usSalesTax)
@@ -62,7 +64,9 @@ public struct SandboxSeed: Sendable {
   }
 
   /// The taxes Shopify puts on an amount of `rate` (German VAT) or, billed in Austin, Texas's and the city's.
-  public static func taxes(on amount: ExactDecimal, rate: ExactDecimal, title: String, us: Bool) -> [(title: String, rate: ExactDecimal, amount: ExactDecimal)] {
+  public static func taxes(on amount: ExactDecimal, rate: ExactDecimal, title: String, us: Bool) -> [(
+    title: String, rate: ExactDecimal, amount: ExactDecimal
+  )] {
     let parts = us ? [("Texas State Tax", dec("0.0625")), ("Austin City Tax", dec("0.02"))] : [(title, rate)]
     return parts.map { t, r in (t, r, (try? amount.multiplied(by: r).rounded(scale: 2, .halfUp)) ?? ExactDecimal(0)) }
   }
@@ -75,27 +79,46 @@ public struct SandboxSeed: Sendable {
   public static let location = "Entrepôt Paris"
 
   static let catalogue: [Product] = [
-    Product(sku: "TSHIRT-M", name: "T-Shirt bio – M", price: dec("19.99"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "TS-BIO-M"),
-    Product(sku: "MUG-CAFE", name: "Mug café ☕", price: dec("8.50"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "MUG-CAFE"),
-    Product(sku: "POSTER-A2", name: "Poster A2 «Paris»", price: dec("12.30"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "POSTER-A2"),
-    Product(sku: "BOOK-DE", name: "Buch: Straße der Ölmühlen", price: dec("24.00"), productClass: "BOOKS", taxRate: dec("0.07"), taxTitle: "MwSt 7%", x3Item: "BOOK-DE"),
-    Product(sku: "HEADSET-X", name: "Casque Bluetooth X", price: dec("79.90"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "HEADSET-X"),
-    Product(sku: "CABLE-USB", name: "USB-C cable 2 m", price: dec("9.95"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "CABLE-USB"),
+    Product(
+      sku: "TSHIRT-M", name: "T-Shirt bio – M", price: dec("19.99"), productClass: "GOODS", taxRate: dec("0.19"),
+      taxTitle: "MwSt 19%", x3Item: "TS-BIO-M"),
+    Product(
+      sku: "MUG-CAFE", name: "Mug café ☕", price: dec("8.50"), productClass: "GOODS", taxRate: dec("0.19"),
+      taxTitle: "MwSt 19%", x3Item: "MUG-CAFE"),
+    Product(
+      sku: "POSTER-A2", name: "Poster A2 «Paris»", price: dec("12.30"), productClass: "GOODS", taxRate: dec("0.19"),
+      taxTitle: "MwSt 19%", x3Item: "POSTER-A2"),
+    Product(
+      sku: "BOOK-DE", name: "Buch: Straße der Ölmühlen", price: dec("24.00"), productClass: "BOOKS",
+      taxRate: dec("0.07"), taxTitle: "MwSt 7%", x3Item: "BOOK-DE"),
+    Product(
+      sku: "HEADSET-X", name: "Casque Bluetooth X", price: dec("79.90"), productClass: "GOODS", taxRate: dec("0.19"),
+      taxTitle: "MwSt 19%", x3Item: "HEADSET-X"),
+    Product(
+      sku: "CABLE-USB", name: "USB-C cable 2 m", price: dec("9.95"), productClass: "GOODS", taxRate: dec("0.19"),
+      taxTitle: "MwSt 19%", x3Item: "CABLE-USB"),
   ]
-  static let giftWrap = Product(sku: "GIFT-WRAP", name: "Gift wrapping", price: dec("3.50"), productClass: "SERV", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: "GIFT-WRAP")
-  static let ghost = Product(sku: "GHOST-404", name: "Discontinued lamp", price: dec("45.00"), productClass: "GOODS", taxRate: dec("0.19"), taxTitle: "MwSt 19%", x3Item: nil)
+  static let giftWrap = Product(
+    sku: "GIFT-WRAP", name: "Gift wrapping", price: dec("3.50"), productClass: "SERV", taxRate: dec("0.19"),
+    taxTitle: "MwSt 19%", x3Item: "GIFT-WRAP")
+  static let ghost = Product(
+    sku: "GHOST-404", name: "Discontinued lamp", price: dec("45.00"), productClass: "GOODS", taxRate: dec("0.19"),
+    taxTitle: "MwSt 19%", x3Item: nil)
 
   static let people: [(String, String, String)] = [
     ("Zoë", "Faure", "zoe.faure"), ("Łukasz", "Żółkiewski", "lukasz.zolkiewski"), ("José", "Núñez", "jose.nunez"),
     ("Søren", "Kierkegård", "soren.k"), ("伟", "李", "li.wei"), ("Ana", "Lima", "ana.lima"),
     ("Björn", "Ångström", "bjorn.angstrom"), ("Chloé", "Dubois", "chloe.dubois"), ("Mehmet", "Yılmaz", "mehmet.yilmaz"),
-    ("Aoife", "Ní Bhriain", "aoife.nibhriain"), ("Ελένη", "Παπαδοπούλου", "eleni.p"), ("Jürgen", "Groß", "juergen.gross"),
+    ("Aoife", "Ní Bhriain", "aoife.nibhriain"), ("Ελένη", "Παπαδοπούλου", "eleni.p"),
+    ("Jürgen", "Groß", "juergen.gross"),
   ]
   static let missing = Customer(first: "Nadia", last: "Özdemir", email: "nadia.ozdemir@example.net", x3Code: nil)
 
   /// `orderCount` orders; the awkward cases sit among the first ten, the rest are ordinary. Shipping and US taxes
   /// are drawn from a second generator, so the first one's orders stay what they were.
-  public static func build(orderCount: Int, seed: UInt64 = 7, start: Double = Date().timeIntervalSince1970 - 86_400) -> SandboxSeed {
+  public static func build(orderCount: Int, seed: UInt64 = 7, start: Double = Date().timeIntervalSince1970 - 86_400)
+    -> SandboxSeed
+  {
     var random = SeededRandom(seed: seed)
     var extra = SeededRandom(seed: seed &+ 0x5EED)
     let customers = people.enumerated().map { i, p in
@@ -104,7 +127,9 @@ public struct SandboxSeed: Sendable {
     var orders: [Order] = []
     for i in 0..<orderCount {
       var customer = customers[random.below(customers.count)]
-      var lines = (0..<(1 + random.below(3))).map { _ in Line(product: catalogue[random.below(catalogue.count)], quantity: 1 + random.below(3)) }
+      var lines = (0..<(1 + random.below(3))).map { _ in
+        Line(product: catalogue[random.below(catalogue.count)], quantity: 1 + random.below(3))
+      }
       // Several orders share a second, so a poll that resumes at a timestamp meets ties.
       let created = start + Double(i / 3)
       var financial = random.below(4) == 0 ? "PARTIALLY_PAID" : "PAID"
@@ -121,8 +146,10 @@ public struct SandboxSeed: Sendable {
       case 8: (cancelled, financial, fulfilled) = (true, "VOIDED", false)
       default: break
       }
-      orders.append(Order(number: 1001 + i, customer: customer, lines: lines, createdAt: created, financialStatus: financial,
-                          fulfilled: fulfilled, cancelled: cancelled, shipping: shipping, usSalesTax: us))
+      orders.append(
+        Order(
+          number: 1001 + i, customer: customer, lines: lines, createdAt: created, financialStatus: financial,
+          fulfilled: fulfilled, cancelled: cancelled, shipping: shipping, usSalesTax: us))
     }
     return SandboxSeed(products: catalogue + [giftWrap, ghost], customers: customers + [missing], orders: orders)
   }

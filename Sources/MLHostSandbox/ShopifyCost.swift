@@ -42,7 +42,9 @@ struct ShopifyQueryCost {
   static func requested(_ fields: [GraphQLField]) -> Int {
     fields.reduce(0) { total, f in
       guard !f.selection.isEmpty else { return total }
-      if let n = size(f) { return total + 2 + n * (hasNode(f.selection) ? 1 + requested(nodeSelection(f.selection)) : 0) }
+      if let n = size(f) {
+        return total + 2 + n * (hasNode(f.selection) ? 1 + requested(nodeSelection(f.selection)) : 0)
+      }
       return total + 1 + requested(f.selection)
     }
   }
@@ -58,7 +60,8 @@ struct ShopifyQueryCost {
       guard !f.selection.isEmpty, let value = object[f.name], !(value is NSNull) else { return total }
       if size(f) != nil {
         let connection = value as? [String: Any] ?? [:]
-        let nodes = (connection["edges"] as? [[String: Any]])?.compactMap { $0["node"] } ?? connection["nodes"] as? [Any] ?? []
+        let nodes =
+          (connection["edges"] as? [[String: Any]])?.compactMap { $0["node"] } ?? connection["nodes"] as? [Any] ?? []
         let each = nodeSelection(f.selection)
         return total + 2 + nodes.reduce(0) { $0 + 1 + actual(each, $1) }
       }

@@ -75,7 +75,9 @@ struct ShopifyOrder: Sendable {
   static func sum(_ xs: [ExactDecimal]) -> ExactDecimal { xs.reduce(ExactDecimal(0)) { (try? $0.adding($1)) ?? $0 } }
 
   var name: String { "#\(number)" }
-  var subtotal: ExactDecimal { Self.sum(lines.map { (try? $0.price.multiplied(by: ExactDecimal(Int64($0.quantity)))) ?? $0.price }) }
+  var subtotal: ExactDecimal {
+    Self.sum(lines.map { (try? $0.price.multiplied(by: ExactDecimal(Int64($0.quantity)))) ?? $0.price })
+  }
   var shippingTotal: ExactDecimal { Self.sum(shipping.map(\.price)) }
   var totalTax: ExactDecimal { Self.sum(lines.map(\.tax) + shipping.map(\.tax)) }
   var total: ExactDecimal { Self.sum([subtotal, shippingTotal, totalTax]) }
@@ -84,7 +86,9 @@ struct ShopifyOrder: Sendable {
   /// Refunds `quantities` of lines (by SKU), each with its share of the line's tax, and the shipping when
   /// `shipping`; the order becomes PARTIALLY_REFUNDED, or REFUNDED once all of it is given back. Nil when a SKU
   /// is not on the order or more is refunded than was sold.
-  mutating func refund(_ quantities: [(sku: String, quantity: Int)], shipping refundShipping: Bool, id: Int64, at: Double) -> Refund? {
+  mutating func refund(
+    _ quantities: [(sku: String, quantity: Int)], shipping refundShipping: Bool, id: Int64, at: Double
+  ) -> Refund? {
     var lines: [Refund.Line] = []
     for (sku, quantity) in quantities {
       guard let line = self.lines.first(where: { $0.sku == sku }), quantity > 0 else { return nil }
@@ -97,8 +101,9 @@ struct ShopifyOrder: Sendable {
       lines.append(.init(lineID: line.id, sku: sku, quantity: quantity, subtotal: subtotal, tax: share))
     }
     let shipped = refundShipping && !refunds.contains { $0.shipping != ExactDecimal(0) }
-    let refund = Refund(id: id, createdAt: at, lines: lines, shipping: shipped ? shippingTotal : ExactDecimal(0),
-                        shippingTax: shipped ? Self.sum(shipping.map(\.tax)) : ExactDecimal(0))
+    let refund = Refund(
+      id: id, createdAt: at, lines: lines, shipping: shipped ? shippingTotal : ExactDecimal(0),
+      shippingTax: shipped ? Self.sum(shipping.map(\.tax)) : ExactDecimal(0))
     refunds.append(refund)
     financialStatus = totalRefunded < total ? "PARTIALLY_REFUNDED" : "REFUNDED"
     return refund
@@ -128,13 +133,16 @@ struct ShopifyOrder: Sendable {
   }
 
   static func graphQLTaxes(_ taxes: [Tax], _ currency: String) -> [[String: Any]] {
-    taxes.map { ["title": $0.title, "rate": NSDecimalNumber(string: $0.rate.description), "priceSet": money($0.amount, currency)] }
+    taxes.map {
+      ["title": $0.title, "rate": NSDecimalNumber(string: $0.rate.description), "priceSet": money($0.amount, currency)]
+    }
   }
 
   static func restTaxes(_ taxes: [Tax]) -> [[String: Any]] {
-    taxes.map { ["title": $0.title, "rate": NSDecimalNumber(string: $0.rate.description), "price": $0.amount.description] }
+    taxes.map {
+      ["title": $0.title, "rate": NSDecimalNumber(string: $0.rate.description), "price": $0.amount.description]
+    }
   }
-
 
   func graphQLNode(lineLimit: Int, shippingLimit: Int) -> [String: Any] {
     [
@@ -145,36 +153,76 @@ struct ShopifyOrder: Sendable {
       "customer": ["id": "gid://shopify/Customer/\(customerID)", "firstName": first, "lastName": last, "email": email],
       "totalPriceSet": Self.money(total, currency), "totalTaxSet": Self.money(totalTax, currency),
       "taxLines": Self.graphQLTaxes(taxLines, currency),
-      "billingAddress": ["firstName": billing.first, "lastName": billing.last, "company": NSNull(), "address1": "1 Main Street",
-                         "city": countryCode == "US" ? "Austin" : "Berlin", "zip": countryCode == "US" ? "78701" : "10115",
-                         "countryCodeV2": countryCode],
-      "lineItems": ["edges": lines.prefix(lineLimit).map { l in
-        ["node": [
-          "id": "gid://shopify/LineItem/\(l.id)", "sku": l.sku, "name": l.name, "quantity": l.quantity,
-          "originalUnitPriceSet": Self.money(l.price, currency), "taxLines": Self.graphQLTaxes(l.taxes, currency),
-          "variant": ["id": "gid://shopify/ProductVariant/\(l.inventoryItem + 1_000_000)", "inventoryItem": ["id": "gid://shopify/InventoryItem/\(l.inventoryItem)"]],
-        ] as [String: Any]]
-      }],
-      "shippingLines": ["edges": shipping.prefix(shippingLimit).map { l in
-        ["node": ["title": l.title, "originalPriceSet": Self.money(l.price, currency), "taxLines": Self.graphQLTaxes(l.taxes, currency)] as [String: Any]]
-      }],
+      "billingAddress": [
+        "firstName": billing.first, "lastName": billing.last, "company": NSNull(), "address1": "1 Main Street",
+        "city": countryCode == "US" ? "Austin" : "Berlin", "zip": countryCode == "US" ? "78701" : "10115",
+        "countryCodeV2": countryCode,
+      ],
+      "lineItems": [
+        "edges": lines.prefix(lineLimit).map { l in
+          [
+            "node": [
+              "id": "gid://shopify/LineItem/\(l.id)", "sku": l.sku, "name": l.name, "quantity": l.quantity,
+              "originalUnitPriceSet": Self.money(l.price, currency), "taxLines": Self.graphQLTaxes(l.taxes, currency),
+              "variant": [
+                "id": "gid://shopify/ProductVariant/\(l.inventoryItem + 1_000_000)",
+                "inventoryItem": ["id": "gid://shopify/InventoryItem/\(l.inventoryItem)"],
+              ],
+            ] as [String: Any]
+          ]
+        }
+      ],
+      "shippingLines": [
+        "edges": shipping.prefix(shippingLimit).map { l in
+          [
+            "node": [
+              "title": l.title, "originalPriceSet": Self.money(l.price, currency),
+              "taxLines": Self.graphQLTaxes(l.taxes, currency),
+            ] as [String: Any]
+          ]
+        }
+      ],
       "totalRefundedSet": Self.money(totalRefunded, currency),
       "refunds": refunds.map { r in
-        ["id": "gid://shopify/Refund/\(r.id)", "createdAt": SimTime.iso(r.createdAt), "totalRefundedSet": Self.money(r.total, currency),
-         "refundLineItems": ["edges": r.lines.map { l in
-           ["node": ["quantity": l.quantity, "lineItem": ["id": "gid://shopify/LineItem/\(l.lineID)", "sku": l.sku],
-                     "subtotalSet": Self.money(l.subtotal, currency), "totalTaxSet": Self.money(l.tax, currency)] as [String: Any]]
-         }],
-         "refundShippingLines": ["edges": r.shipping == ExactDecimal(0) && r.shippingTax == ExactDecimal(0) ? [] : [
-           ["node": ["subtotalAmountSet": Self.money(r.shipping, currency), "taxAmountSet": Self.money(r.shippingTax, currency)]],
-         ]]] as [String: Any]
+        [
+          "id": "gid://shopify/Refund/\(r.id)", "createdAt": SimTime.iso(r.createdAt),
+          "totalRefundedSet": Self.money(r.total, currency),
+          "refundLineItems": [
+            "edges": r.lines.map { l in
+              [
+                "node": [
+                  "quantity": l.quantity, "lineItem": ["id": "gid://shopify/LineItem/\(l.lineID)", "sku": l.sku],
+                  "subtotalSet": Self.money(l.subtotal, currency), "totalTaxSet": Self.money(l.tax, currency),
+                ] as [String: Any]
+              ]
+            }
+          ],
+          "refundShippingLines": [
+            "edges": r.shipping == ExactDecimal(0) && r.shippingTax == ExactDecimal(0)
+              ? []
+              : [
+                [
+                  "node": [
+                    "subtotalAmountSet": Self.money(r.shipping, currency),
+                    "taxAmountSet": Self.money(r.shippingTax, currency),
+                  ]
+                ]
+              ]
+          ],
+        ] as [String: Any]
       },
       "fulfillments": fulfillments.map { f in
-        ["id": "gid://shopify/Fulfillment/\(f.id)", "status": "SUCCESS", "createdAt": SimTime.iso(f.createdAt),
-         "trackingInfo": [["company": "DHL", "number": f.trackingNumber, "url": "https://www.dhl.com/track?n=\(f.trackingNumber)"]],
-         "fulfillmentLineItems": ["edges": f.lines.map { fl in
-           ["node": ["lineItem": ["id": "gid://shopify/LineItem/\(fl.id)"], "quantity": fl.quantity]]
-         }]] as [String: Any]
+        [
+          "id": "gid://shopify/Fulfillment/\(f.id)", "status": "SUCCESS", "createdAt": SimTime.iso(f.createdAt),
+          "trackingInfo": [
+            ["company": "DHL", "number": f.trackingNumber, "url": "https://www.dhl.com/track?n=\(f.trackingNumber)"]
+          ],
+          "fulfillmentLineItems": [
+            "edges": f.lines.map { fl in
+              ["node": ["lineItem": ["id": "gid://shopify/LineItem/\(fl.id)"], "quantity": fl.quantity]]
+            }
+          ],
+        ] as [String: Any]
       },
     ]
   }
@@ -189,22 +237,34 @@ struct ShopifyOrder: Sendable {
       "total_price": total.description, "total_tax": totalTax.description,
       "customer": ["id": customerID, "email": email, "first_name": first, "last_name": last],
       "line_items": lines.map { l in
-        ["id": l.id, "sku": l.sku, "name": l.name, "quantity": l.quantity, "price": l.price.description,
-         "tax_lines": Self.restTaxes(l.taxes)] as [String: Any]
+        [
+          "id": l.id, "sku": l.sku, "name": l.name, "quantity": l.quantity, "price": l.price.description,
+          "tax_lines": Self.restTaxes(l.taxes),
+        ] as [String: Any]
       },
       "shipping_lines": shipping.map { l in
         ["title": l.title, "price": l.price.description, "tax_lines": Self.restTaxes(l.taxes)] as [String: Any]
       },
-      "billing_address": ["first_name": billing.first, "last_name": billing.last, "address1": "1 Main Street",
-                          "city": countryCode == "US" ? "Austin" : "Berlin", "country_code": countryCode],
+      "billing_address": [
+        "first_name": billing.first, "last_name": billing.last, "address1": "1 Main Street",
+        "city": countryCode == "US" ? "Austin" : "Berlin", "country_code": countryCode,
+      ],
       "refunds": refunds.map { r in
-        ["id": r.id, "created_at": SimTime.iso(r.createdAt), "refund_line_items": r.lines.map { l in
-          ["line_item_id": l.lineID, "quantity": l.quantity, "subtotal": l.subtotal.description, "total_tax": l.tax.description]
-        }] as [String: Any]
+        [
+          "id": r.id, "created_at": SimTime.iso(r.createdAt),
+          "refund_line_items": r.lines.map { l in
+            [
+              "line_item_id": l.lineID, "quantity": l.quantity, "subtotal": l.subtotal.description,
+              "total_tax": l.tax.description,
+            ]
+          },
+        ] as [String: Any]
       },
       "fulfillments": fulfillments.map { f in
-        ["id": f.id, "status": "success", "created_at": SimTime.iso(f.createdAt), "tracking_company": "DHL",
-         "tracking_number": f.trackingNumber, "line_items": f.lines.map { ["id": $0.id, "quantity": $0.quantity] }] as [String: Any]
+        [
+          "id": f.id, "status": "success", "created_at": SimTime.iso(f.createdAt), "tracking_company": "DHL",
+          "tracking_number": f.trackingNumber, "line_items": f.lines.map { ["id": $0.id, "quantity": $0.quantity] },
+        ] as [String: Any]
       },
     ]
   }

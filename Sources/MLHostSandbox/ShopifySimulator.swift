@@ -72,7 +72,8 @@ public final class ShopifySimulator: Sendable {
     var s = State(available: config.bucketSize, stamp: ProcessInfo.processInfo.systemUptime)
     s.locations = [(80_000_001, SandboxSeed.location), (80_000_002, "Pop-up store Lyon")]
     for (i, p) in seed.products.enumerated() {
-      s.items[p.sku] = ShopifyInventoryItem(id: 40_000_000 + Int64(i), sku: p.sku, available: [80_000_001: 5 + i * 3, 80_000_002: 2])
+      s.items[p.sku] = ShopifyInventoryItem(
+        id: 40_000_000 + Int64(i), sku: p.sku, available: [80_000_001: 5 + i * 3, 80_000_002: 2])
     }
     for o in seed.orders { Self.add(o, to: &s) }
     state = Mutex(s)
@@ -84,24 +85,36 @@ public final class ShopifySimulator: Sendable {
     let id = s.nextID
     var lines: [ShopifyOrder.Line] = []
     func taxes(_ amount: ExactDecimal, _ rate: ExactDecimal, _ title: String) -> [ShopifyOrder.Tax] {
-      SandboxSeed.taxes(on: amount, rate: rate, title: title, us: o.usSalesTax).map { .init(title: $0.title, rate: $0.rate, amount: $0.amount) }
+      SandboxSeed.taxes(on: amount, rate: rate, title: title, us: o.usSalesTax).map {
+        .init(title: $0.title, rate: $0.rate, amount: $0.amount)
+      }
     }
     for l in o.lines {
       s.nextID += 1
       let net = (try? l.product.price.multiplied(by: ExactDecimal(Int64(l.quantity)))) ?? l.product.price
-      lines.append(.init(id: s.nextID, sku: l.product.sku, name: l.product.name, quantity: l.quantity, price: l.product.price,
-                         taxes: taxes(net, l.product.taxRate, l.product.taxTitle), inventoryItem: s.items[l.product.sku]?.id ?? 0))
+      lines.append(
+        .init(
+          id: s.nextID, sku: l.product.sku, name: l.product.name, quantity: l.quantity, price: l.product.price,
+          taxes: taxes(net, l.product.taxRate, l.product.taxTitle), inventoryItem: s.items[l.product.sku]?.id ?? 0))
     }
-    let shipping = o.shipping.map { [ShopifyOrder.ShippingLine(title: "Standard", price: $0, taxes: taxes($0, dec("0.19"), "MwSt 19%"))] } ?? []
+    let shipping =
+      o.shipping.map {
+        [ShopifyOrder.ShippingLine(title: "Standard", price: $0, taxes: taxes($0, dec("0.19"), "MwSt 19%"))]
+      } ?? []
     var order = ShopifyOrder(
-      id: id, number: o.number, customerID: 7_000_000 + Int64(abs(o.customer.email.hashValue % 100_000)), first: o.customer.first,
+      id: id, number: o.number, customerID: 7_000_000 + Int64(abs(o.customer.email.hashValue % 100_000)),
+      first: o.customer.first,
       last: o.customer.last, email: o.customer.email, createdAt: o.createdAt, updatedAt: o.createdAt,
-      cancelledAt: o.cancelled ? o.createdAt + 60 : nil, financialStatus: o.financialStatus, lines: lines, shipping: shipping,
+      cancelledAt: o.cancelled ? o.createdAt + 60 : nil, financialStatus: o.financialStatus, lines: lines,
+      shipping: shipping,
       billing: o.customer, countryCode: o.usSalesTax ? "US" : "DE")
     if o.fulfilled {
       s.nextID += 1
-      order.fulfillments = [.init(id: s.nextID, createdAt: o.createdAt + 3600, lines: lines.map { ($0.id, $0.quantity) },
-                                  trackingNumber: "JD0146\(o.number)")]
+      order.fulfillments = [
+        .init(
+          id: s.nextID, createdAt: o.createdAt + 3600, lines: lines.map { ($0.id, $0.quantity) },
+          trackingNumber: "JD0146\(o.number)")
+      ]
       order.updatedAt = o.createdAt + 3600
     }
     s.orders[id] = order
@@ -114,11 +127,15 @@ public final class ShopifySimulator: Sendable {
   public func routes(_ router: Router<BasicRequestContext>, control: String? = nil) {
     router.post("/admin/oauth/access_token") { [self] request, _ -> Response in
       let f = try await SimJSON.fields(request)
-      guard f["grant_type"] == "client_credentials", f["client_id"] == config.clientID, f["client_secret"] == config.clientSecret else {
-        return SimJSON.response(["error": "invalid_client", "error_description": "Client credentials are invalid"], status: .badRequest)
+      guard f["grant_type"] == "client_credentials", f["client_id"] == config.clientID,
+        f["client_secret"] == config.clientSecret
+      else {
+        return SimJSON.response(
+          ["error": "invalid_client", "error_description": "Client credentials are invalid"], status: .badRequest)
       }
       return SimJSON.response([
-        "access_token": tokens.issue(prefix: "shpat_"), "scope": "read_all_orders,read_orders,write_inventory,read_locations",
+        "access_token": tokens.issue(prefix: "shpat_"),
+        "scope": "read_all_orders,read_orders,write_inventory,read_locations",
         "expires_in": Int(config.tokenLifetime),
       ])
     }
@@ -129,21 +146,31 @@ public final class ShopifySimulator: Sendable {
       }
       let token = request.headers[.init("X-Shopify-Access-Token")!] ?? ""
       guard token == config.staticToken || tokens.valid(token) else {
-        return SimJSON.response(["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"],
-                                status: .unauthorized, headers: [.wwwAuthenticate: #"Basic Realm="Shopify API Authentication""#])
+        return SimJSON.response(
+          ["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"],
+          status: .unauthorized, headers: [.wwwAuthenticate: #"Basic Realm="Shopify API Authentication""#])
       }
       let body = try await SimJSON.parse(request)
       let fault = plan.draw(Self.operation(body["query"] as? String ?? "") ?? "")
       switch fault {
-      case .tooMany?: return SimJSON.response(["errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."], status: .tooManyRequests, headers: [.retryAfter: "1"])
+      case .tooMany?:
+        return SimJSON.response(
+          [
+            "errors":
+              "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+          ], status: .tooManyRequests, headers: [.retryAfter: "1"])
       case .unavailable?: return SimJSON.response(["errors": "Service Unavailable"], status: .serviceUnavailable)
       case .badGateway?: return SimJSON.response(["errors": "Bad Gateway"], status: .badGateway)
       case .revokedToken?:
         tokens.revoke(token)
-        return SimJSON.response(["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"], status: .unauthorized)
+        return SimJSON.response(
+          ["errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"],
+          status: .unauthorized)
       default: break
       }
-      let answer = graphQL(query: body["query"] as? String ?? "", variables: body["variables"] as? [String: Any] ?? [:], forceThrottle: fault == .throttled)
+      let answer = graphQL(
+        query: body["query"] as? String ?? "", variables: body["variables"] as? [String: Any] ?? [:],
+        forceThrottle: fault == .throttled)
       if fault == .slow { await plan.holdSlow() }
       return SimJSON.response(data: answer)
     }
@@ -160,16 +187,22 @@ public final class ShopifySimulator: Sendable {
       let quantity = body["quantity"] as? Int ?? 1
       guard quantity > 0 else { return SandboxControl.refuse("quantity must be 1 or more") }
       guard let product = products.first(where: { $0.sku == sku }) else {
-        return SandboxControl.refuse("the store sells no SKU \(sku); it sells \(products.map(\.sku).joined(separator: ", "))", status: .notFound)
+        return SandboxControl.refuse(
+          "the store sells no SKU \(sku); it sells \(products.map(\.sku).joined(separator: ", "))", status: .notFound)
       }
-      let name = placeOrder(customer: customer(email: email), lines: [.init(product: product, quantity: quantity)],
-                            financialStatus: (body["financial_status"] as? String ?? "paid").uppercased())
-      return SimJSON.response(["name": name, "id": orderID(name: name) ?? "", "delivered_to": subscriptions(topic: "orders/create").count])
+      let name = placeOrder(
+        customer: customer(email: email), lines: [.init(product: product, quantity: quantity)],
+        financialStatus: (body["financial_status"] as? String ?? "paid").uppercased())
+      return SimJSON.response([
+        "name": name, "id": orderID(name: name) ?? "", "delivered_to": subscriptions(topic: "orders/create").count,
+      ])
     }
     SandboxControl.route(router, .post, "/sandbox/shopify/orders/{number}", token: token) { [self] request, context in
       let change = try await SimJSON.parse(request)
-      guard let number = context.parameters.get("number", as: Int.self), let order = update(number: number, change) else {
-        return SandboxControl.refuse("the store has no order #\(context.parameters.get("number") ?? "")", status: .notFound)
+      guard let number = context.parameters.get("number", as: Int.self), let order = update(number: number, change)
+      else {
+        return SandboxControl.refuse(
+          "the store has no order #\(context.parameters.get("number") ?? "")", status: .notFound)
       }
       deliver(topic: "orders/updated", order)
       var answer = order.restResource
@@ -197,11 +230,19 @@ public final class ShopifySimulator: Sendable {
     let key = Self.idempotencyKey(query)
     // The directive exists from 2026-01 and is required on the inventory mutations from 2026-04.
     if key != nil, config.version < "2026-01" {
-      return SimJSON.data(["errors": [["message": "Directive 'idempotent' doesn't exist", "extensions": ["code": "undefinedDirective"]]]])
+      return SimJSON.data([
+        "errors": [["message": "Directive 'idempotent' doesn't exist", "extensions": ["code": "undefinedDirective"]]]
+      ])
     }
     if key == nil, op == "inventorySetQuantities", config.version >= "2026-04" {
-      return SimJSON.data(["errors": [["message": "The @idempotent directive is required for this mutation.",
-                                       "extensions": ["code": "BAD_REQUEST"]]]])
+      return SimJSON.data([
+        "errors": [
+          [
+            "message": "The @idempotent directive is required for this mutation.",
+            "extensions": ["code": "BAD_REQUEST"],
+          ]
+        ]
+      ])
     }
     let document: GraphQLDocument
     do {
@@ -215,10 +256,13 @@ public final class ShopifySimulator: Sendable {
     let shippingLimit = ShopifyQueryCost.size(of: "shippingLines", in: document.fields) ?? 0
     let requested = (Double(ShopifyQueryCost.requested(document)) * config.costFactor).rounded(.up)
     return state.withLock { s -> Data in
-      SimJSON.data(execute(&s, op: op, first: first, limits: (lineLimit, shippingLimit), requested: requested, variables: variables,
-                           arguments: root?.arguments.mapValues(\.plain) ?? [:], key: key, forceThrottle: forceThrottle) {
-        ShopifyQueryCost.actual(document, data: $0)
-      })
+      SimJSON.data(
+        execute(
+          &s, op: op, first: first, limits: (lineLimit, shippingLimit), requested: requested, variables: variables,
+          arguments: root?.arguments.mapValues(\.plain) ?? [:], key: key, forceThrottle: forceThrottle
+        ) {
+          ShopifyQueryCost.actual(document, data: $0)
+        })
     }
   }
 
@@ -226,32 +270,56 @@ public final class ShopifySimulator: Sendable {
   static func idempotencyKey(_ query: String) -> String? {
     guard let at = query.range(of: "@idempotent") else { return nil }
     let rest = query[at.upperBound...]
-    guard let open = rest.firstIndex(of: "\""), let close = rest[rest.index(after: open)...].firstIndex(of: "\"") else { return nil }
+    guard let open = rest.firstIndex(of: "\""), let close = rest[rest.index(after: open)...].firstIndex(of: "\"") else {
+      return nil
+    }
     return String(rest[rest.index(after: open)..<close])
   }
 
-  private func execute(_ s: inout State, op: String?, first: Int, limits: (lines: Int, shipping: Int), requested: Double, variables: [String: Any],
-                       arguments: [String: Any], key: String?, forceThrottle: Bool, actualCost: ([String: Any]) -> Int) -> [String: Any] {
+  private func execute(
+    _ s: inout State, op: String?, first: Int, limits: (lines: Int, shipping: Int), requested: Double,
+    variables: [String: Any],
+    arguments: [String: Any], key: String?, forceThrottle: Bool, actualCost: ([String: Any]) -> Int
+  ) -> [String: Any] {
     s.requests += 1
     let now = ProcessInfo.processInfo.systemUptime
     s.available = min(config.bucketSize, s.available + (now - s.stamp) * config.restoreRate)
     s.stamp = now
     func cost(_ actual: Double?) -> [String: Any] {
-      ["cost": [
-        "requestedQueryCost": requested, "actualQueryCost": actual.map { $0 as Any } ?? NSNull(),
-        "throttleStatus": ["maximumAvailable": config.bucketSize, "currentlyAvailable": Int(s.available), "restoreRate": config.restoreRate],
-      ]]
+      [
+        "cost": [
+          "requestedQueryCost": requested, "actualQueryCost": actual.map { $0 as Any } ?? NSNull(),
+          "throttleStatus": [
+            "maximumAvailable": config.bucketSize, "currentlyAvailable": Int(s.available),
+            "restoreRate": config.restoreRate,
+          ],
+        ]
+      ]
     }
     guard requested <= Double(ShopifyQueryCost.ceiling) else {
       s.overCeiling += 1
-      return ["errors": [["message": "Query cost is \(Int(requested)), which exceeds the single query max cost limit (\(ShopifyQueryCost.ceiling)).",
-                          "extensions": ["code": "MAX_COST_EXCEEDED", "cost": Int(requested), "maxCost": ShopifyQueryCost.ceiling]]],
-              "extensions": cost(nil)]
+      return [
+        "errors": [
+          [
+            "message":
+              "Query cost is \(Int(requested)), which exceeds the single query max cost limit (\(ShopifyQueryCost.ceiling)).",
+            "extensions": ["code": "MAX_COST_EXCEEDED", "cost": Int(requested), "maxCost": ShopifyQueryCost.ceiling],
+          ]
+        ],
+        "extensions": cost(nil),
+      ]
     }
     guard !forceThrottle, s.available >= requested else {
       s.throttled += 1
-      return ["errors": [["message": "Throttled", "extensions": ["code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"]]],
-              "extensions": cost(nil)]
+      return [
+        "errors": [
+          [
+            "message": "Throttled",
+            "extensions": ["code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"],
+          ]
+        ],
+        "extensions": cost(nil),
+      ]
     }
     s.available -= requested
     s.largestRequested[op ?? "", default: 0] = max(s.largestRequested[op ?? ""] ?? 0, requested)
@@ -260,15 +328,34 @@ public final class ShopifySimulator: Sendable {
     case "orders":
       guard first <= 250 else {
         s.available += requested
-        return ["errors": [["message": "first cannot exceed 250", "extensions": ["code": "BAD_REQUEST"]]], "extensions": cost(nil)]
+        return [
+          "errors": [["message": "first cannot exceed 250", "extensions": ["code": "BAD_REQUEST"]]],
+          "extensions": cost(nil),
+        ]
       }
-      data = ["orders": ordersPage(&s, first: first, after: variables["after"] as? String,
-                                   query: variables["q"] as? String ?? variables["query"] as? String ?? "", limits: limits)]
-    case "inventoryItems": data = ["inventoryItems": inventoryItems(&s, query: variables["query"] as? String ?? variables["q"] as? String ?? "", first: first)]
-    case "locations": data = ["locations": ["edges": s.locations.prefix(first).map { ["node": ["id": "gid://shopify/Location/\($0.id)", "name": $0.name]] }]]
+      data = [
+        "orders": ordersPage(
+          &s, first: first, after: variables["after"] as? String,
+          query: variables["q"] as? String ?? variables["query"] as? String ?? "", limits: limits)
+      ]
+    case "inventoryItems":
+      data = [
+        "inventoryItems": inventoryItems(
+          &s, query: variables["query"] as? String ?? variables["q"] as? String ?? "", first: first)
+      ]
+    case "locations":
+      data = [
+        "locations": [
+          "edges": s.locations.prefix(first).map {
+            ["node": ["id": "gid://shopify/Location/\($0.id)", "name": $0.name]]
+          }
+        ]
+      ]
     case "inventoryItem": data = ["inventoryItem": inventoryItem(s, variables)]
     case "inventorySetQuantities":
-      if let key, let first = s.idempotent[key], let answer = (try? JSONSerialization.jsonObject(with: first)) as? [String: Any] {
+      if let key, let first = s.idempotent[key],
+        let answer = (try? JSONSerialization.jsonObject(with: first)) as? [String: Any]
+      {
         s.idempotentRepeats += 1
         data = answer
       } else {
@@ -283,7 +370,14 @@ public final class ShopifySimulator: Sendable {
       }
       data = d
     default:
-      return ["errors": [["message": "Field '\(op ?? "?")' doesn't exist on type 'QueryRoot'", "extensions": ["code": "undefinedField"]]]]
+      return [
+        "errors": [
+          [
+            "message": "Field '\(op ?? "?")' doesn't exist on type 'QueryRoot'",
+            "extensions": ["code": "undefinedField"],
+          ]
+        ]
+      ]
     }
     let actual = min(requested, (Double(actualCost(data)) * config.costFactor).rounded(.up))
     s.available = min(config.bucketSize, s.available + requested - actual)  // the unused part is refunded
@@ -293,12 +387,16 @@ public final class ShopifySimulator: Sendable {
   /// The root field of the document's operation: the first name inside its outermost selection set.
   static func operation(_ query: String) -> String? {
     guard let open = query.firstIndex(of: "{") else { return nil }
-    let name = query[query.index(after: open)...].drop { $0.isWhitespace }.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+    let name = query[query.index(after: open)...].drop { $0.isWhitespace }.prefix {
+      $0.isLetter || $0.isNumber || $0 == "_"
+    }
     return name.isEmpty ? nil : String(name)
   }
 
   /// Orders sorted by (updatedAt, id), filtered by `updated_at:>=`/`:>`/`:<=`/`:<`, after the cursor.
-  private func ordersPage(_ s: inout State, first: Int, after: String?, query: String, limits: (lines: Int, shipping: Int)) -> [String: Any] {
+  private func ordersPage(
+    _ s: inout State, first: Int, after: String?, query: String, limits: (lines: Int, shipping: Int)
+  ) -> [String: Any] {
     var all = s.orders.values.sorted { ($0.updatedAt, $0.id) < ($1.updatedAt, $1.id) }
     // `id:<n>` (search syntax), as a connector asks for one order's details.
     if let r = query.range(of: "id:"), query[..<r.lowerBound].last.map({ !$0.isLetter && $0 != "_" }) ?? true {
@@ -323,9 +421,14 @@ public final class ShopifySimulator: Sendable {
     }
     let page = Array(all.prefix(first))
     let edges = page.map { o -> [String: Any] in
-      ["cursor": Data("\(o.updatedAt)|\(o.id)".utf8).base64EncodedString(), "node": o.graphQLNode(lineLimit: limits.lines, shippingLimit: limits.shipping)]
+      [
+        "cursor": Data("\(o.updatedAt)|\(o.id)".utf8).base64EncodedString(),
+        "node": o.graphQLNode(lineLimit: limits.lines, shippingLimit: limits.shipping),
+      ]
     }
-    return ["edges": edges, "pageInfo": ["hasNextPage": all.count > first, "endCursor": edges.last?["cursor"] ?? NSNull()]]
+    return [
+      "edges": edges, "pageInfo": ["hasNextPage": all.count > first, "endCursor": edges.last?["cursor"] ?? NSNull()],
+    ]
   }
 
   /// `updated_at:>='2025-01-01T00:00:00Z'` clauses of a search query.
@@ -345,17 +448,29 @@ public final class ShopifySimulator: Sendable {
   }
 
   private func level(_ item: ShopifyInventoryItem, _ s: State) -> [String: Any] {
-    ["id": "gid://shopify/InventoryItem/\(item.id)", "sku": item.sku,
-     "inventoryLevels": ["edges": s.locations.map { loc in
-       ["node": ["location": ["id": "gid://shopify/Location/\(loc.id)", "name": loc.name],
-                 "quantities": [["name": "available", "quantity": item.available[loc.id] ?? 0]]]]
-     }]]
+    [
+      "id": "gid://shopify/InventoryItem/\(item.id)", "sku": item.sku,
+      "inventoryLevels": [
+        "edges": s.locations.map { loc in
+          [
+            "node": [
+              "location": ["id": "gid://shopify/Location/\(loc.id)", "name": loc.name],
+              "quantities": [["name": "available", "quantity": item.available[loc.id] ?? 0]],
+            ]
+          ]
+        }
+      ],
+    ]
   }
 
   private func inventoryItems(_ s: inout State, query: String, first: Int) -> [String: Any] {
-    let wanted = query.hasPrefix("sku:") ? String(query.dropFirst(4)).trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) : nil
+    let wanted =
+      query.hasPrefix("sku:")
+      ? String(query.dropFirst(4)).trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) : nil
     let items = s.items.values.filter { wanted == nil || $0.sku == wanted }.sorted { $0.id < $1.id }.prefix(first)
-    let answer: [String: Any] = ["edges": items.map { ["node": level($0, s)] }, "pageInfo": ["hasNextPage": false, "endCursor": NSNull()]]
+    let answer: [String: Any] = [
+      "edges": items.map { ["node": level($0, s)] }, "pageInfo": ["hasNextPage": false, "endCursor": NSNull()],
+    ]
     for item in items where s.saleAfterRead.remove(item.sku) != nil {
       s.items[item.sku]?.available[80_000_001, default: 0] -= 1
     }
@@ -363,7 +478,8 @@ public final class ShopifySimulator: Sendable {
   }
 
   private func inventoryItem(_ s: State, _ v: [String: Any]) -> Any {
-    guard let id = (v["id"] as? String).flatMap(Self.numericID), let item = s.items.values.first(where: { $0.id == id }) else { return NSNull() }
+    guard let id = (v["id"] as? String).flatMap(Self.numericID), let item = s.items.values.first(where: { $0.id == id })
+    else { return NSNull() }
     return level(item, s)
   }
 
@@ -373,8 +489,14 @@ public final class ShopifySimulator: Sendable {
   private func setQuantities(_ s: inout State, _ input: [String: Any]) -> [String: Any] {
     let quantities = input["quantities"] as? [[String: Any]] ?? []
     let ignoreCompare = input["ignoreCompareQuantity"] as? Bool ?? false
-    guard input["name"] as? String == "available" || input["name"] as? String == "on_hand", input["reason"] is String else {
-      return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "name"], "message": "name and reason are required", "code": "INVALID_NAME"]]]
+    guard input["name"] as? String == "available" || input["name"] as? String == "on_hand", input["reason"] is String
+    else {
+      return [
+        "inventoryAdjustmentGroup": NSNull(),
+        "userErrors": [
+          ["field": ["input", "name"], "message": "name and reason are required", "code": "INVALID_NAME"]
+        ],
+      ]
     }
     var changes: [(sku: String, location: Int64, quantity: Int, delta: Int)] = []
     for (i, q) in quantities.enumerated() {
@@ -382,27 +504,55 @@ public final class ShopifySimulator: Sendable {
         let locationID = (q["locationId"] as? String).flatMap(Self.numericID),
         let item = s.items.values.first(where: { $0.id == itemID }), let quantity = q["quantity"] as? Int
       else {
-        return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)"], "message": "The inventory item or location could not be found", "code": "INVALID_INVENTORY_ITEM"]]]
+        return [
+          "inventoryAdjustmentGroup": NSNull(),
+          "userErrors": [
+            [
+              "field": ["input", "quantities", "\(i)"], "message": "The inventory item or location could not be found",
+              "code": "INVALID_INVENTORY_ITEM",
+            ]
+          ],
+        ]
       }
       let current = item.available[locationID] ?? 0
       if !ignoreCompare {
         guard let compare = q["compareQuantity"] as? Int else {
-          return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)", "compareQuantity"], "message": "compareQuantity is required unless ignoreCompareQuantity is true", "code": "COMPARE_QUANTITY_REQUIRED"]]]
+          return [
+            "inventoryAdjustmentGroup": NSNull(),
+            "userErrors": [
+              [
+                "field": ["input", "quantities", "\(i)", "compareQuantity"],
+                "message": "compareQuantity is required unless ignoreCompareQuantity is true",
+                "code": "COMPARE_QUANTITY_REQUIRED",
+              ]
+            ],
+          ]
         }
         guard compare == current else {
           s.staleCompares += 1
-          return ["inventoryAdjustmentGroup": NSNull(), "userErrors": [["field": ["input", "quantities", "\(i)", "compareQuantity"], "message": "The specified compare quantity does not match the current quantity", "code": "COMPARE_QUANTITY_STALE"]]]
+          return [
+            "inventoryAdjustmentGroup": NSNull(),
+            "userErrors": [
+              [
+                "field": ["input", "quantities", "\(i)", "compareQuantity"],
+                "message": "The specified compare quantity does not match the current quantity",
+                "code": "COMPARE_QUANTITY_STALE",
+              ]
+            ],
+          ]
         }
       }
       changes.append((item.sku, locationID, quantity, quantity - current))
     }
     for c in changes { s.items[c.sku]?.available[c.location] = c.quantity }
     s.inventorySets += 1
-    return ["inventoryAdjustmentGroup": [
-      "createdAt": SimTime.iso(Date().timeIntervalSince1970), "reason": input["reason"] ?? "correction",
-      "referenceDocumentUri": input["referenceDocumentUri"] ?? NSNull(),
-      "changes": changes.map { ["name": "available", "delta": $0.delta, "quantityAfterChange": $0.quantity] },
-    ], "userErrors": []]
+    return [
+      "inventoryAdjustmentGroup": [
+        "createdAt": SimTime.iso(Date().timeIntervalSince1970), "reason": input["reason"] ?? "correction",
+        "referenceDocumentUri": input["referenceDocumentUri"] ?? NSNull(),
+        "changes": changes.map { ["name": "available", "delta": $0.delta, "quantityAfterChange": $0.quantity] },
+      ], "userErrors": [],
+    ]
   }
 
   /// `webhookSubscriptionCreate(topic:, webhookSubscription:)` with its arguments resolved: the address in the field
@@ -412,15 +562,37 @@ public final class ShopifySimulator: Sendable {
     let sub = v["webhookSubscription"] as? [String: Any] ?? [:]
     let field = config.version >= config.webhookURISince ? "uri" : "callbackUrl"
     for other in ["uri", "callbackUrl"] where other != field && sub[other] != nil {
-      return ["errors": [["message": "Variable $sub of type WebhookSubscriptionInput! was provided invalid value for \(other) (Field is not defined on WebhookSubscriptionInput)",
-                          "extensions": ["code": "INVALID_VARIABLE"]]]]
+      return [
+        "errors": [
+          [
+            "message":
+              "Variable $sub of type WebhookSubscriptionInput! was provided invalid value for \(other) (Field is not defined on WebhookSubscriptionInput)",
+            "extensions": ["code": "INVALID_VARIABLE"],
+          ]
+        ]
+      ]
     }
     guard let uri = sub[field] as? String, uri.hasPrefix("http") else {
-      return ["data": ["webhookSubscriptionCreate": ["webhookSubscription": NSNull(), "userErrors": [["field": ["webhookSubscription", field], "message": "Address is invalid"]]]]]
+      return [
+        "data": [
+          "webhookSubscriptionCreate": [
+            "webhookSubscription": NSNull(),
+            "userErrors": [["field": ["webhookSubscription", field], "message": "Address is invalid"]],
+          ]
+        ]
+      ]
     }
     if !s.subscriptions.contains(where: { $0.topic == topic && $0.uri == uri }) { s.subscriptions.append((topic, uri)) }
     s.nextID += 1
-    return ["data": ["webhookSubscriptionCreate": ["webhookSubscription": ["id": "gid://shopify/WebhookSubscription/\(s.nextID)", "topic": v["topic"] ?? "", field: uri], "userErrors": []]]]
+    return [
+      "data": [
+        "webhookSubscriptionCreate": [
+          "webhookSubscription": [
+            "id": "gid://shopify/WebhookSubscription/\(s.nextID)", "topic": v["topic"] ?? "", field: uri,
+          ], "userErrors": [],
+        ]
+      ]
+    ]
   }
 
   // MARK: changes made from outside (sandbox control, tests)
@@ -434,12 +606,21 @@ public final class ShopifySimulator: Sendable {
       if let f = change["financial_status"] as? String { o.financialStatus = f.uppercased() }
       if let lines = change["refund"] as? [(sku: String, quantity: Int)] {
         s.nextID += 1
-        guard o.refund(lines, shipping: change["refund_shipping"] as? Bool == true, id: s.nextID, at: now) != nil else { return nil }
+        guard o.refund(lines, shipping: change["refund_shipping"] as? Bool == true, id: s.nextID, at: now) != nil else {
+          return nil
+        }
       }
-      if change["cancel"] as? Bool == true { o.cancelledAt = now; o.financialStatus = "VOIDED" }
+      if change["cancel"] as? Bool == true {
+        o.cancelledAt = now
+        o.financialStatus = "VOIDED"
+      }
       if change["fulfill"] as? Bool == true, o.fulfillments.isEmpty {
         s.nextID += 1
-        o.fulfillments = [.init(id: s.nextID, createdAt: now, lines: o.lines.map { ($0.id, $0.quantity) }, trackingNumber: "JD0146\(o.number)")]
+        o.fulfillments = [
+          .init(
+            id: s.nextID, createdAt: now, lines: o.lines.map { ($0.id, $0.quantity) },
+            trackingNumber: "JD0146\(o.number)")
+        ]
       }
       o.updatedAt = now
       s.orders[o.id] = o
@@ -460,9 +641,18 @@ public final class ShopifySimulator: Sendable {
     state.withLock { $0.items[sku]?.available[location] }
   }
 
-  public var stats: (requests: Int, throttled: Int, inventorySets: Int, staleCompares: Int, orders: Int, idempotencyKeys: Int,
-                     idempotentRepeats: Int) {
-    state.withLock { ($0.requests, $0.throttled, $0.inventorySets, $0.staleCompares, $0.orders.count, $0.idempotent.count, $0.idempotentRepeats) }
+  public var stats:
+    (
+      requests: Int, throttled: Int, inventorySets: Int, staleCompares: Int, orders: Int, idempotencyKeys: Int,
+      idempotentRepeats: Int
+    )
+  {
+    state.withLock {
+      (
+        $0.requests, $0.throttled, $0.inventorySets, $0.staleCompares, $0.orders.count, $0.idempotent.count,
+        $0.idempotentRepeats
+      )
+    }
   }
 
   /// Queries refused over the cost ceiling, the largest requested cost admitted by root field (`orders`,
@@ -486,7 +676,9 @@ public final class ShopifySimulator: Sendable {
   }
 
   /// Names of the orders that have been fulfilled.
-  public var fulfilledOrders: Set<String> { state.withLock { Set($0.orders.values.filter { !$0.fulfillments.isEmpty }.map(\.name)) } }
+  public var fulfilledOrders: Set<String> {
+    state.withLock { Set($0.orders.values.filter { !$0.fulfillments.isEmpty }.map(\.name)) }
+  }
 
   public var faultsInjected: Int { plan.injected.withLock { $0.values.reduce(0, +) } }
 
@@ -495,12 +687,16 @@ public final class ShopifySimulator: Sendable {
 
   /// A new order placed by a seeded customer (orders/create is delivered); answers its name (#number).
   @discardableResult
-  public func placeOrder(customer: SandboxSeed.Customer, lines: [SandboxSeed.Line], financialStatus: String = "PAID") -> String {
+  public func placeOrder(customer: SandboxSeed.Customer, lines: [SandboxSeed.Line], financialStatus: String = "PAID")
+    -> String
+  {
     let order = state.withLock { s -> ShopifyOrder in
       let number = (s.orders.values.map(\.number).max() ?? 1000) + 1
       let now = Date().timeIntervalSince1970.rounded(.down)
-      let id = Self.add(.init(number: number, customer: customer, lines: lines, createdAt: now, financialStatus: financialStatus,
-                              fulfilled: false, cancelled: false), to: &s)
+      let id = Self.add(
+        .init(
+          number: number, customer: customer, lines: lines, createdAt: now, financialStatus: financialStatus,
+          fulfilled: false, cancelled: false), to: &s)
       return s.orders[id]!
     }
     deliver(topic: "orders/create", order)
@@ -509,9 +705,12 @@ public final class ShopifySimulator: Sendable {
 
   /// The buyer with `email` as the store knows them from an earlier order, else a new one named after the address.
   func customer(email: String) -> SandboxSeed.Customer {
-    if let o = state.withLock({ $0.orders.values.first { $0.email.lowercased() == email.lowercased() } }) { return o.billing }
+    if let o = state.withLock({ $0.orders.values.first { $0.email.lowercased() == email.lowercased() } }) {
+      return o.billing
+    }
     let parts = email.split(separator: "@")[0].split(separator: ".").map(\.capitalized)
-    return SandboxSeed.Customer(first: parts.first ?? "Guest", last: parts.dropFirst().joined(separator: " "), email: email)
+    return SandboxSeed.Customer(
+      first: parts.first ?? "Guest", last: parts.dropFirst().joined(separator: " "), email: email)
   }
 
   /// Orders by state, subscriptions and inventory items, by a name a person reads.
@@ -522,7 +721,9 @@ public final class ShopifySimulator: Sendable {
         "orders": orders.count, "cancelled": orders.filter { $0.cancelledAt != nil }.count,
         "fulfilled": orders.filter { !$0.fulfillments.isEmpty }.count,
         "paid": orders.filter { $0.cancelledAt == nil && $0.financialStatus == "PAID" }.count,
-        "awaiting_payment": orders.filter { $0.cancelledAt == nil && ["PENDING", "PARTIALLY_PAID"].contains($0.financialStatus) }.count,
+        "awaiting_payment": orders.filter {
+          $0.cancelledAt == nil && ["PENDING", "PARTIALLY_PAID"].contains($0.financialStatus)
+        }.count,
         "inventory_items": s.items.count, "webhook_subscriptions": s.subscriptions.count,
       ]
     }
@@ -548,15 +749,20 @@ public final class ShopifySimulator: Sendable {
   /// The webhook delivery of `order` on `topic` as Shopify sends it: the REST resource, signed (base64
   /// HMAC-SHA256 of the body with the app's client secret), with a fresh webhook id.
   func delivery(topic: String, _ order: ShopifyOrder) -> (headers: [(String, String)], body: [UInt8])? {
-    guard let body = try? JSONSerialization.data(withJSONObject: order.restResource, options: [.sortedKeys]) else { return nil }
+    guard let body = try? JSONSerialization.data(withJSONObject: order.restResource, options: [.sortedKeys]) else {
+      return nil
+    }
     let bytes = Array(body)
     let signature = ByteCodecs.base64(Digest.hmac(.sha256, key: Array(config.clientSecret.utf8), data: bytes))
-    return ([
-      ("Content-Type", "application/json"), ("X-Shopify-Topic", topic), ("X-Shopify-Hmac-Sha256", signature),
-      ("X-Shopify-Shop-Domain", config.shopDomain), ("X-Shopify-API-Version", config.version),
-      ("X-Shopify-Webhook-Id", UUID().uuidString.lowercased()), ("X-Shopify-Event-Id", UUID().uuidString.lowercased()),
-      ("X-Shopify-Triggered-At", SimTime.iso(Date().timeIntervalSince1970)),
-    ], bytes)
+    return (
+      [
+        ("Content-Type", "application/json"), ("X-Shopify-Topic", topic), ("X-Shopify-Hmac-Sha256", signature),
+        ("X-Shopify-Shop-Domain", config.shopDomain), ("X-Shopify-API-Version", config.version),
+        ("X-Shopify-Webhook-Id", UUID().uuidString.lowercased()),
+        ("X-Shopify-Event-Id", UUID().uuidString.lowercased()),
+        ("X-Shopify-Triggered-At", SimTime.iso(Date().timeIntervalSince1970)),
+      ], bytes
+    )
   }
 
   /// The webhook delivery of order `name` (#1001) on `topic` in its current state, for a receiver in this process.

@@ -118,7 +118,8 @@ final class FaultPlan: Sendable {
 
 enum SimJSON {
   static func data(_ object: Any) -> Data {
-    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+      ?? Data("{}".utf8)
   }
 
   static func response(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
@@ -146,7 +147,9 @@ enum SimJSON {
     }
     var out: [String: String] = [:]
     for pair in text.split(separator: "&") {
-      let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+      let kv = pair.split(separator: "=", maxSplits: 1).map {
+        String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+      }
       if kv.count == 2 { out[kv[0]] = kv[1] }
     }
     return out
@@ -160,8 +163,9 @@ enum SimTime {
     var seconds = time_t(t.rounded(.down))
     var parts = tm()
     gmtime_r(&seconds, &parts)
-    return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                  Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+    return String(
+      format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
   }
 
   /// `YYYY-MM-DDTHH:MM:SS` with `Z` (fractions ignored), or a bare date.
@@ -217,15 +221,20 @@ final class IssuedTokens: Sendable {
 enum SandboxControl {
   static let header = "X-MLHost-Sandbox-Token"
 
-  static func route(_ router: Router<BasicRequestContext>, _ method: HTTPTypes.HTTPRequest.Method, _ path: RouterPath, token: String?,
-                    _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
+  static func route(
+    _ router: Router<BasicRequestContext>, _ method: HTTPTypes.HTTPRequest.Method, _ path: RouterPath, token: String?,
+    _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response
+  ) {
     guard let token else { return }
     let expected = Array(token.utf8)
     router.on(path, method: method) { request, context -> Response in
       let given = Array((request.headers[.init(header)!] ?? "").utf8)
-      let same = given.count == expected.count
+      let same =
+        given.count == expected.count
         && given.withUnsafeBytes { a in expected.withUnsafeBytes { b in Digest.constantTimeEqual(a, b) } }
-      guard same else { return SimJSON.response(["error": "the sandbox control token is missing or wrong"], status: .unauthorized) }
+      guard same else {
+        return SimJSON.response(["error": "the sandbox control token is missing or wrong"], status: .unauthorized)
+      }
       return try await handler(request, context)
     }
   }

@@ -23,15 +23,19 @@ extension WooCommerceSimulator {
   }
 
   /// The WordPress error envelope `{code, message, data: {status}}`.
-  static func wpError(_ code: String, _ message: String, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
-    SimJSON.response(["code": code, "message": message, "data": ["status": Int(status.code)]], status: status, headers: headers)
+  static func wpError(_ code: String, _ message: String, status: HTTPResponse.Status, headers: HTTPFields = [:])
+    -> Response
+  {
+    SimJSON.response(
+      ["code": code, "message": message, "data": ["status": Int(status.code)]], status: status, headers: headers)
   }
 
   static func unauthorized(_ code: String, _ message: String) -> Response {
     wpError(code, message, status: .unauthorized)
   }
 
-  static let basicRealm = "Basic realm=\"WooCommerce API. Use a consumer key in the username field and a consumer secret in the password field.\""
+  static let basicRealm =
+    "Basic realm=\"WooCommerce API. Use a consumer key in the username field and a consumer secret in the password field.\""
 
   /// The request's key, or the refusal WooCommerce answers.
   func authenticate(_ request: Request, query: [(String, String)]) -> WooAnswer<APIKey> {
@@ -43,7 +47,8 @@ extension WooCommerceSimulator {
         given = (k, s)
       } else if let h = request.headers[.authorization], h.hasPrefix("Basic "),
         let decoded = ByteCodecs.fromBase64(Array(h.dropFirst(6).utf8)).map({ String(decoding: $0, as: UTF8.self) }),
-        let colon = decoded.firstIndex(of: ":") {
+        let colon = decoded.firstIndex(of: ":")
+      {
         given = (String(decoded[..<colon]), String(decoded[decoded.index(after: colon)...]))
       }
       // An unknown key (or none) continues as anonymous and fails the endpoint's permission check.
@@ -51,8 +56,10 @@ extension WooCommerceSimulator {
         return .refused(Self.unauthorized("woocommerce_rest_cannot_view", "Sorry, you cannot list resources."))
       }
       guard key.secret == given.1 else {
-        return .refused(Self.wpError("woocommerce_rest_authentication_error", "Consumer secret is invalid.", status: .unauthorized,
-                                     headers: [.wwwAuthenticate: Self.basicRealm]))
+        return .refused(
+          Self.wpError(
+            "woocommerce_rest_authentication_error", "Consumer secret is invalid.", status: .unauthorized,
+            headers: [.wwwAuthenticate: Self.basicRealm]))
       }
       return .ok(key)
     }
@@ -60,20 +67,27 @@ extension WooCommerceSimulator {
   }
 
   private func oauth(_ request: Request, q: [String: String], query: [(String, String)]) -> WooAnswer<APIKey> {
-    let required = ["oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method"]
+    let required = [
+      "oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method",
+    ]
     let missing = required.filter { q[$0] == nil }
     guard missing.isEmpty else {
-      return .refused(Self.unauthorized("woocommerce_rest_authentication_missing_parameter",
-                                        "Missing OAuth parameter(s) \(missing.joined(separator: ", "))"))
+      return .refused(
+        Self.unauthorized(
+          "woocommerce_rest_authentication_missing_parameter",
+          "Missing OAuth parameter(s) \(missing.joined(separator: ", "))"))
     }
     guard let key = keys.first(where: { $0.key == q["oauth_consumer_key"] }) else {
       return .refused(Self.unauthorized("woocommerce_rest_authentication_error", "Consumer key is invalid."))
     }
     let method = q["oauth_signature_method"]!
     guard method == "HMAC-SHA1" || method == "HMAC-SHA256" else {
-      return .refused(Self.unauthorized("woocommerce_rest_authentication_error", "Invalid signature - signature method is invalid."))
+      return .refused(
+        Self.unauthorized("woocommerce_rest_authentication_error", "Invalid signature - signature method is invalid."))
     }
-    let encoded: [(String, String)] = query.filter { $0.0 != "oauth_signature" }.map { (Self.rawurlencode($0.0), Self.rawurlencode($0.1)) }
+    let encoded: [(String, String)] = query.filter { $0.0 != "oauth_signature" }.map {
+      (Self.rawurlencode($0.0), Self.rawurlencode($0.1))
+    }
     let params = encoded.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
     // RFC 5849 §3.4.1: each pair encoded, joined with &, the whole encoded again (WooCommerce encodes each
     // `k=v` and joins with %26, which is the same).
@@ -85,7 +99,9 @@ extension WooCommerceSimulator {
     guard let given = ByteCodecs.fromBase64(Array(q["oauth_signature"]!.utf8)),
       given.withUnsafeBytes({ a in mac.withUnsafeBytes { b in Digest.constantTimeEqual(a, b) } })
     else {
-      return .refused(Self.unauthorized("woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match."))
+      return .refused(
+        Self.unauthorized(
+          "woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match."))
     }
     let now = Date().timeIntervalSince1970
     guard let stamp = Double(q["oauth_timestamp"]!), abs(now - stamp) <= 15 * 60 else {
@@ -99,7 +115,8 @@ extension WooCommerceSimulator {
       return true
     }
     guard fresh else {
-      return .refused(Self.unauthorized("woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used."))
+      return .refused(
+        Self.unauthorized("woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used."))
     }
     return .ok(key)
   }
@@ -108,10 +125,12 @@ extension WooCommerceSimulator {
   static func permitted(_ key: APIKey, method: HTTPRequest.Method) -> Response? {
     let reading = method == .get || method == .head
     if reading && key.permissions == "write" {
-      return unauthorized("woocommerce_rest_authentication_error", "The API key provided does not have read permissions.")
+      return unauthorized(
+        "woocommerce_rest_authentication_error", "The API key provided does not have read permissions.")
     }
     if !reading && key.permissions == "read" {
-      return unauthorized("woocommerce_rest_authentication_error", "The API key provided does not have write permissions.")
+      return unauthorized(
+        "woocommerce_rest_authentication_error", "The API key provided does not have write permissions.")
     }
     return nil
   }
@@ -121,7 +140,8 @@ extension WooCommerceSimulator {
     var out = ""
     for b in s.utf8 {
       switch b {
-      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"),
         UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
         out.unicodeScalars.append(Unicode.Scalar(b))
       default:

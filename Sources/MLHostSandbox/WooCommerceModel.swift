@@ -18,7 +18,9 @@ struct WooOrder: Sendable {
     var quantity: Int
     var price: ExactDecimal
     var taxes: [Tax]
-    var total: ExactDecimal { (try? price.multiplied(by: ExactDecimal(Int64(quantity))).rounded(scale: 2, .halfUp)) ?? price }
+    var total: ExactDecimal {
+      (try? price.multiplied(by: ExactDecimal(Int64(quantity))).rounded(scale: 2, .halfUp)) ?? price
+    }
     var tax: ExactDecimal { WooOrder.sum(taxes.map(\.amount)) }
   }
 
@@ -62,7 +64,9 @@ struct WooOrder: Sendable {
   var cartTax: ExactDecimal { Self.sum(lines.map(\.tax) + fees.map(\.tax)) }
   var shippingTax: ExactDecimal { Self.sum(shippingTaxes.map(\.amount)) }
   var totalTax: ExactDecimal { Self.sum([cartTax, shippingTax]) }
-  var total: ExactDecimal { Self.sum(lines.map(\.total) + fees.map(\.amount) + [shipping ?? ExactDecimal(0), totalTax]) }
+  var total: ExactDecimal {
+    Self.sum(lines.map(\.total) + fees.map(\.amount) + [shipping ?? ExactDecimal(0), totalTax])
+  }
 
   /// The store's tax rates by id: German VAT, and Texas's and Austin's sales taxes (8.25 % together).
   static let rates: [Int: (code: String, label: String, percent: String)] = [
@@ -74,8 +78,10 @@ struct WooOrder: Sendable {
   static func taxes(on amount: ExactDecimal, rate: ExactDecimal, us: Bool) -> [Tax] {
     let ids = us ? [3, 4] : [rate == dec("0.07") ? 2 : 1]
     return ids.map { id in
-      let fraction = (try? ExactDecimal(rates[id]!.percent)!.divided(by: ExactDecimal(100), scale: 6, .halfEven)) ?? ExactDecimal(0)
-      return Tax(rateID: id, amount: (try? amount.multiplied(by: fraction).rounded(scale: 2, .halfUp)) ?? ExactDecimal(0))
+      let fraction =
+        (try? ExactDecimal(rates[id]!.percent)!.divided(by: ExactDecimal(100), scale: 6, .halfEven)) ?? ExactDecimal(0)
+      return Tax(
+        rateID: id, amount: (try? amount.multiplied(by: fraction).rounded(scale: 2, .halfUp)) ?? ExactDecimal(0))
     }
   }
 
@@ -85,7 +91,8 @@ struct WooOrder: Sendable {
 
   func address(email: Bool) -> [String: Any] {
     var a: [String: Any] = [
-      "first_name": billing.first, "last_name": billing.last, "company": "", "address_1": country == "US" ? "500 Congress Ave" : "Hauptstr. 1",
+      "first_name": billing.first, "last_name": billing.last, "company": "",
+      "address_1": country == "US" ? "500 Congress Ave" : "Hauptstr. 1",
       "address_2": "", "city": country == "US" ? "Austin" : "Berlin", "state": country == "US" ? "TX" : "",
       "postcode": country == "US" ? "78701" : "10115", "country": country, "phone": "",
     ]
@@ -99,23 +106,33 @@ struct WooOrder: Sendable {
       let r = Self.rates[id]!
       let lineTax = Self.sum((lines.flatMap(\.taxes) + fees.flatMap(\.taxes)).filter { $0.rateID == id }.map(\.amount))
       let shipTax = Self.sum(shippingTaxes.filter { $0.rateID == id }.map(\.amount))
-      return ["id": 300 + id, "rate_code": r.code, "rate_id": id, "label": r.label, "compound": false,
-              "tax_total": Self.text(lineTax), "shipping_tax_total": Self.text(shipTax),
-              "rate_percent": NSDecimalNumber(string: r.percent), "meta_data": [Any]()]
+      return [
+        "id": 300 + id, "rate_code": r.code, "rate_id": id, "label": r.label, "compound": false,
+        "tax_total": Self.text(lineTax), "shipping_tax_total": Self.text(shipTax),
+        "rate_percent": NSDecimalNumber(string: r.percent), "meta_data": [Any](),
+      ]
     }
-    func taxList(_ ts: [Tax]) -> [[String: Any]] { ts.map { ["id": $0.rateID, "total": Self.text($0.amount), "subtotal": Self.text($0.amount)] } }
+    func taxList(_ ts: [Tax]) -> [[String: Any]] {
+      ts.map { ["id": $0.rateID, "total": Self.text($0.amount), "subtotal": Self.text($0.amount)] }
+    }
     let items: [[String: Any]] = lines.map { l in
-      ["id": l.id, "name": l.name, "product_id": l.productID, "variation_id": 0, "quantity": l.quantity, "tax_class": "",
-       "subtotal": Self.text(l.total), "subtotal_tax": Self.text(l.tax), "total": Self.text(l.total), "total_tax": Self.text(l.tax),
-       "taxes": taxList(l.taxes), "meta_data": [Any](), "sku": l.sku ?? NSNull(),
-       "price": NSDecimalNumber(string: l.price.description), "parent_name": NSNull()]
+      [
+        "id": l.id, "name": l.name, "product_id": l.productID, "variation_id": 0, "quantity": l.quantity,
+        "tax_class": "",
+        "subtotal": Self.text(l.total), "subtotal_tax": Self.text(l.tax), "total": Self.text(l.total),
+        "total_tax": Self.text(l.tax),
+        "taxes": taxList(l.taxes), "meta_data": [Any](), "sku": l.sku ?? NSNull(),
+        "price": NSDecimalNumber(string: l.price.description), "parent_name": NSNull(),
+      ]
     }
     var shippingLines: [[String: Any]] = []
     if let shipping {
       // As the facts' example has it: the shipping line's own `taxes` is empty, and its rate is only told by the tax
       // lines' `shipping_tax_total`.
-      shippingLines.append(["id": id * 100 + 99, "method_title": "Flat rate", "method_id": "flat_rate", "total": Self.text(shipping),
-                            "total_tax": Self.text(shippingTax), "taxes": [Any]()])
+      shippingLines.append([
+        "id": id * 100 + 99, "method_title": "Flat rate", "method_id": "flat_rate", "total": Self.text(shipping),
+        "total_tax": Self.text(shippingTax), "taxes": [Any](),
+      ])
     }
     return [
       "id": id, "parent_id": 0, "number": "\(id)", "order_key": orderKey, "created_via": "checkout", "version": "9.5.1",
@@ -126,17 +143,27 @@ struct WooOrder: Sendable {
       "shipping_tax": Self.text(shippingTax), "cart_tax": Self.text(cartTax), "total": Self.text(total),
       "total_tax": Self.text(totalTax), "prices_include_tax": false, "customer_id": customerID, "customer_note": "",
       "billing": address(email: true), "shipping": address(email: false),
-      "payment_method": "stripe", "payment_method_title": "Credit card", "transaction_id": paid == nil ? "" : "pi_\(orderKey.suffix(10))",
+      "payment_method": "stripe", "payment_method_title": "Credit card",
+      "transaction_id": paid == nil ? "" : "pi_\(orderKey.suffix(10))",
       "date_paid": paid.map { Self.local($0, offset) } ?? NSNull(), "date_paid_gmt": paid.map(Self.gmt) ?? NSNull(),
-      "date_completed": completed.map { Self.local($0, offset) } ?? NSNull(), "date_completed_gmt": completed.map(Self.gmt) ?? NSNull(),
-      "meta_data": meta.enumerated().map { ["id": 9000 + $0.offset, "key": $0.element.key, "value": $0.element.value] },
-      "line_items": items, "tax_lines": taxLines, "shipping_lines": shippingLines, "fee_lines": fees.map { f -> [String: Any] in
-        ["id": f.id, "name": f.name, "tax_class": "", "tax_status": "taxable", "amount": Self.text(f.amount), "total": Self.text(f.amount),
-         "total_tax": Self.text(f.tax), "taxes": taxList(f.taxes), "meta_data": [Any]()]
+      "date_completed": completed.map { Self.local($0, offset) } ?? NSNull(),
+      "date_completed_gmt": completed.map(Self.gmt) ?? NSNull(),
+      "meta_data": meta.enumerated().map {
+        ["id": 9000 + $0.offset, "key": $0.element.key, "value": $0.element.value]
+      },
+      "line_items": items, "tax_lines": taxLines, "shipping_lines": shippingLines,
+      "fee_lines": fees.map { f -> [String: Any] in
+        [
+          "id": f.id, "name": f.name, "tax_class": "", "tax_status": "taxable", "amount": Self.text(f.amount),
+          "total": Self.text(f.amount),
+          "total_tax": Self.text(f.tax), "taxes": taxList(f.taxes), "meta_data": [Any](),
+        ]
       }, "coupon_lines": [Any](),
       // WooCommerce itself sends a refund's total negative; the facts do not fix its sign, so odd orders send it
       // unsigned and a client must take the amount either way.
-      "refunds": refunds.map { ["id": $0.id, "reason": $0.reason, "total": (id % 2 == 0 ? "-" : "") + Self.text($0.total)] },
+      "refunds": refunds.map {
+        ["id": $0.id, "reason": $0.reason, "total": (id % 2 == 0 ? "-" : "") + Self.text($0.total)]
+      },
     ]
   }
 }
@@ -151,11 +178,15 @@ struct WooCustomer: Sendable {
   var modified: Double
 
   func json(offset: Int) -> [String: Any] {
-    let billing: [String: Any] = ["first_name": first, "last_name": last, "company": "", "email": email, "country": "DE"]
-    return ["id": id, "email": email, "first_name": first, "last_name": last, "role": "customer", "username": email,
-            "date_created": WooOrder.local(created, offset), "date_created_gmt": WooOrder.gmt(created),
-            "date_modified": WooOrder.local(modified, offset), "date_modified_gmt": WooOrder.gmt(modified),
-            "billing": billing, "shipping": billing, "is_paying_customer": true, "meta_data": [Any]()]
+    let billing: [String: Any] = [
+      "first_name": first, "last_name": last, "company": "", "email": email, "country": "DE",
+    ]
+    return [
+      "id": id, "email": email, "first_name": first, "last_name": last, "role": "customer", "username": email,
+      "date_created": WooOrder.local(created, offset), "date_created_gmt": WooOrder.gmt(created),
+      "date_modified": WooOrder.local(modified, offset), "date_modified_gmt": WooOrder.gmt(modified),
+      "billing": billing, "shipping": billing, "is_paying_customer": true, "meta_data": [Any](),
+    ]
   }
 }
 
@@ -176,9 +207,12 @@ extension WooOrder {
   init(seed o: SandboxSeed.Order, productIDs: [String: Int], customerIDs: [String: Int]) {
     let us = o.usSalesTax
     let lines = o.lines.enumerated().map { i, l -> Line in
-      let total = (try? l.product.price.multiplied(by: ExactDecimal(Int64(l.quantity))).rounded(scale: 2, .halfUp)) ?? l.product.price
-      return Line(id: o.number * 100 + i, productID: productIDs[l.product.sku] ?? 0, sku: l.product.sku, name: l.product.name,
-                  quantity: l.quantity, price: l.product.price, taxes: Self.taxes(on: total, rate: l.product.taxRate, us: us))
+      let total =
+        (try? l.product.price.multiplied(by: ExactDecimal(Int64(l.quantity))).rounded(scale: 2, .halfUp))
+        ?? l.product.price
+      return Line(
+        id: o.number * 100 + i, productID: productIDs[l.product.sku] ?? 0, sku: l.product.sku, name: l.product.name,
+        quantity: l.quantity, price: l.product.price, taxes: Self.taxes(on: total, rate: l.product.taxRate, us: us))
     }
     let status = Self.status(o)
     // Awkward on purpose: one known customer's billing email is typed in capitals, which the X3 lookup must not mind.

@@ -19,14 +19,19 @@ extension WooCommerceSimulator {
     let status = fields["status"] as? String ?? "publish"
     if !["draft", "pending", "private", "publish", "future"].contains(status) { invalid.append("status") }
     guard invalid.isEmpty else {
-      return SimJSON.response(["code": "rest_invalid_param", "message": "Invalid parameter(s): \(invalid.joined(separator: ", "))",
-                               "data": ["status": 400, "params": Dictionary(uniqueKeysWithValues: invalid.map { ($0, "invalid") })]],
-                              status: .badRequest)
+      return SimJSON.response(
+        [
+          "code": "rest_invalid_param", "message": "Invalid parameter(s): \(invalid.joined(separator: ", "))",
+          "data": ["status": 400, "params": Dictionary(uniqueKeysWithValues: invalid.map { ($0, "invalid") })],
+        ],
+        status: .badRequest)
     }
     let price: ExactDecimal
     switch priceText ?? "" {
     case .some(let text) where !text.isEmpty:
-      guard let p = ExactDecimal(text) else { return Self.wpError("rest_invalid_param", "Invalid parameter(s): regular_price", status: .badRequest) }
+      guard let p = ExactDecimal(text) else {
+        return Self.wpError("rest_invalid_param", "Invalid parameter(s): regular_price", status: .badRequest)
+      }
       price = p
     default: price = ExactDecimal(0)
     }
@@ -34,8 +39,9 @@ extension WooCommerceSimulator {
     let created: [String: Any]? = lock.withLock {
       if !sku.isEmpty, products.values.contains(where: { $0.sku.lowercased() == sku.lowercased() }) { return nil }
       nextID += 1
-      products[nextID] = SandboxSeed.Product(sku: sku, name: fields["name"] as? String ?? "Product", price: price, productClass: "GOODS",
-                                             taxRate: ExactDecimal("0.19")!, taxTitle: "MwSt 19%", x3Item: nil)
+      products[nextID] = SandboxSeed.Product(
+        sku: sku, name: fields["name"] as? String ?? "Product", price: price, productClass: "GOODS",
+        taxRate: ExactDecimal("0.19")!, taxTitle: "MwSt 19%", x3Item: nil)
       productStatus[nextID] = status
       return productJSON(nextID, products[nextID]!)
     }

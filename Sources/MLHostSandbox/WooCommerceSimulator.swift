@@ -58,7 +58,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   var blocked: Set<String> = []
   /// How deliveries reach their URL; by default an HTTP POST. A host in the same process (the case runner) takes
   /// them directly. Answers the status, or nil when nothing answered.
-  public var transport: @Sendable (_ url: String, _ headers: [(String, String)], _ body: [UInt8]) async -> Int? = { url, headers, body in
+  public var transport: @Sendable (_ url: String, _ headers: [(String, String)], _ body: [UInt8]) async -> Int? = {
+    url, headers, body in
     var request = MLHostSystems.HTTPRequest(method: "POST", url: url, body: body)
     request.headers = headers
     request.timeout = 60
@@ -69,8 +70,10 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   public init(config: Config = Config(), seed: SandboxSeed) {
     self.config = config
     plan = FaultPlan(config.faults, kinds: Self.faultKinds)
-    keys = [APIKey(key: config.consumerKey, secret: config.consumerSecret, permissions: "read_write"),
-            APIKey(key: config.readOnlyKey, secret: config.readOnlySecret, permissions: "read")]
+    keys = [
+      APIKey(key: config.consumerKey, secret: config.consumerSecret, permissions: "read_write"),
+      APIKey(key: config.readOnlyKey, secret: config.readOnlySecret, permissions: "read"),
+    ]
     var productIDs: [String: Int] = [:]
     for (i, p) in seed.products.enumerated() {
       products[93 + i * 2] = p
@@ -79,7 +82,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     var customerIDs: [String: Int] = [:]
     let start = Date().timeIntervalSince1970 - 30 * 86_400
     for (i, c) in seed.customers.enumerated() {
-      customers[12 + i] = WooCustomer(id: 12 + i, email: c.email, first: c.first, last: c.last, created: start, modified: start)
+      customers[12 + i] = WooCustomer(
+        id: 12 + i, email: c.email, first: c.first, last: c.last, created: start, modified: start)
       customerIDs[c.email.lowercased()] = 12 + i
     }
     for o in seed.orders { orders[o.number] = WooOrder(seed: o, productIDs: productIDs, customerIDs: customerIDs) }
@@ -130,13 +134,19 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     }
     let fault = plan.draw(target)
     switch fault {
-    case .tooMany?: return Self.wpError("too_many_requests", "Too Many Requests", status: .tooManyRequests, headers: [.retryAfter: "1"])
+    case .tooMany?:
+      return Self.wpError(
+        "too_many_requests", "Too Many Requests", status: .tooManyRequests, headers: [.retryAfter: "1"])
     case .unavailable?: return Self.wpError("service_unavailable", "Service Unavailable", status: .serviceUnavailable)
-    case .serverError?: return Self.wpError("internal_server_error", "There has been a critical error on this website.", status: .internalServerError)
+    case .serverError?:
+      return Self.wpError(
+        "internal_server_error", "There has been a critical error on this website.", status: .internalServerError)
     default: break
     }
     var request = request
-    let body = request.method == .get || request.method == .delete ? Data() : Data(buffer: try await request.collectBody(upTo: 1 << 22))
+    let body =
+      request.method == .get || request.method == .delete
+      ? Data() : Data(buffer: try await request.collectBody(upTo: 1 << 22))
     let q = Dictionary(query, uniquingKeysWith: { a, _ in a })
     let answer: Response
     switch (resource, id) {
@@ -156,12 +166,14 @@ public final class WooCommerceSimulator: @unchecked Sendable {
       answer = SimJSON.response(p)
     case ("webhooks", _): answer = await webhookAPI(request.method, id: id, q: q, body: body)
     default:
-      answer = Self.wpError("rest_no_route", "No route was found matching the URL and request method.", status: .notFound)
+      answer = Self.wpError(
+        "rest_no_route", "No route was found matching the URL and request method.", status: .notFound)
     }
     switch fault {
     case .badGateway?: return Self.wpError("bad_gateway", "Bad Gateway", status: .badGateway)
     case .serverErrorAfterCommit?:
-      return Self.wpError("internal_server_error", "There has been a critical error on this website.", status: .internalServerError)
+      return Self.wpError(
+        "internal_server_error", "There has been a critical error on this website.", status: .internalServerError)
     case .slow?: await plan.holdSlow()
     default: break
     }
@@ -179,13 +191,21 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     }
     let perPage = Int(q["per_page"] ?? "10") ?? -1
     guard (1...100).contains(perPage) else {
-      return SimJSON.response(["code": "rest_invalid_param", "message": "Invalid parameter(s): per_page",
-                               "data": ["status": 400, "params": ["per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"]]],
-                              status: .badRequest)
+      return SimJSON.response(
+        [
+          "code": "rest_invalid_param", "message": "Invalid parameter(s): per_page",
+          "data": [
+            "status": 400, "params": ["per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"],
+          ],
+        ],
+        status: .badRequest)
     }
     guard let page = Int(q["page"] ?? "1"), page >= 1 else {
-      return SimJSON.response(["code": "rest_invalid_param", "message": "Invalid parameter(s): page",
-                               "data": ["status": 400, "params": ["page": "page must be greater than or equal to 1"]]], status: .badRequest)
+      return SimJSON.response(
+        [
+          "code": "rest_invalid_param", "message": "Invalid parameter(s): page",
+          "data": ["status": 400, "params": ["page": "page must be greater than or equal to 1"]],
+        ], status: .badRequest)
     }
     let pages = (all.count + perPage - 1) / perPage
     let slice = Array(all.dropFirst((page - 1) * perPage).prefix(perPage))
@@ -196,7 +216,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     let base = "\(homeURL)/wp-json/wc/v3/\(path)"
     func link(_ n: Int, _ rel: String) -> String {
       let others = q.filter { $0.key != "page" && !$0.key.hasPrefix("oauth_") }.sorted { $0.key < $1.key }
-      let text = (others.map { "\(Self.rawurlencode($0.key))=\(Self.rawurlencode($0.value))" } + ["page=\(n)"]).joined(separator: "&")
+      let text = (others.map { "\(Self.rawurlencode($0.key))=\(Self.rawurlencode($0.value))" } + ["page=\(n)"]).joined(
+        separator: "&")
       return "<\(base)?\(text)>; rel=\"\(rel)\""
     }
     if page > 1 { links.append(link(page - 1, "prev")) }
@@ -222,8 +243,11 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   }
 
   func invalidDate(_ name: String) -> Response {
-    SimJSON.response(["code": "rest_invalid_param", "message": "Invalid parameter(s): \(name)",
-                      "data": ["status": 400, "params": [name: "Invalid date."]]], status: .badRequest)
+    SimJSON.response(
+      [
+        "code": "rest_invalid_param", "message": "Invalid parameter(s): \(name)",
+        "data": ["status": 400, "params": [name: "Invalid date."]],
+      ], status: .badRequest)
   }
 
   private func orderRows(_ q: [String: String]) -> WooAnswer<[[String: Any]]> {
@@ -241,19 +265,23 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     let statuses = (q["status"] ?? "any").split(separator: ",").map(String.init)
     let ascending = (q["order"] ?? "desc") == "asc"
     let offset = config.utcOffset
-    return .ok(lock.withLock {
-      var rows = orders.values.filter { o in
-        (bounds["after"].map { o.created > $0 } ?? true) && (bounds["before"].map { o.created < $0 } ?? true)
-          && (bounds["modified_after"].map { o.modified > $0 } ?? true) && (bounds["modified_before"].map { o.modified < $0 } ?? true)
-          && (statuses.contains("any") || statuses.contains(o.status))
-      }
-      rows.sort { a, b in
-        let (x, y) = orderBy == "modified" ? (a.modified, b.modified) : orderBy == "id" ? (Double(a.id), Double(b.id)) : (a.created, b.created)
-        if x != y { return ascending ? x < y : x > y }
-        return ascending ? a.id < b.id : a.id > b.id
-      }
-      return rows.map { $0.json(offset: offset) }
-    })
+    return .ok(
+      lock.withLock {
+        var rows = orders.values.filter { o in
+          (bounds["after"].map { o.created > $0 } ?? true) && (bounds["before"].map { o.created < $0 } ?? true)
+            && (bounds["modified_after"].map { o.modified > $0 } ?? true)
+            && (bounds["modified_before"].map { o.modified < $0 } ?? true)
+            && (statuses.contains("any") || statuses.contains(o.status))
+        }
+        rows.sort { a, b in
+          let (x, y) =
+            orderBy == "modified"
+            ? (a.modified, b.modified) : orderBy == "id" ? (Double(a.id), Double(b.id)) : (a.created, b.created)
+          if x != y { return ascending ? x < y : x > y }
+          return ascending ? a.id < b.id : a.id > b.id
+        }
+        return rows.map { $0.json(offset: offset) }
+      })
   }
 
   private func orderAnswer(_ id: String) -> Response {
@@ -264,8 +292,10 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   }
 
   /// Statuses an order can be given (WooCommerce's core ones and the two a shipment-tracking plugin adds).
-  static let statuses: Set<String> = ["pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
-                                      "shipped", "delivered"]
+  static let statuses: Set<String> = [
+    "pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
+    "shipped", "delivered",
+  ]
 
   /// `POST /orders/batch` (`{create, update, delete}`, at most 100 items together): each update is applied as one
   /// order update and answered in `update[]` — the order, or `{id, error}` — with 200 whatever the items met.
@@ -276,13 +306,19 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     }
     let items = ["create", "update", "delete"].map { (batch[$0] as? [Any])?.count ?? 0 }.reduce(0, +)
     guard items <= 100 else {
-      return Self.wpError("woocommerce_rest_request_entity_too_large", "Unable to accept more than 100 items for this request.",
-                          status: .contentTooLarge)
+      return Self.wpError(
+        "woocommerce_rest_request_entity_too_large", "Unable to accept more than 100 items for this request.",
+        status: .contentTooLarge)
     }
     var out: [String: Any] = [:]
     for action in ["create", "delete"] {
       guard let list = batch[action] as? [Any], !list.isEmpty else { continue }
-      out[action] = list.map { _ in ["id": 0, "error": ["code": "woocommerce_rest_cannot_\(action)", "message": "Not simulated.", "data": ["status": 400]]] }
+      out[action] = list.map { _ in
+        [
+          "id": 0,
+          "error": ["code": "woocommerce_rest_cannot_\(action)", "message": "Not simulated.", "data": ["status": 400]],
+        ]
+      }
     }
     if let list = batch["update"] as? [Any] {
       out["update"] = list.map { item -> Any in
@@ -290,7 +326,8 @@ public final class WooCommerceSimulator: @unchecked Sendable {
         let id = change["id"].map { "\($0)" } ?? ""
         switch updateOrder(id, change) {
         case .success(let json): return json
-        case .failure(let e): return ["id": Int(id) ?? 0, "error": ["code": e.code, "message": e.message, "data": ["status": e.status]]]
+        case .failure(let e):
+          return ["id": Int(id) ?? 0, "error": ["code": e.code, "message": e.message, "data": ["status": e.status]]]
         }
       }
     }
@@ -314,7 +351,9 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     }
     var meta: [(String, String)] = []
     for m in change["meta_data"] as? [[String: Any]] ?? [] {
-      guard let k = m["key"] as? String else { return .failure(ItemError(code: "rest_invalid_param", message: "Invalid parameter(s): meta_data", status: 400)) }
+      guard let k = m["key"] as? String else {
+        return .failure(ItemError(code: "rest_invalid_param", message: "Invalid parameter(s): meta_data", status: 400))
+      }
       meta.append((k, "\(m["value"] ?? "")"))
     }
     let updated = lock.withLock { () -> WooOrder in
@@ -336,33 +375,43 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   private func customerRows(_ q: [String: String]) -> WooAnswer<[[String: Any]]> {
     let email = q["email"]?.lowercased()
     let offset = config.utcOffset
-    return .ok(lock.withLock {
-      customers.values.filter { c in email.map { c.email.lowercased() == $0 } ?? true }.sorted { $0.id < $1.id }.map { $0.json(offset: offset) }
-    })
+    return .ok(
+      lock.withLock {
+        customers.values.filter { c in email.map { c.email.lowercased() == $0 } ?? true }.sorted { $0.id < $1.id }.map {
+          $0.json(offset: offset)
+        }
+      })
   }
 
   /// `POST /customers`: one account per email (WooCommerce refuses a second, whatever the case).
   private func createCustomer(_ body: Data) -> Response {
-    guard let fields = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any], let email = fields["email"] as? String,
+    guard let fields = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+      let email = fields["email"] as? String,
       email.contains("@")
     else {
-      return SimJSON.response(["code": "rest_missing_callback_param", "message": "Missing parameter(s): email",
-                               "data": ["status": 400, "params": ["email"]]], status: .badRequest)
+      return SimJSON.response(
+        [
+          "code": "rest_missing_callback_param", "message": "Missing parameter(s): email",
+          "data": ["status": 400, "params": ["email"]],
+        ], status: .badRequest)
     }
     let now = Date().timeIntervalSince1970.rounded(.down)
     let created: WooCustomer? = lock.withLock {
       guard !customers.values.contains(where: { $0.email.lowercased() == email.lowercased() }) else { return nil }
       nextID += 1
-      let c = WooCustomer(id: nextID, email: email, first: fields["first_name"] as? String ?? "", last: fields["last_name"] as? String ?? "",
-                          created: now, modified: now)
+      let c = WooCustomer(
+        id: nextID, email: email, first: fields["first_name"] as? String ?? "",
+        last: fields["last_name"] as? String ?? "",
+        created: now, modified: now)
       customers[c.id] = c
       return c
     }
     guard let created else {
       count("duplicate_emails")
-      return Self.wpError("registration-error-email-exists",
-                          "An account is already registered with your email address. <a href=\"#\" class=\"showlogin\">Please log in.</a>",
-                          status: .badRequest)
+      return Self.wpError(
+        "registration-error-email-exists",
+        "An account is already registered with your email address. <a href=\"#\" class=\"showlogin\">Please log in.</a>",
+        status: .badRequest)
     }
     let json = created.json(offset: config.utcOffset)
     fire("customer.created", json)
@@ -370,13 +419,20 @@ public final class WooCommerceSimulator: @unchecked Sendable {
   }
 
   private func productRows(_ q: [String: String]) -> WooAnswer<[[String: Any]]> {
-    .ok(lock.withLock {
-      products.filter { q["sku"] == nil || $0.value.sku == q["sku"] }.sorted { $0.key < $1.key }.map { productJSON($0.key, $0.value) }
-    })
+    .ok(
+      lock.withLock {
+        products.filter { q["sku"] == nil || $0.value.sku == q["sku"] }.sorted { $0.key < $1.key }.map {
+          productJSON($0.key, $0.value)
+        }
+      })
   }
 
   func productJSON(_ id: Int, _ p: SandboxSeed.Product) -> [String: Any] {
-    ["id": id, "name": p.name, "sku": p.sku, "type": "simple", "status": productStatus[id] ?? "publish", "price": WooOrder.text(p.price),
-     "regular_price": WooOrder.text(p.price), "manage_stock": true, "stock_quantity": 100, "tax_class": p.taxRate == dec("0.07") ? "reduced-rate" : ""]
+    [
+      "id": id, "name": p.name, "sku": p.sku, "type": "simple", "status": productStatus[id] ?? "publish",
+      "price": WooOrder.text(p.price),
+      "regular_price": WooOrder.text(p.price), "manage_stock": true, "stock_quantity": 100,
+      "tax_class": p.taxRate == dec("0.07") ? "reduced-rate" : "",
+    ]
   }
 }

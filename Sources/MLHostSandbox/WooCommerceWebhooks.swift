@@ -22,7 +22,8 @@ extension WooCommerceSimulator {
     func json(offset: Int, edit: Bool) -> [String: Any] {
       let parts = topic.split(separator: ".").map(String.init)
       var j: [String: Any] = [
-        "id": id, "name": name, "status": status, "topic": topic, "resource": parts.first ?? "", "event": parts.last ?? "",
+        "id": id, "name": name, "status": status, "topic": topic, "resource": parts.first ?? "",
+        "event": parts.last ?? "",
         "hooks": ["woocommerce_\(topic.replacingOccurrences(of: ".", with: "_"))"], "delivery_url": deliveryURL,
         "date_created": WooOrder.local(created, offset), "date_created_gmt": WooOrder.gmt(created),
         "date_modified": WooOrder.local(modified, offset), "date_modified_gmt": WooOrder.gmt(modified),
@@ -39,7 +40,8 @@ extension WooCommerceSimulator {
     guard parts.count == 2 else { return false }
     if parts[0] == "action" { return parts[1].hasPrefix("woocommerce_") || parts[1].hasPrefix("wc_") }
     guard ["coupon", "customer", "order", "product"].contains(parts[0]) else { return false }
-    return ["created", "updated", "deleted", "restored"].contains(parts[1]) || (parts[0] == "product" && parts[1] == "published")
+    return ["created", "updated", "deleted", "restored"].contains(parts[1])
+      || (parts[0] == "product" && parts[1] == "published")
   }
 
   func webhookAPI(_ method: HTTPRequest.Method, id: String?, q: [String: String], body: Data) async -> Response {
@@ -50,27 +52,34 @@ extension WooCommerceSimulator {
     case (.get, nil):
       let status = q["status"] ?? "all"
       let rows = lock.withLock {
-        webhooks.values.filter { status == "all" || $0.status == status }.sorted { $0.id < $1.id }.map { $0.json(offset: offset, edit: edit) }
+        webhooks.values.filter { status == "all" || $0.status == status }.sorted { $0.id < $1.id }.map {
+          $0.json(offset: offset, edit: edit)
+        }
       }
       return list(.ok(rows), q: q, path: "webhooks")
     case (.post, nil):
       guard let topic = fields["topic"] as? String, Self.validTopic(topic) else {
-        return Self.wpError("woocommerce_rest_shop_webhook_invalid_topic", "Webhook topic is required and must be valid.", status: .badRequest)
+        return Self.wpError(
+          "woocommerce_rest_shop_webhook_invalid_topic", "Webhook topic is required and must be valid.",
+          status: .badRequest)
       }
       guard let url = fields["delivery_url"] as? String, url.hasPrefix("http://") || url.hasPrefix("https://") else {
-        return Self.wpError("woocommerce_rest_shop_webhook_invalid_delivery_url",
-                            "Webhook delivery URL must be a valid URL starting with http:// or https://.", status: .badRequest)
+        return Self.wpError(
+          "woocommerce_rest_shop_webhook_invalid_delivery_url",
+          "Webhook delivery URL must be a valid URL starting with http:// or https://.", status: .badRequest)
       }
       if let s = fields["status"], !(s is String && Self.webhookStatuses.contains(s as! String)) {
-        return Self.wpError("woocommerce_rest_shop_webhook_invalid_status", "Webhook status must be valid.", status: .badRequest)
+        return Self.wpError(
+          "woocommerce_rest_shop_webhook_invalid_status", "Webhook status must be valid.", status: .badRequest)
       }
       let now = Date().timeIntervalSince1970
       let hook: Webhook = lock.withLock {
         nextID += 1
         let secret = fields["secret"] as? String ?? Digest.uuid4() + Digest.uuid4()
-        let w = Webhook(id: nextID, name: fields["name"] as? String ?? "Webhook created on \(WooOrder.gmt(now))",
-                        status: fields["status"] as? String ?? "active", topic: topic, deliveryURL: url, secret: secret,
-                        created: now, modified: now)
+        let w = Webhook(
+          id: nextID, name: fields["name"] as? String ?? "Webhook created on \(WooOrder.gmt(now))",
+          status: fields["status"] as? String ?? "active", topic: topic, deliveryURL: url, secret: secret,
+          created: now, modified: now)
         webhooks[w.id] = w
         counted["webhooks_created", default: 0] += 1
         return w
@@ -85,10 +94,13 @@ extension WooCommerceSimulator {
       return SimJSON.response(w.json(offset: offset, edit: edit))
     case (.put, let id?), (.patch, let id?), (.post, let id?):
       if let s = fields["status"], !(s is String && Self.webhookStatuses.contains(s as! String)) {
-        return Self.wpError("woocommerce_rest_shop_webhook_invalid_status", "Webhook status must be valid.", status: .badRequest)
+        return Self.wpError(
+          "woocommerce_rest_shop_webhook_invalid_status", "Webhook status must be valid.", status: .badRequest)
       }
       if let t = fields["topic"], !(t is String && Self.validTopic(t as! String)) {
-        return Self.wpError("woocommerce_rest_shop_webhook_invalid_topic", "Webhook topic is required and must be valid.", status: .badRequest)
+        return Self.wpError(
+          "woocommerce_rest_shop_webhook_invalid_topic", "Webhook topic is required and must be valid.",
+          status: .badRequest)
       }
       let updated: Webhook? = lock.withLock {
         guard let n = Int(id), var w = webhooks[n] else { return nil }
@@ -109,9 +121,12 @@ extension WooCommerceSimulator {
       return SimJSON.response(updated.json(offset: offset, edit: false))
     case (.delete, let id?):
       guard ["1", "true"].contains(q["force"] ?? "") else {
-        return Self.wpError("woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.", status: .notImplemented)
+        return Self.wpError(
+          "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.", status: .notImplemented)
       }
-      guard let gone = Int(id).flatMap({ n in lock.withLock { webhooks.removeValue(forKey: n) } }) else { return Self.invalidWebhook() }
+      guard let gone = Int(id).flatMap({ n in lock.withLock { webhooks.removeValue(forKey: n) } }) else {
+        return Self.invalidWebhook()
+      }
       return SimJSON.response(gone.json(offset: offset, edit: false))
     default:
       return Self.wpError("rest_no_route", "No route was found matching the URL and request method.", status: .notFound)
@@ -128,8 +143,9 @@ extension WooCommerceSimulator {
   private func ping(_ hook: Webhook) async {
     lock.withLock { inFlight += 1 }
     defer { lock.withLock { inFlight -= 1 } }
-    let status = await transport(hook.deliveryURL, [("Content-Type", "application/x-www-form-urlencoded"), ("User-Agent", userAgent)],
-                                 Array("webhook_id=\(hook.id)".utf8))
+    let status = await transport(
+      hook.deliveryURL, [("Content-Type", "application/x-www-form-urlencoded"), ("User-Agent", userAgent)],
+      Array("webhook_id=\(hook.id)".utf8))
     count(status == 200 ? "pings_answered" : "pings_failed")
   }
 
@@ -139,13 +155,18 @@ extension WooCommerceSimulator {
     let signature = ByteCodecs.base64(Digest.hmac(.sha256, key: Array(hook.secret.utf8), data: body))
     // wp_hash(webhook_id . strtotime('now')): per delivery and time-based, never a stable event id.
     let now = Int(Date().timeIntervalSince1970)
-    let deliveryID = String(ByteCodecs.hex(Digest.hmac(.sha1, key: Array("wp_hash".utf8), data: Array("\(hook.id)\(now)".utf8))).prefix(32))
+    let deliveryID = String(
+      ByteCodecs.hex(Digest.hmac(.sha1, key: Array("wp_hash".utf8), data: Array("\(hook.id)\(now)".utf8))).prefix(32))
     let parts = hook.topic.split(separator: ".").map(String.init)
-    return ([
-      ("Content-Type", "application/json"), ("User-Agent", userAgent), ("X-WC-Webhook-Source", homeURL + "/"),
-      ("X-WC-Webhook-Topic", hook.topic), ("X-WC-Webhook-Resource", parts.first ?? ""), ("X-WC-Webhook-Event", parts.last ?? ""),
-      ("X-WC-Webhook-Signature", signature), ("X-WC-Webhook-ID", "\(hook.id)"), ("X-WC-Webhook-Delivery-ID", deliveryID),
-    ], body)
+    return (
+      [
+        ("Content-Type", "application/json"), ("User-Agent", userAgent), ("X-WC-Webhook-Source", homeURL + "/"),
+        ("X-WC-Webhook-Topic", hook.topic), ("X-WC-Webhook-Resource", parts.first ?? ""),
+        ("X-WC-Webhook-Event", parts.last ?? ""),
+        ("X-WC-Webhook-Signature", signature), ("X-WC-Webhook-ID", "\(hook.id)"),
+        ("X-WC-Webhook-Delivery-ID", deliveryID),
+      ], body
+    )
   }
 
   /// Sends `payload` to every active webhook of `topic`, each once and asynchronously (Action Scheduler); a
@@ -205,7 +226,9 @@ extension WooCommerceSimulator {
     let changed: WooOrder? = lock.withLock {
       guard var o = orders[id] else { return nil }
       o.status = status
-      if status == "refunded" && o.refunds.isEmpty { o.refunds = [WooOrder.Refund(id: id * 10, reason: "Refunded by the merchant", total: o.total)] }
+      if status == "refunded" && o.refunds.isEmpty {
+        o.refunds = [WooOrder.Refund(id: id * 10, reason: "Refunded by the merchant", total: o.total)]
+      }
       if status == "completed" { o.completed = Date().timeIntervalSince1970 }
       if ["processing", "completed"].contains(status) && o.paid == nil { o.paid = Date().timeIntervalSince1970 }
       o.modified = (at ?? Date().timeIntervalSince1970).rounded(.down)
@@ -220,14 +243,18 @@ extension WooCommerceSimulator {
   /// A new order of a seeded customer (`order.created` fires); answers its id.
   public func placeOrder(email: String, sku: String, quantity: Int, status: String = "processing") -> Int? {
     let placed: WooOrder? = lock.withLock {
-      guard let (pid, product) = products.first(where: { $0.value.sku == sku }).map({ ($0.key, $0.value) }) else { return nil }
+      guard let (pid, product) = products.first(where: { $0.value.sku == sku }).map({ ($0.key, $0.value) }) else {
+        return nil
+      }
       let known = customers.values.first { $0.email.lowercased() == email.lowercased() }
       let person = SandboxSeed.Customer(first: known?.first ?? "Guest", last: known?.last ?? "Buyer", email: email)
       let id = (orders.keys.max() ?? 1000) + 1
       let now = Date().timeIntervalSince1970
-      let seedOrder = SandboxSeed.Order(number: id, customer: person, lines: [.init(product: product, quantity: quantity)], createdAt: now,
-                                        financialStatus: status == "pending" ? "PENDING" : "PAID", fulfilled: false, cancelled: false)
-      var o = WooOrder(seed: seedOrder, productIDs: [sku: pid], customerIDs: known.map { [email.lowercased(): $0.id] } ?? [:])
+      let seedOrder = SandboxSeed.Order(
+        number: id, customer: person, lines: [.init(product: product, quantity: quantity)], createdAt: now,
+        financialStatus: status == "pending" ? "PENDING" : "PAID", fulfilled: false, cancelled: false)
+      var o = WooOrder(
+        seed: seedOrder, productIDs: [sku: pid], customerIDs: known.map { [email.lowercased(): $0.id] } ?? [:])
       o.status = status
       orders[id] = o
       return o
@@ -239,10 +266,12 @@ extension WooCommerceSimulator {
 
   /// The delivery webhook `id` would send for order `order` in its current state, for a receiver in this process.
   public func delivery(webhook id: Int, order: Int) -> (headers: [(String, String)], body: [UInt8])? {
-    guard let (hook, o) = lock.withLock({ () -> (Webhook, WooOrder)? in
-      guard let h = webhooks[id], let o = orders[order] else { return nil }
-      return (h, o)
-    }) else { return nil }
+    guard
+      let (hook, o) = lock.withLock({ () -> (Webhook, WooOrder)? in
+        guard let h = webhooks[id], let o = orders[order] else { return nil }
+        return (h, o)
+      })
+    else { return nil }
     return delivery(hook, o.json(offset: config.utcOffset))
   }
 
@@ -252,8 +281,9 @@ extension WooCommerceSimulator {
     lock.withLock {
       nextID += 1
       let now = Date().timeIntervalSince1970
-      webhooks[nextID] = Webhook(id: nextID, name: "\(topic) → mlhost", status: status, topic: topic, deliveryURL: url,
-                                 secret: secret ?? config.webhookSecret, created: now, modified: now)
+      webhooks[nextID] = Webhook(
+        id: nextID, name: "\(topic) → mlhost", status: status, topic: topic, deliveryURL: url,
+        secret: secret ?? config.webhookSecret, created: now, modified: now)
       return nextID
     }
   }
@@ -278,8 +308,10 @@ extension WooCommerceSimulator {
   public func addFee(_ id: Int, name: String, amount: ExactDecimal) -> Bool {
     let changed: WooOrder? = lock.withLock {
       guard var o = orders[id] else { return nil }
-      o.fees.append(WooOrder.Fee(id: id * 100 + 50 + o.fees.count, name: name, amount: amount,
-                                 taxes: WooOrder.taxes(on: amount, rate: dec("0.19"), us: o.country == "US")))
+      o.fees.append(
+        WooOrder.Fee(
+          id: id * 100 + 50 + o.fees.count, name: name, amount: amount,
+          taxes: WooOrder.taxes(on: amount, rate: dec("0.19"), us: o.country == "US")))
       o.modified = Date().timeIntervalSince1970.rounded(.down)
       orders[id] = o
       return o
@@ -317,7 +349,9 @@ extension WooCommerceSimulator {
   }
 
   /// Faults of one kind injected so far (`serverErrorAfterCommit`…).
-  public func faultsInjected(_ kind: String) -> Int { plan.injected.withLock { s in s.first { $0.key.rawValue == kind }?.value ?? 0 } }
+  public func faultsInjected(_ kind: String) -> Int {
+    plan.injected.withLock { s in s.first { $0.key.rawValue == kind }?.value ?? 0 }
+  }
 
   /// Each order's total, by id.
   public var orderTotals: [Int: ExactDecimal] { lock.withLock { orders.mapValues(\.total) } }
@@ -333,7 +367,9 @@ extension WooCommerceSimulator {
   /// The status and meta data of order `id`.
   public func order(_ id: Int) -> (status: String, meta: [String: String], modified: Double)? {
     lock.withLock {
-      orders[id].map { o in (o.status, Dictionary(o.meta.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b }), o.modified) }
+      orders[id].map { o in
+        (o.status, Dictionary(o.meta.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b }), o.modified)
+      }
     }
   }
 
@@ -346,8 +382,10 @@ extension WooCommerceSimulator {
   public var counters: [String: Int] {
     lock.withLock {
       var c = counted
-      for name in ["requests", "auth_failures", "order_updates", "duplicate_emails", "duplicate_skus", "products_created",
-                   "deliveries", "deliveries_failed", "webhooks_created", "webhooks_disabled", "pings_answered", "pings_failed"] where c[name] == nil { c[name] = 0 }
+      for name in [
+        "requests", "auth_failures", "order_updates", "duplicate_emails", "duplicate_skus", "products_created",
+        "deliveries", "deliveries_failed", "webhooks_created", "webhooks_disabled", "pings_answered", "pings_failed",
+      ] where c[name] == nil { c[name] = 0 }
       c["faults_injected"] = plan.injected.withLock { $0.values.reduce(0, +) }
       c["webhooks_active"] = webhooks.values.filter { $0.status == "active" }.count
       c["customers"] = customers.count
@@ -361,8 +399,11 @@ extension WooCommerceSimulator {
       guard let email = body["email"] as? String, email.contains("@"), let sku = body["sku"] as? String else {
         return SandboxControl.refuse("email and sku expected")
       }
-      guard let id = placeOrder(email: email, sku: sku, quantity: body["quantity"] as? Int ?? 1,
-                                status: body["status"] as? String ?? "processing") else {
+      guard
+        let id = placeOrder(
+          email: email, sku: sku, quantity: body["quantity"] as? Int ?? 1,
+          status: body["status"] as? String ?? "processing")
+      else {
         return SandboxControl.refuse("the store sells no SKU \(sku)", status: .notFound)
       }
       return SimJSON.response(["id": id])
@@ -370,9 +411,11 @@ extension WooCommerceSimulator {
     SandboxControl.route(router, .post, "/sandbox/woocommerce/orders/{id}", token: token) { [self] request, context in
       let body = try await SimJSON.parse(request)
       guard let id = context.parameters.get("id", as: Int.self), let status = body["status"] as? String,
-        changeOrder(id, status: status) else {
-        return SandboxControl.refuse("no order \(context.parameters.get("id") ?? ""), or a status that is not one of "
-          + Self.statuses.sorted().joined(separator: ", "), status: .notFound)
+        changeOrder(id, status: status)
+      else {
+        return SandboxControl.refuse(
+          "no order \(context.parameters.get("id") ?? ""), or a status that is not one of "
+            + Self.statuses.sorted().joined(separator: ", "), status: .notFound)
       }
       return SimJSON.response(["id": id, "status": status])
     }

@@ -51,9 +51,9 @@ extension X3Simulator {
     guard parts.count == 3 else { return "Error 50: Invalid token" }
     let signature = Digest.hmac(.sha256, key: Array(config.appSecret.utf8), data: Array("\(parts[0]).\(parts[1])".utf8))
     guard ByteCodecs.base64(signature, urlSafe: true, padded: false) == String(parts[2]),
-          let payload = ByteCodecs.fromBase64(Array(parts[1].utf8)),
-          let claims = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any],
-          let iat = claims["iat"] as? Int, let exp = claims["exp"] as? Int
+      let payload = ByteCodecs.fromBase64(Array(parts[1].utf8)),
+      let claims = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any],
+      let iat = claims["iat"] as? Int, let exp = claims["exp"] as? Int
     else { return "Error 50: Invalid token" }
     let now = Int(Date().timeIntervalSince1970)
     if claims["iss"] as? String != config.appClientID { return "Error 41: Invalid token" }
@@ -64,10 +64,11 @@ extension X3Simulator {
     return nil
   }
 
-
   // MARK: execution
 
-  static func graphQLError(_ message: String, status: HTTPResponse.Status, path: [String] = [], diagnoses: Bool = false) -> Response {
+  static func graphQLError(_ message: String, status: HTTPResponse.Status, path: [String] = [], diagnoses: Bool = false)
+    -> Response
+  {
     var error: [String: Any] = ["message": message]
     if !path.isEmpty { error["path"] = path }
     if diagnoses { error["extensions"] = ["diagnoses": [["severity": "error", "message": message]]] }
@@ -79,15 +80,19 @@ extension X3Simulator {
   func graphQL(_ request: Request) async throws -> Response {
     lock.withLock { graphQLCount += 1 }
     let body = try await SimJSON.parse(request)
-    guard let text = body["query"] as? String else { return Self.graphQLError("Must provide query string.", status: .badRequest) }
+    guard let text = body["query"] as? String else {
+      return Self.graphQLError("Must provide query string.", status: .badRequest)
+    }
     do {
       let doc = try GraphQLDocument(text, variables: body["variables"] as? [String: Any] ?? [:])
       guard doc.fields.count == 1, let package = doc.fields.first, package.selection.count == 1,
-            let node = package.selection.first, node.selection.count == 1, let op = node.selection.first
+        let node = package.selection.first, node.selection.count == 1, let op = node.selection.first
       else { throw GraphError(message: "The sandbox answers one package { node { operation } } per request") }
       let path = [package.name, node.name, op.name]
       guard let target = Self.graphNodes["\(package.name).\(node.name)"] else {
-        throw GraphError(message: "Cannot query field \"\(package.name)\" on type \"\(doc.isMutation ? "sageMutation" : "sageQuery")\"")
+        throw GraphError(
+          message: "Cannot query field \"\(package.name)\" on type \"\(doc.isMutation ? "sageMutation" : "sageQuery")\""
+        )
       }
       do {
         let result = try lock.withLock { try execute(op, node: target, mutation: doc.isMutation) }
@@ -114,7 +119,9 @@ extension X3Simulator {
       guard let row = cls.rows[id] else { return NSNull() }
       return try project(row, op.selection, node: node)
     case (true, "create"), (true, "update"):
-      guard let data = op.argument("data")?.plain as? [String: Any] else { throw GraphError(message: "\(op.name) needs data") }
+      guard let data = op.argument("data")?.plain as? [String: Any] else {
+        throw GraphError(message: "\(op.name) needs data")
+      }
       let columns = try Self.columns(data, node: node)
       let result: Result<[String: Any], Refusal>
       if op.name == "create" {
@@ -148,14 +155,18 @@ extension X3Simulator {
   }
 
   /// The selected properties of a row; X3's 1/2 flags become booleans.
-  private func project(_ row: [String: Any], _ selection: [GraphQLField], node: (cls: String, key: String)?) throws -> [String: Any] {
+  private func project(_ row: [String: Any], _ selection: [GraphQLField], node: (cls: String, key: String)?) throws
+    -> [String: Any]
+  {
     var out: [String: Any] = [:]
     for field in selection {
       if field.name == "_id" || field.name == node?.key, let node {
         out[field.name] = "\(row[classes[node.cls]!.key]!)"
         continue
       }
-      guard let column = Self.graphColumns[field.name] else { throw GraphError(message: "Cannot query field \"\(field.name)\"") }
+      guard let column = Self.graphColumns[field.name] else {
+        throw GraphError(message: "Cannot query field \"\(field.name)\"")
+      }
       let value = row[column]
       if let lines = value as? [[String: Any]] {
         out[field.name] = try lines.map { try project($0, field.selection, node: nil) }
@@ -175,8 +186,10 @@ extension X3Simulator {
     if case .string(let text)? = op.argument("filter"), !text.isEmpty {
       let filter = try GraphQLDocument.value(text)
       // One equality on a property (a reference lookup before each creation) uses the folder's index.
-      if case .object(let pairs) = filter, pairs.count == 1, pairs[0].0 != node.key, let column = Self.graphColumns[pairs[0].0],
-         case .object(let ops) = pairs[0].1, ops.count == 1, ops[0].0 == "_eq", column != "ENAFLG" {
+      if case .object(let pairs) = filter, pairs.count == 1, pairs[0].0 != node.key,
+        let column = Self.graphColumns[pairs[0].0],
+        case .object(let ops) = pairs[0].1, ops.count == 1, ops[0].0 == "_eq", column != "ENAFLG"
+      {
         rows = classes[node.cls]!.lookup(column, "\(ops[0].1.plain)")
       } else {
         rows = try cls.rows.values.filter { try Self.matches($0, filter, key: (node.key, cls.key)) }
@@ -185,7 +198,9 @@ extension X3Simulator {
       rows = Array(cls.rows.values)
     }
     var order: [(String, Bool)] = []
-    if case .string(let text)? = op.argument("orderBy"), !text.isEmpty, case .object(let pairs) = try GraphQLDocument.value(text) {
+    if case .string(let text)? = op.argument("orderBy"), !text.isEmpty,
+      case .object(let pairs) = try GraphQLDocument.value(text)
+    {
       for (name, direction) in pairs {
         let column = name == node.key || name == "_id" ? cls.key : try Self.column(name)
         if case .int(let d) = direction { order.append((column, d < 0)) }
@@ -193,31 +208,41 @@ extension X3Simulator {
     }
     Self.sort(&rows, by: order, key: cls.key)
     if case .string(let cursor)? = op.argument("after"),
-       let key = ByteCodecs.fromBase64(Array(cursor.utf8)).map({ String(decoding: $0, as: UTF8.self) }),
-       let i = rows.firstIndex(where: { "\($0[cls.key]!)" == key }) {
+      let key = ByteCodecs.fromBase64(Array(cursor.utf8)).map({ String(decoding: $0, as: UTF8.self) }),
+      let i = rows.firstIndex(where: { "\($0[cls.key]!)" == key })
+    {
       rows = Array(rows[(i + 1)...])
     }
     let slice = rows.prefix(first)
     var edges: [[String: Any]] = []
     for row in slice {
       var edge: [String: Any] = ["cursor": ByteCodecs.base64(Array("\(row[cls.key]!)".utf8))]
-      if let nodeSelection = op.selection.first(where: { $0.name == "edges" })?.selection.first(where: { $0.name == "node" }) {
+      if let nodeSelection = op.selection.first(where: { $0.name == "edges" })?.selection.first(where: {
+        $0.name == "node"
+      }) {
         edge["node"] = try project(row, nodeSelection.selection, node: node)
       }
       edges.append(edge)
     }
     let endCursor: Any = edges.last?["cursor"] ?? NSNull()
-    return ["edges": edges, "totalCount": rows.count, "pageInfo": ["hasNextPage": rows.count > first, "endCursor": endCursor]]
+    return [
+      "edges": edges, "totalCount": rows.count,
+      "pageInfo": ["hasNextPage": rows.count > first, "endCursor": endCursor],
+    ]
   }
 
   static func column(_ property: String) throws -> String {
-    guard let c = graphColumns[property] else { throw GraphError(message: "Unknown property \"\(property)\" in filter") }
+    guard let c = graphColumns[property] else {
+      throw GraphError(message: "Unknown property \"\(property)\" in filter")
+    }
     return c
   }
 
   /// Xtrem's filter: properties ANDed, each a value or operators (`_eq _ne _gt _gte _lt _lte _in _nin _regex`
   /// with `_options: 'i'`), and `_and` / `_or` lists.
-  static func matches(_ row: [String: Any], _ filter: GraphQLValue, key: (property: String, column: String)) throws -> Bool {
+  static func matches(_ row: [String: Any], _ filter: GraphQLValue, key: (property: String, column: String)) throws
+    -> Bool
+  {
     guard case .object(let pairs) = filter else { throw GraphError(message: "filter must be an object") }
     for (name, condition) in pairs {
       switch name {
@@ -242,10 +267,14 @@ extension X3Simulator {
     return true
   }
 
-  private static func compare(_ value: String, _ op: String, _ operand: GraphQLValue, caseInsensitive: Bool) throws -> Bool {
+  private static func compare(_ value: String, _ op: String, _ operand: GraphQLValue, caseInsensitive: Bool) throws
+    -> Bool
+  {
     let text = "\(operand.plain)"
     func ordered(_ a: String, _ b: String) -> ComparisonResult {
-      if let x = Double(a), let y = Double(b) { return x < y ? .orderedAscending : (x > y ? .orderedDescending : .orderedSame) }
+      if let x = Double(a), let y = Double(b) {
+        return x < y ? .orderedAscending : (x > y ? .orderedDescending : .orderedSame)
+      }
       return a.compare(b)
     }
     switch op {

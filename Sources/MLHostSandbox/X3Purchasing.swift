@@ -15,18 +15,33 @@ extension X3Simulator {
   func seedPurchasing(_ seed: AdobeSeed) {
     lock.withLock {
       classes["BPSUPPLIER"] = Class(key: "BPSNUM", properties: ["BPSNUM", "BPSNAM", "CUR", "BPSSTA"])
-      classes["PORDER"] = Class(key: "POHNUM", properties: ["POHNUM", "BPSNUM", "ORDDAT", "CUR", "POHFCY", "CLEFLG", Self.purchaseOrderLines,
-                                                           "CREDATTIM", "UPDDATTIM"])
-      classes["PINVOICE"] = Class(key: "NUM", properties: ["NUM", "PIVTYP", "BPR", "BPRVCR", "ACCDAT", "BPRDAT", "CUR", "STA", "AMTNOT",
-                                                         "AMTATI", "FCY", Self.supplierInvoiceLines, "CREDATTIM", "UPDDATTIM"])
+      classes["PORDER"] = Class(
+        key: "POHNUM",
+        properties: [
+          "POHNUM", "BPSNUM", "ORDDAT", "CUR", "POHFCY", "CLEFLG", Self.purchaseOrderLines,
+          "CREDATTIM", "UPDDATTIM",
+        ])
+      classes["PINVOICE"] = Class(
+        key: "NUM",
+        properties: [
+          "NUM", "PIVTYP", "BPR", "BPRVCR", "ACCDAT", "BPRDAT", "CUR", "STA", "AMTNOT",
+          "AMTATI", "FCY", Self.supplierInvoiceLines, "CREDATTIM", "UPDDATTIM",
+        ])
       classes["SDELIVERY"]?.properties.formUnion(["BPTNUM", "YTRKNUM"])
-      for (code, name) in seed.suppliers { classes["BPSUPPLIER"]!.store(["BPSNUM": code, "BPSNAM": name, "CUR": "EUR", "BPSSTA": 2]) }
-      for size in ["S", "M", "L"] where classes["ITMMASTER"]!.rows["HOODIE-\(size)"] == nil {
-        classes["ITMMASTER"]!.store(["ITMREF": "HOODIE-\(size)", "ITMDES1": "Hoodie Bärenstark \(size)", "TCLCOD": "GOODS", "STU": "UN", "ITMSTA": 1])
+      for (code, name) in seed.suppliers {
+        classes["BPSUPPLIER"]!.store(["BPSNUM": code, "BPSNAM": name, "CUR": "EUR", "BPSSTA": 2])
       }
-      for (acc, des, on) in [("607000", "Achats de marchandises", true), ("607100", "Achats de livres", true),
-                             ("607900", "Achats divers (fermé)", false), ("624100", "Transports sur achats", true),
-                             ("445660", "TVA déductible 19 %", true), ("445662", "TVA déductible 7 %", true)] {
+      for size in ["S", "M", "L"] where classes["ITMMASTER"]!.rows["HOODIE-\(size)"] == nil {
+        classes["ITMMASTER"]!.store([
+          "ITMREF": "HOODIE-\(size)", "ITMDES1": "Hoodie Bärenstark \(size)", "TCLCOD": "GOODS", "STU": "UN",
+          "ITMSTA": 1,
+        ])
+      }
+      for (acc, des, on) in [
+        ("607000", "Achats de marchandises", true), ("607100", "Achats de livres", true),
+        ("607900", "Achats divers (fermé)", false), ("624100", "Transports sur achats", true),
+        ("445660", "TVA déductible 19 %", true), ("445662", "TVA déductible 7 %", true),
+      ] {
         classes["GACCOUNT"]!.store(["ACC": acc, "DES": des, "ENAFLG": on ? 2 : 1])
       }
       let then = SimTime.iso(Date().timeIntervalSince1970 - 7200)
@@ -34,9 +49,11 @@ extension X3Simulator {
       for (i, d) in seed.deliveries.enumerated() {
         guard let order = seed.orders.first(where: { $0.incrementID == d.order }) else { continue }
         classes["SDELIVERY"]!.store([
-          "SDHNUM": String(format: "SDHA%06d", i + 1), "BPCORD": String(format: "C%04d", order.customer), "CUSORDREF": d.order,
+          "SDHNUM": String(format: "SDHA%06d", i + 1), "BPCORD": String(format: "C%04d", order.customer),
+          "CUSORDREF": d.order,
           "DLVDAT": String(then.prefix(10)), "STOFCY": SandboxSeed.site, "BPTNUM": d.carrier, "YTRKNUM": d.tracking,
-          config.names.deliveryLines: d.lines.map { ["ITMREF": $0.item, "QTY": $0.quantity] }, "CREDATTIM": then, "UPDDATTIM": then,
+          config.names.deliveryLines: d.lines.map { ["ITMREF": $0.item, "QTY": $0.quantity] }, "CREDATTIM": then,
+          "UPDDATTIM": then,
         ])
       }
     }
@@ -45,9 +62,11 @@ extension X3Simulator {
   /// Stores a purchase order (callers hold the lock).
   private func storePurchaseOrder(_ po: AdobeSeed.PurchaseOrder, at: String) {
     classes["PORDER"]!.store([
-      "POHNUM": po.number, "BPSNUM": po.supplier, "ORDDAT": String(at.prefix(10)), "CUR": "EUR", "POHFCY": SandboxSeed.site, "CLEFLG": 1,
+      "POHNUM": po.number, "BPSNUM": po.supplier, "ORDDAT": String(at.prefix(10)), "CUR": "EUR",
+      "POHFCY": SandboxSeed.site, "CLEFLG": 1,
       Self.purchaseOrderLines: po.lines.enumerated().map { i, l in
-        ["POPLIN": (i + 1) * 1000, "ITMREF": l.item, "QTYUOM": l.quantity, "GROPRI": l.price.description, "INVQTY": 0] as [String: Any]
+        ["POPLIN": (i + 1) * 1000, "ITMREF": l.item, "QTYUOM": l.quantity, "GROPRI": l.price.description, "INVQTY": 0]
+          as [String: Any]
       },
       "CREDATTIM": at, "UPDDATTIM": at,
     ])
@@ -60,14 +79,18 @@ extension X3Simulator {
 
   /// Adds a delivery for Adobe order `reference` (its increment id), as the warehouse validating one would.
   @discardableResult
-  public func addDelivery(reference: String, customer: String, lines: [(item: String, quantity: Int)], tracking: String,
-                          carrier: String = "UPS") -> String {
+  public func addDelivery(
+    reference: String, customer: String, lines: [(item: String, quantity: Int)], tracking: String,
+    carrier: String = "UPS"
+  ) -> String {
     lock.withLock {
       let now = SimTime.iso(Date().timeIntervalSince1970)
       let number = String(format: "SDHB%06d", (classes["SDELIVERY"]!.rows.count) + 1)
       classes["SDELIVERY"]!.store([
-        "SDHNUM": number, "BPCORD": customer, "CUSORDREF": reference, "DLVDAT": String(now.prefix(10)), "STOFCY": SandboxSeed.site,
-        "BPTNUM": carrier, "YTRKNUM": tracking, config.names.deliveryLines: lines.map { ["ITMREF": $0.item, "QTY": $0.quantity] },
+        "SDHNUM": number, "BPCORD": customer, "CUSORDREF": reference, "DLVDAT": String(now.prefix(10)),
+        "STOFCY": SandboxSeed.site,
+        "BPTNUM": carrier, "YTRKNUM": tracking,
+        config.names.deliveryLines: lines.map { ["ITMREF": $0.item, "QTY": $0.quantity] },
         "CREDATTIM": now, "UPDDATTIM": now,
       ])
       return number
@@ -113,7 +136,8 @@ extension X3Simulator {
     }
     let lines = b[Self.supplierInvoiceLines] as? [[String: Any]] ?? []
     guard !lines.isEmpty else { return "At least one line is required" }
-    var net = ExactDecimal(0), vat = ExactDecimal(0)
+    var net = ExactDecimal(0)
+    var vat = ExactDecimal(0)
     var claimed: [String: Int] = [:]
     for (i, l) in lines.enumerated() {
       let item = "\(l["ITMREF"] ?? "")"
@@ -121,28 +145,45 @@ extension X3Simulator {
       let level = "\(l[config.names.taxLevel] ?? "")"
       guard config.taxLevels[level] != nil else { return "Line \(i + 1): tax level \(level): Record does not exist" }
       let account = "\(l["ACC"] ?? "")"
-      guard let acc = classes["GACCOUNT"]!.rows[account] else { return "Line \(i + 1): account \(account) does not exist" }
+      guard let acc = classes["GACCOUNT"]!.rows[account] else {
+        return "Line \(i + 1): account \(account) does not exist"
+      }
       guard acc["ENAFLG"] as? Int == 2 else { return "Line \(i + 1): account \(account) is not active" }
       if let po = l["POHNUM"] as? String, !po.isEmpty {
-        guard let order = classes["PORDER"]!.rows[po] else { return "Line \(i + 1): purchase order \(po): Record does not exist" }
-        guard order["BPSNUM"] as? String == supplier else { return "Line \(i + 1): purchase order \(po) belongs to supplier \(order["BPSNUM"] ?? "")" }
+        guard let order = classes["PORDER"]!.rows[po] else {
+          return "Line \(i + 1): purchase order \(po): Record does not exist"
+        }
+        guard order["BPSNUM"] as? String == supplier else {
+          return "Line \(i + 1): purchase order \(po) belongs to supplier \(order["BPSNUM"] ?? "")"
+        }
         let poLine = "\(l["POPLIN"] ?? "")"
-        guard let line = (order[Self.purchaseOrderLines] as? [[String: Any]] ?? []).first(where: { "\($0["POPLIN"] ?? "")" == poLine }) else {
+        guard
+          let line = (order[Self.purchaseOrderLines] as? [[String: Any]] ?? []).first(where: {
+            "\($0["POPLIN"] ?? "")" == poLine
+          })
+        else {
           return "Line \(i + 1): purchase order \(po) has no line \(poLine)"
         }
-        guard "\(line["ITMREF"] ?? "")" == item else { return "Line \(i + 1): purchase order \(po) line \(poLine) is for \(line["ITMREF"] ?? ""), not \(item)" }
+        guard "\(line["ITMREF"] ?? "")" == item else {
+          return "Line \(i + 1): purchase order \(po) line \(poLine) is for \(line["ITMREF"] ?? ""), not \(item)"
+        }
         let qty = (l["QTY"] as? NSNumber)?.intValue ?? 0
         claimed["\(po)|\(poLine)", default: 0] += qty
         let left = (line["QTYUOM"] as? Int ?? 0) - (line["INVQTY"] as? Int ?? 0)
         guard qty > 0, claimed["\(po)|\(poLine)"]! <= left else {
-          return "Line \(i + 1): quantity \(qty) is more than the \(left) left to invoice on purchase order \(po) line \(poLine)"
+          return
+            "Line \(i + 1): quantity \(qty) is more than the \(left) left to invoice on purchase order \(po) line \(poLine)"
         }
       }
-      guard let amount = Self.decimal(l["AMTNOTLIN"]), let tax = Self.decimal(l["VATAMT"]) else { return "Line \(i + 1): amounts expected as decimals" }
+      guard let amount = Self.decimal(l["AMTNOTLIN"]), let tax = Self.decimal(l["VATAMT"]) else {
+        return "Line \(i + 1): amounts expected as decimals"
+      }
       net = (try? net.adding(amount)) ?? net
       vat = (try? vat.adding(tax)) ?? vat
     }
-    guard let amtnot = Self.decimal(b["AMTNOT"]), let amtati = Self.decimal(b["AMTATI"]) else { return "AMTNOT and AMTATI are mandatory" }
+    guard let amtnot = Self.decimal(b["AMTNOT"]), let amtati = Self.decimal(b["AMTATI"]) else {
+      return "AMTNOT and AMTATI are mandatory"
+    }
     guard amtnot == net, let gross = try? net.adding(vat), amtati == gross else {
       return "Totals do not balance: lines \(net) + tax \(vat) ≠ \(amtati)"
     }
@@ -152,8 +193,11 @@ extension X3Simulator {
   /// Supplier invoices, purchase orders and suppliers held.
   public var purchasingCounts: [String: Int] {
     lock.withLock {
-      ["supplier_invoices": classes["PINVOICE"]?.rows.count ?? 0, "purchase_orders": classes["PORDER"]?.rows.count ?? 0,
-       "suppliers": classes["BPSUPPLIER"]?.rows.count ?? 0]
+      [
+        "supplier_invoices": classes["PINVOICE"]?.rows.count ?? 0,
+        "purchase_orders": classes["PORDER"]?.rows.count ?? 0,
+        "suppliers": classes["BPSUPPLIER"]?.rows.count ?? 0,
+      ]
     }
   }
 }

@@ -95,7 +95,9 @@ public final class X3Simulator: @unchecked Sendable {
 
   public let config: Config
   /// The faults X3 shows.
-  static let faultKinds: [Fault] = [.unavailable, .badGateway, .slow, .revokedToken, .serverError, .serverErrorAfterCommit]
+  static let faultKinds: [Fault] = [
+    .unavailable, .badGateway, .slow, .revokedToken, .serverError, .serverErrorAfterCommit,
+  ]
   let plan: FaultPlan
   let tokens: IssuedTokens
   let lock = NSLock()
@@ -124,23 +126,39 @@ public final class X3Simulator: @unchecked Sendable {
     define("ITMMASTER", key: "ITMREF", ["ITMREF", "ITMDES1", "TCLCOD", "STU", "ITMSTA"])
     define("GACCOUNT", key: "ACC", ["ACC", "DES", "ENAFLG"])
     define("CCE", key: "CCE", ["CCE", "DES", "ENAFLG"])
-    define("SINVOICE", key: "NUM", ["NUM", "SIVTYP", "BPCINV", "CUSORDREF", "INVDAT", "CUR", "AMTNOT", "AMTATI", "ZSHOPSTA", "SALFCY", n.invoiceLines,
-                                    n.origin, "STA", "CREDATTIM", "UPDDATTIM"] + X3Simulator.addressProperties)
-    define("SDELIVERY", key: "SDHNUM", ["SDHNUM", "BPCORD", "CUSORDREF", "YSHOPFUL", "SINVNUM", "DLVDAT", "STOFCY", n.deliveryLines, "CREDATTIM", "UPDDATTIM"])
+    define(
+      "SINVOICE", key: "NUM",
+      [
+        "NUM", "SIVTYP", "BPCINV", "CUSORDREF", "INVDAT", "CUR", "AMTNOT", "AMTATI", "ZSHOPSTA", "SALFCY",
+        n.invoiceLines,
+        n.origin, "STA", "CREDATTIM", "UPDDATTIM",
+      ] + X3Simulator.addressProperties)
+    define(
+      "SDELIVERY", key: "SDHNUM",
+      [
+        "SDHNUM", "BPCORD", "CUSORDREF", "YSHOPFUL", "SINVNUM", "DLVDAT", "STOFCY", n.deliveryLines, "CREDATTIM",
+        "UPDDATTIM",
+      ])
     define("STOCK", key: "STOCOU", ["STOCOU", "ITMREF", "STOFCY", "QTYSTU", "UPDDATTIM"])
     define("STOJOU", key: "MVTNUM", ["MVTNUM", "ITMREF", "STOFCY", "QTYSTU", "TRSTYP", "VCRNUM", "UPDDATTIM"])
     for c in seed.customers where c.x3Code != nil {
-      insert("BPCUSTOMER", ["BPCNUM": c.x3Code!, "BPCNAM": "\(c.first) \(c.last)", "EMAIL": c.email, "CUR": "EUR", "BPCSTA": 2])
+      insert(
+        "BPCUSTOMER",
+        ["BPCNUM": c.x3Code!, "BPCNAM": "\(c.first) \(c.last)", "EMAIL": c.email, "CUR": "EUR", "BPCSTA": 2])
     }
     for (i, p) in seed.products.enumerated() where p.x3Item != nil {
       insert("ITMMASTER", ["ITMREF": p.x3Item!, "ITMDES1": p.name, "TCLCOD": p.productClass, "STU": "UN", "ITMSTA": 1])
-      insert("STOCK", ["STOCOU": 500 + i, "ITMREF": p.x3Item!, "STOFCY": SandboxSeed.site, "QTYSTU": 40 + i * 7, "UPDDATTIM": now])
+      insert(
+        "STOCK",
+        ["STOCOU": 500 + i, "ITMREF": p.x3Item!, "STOFCY": SandboxSeed.site, "QTYSTU": 40 + i * 7, "UPDDATTIM": now])
     }
     insert("ITMMASTER", ["ITMREF": "FREIGHT", "ITMDES1": "Frais de port", "TCLCOD": "SERV", "STU": "UN", "ITMSTA": 1])
-    for (acc, des, on) in [("701000", "Ventes de marchandises", true), ("701100", "Ventes de livres", true),
-                           ("706100", "Prestations de services (fermé)", false), ("445719", "TVA collectée 19 %", true),
-                           ("445707", "TVA collectée 7 %", true), ("445825", "Sales tax payable Texas 8.25 %", true),
-                           ("445700", "TVA exonérée", true), ("708500", "Ports et frais facturés", true)] {
+    for (acc, des, on) in [
+      ("701000", "Ventes de marchandises", true), ("701100", "Ventes de livres", true),
+      ("706100", "Prestations de services (fermé)", false), ("445719", "TVA collectée 19 %", true),
+      ("445707", "TVA collectée 7 %", true), ("445825", "Sales tax payable Texas 8.25 %", true),
+      ("445700", "TVA exonérée", true), ("708500", "Ports et frais facturés", true),
+    ] {
       insert("GACCOUNT", ["ACC": acc, "DES": des, "ENAFLG": on ? 2 : 1])
     }
     insert("CCE", ["CCE": "WEB01", "DES": "Boutique en ligne", "ENAFLG": 2])
@@ -165,22 +183,27 @@ public final class X3Simulator: @unchecked Sendable {
       guard f["client_id"] == config.clientID, f["client_secret"] == config.clientSecret else {
         return SimJSON.response(["message": "Unauthorised"], status: .unauthorized)
       }
-      guard f["grant_type"] == "refresh_token" else { return SimJSON.response(["message": "Invalid grant type"], status: .badRequest) }
+      guard f["grant_type"] == "refresh_token" else {
+        return SimJSON.response(["message": "Invalid grant type"], status: .badRequest)
+      }
       let rotated: String? = lock.withLock {
         guard f["refresh_token"] == refreshToken else { return nil }
         refreshToken = "x3rt-" + UUID().uuidString.lowercased()
         return refreshToken
       }
       guard let rotated else { return SimJSON.response(["message": "Invalid refresh token"], status: .badRequest) }
-      return SimJSON.response(["access_token": tokens.issue(prefix: "x3at-"), "token_type": "Bearer",
-                               "expires_in": Int(config.tokenLifetime), "refresh_token": rotated])
+      return SimJSON.response([
+        "access_token": tokens.issue(prefix: "x3at-"), "token_type": "Bearer",
+        "expires_in": Int(config.tokenLifetime), "refresh_token": rotated,
+      ])
     }
     for method in [HTTPTypes.HTTPRequest.Method.get, .post, .put] {
       router.on("/api1/x3/erp/{endpoint}/{resource}", method: method) { [self] request, context -> Response in
         guard context.parameters.get("endpoint") == config.endpoint else {
           return Self.diagnose("Endpoint \(context.parameters.get("endpoint") ?? "") does not exist", status: .notFound)
         }
-        return try await guarded(request, refused: { Self.diagnose("Authentication required", status: .unauthorized) }) {
+        return try await guarded(request, refused: { Self.diagnose("Authentication required", status: .unauthorized) })
+        {
           let resource = (context.parameters.get("resource") ?? "").removingPercentEncoding ?? ""
           return try await handle(request, resource: resource)
         }
@@ -188,7 +211,9 @@ public final class X3Simulator: @unchecked Sendable {
     }
     router.post("/xtrem/api") { [self] request, _ -> Response in
       guard request.headers[Self.xtremEndpoint] == config.endpoint else {
-        return Self.graphQLError("Endpoint \(request.headers[Self.xtremEndpoint] ?? "(no x-xtrem-endpoint header)") does not exist", status: .notFound)
+        return Self.graphQLError(
+          "Endpoint \(request.headers[Self.xtremEndpoint] ?? "(no x-xtrem-endpoint header)") does not exist",
+          status: .notFound)
       }
       let refused = { [self] in
         let problem = Self.bearer(request).flatMap(bearerProblem) ?? "Error 50: Invalid token"
@@ -203,20 +228,25 @@ public final class X3Simulator: @unchecked Sendable {
   private func controlRoutes(_ router: Router<BasicRequestContext>, token: String?) {
     SandboxControl.route(router, .post, "/sandbox/x3/customers", token: token) { [self] request, _ in
       let body = try await SimJSON.parse(request)
-      guard let email = body["EMAIL"] as? String, email.contains("@") else { return SandboxControl.refuse("EMAIL expected") }
+      guard let email = body["EMAIL"] as? String, email.contains("@") else {
+        return SandboxControl.refuse("EMAIL expected")
+      }
       if let taken = customer(email: email) {
         return SandboxControl.refuse("X3 already has customer \(taken) with email \(email)", status: .conflict)
       }
       let code = body["BPCNUM"] as? String ?? nextCustomerCode()
-      let name = body["BPCNAM"] as? String ?? email.split(separator: "@")[0].split(separator: ".").map(\.capitalized).joined(separator: " ")
+      let name =
+        body["BPCNAM"] as? String
+        ?? email.split(separator: "@")[0].split(separator: ".").map(\.capitalized).joined(separator: " ")
       addCustomer(code: code, name: name, email: email)
       return SimJSON.response(["BPCNUM": code, "BPCNAM": name, "EMAIL": email])
     }
     SandboxControl.route(router, .post, "/sandbox/x3/items", token: token) { [self] request, _ in
       let body = try await SimJSON.parse(request)
       guard let item = body["ITMREF"] as? String, !item.isEmpty else { return SandboxControl.refuse("ITMREF expected") }
-      let added = addItem(item, name: body["ITMDES1"] as? String ?? item, productClass: body["TCLCOD"] as? String ?? "GOODS",
-                          quantity: body["QTYSTU"] as? Int ?? 0)
+      let added = addItem(
+        item, name: body["ITMDES1"] as? String ?? item, productClass: body["TCLCOD"] as? String ?? "GOODS",
+        quantity: body["QTYSTU"] as? Int ?? 0)
       guard added else { return SandboxControl.refuse("X3 already has item \(item)", status: .conflict) }
       return SimJSON.response(["ITMREF": item, "STOFCY": SandboxSeed.site, "QTYSTU": body["QTYSTU"] as? Int ?? 0])
     }
@@ -226,7 +256,8 @@ public final class X3Simulator: @unchecked Sendable {
         return SandboxControl.refuse("ITMREF and QTYSTU (0 or more) expected")
       }
       guard let before = stock(item: item) else {
-        return SandboxControl.refuse("X3 has no item \(item) at site \(SandboxSeed.site) (add it first)", status: .notFound)
+        return SandboxControl.refuse(
+          "X3 has no item \(item) at site \(SandboxSeed.site) (add it first)", status: .notFound)
       }
       setStock(item: item, quantity: qty)
       return SimJSON.response(["ITMREF": item, "STOFCY": SandboxSeed.site, "QTYSTU": qty, "was": before])
@@ -234,7 +265,9 @@ public final class X3Simulator: @unchecked Sendable {
     SandboxControl.route(router, .post, "/sandbox/x3/accounts/{code}", token: token) { [self] request, context in
       let body = try await SimJSON.parse(request)
       let code = context.parameters.get("code") ?? ""
-      guard let enabled = body["enabled"] as? Bool else { return SandboxControl.refuse("enabled (true or false) expected") }
+      guard let enabled = body["enabled"] as? Bool else {
+        return SandboxControl.refuse("enabled (true or false) expected")
+      }
       guard setEnabled("GACCOUNT", code: code, enabled) else {
         return SandboxControl.refuse("X3 has no GL account \(code)", status: .notFound)
       }
@@ -278,11 +311,14 @@ public final class X3Simulator: @unchecked Sendable {
 
   /// What every API request goes through, REST or GraphQL: latency, authentication, the session limit and the
   /// planned faults — a bad gateway or a slow answer comes after the request has acted, the ambiguous case.
-  private func guarded(_ request: Request, refused: () -> Response, _ act: () async throws -> Response) async throws -> Response {
+  private func guarded(_ request: Request, refused: () -> Response, _ act: () async throws -> Response) async throws
+    -> Response
+  {
     await plan.delay()
     guard authorized(request) else { return refused() }
     guard admit() else {
-      return Self.diagnose("The server is busy: too many requests", status: .serviceUnavailable, headers: [.retryAfter: "1"])
+      return Self.diagnose(
+        "The server is busy: too many requests", status: .serviceUnavailable, headers: [.retryAfter: "1"])
     }
     let fault = plan.draw("\(request.method) \(request.uri.path)")
     switch fault {
@@ -296,8 +332,10 @@ public final class X3Simulator: @unchecked Sendable {
     let answer = try await act()
     switch fault {
     case .badGateway?: return Self.diagnose("Bad gateway", status: .badGateway)  // after acting: the ambiguous case
-    case .serverErrorAfterCommit?: return Self.diagnose("Internal server error", status: .internalServerError)  // committed, then failed
-    case .bareCreate? where request.method == .post: return SimJSON.response(["$uuid": UUID().uuidString], status: .created)
+    // Committed, then failed.
+    case .serverErrorAfterCommit?: return Self.diagnose("Internal server error", status: .internalServerError)
+    case .bareCreate? where request.method == .post:
+      return SimJSON.response(["$uuid": UUID().uuidString], status: .created)
     case .slow?: await plan.holdSlow()
     default: break
     }
@@ -311,18 +349,25 @@ public final class X3Simulator: @unchecked Sendable {
     var key: String?
     if let open = resource.firstIndex(of: "("), resource.hasSuffix(")") {
       name = String(resource[..<open])
-      key = String(resource[resource.index(after: open)..<resource.index(before: resource.endIndex)]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+      key = String(resource[resource.index(after: open)..<resource.index(before: resource.endIndex)])
+        .trimmingCharacters(in: CharacterSet(charactersIn: "'"))
     }
-    guard let cls = lock.withLock({ classes[name] }) else { return Self.diagnose("Class \(name) does not exist", status: .notFound) }
+    guard let cls = lock.withLock({ classes[name] }) else {
+      return Self.diagnose("Class \(name) does not exist", status: .notFound)
+    }
     let q = request.uri.queryParameters
     let representation = q.get("representation") ?? ""
     guard representation.hasPrefix((config.representations[name] ?? name) + ".$") else {
-      return Self.diagnose("Representation \(representation.isEmpty ? "(none)" : representation) is not valid for \(name)", status: .badRequest)
+      return Self.diagnose(
+        "Representation \(representation.isEmpty ? "(none)" : representation) is not valid for \(name)",
+        status: .badRequest)
     }
     switch (request.method, key) {
     case (.get, nil): return query(name, cls, request)
     case (.get, let key?):
-      guard let row = lock.withLock({ classes[name]?.rows[key] }) else { return Self.diagnose("Record not found", status: .notFound) }
+      guard let row = lock.withLock({ classes[name]?.rows[key] }) else {
+        return Self.diagnose("Record not found", status: .notFound)
+      }
       return SimJSON.response(Self.detail(row))
     case (.post, nil):
       let body = try await SimJSON.parse(request)
@@ -349,10 +394,14 @@ public final class X3Simulator: @unchecked Sendable {
     if let text = q.get("where").flatMap({ $0.removingPercentEncoding ?? $0 }), !text.isEmpty {
       do {
         let w = try X3Where(text)
-        if case .compare(let property, let upper, "eq", .text(let value), nil) = w.root, cls.properties.contains(property) {
+        if case .compare(let property, let upper, "eq", .text(let value), nil) = w.root,
+          cls.properties.contains(property)
+        {
           rows = lock.withLock { classes[name]!.lookup(upper ? "upper(\(property))" : property, value) }
         } else {
-          rows = try lock.withLock { Array(classes[name]!.rows.values) }.filter { try w.matches($0, properties: cls.properties) }
+          rows = try lock.withLock { Array(classes[name]!.rows.values) }.filter {
+            try w.matches($0, properties: cls.properties)
+          }
         }
       } catch {
         return Self.diagnose("\(error)", status: .internalServerError)  // X3 answers 500 to a bad where
@@ -360,7 +409,8 @@ public final class X3Simulator: @unchecked Sendable {
     } else {
       rows = lock.withLock { Array(classes[name]!.rows.values) }
     }
-    let order = (q.get("orderBy").flatMap { $0.removingPercentEncoding } ?? "").split(separator: ",").map { part -> (String, Bool) in
+    let order = (q.get("orderBy").flatMap { $0.removingPercentEncoding } ?? "").split(separator: ",").map {
+      part -> (String, Bool) in
       let bits = part.split(separator: " ")
       return (String(bits.first ?? ""), bits.count > 1 && bits[1].lowercased() == "desc")
     }.filter { !$0.0.isEmpty }
@@ -373,7 +423,9 @@ public final class X3Simulator: @unchecked Sendable {
     var body: [String: Any] = ["$itemsPerPage": count, "$resources": page]
     if rows.count > count, let last = page.last {
       var c = URLComponents(string: "http://\(request.head.authority ?? "localhost")\(request.uri.path)")!
-      var items = (URLComponents(string: "http://x\(request.uri.description)")?.queryItems ?? []).filter { $0.name != "key" }
+      var items = (URLComponents(string: "http://x\(request.uri.description)")?.queryItems ?? []).filter {
+        $0.name != "key"
+      }
       items.append(URLQueryItem(name: "key", value: "gt.\(last[cls.key]!)"))
       c.queryItems = items
       body["$links"] = ["$next": ["$url": c.url!.absoluteString, "$type": "application/json", "$method": "GET"]]
@@ -385,7 +437,8 @@ public final class X3Simulator: @unchecked Sendable {
   static func sort(_ rows: inout [[String: Any]], by order: [(String, Bool)], key: String) {
     rows.sort { a, b in
       for (p, desc) in order {
-        let x = "\(a[p] ?? "")", y = "\(b[p] ?? "")"
+        let x = "\(a[p] ?? "")"
+        let y = "\(b[p] ?? "")"
         if x != y { return desc ? x > y : x < y }
       }
       return "\(a[key]!)" < "\(b[key]!)"
@@ -439,20 +492,33 @@ public final class X3Simulator: @unchecked Sendable {
       row["UPDDATTIM"] = now
       insert(name, row)
       for l in lines {
-        let item = "\(l["ITMREF"]!)", qty = (l["QTY"] as? NSNumber)?.intValue ?? 0
+        let item = "\(l["ITMREF"]!)"
+        let qty = (l["QTY"] as? NSNumber)?.intValue ?? 0
         let current = classes["STOCK"]!.rows.values.first { "\($0["ITMREF"]!)" == item }?["QTYSTU"] as? Int ?? 0
-        moveStock(item: item, site: "\(body["STOFCY"] ?? SandboxSeed.site)", to: current - qty, type: "shipment", voucher: "\(row["SDHNUM"]!)")
+        moveStock(
+          item: item, site: "\(body["STOFCY"] ?? SandboxSeed.site)", to: current - qty, type: "shipment",
+          voucher: "\(row["SDHNUM"]!)")
       }
       return .success(row)
     case "BPCUSTOMER":
       // The facts' one diagnosis of a customer create: X3 numbers no customer itself, the code is the caller's.
-      guard let code = body["BPCNUM"] as? String, !code.isEmpty else { return .failure(Refusal(message: "Customer code mandatory")) }
-      guard let customerName = body["BPCNAM"] as? String, !customerName.isEmpty else { return .failure(Refusal(message: "Company name mandatory")) }
-      guard let category = body["BCGCOD"] as? String, !category.isEmpty else { return .failure(Refusal(message: "Customer category mandatory")) }
-      guard config.customerCategories.contains(category) else { return .failure(Refusal(message: "Customer category \(category): Record does not exist")) }
+      guard let code = body["BPCNUM"] as? String, !code.isEmpty else {
+        return .failure(Refusal(message: "Customer code mandatory"))
+      }
+      guard let customerName = body["BPCNAM"] as? String, !customerName.isEmpty else {
+        return .failure(Refusal(message: "Company name mandatory"))
+      }
+      guard let category = body["BCGCOD"] as? String, !category.isEmpty else {
+        return .failure(Refusal(message: "Customer category mandatory"))
+      }
+      guard config.customerCategories.contains(category) else {
+        return .failure(Refusal(message: "Customer category \(category): Record does not exist"))
+      }
       var row = body.filter { classes[name]!.properties.contains($0.key) }
       row["BPCNUM"] = code
-      guard classes[name]!.rows[code] == nil else { return .failure(Refusal(message: "Customer \(code) already exists")) }
+      guard classes[name]!.rows[code] == nil else {
+        return .failure(Refusal(message: "Customer \(code) already exists"))
+      }
       row["CUR"] = body["CUR"] ?? "EUR"
       row["BPCSTA"] = 2
       insert(name, row)
@@ -472,14 +538,18 @@ public final class X3Simulator: @unchecked Sendable {
     guard classes["BPCUSTOMER"]!.rows[customer] != nil else { return "Customer \(customer) does not exist" }
     if b["SIVTYP"] as? String == config.creditNoteType {
       let origin = "\(b[config.names.origin] ?? "")"
-      guard let invoice = classes["SINVOICE"]!.rows[origin], invoice["SIVTYP"] as? String != config.creditNoteType else {
+      guard let invoice = classes["SINVOICE"]!.rows[origin], invoice["SIVTYP"] as? String != config.creditNoteType
+      else {
         return "Origin invoice \(origin): Record does not exist"
       }
-      guard invoice["BPCINV"] as? String == customer else { return "Origin invoice \(origin) belongs to another customer" }
+      guard invoice["BPCINV"] as? String == customer else {
+        return "Origin invoice \(origin) belongs to another customer"
+      }
     }
     let lines = b[config.names.invoiceLines] as? [[String: Any]] ?? []
     guard !lines.isEmpty else { return "At least one line is required" }
-    var net = ExactDecimal(0), vat = ExactDecimal(0)
+    var net = ExactDecimal(0)
+    var vat = ExactDecimal(0)
     for (i, l) in lines.enumerated() {
       let item = "\(l["ITMREF"] ?? "")"
       guard classes["ITMMASTER"]!.rows[item] != nil else { return "Line \(i + 1): product \(item) does not exist" }
@@ -487,15 +557,27 @@ public final class X3Simulator: @unchecked Sendable {
       guard config.taxLevels[level] != nil else { return "Line \(i + 1): tax level \(level): Record does not exist" }
       for (field, cls) in [("ACC", "GACCOUNT"), ("CCE", "CCE")] {
         let code = "\(l[field] ?? "")"
-        guard let row = classes[cls]!.rows[code] else { return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) does not exist" }
-        guard row["ENAFLG"] as? Int == 2 else { return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) is not active" }
+        guard let row = classes[cls]!.rows[code] else {
+          return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) does not exist"
+        }
+        guard row["ENAFLG"] as? Int == 2 else {
+          return "Line \(i + 1): \(cls == "CCE" ? "cost centre" : "account") \(code) is not active"
+        }
       }
-      guard let amount = Self.decimal(l["AMTNOTLIN"]), let tax = Self.decimal(l["VATAMT"]) else { return "Line \(i + 1): amounts expected as decimals" }
-      if let problem = Self.taxProblem(line: i + 1, amount: amount, tax: tax, level: level, percent: config.taxLevels[level]!) { return problem }
+      guard let amount = Self.decimal(l["AMTNOTLIN"]), let tax = Self.decimal(l["VATAMT"]) else {
+        return "Line \(i + 1): amounts expected as decimals"
+      }
+      if let problem = Self.taxProblem(
+        line: i + 1, amount: amount, tax: tax, level: level, percent: config.taxLevels[level]!)
+      {
+        return problem
+      }
       net = (try? net.adding(amount)) ?? net
       vat = (try? vat.adding(tax)) ?? vat
     }
-    guard let amtnot = Self.decimal(b["AMTNOT"]), let amtati = Self.decimal(b["AMTATI"]) else { return "AMTNOT and AMTATI are mandatory" }
+    guard let amtnot = Self.decimal(b["AMTNOT"]), let amtati = Self.decimal(b["AMTATI"]) else {
+      return "AMTNOT and AMTATI are mandatory"
+    }
     guard amtnot == net, let gross = try? net.adding(vat), amtati == gross else {
       return "Totals do not balance: lines \(net) + tax \(vat) ≠ \(amtati)"
     }
@@ -519,7 +601,9 @@ public final class X3Simulator: @unchecked Sendable {
 
   /// Changes the given properties of row `key` (callers hold the lock).
   func editRow(_ name: String, key: String, _ body: [String: Any]) -> Result<[String: Any], Refusal> {
-    guard var row = classes[name]?.rows[key] else { return .failure(Refusal(message: "Record not found", status: .notFound)) }
+    guard var row = classes[name]?.rows[key] else {
+      return .failure(Refusal(message: "Record not found", status: .notFound))
+    }
     if name == "SINVOICE", row["STA"] as? Int == 3 {
       return .failure(Refusal(message: "Invoice \(key) is posted: modification not allowed", status: .methodNotAllowed))
     }
@@ -531,13 +615,22 @@ public final class X3Simulator: @unchecked Sendable {
 
   func moveStock(item: String, site: String, to quantity: Int, type: String, voucher: String) {
     let now = SimTime.iso(Date().timeIntervalSince1970)
-    guard var stock = classes["STOCK"]!.rows.values.first(where: { "\($0["ITMREF"]!)" == item && "\($0["STOFCY"]!)" == site }) else { return }
+    guard
+      var stock = classes["STOCK"]!.rows.values.first(where: {
+        "\($0["ITMREF"]!)" == item && "\($0["STOFCY"]!)" == site
+      })
+    else { return }
     let delta = quantity - (stock["QTYSTU"] as? Int ?? 0)
     stock["QTYSTU"] = quantity
     stock["UPDDATTIM"] = now
     insert("STOCK", stock)
     sequence += 1
-    insert("STOJOU", ["MVTNUM": sequence, "ITMREF": item, "STOFCY": site, "QTYSTU": delta, "TRSTYP": type, "VCRNUM": voucher, "UPDDATTIM": now])
+    insert(
+      "STOJOU",
+      [
+        "MVTNUM": sequence, "ITMREF": item, "STOFCY": site, "QTYSTU": delta, "TRSTYP": type, "VCRNUM": voucher,
+        "UPDDATTIM": now,
+      ])
   }
 
   // MARK: for tests and summaries
@@ -550,7 +643,8 @@ public final class X3Simulator: @unchecked Sendable {
   @discardableResult
   public func removeCustomer(email: String) -> Int {
     lock.withLock {
-      let gone = classes["BPCUSTOMER"]!.rows.filter { "\($0.value["EMAIL"] ?? "")".lowercased() == email.lowercased() }.map(\.key)
+      let gone = classes["BPCUSTOMER"]!.rows.filter { "\($0.value["EMAIL"] ?? "")".lowercased() == email.lowercased() }
+        .map(\.key)
       for key in gone { classes["BPCUSTOMER"]!.remove(key) }
       return gone.count
     }
@@ -564,7 +658,9 @@ public final class X3Simulator: @unchecked Sendable {
   /// The stock of `item` at `site`, or nil when X3 keeps none there.
   public func stock(item: String, site: String = SandboxSeed.site) -> Int? {
     lock.withLock {
-      classes["STOCK"]!.rows.values.first { "\($0["ITMREF"]!)" == item && "\($0["STOFCY"]!)" == site }.map { $0["QTYSTU"] as? Int ?? 0 }
+      classes["STOCK"]!.rows.values.first { "\($0["ITMREF"]!)" == item && "\($0["STOFCY"]!)" == site }.map {
+        $0["QTYSTU"] as? Int ?? 0
+      }
     }
   }
 
@@ -575,8 +671,12 @@ public final class X3Simulator: @unchecked Sendable {
       guard classes["ITMMASTER"]!.rows[item] == nil else { return false }
       insert("ITMMASTER", ["ITMREF": item, "ITMDES1": name, "TCLCOD": productClass, "STU": "UN", "ITMSTA": 1])
       let counter = (classes["STOCK"]!.rows.values.compactMap { $0["STOCOU"] as? Int }.max() ?? 500) + 1
-      insert("STOCK", ["STOCOU": counter, "ITMREF": item, "STOFCY": SandboxSeed.site, "QTYSTU": quantity,
-                       "UPDDATTIM": SimTime.iso(Date().timeIntervalSince1970)])
+      insert(
+        "STOCK",
+        [
+          "STOCOU": counter, "ITMREF": item, "STOFCY": SandboxSeed.site, "QTYSTU": quantity,
+          "UPDDATTIM": SimTime.iso(Date().timeIntervalSince1970),
+        ])
       return true
     }
   }
@@ -584,7 +684,9 @@ public final class X3Simulator: @unchecked Sendable {
   /// The code of the customer whose email is `email` (case-insensitive).
   public func customer(email: String) -> String? {
     lock.withLock {
-      classes["BPCUSTOMER"]!.rows.values.first { "\($0["EMAIL"] ?? "")".lowercased() == email.lowercased() }.map { "\($0["BPCNUM"]!)" }
+      classes["BPCUSTOMER"]!.rows.values.first { "\($0["EMAIL"] ?? "")".lowercased() == email.lowercased() }.map {
+        "\($0["BPCNUM"]!)"
+      }
     }
   }
 
@@ -600,8 +702,10 @@ public final class X3Simulator: @unchecked Sendable {
   /// How many rows each class holds, by a name a person reads (`customers`, `invoices`…).
   public var counts: [String: Int] {
     lock.withLock {
-      let names = ["BPCUSTOMER": "customers", "ITMMASTER": "items", "GACCOUNT": "gl_accounts", "SINVOICE": "invoices",
-                   "SDELIVERY": "deliveries", "STOCK": "stock_rows", "STOJOU": "stock_movements"]
+      let names = [
+        "BPCUSTOMER": "customers", "ITMMASTER": "items", "GACCOUNT": "gl_accounts", "SINVOICE": "invoices",
+        "SDELIVERY": "deliveries", "STOCK": "stock_rows", "STOJOU": "stock_movements",
+      ]
       var out = Dictionary(uniqueKeysWithValues: names.map { ($0.value, classes[$0.key]?.rows.count ?? 0) })
       out["gl_accounts_disabled"] = classes["GACCOUNT"]!.rows.values.filter { $0["ENAFLG"] as? Int == 1 }.count
       return out
@@ -620,10 +724,14 @@ public final class X3Simulator: @unchecked Sendable {
     }
   }
 
-  public func rows(_ cls: String) -> [[String: Any]] { lock.withLock { Array(classes[cls]?.rows.values ?? [:].values) } }
+  public func rows(_ cls: String) -> [[String: Any]] {
+    lock.withLock { Array(classes[cls]?.rows.values ?? [:].values) }
+  }
   public var faultsInjected: Int { plan.injected.withLock { $0.values.reduce(0, +) } }
   /// Faults of one kind injected so far (`serverErrorAfterCommit`…).
-  public func faultsInjected(_ kind: String) -> Int { plan.injected.withLock { s in s.first { $0.key.rawValue == kind }?.value ?? 0 } }
+  public func faultsInjected(_ kind: String) -> Int {
+    plan.injected.withLock { s in s.first { $0.key.rawValue == kind }?.value ?? 0 }
+  }
   public var currentRefreshToken: String { lock.withLock { refreshToken } }
   public var requests: Int { lock.withLock { requestCount } }
   /// Requests answered by the GraphQL API (the rest went to api1).

@@ -135,21 +135,27 @@ struct X3Where {
         switch function {
         case "upper": upper = true
         case "left":
-          guard try next() == ",", let n = Int(try next()), n >= 0 else { throw Failure(description: "left(PROPERTY, N) expected in where") }
+          guard try next() == ",", let n = Int(try next()), n >= 0 else {
+            throw Failure(description: "left(PROPERTY, N) expected in where")
+          }
           left = n
         default: throw Failure(description: "Function \(function) does not exist")
         }
         guard try next() == ")" else { throw Failure(description: "')' expected after \(function)(") }
       }
       let op = try next().lowercased()
-      guard ["eq", "ne", "gt", "ge", "lt", "le"].contains(op) else { throw Failure(description: "unknown operator '\(op)' in where") }
+      guard ["eq", "ne", "gt", "ge", "lt", "le"].contains(op) else {
+        throw Failure(description: "unknown operator '\(op)' in where")
+      }
       let raw = try next()
       let value: Literal
       if raw.hasPrefix("'") {
         value = .text(String(raw.dropFirst().dropLast()))
       } else if raw.hasPrefix("@") {
         let inner = String(raw.dropFirst().dropLast())
-        guard let t = SimTime.parse(inner) ?? SimTime.parse(inner + "T00:00:00Z") else { throw Failure(description: "bad date \(raw) in where") }
+        guard let t = SimTime.parse(inner) ?? SimTime.parse(inner + "T00:00:00Z") else {
+          throw Failure(description: "bad date \(raw) in where")
+        }
         value = .time(t)
       } else if let n = Double(raw) {
         value = .number(n)

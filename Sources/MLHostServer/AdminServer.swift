@@ -42,7 +42,9 @@ public enum AdminServer {
       }
     }
     api.post("/replay/{record}") { _, context -> Response in
-      guard let id = context.parameters.get("record", as: Int64.self) else { return text("bad record id\n", status: .badRequest) }
+      guard let id = context.parameters.get("record", as: Int64.self) else {
+        return text("bad record id\n", status: .badRequest)
+      }
       do { return try json(["job_ids": [try await host.replay(recordID: id)]]) } catch let e as LoadError {
         return text(e.message + "\n", status: .notFound)
       }
@@ -52,7 +54,8 @@ public enum AdminServer {
         return text("use /replay/<record-id> or /replay?failed=1\n", status: .badRequest)
       }
       let connector = request.uri.queryParameters.get("connector")
-      let rows = try await host.store.records(RecordFilter(connector: connector, unresolvedFailures: true, limit: 10_000))
+      let rows = try await host.store.records(
+        RecordFilter(connector: connector, unresolvedFailures: true, limit: 10_000))
       var ids: [Int64] = []
       for row in rows { if let id = try? await host.replay(recordID: row.id) { ids.append(id) } }
       return try json(["job_ids": ids])
@@ -64,7 +67,9 @@ public enum AdminServer {
       logger: logger)
   }
 
-  static func text(_ s: String, type: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok) -> Response {
+  static func text(_ s: String, type: String = "text/plain; charset=utf-8", status: HTTPResponse.Status = .ok)
+    -> Response
+  {
     Response(status: status, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: s)))
   }
 
@@ -80,10 +85,14 @@ public enum AdminServer {
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
   let token: String
 
-  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    -> Response
+  {
     let given = request.headers[.authorization] ?? ""
     let expected = "Bearer \(token)"
-    let ok = Array(given.utf8).withUnsafeBytes { a in Array(expected.utf8).withUnsafeBytes { b in Digest.constantTimeEqual(a, b) } }
+    let ok = Array(given.utf8).withUnsafeBytes { a in
+      Array(expected.utf8).withUnsafeBytes { b in Digest.constantTimeEqual(a, b) }
+    }
     guard ok else {
       return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"])
     }

@@ -18,7 +18,9 @@ public struct ConnectionLimits: Sendable, Equatable {
   /// read before the close, instead of being lost to a reset).
   public var lingerTimeout: Double = 1
 
-  public init(maxConnections: Int = 1024, headerTimeout: Double = 10, bodyTimeout: Double = 30, idleTimeout: Double = 60) {
+  public init(
+    maxConnections: Int = 1024, headerTimeout: Double = 10, bodyTimeout: Double = 30, idleTimeout: Double = 60
+  ) {
     self.maxConnections = maxConnections
     self.headerTimeout = headerTimeout
     self.bodyTimeout = bodyTimeout

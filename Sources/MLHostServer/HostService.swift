@@ -18,9 +18,13 @@ public struct HostService: Service {
   var once = false
 
   /// `replayCommand` prints the command that replays a record (the summary lists it under each failure).
-  public init(host: ConnectorHost, logger: Logger, firstCycle: Bool = false,
-              replayCommand: (@Sendable (Int64) -> String)? = nil, once: Bool = false) {
-    (self.host, self.logger, self.firstCycle, self.replayCommand, self.once) = (host, logger, firstCycle, replayCommand, once)
+  public init(
+    host: ConnectorHost, logger: Logger, firstCycle: Bool = false,
+    replayCommand: (@Sendable (Int64) -> String)? = nil, once: Bool = false
+  ) {
+    (self.host, self.logger, self.firstCycle, self.replayCommand, self.once) = (
+      host, logger, firstCycle, replayCommand, once
+    )
   }
 
   public func run() async throws {
@@ -46,7 +50,8 @@ public struct HostService: Service {
 
   private func printSummary(_ report: CycleReport, started: Double) {
     let seconds = String(format: "%.1f", Date().timeIntervalSince1970 - started)
-    let text = "\nfirst cycle finished in \(seconds) s\n\(report.text(replayCommand: replayCommand))\n"
+    let text =
+      "\nfirst cycle finished in \(seconds) s\n\(report.text(replayCommand: replayCommand))\n"
       + (note.isEmpty ? "" : note + "\n") + "\n"
     FileHandle.standardOutput.write(Data(text.utf8))
   }

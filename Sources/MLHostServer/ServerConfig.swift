@@ -13,8 +13,10 @@ public struct ListenerConfig: Sendable {
   public var privateKey: String?
   public var limits: ConnectionLimits
 
-  public init(host: String = "127.0.0.1", port: Int, certificate: String? = nil, privateKey: String? = nil,
-              limits: ConnectionLimits = ConnectionLimits()) {
+  public init(
+    host: String = "127.0.0.1", port: Int, certificate: String? = nil, privateKey: String? = nil,
+    limits: ConnectionLimits = ConnectionLimits()
+  ) {
     self.host = host
     self.port = port
     self.certificate = certificate
@@ -33,7 +35,8 @@ public struct ListenerConfig: Sendable {
   /// HTTP/1 (over TLS when configured) with this listener's deadlines on every connection.
   func server() throws -> HTTPServerBuilder {
     let limits = self.limits
-    let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits)]))
+    let http1 = HTTPServerBuilder.http1(
+      configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits)]))
     return try tls().map { try .tls(http1, tlsConfiguration: $0) } ?? http1
   }
 
@@ -57,7 +60,8 @@ public struct ListenerConfig: Sendable {
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     var found: UnsafeMutablePointer<addrinfo>?
     guard getaddrinfo(host, String(port), &hints, &found) == 0, let info = found else {
-      throw ListenerFailure(description: "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
+      throw ListenerFailure(
+        description: "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
     }
     defer { freeaddrinfo(found) }
     let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
@@ -69,11 +73,17 @@ public struct ListenerConfig: Sendable {
     guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
       switch errno {
       case EADDRINUSE:
-        throw ListenerFailure(description: "port \(port) on \(host) is already in use; stop what holds it or choose another with \(option)-port")
+        throw ListenerFailure(
+          description:
+            "port \(port) on \(host) is already in use; stop what holds it or choose another with \(option)-port")
       case EADDRNOTAVAIL:
-        throw ListenerFailure(description: "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
+        throw ListenerFailure(
+          description: "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
       default:
-        throw ListenerFailure(description: "cannot listen on \(host) port \(port) (\(String(cString: strerror(errno)))); \(option)-host and \(option)-port change them")
+        throw ListenerFailure(
+          description:
+            "cannot listen on \(host) port \(port) (\(String(cString: strerror(errno)))); \(option)-host and \(option)-port change them"
+        )
       }
     }
   }

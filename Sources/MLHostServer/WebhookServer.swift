@@ -10,7 +10,8 @@ import NIOCore
 /// The webhook receiver: `POST /hooks/<connector>/<name>`, answered only after the delivery is durably queued.
 public enum WebhookServer {
   public static func application(
-    ingress: WebhookIngress, listener: ListenerConfig, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ingress: WebhookIngress, listener: ListenerConfig, logger: Logger,
+    onBound: @escaping @Sendable (Int) -> Void = { _ in }
   ) throws -> some ApplicationProtocol {
     let router = Router()
     router.post("/hooks/{connector}/{name}") { request, context -> Response in
@@ -37,7 +38,8 @@ public enum WebhookServer {
     router.get("/hooks/{connector}/{name}") { request, context -> Response in
       guard let value = request.uri.queryParameters.get("challenge"),
         let answer = ingress.challenge(
-          connector: context.parameters.get("connector") ?? "", name: context.parameters.get("name") ?? "", value: value)
+          connector: context.parameters.get("connector") ?? "", name: context.parameters.get("name") ?? "", value: value
+        )
       else { return Response(status: .methodNotAllowed, headers: [.allow: "POST"]) }
       return Response(
         status: HTTPResponse.Status(code: answer.status),

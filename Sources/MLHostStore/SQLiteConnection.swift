@@ -78,7 +78,8 @@ final class SQLiteConnection {
       case .text(let t):
         var t = t
         t.withUTF8 { buf in
-          _ = mlh_sqlite3_bind_text(s, n, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(buf.count))
+          _ = mlh_sqlite3_bind_text(
+            s, n, UnsafeRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(buf.count))
         }
       }
     }
@@ -92,7 +93,9 @@ final class SQLiteConnection {
 
     /// The value of column `name`; `.null` is a value, a missing column an error.
     func value(_ name: String) throws -> Value {
-      guard let i = columns[name] else { throw Failure(code: SQLITE_MISMATCH, description: "no column '\(name)' in the result") }
+      guard let i = columns[name] else {
+        throw Failure(code: SQLITE_MISMATCH, description: "no column '\(name)' in the result")
+      }
       return values[i]
     }
 
@@ -112,7 +115,9 @@ final class SQLiteConnection {
     }
 
     private func mismatch(_ name: String, _ expected: String) -> Failure {
-      Failure(code: SQLITE_MISMATCH, description: "column '\(name)' holds \((try? value(name)).map { "\($0)" } ?? "nothing"), not \(expected)")
+      Failure(
+        code: SQLITE_MISMATCH,
+        description: "column '\(name)' holds \((try? value(name)).map { "\($0)" } ?? "nothing"), not \(expected)")
     }
   }
 

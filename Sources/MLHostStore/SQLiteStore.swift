@@ -54,9 +54,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   }
 
   private static func damaged(_ path: String, _ detail: String) -> Damaged {
-    Damaged(description: "\(path) is damaged (SQLite quick_check: \(detail.prefix(200))); mlhost left it untouched and "
-      + "will not start on it. Restore it from a backup, or move it (with its -wal file) aside to start with an empty "
-      + "store; `sqlite3 \(path) .recover` saves what is still readable.")
+    Damaged(
+      description: "\(path) is damaged (SQLite quick_check: \(detail.prefix(200))); mlhost left it untouched and "
+        + "will not start on it. Restore it from a backup, or move it (with its -wal file) aside to start with an empty "
+        + "store; `sqlite3 \(path) .recover` saves what is still readable.")
   }
 
   /// A consistent copy of this store, opened in `directory`: a dry run works on it and leaves this one alone.
@@ -139,8 +140,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       INSERT INTO jobs (connector, job, input, trigger, ordering_key, state, max_attempts, run_at, record_id, created_at)
       VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
       """,
-      [.text(j.connector), .text(j.job), .init(j.input), .text(j.trigger.rawValue), .init(j.orderingKey),
-       .integer(Int64(j.maxAttempts)), .real(j.runAt), .init(j.recordID), .real(Date().timeIntervalSince1970)])
+      [
+        .text(j.connector), .text(j.job), .init(j.input), .text(j.trigger.rawValue), .init(j.orderingKey),
+        .integer(Int64(j.maxAttempts)), .real(j.runAt), .init(j.recordID), .real(Date().timeIntervalSince1970),
+      ])
     return db.lastInsertID
   }
 
@@ -196,11 +199,12 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
               RETURNING id, connector, job, input, trigger, attempts, max_attempts, record_id
               """, [.text(owner), .real(now + leaseSeconds), try row.value("id")])
             guard let x = r.first else { continue }
-            claimed.append(LeasedJob(
-              id: try x.integer("id"), connector: try x.text("connector"), job: try x.text("job"),
-              input: try x.value("input").string, trigger: try JobTrigger(stored: x.text("trigger")),
-              attempt: Int(try x.integer("attempts")), maxAttempts: Int(try x.integer("max_attempts")),
-              recordID: try x.value("record_id").int))
+            claimed.append(
+              LeasedJob(
+                id: try x.integer("id"), connector: try x.text("connector"), job: try x.text("job"),
+                input: try x.value("input").string, trigger: try JobTrigger(stored: x.text("trigger")),
+                attempt: Int(try x.integer("attempts")), maxAttempts: Int(try x.integer("max_attempts")),
+                recordID: try x.value("record_id").int))
           }
         }
         return claimed
@@ -232,8 +236,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
           run_at = COALESCE(?, run_at), finished_at = ?
         WHERE id = ? AND lease_owner = ? AND state = 'running'
         """,
-        [.text(state.rawValue), .init(error), .init(errorKind), .init(retryAt), state == .queued ? .null : .real(now),
-         .integer(jobID), .text(owner)])
+        [
+          .text(state.rawValue), .init(error), .init(errorKind), .init(retryAt), state == .queued ? .null : .real(now),
+          .integer(jobID), .text(owner),
+        ])
       return db.changes == 1
     }
   }
@@ -256,10 +262,11 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
           WHERE connector = ? AND outcome = 'failed' AND error_kind = 'script' AND resolved_by IS NULL
           """, [.text(connector)])
         for r in records {
-          _ = try Self.insert(NewJob(
-            connector: connector, job: ReplayJob.name, trigger: .reload,
-            orderingKey: "\(try r.text("kind")):\(try r.text("key"))", maxAttempts: maxAttempts, runAt: now,
-            recordID: try r.integer("id")), db)
+          _ = try Self.insert(
+            NewJob(
+              connector: connector, job: ReplayJob.name, trigger: .reload,
+              orderingKey: "\(try r.text("kind")):\(try r.text("key"))", maxAttempts: maxAttempts, runAt: now,
+              recordID: try r.integer("id")), db)
         }
         return (jobs, records.count)
       }
@@ -278,7 +285,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
   public func job(id: Int64) async throws -> (state: JobState, attempts: Int, lastError: String?)? {
     try await run { db in
-      guard let r = try db.query("SELECT state, attempts, last_error FROM jobs WHERE id = ?", [.integer(id)]).first else {
+      guard let r = try db.query("SELECT state, attempts, last_error FROM jobs WHERE id = ?", [.integer(id)]).first
+      else {
         return nil
       }
       return (try JobState(stored: r.text("state")), Int(try r.integer("attempts")), try r.value("last_error").string)
@@ -297,10 +305,12 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
             error_at, input, details, script_version, started_at, duration_ms, replay_of, error_kind)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """,
-          [.text(r.connector), .init(r.jobID), .text(r.runID), .text(r.job), .text(r.kind), .text(r.key),
-           .text(r.outcome.rawValue), .init(r.targetSystem), .init(r.targetID), .init(r.error), .init(r.errorAt),
-           .text(r.input), .init(r.details), .text(r.scriptVersion), .real(r.startedAt), .real(r.durationMs),
-           .init(r.replayOf), .init(r.errorKind)])
+          [
+            .text(r.connector), .init(r.jobID), .text(r.runID), .text(r.job), .text(r.kind), .text(r.key),
+            .text(r.outcome.rawValue), .init(r.targetSystem), .init(r.targetID), .init(r.error), .init(r.errorAt),
+            .text(r.input), .init(r.details), .text(r.scriptVersion), .real(r.startedAt), .real(r.durationMs),
+            .init(r.replayOf), .init(r.errorKind),
+          ])
         let id = db.lastInsertID
         if let m = mapping {
           try db.query(
@@ -319,9 +329,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
             AND id < ?
           """, [.integer(id), .text(r.connector), .text(r.kind), .text(r.key), .integer(id)])
         if let retryAt {
-          _ = try Self.insert(NewJob(
-            connector: r.connector, job: ReplayJob.name, trigger: .retry, orderingKey: "\(r.kind):\(r.key)",
-            maxAttempts: maxAttempts, runAt: retryAt, recordID: id), db)
+          _ = try Self.insert(
+            NewJob(
+              connector: r.connector, job: ReplayJob.name, trigger: .retry, orderingKey: "\(r.kind):\(r.key)",
+              maxAttempts: maxAttempts, runAt: retryAt, recordID: id), db)
         }
         return id
       }
@@ -336,12 +347,15 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   private static func recordRow(_ x: SQLiteConnection.Row) throws -> RecordRow {
     let outcome = try x.text("outcome")
     guard let known = RecordRow.Outcome(rawValue: outcome) else {
-      throw SQLiteConnection.Failure(code: SQLITE_MISMATCH, description: "record outcome '\(outcome)' is not one this host knows")
+      throw SQLiteConnection.Failure(
+        code: SQLITE_MISMATCH, description: "record outcome '\(outcome)' is not one this host knows")
     }
     var r = RecordRow(
       connector: try x.text("connector"), jobID: try x.value("job_id").int, runID: try x.text("run_id"),
-      job: try x.text("job"), kind: try x.text("kind"), key: try x.text("key"), outcome: known, input: try x.text("input"),
-      scriptVersion: try x.text("script_version"), startedAt: try x.real("started_at"), durationMs: try x.real("duration_ms"))
+      job: try x.text("job"), kind: try x.text("kind"), key: try x.text("key"), outcome: known,
+      input: try x.text("input"),
+      scriptVersion: try x.text("script_version"), startedAt: try x.real("started_at"),
+      durationMs: try x.real("duration_ms"))
     r.id = try x.integer("id")
     r.targetSystem = try x.value("target_system").string
     r.targetID = try x.value("target_id").string
@@ -393,7 +407,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     try await run { db in
       try db.query(
         "SELECT target_id FROM mappings WHERE connector = ? AND source_key = ? AND target_system = ?",
-        [.text(connector), .text(sourceKey), .text(system)]).first?.value("target_id").string
+        [.text(connector), .text(sourceKey), .text(system)]
+      ).first?.value("target_id").string
     }
   }
 
@@ -437,8 +452,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
   public func schedule(connector: String, job: String) async throws -> (spec: String, next: Double)? {
     try await run { db in
-      guard let r = try db.query(
-        "SELECT spec, next_run FROM schedules WHERE connector = ? AND job = ?", [.text(connector), .text(job)]).first
+      guard
+        let r = try db.query(
+          "SELECT spec, next_run FROM schedules WHERE connector = ? AND job = ?", [.text(connector), .text(job)]
+        ).first
       else { return nil }
       return (try r.text("spec"), try r.real("next_run"))
     }
@@ -544,10 +561,11 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         WHERE state = 'dead' AND (? IS NULL OR connector = ?) ORDER BY id DESC LIMIT ?
         """, [.init(connector), .init(connector), .integer(Int64(limit))]
       ).map {
-        DeadJob(id: try $0.integer("id"), connector: try $0.text("connector"), job: try $0.text("job"),
-                trigger: try $0.text("trigger"), attempts: Int(try $0.integer("attempts")),
-                error: try $0.value("last_error").string, errorKind: try $0.value("error_kind").string,
-                finishedAt: try $0.value("finished_at").double)
+        DeadJob(
+          id: try $0.integer("id"), connector: try $0.text("connector"), job: try $0.text("job"),
+          trigger: try $0.text("trigger"), attempts: Int(try $0.integer("attempts")),
+          error: try $0.value("last_error").string, errorKind: try $0.value("error_kind").string,
+          finishedAt: try $0.value("finished_at").double)
       }
     }
   }
@@ -568,9 +586,10 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       {
         s.recordsByOutcome[try r.text("outcome")] = Int(try r.integer("n"))
       }
-      s.unresolvedFailures = Int(try db.query(
-        "SELECT COUNT(*) AS n FROM records WHERE outcome IN ('rejected', 'failed') AND resolved_by IS NULL"
-      ).first?.integer("n") ?? 0)
+      s.unresolvedFailures = Int(
+        try db.query(
+          "SELECT COUNT(*) AS n FROM records WHERE outcome IN ('rejected', 'failed') AND resolved_by IS NULL"
+        ).first?.integer("n") ?? 0)
       return s
     }
   }

@@ -13,9 +13,11 @@ public enum StateFolder {
   /// Creates `directory` (mode 0700) if needed, and narrows the modes of what is already there: the folder to 0700,
   /// every file in it to 0600 (a store written by an older version was world-readable).
   public static func prepare(_ directory: URL) throws {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try FileManager.default.createDirectory(
+      at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     guard chmod(directory.path, 0o700) == 0 else {
-      throw Failure(description: "cannot make \(directory.path) private (chmod 0700): \(String(cString: strerror(errno)))")
+      throw Failure(
+        description: "cannot make \(directory.path) private (chmod 0700): \(String(cString: strerror(errno)))")
     }
     for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] {
       let path = directory.appendingPathComponent(name).path
@@ -61,7 +63,8 @@ public enum StateFolder {
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = pread(fd, &buffer, buffer.count, 0)
         close(fd)
-        let holder = n > 0 ? String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+        let holder =
+          n > 0 ? String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
         guard busy else { throw Failure(description: "cannot lock \(path): \(String(cString: strerror(errno)))") }
         throw Failure(
           description: "another mlhost (pid \(holder)) is using the state folder \(directory.path); "

@@ -59,8 +59,10 @@ public struct NewJob: Sendable {
   /// For a replay: the audit row being replayed.
   public var recordID: Int64?
 
-  public init(connector: String, job: String, input: String? = nil, trigger: JobTrigger, orderingKey: String? = nil,
-              maxAttempts: Int = 5, runAt: Double, recordID: Int64? = nil) {
+  public init(
+    connector: String, job: String, input: String? = nil, trigger: JobTrigger, orderingKey: String? = nil,
+    maxAttempts: Int = 5, runAt: Double, recordID: Int64? = nil
+  ) {
     self.connector = connector
     self.job = job
     self.input = input
@@ -138,8 +140,10 @@ public struct RecordRow: Sendable, Equatable, Codable {
   /// "script" when the error is a mistake in the script: not retried on its own, run again after a reload.
   public var errorKind: String?
 
-  public init(connector: String, jobID: Int64?, runID: String, job: String, kind: String, key: String,
-              outcome: Outcome, input: String, scriptVersion: String, startedAt: Double, durationMs: Double) {
+  public init(
+    connector: String, jobID: Int64?, runID: String, job: String, kind: String, key: String,
+    outcome: Outcome, input: String, scriptVersion: String, startedAt: Double, durationMs: Double
+  ) {
     self.connector = connector
     self.jobID = jobID
     self.runID = runID
@@ -213,8 +217,10 @@ public struct DeadJob: Codable, Sendable, Equatable {
   /// Unix seconds.
   public var finishedAt: Double?
 
-  public init(id: Int64, connector: String, job: String, trigger: String, attempts: Int, error: String?,
-              errorKind: String?, finishedAt: Double?) {
+  public init(
+    id: Int64, connector: String, job: String, trigger: String, attempts: Int, error: String?,
+    errorKind: String?, finishedAt: Double?
+  ) {
     (self.id, self.connector, self.job, self.trigger, self.attempts) = (id, connector, job, trigger, attempts)
     (self.error, self.errorKind, self.finishedAt) = (error, errorKind, finishedAt)
   }
@@ -273,7 +279,8 @@ public protocol JobStore: Sendable {
   /// Writes an audit row (and the mapping a success established) and marks earlier failures of the same record
   /// settled by it (the latest row is the record's state); with `retryAt`, also queues a replay of this row then, in the same commit. Returns the
   /// row's id.
-  func insert(record: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int) async throws
+  func insert(record: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int)
+    async throws
     -> Int64
   func record(id: Int64) async throws -> RecordRow?
   func records(_ filter: RecordFilter) async throws -> [RecordRow]
@@ -290,7 +297,8 @@ public protocol JobStore: Sendable {
   func upsertSchedule(connector: String, job: String, spec: String, next: Double) async throws
   /// Fires a schedule once across every host: moves it from `expected` to `next` and queues `job` in one commit,
   /// only if nobody moved it first.
-  func fireSchedule(connector: String, job: String, expected: Double, next: Double, enqueue: NewJob) async throws -> Bool
+  func fireSchedule(connector: String, job: String, expected: Double, next: Double, enqueue: NewJob) async throws
+    -> Bool
 
   func stats() async throws -> StoreStats
   /// Every job the store knows of (scheduled, or with runs kept), by connector and job.

@@ -1,6 +1,7 @@
 import Foundation
 import MLHostCore
 import MLHostStore
+
 #if canImport(FoundationNetworking)
   import FoundationNetworking
 #endif
@@ -18,9 +19,12 @@ public final class HostProcess: @unchecked Sendable {
     process = try MLHostProcess.start(
       ["run"] + scripts.map(\.path)
         + ["--state", state.path, "--webhook-port", "0", "--admin-port", "0", "--grace", "5"] + extra)
-    guard await process.waitForOutput("admin API listening", within: 30), await process.waitForOutput("webhooks listening", within: 5) else {
+    guard await process.waitForOutput("admin API listening", within: 30),
+      await process.waitForOutput("webhooks listening", within: 5)
+    else {
       process.kill()
-      throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "host did not start:\n\(process.output)"])
+      throw CocoaError(
+        .fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "host did not start:\n\(process.output)"])
     }
     webhookURL = Self.url(on: "webhooks listening", in: process.output)
     adminURL = Self.url(on: "admin API listening", in: process.output)
@@ -50,7 +54,8 @@ public final class HostProcess: @unchecked Sendable {
     request.httpMethod = method
     request.httpBody = body.map { Data($0.utf8) }
     let token = try String(contentsOf: state.appendingPathComponent("admin.token"), encoding: .utf8)
-    request.setValue("Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))", forHTTPHeaderField: "Authorization")
+    request.setValue(
+      "Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))", forHTTPHeaderField: "Authorization")
     let (data, response) = try await URLSession.shared.data(for: request)
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
   }

@@ -19,7 +19,9 @@ public enum HostilePeer {
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let rc = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
     }
     guard rc == 0 || (nonBlocking && errno == EINPROGRESS) else {
       close(fd)
@@ -65,7 +67,9 @@ public enum HostilePeer {
     for fd in fds.compactMap({ $0 }) { send(fd, Array(head.utf8)) }
     let drip = Array(drip.utf8)
     var tick = 0
-    while Date().timeIntervalSince(started) < giveUp, closedAfter.enumerated().contains(where: { fds[$0.offset] != nil && $0.element == nil }) {
+    while Date().timeIntervalSince(started) < giveUp,
+      closedAfter.enumerated().contains(where: { fds[$0.offset] != nil && $0.element == nil })
+    {
       for (i, fd) in fds.enumerated() {
         guard let fd, closedAfter[i] == nil else { continue }
         var ignored: [UInt8] = []
@@ -82,7 +86,9 @@ public enum HostilePeer {
 
   /// Sends `head` and `body` (the start of a larger body the head announces), sends nothing more, and reads what
   /// comes back until the server closes or `within` seconds pass.
-  public static func sendAndListen(port: Int, head: String, body: [UInt8], within seconds: Double) -> (answer: String, closed: Bool) {
+  public static func sendAndListen(port: Int, head: String, body: [UInt8], within seconds: Double) -> (
+    answer: String, closed: Bool
+  ) {
     guard let fd = connect(port: port) else { return ("", false) }
     defer { close(fd) }
     send(fd, Array(head.utf8))

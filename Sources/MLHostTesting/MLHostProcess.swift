@@ -37,7 +37,8 @@ public final class MLHostProcess: @unchecked Sendable {
     p.arguments = arguments
     p.currentDirectoryURL = Repository.root
     if let stdin { p.standardInput = try FileHandle(forReadingFrom: stdin) }
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try spawn(p)
@@ -54,8 +55,9 @@ public final class MLHostProcess: @unchecked Sendable {
     drained.wait()
     p.waitUntilExit()
     watchdog.cancel()
-    return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                  stderr: String(decoding: errData.value, as: UTF8.self))
+    return Result(
+      status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData.value, as: UTF8.self))
   }
 
   /// The same, without holding a thread of the cooperative pool while the child runs (two cores give the pool two

@@ -42,9 +42,10 @@ public struct TempConnector: Sendable {
   }
 
   /// A host over this connector with a store in the connector's folder, started.
-  public func host(options: HostOptions = HostOptions(grace: 5, watch: false), logger: Logger = .quiet,
-                   authenticator: Authenticator? = nil) async throws -> ConnectorHost
-  {
+  public func host(
+    options: HostOptions = HostOptions(grace: 5, watch: false), logger: Logger = .quiet,
+    authenticator: Authenticator? = nil
+  ) async throws -> ConnectorHost {
     let store = try SQLiteStore(directory: directory.appendingPathComponent("state"))
     let host = ConnectorHost(store: store, logger: logger, options: options, authenticator: authenticator)
     try await host.start([source()])
@@ -104,7 +105,8 @@ public func runJob(_ body: String, input: LuaValueLiteral = nil, limits: VMLimit
 }
 
 /// Runs `body` and returns its first result, failing with the Lua error otherwise.
-public func evalLua(_ body: String, input: LuaValueLiteral = nil, preamble: String = "") async throws -> LuaValueLiteral {
+public func evalLua(_ body: String, input: LuaValueLiteral = nil, preamble: String = "") async throws -> LuaValueLiteral
+{
   switch try await runJob(body, input: input, preamble: preamble) {
   case .succeeded(let values): return values.first ?? .nil_
   case .failed(let e): throw e

@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostCore
 import MLHostLua
 
@@ -9,7 +7,7 @@ public final class JobContext: @unchecked Sendable {
   public let runID: String
   /// The queue's id for this job, when it came from the store.
   public let jobID: Int64?
-  let budget: UnsafeMutablePointer<mlh_budget>
+  package let budget: LuaBudget
   /// CPU time left, in nanoseconds (nil: unlimited); spent by each resume of the job's coroutines.
   var timeLeft: Int64?
 
@@ -17,12 +15,8 @@ public final class JobContext: @unchecked Sendable {
     self.name = name
     self.runID = runID
     self.jobID = jobID
-    budget = .allocate(capacity: 1)
     let nanoseconds = seconds > 0 ? Int64(min(seconds, 1e9) * 1e9) : 0
-    budget.initialize(
-      to: mlh_budget(
-        remaining: instructions, limit: instructions, deadline_ns: 0, time_limit_ns: nanoseconds,
-        stopped: MLH_STOP_NONE))
+    budget = LuaBudget(instructions: instructions, cpuNanoseconds: nanoseconds)
     timeLeft = nanoseconds > 0 ? nanoseconds : nil
   }
 
@@ -33,21 +27,19 @@ public final class JobContext: @unchecked Sendable {
   }
 
   /// Whether the job's budget ran out (every further instruction of it raises).
-  var stopped: Bool { budget.pointee.stopped != MLH_STOP_NONE }
+  var stopped: Bool { budget.stopped }
 
   /// Arms the CPU-time deadline for one slice of the job (on the VM's thread); `settle` charges what it used.
   func arm() -> Int64 {
-    let start = mlh_thread_cpu_ns()
-    budget.pointee.deadline_ns = timeLeft.map { start + max($0, 0) } ?? 0
+    let start = LuaBudget.threadCPUTime
+    budget.deadline = timeLeft.map { start + max($0, 0) } ?? 0
     return start
   }
 
   func settle(startedAt start: Int64) {
-    if let left = timeLeft { timeLeft = left - (mlh_thread_cpu_ns() - start) }
-    budget.pointee.deadline_ns = 0
+    if let left = timeLeft { timeLeft = left - (LuaBudget.threadCPUTime - start) }
+    budget.deadline = 0
   }
-
-  deinit { budget.deallocate() }
 }
 
 /// A coroutine the host runs and resumes: a job's main body or a child started by `mlhost.each`.
@@ -74,15 +66,17 @@ extension LuaVM {
   /// Starts a coroutine for the function on `stack` below its `nargs` arguments (all popped). The first resume is
   /// posted, never nested, so a native that spawns children returns before any child runs.
   @discardableResult
-  package func spawn(from stack: LuaState, nargs: Int32, job: JobContext, onFinish: @escaping (Coroutine, LuaError?) -> Void)
+  package func spawn(
+    from stack: LuaState, nargs: Int32, job: JobContext, onFinish: @escaping (Coroutine, LuaError?) -> Void
+  )
     -> Coroutine
   {
     executor.assertOnExecutor()
-    guard let raw = lua_newthread(stack.raw) else { fatalError("lua_newthread returned NULL") }
-    let anchor = luaL_ref(stack.raw, MLH_LUA_REGISTRYINDEX)
-    lua_xmove(stack.raw, raw, nargs + 1)
-    let co = Coroutine(thread: LuaState(raw), anchor: anchor, job: job, onFinish: onFinish)
-    coroutines[raw] = co
+    let thread = stack.newThread()
+    let anchor = stack.ref()
+    stack.move(nargs + 1, to: thread)
+    let co = Coroutine(thread: thread, anchor: anchor, job: job, onFinish: onFinish)
+    coroutines[thread.raw] = co
     executor.later { [self] in resume(co, nargs: nargs) }
     return co
   }
@@ -91,20 +85,17 @@ extension LuaVM {
     executor.assertOnExecutor()
     guard !closed, coroutines[co.thread.raw] === co else { return }
     co.suspended = false
-    context.pointee.current = co.job.budget
-    memory.pointee.enforce = 1
-    let started = co.job.arm()
-    var nres: Int32 = 0
-    let status = lua_resume(co.thread.raw, L.raw, nargs, &nres)
-    co.job.settle(startedAt: started)
-    memory.pointee.enforce = 0
-    context.pointee.current = nil
+    let (status, nres) = machine.charging(co.job.budget) {
+      let started = co.job.arm()
+      defer { co.job.settle(startedAt: started) }
+      return co.thread.resume(from: L, nargs: nargs)
+    }
     switch status {
-    case LUA_OK:
+    case .ok:
       finish(co, error: nil)
-    case LUA_YIELD where co.suspended:
+    case .yield where co.suspended:
       return
-    case LUA_YIELD:
+    case .yield:
       co.thread.pop(nres)
       let at = co.thread.callerPosition(level: 0).map { "\($0.file):\($0.line): " } ?? ""
       finish(co, error: LuaError(message: "\(at)coroutine.yield outside a coroutine the script created"))
@@ -132,7 +123,7 @@ extension LuaVM {
       _ = L.raise("\(native) must run inside a job, not at load time or in a coroutine the script created")
       return nil
     }
-    guard lua_isyieldable(L.raw) != 0 else {
+    guard L.isYieldable else {
       _ = L.raise("\(native) cannot suspend here (inside a metamethod or a sort comparator)")
       return nil
     }
@@ -149,7 +140,7 @@ extension LuaVM {
   /// Resumes a suspended coroutine so that the native it called raises `error` (a string or a structured error).
   package func wake(_ co: Coroutine, raising error: LuaValue) {
     wake(co) { t in
-      lua_pushlightuserdata(t.raw, mlh_raise_marker())
+      t.pushRaiseMarker()
       t.push(error)
       return 2
     }

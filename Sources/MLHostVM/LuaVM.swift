@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Foundation
 import Logging
 import MLHostCore
@@ -13,8 +11,7 @@ public final class LuaVM: @unchecked Sendable {
   let limits: VMLimits
   package let modulePaths: ModulePaths
   package var logger: Logger
-  let memory: UnsafeMutablePointer<mlh_memory>
-  let context: UnsafeMutablePointer<mlh_vmctx>
+  let machine: LuaMachine
   /// Host coroutines by their lua_State, so a suspending native can find the coroutine that called it.
   package var coroutines: [OpaquePointer: Coroutine] = [:]
   /// `mlhost.lock` keys held by this VM's coroutines.
@@ -30,25 +27,22 @@ public final class LuaVM: @unchecked Sendable {
     self.modulePaths = modulePaths
     self.logger = logger
     executor = SerialThread(name: "lua-\(name)")
-    memory = .allocate(capacity: 1)
-    memory.initialize(to: mlh_memory(used: 0, limit: limits.memoryBytes, peak: 0, enforce: 0, ctx: nil))
-    context = .allocate(capacity: 1)
-    context.initialize(to: mlh_vmctx(current: nil, owner: nil, granularity: 1000, checks: 0))
-    guard let raw = mlh_newstate(memory, context) else {
+    guard let machine = LuaMachine(memoryLimit: limits.memoryBytes) else {
       executor.shutdown()
       throw LuaError(message: "cannot create a Lua state")
     }
-    L = LuaState(raw)
-    context.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+    self.machine = machine
+    L = machine.state
+    machine.owner = Unmanaged.passUnretained(self).toOpaque()
   }
 
   /// The VM that owns `L`, for natives.
   package static func of(_ L: LuaState) -> LuaVM {
-    Unmanaged<LuaVM>.fromOpaque(mlh_context(L.raw).pointee.owner).takeUnretainedValue()
+    Unmanaged<LuaVM>.fromOpaque(LuaMachine.owner(of: L)!).takeUnretainedValue()
   }
 
   /// Bytes of Lua memory in use now.
-  public var memoryInUse: Int { memory.pointee.used }
+  public var memoryInUse: Int { machine.memoryInUse }
 
   /// Runs `body` on the VM's executor.
   public func perform<T: Sendable>(_ body: @escaping @Sendable (LuaVM) throws -> T) async throws -> T {
@@ -91,14 +85,9 @@ public final class LuaVM: @unchecked Sendable {
       guard !closed else { return }
       closed = true
       for co in Array(coroutines.values) { finish(co, error: LuaError(message: reason)) }
-      lua_close(L.raw)
+      machine.close()
       executor.shutdown()
     }
-  }
-
-  deinit {
-    memory.deallocate()
-    context.deallocate()
   }
 
   // MARK: protected calls
@@ -109,28 +98,26 @@ public final class LuaVM: @unchecked Sendable {
     executor.assertOnExecutor()
     let base = L.top - nargs
     L.push(native: tracebackHandler)
-    mlh_lua_insert(L.raw, base)
+    L.insert(at: base)
     // Each load-time call gets the whole load budget afresh.
     let budget = JobContext(
       name: "load", runID: "", instructions: limits.loadInstructions, seconds: limits.loadSeconds)
-    context.pointee.current = budget.budget
-    memory.pointee.enforce = 1
-    let started = budget.arm()
-    let status = mlh_lua_pcall(L.raw, nargs, nresults, base)
-    budget.settle(startedAt: started)
-    memory.pointee.enforce = 0
-    context.pointee.current = nil
-    mlh_lua_remove(L.raw, base)
-    guard status == LUA_OK else {
-      mlh_reset_hook(L.raw)
+    let status = machine.charging(budget.budget) {
+      let started = budget.arm()
+      defer { budget.settle(startedAt: started) }
+      return L.protectedCall(nargs: nargs, nresults: nresults, handler: base)
+    }
+    L.remove(at: base)
+    guard status == .ok else {
+      L.resetHook()
       defer { L.pop() }
       throw describe(status: status, errorAt: L, thread: nil)
     }
   }
 
   /// A LuaError for the error object on top of `stack`, after a failed call or resume of `thread`.
-  func describe(status: Int32, errorAt stack: LuaState, thread: LuaState?) -> LuaError {
-    if status == LUA_ERRMEM {
+  func describe(status: LuaStatus, errorAt stack: LuaState, thread: LuaState?) -> LuaError {
+    if status == .memoryError {
       let position = thread.flatMap { firstScriptPosition(in: $0) }.map { "\($0.file):\($0.line): " } ?? ""
       return LuaError(
         message: "\(position)memory limit of \(limits.memoryBytes >> 20) MiB exceeded", outOfMemory: true)
@@ -182,12 +169,8 @@ public final class LuaVM: @unchecked Sendable {
 
   package func loadChunk(_ data: Data, chunkName: String, onto stack: LuaState? = nil) throws {
     let L = stack ?? self.L
-    let status = data.withUnsafeBytes { buf in
-      mlh_luaL_loadbuffer(
-        L.raw, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count,
-        chunkName.hasPrefix("=") ? chunkName : "@" + chunkName, "t")
-    }
-    guard status == LUA_OK else {
+    let status = data.withUnsafeBytes { L.load($0, name: chunkName.hasPrefix("=") ? chunkName : "@" + chunkName) }
+    guard status == .ok else {
       let message = L.string(at: -1) ?? "cannot load \(chunkName)"
       L.pop()
       throw LuaError(message: message)
@@ -219,17 +202,7 @@ public struct ModulePaths: Sendable {
   /// Whether the first script frame calling on `L` (host chunks passed over) is a module of the stdlib.
   package func isStdlibCaller(_ L: LuaState) -> Bool {
     guard let stdlib = stdlibDirectory else { return false }
-    let prefix = "@" + Self.displayName(stdlib) + "/"
-    var ar = lua_Debug()
-    var level: Int32 = 1
-    while lua_getstack(L.raw, level, &ar) != 0, lua_getinfo(L.raw, "S", &ar) != 0 {
-      level += 1
-      guard let source = ar.source.map({ String(cString: $0) }),
-        !source.hasPrefix(LuaState.internalChunkPrefix), source != "=[C]"
-      else { continue }
-      return source.hasPrefix(prefix)
-    }
-    return false
+    return L.scriptSource()?.hasPrefix("@" + Self.displayName(stdlib) + "/") ?? false
   }
 
   /// A short name for messages: relative to the current directory when below it.
@@ -240,7 +213,7 @@ public struct ModulePaths: Sendable {
   }
 }
 
-private let tracebackHandler: mlh_native_fn = { raw in
+private let tracebackHandler: LuaNative = { raw in
   let L = LuaState(raw!)
   // Structured errors (tables) pass through untouched; strings get the traceback appended.
   guard let message = L.string(at: 1) else { return 1 }

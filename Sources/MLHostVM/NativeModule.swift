@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostLua
 
 /// A native function and its documentation: the one declaration behind the binding, the reference docs and the
@@ -16,10 +14,12 @@ public struct NativeFunction: Sendable {
   public let params: [Param]
   /// LuaLS return types with their meaning, e.g. `("string?", "the digest")`.
   public let returns: [(type: String, doc: String)]
-  package let fn: mlh_native_fn
+  package let fn: LuaNative
 
-  package init(_ name: String, _ summary: String, params: [(String, String, String)] = [],
-       returns: [(String, String)] = [], _ fn: mlh_native_fn) {
+  package init(
+    _ name: String, _ summary: String, params: [(String, String, String)] = [],
+    returns: [(String, String)] = [], _ fn: LuaNative
+  ) {
     self.name = name
     self.summary = summary
     self.params = params.map { Param(name: $0.0, type: $0.1, doc: $0.2) }
@@ -52,8 +52,10 @@ public struct NativeModule: Sendable {
   /// Runs once per VM before the functions are bound (metatables, upvalue state).
   let prepare: (@Sendable (LuaVM) -> Void)?
 
-  package init(_ name: String, _ summary: String, functions: [NativeFunction], fields: [NativeField] = [],
-       prepare: (@Sendable (LuaVM) -> Void)? = nil) {
+  package init(
+    _ name: String, _ summary: String, functions: [NativeFunction], fields: [NativeField] = [],
+    prepare: (@Sendable (LuaVM) -> Void)? = nil
+  ) {
     self.name = name
     self.summary = summary
     self.functions = functions
@@ -95,17 +97,17 @@ extension LuaVM {
     makeReadOnly(name: "mlhost")
     L.pushValue(at: -1)
     L.setField(loaded, "mlhost")
-    lua_setglobal(L.raw, "mlhost")
+    L.setGlobal("mlhost")
     L.pop()  // the real table
   }
 
   private func copyFields(from src: Int32, to dst: Int32) {
     let src = L.absIndex(src)
     L.pushNil()
-    while lua_next(L.raw, src) != 0 {
+    while L.next(src) {
       L.pushValue(at: -2)
-      mlh_lua_insert(L.raw, -2)
-      lua_rawset(L.raw, dst)
+      L.insert(at: -2)
+      L.rawSet(dst)
     }
   }
 
@@ -119,15 +121,15 @@ extension LuaVM {
     L.push(native: refuseWrite, upvalues: 1)
     L.setField(-2, "__newindex")
     L.lockMetatable()
-    mlh_mark_readonly(L.raw)
-    lua_setmetatable(L.raw, -2)
-    mlh_lua_replace(L.raw, -2)
+    L.markReadOnly()
+    L.setMetatable(-2)
+    L.replace(at: -2)
   }
 }
 
-private let refuseWrite: mlh_native_fn = { raw in
+private let refuseWrite: LuaNative = { raw in
   let L = LuaState(raw!)
-  let name = L.string(at: mlh_native_upvalue(1)) ?? "mlhost"
+  let name = L.string(at: LuaState.upvalue(1)) ?? "mlhost"
   let key = L.string(at: 2) ?? L.typeName(at: 2)
   return L.raise("\(name) is read-only (cannot set '\(key)')")
 }

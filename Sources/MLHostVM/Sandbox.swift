@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Foundation
 import MLHostLua
 
@@ -7,10 +5,10 @@ import MLHostLua
 /// namespace, the `print` global, and a last step run once the namespace and `require` are in place.
 public struct VMEnvironment: Sendable {
   public var modules: [NativeModule]
-  public var print: mlh_native_fn
+  public var print: LuaNative
   public var finish: @Sendable (LuaVM) throws -> Void
 
-  public init(modules: [NativeModule], print: mlh_native_fn, finish: @escaping @Sendable (LuaVM) throws -> Void) {
+  public init(modules: [NativeModule], print: LuaNative, finish: @escaping @Sendable (LuaVM) throws -> Void) {
     self.modules = modules
     self.print = print
     self.finish = finish
@@ -19,37 +17,30 @@ public struct VMEnvironment: Sendable {
 
 /// The environment scripts run in: Lua's safe libraries, and replacements for the parts that reach outside.
 extension LuaVM {
-  /// Standard libraries opened, by name. `io`, `debug` and `package` are never opened.
-  private static let libraries: [(String, @convention(c) (OpaquePointer?) -> Int32)] = [
-    ("_G", luaopen_base), ("coroutine", luaopen_coroutine), ("table", luaopen_table), ("string", luaopen_string),
-    ("math", luaopen_math), ("utf8", luaopen_utf8), ("os", luaopen_os),
-  ]
+  /// Standard libraries opened. `io`, `debug` and `package` are never opened.
+  private static let libraries: [LuaLibrary] = [.base, .coroutine, .table, .string, .math, .utf8, .os]
   private static let removedGlobals = ["dofile", "loadfile", "load", "collectgarbage", "print", "require"]
   private static let keptOS: Set<String> = ["time", "clock", "date", "difftime"]
 
   package func installSandbox(_ environment: VMEnvironment) throws {
     executor.assertOnExecutor()
-    for (name, open) in Self.libraries {
-      luaL_requiref(L.raw, name, open, 1)
-      L.pop()
-    }
-    mlh_install_guards(L.raw)
-    mlh_install_patterns(L.raw)
+    for library in Self.libraries { L.open(library) }
+    L.installGuards()
     // The string metatable is shared by every string of the VM, the host's own Lua included: scripts may not
     // reach it through getmetatable("").
     L.push("")
-    if lua_getmetatable(L.raw, -1) != 0 {
+    if L.getMetatable(-1) {
       L.lockMetatable()
       L.pop()
     }
     L.pop()
     for name in Self.removedGlobals {
       L.pushNil()
-      lua_setglobal(L.raw, name)
+      L.setGlobal(name)
     }
     pruneTable(global: "os", keep: Self.keptOS)
     // string.dump would hand out bytecode, which nothing may load back.
-    lua_getglobal(L.raw, "string")
+    L.getGlobal("string")
     L.pushNil()
     L.setField(-2, "dump")
     L.pop()
@@ -58,11 +49,11 @@ extension LuaVM {
     let loaded = L.top
     installNamespace(loaded: loaded, modules: environment.modules)
     L.push(native: safeLoad)
-    lua_setglobal(L.raw, "load")
+    L.setGlobal("load")
     L.push(native: safeCollectGarbage)
-    lua_setglobal(L.raw, "collectgarbage")
+    L.setGlobal("collectgarbage")
     L.push(native: environment.print)
-    lua_setglobal(L.raw, "print")
+    L.setGlobal("print")
     try loadChunk(Data(Self.prelude.utf8), chunkName: "=mlhost.prelude")
     L.pushValue(at: loaded)
     L.push(native: findModule)
@@ -72,10 +63,10 @@ extension LuaVM {
   }
 
   private func pruneTable(global: String, keep: Set<String>) {
-    lua_getglobal(L.raw, global)
+    L.getGlobal(global)
     var names: [String] = []
     L.pushNil()
-    while lua_next(L.raw, -2) != 0 {
+    while L.next(-2) {
       L.pop()
       if let k = L.string(at: -1), !keep.contains(k) { names.append(k) }
     }
@@ -112,12 +103,13 @@ extension LuaVM {
     """
 }
 
-private let findModule: mlh_native_fn = { raw in
+private let findModule: LuaNative = { raw in
   let L = LuaState(raw!)
   guard let name = L.string(at: 1) else { return L.argError(1, "require", "string expected") }
   let vm = LuaVM.of(L)
   let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-  guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } })
+  guard !parts.isEmpty,
+    parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } })
   else { return L.raise("module name '\(name)' is not a dotted name of letters, digits, '_' and '-'") }
   if name == "mlhost" || name.hasPrefix("mlhost.") { return L.raise("module '\(name)' is not part of mlhost") }
   let relative = parts.joined(separator: "/")
@@ -142,31 +134,30 @@ private let findModule: mlh_native_fn = { raw in
   return L.raise("module '\(name)' not found; looked in:\n\t" + tried.joined(separator: "\n\t"))
 }
 
-private let safeLoad: mlh_native_fn = { raw in
+private let safeLoad: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let chunk = L.bytes(at: 1), L.type(at: 1) == LUA_TSTRING else {
+  guard let chunk = L.bytes(at: 1), L.type(at: 1) == .string else {
     return L.argError(1, "load", "a string of Lua source expected (functions and binary chunks are refused)")
   }
   if let mode = L.string(at: 3), mode != "t" {
     return L.argError(3, "load", "only text chunks load here (mode \"t\")")
   }
   let name = L.string(at: 2) ?? "=(load)"
-  let status = mlh_luaL_loadbuffer(L.raw, chunk.baseAddress?.assumingMemoryBound(to: CChar.self), chunk.count, name, "t")
-  guard status == LUA_OK else {
+  guard L.load(chunk, name: name) == .ok else {
     L.pushNil()
-    mlh_lua_insert(L.raw, -2)
+    L.insert(at: -2)
     return 2
   }
-  if L.type(at: 4) != LUA_TNONE {
+  if L.type(at: 4) != .none {
     L.pushValue(at: 4)
-    if lua_setupvalue(L.raw, -2, 1) == nil { L.pop() }
+    if !L.setUpvalue(-2, 1) { L.pop() }
   }
   return 1
 }
 
 private let allowedGCOptions: Set<String> = ["count", "collect", "step", "isrunning"]
 
-private let safeCollectGarbage: mlh_native_fn = { raw in
+private let safeCollectGarbage: LuaNative = { raw in
   let L = LuaState(raw!)
   let option = L.string(at: 1) ?? "collect"
   guard allowedGCOptions.contains(option) else {
@@ -174,11 +165,11 @@ private let safeCollectGarbage: mlh_native_fn = { raw in
   }
   switch option {
   case "count":
-    L.push(Double(mlh_lua_gc_count_kb(L.raw)))
+    L.push(Double(L.memoryKB()))
   case "isrunning":
     L.push(true)
   default:
-    _ = mlh_lua_gc_collect(L.raw)
+    L.collectGarbage()
     L.push(0)
   }
   return 1

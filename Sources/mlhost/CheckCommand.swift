@@ -29,8 +29,10 @@ struct CheckCommand: AsyncParsableCommand {
         }
         for w in d.webhooks { print("  webhook \(w.system.rawValue) \(w.topic) → job \(w.job)") }
         for c in d.credentials where !stored.contains(c.name) {
-          FileHandle.standardError.write(Data(
-            "warning: \(c.location)\(c.path): credential '\(c.name)' is not in the vault in \(state.state) (store it with `mlhost creds set \(c.name) --type ... --state \(state.state)`)\n".utf8))
+          FileHandle.standardError.write(
+            Data(
+              "warning: \(c.location)\(c.path): credential '\(c.name)' is not in the vault in \(state.state) (store it with `mlhost creds set \(c.name) --type ... --state \(state.state)`)\n"
+                .utf8))
         }
         await version.retire(grace: 0)
       } catch {

@@ -9,7 +9,8 @@ struct MLHostCommand: AsyncParsableCommand {
     version: MLHostVersion.current,
     subcommands: [
       RunCommand.self, CheckCommand.self, StatusCommand.self, TriggerCommand.self, AuditCommand.self,
-      ReplayCommand.self, CredsCommand.self, VersionCommand.self, DocsCommand.self, TestCommand.self, SandboxCommand.self,
+      ReplayCommand.self, CredsCommand.self, VersionCommand.self, DocsCommand.self, TestCommand.self,
+      SandboxCommand.self,
     ])
 }
 

@@ -25,7 +25,8 @@ struct OfflineHost {
     var sources: [ConnectorSource] = []
     for name in connectors.sorted() {
       guard let source = try await store.savedSource(of: name) else {
-        throw CommandFailure("connector '\(name)' was never run on \(state.state): start it with `mlhost run <script.lua>`")
+        throw CommandFailure(
+          "connector '\(name)' was never run on \(state.state): start it with `mlhost run <script.lua>`")
       }
       sources.append(source)
     }
@@ -67,9 +68,11 @@ enum QueuedWork {
     records.map { r in
       switch r.outcome {
       case .created, .updated, .unchanged:
-        return "  \(r.kind) \(r.key): \(r.outcome.rawValue)" + (r.targetID.map { " \(r.targetSystem ?? "") \($0)" } ?? "")
+        return "  \(r.kind) \(r.key): \(r.outcome.rawValue)"
+          + (r.targetID.map { " \(r.targetSystem ?? "") \($0)" } ?? "")
       case .rejected, .failed:
-        return "  \(r.kind) \(r.key): \(r.outcome.rawValue): \(r.error ?? "")\n    → \(Invocation.replay(r.id, stateHint: stateHint))"
+        return
+          "  \(r.kind) \(r.key): \(r.outcome.rawValue): \(r.error ?? "")\n    → \(Invocation.replay(r.id, stateHint: stateHint))"
       }
     }
   }

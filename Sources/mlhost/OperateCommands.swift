@@ -9,7 +9,9 @@ import MLHostSystems
 struct StatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "status",
-    abstract: "Shows connectors, each job's last and next run and last error, failed reloads, dead-lettered jobs and records needing attention.")
+    abstract:
+      "Shows connectors, each job's last and next run and last error, failed reloads, dead-lettered jobs and records needing attention."
+  )
 
   @OptionGroup var state: StateOptions
   @Flag(help: "Print JSON (times in ISO 8601).") var json = false
@@ -50,21 +52,27 @@ struct StatusCommand: AsyncParsableCommand {
       if !waiting.isEmpty { line += "  " + waiting.map { "\($0.1) \($0.0)" }.joined(separator: ", ") }
       out.append(line)
       if let e = j.lastError {
-        out.append("    last error\(j.lastErrorKind == "script" ? " (script error, runs again after a reload)" : ""): \(e)")
+        out.append(
+          "    last error\(j.lastErrorKind == "script" ? " (script error, runs again after a reload)" : ""): \(e)")
       }
     }
     let jobs = status.jobs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     let records = status.records.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     out.append("jobs: \(jobs.isEmpty ? "none" : jobs)")
     out.append("records: \(records.isEmpty ? "none" : records)")
-    out.append("needing attention: \(status.unresolvedFailures)"
-      + (status.unresolvedFailures > 0
-        ? " (\(Invocation.mlhost) audit --failed\(state.hint); \(Invocation.mlhost) replay --failed\(state.hint))" : ""))
+    out.append(
+      "needing attention: \(status.unresolvedFailures)"
+        + (status.unresolvedFailures > 0
+          ? " (\(Invocation.mlhost) audit --failed\(state.hint); \(Invocation.mlhost) replay --failed\(state.hint))"
+          : ""))
     if !status.deadJobs.isEmpty {
-      out.append("dead-lettered jobs (newest first\(status.deadJobs.count == HostStatus.deadListed ? ", the last \(HostStatus.deadListed)" : "")):")
+      out.append(
+        "dead-lettered jobs (newest first\(status.deadJobs.count == HostStatus.deadListed ? ", the last \(HostStatus.deadListed)" : "")):"
+      )
       for d in status.deadJobs {
-        out.append("  #\(d.id) \(d.finishedAt.flatMap(HostStatus.iso) ?? "") \(d.connector).\(d.job) [\(d.trigger)] after \(d.attempts) attempt(s)"
-          + (d.errorKind == "script" ? " (script error)" : "") + ": \(d.error ?? "")")
+        out.append(
+          "  #\(d.id) \(d.finishedAt.flatMap(HostStatus.iso) ?? "") \(d.connector).\(d.job) [\(d.trigger)] after \(d.attempts) attempt(s)"
+            + (d.errorKind == "script" ? " (script error)" : "") + ": \(d.error ?? "")")
       }
     }
     return out.joined(separator: "\n")
@@ -141,7 +149,9 @@ struct ReplayCommand: AsyncParsableCommand {
     let store = try state.store()
     let rows: [RecordRow]
     if let record {
-      guard let row = try await store.record(id: record) else { throw CommandFailure("no record \(record) in \(state.state)") }
+      guard let row = try await store.record(id: record) else {
+        throw CommandFailure("no record \(record) in \(state.state)")
+      }
       rows = [row]
     } else {
       rows = try await store.records(RecordFilter(connector: connector, unresolvedFailures: true, limit: 10_000))
@@ -167,7 +177,9 @@ struct ReplayCommand: AsyncParsableCommand {
     }
     var latest: [RecordRow] = []
     for row in rows {
-      if let now = try await store.latestRecord(connector: row.connector, kind: row.kind, key: row.key) { latest.append(now) }
+      if let now = try await store.latestRecord(connector: row.connector, kind: row.kind, key: row.key) {
+        latest.append(now)
+      }
     }
     for line in QueuedWork.describe(records: latest, stateHint: state.hint) { print(line) }
   }
@@ -187,7 +199,9 @@ struct AuditCommand: AsyncParsableCommand {
   func run() async throws {
     var sinceTime: Double?
     if let s = since {
-      if let ago = DurationText.seconds(s) { sinceTime = Date().timeIntervalSince1970 - ago } else {
+      if let ago = DurationText.seconds(s) {
+        sinceTime = Date().timeIntervalSince1970 - ago
+      } else {
         do { sinceTime = try Timestamp.parse(s) } catch { throw ValidationError("--since: \(error)") }
       }
     }
@@ -207,7 +221,9 @@ struct AuditCommand: AsyncParsableCommand {
       if r.replayOf != nil { line += " [replay of #\(r.replayOf!)]" }
       print(line)
       if let d = r.details { print("    details: \(d)") }
-      if (r.outcome == .rejected || r.outcome == .failed) && r.resolvedBy == nil { print("    replay: \(Invocation.replay(r.id, stateHint: state.hint))") }
+      if (r.outcome == .rejected || r.outcome == .failed) && r.resolvedBy == nil {
+        print("    replay: \(Invocation.replay(r.id, stateHint: state.hint))")
+      }
     }
   }
 }
@@ -220,8 +236,9 @@ struct CredsCommand: AsyncParsableCommand {
   struct Set: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "set", abstract: "Stores a credential: fields from --field key=value and/or JSON on stdin.",
-      discussion: "Types and their fields: " + CredentialVault.types.sorted { $0.key < $1.key }
-        .map { "\($0.key) (\($0.value.joined(separator: ", ")))" }.joined(separator: "; ")
+      discussion: "Types and their fields: "
+        + CredentialType.allCases.sorted { $0.rawValue < $1.rawValue }
+        .map { "\($0) (\($0.requiredFields.joined(separator: ", ")))" }.joined(separator: "; ")
         + ". webhook_secret also takes `previous` during a rotation.")
 
     @Argument var name: String
@@ -229,9 +246,14 @@ struct CredsCommand: AsyncParsableCommand {
     @Option(name: .customLong("field"), help: "A field as key=value (repeatable).") var fields: [String] = []
     @Option(
       name: .customLong("origin"),
-      help: "An origin (scheme://host:port) the host may send this credential to (repeatable); no other. Given without fields, rebinds a stored credential's origins and keeps its fields.")
+      help:
+        "An origin (scheme://host:port) the host may send this credential to (repeatable); no other. Given without fields, rebinds a stored credential's origins and keeps its fields."
+    )
     var origins: [String] = []
-    @Flag(help: "Read a JSON object of fields from standard input (keeps secrets out of shell history); `origins` may be a list in it.")
+    @Flag(
+      help:
+        "Read a JSON object of fields from standard input (keeps secrets out of shell history); `origins` may be a list in it."
+    )
     var fromStdin = false
     @OptionGroup var state: StateOptions
 
@@ -248,10 +270,16 @@ struct CredsCommand: AsyncParsableCommand {
           throw ValidationError("standard input is not a JSON object of fields")
         }
         if let listed = object.removeValue(forKey: "origins") {
-          guard let list = listed as? [String] else { throw ValidationError("`origins` on standard input must be a list of strings") }
+          guard let list = listed as? [String] else {
+            throw ValidationError("`origins` on standard input must be a list of strings")
+          }
           origins += list
         }
         for (k, v) in object { values[k] = "\(v)" }
+      }
+      let type: CredentialType
+      do { type = try CredentialType.named(self.type) } catch let e as CredentialVault.Failure {
+        throw ValidationError(e.description)
       }
       var credential = Credential(name: name, type: type, fields: values, origins: origins)
       do {
@@ -266,26 +294,34 @@ struct CredsCommand: AsyncParsableCommand {
         throw CommandFailure(e.description)
       }
       print("stored \(name) (\(type))" + (origins.isEmpty ? "" : " for " + origins.joined(separator: ", ")))
-      if origins.isEmpty, Credential.signsRequests(type) {
-        print("note: \(name) is bound to no origin, so the host attaches it to no request until you add --origin https://host:port")
+      if origins.isEmpty, type.signsRequests {
+        print(
+          "note: \(name) is bound to no origin, so the host attaches it to no request until you add --origin https://host:port"
+        )
       }
       for field in credential.shortSecrets {
-        FileHandle.standardError.write(Data(("warning: \(name): \(field) is shorter than \(Credential.safeSecretLength) characters: "
-          + "easy to guess, and redacted from logs only where it stands as a word of its own\n").utf8))
+        FileHandle.standardError.write(
+          Data(
+            ("warning: \(name): \(field) is shorter than \(Credential.safeSecretLength) characters: "
+              + "easy to guess, and redacted from logs only where it stands as a word of its own\n").utf8))
       }
     }
   }
 
   struct List: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "Names, types, expiry and origins; no secrets.")
+    static let configuration = CommandConfiguration(
+      commandName: "list", abstract: "Names, types, expiry and origins; no secrets.")
     @OptionGroup var state: StateOptions
 
     func run() async throws {
       let items = try state.vault().list()
       if items.isEmpty { return print("no credentials") }
       for c in items {
-        print("\(c.name)  \(c.type)" + (c.expiresAt.flatMap { try? Timestamp.format($0) }.map { "  expires \($0)" } ?? "")
-          + (c.origins.isEmpty ? (Credential.signsRequests(c.type) ? "  origins: none" : "") : "  origins: " + c.origins.joined(separator: " ")))
+        print(
+          "\(c.name)  \(c.type)" + (c.expiresAt.flatMap { try? Timestamp.format($0) }.map { "  expires \($0)" } ?? "")
+            + (c.origins.isEmpty
+              ? (c.type.signsRequests ? "  origins: none" : "")
+              : "  origins: " + c.origins.joined(separator: " ")))
       }
     }
   }
@@ -304,7 +340,8 @@ struct CredsCommand: AsyncParsableCommand {
   struct Rotate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "rotate",
-      abstract: "Re-encrypts the vault under a new master key, written to master.key (or printed, with MLHOST_MASTER_KEY set).")
+      abstract:
+        "Re-encrypts the vault under a new master key, written to master.key (or printed, with MLHOST_MASTER_KEY set).")
     @OptionGroup var state: StateOptions
 
     func run() async throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MLHostSandbox
+
 #if canImport(FoundationNetworking)
   import FoundationNetworking
 #endif
@@ -40,7 +41,8 @@ struct SandboxCommand: AsyncParsableCommand {
     if let unknown = sandbox.seed.products.first(where: { $0.x3Item == nil }) {
       lines.append("  \(me) add-item \(unknown.sku)\(hint)        # the X3 item of the unknown SKU")
     }
-    if let closed = sandbox.x3.rows("GACCOUNT").first(where: { $0["ENAFLG"] as? Int == 1 }).map({ "\($0["ACC"] ?? "")" }) {
+    if let closed = sandbox.x3.rows("GACCOUNT").first(where: { $0["ENAFLG"] as? Int == 1 }).map({ "\($0["ACC"] ?? "")" }
+    ) {
       lines.append("  \(me) enable-account \(closed)\(hint)        # the inactive GL account")
     }
     let buyer = sandbox.seed.customers.first { $0.x3Code != nil }?.email ?? "someone@example.com"
@@ -66,9 +68,12 @@ struct SandboxOptions: ParsableArguments {
   }
 
   /// Calls a control route of `system` ("shopify" or "x3"); answers the JSON object it returned.
-  func call(_ system: String, _ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any] {
+  func call(_ system: String, _ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String:
+    Any]
+  {
     let file = URL(fileURLWithPath: state).appendingPathComponent(SandboxCommand.controlFile)
-    guard let data = try? Data(contentsOf: file), let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+    guard let data = try? Data(contentsOf: file),
+      let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
       let base = info[system] as? String, let token = info["token"] as? String, let url = URL(string: base + path)
     else { throw CommandFailure(notRunning) }
     var request = URLRequest(url: url)
@@ -97,7 +102,9 @@ struct SandboxOptions: ParsableArguments {
 
   /// An order argument: `1001` or `#1001`.
   static func number(_ order: String) throws -> Int {
-    guard let n = Int(order.drop { $0 == "#" }) else { throw ValidationError("ORDER is an order number: 1001 or #1001") }
+    guard let n = Int(order.drop { $0 == "#" }) else {
+      throw ValidationError("ORDER is an order number: 1001 or #1001")
+    }
     return n
   }
 
@@ -110,13 +117,16 @@ struct SandboxOptions: ParsableArguments {
 
   func account(_ code: String, enabled: Bool) async throws {
     _ = try await call("x3", "POST", "/sandbox/x3/accounts/\(code)", body: ["enabled": enabled])
-    print("X3 GL account \(code) \(enabled ? "enabled" : "disabled")" + (enabled ? "; replay what waited for it: \(replay)" : ""))
+    print(
+      "X3 GL account \(code) \(enabled ? "enabled" : "disabled")"
+        + (enabled ? "; replay what waited for it: \(replay)" : ""))
   }
 }
 
 extension SandboxCommand {
   struct AddCustomer: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add-customer", abstract: "Adds an X3 customer with this email.")
+    static let configuration = CommandConfiguration(
+      commandName: "add-customer", abstract: "Adds an X3 customer with this email.")
     @Argument(help: "The customer's email (the connector finds X3 customers by it).") var email: String
     @Option(help: "The customer's name (default: from the email).") var name: String?
     @Option(help: "The X3 customer code (default: the next free Cnnnn).") var code: String?
@@ -127,29 +137,35 @@ extension SandboxCommand {
       if let name { body["BPCNAM"] = name }
       if let code { body["BPCNUM"] = code }
       let answer = try await sandbox.call("x3", "POST", "/sandbox/x3/customers", body: body)
-      print("X3 customer \(answer["BPCNUM"] as? String ?? "?") (\(answer["BPCNAM"] as? String ?? "")) added with email \(email); replay what waited for it: \(sandbox.replay)")
+      print(
+        "X3 customer \(answer["BPCNUM"] as? String ?? "?") (\(answer["BPCNAM"] as? String ?? "")) added with email \(email); replay what waited for it: \(sandbox.replay)"
+      )
     }
   }
 
   struct EnableAccount: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "enable-account", abstract: "Enables an X3 GL account.")
+    static let configuration = CommandConfiguration(
+      commandName: "enable-account", abstract: "Enables an X3 GL account.")
     @Argument(help: "The GL account (706100).") var account: String
     @OptionGroup var sandbox: SandboxOptions
     func run() async throws { try await sandbox.account(account, enabled: true) }
   }
 
   struct DisableAccount: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "disable-account", abstract: "Disables an X3 GL account.")
+    static let configuration = CommandConfiguration(
+      commandName: "disable-account", abstract: "Disables an X3 GL account.")
     @Argument(help: "The GL account (701000).") var account: String
     @OptionGroup var sandbox: SandboxOptions
     func run() async throws { try await sandbox.account(account, enabled: false) }
   }
 
   struct AddItem: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add-item", abstract: "Adds an X3 item, with a stock row at the sandbox's site.")
+    static let configuration = CommandConfiguration(
+      commandName: "add-item", abstract: "Adds an X3 item, with a stock row at the sandbox's site.")
     @Argument(help: "The X3 item code (the SKU, unless the connector's item mapping names another).") var item: String
     @Option(help: "Its description.") var name: String?
-    @Option(name: .customLong("class"), help: "Its product class (TCLCOD), which the connector maps to a GL sales account.")
+    @Option(
+      name: .customLong("class"), help: "Its product class (TCLCOD), which the connector maps to a GL sales account.")
     var productClass = "GOODS"
     @Option(help: "Its stock.") var qty = 0
     @OptionGroup var sandbox: SandboxOptions
@@ -158,24 +174,30 @@ extension SandboxCommand {
       var body: [String: Any] = ["ITMREF": item, "TCLCOD": productClass, "QTYSTU": qty]
       if let name { body["ITMDES1"] = name }
       let answer = try await sandbox.call("x3", "POST", "/sandbox/x3/items", body: body)
-      print("X3 item \(item) added (class \(productClass), stock \(qty) at \(answer["STOFCY"] as? String ?? "")); replay what waited for it: \(sandbox.replay)")
+      print(
+        "X3 item \(item) added (class \(productClass), stock \(qty) at \(answer["STOFCY"] as? String ?? "")); replay what waited for it: \(sandbox.replay)"
+      )
     }
   }
 
   struct SetStock: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "set-stock", abstract: "Sets an item's X3 stock (journaled as a stock movement).")
+    static let configuration = CommandConfiguration(
+      commandName: "set-stock", abstract: "Sets an item's X3 stock (journaled as a stock movement).")
     @Argument(help: "The X3 item code (the SKU, unless the connector's item mapping names another).") var item: String
     @Argument(help: "The new quantity.") var qty: Int
     @OptionGroup var sandbox: SandboxOptions
 
     func run() async throws {
       let answer = try await sandbox.call("x3", "POST", "/sandbox/x3/stock", body: ["ITMREF": item, "QTYSTU": qty])
-      print("X3 stock of \(item) at \(answer["STOFCY"] as? String ?? ""): \(answer["was"] as? Int ?? 0) → \(qty); the connector pushes it to Shopify at its next stock poll")
+      print(
+        "X3 stock of \(item) at \(answer["STOFCY"] as? String ?? ""): \(answer["was"] as? Int ?? 0) → \(qty); the connector pushes it to Shopify at its next stock poll"
+      )
     }
   }
 
   struct PlaceOrder: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "place-order", abstract: "Places a Shopify order (the store sends orders/create).")
+    static let configuration = CommandConfiguration(
+      commandName: "place-order", abstract: "Places a Shopify order (the store sends orders/create).")
     @Option(help: "The buyer's email.") var email: String
     @Option(help: "The SKU bought.") var sku: String
     @Option(help: "How many.") var qty = 1
@@ -183,42 +205,53 @@ extension SandboxCommand {
     @OptionGroup var sandbox: SandboxOptions
 
     func run() async throws {
-      let answer = try await sandbox.call("shopify", "POST", "/sandbox/shopify/orders", body: [
-        "email": email, "sku": sku, "quantity": qty, "financial_status": pending ? "pending" : "paid",
-      ])
-      print("Shopify order \(answer["name"] as? String ?? "?") placed by \(email): \(qty) × \(sku), \(pending ? "pending" : "paid"); orders/create sent to \(answer["delivered_to"] as? Int ?? 0) subscription(s)")
+      let answer = try await sandbox.call(
+        "shopify", "POST", "/sandbox/shopify/orders",
+        body: [
+          "email": email, "sku": sku, "quantity": qty, "financial_status": pending ? "pending" : "paid",
+        ])
+      print(
+        "Shopify order \(answer["name"] as? String ?? "?") placed by \(email): \(qty) × \(sku), \(pending ? "pending" : "paid"); orders/create sent to \(answer["delivered_to"] as? Int ?? 0) subscription(s)"
+      )
     }
   }
 
   struct Pay: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pay", abstract: "Marks a Shopify order paid (the store sends orders/updated).")
+    static let configuration = CommandConfiguration(
+      commandName: "pay", abstract: "Marks a Shopify order paid (the store sends orders/updated).")
     @Argument(help: "The order number (1001).") var order: String
     @OptionGroup var sandbox: SandboxOptions
     func run() async throws { try await sandbox.change(order, ["financial_status": "paid"], done: "paid") }
   }
 
   struct Fulfil: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "fulfil", abstract: "Fulfils a Shopify order (the store sends orders/updated).")
+    static let configuration = CommandConfiguration(
+      commandName: "fulfil", abstract: "Fulfils a Shopify order (the store sends orders/updated).")
     @Argument(help: "The order number (1001).") var order: String
     @OptionGroup var sandbox: SandboxOptions
     func run() async throws { try await sandbox.change(order, ["fulfill": true], done: "fulfilled") }
   }
 
   struct Cancel: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancels a Shopify order (the store sends orders/updated).")
+    static let configuration = CommandConfiguration(
+      commandName: "cancel", abstract: "Cancels a Shopify order (the store sends orders/updated).")
     @Argument(help: "The order number (1001).") var order: String
     @OptionGroup var sandbox: SandboxOptions
     func run() async throws { try await sandbox.change(order, ["cancel": true], done: "cancelled") }
   }
 
   struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "What each simulated system holds.")
+    static let configuration = CommandConfiguration(
+      commandName: "status", abstract: "What each simulated system holds.")
     @OptionGroup var sandbox: SandboxOptions
 
     func run() async throws {
       for system in ["shopify", "x3", "woocommerce"] {
         let counts = try await sandbox.call(system, "GET", "/sandbox/\(system)/status")
-        print("\(system): " + counts.keys.sorted().map { "\($0.replacingOccurrences(of: "_", with: " ")) \(counts[$0] ?? 0)" }.joined(separator: ", "))
+        print(
+          "\(system): "
+            + counts.keys.sorted().map { "\($0.replacingOccurrences(of: "_", with: " ")) \(counts[$0] ?? 0)" }.joined(
+              separator: ", "))
       }
     }
   }

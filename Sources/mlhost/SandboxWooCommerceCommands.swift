@@ -13,16 +13,21 @@ extension SandboxCommand {
     @OptionGroup var sandbox: SandboxOptions
 
     func run() async throws {
-      let answer = try await sandbox.call("woocommerce", "POST", "/sandbox/woocommerce/orders", body: [
-        "email": email, "sku": sku, "quantity": qty, "status": status,
-      ])
-      print("WooCommerce order \(answer["id"] as? Int ?? 0) placed by \(email): \(qty) × \(sku), \(status); order.created sent")
+      let answer = try await sandbox.call(
+        "woocommerce", "POST", "/sandbox/woocommerce/orders",
+        body: [
+          "email": email, "sku": sku, "quantity": qty, "status": status,
+        ])
+      print(
+        "WooCommerce order \(answer["id"] as? Int ?? 0) placed by \(email): \(qty) × \(sku), \(status); order.created sent"
+      )
     }
   }
 
   struct WooStatus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      commandName: "woo-status", abstract: "Moves a WooCommerce order to a status, as the merchant would (the store sends order.updated).")
+      commandName: "woo-status",
+      abstract: "Moves a WooCommerce order to a status, as the merchant would (the store sends order.updated).")
     @Argument(help: "The order id (1001).") var order: String
     @Argument(help: "processing, completed, shipped, delivered, cancelled, refunded, on-hold…") var status: String
     @OptionGroup var sandbox: SandboxOptions

@@ -11,7 +11,11 @@ struct ScriptOptions: ParsableArguments {
   @Argument(help: "Connector scripts (.lua).")
   var scripts: [String]
 
-  @Option(name: .customLong("config"), help: "Settings file (TOML) for each script, in order; default: <name>.toml beside the script, else <name>/settings.toml, else <name>/settings.example.toml in its package folder.")
+  @Option(
+    name: .customLong("config"),
+    help:
+      "Settings file (TOML) for each script, in order; default: <name>.toml beside the script, else <name>/settings.toml, else <name>/settings.example.toml in its package folder."
+  )
   var configs: [String] = []
 
   @Option(help: "Folder of the stdlib Lua modules; default: $MLHOST_STDLIB, or the nearest stdlib/ above the script.")
@@ -26,7 +30,9 @@ struct ScriptOptions: ParsableArguments {
   @Option(help: "CPU seconds one job may use inside Lua (time spent waiting on I/O or sleeping does not count).")
   var jobSeconds: Double = 120
 
-  @Option(name: .customLong("set"), help: "Override one setting of every script: dotted.path=value (true/false and integers are typed).")
+  @Option(
+    name: .customLong("set"),
+    help: "Override one setting of every script: dotted.path=value (true/false and integers are typed).")
   var overrides: [String] = []
 
   func validate() throws {
@@ -84,7 +90,9 @@ struct ScriptOptions: ParsableArguments {
     while dir.path != "/" {
       let candidate = dir.appendingPathComponent("stdlib")
       var isDir: ObjCBool = false
-      if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), isDir.boolValue { return candidate }
+      if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), isDir.boolValue {
+        return candidate
+      }
       dir.deleteLastPathComponent()
     }
     return nil

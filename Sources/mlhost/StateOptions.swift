@@ -3,6 +3,7 @@ import Foundation
 import MLHostCore
 import MLHostStore
 import MLHostSystems
+
 #if canImport(FoundationNetworking)
   import FoundationNetworking
 #endif
@@ -40,8 +41,9 @@ struct StateOptions: ParsableArguments {
     }
     let path = directory.appendingPathComponent("admin.token").path
     if let t = try? String(contentsOfFile: path, encoding: .utf8) {
-      return try strong(t.trimmingCharacters(in: .whitespacesAndNewlines), from: "the token in \(path)",
-                        fix: "delete the file and `mlhost run` writes a new one")
+      return try strong(
+        t.trimmingCharacters(in: .whitespacesAndNewlines), from: "the token in \(path)",
+        fix: "delete the file and `mlhost run` writes a new one")
     }
     guard create else { throw CommandFailure("no admin token in \(path) (set MLHOST_ADMIN_TOKEN)") }
     try StateFolder.prepare(directory)
@@ -78,7 +80,8 @@ struct StateOptions: ParsableArguments {
       let (responseBody, response) = try await URLSession.shared.data(for: request)
       return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: responseBody, as: UTF8.self))
     } catch {
-      throw CommandFailure("the host at \(base) does not answer (\(error.localizedDescription)); is `mlhost run` still running?")
+      throw CommandFailure(
+        "the host at \(base) does not answer (\(error.localizedDescription)); is `mlhost run` still running?")
     }
   }
 }

@@ -22,7 +22,9 @@ struct TestCommand: AsyncParsableCommand {
   @Flag(help: "Print the results as JSON (for CI) instead of text.")
   var json = false
 
-  @Flag(help: "Print the host's log lines (the connector's own, each record's failures) to standard error while the cases run.")
+  @Flag(
+    help:
+      "Print the host's log lines (the connector's own, each record's failures) to standard error while the cases run.")
   var log = false
 
   @OptionGroup var logOptions: LogOptions

@@ -26,14 +26,19 @@ import Testing
     var object: [String: Any] { json as? [String: Any] ?? [:] }
   }
 
-  static func send(_ sandbox: Sandbox, _ path: String, method: String = "GET", body: String? = nil,
-                   algorithm: Digest.Algorithm = .sha256, timestamp: Int? = nil, authorization: String? = nil) async throws -> (Answer, String) {
+  static func send(
+    _ sandbox: Sandbox, _ path: String, method: String = "GET", body: String? = nil,
+    algorithm: Digest.Algorithm = .sha256, timestamp: Int? = nil, authorization: String? = nil
+  ) async throws -> (Answer, String) {
     let url = sandbox.adobeURL + path
     let c = sandbox.adobe.config
-    let header = authorization ?? OAuth1.sign(
-      method: method, url: url, consumerKey: c.consumerKey, consumerSecret: c.consumerSecret, token: c.accessToken,
-      tokenSecret: c.accessTokenSecret, nonce: UUID().uuidString, timestamp: timestamp ?? Int(Date().timeIntervalSince1970),
-      algorithm: algorithm)!.header
+    let header =
+      authorization
+      ?? OAuth1.sign(
+        method: method, url: url, consumerKey: c.consumerKey, consumerSecret: c.consumerSecret, token: c.accessToken,
+        tokenSecret: c.accessTokenSecret, nonce: UUID().uuidString,
+        timestamp: timestamp ?? Int(Date().timeIntervalSince1970),
+        algorithm: algorithm)!.header
     var request = MLHostSystems.HTTPRequest(method: method, url: url)
     request.headers = [("Authorization", header), ("Content-Type", "application/json")]
     if let body { request.body = Array(body.utf8) }
@@ -48,12 +53,15 @@ import Testing
       let oauth = AdobeCommerceSimulator.oauthParameters(v[name]!)
       #expect(oauth["oauth_signature_method"] == method)
       let expected = AdobeCommerceSimulator.oauthSignature(
-        method: "GET", authority: "127.0.0.1:8080", path: url.percentEncodedPath, query: url.percentEncodedQuery ?? "", oauth: oauth,
+        method: "GET", authority: "127.0.0.1:8080", path: url.percentEncodedPath, query: url.percentEncodedQuery ?? "",
+        oauth: oauth,
         consumerSecret: "cs+adobe/1", tokenSecret: "ts&adobe")
       #expect(expected == oauth["oauth_signature"], "\(name)")
-      #expect(AdobeCommerceSimulator.oauthSignature(
-        method: "GET", authority: "127.0.0.1:8080", path: url.percentEncodedPath, query: url.percentEncodedQuery ?? "", oauth: oauth,
-        consumerSecret: "cs+adobe/2", tokenSecret: "ts&adobe") != oauth["oauth_signature"])
+      #expect(
+        AdobeCommerceSimulator.oauthSignature(
+          method: "GET", authority: "127.0.0.1:8080", path: url.percentEncodedPath,
+          query: url.percentEncodedQuery ?? "", oauth: oauth,
+          consumerSecret: "cs+adobe/2", tokenSecret: "ts&adobe") != oauth["oauth_signature"])
     }
   }
 
@@ -67,14 +75,18 @@ import Testing
     #expect(replay.status == 401)
     #expect(replay.object["message"] as? String == "The nonce is already being used by the consumer with ID %1.")
     #expect(replay.object["parameters"] as? [String] == ["1"])
-    let stale = try await Self.send(sandbox, "/rest/default/V1/orders/1", timestamp: Int(Date().timeIntervalSince1970) - 3600).0
-    #expect(stale.status == 401 && stale.object["message"] as? String == "The timestamp is invalid. Verify and try again.")
+    let stale = try await Self.send(
+      sandbox, "/rest/default/V1/orders/1", timestamp: Int(Date().timeIntervalSince1970) - 3600
+    ).0
+    #expect(
+      stale.status == 401 && stale.object["message"] as? String == "The timestamp is invalid. Verify and try again.")
     let sha1 = try await Self.send(sandbox, "/rest/default/V1/orders/1", algorithm: .sha1).0
     #expect(sha1.status == 400 && sha1.object["message"] as? String == "Signature method %1 is not supported")
     #expect(sha1.object["parameters"] as? [String] == ["HMAC-SHA1"])
     let tampered = header.replacingOccurrences(of: "oauth_nonce=\"", with: "oauth_nonce=\"x")
     let forged = try await Self.send(sandbox, "/rest/default/V1/orders/1", authorization: tampered).0
-    #expect(forged.status == 401 && forged.object["message"] as? String == "The signature is invalid. Verify and try again.")
+    #expect(
+      forged.status == 401 && forged.object["message"] as? String == "The signature is invalid. Verify and try again.")
     let counters = sandbox.counters
     #expect(counters["adobe.nonce_replays"] == 1 && counters["adobe.stale_timestamps"] == 1)
     #expect(counters["adobe.signature_method_refused"] == 1 && counters["adobe.bad_signatures"] == 1)
@@ -100,11 +112,14 @@ import Testing
     #expect(try await HTTPClient.shared.send(login).get().status == 401)
     login.body = Array(#"{"username":"\#(c.adminUser)","password":"\#(c.adminPassword)"}"#.utf8)
     let answer = try await HTTPClient.shared.send(login).get()
-    let token = try #require(try JSONSerialization.jsonObject(with: Data(answer.body), options: [.fragmentsAllowed]) as? String)
+    let token = try #require(
+      try JSONSerialization.jsonObject(with: Data(answer.body), options: [.fragmentsAllowed]) as? String)
     #expect(try await get(token) == 200)
     let allowing = try await Self.start { $0.integrationAsBearer = true }
     defer { allowing.stop() }
-    #expect(try await Self.send(allowing, "/rest/V1/orders/1", authorization: "Bearer \(allowing.adobe.config.accessToken)").0.status == 200)
+    #expect(
+      try await Self.send(allowing, "/rest/V1/orders/1", authorization: "Bearer \(allowing.adobe.config.accessToken)").0
+        .status == 200)
   }
 
   @Test func storeCodesAndStoreViewPrices() async throws {
@@ -122,7 +137,8 @@ import Testing
     #expect(try await price("b2b_de/") == "7.90")
     #expect(try await Self.send(sandbox, "/index.php/rest/fr/V1/products/MUG-CAFE").0.status == 200)
     let unknown = try await Self.send(sandbox, "/rest/xx/V1/products/MUG-CAFE").0
-    #expect(unknown.status == 404 && (unknown.object["message"] as? String)?.contains("store that was requested") == true)
+    #expect(
+      unknown.status == 404 && (unknown.object["message"] as? String)?.contains("store that was requested") == true)
     let missing = try await Self.send(sandbox, "/rest/V1/orders/9999").0
     #expect(missing.status == 404)
   }
@@ -141,7 +157,8 @@ import Testing
     let q = Self.criteria([
       ("\(g)[0][filters][0][field]", "store_id"), ("\(g)[0][filters][0][value]", "2"),
       ("\(g)[0][filters][1][field]", "store_id"), ("\(g)[0][filters][1][value]", "3"),
-      ("\(g)[1][filters][0][field]", "grand_total"), ("\(g)[1][filters][0][value]", "60"), ("\(g)[1][filters][0][condition_type]", "gt"),
+      ("\(g)[1][filters][0][field]", "grand_total"), ("\(g)[1][filters][0][value]", "60"),
+      ("\(g)[1][filters][0][condition_type]", "gt"),
       ("searchCriteria[sortOrders][0][field]", "grand_total"), ("searchCriteria[sortOrders][0][direction]", "DESC"),
     ])
     let found = try await Self.send(sandbox, "/rest/V1/orders?" + q).0
@@ -152,7 +169,11 @@ import Testing
     #expect(!expected.isEmpty)
     #expect(items.map { $0["increment_id"] as? String ?? "" } == expected)
     #expect(found.object["total_count"] as? Int == expected.count)
-    let bad = try await Self.send(sandbox, "/rest/V1/orders?" + Self.criteria([("\(g)[0][filters][0][field]", "x"), ("\(g)[0][filters][0][condition_type]", "near")])).0
+    let bad = try await Self.send(
+      sandbox,
+      "/rest/V1/orders?"
+        + Self.criteria([("\(g)[0][filters][0][field]", "x"), ("\(g)[0][filters][0][condition_type]", "near")])
+    ).0
     #expect(bad.status == 400 && bad.object["parameters"] as? [String] == ["near"])
 
     // Page 4 of 5-per-page over 12 orders: empty on 2.4, the last page again on 2.3.
@@ -174,14 +195,28 @@ import Testing
     let child = try #require(rows.first { $0["parent_item_id"] as? Int == hoodie["item_id"] as? Int })
     let path = "/rest/V1/order/2/ship"
     // The child row ships through its parent: asked alone, nothing ships.
-    let alone = try await Self.send(sandbox, path, method: "POST", body: #"{"items":[{"order_item_id":\#(child["item_id"]!),"qty":1}]}"#).0
-    #expect(alone.status == 400 && (alone.object["message"] as? String)?.contains("without products") == true, "\(alone.text)")
-    let tooMany = try await Self.send(sandbox, path, method: "POST", body: #"{"items":[{"order_item_id":\#(hoodie["item_id"]!),"qty":3}]}"#).0
-    #expect(tooMany.status == 400 && tooMany.object["message"] as? String == "We found an invalid quantity to %1 item \"%2\".")
-    let partial = try await Self.send(sandbox, path, method: "POST", body: #"{"items":[{"order_item_id":\#(hoodie["item_id"]!),"qty":2}],"tracks":[{"track_number":"T1","title":"UPS","carrier_code":"ups"}]}"#).0
+    let alone = try await Self.send(
+      sandbox, path, method: "POST", body: #"{"items":[{"order_item_id":\#(child["item_id"]!),"qty":1}]}"#
+    ).0
+    #expect(
+      alone.status == 400 && (alone.object["message"] as? String)?.contains("without products") == true, "\(alone.text)"
+    )
+    let tooMany = try await Self.send(
+      sandbox, path, method: "POST", body: #"{"items":[{"order_item_id":\#(hoodie["item_id"]!),"qty":3}]}"#
+    ).0
+    #expect(
+      tooMany.status == 400 && tooMany.object["message"] as? String == "We found an invalid quantity to %1 item \"%2\"."
+    )
+    let partial = try await Self.send(
+      sandbox, path, method: "POST",
+      body:
+        #"{"items":[{"order_item_id":\#(hoodie["item_id"]!),"qty":2}],"tracks":[{"track_number":"T1","title":"UPS","carrier_code":"ups"}]}"#
+    ).0
     #expect(partial.status == 200 && partial.json is Int, "\(partial.text)")
     #expect(sandbox.adobe.shipped(incrementID: "100000002")["HOODIE-S"] == 2)
-    let shippedChild = (sandbox.adobe.orderResource(incrementID: "100000002")!["items"] as! [[String: Any]]).first { $0["item_id"] as? Int == child["item_id"] as? Int }
+    let shippedChild = (sandbox.adobe.orderResource(incrementID: "100000002")!["items"] as! [[String: Any]]).first {
+      $0["item_id"] as? Int == child["item_id"] as? Int
+    }
     #expect(shippedChild?["qty_shipped"] as? Int == 2, "the child row follows its parent")
     #expect(try await Self.send(sandbox, path, method: "POST", body: "{}").0.status == 200)  // the rest
     let done = try await Self.send(sandbox, path, method: "POST", body: "{}").0

@@ -12,7 +12,9 @@ import Testing
   }
 
   static func needingAttention(in status: String) -> Int? {
-    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("needing attention: ") }) else { return nil }
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("needing attention: ") }) else {
+      return nil
+    }
     return Int(line.dropFirst("needing attention: ".count).prefix { $0.isNumber })
   }
 
@@ -44,7 +46,9 @@ import Testing
     let all = try await MLHostProcess.run(["replay", "--failed"] + state, timeout: 120)
     #expect(all.status == 0, "\(all.stderr)")
     // Each replayed record is printed as "  <kind> <key>: <state>[: reason]".
-    let stillOpen = all.stdout.split(separator: "\n").filter { $0.contains(": rejected: ") || $0.contains(": failed: ") }.count
+    let stillOpen = all.stdout.split(separator: "\n").filter {
+      $0.contains(": rejected: ") || $0.contains(": failed: ")
+    }.count
     let after = try await MLHostProcess.run(["status"] + state)
     #expect(Self.needingAttention(in: after.stdout) == stillOpen, "replay:\n\(all.stdout)\nstatus:\n\(after.stdout)")
     // The seed's three rejections need a person whatever the faults did.

@@ -16,15 +16,18 @@ struct Sage300Rig {
 
   static let script = Repository.root.appendingPathComponent("connectors/sage300_adobe.lua")
 
-  static func start(orders: Int = 24, faults: Faults = Faults(), sage300Latency: Double = 0,
-                    configure: (inout Sandbox.Options) -> Void = { _ in }) async throws -> Sage300Rig {
+  static func start(
+    orders: Int = 24, faults: Faults = Faults(), sage300Latency: Double = 0,
+    configure: (inout Sandbox.Options) -> Void = { _ in }
+  ) async throws -> Sage300Rig {
     var options = Sandbox.Options()
     options.orders = orders
     options.inject(faults)
     if sage300Latency > 0 { options.sage300.faults.latency = sage300Latency }
     configure(&options)
     let sandbox = try await Sandbox.start(options, logger: Logger(label: "sandbox") { _ in SwiftLogNoOpLogHandler() })
-    let state = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-sage300adobe-\(UUID().uuidString)")
+    let state = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "mlhost-sage300adobe-\(UUID().uuidString)")
     let vault = try CredentialVault(directory: state)
     for c in sandbox.credentials() { try vault.set(c) }
     return Sage300Rig(sandbox: sandbox, state: state)
@@ -32,12 +35,15 @@ struct Sage300Rig {
 
   /// `--set` for the sandbox's URLs and credentials under this connector's sections, plus `extra` settings.
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings(for: ["adobe", "sage300"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(for: ["adobe", "sage300"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap {
+      ["--set", "\($0.key)=\($0.value)"]
+    }
   }
 
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {
     try await MLHostProcess.run(
-      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"] + settings(extra),
+      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"]
+        + settings(extra),
       timeout: 300)
   }
 
@@ -84,7 +90,9 @@ struct Sage300Rig {
     for invoice in rig.invoices {
       let document = (invoice["DocumentNumber"] as! String).replacingOccurrences(of: "B2B", with: "")
       let order = try #require(rig.sandbox.adobe.orderResource(incrementID: document))
-      #expect(ExactDecimal("\(invoice["DocumentTotalIncludingTax"]!)") == ExactDecimal("\(order["grand_total"]!)"), "\(document)")
+      #expect(
+        ExactDecimal("\(invoice["DocumentTotalIncludingTax"]!)") == ExactDecimal("\(order["grand_total"]!)"),
+        "\(document)")
     }
     let second = try await rig.once()
     #expect(second.status == 0, "\(second.stderr)")
@@ -105,13 +113,16 @@ struct Sage300Rig {
     }
     await host.kill9()
     #expect(midway, "the run did not get going")
-    #expect(rig.sandbox.sage300.statistics.batchesPosted == 0, "the run posted before the kill; the test proves nothing")
+    #expect(
+      rig.sandbox.sage300.statistics.batchesPosted == 0, "the run posted before the kill; the test proves nothing")
     #expect(rig.invoices.count < rig.eligible.count, "the run finished before the kill; the test proves nothing")
     let rest = try await rig.once()
     #expect(rest.status == 0, "\(rest.stderr)")
     let open = try await SQLiteStore(directory: rig.state).records(RecordFilter(unresolvedFailures: true, limit: 20))
       .map { "\($0.key) \($0.outcome): \($0.error ?? "")" }
-    #expect(Set(rig.documents) == rig.eligible, "missing \(rig.eligible.subtracting(rig.documents)); open: \(open)\n\(rest.stdout)")
+    #expect(
+      Set(rig.documents) == rig.eligible,
+      "missing \(rig.eligible.subtracting(rig.documents)); open: \(open)\n\(rest.stdout)")
     #expect(rig.documents.count == rig.eligible.count, "an order was invoiced twice")
     #expect(rig.batches.allSatisfy { $0["BatchStatus"] as? String == "ReadyToPost" }, "a batch was left open")
     #expect(rig.postings.allSatisfy { $0 == 1 }, "a batch was posted twice: \(rig.postings)")
@@ -129,9 +140,14 @@ struct Sage300Rig {
     let landed = await eventually(within: 180) {
       Set(rig.documents) == rig.eligible && rig.batches.allSatisfy { $0["BatchStatus"] as? String == "ReadyToPost" }
     }
-    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.outcome): \($0.error ?? "")" }
+    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map {
+      "\($0.outcome): \($0.error ?? "")"
+    }
     let jobs = try await host.store().stats().jobsByState
-    #expect(landed, "\(rig.documents.count) invoices of \(rig.eligible.count), batches \(rig.batches.map { "\($0["BatchNumber"]!) \($0["BatchStatus"]!)" }), jobs \(jobs); records needing attention:\n\(open.joined(separator: "\n"))")
+    #expect(
+      landed,
+      "\(rig.documents.count) invoices of \(rig.eligible.count), batches \(rig.batches.map { "\($0["BatchNumber"]!) \($0["BatchStatus"]!)" }), jobs \(jobs); records needing attention:\n\(open.joined(separator: "\n"))"
+    )
     try await Task.sleep(nanoseconds: 2_000_000_000)  // let retries still in flight finish
     #expect(rig.documents.count == rig.eligible.count, "an order was invoiced twice")
     #expect(rig.postings.allSatisfy { $0 == 1 }, "a batch was posted twice: \(rig.postings)")
@@ -161,7 +177,8 @@ struct Sage300Rig {
       return c
       """
     let before = rig.sandbox.adobe.counts
-    let run = try await runOnce(script, sandbox: rig.sandbox, settings: ["url": rig.sandbox.adobeURL, "credential": "adobe"])
+    let run = try await runOnce(
+      script, sandbox: rig.sandbox, settings: ["url": rig.sandbox.adobeURL, "credential": "adobe"])
     #expect(run.stderr.contains("write refused by the host"), "\(run.stdout)\n\(run.stderr)")
     let after = rig.sandbox.adobe.counts
     #expect(after["writes", default: 0] == before["writes", default: 0])

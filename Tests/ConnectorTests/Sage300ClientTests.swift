@@ -30,106 +30,109 @@ import Testing
     let customers = sandbox.sage300.customers("SAMLTD")
     let someone = try #require(customers.first)
     sandbox.sage300.maintainCustomer("SAMLTD", number: "1999", name: "Dermot O'Brien", email: "d.obrien@example.com")
-    let script = Self.settingsSchema + """
-      local sage300 = require "sage300"
-      local odata = sage300.odata
-      local system_error = require "sync.system_error"
-      local money = mlhost.money
+    let script =
+      Self.settingsSchema + """
+        local sage300 = require "sage300"
+        local odata = sage300.odata
+        local system_error = require "sync.system_error"
+        local money = mlhost.money
 
-      c:every("1h", "check", function()
-        -- Literals and filters as the Web API reads them.
-        assert(odata.string("O'Brien") == "'O''Brien'", odata.string("O'Brien"))
-        assert(odata.literal(money.new("99.90")) == "99.90m", odata.literal(money.new("99.90")))
-        assert(odata.datetime("2025-01-31") == "datetime'2025-01-31T00:00:00'")
-        assert(odata.datetime("2025-01-31T12:00") == "datetime'2025-01-31T12:00:00'")
-        assert(not pcall(odata.literal, 1.5), "a float is never sent")
-        assert(odata.filter({ { field = "A", op = "eq", value = 1 }, { { field = "B", op = "eq", value = "x" },
-          { field = "C", op = "startswith", value = "y" } } }) == "A eq 1 and (B eq 'x' or startswith(C,'y'))")
-        assert(not pcall(sage300.client, { url = s.url, user = "mlhost", credential = s.credential }))
-        local _, why = pcall(sage300.client, { url = s.url, user = "mlhost", credential = s.credential })
-        assert(tostring(why):find("lower-case", 1, true), tostring(why))
-        assert(not pcall(sage300.client, { url = s.url, user = "ADMIN", credential = s.credential }), "ADMIN refused")
-        assert(pcall(sage300.client, { name = "admin", url = s.url, user = "ADMIN", allow_admin = true,
-          credential = s.credential }))
-        assert(not pcall(sage300.company, "samltd"), "company ids are upper-case")
+        c:every("1h", "check", function()
+          -- Literals and filters as the Web API reads them.
+          assert(odata.string("O'Brien") == "'O''Brien'", odata.string("O'Brien"))
+          assert(odata.literal(money.new("99.90")) == "99.90m", odata.literal(money.new("99.90")))
+          assert(odata.datetime("2025-01-31") == "datetime'2025-01-31T00:00:00'")
+          assert(odata.datetime("2025-01-31T12:00") == "datetime'2025-01-31T12:00:00'")
+          assert(not pcall(odata.literal, 1.5), "a float is never sent")
+          assert(odata.filter({ { field = "A", op = "eq", value = 1 }, { { field = "B", op = "eq", value = "x" },
+            { field = "C", op = "startswith", value = "y" } } }) == "A eq 1 and (B eq 'x' or startswith(C,'y'))")
+          assert(not pcall(sage300.client, { url = s.url, user = "mlhost", credential = s.credential }))
+          local _, why = pcall(sage300.client, { url = s.url, user = "mlhost", credential = s.credential })
+          assert(tostring(why):find("lower-case", 1, true), tostring(why))
+          assert(not pcall(sage300.client, { url = s.url, user = "ADMIN", credential = s.credential }), "ADMIN refused")
+          assert(pcall(sage300.client, { name = "admin", url = s.url, user = "ADMIN", allow_admin = true,
+            credential = s.credential }))
+          assert(not pcall(sage300.company, "samltd"), "company ids are upper-case")
 
-        local erp = sage300.client { url = s.url, user = s.user, credential = s.credential, page_size = 10, retries = 4 }
-        -- Paging: $top=10 asked, 3 answered each time (the server's PageSize); the count says when it ends.
-        local n = 0
-        for _ in erp:query("SAMLTD", "AR/ARCustomers", { orderby = { "CustomerNumber" } }) do n = n + 1 end
-        assert(n == \(customers.count + 1), "customers over all pages: " .. n)
-        assert(erp:count("SAMLTD", "AR/ARCustomers") == \(customers.count + 1), "/$count")
-        assert(erp:count("SAMLTD", "AR/ARCustomers", { { field = "CustomerNumber", op = "eq", value = "1999" } }, true) == 1,
-          "$count=true")
-        local irish = erp:first("SAMLTD", "AR/ARCustomers", { { field = "CustomerName", op = "eq", value = "Dermot O'Brien" } })
-        assert(irish and irish.CustomerNumber == "1999", "quoted and escaped")
-        assert(erp:customer_by_email("SAMLTD", "\(someone["Email"]!)").CustomerNumber == "\(someone["CustomerNumber"]!)")
-        assert(erp:customer("SAMLTD", "NOPE") == nil, "a missing customer reads as nil")
-        local today = 0
-        for row in erp:changed_since("SAMLTD", "AR/ARCustomers", "DateLastMaintained", "CustomerNumber",
-          mlhost.time.format(mlhost.time.now(), "date")) do
-          assert(row.DateLastMaintained, "maintained")
-          today = today + 1
-        end
-        assert(today == \(customers.count + 1), "the boundary day is read again: " .. today)
-        for _ in erp:changed_since("SAMLTD", "AR/ARCustomers", "DateLastMaintained", "CustomerNumber", "2999-01-01") do
-          error("nothing was maintained in the future")
-        end
-        local bad = pcall(erp.query, erp, "SAMLTD", "AR/ARCustomers", { filter = "CreditLimitCustomerCurrency gt 10.5" })
-        assert(bad, "a query is lazy")
-        local ok, err = pcall(function()
-          for _ in erp:query("SAMLTD", "AR/ARCustomers", { filter = "CreditLimitCustomerCurrency gt 10.5" }) do end
+          local erp = sage300.client { url = s.url, user = s.user, credential = s.credential, page_size = 10, retries = 4 }
+          -- Paging: $top=10 asked, 3 answered each time (the server's PageSize); the count says when it ends.
+          local n = 0
+          for _ in erp:query("SAMLTD", "AR/ARCustomers", { orderby = { "CustomerNumber" } }) do n = n + 1 end
+          assert(n == \(customers.count + 1), "customers over all pages: " .. n)
+          assert(erp:count("SAMLTD", "AR/ARCustomers") == \(customers.count + 1), "/$count")
+          assert(erp:count("SAMLTD", "AR/ARCustomers", { { field = "CustomerNumber", op = "eq", value = "1999" } }, true) == 1,
+            "$count=true")
+          local irish = erp:first("SAMLTD", "AR/ARCustomers", { { field = "CustomerName", op = "eq", value = "Dermot O'Brien" } })
+          assert(irish and irish.CustomerNumber == "1999", "quoted and escaped")
+          assert(erp:customer_by_email("SAMLTD", "\(someone["Email"]!)").CustomerNumber == "\(someone["CustomerNumber"]!)")
+          assert(erp:customer("SAMLTD", "NOPE") == nil, "a missing customer reads as nil")
+          local today = 0
+          for row in erp:changed_since("SAMLTD", "AR/ARCustomers", "DateLastMaintained", "CustomerNumber",
+            mlhost.time.format(mlhost.time.now(), "date")) do
+            assert(row.DateLastMaintained, "maintained")
+            today = today + 1
+          end
+          assert(today == \(customers.count + 1), "the boundary day is read again: " .. today)
+          for _ in erp:changed_since("SAMLTD", "AR/ARCustomers", "DateLastMaintained", "CustomerNumber", "2999-01-01") do
+            error("nothing was maintained in the future")
+          end
+          local bad = pcall(erp.query, erp, "SAMLTD", "AR/ARCustomers", { filter = "CreditLimitCustomerCurrency gt 10.5" })
+          assert(bad, "a query is lazy")
+          local ok, err = pcall(function()
+            for _ in erp:query("SAMLTD", "AR/ARCustomers", { filter = "CreditLimitCustomerCurrency gt 10.5" }) do end
+          end)
+          assert(not ok and system_error.is(err, "business") and err.code == "InvalidParameters", "a float literal: " .. tostring(err))
+
+          -- Customers: upper-case numbers, lengths, a duplicate read back.
+          assert(not pcall(erp.create_customer, erp, "SAMLTD", { CustomerNumber = "web1" }), "lower-case number refused")
+          local long = string.rep("é", 70)
+          local created, found = erp:create_customer("SAMLTD", { CustomerNumber = "WEB1", CustomerName = long,
+            GroupCode = "WEB", Email = "web1@example.com" })
+          assert(created.CustomerNumber == "WEB1" and not found and utf8.len(created.CustomerName) == 60, "created, cut to 60")
+          local again, dup = erp:create_customer("SAMLTD", { CustomerNumber = "WEB1", CustomerName = "x", GroupCode = "WEB" })
+          assert(again.CustomerNumber == "WEB1" and dup, "RecordDuplicate reads the customer back")
+          erp:update_customer("SAMLTD", "WEB1", { CustomerName = "Web One" })
+          assert(erp:customer("SAMLTD", "WEB1").CustomerName == "Web One", "updated")
+
+          -- A batch with a nested invoice; a second invoice inserted; GL refusals carry Sage 300's reason.
+          local function invoice(doc, account, amount)
+            return { CustomerNumber = "WEB1", DocumentType = "Invoice", DocumentNumber = doc, DocumentDate = "2026-11-20",
+              DocumentTotalIncludingTax = money.new(amount),
+              InvoiceDetails = { { RevenueAccount = account, Description = "goods", ExtendedAmountWithTIP = money.new(amount) } } }
+          end
+          local batch = erp:create_batch("SAMLTD", { BatchDate = "2026-11-20", Description = "TEST 1",
+            Invoices = { invoice("D-1", "4000", "10.10") } })
+          assert(batch.BatchNumber and batch.BatchStatus == "Open", "batch created")
+          local where = erp:add_invoice("SAMLTD", batch.BatchNumber, invoice("D-2", "4000", "20.20"))
+          assert(where.batch == batch.BatchNumber and where.entry == 2, "second entry")
+          ok, err = pcall(erp.add_invoice, erp, "SAMLTD", batch.BatchNumber, invoice("D-3", "4900", "1.00"))
+          assert(not ok and system_error.is(err, "business") and err.message:find("Account 4900 is inactive", 1, true),
+            "inactive account: " .. tostring(err))
+          -- The same document again is refused by Sage 300, and the client finds it: done, not a second invoice.
+          local same, was = erp:add_invoice("SAMLTD", batch.BatchNumber, invoice("D-2", "4000", "20.20"))
+          assert(was and same.entry == 2, "duplicate document treated as done")
+          assert(erp:invoice_by_document("SAMLTD", "D-1").entry == 1, "looked up by document")
+          assert(erp:invoice_by_document("SAMLTD", "D-404") == nil)
+          assert(#erp:open_batches("SAMLTD", "TEST") == 1, "open batches by description")
+          local status, changed = erp:post_batch("SAMLTD", batch.BatchNumber)
+          assert(status == "ReadyToPost" and changed, "posted")
+          status, changed = erp:post_batch("SAMLTD", batch.BatchNumber)
+          assert(status == "ReadyToPost" and not changed, "never posted twice")
+          ok, err = pcall(erp.add_invoice, erp, "SAMLTD", batch.BatchNumber, invoice("D-4", "4000", "1.00"))
+          assert(not ok and system_error.is(err, "business"), "a posted batch takes nothing more")
+          ok, err = pcall(erp.create_batch, erp, "SAMLTD", { BatchDate = "2026-11-20", Description = "TEST 2",
+            Invoices = { (function() local i = invoice("D-5", "4000", "1.00"); i.DocumentDate = "2019-12-31"; return i end)() } })
+          assert(not ok and err.message:find("is locked", 1, true), "closed period: " .. tostring(err))
+          mlhost.log.info("sage300 client checks passed")
         end)
-        assert(not ok and system_error.is(err, "business") and err.code == "InvalidParameters", "a float literal: " .. tostring(err))
 
-        -- Customers: upper-case numbers, lengths, a duplicate read back.
-        assert(not pcall(erp.create_customer, erp, "SAMLTD", { CustomerNumber = "web1" }), "lower-case number refused")
-        local long = string.rep("é", 70)
-        local created, found = erp:create_customer("SAMLTD", { CustomerNumber = "WEB1", CustomerName = long,
-          GroupCode = "WEB", Email = "web1@example.com" })
-        assert(created.CustomerNumber == "WEB1" and not found and utf8.len(created.CustomerName) == 60, "created, cut to 60")
-        local again, dup = erp:create_customer("SAMLTD", { CustomerNumber = "WEB1", CustomerName = "x", GroupCode = "WEB" })
-        assert(again.CustomerNumber == "WEB1" and dup, "RecordDuplicate reads the customer back")
-        erp:update_customer("SAMLTD", "WEB1", { CustomerName = "Web One" })
-        assert(erp:customer("SAMLTD", "WEB1").CustomerName == "Web One", "updated")
-
-        -- A batch with a nested invoice; a second invoice inserted; GL refusals carry Sage 300's reason.
-        local function invoice(doc, account, amount)
-          return { CustomerNumber = "WEB1", DocumentType = "Invoice", DocumentNumber = doc, DocumentDate = "2026-11-20",
-            DocumentTotalIncludingTax = money.new(amount),
-            InvoiceDetails = { { RevenueAccount = account, Description = "goods", ExtendedAmountWithTIP = money.new(amount) } } }
-        end
-        local batch = erp:create_batch("SAMLTD", { BatchDate = "2026-11-20", Description = "TEST 1",
-          Invoices = { invoice("D-1", "4000", "10.10") } })
-        assert(batch.BatchNumber and batch.BatchStatus == "Open", "batch created")
-        local where = erp:add_invoice("SAMLTD", batch.BatchNumber, invoice("D-2", "4000", "20.20"))
-        assert(where.batch == batch.BatchNumber and where.entry == 2, "second entry")
-        ok, err = pcall(erp.add_invoice, erp, "SAMLTD", batch.BatchNumber, invoice("D-3", "4900", "1.00"))
-        assert(not ok and system_error.is(err, "business") and err.message:find("Account 4900 is inactive", 1, true),
-          "inactive account: " .. tostring(err))
-        -- The same document again is refused by Sage 300, and the client finds it: done, not a second invoice.
-        local same, was = erp:add_invoice("SAMLTD", batch.BatchNumber, invoice("D-2", "4000", "20.20"))
-        assert(was and same.entry == 2, "duplicate document treated as done")
-        assert(erp:invoice_by_document("SAMLTD", "D-1").entry == 1, "looked up by document")
-        assert(erp:invoice_by_document("SAMLTD", "D-404") == nil)
-        assert(#erp:open_batches("SAMLTD", "TEST") == 1, "open batches by description")
-        local status, changed = erp:post_batch("SAMLTD", batch.BatchNumber)
-        assert(status == "ReadyToPost" and changed, "posted")
-        status, changed = erp:post_batch("SAMLTD", batch.BatchNumber)
-        assert(status == "ReadyToPost" and not changed, "never posted twice")
-        ok, err = pcall(erp.add_invoice, erp, "SAMLTD", batch.BatchNumber, invoice("D-4", "4000", "1.00"))
-        assert(not ok and system_error.is(err, "business"), "a posted batch takes nothing more")
-        ok, err = pcall(erp.create_batch, erp, "SAMLTD", { BatchDate = "2026-11-20", Description = "TEST 2",
-          Invoices = { (function() local i = invoice("D-5", "4000", "1.00"); i.DocumentDate = "2019-12-31"; return i end)() } })
-        assert(not ok and err.message:find("is locked", 1, true), "closed period: " .. tostring(err))
-        mlhost.log.info("sage300 client checks passed")
-      end)
-
-      return c
-      """
-    let run = try await runOnce(script, sandbox: sandbox, settings: [
-      "url": sandbox.sage300URL, "user": sandbox.sage300.config.user, "credential": "sage300",
-    ])
+        return c
+        """
+    let run = try await runOnce(
+      script, sandbox: sandbox,
+      settings: [
+        "url": sandbox.sage300URL, "user": sandbox.sage300.config.user, "credential": "sage300",
+      ])
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stdout.contains("sage300client.check: ok"), "\(run.stdout)\n\(run.stderr)")
     #expect(run.stderr.contains("sage300 client checks passed"))
@@ -149,26 +152,29 @@ import Testing
     try sandbox.inject(fault: "tooMany", system: "sage300", match: "GET")
     try sandbox.inject(fault: "badGateway", system: "sage300", match: "PATCH")
     try await Task.sleep(nanoseconds: 300_000_000)  // the app pool idles: the first request starts it
-    let script = Self.settingsSchema + """
-      local sage300 = require "sage300"
-      local money = mlhost.money
-      c:every("1h", "check", function()
-        local erp = sage300.client { url = s.url, user = s.user, credential = s.credential, retries = 4 }
-        assert(erp:customer("SAMLTD", "1100"), "read through two IIS 503 pages and a TooManyRequests")
-        local function invoice(doc)
-          return { CustomerNumber = "1100", DocumentNumber = doc, DocumentDate = "2026-11-20",
-            InvoiceDetails = { { RevenueAccount = "4000", ExtendedAmountWithTIP = money.new("5.00") } } }
-        end
-        local batch = erp:create_batch("SAMLTD", { Description = "T", Invoices = { invoice("A-1") } })
-        local where, found = erp:add_invoice("SAMLTD", batch.BatchNumber, invoice("A-2"))
-        assert(found and where.entry == 2, "ARR answered 502 after the insert: found, not sent again")
-        mlhost.log.info("sage300 retry checks passed")
-      end)
-      return c
-      """
-    let run = try await runOnce(script, sandbox: sandbox, settings: [
-      "url": sandbox.sage300URL, "user": sandbox.sage300.config.user, "credential": "sage300",
-    ])
+    let script =
+      Self.settingsSchema + """
+        local sage300 = require "sage300"
+        local money = mlhost.money
+        c:every("1h", "check", function()
+          local erp = sage300.client { url = s.url, user = s.user, credential = s.credential, retries = 4 }
+          assert(erp:customer("SAMLTD", "1100"), "read through two IIS 503 pages and a TooManyRequests")
+          local function invoice(doc)
+            return { CustomerNumber = "1100", DocumentNumber = doc, DocumentDate = "2026-11-20",
+              InvoiceDetails = { { RevenueAccount = "4000", ExtendedAmountWithTIP = money.new("5.00") } } }
+          end
+          local batch = erp:create_batch("SAMLTD", { Description = "T", Invoices = { invoice("A-1") } })
+          local where, found = erp:add_invoice("SAMLTD", batch.BatchNumber, invoice("A-2"))
+          assert(found and where.entry == 2, "ARR answered 502 after the insert: found, not sent again")
+          mlhost.log.info("sage300 retry checks passed")
+        end)
+        return c
+        """
+    let run = try await runOnce(
+      script, sandbox: sandbox,
+      settings: [
+        "url": sandbox.sage300URL, "user": sandbox.sage300.config.user, "credential": "sage300",
+      ])
     #expect(run.stderr.contains("sage300 retry checks passed"), "\(run.stdout)\n\(run.stderr)")
     #expect(sandbox.sage300.statistics.coldStarts >= 1)
     #expect(sandbox.sage300.faultsInjected == 4)
@@ -176,16 +182,20 @@ import Testing
   }
 
   /// One request to the sandbox Sage 300 with the given headers.
-  func send(_ sandbox: Sandbox, _ path: String, method: String = "GET", user: String? = nil, password: String? = nil,
-            contentType: String? = "application/json", body: [String: Any]? = nil) async throws -> (status: Int, text: String) {
+  func send(
+    _ sandbox: Sandbox, _ path: String, method: String = "GET", user: String? = nil, password: String? = nil,
+    contentType: String? = "application/json", body: [String: Any]? = nil
+  ) async throws -> (status: Int, text: String) {
     var headers: [(String, String)] = []
     if let contentType { headers.append(("Content-Type", contentType)) }
     let cfg = sandbox.sage300.config
     let credentials = "\(user ?? cfg.user):\(password ?? cfg.password)"
     headers.append(("Authorization", "Basic " + ByteCodecs.base64(Array(credentials.utf8))))
     let data = try body.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
-      method: method, url: sandbox.sage300URL + path, headers: headers, body: data)).get()
+    let r = try await HTTPClient.shared.send(
+      MLHostSystems.HTTPRequest(
+        method: method, url: sandbox.sage300URL + path, headers: headers, body: data)
+    ).get()
     return (r.status, String(decoding: r.body, as: UTF8.self))
   }
 
@@ -194,9 +204,12 @@ import Testing
     defer { sandbox.stop() }
     let base = "/Sage300WebApi/v1.0/-/SAMLTD/AR/ARCustomers"
     let ok = try await send(sandbox, base + "?$top=2&$count=true")
-    #expect(ok.status == 200 && ok.text.contains("\"odata.count\":\"\(sandbox.sage300.customers("SAMLTD").count)\""), "\(ok.text)")
+    #expect(
+      ok.status == 200 && ok.text.contains("\"odata.count\":\"\(sandbox.sage300.customers("SAMLTD").count)\""),
+      "\(ok.text)")
     let noType = try await send(sandbox, base, contentType: nil)
-    #expect(noType.status == 500 && noType.text.contains("InternalServerError"), "content type is required: \(noType.text)")
+    #expect(
+      noType.status == 500 && noType.text.contains("InternalServerError"), "content type is required: \(noType.text)")
     let lower = try await send(sandbox, base, user: sandbox.sage300.config.user.lowercased())
     #expect(lower.status == 401 && lower.text.contains("upper-case"), "\(lower.text)")
     let admin = try await send(sandbox, base, user: "ADMIN")
@@ -214,12 +227,20 @@ import Testing
     #expect(dateAsText.status == 400, "a date compares only with datetime'…': \(dateAsText.text)")
     let count = try await send(sandbox, base + "/$count")
     #expect(count.status == 200 && count.text == "\(sandbox.sage300.customers("SAMLTD").count)")
-    let extra = try await send(sandbox, base, method: "POST", body: ["CustomerNumber": "X1", "GroupCode": "WEB", "ShoeSize": 4])
+    let extra = try await send(
+      sandbox, base, method: "POST", body: ["CustomerNumber": "X1", "GroupCode": "WEB", "ShoeSize": 4])
     #expect(extra.status == 400 && extra.text.contains("InvalidPayload"), "\(extra.text)")
-    let batch = try await send(sandbox, "/Sage300WebApi/v1.0/-/SAMINC/AR/ARInvoiceBatches", method: "POST", body: [
-      "Description": "raw", "Invoices": [["CustomerNumber": "NOBODY", "DocumentNumber": "R-1", "DocumentDate": "2026-11-20",
-                                           "InvoiceDetails": [["RevenueAccount": "4000", "ExtendedAmountWithTIP": 1]]]],
-    ])
+    let batch = try await send(
+      sandbox, "/Sage300WebApi/v1.0/-/SAMINC/AR/ARInvoiceBatches", method: "POST",
+      body: [
+        "Description": "raw",
+        "Invoices": [
+          [
+            "CustomerNumber": "NOBODY", "DocumentNumber": "R-1", "DocumentDate": "2026-11-20",
+            "InvoiceDetails": [["RevenueAccount": "4000", "ExtendedAmountWithTIP": 1]],
+          ]
+        ],
+      ])
     #expect(batch.status == 400 && batch.text.contains("Customer Number NOBODY does not exist"), "\(batch.text)")
     #expect(sandbox.sage300.batches("SAMINC").isEmpty, "a refused batch leaves nothing behind")
   }

@@ -3,6 +3,7 @@ import Logging
 import MLHostRuntime
 import MLHostSandbox
 import Testing
+
 #if canImport(FoundationNetworking)
   import FoundationNetworking
 #endif
@@ -17,7 +18,10 @@ struct SandboxControlTests {
     request.httpBody = try JSONSerialization.data(withJSONObject: body)
     if let token { request.setValue(token, forHTTPHeaderField: "X-MLHost-Sandbox-Token") }
     let (data, response) = try await URLSession.shared.data(for: request)
-    return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    return (
+      (response as? HTTPURLResponse)?.statusCode ?? 0,
+      (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    )
   }
 
   @Test func controlRoutesAnswerOnlyWithTheToken() async throws {
@@ -29,16 +33,19 @@ struct SandboxControlTests {
       #expect(code == 401)
     }
     #expect(sandbox.x3.customer(email: "nadia.ozdemir@example.net") == nil)
-    let (code, answer) = try await Self.post(sandbox.x3URL + "/sandbox/x3/customers", token: sandbox.controlToken, customer)
+    let (code, answer) = try await Self.post(
+      sandbox.x3URL + "/sandbox/x3/customers", token: sandbox.controlToken, customer)
     #expect(code == 200)
     #expect(answer["BPCNUM"] as? String == "C0013")
     #expect(sandbox.x3.customer(email: "NADIA.OZDEMIR@example.net") == "C0013")
-    let (unknown, refusal) = try await Self.post(sandbox.shopifyURL + "/sandbox/shopify/orders", token: sandbox.controlToken,
-                                                 ["email": "a@example.com", "sku": "NOPE"])
+    let (unknown, refusal) = try await Self.post(
+      sandbox.shopifyURL + "/sandbox/shopify/orders", token: sandbox.controlToken,
+      ["email": "a@example.com", "sku": "NOPE"])
     #expect(unknown == 404)
     #expect((refusal["error"] as? String ?? "").contains("the store sells no SKU NOPE"))
-    let (placed, order) = try await Self.post(sandbox.shopifyURL + "/sandbox/shopify/orders", token: sandbox.controlToken,
-                                              ["email": "zoe.faure@example.com", "sku": "MUG-CAFE", "quantity": 2])
+    let (placed, order) = try await Self.post(
+      sandbox.shopifyURL + "/sandbox/shopify/orders", token: sandbox.controlToken,
+      ["email": "zoe.faure@example.com", "sku": "MUG-CAFE", "quantity": 2])
     #expect(placed == 200)
     #expect(order["name"] as? String == "#1025")
     #expect(sandbox.shopify.counts["orders"] == 25)

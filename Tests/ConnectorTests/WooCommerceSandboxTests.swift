@@ -30,7 +30,9 @@ import Testing
     }
 
     /// A request signed by the host as a connector's would be (OAuth 1.0a over the sandbox's plain HTTP).
-    func send(_ path: String, method: String = "GET", body: String? = nil, credential: String = "woocommerce") async throws -> HTTPResponse {
+    func send(_ path: String, method: String = "GET", body: String? = nil, credential: String = "woocommerce")
+      async throws -> HTTPResponse
+    {
       var request = HTTPRequest(method: method, url: url + path, body: body.map { Array($0.utf8) })
       if body != nil { request.headers = [("Content-Type", "application/json")] }
       return try await auth.send(request, credential: credential).get()
@@ -55,14 +57,19 @@ import Testing
     defer { store.stop() }
     #expect(try await store.send("/orders?per_page=5").status == 200)
     // Basic over plain HTTP is not what WooCommerce reads there: the OAuth parameters are missing.
-    let basic = "Basic " + ByteCodecs.base64(Array("\(store.sandbox.woocommerce.config.consumerKey):\(store.sandbox.woocommerce.config.consumerSecret)".utf8))
+    let basic =
+      "Basic "
+      + ByteCodecs.base64(
+        Array("\(store.sandbox.woocommerce.config.consumerKey):\(store.sandbox.woocommerce.config.consumerSecret)".utf8)
+      )
     let plain = try await store.raw("/orders", headers: [("Authorization", basic)])
     #expect(plain.status == 401 && Self.code(plain) == "woocommerce_rest_authentication_missing_parameter")
     // A signature made with another secret, and a nonce used twice.
     let c = store.sandbox.woocommerce.config
     func signed(secret: String, nonce: String) -> String {
-      let s = OAuth1.sign(method: "GET", url: store.url + "/orders", consumerKey: c.consumerKey, consumerSecret: secret, token: nil,
-                          tokenSecret: nil, nonce: nonce, timestamp: Int(Date().timeIntervalSince1970))!
+      let s = OAuth1.sign(
+        method: "GET", url: store.url + "/orders", consumerKey: c.consumerKey, consumerSecret: secret, token: nil,
+        tokenSecret: nil, nonce: nonce, timestamp: Int(Date().timeIntervalSince1970))!
       return "/orders?" + s.parameters.map { "\($0.0)=\(WooCommerceSandboxTests.encode($0.1))" }.joined(separator: "&")
     }
     let wrong = try await store.raw(signed(secret: "cs_wrong", nonce: "n1"))
@@ -77,7 +84,9 @@ import Testing
     let store = try await Store.start(https: true)
     defer { store.stop() }
     let c = store.sandbox.woocommerce.config
-    func basic(_ k: String, _ s: String) -> (String, String) { ("Authorization", "Basic " + ByteCodecs.base64(Array("\(k):\(s)".utf8))) }
+    func basic(_ k: String, _ s: String) -> (String, String) {
+      ("Authorization", "Basic " + ByteCodecs.base64(Array("\(k):\(s)".utf8)))
+    }
     #expect(try await store.raw("/orders", headers: [basic(c.consumerKey, c.consumerSecret)]).status == 200)
     let wrong = try await store.raw("/orders", headers: [basic(c.consumerKey, "cs_wrong")])
     #expect(wrong.status == 401 && Self.message(wrong) == "Consumer secret is invalid.")
@@ -85,8 +94,9 @@ import Testing
     let unknown = try await store.raw("/orders", headers: [basic("ck_unknown", "cs_x")])
     #expect(unknown.status == 401 && Self.code(unknown) == "woocommerce_rest_cannot_view")
     // Query parameters take precedence over Basic.
-    let query = try await store.raw("/orders?consumer_key=\(c.consumerKey)&consumer_secret=\(c.consumerSecret)",
-                                    headers: [basic(c.consumerKey, "cs_wrong")])
+    let query = try await store.raw(
+      "/orders?consumer_key=\(c.consumerKey)&consumer_secret=\(c.consumerSecret)",
+      headers: [basic(c.consumerKey, "cs_wrong")])
     #expect(query.status == 200)
   }
 
@@ -94,8 +104,10 @@ import Testing
     let store = try await Store.start()
     defer { store.stop() }
     #expect(try await store.send("/orders/1001", credential: "woocommerce_readonly").status == 200)
-    let write = try await store.send("/orders/batch", method: "POST", body: #"{"update":[{"id":1001,"meta_data":[{"key":"_x3_invoice","value":"X"}]}]}"#,
-                                     credential: "woocommerce_readonly")
+    let write = try await store.send(
+      "/orders/batch", method: "POST",
+      body: #"{"update":[{"id":1001,"meta_data":[{"key":"_x3_invoice","value":"X"}]}]}"#,
+      credential: "woocommerce_readonly")
     #expect(write.status == 401 && Self.message(write) == "The API key provided does not have write permissions.")
     #expect(store.sandbox.woocommerce.order(1001)?.meta.isEmpty == true)
   }
@@ -112,7 +124,9 @@ import Testing
     let tooMany = try await store.send("/orders?per_page=101")
     #expect(tooMany.status == 400 && Self.code(tooMany) == "rest_invalid_param")
     let missing = try await store.send("/orders/99999")
-    #expect(missing.status == 404 && Self.code(missing) == "woocommerce_rest_shop_order_invalid_id" && Self.message(missing) == "Invalid ID.")
+    #expect(
+      missing.status == 404 && Self.code(missing) == "woocommerce_rest_shop_order_invalid_id"
+        && Self.message(missing) == "Invalid ID.")
     // Money as strings, the line price a number, GMT dates without a zone suffix.
     let order = try #require(Self.json(try await store.send("/orders/1001")) as? [String: Any])
     #expect(order["total"] is String && order["total_tax"] is String)
@@ -136,7 +150,8 @@ import Testing
   @Test func customersAreOnePerEmail() async throws {
     let store = try await Store.start()
     defer { store.stop() }
-    let dup = try await store.send("/customers", method: "POST", body: #"{"email":"ZOE.FAURE@example.com","first_name":"Zoë"}"#)
+    let dup = try await store.send(
+      "/customers", method: "POST", body: #"{"email":"ZOE.FAURE@example.com","first_name":"Zoë"}"#)
     #expect(dup.status == 400 && Self.code(dup) == "registration-error-email-exists")
     let new = try await store.send("/customers", method: "POST", body: #"{"email":"new.buyer@example.org"}"#)
     #expect(new.status == 201)
@@ -146,11 +161,15 @@ import Testing
   @Test func productsAreOnePerSKU() async throws {
     let store = try await Store.start()
     defer { store.stop() }
-    let dup = try await store.send("/products", method: "POST", body: #"{"name":"Mug","sku":"mug-cafe","status":"draft"}"#)
-    #expect(dup.status == 400 && Self.code(dup) == "product_invalid_sku" && Self.message(dup) == "Invalid or duplicated SKU.")
-    let number = try await store.send("/products", method: "POST", body: #"{"name":"Lamp","sku":"LAMP-1","regular_price":12.5}"#)
+    let dup = try await store.send(
+      "/products", method: "POST", body: #"{"name":"Mug","sku":"mug-cafe","status":"draft"}"#)
+    #expect(
+      dup.status == 400 && Self.code(dup) == "product_invalid_sku" && Self.message(dup) == "Invalid or duplicated SKU.")
+    let number = try await store.send(
+      "/products", method: "POST", body: #"{"name":"Lamp","sku":"LAMP-1","regular_price":12.5}"#)
     #expect(number.status == 400 && Self.code(number) == "rest_invalid_param")
-    let new = try await store.send("/products", method: "POST", body: #"{"name":"Lamp","sku":"LAMP-1","status":"draft"}"#)
+    let new = try await store.send(
+      "/products", method: "POST", body: #"{"name":"Lamp","sku":"LAMP-1","status":"draft"}"#)
     #expect(new.status == 201)
     let listed = try #require(Self.json(try await store.send("/products?sku=LAMP-1")) as? [[String: Any]])
     #expect(listed.count == 1 && listed.first?["status"] as? String == "draft")
@@ -168,9 +187,12 @@ import Testing
       received.withLock { $0.append((headers, body)) }
       return answer.withLock { $0 }
     }
-    let bad = try await store.send("/webhooks", method: "POST", body: #"{"topic":"order.shipped","delivery_url":"http://r.test/h"}"#)
+    let bad = try await store.send(
+      "/webhooks", method: "POST", body: #"{"topic":"order.shipped","delivery_url":"http://r.test/h"}"#)
     #expect(bad.status == 400 && Self.code(bad) == "woocommerce_rest_shop_webhook_invalid_topic")
-    let created = try await store.send("/webhooks", method: "POST", body: #"{"topic":"order.updated","delivery_url":"http://r.test/h","secret":"s3cret"}"#)
+    let created = try await store.send(
+      "/webhooks", method: "POST",
+      body: #"{"topic":"order.updated","delivery_url":"http://r.test/h","secret":"s3cret"}"#)
     #expect(created.status == 201 && created.header("location")?.hasPrefix("/wp-json/wc/v3/webhooks/") == true)
     #expect((Self.json(created) as? [String: Any])?["secret"] == nil)  // only in context=edit
     let ping = try #require(received.withLock { $0.first })
@@ -180,15 +202,21 @@ import Testing
     #expect(try await store.send("/webhooks/\(id)", method: "DELETE").status == 501)
 
     // An update through the API fires order.updated, signed.
-    #expect(try await store.send("/orders/batch", method: "POST", body: #"{"update":[{"id":1001,"meta_data":[{"key":"_x3_invoice","value":"SIH1"}]}]}"#).status == 200)
+    #expect(
+      try await store.send(
+        "/orders/batch", method: "POST",
+        body: #"{"update":[{"id":1001,"meta_data":[{"key":"_x3_invoice","value":"SIH1"}]}]}"#
+      ).status == 200)
     // Orders are written only through the batch (API facts §2.3).
     #expect(try await store.send("/orders/1001", method: "PUT", body: #"{"status":"completed"}"#).status == 404)
     #expect(await eventually(within: 5) { received.withLock { $0.count } == 2 })
     let delivery = try #require(received.withLock { $0.last })
     let headers = Dictionary(delivery.headers.map { ($0.0.lowercased(), $0.1) }) { _, b in b }
     #expect(headers["x-wc-webhook-topic"] == "order.updated" && headers["x-wc-webhook-resource"] == "order")
-    let secret = Credential(name: "s", type: "webhook_secret", fields: ["secret": "s3cret"])
-    #expect(WebhookVerifier.verify(.woocommerce, header: nil, headers: headers, body: delivery.body, credential: secret) == .valid)
+    let secret = Credential(name: "s", type: .webhook_secret, fields: ["secret": "s3cret"])
+    #expect(
+      WebhookVerifier.verify(.woocommerce, header: nil, headers: headers, body: delivery.body, credential: secret)
+        == .valid)
 
     // Failures: six raise the count, the seventh disables; a disabled webhook delivers nothing.
     answer.withLock { $0 = 503 }
@@ -211,8 +239,9 @@ import Testing
     let store = try await Store.start(orders: 0)
     defer { store.stop() }
     store.sandbox.woocommerce.transport = { _, _, _ in 200 }
-    var request = HTTPRequest(method: "POST", url: store.url + "/webhooks", headers: [("Content-Type", "application/json")],
-                              body: Array(#"{"topic":"order.created","delivery_url":"http://r.test/h"}"#.utf8))
+    var request = HTTPRequest(
+      method: "POST", url: store.url + "/webhooks", headers: [("Content-Type", "application/json")],
+      body: Array(#"{"topic":"order.created","delivery_url":"http://r.test/h"}"#.utf8))
     request.embeddedSecret = .init(key: "secret", credential: "woocommerce_webhooks")
     let created = try await store.auth.send(request, credential: "woocommerce").get()
     #expect(created.status == 201)
@@ -221,7 +250,9 @@ import Testing
     #expect(edit["secret"] as? String == store.sandbox.woocommerce.config.webhookSecret)
     // A secret bound to another origin is not added, and the request is not sent.
     let vault = try CredentialVault(directory: store.state)
-    try vault.set(Credential(name: "elsewhere", type: "webhook_secret", fields: ["secret": "s"], origins: ["https://other.example.com"]))
+    try vault.set(
+      Credential(
+        name: "elsewhere", type: .webhook_secret, fields: ["secret": "s"], origins: ["https://other.example.com"]))
     request.embeddedSecret = .init(key: "secret", credential: "elsewhere")
     let before = store.sandbox.woocommerce.counters["webhooks_created"]
     guard case .failure(let refused) = await Authenticator(vault: vault).send(request, credential: "woocommerce") else {
@@ -233,6 +264,8 @@ import Testing
   }
 
   static func encode(_ s: String) -> String {
-    s.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? s
+    s.addingPercentEncoding(
+      withAllowedCharacters: CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? s
   }
 }

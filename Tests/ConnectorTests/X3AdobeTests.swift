@@ -16,8 +16,10 @@ struct AdobeRig {
 
   static let script = Repository.root.appendingPathComponent("connectors/x3_adobe.lua")
 
-  static func start(orders: Int = 24, faults: Faults = Faults(), latency: Double = 0,
-                    configure: (inout Sandbox.Options) -> Void = { _ in }) async throws -> AdobeRig {
+  static func start(
+    orders: Int = 24, faults: Faults = Faults(), latency: Double = 0,
+    configure: (inout Sandbox.Options) -> Void = { _ in }
+  ) async throws -> AdobeRig {
     var options = Sandbox.Options()
     options.orders = orders
     options.inject(faults)
@@ -41,7 +43,8 @@ struct AdobeRig {
 
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {
     try await MLHostProcess.run(
-      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"] + settings(extra),
+      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"]
+        + settings(extra),
       timeout: 180)
   }
 
@@ -54,9 +57,11 @@ struct AdobeRig {
   var deliveries: [String] { sandbox.x3.rows("SDELIVERY").compactMap { $0["SDHNUM"] as? String } }
   /// The X3 delivery each Adobe shipment was made for (its comment's mark).
   var shippedDeliveries: [String] {
-    sandbox.adobe.allShipments.flatMap { ($0["comments"] as? [[String: Any]] ?? []).compactMap { c in
-      (c["comment"] as? String).flatMap { $0.hasPrefix("X3 delivery ") ? String($0.dropFirst(12)) : nil }
-    } }
+    sandbox.adobe.allShipments.flatMap {
+      ($0["comments"] as? [[String: Any]] ?? []).compactMap { c in
+        (c["comment"] as? String).flatMap { $0.hasPrefix("X3 delivery ") ? String($0.dropFirst(12)) : nil }
+      }
+    }
   }
 
   func stop() {
@@ -124,19 +129,27 @@ let withoutPurchaseOrder = 2
       let c = rig.sandbox.adobe.config
       switch kind {
       case "sha1":
-        try vault.set(Credential(name: "adobe_alt", type: "oauth1", fields: [
-          "consumer_key": c.consumerKey, "consumer_secret": c.consumerSecret, "token": c.accessToken,
-          "token_secret": c.accessTokenSecret, "signature_method": "HMAC-SHA1"], origins: [rig.sandbox.adobeURL]))
+        try vault.set(
+          Credential(
+            name: "adobe_alt", type: .oauth1,
+            fields: [
+              "consumer_key": c.consumerKey, "consumer_secret": c.consumerSecret, "token": c.accessToken,
+              "token_secret": c.accessTokenSecret, "signature_method": "HMAC-SHA1",
+            ], origins: [rig.sandbox.adobeURL]))
       case "bearer":
-        try vault.set(Credential(name: "adobe_alt", type: "bearer", fields: ["token": c.accessToken], origins: [rig.sandbox.adobeURL]))
+        try vault.set(
+          Credential(
+            name: "adobe_alt", type: .bearer, fields: ["token": c.accessToken], origins: [rig.sandbox.adobeURL]))
       default:
         break
       }
       let run = try await rig.once(["adobe.credential": kind == "admin" ? "adobe_admin" : "adobe_alt"])
       if kind == "sha1" && version == "2.4.6" {
         #expect(run.stdout.contains("Signature method HMAC-SHA1 is not supported"), "\(run.stdout)")
-        #expect(run.stdout.contains("2.4.4 and later take HMAC-SHA256 only") || run.stderr.contains("2.4.4 and later take HMAC-SHA256 only"),
-                "\(run.stdout)\n\(run.stderr)")
+        #expect(
+          run.stdout.contains("2.4.4 and later take HMAC-SHA256 only")
+            || run.stderr.contains("2.4.4 and later take HMAC-SHA256 only"),
+          "\(run.stdout)\n\(run.stderr)")
         #expect(rig.invoices.isEmpty)
       } else {
         #expect(run.status == 0, "\(kind) \(version): \(run.stderr)")
@@ -168,13 +181,20 @@ let withoutPurchaseOrder = 2
     let rig = try await AdobeRig.start(orders: 60, faults: Faults(rate: 0.1, slowDelay: 1.5, seed: 42))
     defer { rig.stop() }
     // Slow answers outlast these timeouts: the write happened, the host does not know, and must not repeat it.
-    let host = try await rig.host(["x3.timeout": "1s", "adobe.timeout": "1s", "poll_deliveries": "5s", "poll_orders": "5s"])
+    let host = try await rig.host([
+      "x3.timeout": "1s", "adobe.timeout": "1s", "poll_deliveries": "5s", "poll_orders": "5s",
+    ])
     defer { host.process.kill() }
     let landed = await eventually(within: 150) {
       rig.invoices.count >= 60 - withoutPurchaseOrder && Set(rig.shippedDeliveries) == Set(rig.deliveries)
     }
-    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.key) \($0.outcome): \($0.error ?? "")" }
-    #expect(landed, "\(rig.invoices.count) invoices, \(rig.shippedDeliveries.count)/\(rig.deliveries.count) deliveries shipped; open:\n\(open.joined(separator: "\n"))")
+    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map {
+      "\($0.key) \($0.outcome): \($0.error ?? "")"
+    }
+    #expect(
+      landed,
+      "\(rig.invoices.count) invoices, \(rig.shippedDeliveries.count)/\(rig.deliveries.count) deliveries shipped; open:\n\(open.joined(separator: "\n"))"
+    )
     try await Task.sleep(nanoseconds: 2_000_000_000)
     let references = rig.invoiceReferences
     #expect(references.count == 60 - withoutPurchaseOrder)
@@ -183,7 +203,9 @@ let withoutPurchaseOrder = 2
     #expect(Set(shipped).count == shipped.count, "a delivery was shipped twice")
     let injected = rig.sandbox.adobe.faultsInjected + rig.sandbox.x3.faultsInjected
     #expect(injected >= 10, "only \(injected) faults were injected")
-    #expect(rig.sandbox.adobe.faultsInjected("serverErrorAfterCommit") + rig.sandbox.x3.faultsInjected("serverErrorAfterCommit") >= 1)
+    #expect(
+      rig.sandbox.adobe.faultsInjected("serverErrorAfterCommit")
+        + rig.sandbox.x3.faultsInjected("serverErrorAfterCommit") >= 1)
     #expect(await host.stop() == 0)
   }
 }

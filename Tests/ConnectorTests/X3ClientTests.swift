@@ -72,9 +72,11 @@ import Testing
 
       return c
       """
-    let run = try await runOnce(script, sandbox: sandbox, settings: [
-      "url": sandbox.x3URL, "endpoint": "SEED", "credential": credential, "api": api,
-    ])
+    let run = try await runOnce(
+      script, sandbox: sandbox,
+      settings: [
+        "url": sandbox.x3URL, "endpoint": "SEED", "credential": credential, "api": api,
+      ])
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stdout.contains("x3client.check: ok"), "\(run.stdout)\n\(run.stderr)")
     #expect(run.stderr.contains("x3 client checks passed"))
@@ -83,18 +85,25 @@ import Testing
   }
 
   /// One GraphQL exchange with the sandbox folder; `token` nil sends the connected app's own JWT.
-  func graphQL(_ sandbox: Sandbox, _ query: String, variables: [String: Any] = [:], token: String? = nil,
-               endpoint: String? = "SEED") async throws -> (status: Int, text: String, json: [String: Any]) {
+  func graphQL(
+    _ sandbox: Sandbox, _ query: String, variables: [String: Any] = [:], token: String? = nil,
+    endpoint: String? = "SEED"
+  ) async throws -> (status: Int, text: String, json: [String: Any]) {
     var headers = [("Content-Type", "application/json")]
     if let endpoint { headers.append(("x-xtrem-endpoint", endpoint)) }
     let cfg = sandbox.x3.config
     let now = Int(Date().timeIntervalSince1970)
-    let jwt = token ?? JWT.hs256(issuer: cfg.appClientID, subject: cfg.user, audience: cfg.appAudience, issuedAt: now,
-                                 lifetime: 300, secret: cfg.appSecret)
+    let jwt =
+      token
+      ?? JWT.hs256(
+        issuer: cfg.appClientID, subject: cfg.user, audience: cfg.appAudience, issuedAt: now,
+        lifetime: 300, secret: cfg.appSecret)
     headers.append(("Authorization", "Bearer \(jwt)"))
     let body = try JSONSerialization.data(withJSONObject: ["query": query, "variables": variables])
-    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
-      method: "POST", url: sandbox.x3URL + "/xtrem/api", headers: headers, body: Array(body))).get()
+    let r = try await HTTPClient.shared.send(
+      MLHostSystems.HTTPRequest(
+        method: "POST", url: sandbox.x3URL + "/xtrem/api", headers: headers, body: Array(body))
+    ).get()
     let text = String(decoding: r.body, as: UTF8.self)
     return (r.status, text, (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:])
   }
@@ -108,12 +117,36 @@ import Testing
     #expect(try await graphQL(sandbox, query).status == 200)
     let cases: [(String, String)] = [
       ("not-a-token", "Error 50"),
-      (JWT.hs256(issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now, lifetime: 300, secret: "guess"), "Error 50"),
-      (JWT.hs256(issuer: "other-app", subject: cfg.user, audience: "", issuedAt: now, lifetime: 300, secret: cfg.appSecret), "Error 41"),
-      (JWT.hs256(issuer: cfg.appClientID, subject: "ADMIN", audience: "", issuedAt: now, lifetime: 300, secret: cfg.appSecret), "Error 42"),
-      (JWT.hs256(issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now + 120, lifetime: 300, secret: cfg.appSecret), "Error 21"),
-      (JWT.hs256(issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now, lifetime: 3600, secret: cfg.appSecret), "Error 50"),
-      (JWT.hs256(issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now - 400, lifetime: 300, secret: cfg.appSecret), "Error 50"),
+      (
+        JWT.hs256(
+          issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now, lifetime: 300, secret: "guess"),
+        "Error 50"
+      ),
+      (
+        JWT.hs256(
+          issuer: "other-app", subject: cfg.user, audience: "", issuedAt: now, lifetime: 300, secret: cfg.appSecret),
+        "Error 41"
+      ),
+      (
+        JWT.hs256(
+          issuer: cfg.appClientID, subject: "ADMIN", audience: "", issuedAt: now, lifetime: 300, secret: cfg.appSecret),
+        "Error 42"
+      ),
+      (
+        JWT.hs256(
+          issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now + 120, lifetime: 300,
+          secret: cfg.appSecret), "Error 21"
+      ),
+      (
+        JWT.hs256(
+          issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now, lifetime: 3600, secret: cfg.appSecret
+        ), "Error 50"
+      ),
+      (
+        JWT.hs256(
+          issuer: cfg.appClientID, subject: cfg.user, audience: "", issuedAt: now - 400, lifetime: 300,
+          secret: cfg.appSecret), "Error 50"
+      ),
     ]
     for (token, error) in cases {
       let r = try await graphQL(sandbox, query, token: token)
@@ -135,8 +168,10 @@ import Testing
     var after: String?
     repeat {
       let r = try await graphQL(sandbox, query, variables: after.map { ["after": $0] } ?? [:])
-      let page = try #require(((r.json["data"] as? [String: Any])?["x3MasterData"] as? [String: Any]).flatMap {
-        ($0["customer"] as? [String: Any])?["query"] as? [String: Any] }, "\(r.text)")
+      let page = try #require(
+        ((r.json["data"] as? [String: Any])?["x3MasterData"] as? [String: Any]).flatMap {
+          ($0["customer"] as? [String: Any])?["query"] as? [String: Any]
+        }, "\(r.text)")
       let edges = page["edges"] as? [[String: Any]] ?? []
       #expect(edges.count <= 2)
       codes += edges.compactMap { ($0["node"] as? [String: Any])?["code"] as? String }
@@ -147,8 +182,11 @@ import Testing
     #expect(codes == expected)
     let one = try #require(sandbox.x3.rows("BPCUSTOMER").first)
     let email = (one["EMAIL"] as! String).uppercased()
-    let filtered = try await graphQL(sandbox, query, variables: ["filter": "{email: {_regex: '^\(email)$', _options: 'i'}}"])
-    #expect(filtered.text.contains("\"code\":\"\(one["BPCNUM"]!)\"") && filtered.text.contains("\"totalCount\":1"), "\(filtered.text)")
+    let filtered = try await graphQL(
+      sandbox, query, variables: ["filter": "{email: {_regex: '^\(email)$', _options: 'i'}}"])
+    #expect(
+      filtered.text.contains("\"code\":\"\(one["BPCNUM"]!)\"") && filtered.text.contains("\"totalCount\":1"),
+      "\(filtered.text)")
     let unknown = try await graphQL(sandbox, "{ x3MasterData { customer { query { edges { node { shoeSize } } } } } }")
     #expect(unknown.status == 400 && unknown.text.contains("Cannot query field"), "\(unknown.text)")
     let package = try await graphQL(sandbox, "{ x3Nowhere { customer { read(_id: \"X\") { code } } } }")
@@ -164,8 +202,9 @@ func runOnce(_ script: String, sandbox: Sandbox, settings: [String: String]) asy
   let vault = try CredentialVault(directory: state)
   for credential in sandbox.credentials() { try vault.set(credential) }
   let sets = settings.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
-  return try await MLHostProcess.run([
-    "run", c.script.path, "--once", "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
-    "--admin-port", "0",
-  ] + sets, timeout: 60)
+  return try await MLHostProcess.run(
+    [
+      "run", c.script.path, "--once", "--state", state.path, "--stdlib", Repository.stdlib.path, "--webhook-port", "0",
+      "--admin-port", "0",
+    ] + sets, timeout: 60)
 }

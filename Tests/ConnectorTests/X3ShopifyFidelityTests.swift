@@ -50,7 +50,8 @@ import Testing
     defer { rig.stop() }
     let run = try await rig.once()
     #expect(run.status == 0, "\(run.stderr)")
-    #expect(rig.sandbox.shopify.costStats.overCeiling == 1, "refused \(rig.sandbox.shopify.costStats.overCeiling) times")
+    #expect(
+      rig.sandbox.shopify.costStats.overCeiling == 1, "refused \(rig.sandbox.shopify.costStats.overCeiling) times")
     #expect(rig.invoices.count == 60 - uninvoiceable, "\(run.stdout)")
   }
 
@@ -62,12 +63,16 @@ import Testing
     let sandbox = try await Sandbox.start(options, logger: Self.quiet)
     defer { sandbox.stop() }
     // 2 + 50 × (1 + lineItems: 2 + 15 × (1 + price 2)) = 2402 points.
-    let query = "query { orders(first: 50) { edges { node { id lineItems(first: 15) { edges { node { id "
+    let query =
+      "query { orders(first: 50) { edges { node { id lineItems(first: 15) { edges { node { id "
       + "originalUnitPriceSet { shopMoney { amount } } } } } } } } }"
     let body = try JSONSerialization.data(withJSONObject: ["query": query])
-    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
-      method: "POST", url: sandbox.shopifyURL + "/admin/api/2025-01/graphql.json",
-      headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_cost_test")], body: Array(body))).get()
+    let r = try await HTTPClient.shared.send(
+      MLHostSystems.HTTPRequest(
+        method: "POST", url: sandbox.shopifyURL + "/admin/api/2025-01/graphql.json",
+        headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_cost_test")],
+        body: Array(body))
+    ).get()
     let json = try #require((try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any])
     let error = try #require((json["errors"] as? [[String: Any]])?.first)
     let ext = error["extensions"] as? [String: Any] ?? [:]
@@ -89,7 +94,8 @@ import Testing
     #expect(!run.stdout.contains("do not reconcile"), "\(run.stdout)")
     let seed = Self.seedOrders()
     let totals = rig.sandbox.shopify.orderTotals
-    var freight = 0, us = 0
+    var freight = 0
+    var us = 0
     for invoice in rig.invoices {
       let ref = try #require(invoice["CUSORDREF"] as? String)
       let order = try #require(seed[ref])
@@ -134,12 +140,14 @@ import Testing
     let rig = try await Rig.start(configure: installation)
     defer { rig.stop() }
     let adapted = try await rig.once([
-      "x3.fields.invoice_lines": "ZSIHLIN", "x3.fields.delivery_lines": "ZSDHLIN", "x3.fields.line_tax_level": "ZVACITM",
+      "x3.fields.invoice_lines": "ZSIHLIN", "x3.fields.delivery_lines": "ZSDHLIN",
+      "x3.fields.line_tax_level": "ZVACITM",
     ])
     #expect(adapted.status == 0, "\(adapted.stderr)")
     #expect(rig.invoices.count == 24 - uninvoiceable, "\(adapted.stdout)")
     #expect(rig.invoices.allSatisfy { !Self.lines($0, block: "ZSIHLIN").isEmpty })
-    #expect(!rig.deliveries.isEmpty && rig.deliveries.allSatisfy { ($0["ZSDHLIN"] as? [[String: Any]])?.isEmpty == false })
+    #expect(
+      !rig.deliveries.isEmpty && rig.deliveries.allSatisfy { ($0["ZSDHLIN"] as? [[String: Any]])?.isEmpty == false })
   }
 
   /// The tax goes to X3 as the tax level code the mapping table gives; a code the folder does not have is refused
@@ -161,10 +169,15 @@ import Testing
     let cfg = sandbox.x3.config
     func query(_ predicate: String) async throws -> (Int, String) {
       var c = URLComponents(string: sandbox.x3URL + "/api1/x3/erp/SEED/BPCUSTOMER")!
-      c.queryItems = [URLQueryItem(name: "representation", value: "BPCUSTOMER.$query"), URLQueryItem(name: "where", value: predicate)]
+      c.queryItems = [
+        URLQueryItem(name: "representation", value: "BPCUSTOMER.$query"), URLQueryItem(name: "where", value: predicate),
+      ]
       let basic = "Basic " + Data("\(cfg.user):\(cfg.password)".utf8).base64EncodedString()
-      let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(method: "GET", url: c.url!.absoluteString,
-                                                                         headers: [("Authorization", basic)])).get()
+      let r = try await HTTPClient.shared.send(
+        MLHostSystems.HTTPRequest(
+          method: "GET", url: c.url!.absoluteString,
+          headers: [("Authorization", basic)])
+      ).get()
       return (r.status, String(decoding: r.body, as: UTF8.self))
     }
     let left = try await query("left(EMAIL,6) eq 'li.wei'")
@@ -196,7 +209,8 @@ import Testing
     #expect(!open.contains { $0.outcome == .rejected && $0.error?.contains("answered 500") == true }, "\(described)")
     let references = rig.invoiceReferences
     #expect(Set(references).count == references.count, "an order was invoiced twice")
-    #expect(rig.sandbox.x3.faultsInjected("serverErrorAfterCommit") > 0 && rig.sandbox.x3.faultsInjected("serverError") > 0)
+    #expect(
+      rig.sandbox.x3.faultsInjected("serverErrorAfterCommit") > 0 && rig.sandbox.x3.faultsInjected("serverError") > 0)
     #expect(await host.stop() == 0)
   }
 
@@ -280,7 +294,9 @@ import Testing
     #expect(run.status == 0, "\(run.stderr)")
     let requests = rig.sandbox.shopify.stats.requests
     #expect(requests > 10)
-    #expect(rig.sandbox.shopify.costStats.tokensIssued <= 2, "\(rig.sandbox.shopify.costStats.tokensIssued) tokens for \(requests) requests")
+    #expect(
+      rig.sandbox.shopify.costStats.tokensIssued <= 2,
+      "\(rig.sandbox.shopify.costStats.tokensIssued) tokens for \(requests) requests")
   }
 
   // MARK: 11. missing customers
@@ -291,7 +307,8 @@ import Testing
     defer { rig.stop() }
     let run = try await rig.once(["create_customers": "true", "customer_category": "WEB"])
     #expect(run.status == 0, "\(run.stderr)")
-    let created = try #require(rig.sandbox.x3.rows("BPCUSTOMER").first { $0["EMAIL"] as? String == "nadia.ozdemir@example.net" })
+    let created = try #require(
+      rig.sandbox.x3.rows("BPCUSTOMER").first { $0["EMAIL"] as? String == "nadia.ozdemir@example.net" })
     #expect(created["BPCNAM"] as? String == "Nadia Özdemir" && created["BCGCOD"] as? String == "WEB")
     #expect(rig.invoices.contains { $0["BPCINV"] as? String == created["BPCNUM"] as? String })
     #expect(!run.stdout.contains("no X3 customer with email"), "\(run.stdout)")

@@ -16,8 +16,10 @@ struct Rig {
 
   static let script = Repository.root.appendingPathComponent("connectors/x3_shopify.lua")
 
-  static func start(orders: Int = 24, faults: Faults = Faults(), x3Latency: Double = 0,
-                    configure: (inout Sandbox.Options) -> Void = { _ in }) async throws -> Rig {
+  static func start(
+    orders: Int = 24, faults: Faults = Faults(), x3Latency: Double = 0,
+    configure: (inout Sandbox.Options) -> Void = { _ in }
+  ) async throws -> Rig {
     var options = Sandbox.Options()
     options.orders = orders
     options.inject(faults)
@@ -32,13 +34,16 @@ struct Rig {
 
   /// `--set` for the sandbox's URLs, plus `extra` settings.
   func settings(_ extra: [String: String] = [:]) -> [String] {
-    sandbox.settings(for: ["shopify", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(for: ["shopify", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap {
+      ["--set", "\($0.key)=\($0.value)"]
+    }
   }
 
   /// One `--once` run to its end.
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {
     try await MLHostProcess.run(
-      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"] + settings(extra),
+      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"]
+        + settings(extra),
       timeout: 120)
   }
 
@@ -87,7 +92,8 @@ let uninvoiceable = 5
     }
     #expect(rig.deliveries.count == rig.sandbox.shopify.fulfilledOrders.intersection(references).count)
     // Again: the cursors have moved, and every lookup finds what exists. Nothing new in X3.
-    let invoicesBefore = rig.invoices.count, deliveriesBefore = rig.deliveries.count
+    let invoicesBefore = rig.invoices.count
+    let deliveriesBefore = rig.deliveries.count
     let second = try await rig.once(settings)
     #expect(second.status == 0, "\(second.stderr)")
     #expect((rig.sandbox.x3.graphQLRequests > 0) == (api == "graphql"))
@@ -147,7 +153,9 @@ let uninvoiceable = 5
     let host = try await rig.host(["x3.timeout": "1s", "shopify.timeout": "1s"])
     defer { host.process.kill() }
     let landed = await eventually(within: 120) { rig.invoices.count >= 60 - uninvoiceable }
-    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.outcome): \($0.error ?? "")" }
+    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map {
+      "\($0.outcome): \($0.error ?? "")"
+    }
     #expect(landed, "\(rig.invoices.count) invoices; records needing attention:\n\(open.joined(separator: "\n"))")
     try await Task.sleep(nanoseconds: 2_000_000_000)  // let retries still in flight finish
     let references = rig.invoiceReferences
@@ -206,21 +214,33 @@ let uninvoiceable = 5
     let item = try #require(rig.sandbox.shopify.inventoryItemID(sku: "MUG-CAFE"))
     func set(_ directive: String) async throws -> String {
       let body = try JSONSerialization.data(withJSONObject: [
-        "query": "mutation Set($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)\(directive) "
+        "query":
+          "mutation Set($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input)\(directive) "
           + "{ inventoryAdjustmentGroup { reason } userErrors { message code } } }",
-        "variables": ["input": ["name": "available", "reason": "correction", "quantities": [[
-          "inventoryItemId": item, "locationId": "gid://shopify/Location/80000001", "quantity": current + 5,
-          "compareQuantity": current,
-        ]]]],
+        "variables": [
+          "input": [
+            "name": "available", "reason": "correction",
+            "quantities": [
+              [
+                "inventoryItemId": item, "locationId": "gid://shopify/Location/80000001", "quantity": current + 5,
+                "compareQuantity": current,
+              ]
+            ],
+          ]
+        ],
       ])
-      let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(
-        method: "POST", url: rig.sandbox.shopifyURL + "/admin/api/2026-04/graphql.json",
-        headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_test_static")], body: Array(body))).get()
+      let r = try await HTTPClient.shared.send(
+        MLHostSystems.HTTPRequest(
+          method: "POST", url: rig.sandbox.shopifyURL + "/admin/api/2026-04/graphql.json",
+          headers: [("Content-Type", "application/json"), ("X-Shopify-Access-Token", "shpat_test_static")],
+          body: Array(body))
+      ).get()
       return String(decoding: r.body, as: UTF8.self)
     }
     #expect(try await set("").contains("The @idempotent directive is required"))
     let key = #" @idempotent(key: "5e0c9a44-1111-4222-8333-944455556666")"#
-    let first = try await set(key), again = try await set(key)
+    let first = try await set(key)
+    let again = try await set(key)
     #expect(first.contains("\"userErrors\":[]") && again.contains("\"userErrors\":[]"), "\(first)\n\(again)")
     #expect(rig.sandbox.shopify.available(sku: "MUG-CAFE") == current + 5)
     #expect(rig.sandbox.shopify.stats.idempotentRepeats == 1)

@@ -34,12 +34,15 @@ struct WooRig {
 
   func settings(_ extra: [String: String] = [:]) -> [String] {
     // Only the sections this connector has: `--set` refuses a setting its schema does not know.
-    sandbox.settings(for: ["woocommerce", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+    sandbox.settings(for: ["woocommerce", "x3"]).merging(extra) { _, e in e }.sorted { $0.key < $1.key }.flatMap {
+      ["--set", "\($0.key)=\($0.value)"]
+    }
   }
 
   func once(_ extra: [String: String] = [:]) async throws -> MLHostProcess.Result {
     try await MLHostProcess.run(
-      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"] + settings(extra),
+      ["run", Self.script.path, "--once", "--state", state.path, "--webhook-port", "0", "--admin-port", "0"]
+        + settings(extra),
       timeout: 180)
   }
 
@@ -50,7 +53,9 @@ struct WooRig {
     let woo = sandbox.woocommerce
     if woo.webhookList.isEmpty {
       for topic in Self.topics {
-        woo.addWebhook(topic: topic, url: host.webhookURL + "/hooks/x3_woocommerce/" + topic.replacingOccurrences(of: ".", with: "_"))
+        woo.addWebhook(
+          topic: topic, url: host.webhookURL + "/hooks/x3_woocommerce/" + topic.replacingOccurrences(of: ".", with: "_")
+        )
       }
     } else if let old = woo.webhookList.first?.url.components(separatedBy: "/hooks/").first {
       woo.moveWebhooks(from: old, to: host.webhookURL)
@@ -73,12 +78,17 @@ struct WooRig {
   func expectExactlyOnce(invoiced: [Int], shipped: [Int], sourceLocation: SourceLocation = #_sourceLocation) {
     let references = invoiceReferences
     #expect(Set(references).count == references.count, "an order was invoiced twice", sourceLocation: sourceLocation)
-    #expect(Set(references) == Set(invoiced.map { "WC-\($0)" }), "invoices \(references.sorted())", sourceLocation: sourceLocation)
+    #expect(
+      Set(references) == Set(invoiced.map { "WC-\($0)" }), "invoices \(references.sorted())",
+      sourceLocation: sourceLocation)
     let issued = issueReferences
     #expect(Set(issued).count == issued.count, "an order's stock was issued twice", sourceLocation: sourceLocation)
-    #expect(Set(issued) == Set(shipped.map { "WC-\($0)" }), "stock issues \(issued.sorted())", sourceLocation: sourceLocation)
+    #expect(
+      Set(issued) == Set(shipped.map { "WC-\($0)" }), "stock issues \(issued.sorted())", sourceLocation: sourceLocation)
     let lines = sandbox.woocommerce.orderLineCounts
-    #expect(issueMovements.count == shipped.reduce(0) { $0 + (lines[$1] ?? 0) }, "stock movements", sourceLocation: sourceLocation)
+    #expect(
+      issueMovements.count == shipped.reduce(0) { $0 + (lines[$1] ?? 0) }, "stock movements",
+      sourceLocation: sourceLocation)
   }
 
   func stop() {
@@ -109,7 +119,8 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
       #expect(ExactDecimal(invoice["AMTATI"] as! String) == totals[id], "invoice of order \(id)")
     }
     // The customer missing in X3 was created once, from the order's billing data.
-    #expect(rig.sandbox.x3.rows("BPCUSTOMER").filter { $0["EMAIL"] as? String == "nadia.ozdemir@example.net" }.count == 1)
+    #expect(
+      rig.sandbox.x3.rows("BPCUSTOMER").filter { $0["EMAIL"] as? String == "nadia.ozdemir@example.net" }.count == 1)
     let second = try await rig.once()
     #expect(second.status == 0, "\(second.stderr)")
     #expect(!second.stdout.contains("created"), "\(second.stdout)")
@@ -127,7 +138,8 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
     var host = try await rig.host(flags: ["--lease-seconds", "2"])
     var placed: [Int] = []
     for i in 0..<120 {
-      placed.append(try #require(woo.placeOrder(email: emails[i % emails.count], sku: skus[i % skus.count], quantity: 1 + i % 2)))
+      placed.append(
+        try #require(woo.placeOrder(email: emails[i % emails.count], sku: skus[i % skus.count], quantity: 1 + i % 2)))
     }
     #expect(await eventually(within: 60) { rig.invoices.count >= 15 })
     await host.kill9()
@@ -161,7 +173,9 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
     let woo = rig.sandbox.woocommerce
     let emails = rig.sandbox.seed.customers.map(\.email)
     var placed: [Int] = []
-    for i in 0..<20 { placed.append(try #require(woo.placeOrder(email: emails[i % emails.count], sku: "CABLE-USB", quantity: 1))) }
+    for i in 0..<20 {
+      placed.append(try #require(woo.placeOrder(email: emails[i % emails.count], sku: "CABLE-USB", quantity: 1)))
+    }
     #expect(try await host.admin("POST", "/trigger/x3_woocommerce/pull_orders").0 == 200)
     for id in placed where id % 2 == 0 { woo.changeOrder(id, status: "shipped") }
     // Deliveries lost to faults are what the safety-net poll is for.
@@ -170,10 +184,15 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
     let invoiced = rig.orders(in: wooInvoicing).filter { !wooRejected.contains($0) }
     let shipped = rig.orders(in: wooShipped).filter { !wooRejected.contains($0) }
     let landed = await eventually(within: 150) {
-      Set(rig.invoiceReferences).isSuperset(of: invoiced.map { "WC-\($0)" }) && Set(rig.issueReferences).count >= shipped.count
+      Set(rig.invoiceReferences).isSuperset(of: invoiced.map { "WC-\($0)" })
+        && Set(rig.issueReferences).count >= shipped.count
     }
-    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map { "\($0.kind) \($0.key) \($0.outcome): \($0.error ?? "")" }
-    #expect(landed, "\(rig.invoices.count) invoices, \(rig.issues.count) issues; needing attention:\n\(open.joined(separator: "\n"))")
+    let open = try await host.store().records(RecordFilter(unresolvedFailures: true, limit: 20)).map {
+      "\($0.kind) \($0.key) \($0.outcome): \($0.error ?? "")"
+    }
+    #expect(
+      landed,
+      "\(rig.invoices.count) invoices, \(rig.issues.count) issues; needing attention:\n\(open.joined(separator: "\n"))")
     try await Task.sleep(nanoseconds: 2_000_000_000)  // retries still in flight
     rig.expectExactlyOnce(invoiced: invoiced, shipped: shipped)
     #expect(rig.sandbox.x3.faultsInjected + woo.counters["faults_injected", default: 0] >= 10)
@@ -190,10 +209,11 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
     defer { host.process.kill() }
     let store = try host.store()
     // The first cycle (a poll and a health check of an empty store) is over before the order exists.
-    #expect(try await eventually(within: 30) {
-      let jobs = try await store.stats().jobsByState
-      return jobs["succeeded", default: 0] >= 2 && jobs["queued", default: 0] + jobs["running", default: 0] == 0
-    })
+    #expect(
+      try await eventually(within: 30) {
+        let jobs = try await store.stats().jobsByState
+        return jobs["succeeded", default: 0] >= 2 && jobs["queued", default: 0] + jobs["running", default: 0] == 0
+      })
     let woo = rig.sandbox.woocommerce
     let hook = try #require(woo.webhookList.first { $0.topic == "order.created" })
     // The store's own delivery is held back, so every copy below is of one delivery.
@@ -207,11 +227,14 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
     tampered.append(contentsOf: Array(" ".utf8))
     #expect(await host.post(path, body: tampered, headers: headers) == 401)
     var forged = headers
-    forged["X-WC-Webhook-Signature"] = ByteCodecs.base64(Digest.hmac(.sha256, key: Array("not-the-secret".utf8), data: delivery.body))
+    forged["X-WC-Webhook-Signature"] = ByteCodecs.base64(
+      Digest.hmac(.sha256, key: Array("not-the-secret".utf8), data: delivery.body))
     #expect(await host.post(path, body: delivery.body, headers: forged) == 401)
     // The ping: answered, nothing queued.
-    #expect(await host.post(path, body: Array("webhook_id=\(hook.id)".utf8),
-                            headers: ["Content-Type": "application/x-www-form-urlencoded"]) == 200)
+    #expect(
+      await host.post(
+        path, body: Array("webhook_id=\(hook.id)".utf8),
+        headers: ["Content-Type": "application/x-www-form-urlencoded"]) == 200)
     // The real delivery, then replays of it.
     #expect(await host.post(path, body: delivery.body, headers: headers) == 200)
     #expect(await host.post(path, body: delivery.body, headers: headers) == 200)
@@ -220,7 +243,9 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
     let first = await eventually(within: 30) { rig.invoiceReferences.contains("WC-\(id)") }
     #expect(first)
     try await Task.sleep(nanoseconds: 1_000_000_000)
-    let rows = try await store.records(RecordFilter(limit: 1000)).filter { $0.kind == "woocommerce.order" && $0.key == "\(id)" }
+    let rows = try await store.records(RecordFilter(limit: 1000)).filter {
+      $0.kind == "woocommerce.order" && $0.key == "\(id)"
+    }
     // One run of the delivery (created) and the echo of the invoice number written back (unchanged); nothing else.
     #expect(rows.map(\.outcome.rawValue).sorted() == ["created", "unchanged"], "\(rows.map(\.outcome.rawValue))")
     #expect(rig.invoiceReferences == ["WC-\(id)"])

@@ -14,7 +14,8 @@ import Testing
   }
 
   @Test func checkFailsWithPathLineMessage() async throws {
-    let c = try TempConnector(script: "local c = mlhost.connector { name = 'x' }\nc:job('a', function()\n  return 1 +\nend)\nreturn c\n")
+    let c = try TempConnector(
+      script: "local c = mlhost.connector { name = 'x' }\nc:job('a', function()\n  return 1 +\nend)\nreturn c\n")
     defer { c.remove() }
     let r = try await MLHostProcess.run(["check", c.script.path])
     #expect(r.status == 1)
@@ -23,22 +24,24 @@ import Testing
 
   @Test func runRefusesARetentionShorterThanSendersRetry() async throws {
     let r = try await MLHostProcess.run([
-      "run", "examples/invoice_digest/invoice_digest.lua", "--keep-days", "0.1", "--webhook-port", "0", "--admin-port", "0",
+      "run", "examples/invoice_digest/invoice_digest.lua", "--keep-days", "0.1", "--webhook-port", "0", "--admin-port",
+      "0",
     ])
     #expect(r.status != 0)
     #expect(r.stderr.contains("--keep-days must be at least 1"), "\(r.stderr)")
   }
 
   @Test func runDrainsOnSIGTERMAndExitsZero() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "drain" }
-      c:every("1h", "work", function()
-        mlhost.log.info("work started")
-        mlhost.sleep(1)
-        mlhost.log.info("work finished")
-      end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "drain" }
+        c:every("1h", "work", function()
+          mlhost.log.info("work started")
+          mlhost.sleep(1)
+          mlhost.log.info("work finished")
+        end)
+        return c
+        """)
     defer { c.remove() }
     let p = try MLHostProcess.start([
       "run", c.script.path, "--grace", "10", "--state", c.directory.appendingPathComponent("state").path,
@@ -81,7 +84,8 @@ import Testing
   /// The committed reference docs and stubs are what `mlhost docs` generates now.
   @Test func generatedDocsAreCurrent() throws {
     let md = try String(contentsOf: Repository.root.appendingPathComponent("docs/LUA_API.md"), encoding: .utf8)
-    let stubs = try String(contentsOf: Repository.root.appendingPathComponent("docs/lua/mlhost.meta.lua"), encoding: .utf8)
+    let stubs = try String(
+      contentsOf: Repository.root.appendingPathComponent("docs/lua/mlhost.meta.lua"), encoding: .utf8)
     #expect(md == APIReference.markdown(), "docs/LUA_API.md is stale: run `mlhost docs`")
     #expect(stubs == APIReference.luaStubs(), "docs/lua/mlhost.meta.lua is stale: run `mlhost docs`")
   }

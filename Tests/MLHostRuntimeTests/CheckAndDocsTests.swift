@@ -24,17 +24,21 @@ import Testing
     defer { c.remove() }
     let r = try await MLHostProcess.run(["check", c.script.path])
     #expect(r.status == 1)
-    #expect(r.stderr.contains("connector.toml:6: settings.x3.url: an http(s) URL expected, got 'ftp://x'"), "\(r.stderr)")
+    #expect(
+      r.stderr.contains("connector.toml:6: settings.x3.url: an http(s) URL expected, got 'ftp://x'"), "\(r.stderr)")
     #expect(r.stderr.contains("connector.toml:2: settings.batch: an integer expected"), "\(r.stderr)")
   }
 
   @Test func aMissingKeyPointsAtItsTableAndAnOverrideAtTheOption() async throws {
-    let c = try TempConnector(script: Self.schema + "\nreturn c\n", settings: "batch = 5\n\n[x3]\ncredential = \"x3_app\"\n")
+    let c = try TempConnector(
+      script: Self.schema + "\nreturn c\n", settings: "batch = 5\n\n[x3]\ncredential = \"x3_app\"\n")
     defer { c.remove() }
     let missing = try await MLHostProcess.run(["check", c.script.path])
-    #expect(missing.stderr.contains("connector.toml:3: settings.x3.url: required setting is missing"), "\(missing.stderr)")
+    #expect(
+      missing.stderr.contains("connector.toml:3: settings.x3.url: required setting is missing"), "\(missing.stderr)")
     let overridden = try await MLHostProcess.run(["check", c.script.path, "--set", "x3.url=nope"])
-    #expect(overridden.stderr.contains("--set x3.url: settings.x3.url: an http(s) URL expected"), "\(overridden.stderr)")
+    #expect(
+      overridden.stderr.contains("--set x3.url: settings.x3.url: an http(s) URL expected"), "\(overridden.stderr)")
   }
 
   @Test func credentialsMissingFromTheVaultAreWarnedAbout() async throws {
@@ -45,7 +49,9 @@ import Testing
     let before = try await MLHostProcess.run(["check", c.script.path, "--state", state])
     #expect(before.status == 0, "\(before.stderr)")
     #expect(before.stderr.contains("warning: "), "\(before.stderr)")
-    #expect(before.stderr.contains("connector.toml:3: settings.x3.credential: credential 'x3_app' is not in the vault"), "\(before.stderr)")
+    #expect(
+      before.stderr.contains("connector.toml:3: settings.x3.credential: credential 'x3_app' is not in the vault"),
+      "\(before.stderr)")
     let stored = try await MLHostProcess.run([
       "creds", "set", "x3_app", "--type", "basic", "--field", "user=u", "--field", "password=p", "--state", state,
     ])
@@ -57,18 +63,22 @@ import Testing
 
   @Test func readingAnUndeclaredSettingIsAnErrorAtTheLineThatReadsIt() async throws {
     let c = try TempConnector(
-      script: Self.schema + "\nlocal rate = c.settings.vta\nreturn c\n", settings: "[x3]\nurl = \"https://x3.example\"\n")
+      script: Self.schema + "\nlocal rate = c.settings.vta\nreturn c\n",
+      settings: "[x3]\nurl = \"https://x3.example\"\n")
     defer { c.remove() }
     let r = try await MLHostProcess.run(["check", c.script.path])
     #expect(r.status == 1)
-    #expect(r.stderr.contains("connector.lua:8: settings.vta is not a declared setting (declared: batch, x3)"), "\(r.stderr)")
+    #expect(
+      r.stderr.contains("connector.lua:8: settings.vta is not a declared setting (declared: batch, x3)"), "\(r.stderr)")
     // A declared setting without a value is nil, and a nested record is checked too.
     let ok = try TempConnector(
       script: Self.schema + "\nassert(c.settings.x3.credential == nil)\nlocal u = c.settings.x3.uri\nreturn c\n",
       settings: "[x3]\nurl = \"https://x3.example\"\n")
     defer { ok.remove() }
     let nested = try await MLHostProcess.run(["check", ok.script.path])
-    #expect(nested.stderr.contains("connector.lua:9: settings.x3.uri is not a declared setting (declared: credential, url)"), "\(nested.stderr)")
+    #expect(
+      nested.stderr.contains("connector.lua:9: settings.x3.uri is not a declared setting (declared: credential, url)"),
+      "\(nested.stderr)")
   }
 
   @Test func checkingAFileThatDoesNotExistSaysSo() async throws {
@@ -90,13 +100,18 @@ import Testing
     #expect(stubs.contains("function Record:reject(reason) end"))
     #expect(stubs.contains("function Record:target_id(system) end"))
     let md = APIReference.markdown()
-    for entry in ["### `job:record(kind, key, input)`", "### `job:enqueue(name, input, opts)`", "### `rec:created(system, id, details)`",
-                  "### `rec:unchanged(system, id, details)`", "### `rec:reject(reason)`", "`job.run_id` (`string`)"] {
+    for entry in [
+      "### `job:record(kind, key, input)`", "### `job:enqueue(name, input, opts)`",
+      "### `rec:created(system, id, details)`",
+      "### `rec:unchanged(system, id, details)`", "### `rec:reject(reason)`", "`job.run_id` (`string`)",
+    ] {
       #expect(md.contains(entry), "missing \(entry)")
     }
     // Every class the stubs reference is defined in them.
     let referenced = Set(stubs.matches(of: /mlhost\.[A-Z][A-Za-z]*/).map { String($0.output) })
-    for name in referenced { #expect(stubs.contains("---@class \(name)\n") || stubs.contains("---@alias \(name) "), "\(name) is never defined") }
+    for name in referenced {
+      #expect(stubs.contains("---@class \(name)\n") || stubs.contains("---@alias \(name) "), "\(name) is never defined")
+    }
   }
 
   /// The README's connector example runs as printed, and its package list is what scripts/setup installs.

@@ -24,7 +24,9 @@ import Testing
   }
 
   /// The webhook path's scan refuses what `json.decode` refuses, so no queued payload fails to decode in its job.
-  @Test(arguments: [#""\x""#, #""\ud800""#, #""\udc00\ud800""#, #""\ud83dx""#, #""\u12G4""#, #""\"#, #"{"id":"\ud800"}"#])
+  @Test(arguments: [
+    #""\x""#, #""\ud800""#, #""\udc00\ud800""#, #""\ud83dx""#, #""\u12G4""#, #""\"#, #"{"id":"\ud800"}"#,
+  ])
   func scanRefusesWhatTheDecoderRefuses(text: String) {
     #expect(!Array(text.utf8).withUnsafeBytes { JSONScan.scan($0) }.valid)
     #expect(FuzzTargets.json(Array(text.utf8)).isEmpty)

@@ -7,7 +7,8 @@ import Testing
 
 @Suite struct JSONTests {
   @Test func nullIsDistinctFromAbsent() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local t = mlhost.json.decode('{"a": null}')
       return { a_is_null = t.a == mlhost.json.null, b_absent = t.b == nil, back = mlhost.json.encode(t) }
       """)
@@ -29,7 +30,8 @@ import Testing
   /// Sage 300 puts fields to its views in the order they arrive: an ordered object keeps the order it was given,
   /// nested ones too, whatever order the table's hash holds them in; its other members follow.
   @Test func orderedObjectsEncodeTheirNamedMembersFirstInOrder() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local json = mlhost.json
       local detail = json.ordered({ ExtendedAmountWithTIP = 200, DistributionCode = "CACCSE" },
         { "DistributionCode", "ExtendedAmountWithTIP" })
@@ -54,16 +56,21 @@ import Testing
   }
 
   @Test func bigIntegersStayExact() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local t = mlhost.json.decode('[9223372036854775807, -9223372036854775808, 9007199254740993, 5678901234567890123]')
       return { math.type(t[1]), t[1] == math.maxinteger, t[2] == math.mininteger, t[3], mlhost.json.encode(t) }
       """)
-    #expect(v == ["integer", true, true, .integer(9_007_199_254_740_993),
-                  "[9223372036854775807,-9223372036854775808,9007199254740993,5678901234567890123]"])
+    #expect(
+      v == [
+        "integer", true, true, .integer(9_007_199_254_740_993),
+        "[9223372036854775807,-9223372036854775808,9007199254740993,5678901234567890123]",
+      ])
   }
 
   @Test func decimalsCanBeExact() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local o = mlhost.json.decode('{"grand_total": 124.95, "tax": 0.1, "qty": 3}', { decimals = true })
       local sum = o.grand_total + o.tax
       return { tostring(o.grand_total), tostring(sum), math.type(o.qty), mlhost.json.encode(o.grand_total),
@@ -75,7 +82,8 @@ import Testing
   }
 
   @Test func stringsEscapesAndUnicodeRoundTrip() async throws {
-    let v = try await evalLua(#"""
+    let v = try await evalLua(
+      #"""
       local s = mlhost.json.decode('"a\\"b\\\\c\\n\\u00e9\\ud83d\\ude00 Zoë"')
       return { s, mlhost.json.encode(s) }
       """#)
@@ -86,7 +94,8 @@ import Testing
   func malformedInputReturnsAnErrorAndChangesNothing(_ text: String) async throws {
     let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
       .replacingOccurrences(of: "\u{01}", with: "\\1")
-    let v = try await evalLua("local v, err, detail = mlhost.json.decode('\(escaped)') return { v == nil, err, type(detail.position) }")
+    let v = try await evalLua(
+      "local v, err, detail = mlhost.json.decode('\(escaped)') return { v == nil, err, type(detail.position) }")
     #expect(v == [true, "malformed json", "number"])
   }
 
@@ -96,13 +105,15 @@ import Testing
   }
 
   @Test func encodeRefusesWhatJSONCannotHold() async throws {
-    #expect(try await runJob("return mlhost.json.encode({ f = print })").error?.message.contains("cannot encode") == true)
+    #expect(
+      try await runJob("return mlhost.json.encode({ f = print })").error?.message.contains("cannot encode") == true)
     #expect(try await runJob("return mlhost.json.encode(0/0)").error?.message.contains("NaN") == true)
     #expect(try await runJob("local t = {} t.t = t return mlhost.json.encode(t)").error != nil)
   }
 
   @Test func shopifyPageRoundTrips() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local page = { data = { orders = { edges = {}, pageInfo = { hasNextPage = false } } } }
       for i = 1, 250 do
         page.data.orders.edges[i] = { cursor = "c" .. i, node = { id = "gid://shopify/Order/" .. (5000000000 + i),
@@ -110,7 +121,10 @@ import Testing
       end
       return { page, mlhost.json.decode(mlhost.json.encode(page)) }
       """)
-    guard case .array(let pair) = v else { Issue.record("\(v)"); return }
+    guard case .array(let pair) = v else {
+      Issue.record("\(v)")
+      return
+    }
     #expect(pair[0] == pair[1])
     #expect(pair[1]["data"]["orders"]["edges"] != .nil_)
   }
@@ -119,11 +133,16 @@ import Testing
 @Suite struct JSONFloatTests {
   /// The fast float path agrees with strtod, the correctly rounded reference, on every shape it accepts.
   @Test func floatsMatchStrtod() async throws {
-    let samples = ["0.1", "124.95", "-0.2", "1e22", "1e-22", "123456789012345.6", "0.000001", "3.14159",
-                   "2.5e10", "-7.0E-3", "999999999999999", "1.7976931348623157e308", "5e-324", "0.30000000000000004"]
+    let samples = [
+      "0.1", "124.95", "-0.2", "1e22", "1e-22", "123456789012345.6", "0.000001", "3.14159",
+      "2.5e10", "-7.0E-3", "999999999999999", "1.7976931348623157e308", "5e-324", "0.30000000000000004",
+    ]
     let list = samples.joined(separator: ",")
     let v = try await evalLua("return mlhost.json.decode('[\(list)]')")
-    guard case .array(let items) = v else { Issue.record("\(v)"); return }
+    guard case .array(let items) = v else {
+      Issue.record("\(v)")
+      return
+    }
     for (text, item) in zip(samples, items) {
       let expected = strtod(text, nil)
       if case .integer(let i) = item {
@@ -139,13 +158,17 @@ import Testing
   func scan(_ s: String) -> JSONScan.Result { Array(s.utf8).withUnsafeBytes { JSONScan.scan($0) } }
 
   /// RFC 8259's grammar, strictly (Foundation's parser is lenient about trailing commas, so it is no reference).
-  @Test(arguments: [#"{"id": 5, "a": [1, 2.5e3, -0.1, true, false, null, "x\"y", {}]}"#, "[]", "{}", "  42 ", #""s""#, "-0"])
+  @Test(arguments: [
+    #"{"id": 5, "a": [1, 2.5e3, -0.1, true, false, null, "x\"y", {}]}"#, "[]", "{}", "  42 ", #""s""#, "-0",
+  ])
   func acceptsValidJSON(_ text: String) {
     #expect(scan(text).valid, "\(text)")
   }
 
-  @Test(arguments: ["{", "[1,]", #"{"a" 1}"#, "01", "1.", ".5", "nul", #"{"a":1,}"#, "[1] [2]", "\"\u{01}\"", "", "-", "1e",
-                    "{\"a\":}"])
+  @Test(arguments: [
+    "{", "[1,]", #"{"a" 1}"#, "01", "1.", ".5", "nul", #"{"a":1,}"#, "[1] [2]", "\"\u{01}\"", "", "-", "1e",
+    "{\"a\":}",
+  ])
   func refusesInvalidJSON(_ text: String) {
     #expect(!scan(text).valid, "\(text)")
   }

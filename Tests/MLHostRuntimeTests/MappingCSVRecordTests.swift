@@ -23,11 +23,15 @@ import Testing
     """
 
   @Test func rowsBecomeRecordsByTheirHeader() async throws {
-    let c = try TempConnector(script: Self.script, settings: "products = \"p.csv\"\n",
-                              modules: ["p.csv": "product,item,account\n93,TS-BIO-M,701000\n\"SKU,9\",\"MUG, café\",701100\n"])
+    let c = try TempConnector(
+      script: Self.script, settings: "products = \"p.csv\"\n",
+      modules: ["p.csv": "product,item,account\n93,TS-BIO-M,701000\n\"SKU,9\",\"MUG, café\",701100\n"])
     defer { c.remove() }
     let v = try await c.load()
-    guard case .succeeded(let r) = await v.run(job: "main") else { Issue.record("failed"); return }
+    guard case .succeeded(let r) = await v.run(job: "main") else {
+      Issue.record("failed")
+      return
+    }
     #expect(r[0] == ["93": "TS-BIO-M/701000", "SKU,9": "MUG, café/701100"])
     await v.retire(grace: 0)
   }

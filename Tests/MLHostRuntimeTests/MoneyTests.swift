@@ -12,7 +12,8 @@ import Testing
   }
 
   @Test func arithmeticIsExact() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local m = mlhost.money
       local a = m.new("0.1") + "0.2"
       return { tostring(a), a == m.new("0.30"), tostring(m.new("19.99") * 3), tostring(-m.new("5")),
@@ -23,7 +24,8 @@ import Testing
   }
 
   @Test func roundingModes() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local m = mlhost.money
       local r = {}
       for _, x in ipairs({ "2.345", "2.355", "-2.345", "2.3450001" }) do
@@ -37,11 +39,13 @@ import Testing
       """)
     #expect(v == ["2.34/2.35", "2.36/2.36", "-2.34/-2.35", "2.35/2.35", "3.33", "-3.34", "1", "7.00"])
     #expect(try await runJob("return mlhost.money.new('1') / 3").error?.message.contains("mlhost.money.div") == true)
-    #expect(try await runJob("return mlhost.money.div('1', '0', 2)").error?.message.contains("division by zero") == true)
+    #expect(
+      try await runJob("return mlhost.money.div('1', '0', 2)").error?.message.contains("division by zero") == true)
   }
 
   @Test func allocationNeverLosesACent() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local m = mlhost.money
       local function s(parts) local t = {} for i, p in ipairs(parts) do t[i] = tostring(p) end return table.concat(t, " ") end
       return { s(m.allocate("100.00", 3)), s(m.allocate("10.00", { "1", "1", "1" })), s(m.allocate("0.05", { 3, 1 })),

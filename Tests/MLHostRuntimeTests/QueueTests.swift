@@ -27,18 +27,20 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     defer { dispatcher.cancel() }
     let t0 = clock.now
     let id = try await host.enqueue(connector: "t", job: "main")
-    #expect(try await eventually {
-      let job = try await host.store.job(id: id)
-      return job?.attempts == 1 && job?.state == .queued
-    })
+    #expect(
+      try await eventually {
+        let job = try await host.store.job(id: id)
+        return job?.attempts == 1 && job?.state == .queued
+      })
     // Not due before its backoff (2 s after attempt 1).
     try await Task.sleep(nanoseconds: 100_000_000)
     #expect(try await host.store.job(id: id)?.attempts == 1)
     clock.advance(2)
-    #expect(try await eventually {
-      let job = try await host.store.job(id: id)
-      return job?.attempts == 2 && job?.state == .queued
-    })
+    #expect(
+      try await eventually {
+        let job = try await host.store.job(id: id)
+        return job?.attempts == 2 && job?.state == .queued
+      })
     clock.advance(4)
     #expect(try await eventually { try await host.store.job(id: id)?.state == .dead })
     let job = try #require(try await host.store.job(id: id))
@@ -49,12 +51,13 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
   }
 
   @Test func retryAfterIsHonouredAndPermanentErrorsDieAtOnce() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "t" }
-      c:job("throttled", function() error({ message = "429", retryable = true, retry_after = 120 }) end)
-      c:job("permanent", function() error({ message = "400 bad GL account", retryable = false }) end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "t" }
+        c:job("throttled", function() error({ message = "429", retryable = true, retry_after = 120 }) end)
+        c:job("permanent", function() error({ message = "400 bad GL account", retryable = false }) end)
+        return c
+        """)
     defer { c.remove() }
     let clock = ManualClock()
     var o = options(clock)
@@ -66,10 +69,11 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     let permanent = try await host.enqueue(connector: "t", job: "permanent")
     #expect(try await eventually { try await host.store.job(id: permanent)?.state == .dead })
     #expect(try await host.store.job(id: permanent)?.attempts == 1)
-    #expect(try await eventually {
-      let job = try await host.store.job(id: throttled)
-      return job?.attempts == 1 && job?.state == .queued
-    })
+    #expect(
+      try await eventually {
+        let job = try await host.store.job(id: throttled)
+        return job?.attempts == 1 && job?.state == .queued
+      })
     clock.advance(119)
     try await Task.sleep(nanoseconds: 100_000_000)
     #expect(try await host.store.job(id: throttled)?.attempts == 1)
@@ -94,18 +98,22 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     clock.advance(31)
     #expect(try await eventually { try await host.store.job(id: id)?.state == .succeeded })
     // The ghost's late report is ignored: the lease is no longer its own.
-    #expect(try await host.store.finish(jobID: id, owner: "ghost", now: clock.now, succeeded: false, error: "x", errorKind: nil, retryAt: nil) == false)
+    #expect(
+      try await host.store.finish(
+        jobID: id, owner: "ghost", now: clock.now, succeeded: false, error: "x", errorKind: nil, retryAt: nil) == false)
     #expect(try await host.store.job(id: id)?.state == .succeeded)
     await host.shutdown()
   }
 
   @Test func jobsOfOneKeyRunInOrder() async throws {
-    let c = try TempConnector(script: connectorScript("""
-      mlhost.sleep((4 - input) * 0.05)
-      local seen = mlhost.store.get('seen') or {}
-      seen[#seen + 1] = input
-      mlhost.store.set('seen', seen)
-      """, preamble: ""))
+    let c = try TempConnector(
+      script: connectorScript(
+        """
+        mlhost.sleep((4 - input) * 0.05)
+        local seen = mlhost.store.get('seen') or {}
+        seen[#seen + 1] = input
+        mlhost.store.set('seen', seen)
+        """, preamble: ""))
     defer { c.remove() }
     let clock = ManualClock()
     let host = try await c.host(options: options(clock))
@@ -117,12 +125,13 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
   }
 
   @Test func missedSchedulesRunOnceAfterDowntime() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "t" }
-      c:every("1m", "poll", function() end)
-      c:cron("0 * * * *", "hourly", function() end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "t" }
+        c:every("1m", "poll", function() end)
+        c:cron("0 * * * *", "hourly", function() end)
+        return c
+        """)
     defer { c.remove() }
     let clock = ManualClock(3600 * 1000)  // on the hour
     let first = try await c.host(options: options(clock))
@@ -146,33 +155,41 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
 
 @Suite struct RetentionTests {
   @Test func succeededJobsAndOldDeliveryIDsGoTheAuditTrailAndDeadLettersStay() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "t" }
-      c:handler("item", function(rec, item) return rec:created("erp", "E" .. item.id) end)
-      c:job("main", function(job, input)
-        if input.fail then error("broken") end
-        job:record("item", input.id, input)
-      end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "t" }
+        c:handler("item", function(rec, item) return rec:created("erp", "E" .. item.id) end)
+        c:job("main", function(job, input)
+          if input.fail then error("broken") end
+          job:record("item", input.id, input)
+        end)
+        return c
+        """)
     defer { c.remove() }
     let clock = ManualClock()
     let host = try await c.host(options: options(clock))
     let dispatcher = Task { await host.runDispatcher() }
     defer { dispatcher.cancel() }
     func deliver(_ id: String, _ input: String) async throws -> DeliveryResult {
-      try await host.store.enqueue(delivery: NewDelivery(
-        source: "shopify", deliveryID: id,
-        job: NewJob(connector: "t", job: "main", input: input, trigger: .webhook, maxAttempts: 1, runAt: clock.now),
-        receivedAt: clock.now))
+      try await host.store.enqueue(
+        delivery: NewDelivery(
+          source: "shopify", deliveryID: id,
+          job: NewJob(connector: "t", job: "main", input: input, trigger: .webhook, maxAttempts: 1, runAt: clock.now),
+          receivedAt: clock.now))
     }
     guard case .queued(let old) = try await deliver("old", #"{"id":"1"}"#),
-          case .queued(let dead) = try await deliver("dead", #"{"id":"2","fail":true}"#)
-    else { Issue.record("not queued"); return }
+      case .queued(let dead) = try await deliver("dead", #"{"id":"2","fail":true}"#)
+    else {
+      Issue.record("not queued")
+      return
+    }
     #expect(try await eventually { try await host.store.job(id: old)?.state == .succeeded })
     #expect(try await eventually { try await host.store.job(id: dead)?.state == .dead })
     clock.advance(8 * 86_400)
-    guard case .queued(let recent) = try await deliver("recent", #"{"id":"3"}"#) else { Issue.record("not queued"); return }
+    guard case .queued(let recent) = try await deliver("recent", #"{"id":"3"}"#) else {
+      Issue.record("not queued")
+      return
+    }
     #expect(try await eventually { try await host.store.job(id: recent)?.state == .succeeded })
     let audit = try await host.store.stats().recordsByOutcome
     #expect(audit == ["created": 2])
@@ -184,7 +201,10 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     #expect(try await host.store.job(id: recent)?.state == .succeeded)
     #expect(try await host.store.stats().recordsByOutcome == audit)
     // Past retention a delivery id is new again; within it, still a duplicate.
-    guard case .queued = try await deliver("old", #"{"id":"1"}"#) else { Issue.record("an expired id was kept"); return }
+    guard case .queued = try await deliver("old", #"{"id":"1"}"#) else {
+      Issue.record("an expired id was kept")
+      return
+    }
     #expect(try await deliver("recent", #"{"id":"3"}"#) == .duplicate)
     await host.shutdown()
   }
@@ -233,7 +253,8 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
       dispatcher.cancel()
       c.remove()
     }
-    let orders = #"[{"id": 5001, "email": "zoe@example.com", "total": 124.95}, {"id": 5002, "email": "ana@example.com", "total": 10}]"#
+    let orders =
+      #"[{"id": 5001, "email": "zoe@example.com", "total": 124.95}, {"id": 5002, "email": "ana@example.com", "total": 10}]"#
     _ = try await host.run(connector: "sync", job: "add_customer", input: #""ana@example.com""#)
     #expect(try await host.run(connector: "sync", job: "sync", input: orders).error == nil)
     var rows = try await host.store.records(RecordFilter(connector: "sync"))
@@ -245,7 +266,8 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     #expect(rejected.input.contains("124.95"))
     let created = try #require(rows.first { $0.outcome == .created })
     #expect(created.targetID == "INV101")
-    #expect(created.details?.contains(#""account":"7010""#) == true && created.details?.contains(#""amount":10"#) == true)
+    #expect(
+      created.details?.contains(#""account":"7010""#) == true && created.details?.contains(#""amount":10"#) == true)
     #expect(try await host.store.cursor(connector: "sync", name: "orders") == "5002")
 
     // Re-running creates nothing new, and the record still needs attention once: its new rejection is its state.
@@ -306,9 +328,10 @@ func options(_ clock: ManualClock, maxAttempts: Int = 3) -> HostOptions {
     #expect(try await host.store.stats().jobsByState["queued"] == nil)
 
     // The fix is loaded: both run again on the new version, without anyone replaying them.
-    try c.rewrite(buggy
-      .replacingOccurrences(of: "order.customer.id", with: "\"C-\" .. rec.key")
-      .replacingOccurrences(of: "return settings.url", with: "return 'fixed'"))
+    try c.rewrite(
+      buggy
+        .replacingOccurrences(of: "order.customer.id", with: "\"C-\" .. rec.key")
+        .replacingOccurrences(of: "return settings.url", with: "return 'fixed'"))
     await host.reload()
     #expect(try await eventually { try await host.store.job(id: job)?.state == .succeeded })
     #expect(try await eventually { try await host.store.record(id: failed.id)?.resolvedBy != nil })

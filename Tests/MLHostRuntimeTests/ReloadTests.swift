@@ -54,17 +54,21 @@ import Testing
     try c.rewrite(Self.script("new"))
     #expect(await eventually { await host.reloadCount == 1 })
     #expect(try await which(host) == "new")
-    guard case .succeeded(let v) = try await slow else { Issue.record("slow job failed"); return }
+    guard case .succeeded(let v) = try await slow else {
+      Issue.record("slow job failed")
+      return
+    }
     #expect(v == ["old"])
     await host.shutdown()
   }
 
   @Test func retiredVersionIsClosedAfterTheGracePeriod() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "live" }
-      c:job("forever", function() mlhost.sleep(60) end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "live" }
+        c:job("forever", function() mlhost.sleep(60) end)
+        return c
+        """)
     defer { c.remove() }
     let v = try await c.load()
     async let forever = v.run(job: "forever")
@@ -95,11 +99,12 @@ import Testing
   }
 
   @Test func schedulesFire() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "live" }
-      c:every("1s", "tick", function() mlhost.log.info("tick ran") end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "live" }
+        c:every("1s", "tick", function() mlhost.log.info("tick ran") end)
+        return c
+        """)
     defer { c.remove() }
     let (logger, sink) = capturingLogger()
     let host = try await c.host(options: HostOptions(grace: 1, watch: false), logger: logger)
@@ -111,4 +116,3 @@ import Testing
     await host.shutdown()
   }
 }
-

@@ -46,7 +46,10 @@ import Testing
     defer { c.remove() }
     let v = try await c.load()
     let outcome = await v.run(job: "main")
-    guard case .succeeded(let values) = outcome else { Issue.record("job failed: \(outcome)"); return }
+    guard case .succeeded(let values) = outcome else {
+      Issue.record("job failed: \(outcome)")
+      return
+    }
     #expect(values == [.integer(42)])
     #expect(v.files.contains { $0.lastPathComponent == "util.lua" })
     await v.retire(grace: 0)
@@ -57,13 +60,14 @@ import Testing
   }
 
   @Test func infiniteLoopIsStoppedAndTheHostLivesOn() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "loop" }
-      c:job("spin", function() while true do end end)
-      c:job("sneaky", function() while true do pcall(function() while true do end end) end end)
-      c:job("ok", function() return "fine" end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "loop" }
+        c:job("spin", function() while true do end end)
+        c:job("sneaky", function() while true do pcall(function() while true do end end) end end)
+        c:job("ok", function() return "fine" end)
+        return c
+        """)
     defer { c.remove() }
     let v = try await c.load(limits: VMLimits(jobInstructions: 5_000_000))
     let spin = try #require(await v.run(job: "spin").error)
@@ -71,29 +75,36 @@ import Testing
     #expect(spin.location?.line == 2)
     let sneaky = try #require(await v.run(job: "sneaky").error)
     #expect(sneaky.message.contains("instruction budget"))
-    guard case .succeeded(let values) = await v.run(job: "ok") else { Issue.record("VM did not survive"); return }
+    guard case .succeeded(let values) = await v.run(job: "ok") else {
+      Issue.record("VM did not survive")
+      return
+    }
     #expect(values == ["fine"])
     await v.retire(grace: 0)
   }
 
   @Test func memoryBombIsStoppedAndTheHostLivesOn() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "bomb" }
-      c:job("bomb", function()
-        local t = {}
-        for i = 1, 1e9 do t[i] = string.rep("x", 1024) .. i end
-      end)
-      c:job("rep", function() return #string.rep("x", 200 * 1024 * 1024) end)
-      c:job("ok", function() return "fine" end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "bomb" }
+        c:job("bomb", function()
+          local t = {}
+          for i = 1, 1e9 do t[i] = string.rep("x", 1024) .. i end
+        end)
+        c:job("rep", function() return #string.rep("x", 200 * 1024 * 1024) end)
+        c:job("ok", function() return "fine" end)
+        return c
+        """)
     defer { c.remove() }
     let v = try await c.load(limits: VMLimits(memoryBytes: 32 << 20))
     let bomb = try #require(await v.run(job: "bomb").error)
     #expect(bomb.message.contains("memory limit of 32 MiB exceeded"))
     #expect(bomb.message.contains("connector.lua:4"))
     #expect(await v.run(job: "rep").error != nil)
-    guard case .succeeded(let values) = await v.run(job: "ok") else { Issue.record("VM did not survive"); return }
+    guard case .succeeded(let values) = await v.run(job: "ok") else {
+      Issue.record("VM did not survive")
+      return
+    }
     #expect(values == ["fine"])
     await v.retire(grace: 0)
   }

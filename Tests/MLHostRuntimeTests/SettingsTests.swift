@@ -39,7 +39,8 @@ import Testing
   }
 
   @Test func validSettingsGetDefaultsAndConversions() async throws {
-    let c = try connector("""
+    let c = try connector(
+      """
       shop = "zoe.myshopify.com"  # comment
       sku_map = "maps/sku.csv"
       sites = ["FR01", "DE02"]
@@ -51,7 +52,10 @@ import Testing
     defer { c.remove() }
     let v = try await c.load()
     let outcome = await v.run(job: "main")
-    guard case .succeeded(let r) = outcome else { Issue.record("failed: \(outcome)"); return }
+    guard case .succeeded(let r) = outcome else {
+      Issue.record("failed: \(outcome)")
+      return
+    }
     let s = r[0]
     #expect(s["shop"] == "zoe.myshopify.com")
     #expect(s["poll"] == .integer(300))
@@ -60,13 +64,17 @@ import Testing
     #expect(s["x3"]["folder"] == "SEED")
     #expect(s["sku_map"] == ["TSHIRT-M": "TS,001", "MUG": "MUG-02"])
     #expect(s["sites"] == ["FR01", "DE02"])
-    guard case .succeeded(let t) = await v.run(job: "tolerance") else { Issue.record("failed"); return }
+    guard case .succeeded(let t) = await v.run(job: "tolerance") else {
+      Issue.record("failed")
+      return
+    }
     #expect(t == ["0.015"])
     await v.retire(grace: 0)
   }
 
   @Test func everyProblemIsReportedWithItsKey() async throws {
-    let c = try connector("""
+    let c = try connector(
+      """
       poll = "soon"
       tolerance = 0.01
       rounding = "nearest"
@@ -79,10 +87,12 @@ import Testing
       _ = try await c.load()
       Issue.record("loaded")
     } catch let e as LoadError {
-      for expected in ["settings.shop: required setting is missing (the myshopify.com domain)",
-                       "settings.poll: 'soon' is not a duration", "settings.tolerance: write decimal amounts in quotes",
-                       "settings.rounding: one of half_even, half_up expected", "settings.typo: unknown setting",
-                       "settings.x3.url: an http(s) URL expected", "settings.x3.credential: required setting is missing"] {
+      for expected in [
+        "settings.shop: required setting is missing (the myshopify.com domain)",
+        "settings.poll: 'soon' is not a duration", "settings.tolerance: write decimal amounts in quotes",
+        "settings.rounding: one of half_even, half_up expected", "settings.typo: unknown setting",
+        "settings.x3.url: an http(s) URL expected", "settings.x3.credential: required setting is missing",
+      ] {
         #expect(e.message.contains(expected), "missing: \(expected)\n\(e.message)")
       }
       #expect(e.message.contains("connector.toml"))
@@ -90,9 +100,10 @@ import Testing
   }
 
   @Test func secretsCannotBeSettings() async throws {
-    let c = try TempConnector(script: """
-      return mlhost.connector { name = "s", settings = { api_password = { type = "string" } } }
-      """)
+    let c = try TempConnector(
+      script: """
+        return mlhost.connector { name = "s", settings = { api_password = { type = "string" } } }
+        """)
     defer { c.remove() }
     await #expect(throws: LoadError.self) { try await c.load() }
   }
@@ -109,7 +120,8 @@ import Testing
   }
 
   @Test func tomlReadsTheUsualShapes() throws {
-    let v = try TOMLReader.parse("""
+    let v = try TOMLReader.parse(
+      """
       title = 'literal \\n'
       n = 1_000
       hex = 0xff
@@ -179,13 +191,14 @@ import Testing
   }
 
   @Test func connectorDeclaresSchedules() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "sched" }
-      c:every("5m", "poll", function() end)
-      c:cron("0 6 * * *", "nightly", function() end, { tz = "Europe/Paris" })
-      c:on_webhook("shopify", "orders/create", function() end, { secret = "shopify_webhook" })
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "sched" }
+        c:every("5m", "poll", function() end)
+        c:cron("0 6 * * *", "nightly", function() end, { tz = "Europe/Paris" })
+        c:on_webhook("shopify", "orders/create", function() end, { secret = "shopify_webhook" })
+        return c
+        """)
     defer { c.remove() }
     let v = try await c.load()
     #expect(v.definition.schedules.map(\.job) == ["poll", "nightly"])
@@ -193,10 +206,12 @@ import Testing
     #expect(v.definition.webhooks.first?.job == "webhook.shopify.orders/create")
     #expect(v.definition.webhooks.first?.secret == "shopify_webhook")
     await v.retire(grace: 0)
-    for (bad, message) in [("c:every('soon', 'x', function() end)", "interval"),
-                           ("c:cron('* *', 'x', function() end)", "5 fields"),
-                           ("c:job('a', function() end) c:job('a', function() end)", "already declared"),
-                           ("c:on_webhook('ebay', 'x', function() end)", "system must be")] {
+    for (bad, message) in [
+      ("c:every('soon', 'x', function() end)", "interval"),
+      ("c:cron('* *', 'x', function() end)", "5 fields"),
+      ("c:job('a', function() end) c:job('a', function() end)", "already declared"),
+      ("c:on_webhook('ebay', 'x', function() end)", "system must be"),
+    ] {
       let d = try TempConnector(script: "local c = mlhost.connector { name = 'x' }\n\(bad)\nreturn c")
       defer { d.remove() }
       do {

@@ -35,7 +35,8 @@ import Testing
     defer { try? FileManager.default.removeItem(at: directory) }
     let store = try SQLiteStore(directory: directory)
     // The delivery row is the write's last statement: its job row is in by then and must go too.
-    try execute("""
+    try execute(
+      """
       CREATE TRIGGER poison BEFORE INSERT ON deliveries WHEN NEW.delivery_id LIKE 'poison-%'
       BEGIN SELECT RAISE(ABORT, 'poisoned delivery'); END
       """)
@@ -83,7 +84,8 @@ import Testing
     store = nil
     // The tables as version 2 of the schema had them: deliveries a rowid table with the key as a unique index,
     // jobs without the later columns.
-    try execute("""
+    try execute(
+      """
       ALTER TABLE jobs DROP COLUMN host_deaths;
       ALTER TABLE jobs DROP COLUMN error_kind;
       ALTER TABLE records DROP COLUMN error_kind;
@@ -111,8 +113,9 @@ import Testing
     defer { try? FileManager.default.removeItem(at: directory) }
     let store = try SQLiteStore(directory: directory)
     let id = try await store.enqueue(NewJob(connector: "c", job: "main", trigger: .manual, runAt: 0))
-    var row = RecordRow(connector: "c", jobID: id, runID: "r", job: "main", kind: "order", key: "1", outcome: .created,
-                        input: "{}", scriptVersion: "v", startedAt: 0, durationMs: 1)
+    var row = RecordRow(
+      connector: "c", jobID: id, runID: "r", job: "main", kind: "order", key: "1", outcome: .created,
+      input: "{}", scriptVersion: "v", startedAt: 0, durationMs: 1)
     row.details = "{}"
     let record = try await store.insert(record: row, mapping: nil, retryAt: nil, maxAttempts: 1)
     #expect(try await store.job(id: id)?.state == .queued)

@@ -9,8 +9,10 @@ import Testing
   let t: Double = 1_736_690_531
 
   @Test func parsesTheSystemsForms() throws {
-    for text in ["2025-01-12T14:02:11Z", "2025-01-12T15:02:11+01:00", "2025-01-12T09:02:11-0500", "2025-01-12 14:02:11",
-                 "2025-01-12T14:02:11", "datetime'2025-01-12T14:02:11'", "@2025-01-12T14:02:11Z@"] {
+    for text in [
+      "2025-01-12T14:02:11Z", "2025-01-12T15:02:11+01:00", "2025-01-12T09:02:11-0500", "2025-01-12 14:02:11",
+      "2025-01-12T14:02:11", "datetime'2025-01-12T14:02:11'", "@2025-01-12T14:02:11Z@",
+    ] {
       #expect(try Timestamp.parse(text) == t, "\(text)")
     }
     #expect(try Timestamp.parse("2025-01-12T14:02:11.250Z") == t + 0.25)
@@ -33,7 +35,8 @@ import Testing
   }
 
   @Test func luaSide() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local tm = mlhost.time
       local t = tm.parse("2025-01-12T15:02:11+01:00")
       local bad, err = tm.parse("soon")

@@ -7,7 +7,10 @@ import Testing
 @Suite struct VMTests {
   @Test func jobReturnsValuesAndSeesItsInput() async throws {
     let outcome = try await runJob("return input.n * 2, job.name", input: ["n": 21])
-    guard case .succeeded(let v) = outcome else { Issue.record("\(outcome)"); return }
+    guard case .succeeded(let v) = outcome else {
+      Issue.record("\(outcome)")
+      return
+    }
     #expect(v == [.integer(42), .text("main")])
   }
 
@@ -26,8 +29,9 @@ import Testing
   }
 
   @Test func sleepSuspendsWithoutBlockingOtherJobs() async throws {
-    let c = try TempConnector(script: connectorScript(
-      "local t0 = mlhost.time.now() mlhost.sleep(0.3) return { t0, mlhost.time.now() }"))
+    let c = try TempConnector(
+      script: connectorScript(
+        "local t0 = mlhost.time.now() mlhost.sleep(0.3) return { t0, mlhost.time.now() }"))
     defer { c.remove() }
     let v = try await c.load()
     async let a = v.run(job: "main")
@@ -37,7 +41,10 @@ import Testing
     for outcome in await [a, b, d] {
       guard case .succeeded(let r) = outcome, case .array(let span) = r[0], case .number(let s) = span[0],
         case .number(let e) = span[1]
-      else { Issue.record("\(outcome)"); return }
+      else {
+        Issue.record("\(outcome)")
+        return
+      }
       spans.append((s, e))
     }
     // All three were asleep at the same moment: the VM kept running while each was suspended.
@@ -47,7 +54,8 @@ import Testing
   }
 
   @Test func eachBoundsConcurrencyAndKeepsOrder() async throws {
-    let result = try await evalLua("""
+    let result = try await evalLua(
+      """
       local running, peak = 0, 0
       local items = {}
       for i = 1, 20 do items[i] = i end
@@ -65,20 +73,24 @@ import Testing
   }
 
   @Test func eachReportsTheFirstError() async throws {
-    let e = try #require(try await runJob("""
-      return mlhost.each({1, 2, 3}, 2, function(item)
-        mlhost.sleep(0.01)
-        if item == 2 then error("bad item") end
-        return item
-      end)
-      """).error)
+    let e = try #require(
+      try await runJob(
+        """
+        return mlhost.each({1, 2, 3}, 2, function(item)
+          mlhost.sleep(0.01)
+          if item == 2 then error("bad item") end
+          return item
+        end)
+        """
+      ).error)
     #expect(e.message.contains("item 2:"))
     #expect(e.message.contains("bad item"))
   }
 
   @Test func tenThousandSuspendedCoroutinesCostNoThreads() async throws {
     let threadsBefore = threadCount()
-    let result = try await evalLua("""
+    let result = try await evalLua(
+      """
       local items = {}
       for i = 1, 10000 do items[i] = i end
       local out = mlhost.each(items, 10000, function(i) mlhost.sleep(0.3) return i end)
@@ -90,10 +102,13 @@ import Testing
   }
 
   @Test func suspendingOutsideAJobIsRefused() async throws {
-    let e = try #require(try await runJob("""
-      local co = coroutine.wrap(function() mlhost.sleep(0) end)
-      co()
-      """).error)
+    let e = try #require(
+      try await runJob(
+        """
+        local co = coroutine.wrap(function() mlhost.sleep(0) end)
+        co()
+        """
+      ).error)
     #expect(e.message.contains("must run inside a job"))
     let c = try TempConnector(script: "mlhost.sleep(1)\nreturn mlhost.connector{name='x'}")
     defer { c.remove() }
@@ -101,7 +116,8 @@ import Testing
   }
 
   @Test func scriptCoroutinesStillWork() async throws {
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
       return gen() + gen() + gen()
       """)

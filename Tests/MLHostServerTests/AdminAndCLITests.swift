@@ -53,12 +53,14 @@ import Testing
     #expect(metrics.contains("mlhost_job_runs_total{connector=\"ops\",job=\"sync\",result=\"succeeded\"} 1"))
 
     // Fix the cause, replay every failure.
-    #expect(try await MLHostProcess.run(["trigger", "ops", "add_customer", "--input", #""b@x.com""#] + stateArgs).status == 0)
+    #expect(
+      try await MLHostProcess.run(["trigger", "ops", "add_customer", "--input", #""b@x.com""#] + stateArgs).status == 0)
     try await Task.sleep(nanoseconds: 300_000_000)
     let replay = try await MLHostProcess.run(["replay", "--failed"] + stateArgs)
     #expect(replay.status == 0, "\(replay.stderr)")
     #expect(try await eventually { try await store.stats().unresolvedFailures == 0 })
-    #expect(try await MLHostProcess.run(["audit", "--failed"] + stateArgs).stdout.contains("no records need attention"))
+    #expect(
+      try await MLHostProcess.run(["audit", "--failed"] + stateArgs).stdout.contains("no records need attention"))
 
     // Unknown jobs are refused clearly, without a usage dump.
     let bad = try await MLHostProcess.run(["trigger", "ops", "nope"] + stateArgs)
@@ -81,11 +83,15 @@ import Testing
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-creds-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
     let canary = "canary-\(UUID().uuidString)"
-    let set = try await MLHostProcess.run(["creds", "set", "shop", "--type", "webhook_secret", "--field", "secret=\(canary)", "--state", dir.path])
+    let set = try await MLHostProcess.run([
+      "creds", "set", "shop", "--type", "webhook_secret", "--field", "secret=\(canary)", "--state", dir.path,
+    ])
     #expect(set.status == 0, "\(set.stderr)")
     let vault = try String(contentsOf: dir.appendingPathComponent("credentials.json"), encoding: .utf8)
     #expect(!vault.contains(canary), "the vault holds the secret in plain text")
-    let mode = try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("master.key").path)[.posixPermissions] as? Int
+    let mode =
+      try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("master.key").path)[.posixPermissions]
+      as? Int
     #expect(mode == 0o600)
     let list = try await MLHostProcess.run(["creds", "list", "--state", dir.path])
     #expect(list.stdout.contains("shop  webhook_secret"))
@@ -105,7 +111,9 @@ import Testing
     #expect(try String(contentsOf: keyFile, encoding: .utf8) != oldKey)
     #expect(!FileManager.default.fileExists(atPath: staged.path))
     #expect(try CredentialVault(directory: dir).get("shop")?.fields["secret"] == canary)
-    let missing = try await MLHostProcess.run(["creds", "set", "x", "--type", "basic", "--field", "user=u", "--state", dir.path])
+    let missing = try await MLHostProcess.run([
+      "creds", "set", "x", "--type", "basic", "--field", "user=u", "--state", dir.path,
+    ])
     #expect(missing.status != 0)
     #expect(missing.stderr.contains("--field password=..."))
     #expect(try await MLHostProcess.run(["creds", "rm", "shop", "--state", dir.path]).status == 0)
@@ -116,14 +124,24 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     let state = ["--state", dir.path]
     let set = try await MLHostProcess.run(
-      ["creds", "set", "x3", "--type", "basic", "--field", "user=svc", "--field", "password=pw-origins",
-       "--origin", "https://X3.example.com:8124/", "--origin", "https://x3.example.com"] + state)
+      [
+        "creds", "set", "x3", "--type", "basic", "--field", "user=svc", "--field", "password=pw-origins",
+        "--origin", "https://X3.example.com:8124/", "--origin", "https://x3.example.com",
+      ] + state)
     #expect(set.status == 0, "\(set.stderr)")
-    #expect(try CredentialVault(directory: dir).get("x3")?.origins == ["https://x3.example.com:8124", "https://x3.example.com:443"])
+    #expect(
+      try CredentialVault(directory: dir).get("x3")?.origins == [
+        "https://x3.example.com:8124", "https://x3.example.com:443",
+      ])
     let list = try await MLHostProcess.run(["creds", "list"] + state)
-    #expect(list.stdout.contains("x3  basic  origins: https://x3.example.com:8124 https://x3.example.com:443"), "\(list.stdout)")
-    let bad = try await MLHostProcess.run(["creds", "set", "y", "--type", "basic", "--field", "user=u", "--field", "password=p",
-                                           "--origin", "https://y.example.com/api?x=1"] + state)
+    #expect(
+      list.stdout.contains("x3  basic  origins: https://x3.example.com:8124 https://x3.example.com:443"),
+      "\(list.stdout)")
+    let bad = try await MLHostProcess.run(
+      [
+        "creds", "set", "y", "--type", "basic", "--field", "user=u", "--field", "password=p",
+        "--origin", "https://y.example.com/api?x=1",
+      ] + state)
     #expect(bad.status != 0)
     #expect(bad.stderr.contains("is not an origin"))
     // Origins are sealed with the secret: widening them by editing the vault file makes the credential unusable.
@@ -135,47 +153,58 @@ import Testing
     #expect(throws: CredentialVault.Failure.self) { try CredentialVault(directory: dir).get("x3") }
     try original.write(to: file, atomically: true, encoding: .utf8)
     // Rebinding keeps the secret; origins also come on standard input.
-    let rebind = try await MLHostProcess.run(["creds", "set", "x3", "--type", "basic", "--origin", "https://x3.internal:8124"] + state)
+    let rebind = try await MLHostProcess.run(
+      ["creds", "set", "x3", "--type", "basic", "--origin", "https://x3.internal:8124"] + state)
     #expect(rebind.status == 0, "\(rebind.stderr)")
     let rebound = try CredentialVault(directory: dir).get("x3")
     #expect(rebound?.origins == ["https://x3.internal:8124"])
     #expect(rebound?.fields["password"] == "pw-origins")
     let stdin = dir.appendingPathComponent("fields.json")
-    try #"{"access_token": "tok-origins", "origins": ["https://shop.example.com"]}"#.write(to: stdin, atomically: true, encoding: .utf8)
-    let piped = try await MLHostProcess.run(["creds", "set", "shop", "--type", "shopify_token", "--from-stdin"] + state,
-                                            stdin: stdin)
+    try #"{"access_token": "tok-origins", "origins": ["https://shop.example.com"]}"#.write(
+      to: stdin, atomically: true, encoding: .utf8)
+    let piped = try await MLHostProcess.run(
+      ["creds", "set", "shop", "--type", "shopify_token", "--from-stdin"] + state,
+      stdin: stdin)
     #expect(piped.status == 0, "\(piped.stderr)")
     #expect(try CredentialVault(directory: dir).get("shop")?.origins == ["https://shop.example.com:443"])
-    let unbound = try await MLHostProcess.run(["creds", "set", "z", "--type", "shopify_token", "--field", "access_token=t-z"] + state)
+    let unbound = try await MLHostProcess.run(
+      ["creds", "set", "z", "--type", "shopify_token", "--field", "access_token=t-z"] + state)
     #expect(unbound.stdout.contains("z is bound to no origin"))
   }
 
   @Test func webhooksOverHTTPS() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "tls" }
-      c:on_webhook("shopify", "orders/create", function() end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "tls" }
+        c:on_webhook("shopify", "orders/create", function() end)
+        return c
+        """)
     defer { c.remove() }
     let state = c.directory.appendingPathComponent("state")
-    let cert = c.directory.appendingPathComponent("cert.pem").path, key = c.directory.appendingPathComponent("key.pem").path
+    let cert = c.directory.appendingPathComponent("cert.pem").path
+    let key = c.directory.appendingPathComponent("key.pem").path
     let openssl = Process()
     openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-    openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
-                         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"]
+    openssl.arguments = [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+      "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+    ]
     openssl.standardError = FileHandle.nullDevice
     try MLHostProcess.spawn(openssl)
     openssl.waitUntilExit()
-    try CredentialVault(directory: state).set(Credential(name: "tls.shopify", type: "webhook_secret", fields: ["secret": "hush-current"]))
+    try CredentialVault(directory: state).set(
+      Credential(name: "tls.shopify", type: .webhook_secret, fields: ["secret": "hush-current"]))
     let host = try await HostProcess(scripts: [c.script], state: state, extra: ["--tls-cert", cert, "--tls-key", key])
     defer { host.process.kill() }
     #expect(host.webhookURL.hasPrefix("https://"))
     let body = #"{"id": 7}"#
     let curl = Process()
     curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cert, "-X", "POST",
-                      "-H", "X-Shopify-Hmac-Sha256: \(shopifySignature(Array(body.utf8), secret: "hush-current"))",
-                      "-H", "X-Shopify-Webhook-Id: t1", "--data-binary", body, host.webhookURL + "/hooks/tls/orders_create"]
+    curl.arguments = [
+      "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cert, "-X", "POST",
+      "-H", "X-Shopify-Hmac-Sha256: \(shopifySignature(Array(body.utf8), secret: "hush-current"))",
+      "-H", "X-Shopify-Webhook-Id: t1", "--data-binary", body, host.webhookURL + "/hooks/tls/orders_create",
+    ]
     let out = Pipe()
     curl.standardOutput = out
     try MLHostProcess.spawn(curl)
@@ -183,7 +212,8 @@ import Testing
     #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "200")
     #expect(try await eventually { try await host.store().stats().jobsByState == ["succeeded": 1] })
     // Outbound: a system with its own CA bundle trusts this server; without it, TLS verification refuses it.
-    let tls = try await evalLua("""
+    let tls = try await evalLua(
+      """
       local trusted = mlhost.http.system { name = "onprem", base_url = input.url, ca_bundle = input.ca }
       local plain = mlhost.http.system { name = "default", base_url = input.url }
       local ok = mlhost.http.request { system = trusted, path = "/hooks/tls/orders_create" }
@@ -208,11 +238,12 @@ import Testing
 
 @Suite struct OneShotRunTests {
   @Test func aOneShotRunListensOnNoPortAndStopsOnSIGINTDuringItsCycle() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "sleepy" }
-      c:every("1h", "nap", function() mlhost.log.info("nap started"); mlhost.sleep(60) end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "sleepy" }
+        c:every("1h", "nap", function() mlhost.log.info("nap started"); mlhost.sleep(60) end)
+        return c
+        """)
     defer { c.remove() }
     // Other servers hold the ports it would serve on: a one-shot run does not need them.
     let taken = (try await HTTPTests.server(), try await HTTPTests.server())
@@ -234,16 +265,17 @@ import Testing
   }
 
   @Test func theReplayCommandASummaryPrintsRunsAsPrintedWithoutARunningHost() async throws {
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "books", settings = { open = { type = "boolean", default = false } } }
-      c:handler("invoice", function(rec)
-        if not c.settings.open then rec:reject("the period is closed") end
-        return rec:created("erp", "INV-" .. rec.key)
-      end)
-      c:every("1h", "sync", function(job) job:record("invoice", "A1", {}) end)
-      c:job("one", function(job, input) job:record("invoice", input.key, input) end)
-      return c
-      """, settings: "open = false\n")
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "books", settings = { open = { type = "boolean", default = false } } }
+        c:handler("invoice", function(rec)
+          if not c.settings.open then rec:reject("the period is closed") end
+          return rec:created("erp", "INV-" .. rec.key)
+        end)
+        c:every("1h", "sync", function(job) job:record("invoice", "A1", {}) end)
+        c:job("one", function(job, input) job:record("invoice", input.key, input) end)
+        return c
+        """, settings: "open = false\n")
     defer { c.remove() }
     let state = c.directory.appendingPathComponent("state").path
     let first = try await MLHostProcess.run(["run", c.script.path, "--once", "--state", state])
@@ -251,20 +283,24 @@ import Testing
     let hint = try #require(first.stdout.split(separator: "\n").first { $0.contains("→ ") }, "\(first.stdout)")
     let command = hint.split(separator: "→ ")[1].split(separator: " ").map(String.init)
     // Runnable as printed: this binary (not on the PATH here), the record, the state folder.
-    #expect(URL(fileURLWithPath: command[0]).resolvingSymlinksInPath() == MLHostProcess.binary.resolvingSymlinksInPath())
+    #expect(
+      URL(fileURLWithPath: command[0]).resolvingSymlinksInPath() == MLHostProcess.binary.resolvingSymlinksInPath())
     #expect(command[1] == "replay" && command.suffix(2) == ["--state", state])
 
     // The cause is fixed in the settings, and the printed command replays the record in-process.
     try "open = true\n".write(to: c.settings!, atomically: true, encoding: .utf8)
     let replay = try await MLHostProcess.run(Array(command.dropFirst()))
     #expect(replay.status == 0, "\(replay.stderr)")
-    #expect(replay.stdout.contains("no host runs on \(state): replaying 1 record(s) in this process"), "\(replay.stdout)")
+    #expect(
+      replay.stdout.contains("no host runs on \(state): replaying 1 record(s) in this process"), "\(replay.stdout)")
     #expect(replay.stdout.contains("invoice A1: created erp INV-A1"), "\(replay.stdout)")
     let status = try await MLHostProcess.run(["status", "--state", state])
     #expect(status.stdout.contains("needing attention: 0"), "\(status.stdout)")
 
     // trigger runs a job the same way and prints how it ended and what it wrote.
-    let trigger = try await MLHostProcess.run(["trigger", "books", "one", "--input", #"{"key": "B2"}"#, "--state", state])
+    let trigger = try await MLHostProcess.run([
+      "trigger", "books", "one", "--input", #"{"key": "B2"}"#, "--state", state,
+    ])
     #expect(trigger.status == 0, "\(trigger.stderr)")
     #expect(trigger.stdout.contains("books.one: ok"), "\(trigger.stdout)")
     #expect(trigger.stdout.contains("invoice B2: created erp INV-B2"), "\(trigger.stdout)")

@@ -20,7 +20,8 @@ import Testing
     """
 
   func get(_ host: HostProcess, _ path: String) async throws -> (Int, String) {
-    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(method: "GET", url: host.webhookURL + path)).get()
+    let r = try await HTTPClient.shared.send(MLHostSystems.HTTPRequest(method: "GET", url: host.webhookURL + path))
+      .get()
     return (r.status, String(decoding: r.body, as: UTF8.self))
   }
 
@@ -29,9 +30,12 @@ import Testing
     let c = try TempConnector(script: Self.script)
     defer { c.remove() }
     let state = c.directory.appendingPathComponent("state")
-    try CredentialVault(directory: state).set(Credential(name: "io_keys", type: "adobe_io_events", fields: [
-      "public_key1": v["io_key1"]!, "public_key2": v["io_key2"]!, "client_id": "client-xyz",
-    ]))
+    try CredentialVault(directory: state).set(
+      Credential(
+        name: "io_keys", type: .adobe_io_events,
+        fields: [
+          "public_key1": v["io_key1"]!, "public_key2": v["io_key2"]!, "client_id": "client-xyz",
+        ]))
     let host = try await HostProcess(scripts: [c.script], state: state)
     defer { host.process.kill() }
 
@@ -44,12 +48,17 @@ import Testing
     #expect(try await get(host, "/hooks/io/nothing?challenge=abc").0 == 405)
 
     let body = Array(v["io_body"]!.utf8)
-    #expect(await host.post("/hooks/io/events", body: body, headers: ["x-adobe-digital-signature-1": v["io_sig_other"]!]) == 401)
+    #expect(
+      await host.post("/hooks/io/events", body: body, headers: ["x-adobe-digital-signature-1": v["io_sig_other"]!])
+        == 401)
     #expect(await host.post("/hooks/io/events", body: body, headers: [:]) == 401)
-    #expect(await host.post("/hooks/io/events", body: body, headers: [
-      "x-adobe-digital-signature-1": v["io_sig_other"]!, "x-adobe-digital-signature-2": v["io_sig2"]!,
-      "Content-Type": "application/json",
-    ]) == 200)
+    #expect(
+      await host.post(
+        "/hooks/io/events", body: body,
+        headers: [
+          "x-adobe-digital-signature-1": v["io_sig_other"]!, "x-adobe-digital-signature-2": v["io_sig2"]!,
+          "Content-Type": "application/json",
+        ]) == 200)
     let store = try host.store()
     #expect(try await eventually(within: 20) { try await store.stats().recordsByOutcome["created", default: 0] == 1 })
     #expect(try await store.records(RecordFilter(limit: 10)).map(\.key) == ["e-1"])

@@ -10,7 +10,8 @@ import Testing
 
 @Suite struct AuthVectorTests {
   static func vectors() throws -> [String: String] {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/auth_vectors.json")
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+      "Fixtures/auth_vectors.json")
     return try JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))
   }
 
@@ -23,27 +24,32 @@ import Testing
 
   @Test func adobeOAuth1MatchesOauthlib() throws {
     let v = try Self.vectors()
-    let signed = try #require(OAuth1.sign(
-      method: "GET", url: v["adobe_url"]!, consumerKey: "ck123", consumerSecret: "cs&456", token: "tok789",
-      tokenSecret: "ts/012", nonce: "nonce-abc", timestamp: 1_736_690_531))
-    #expect(Self.param("oauth_signature", in: signed.header) == Self.param("oauth_signature", in: v["adobe_authorization"]!))
+    let signed = try #require(
+      OAuth1.sign(
+        method: "GET", url: v["adobe_url"]!, consumerKey: "ck123", consumerSecret: "cs&456", token: "tok789",
+        tokenSecret: "ts/012", nonce: "nonce-abc", timestamp: 1_736_690_531))
+    #expect(
+      Self.param("oauth_signature", in: signed.header) == Self.param("oauth_signature", in: v["adobe_authorization"]!))
     #expect(signed.header.contains(#"oauth_signature_method="HMAC-SHA256""#))
   }
 
   @Test func wooCommerceOneLeggedMatchesOauthlib() throws {
     let v = try Self.vectors()
-    let signed = try #require(OAuth1.sign(
-      method: "GET", url: "http://woo.example.com/wp-json/wc/v3/orders?per_page=100&after=2025-01-01T00%3A00%3A00",
-      consumerKey: "ck_woo", consumerSecret: "cs_woo", token: nil, tokenSecret: nil, nonce: "nonce-woo",
-      timestamp: 1_736_690_531))
+    let signed = try #require(
+      OAuth1.sign(
+        method: "GET", url: "http://woo.example.com/wp-json/wc/v3/orders?per_page=100&after=2025-01-01T00%3A00%3A00",
+        consumerKey: "ck_woo", consumerSecret: "cs_woo", token: nil, tokenSecret: nil, nonce: "nonce-woo",
+        timestamp: 1_736_690_531))
     let ours = signed.parameters.first { $0.0 == "oauth_signature" }?.1
     #expect(ours == Self.param("oauth_signature", in: v["woo_signed_url"]!))
   }
 
   @Test func x3JWTMatchesPythonHMAC() throws {
     let v = try Self.vectors()
-    #expect(JWT.hs256(issuer: "app-id", subject: "ADMIN", audience: "", issuedAt: 1_736_690_531, lifetime: 300,
-                      secret: "x3-secret") == v["jwt"])
+    #expect(
+      JWT.hs256(
+        issuer: "app-id", subject: "ADMIN", audience: "", issuedAt: 1_736_690_531, lifetime: 300,
+        secret: "x3-secret") == v["jwt"])
   }
 }
 
@@ -79,8 +85,9 @@ final class TokenServer: Sendable {
         return #"{"access_token":"\#(s.current)","expires_in":300\#(refresh)}"#
       }
       let ok = body.contains("access_token")
-      return Response(status: ok ? .ok : .badRequest, headers: [.contentType: "application/json"],
-                      body: .init(byteBuffer: ByteBuffer(string: body)))
+      return Response(
+        status: ok ? .ok : .badRequest, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     router.get("/protected") { [self] request, _ -> Response in
       let auth = request.headers[.authorization] ?? ""
@@ -99,7 +106,9 @@ final class TokenServer: Sendable {
 }
 
 @Suite(.serialized) struct AuthenticatorTests {
-  func setUp(rotate: Bool = false) async throws -> (LocalServer, TokenServer, CredentialVault, Authenticator, ManualClock, URL) {
+  func setUp(rotate: Bool = false) async throws -> (
+    LocalServer, TokenServer, CredentialVault, Authenticator, ManualClock, URL
+  ) {
     let tokens = TokenServer(rotate: rotate)
     let server = try await LocalServer.start(tokens.router())
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-auth-\(UUID().uuidString)")
@@ -114,11 +123,12 @@ final class TokenServer: Sendable {
   @Test func theVaultKeepsOpenedCredentialsUntilItsFileChanges() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-vault-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let host = try CredentialVault(directory: dir), operatorCLI = try CredentialVault(directory: dir)
-    try operatorCLI.set(Credential(name: "hook", type: "webhook_secret", fields: ["secret": "first-secret-value"]))
+    let host = try CredentialVault(directory: dir)
+    let operatorCLI = try CredentialVault(directory: dir)
+    try operatorCLI.set(Credential(name: "hook", type: .webhook_secret, fields: ["secret": "first-secret-value"]))
     #expect(try host.get("hook")?.fields["secret"] == "first-secret-value")
     #expect(try host.get("hook")?.fields["secret"] == "first-secret-value")  // from what it opened
-    try operatorCLI.set(Credential(name: "hook", type: "webhook_secret", fields: ["secret": "second-secret-value"]))
+    try operatorCLI.set(Credential(name: "hook", type: .webhook_secret, fields: ["secret": "second-secret-value"]))
     // A file replaced by another process is read again.
     #expect(try host.get("hook")?.fields["secret"] == "second-secret-value")
     #expect(try operatorCLI.remove("hook"))
@@ -127,19 +137,30 @@ final class TokenServer: Sendable {
 
   @Test func basicAuthUppercasesSage300Users() async throws {
     let (server, _, vault, auth, _, dir) = try await setUp()
-    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
-    try vault.set(Credential(name: "s300", type: "basic", fields: ["user": "admin", "password": "Pw", "uppercase_user": "true"],
-                              origins: [server.url]))
+    defer {
+      server.stop()
+      try? FileManager.default.removeItem(at: dir)
+    }
+    try vault.set(
+      Credential(
+        name: "s300", type: .basic, fields: ["user": "admin", "password": "Pw", "uppercase_user": "true"],
+        origins: [server.url]))
     let r = try await auth.send(MLHostSystems.HTTPRequest(url: server.url + "/echo-auth"), credential: "s300").get()
     #expect(String(decoding: r.body, as: UTF8.self) == "Basic " + ByteCodecs.base64(Array("ADMIN:Pw".utf8)))
   }
 
   @Test func clientCredentialsFetchOnceRefreshEarlyAndRetryOnce401() async throws {
     let (server, tokens, vault, auth, clock, dir) = try await setUp()
-    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
-    try vault.set(Credential(name: "cc", type: "oauth2_client_credentials", fields: [
-      "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value",
-    ], origins: [server.url]))
+    defer {
+      server.stop()
+      try? FileManager.default.removeItem(at: dir)
+    }
+    try vault.set(
+      Credential(
+        name: "cc", type: .oauth2_client_credentials,
+        fields: [
+          "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value",
+        ], origins: [server.url]))
     let request = MLHostSystems.HTTPRequest(url: server.url + "/protected")
     // Twenty requests at once share one token fetch.
     let statuses = await withTaskGroup(of: Int.self) { group in
@@ -170,10 +191,16 @@ final class TokenServer: Sendable {
 
   @Test func rotatedRefreshTokensAreStoredBack() async throws {
     let (server, tokens, vault, auth, clock, dir) = try await setUp(rotate: true)
-    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
-    try vault.set(Credential(name: "x3cloud", type: "oauth2_refresh_token", fields: [
-      "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value", "refresh_token": "r0",
-    ], origins: [server.url]))
+    defer {
+      server.stop()
+      try? FileManager.default.removeItem(at: dir)
+    }
+    try vault.set(
+      Credential(
+        name: "x3cloud", type: .oauth2_refresh_token,
+        fields: [
+          "token_url": server.url + "/token", "client_id": "id", "client_secret": "secret-value", "refresh_token": "r0",
+        ], origins: [server.url]))
     let request = MLHostSystems.HTTPRequest(url: server.url + "/protected")
     #expect(try await auth.send(request, credential: "x3cloud").get().status == 200)
     #expect(try vault.get("x3cloud")?.fields["refresh_token"] == "r1")
@@ -190,18 +217,23 @@ final class TokenServer: Sendable {
 
   @Test func scriptsNameCredentialsAndNeverSeeThem() async throws {
     let (server, _, vault, auth, _, dir) = try await setUp()
-    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+    defer {
+      server.stop()
+      try? FileManager.default.removeItem(at: dir)
+    }
     let canary = "canary-\(UUID().uuidString)"
-    try vault.set(Credential(name: "shop", type: "shopify_token", fields: ["access_token": canary], origins: [server.url]))
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "t" }
-      c:job("call", function(_, url)
-        local r = mlhost.http.request { url = url, credential = "shop" }
-        mlhost.log.info("called", { status = r.status, body = r.body })
-        return r.status
-      end)
-      return c
-      """)
+    try vault.set(
+      Credential(name: "shop", type: .shopify_token, fields: ["access_token": canary], origins: [server.url]))
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "t" }
+        c:job("call", function(_, url)
+          local r = mlhost.http.request { url = url, credential = "shop" }
+          mlhost.log.info("called", { status = r.status, body = r.body })
+          return r.status
+        end)
+        return c
+        """)
     defer { c.remove() }
     let (logger, sink) = capturingLogger()
     let host = try await c.host(logger: logger, authenticator: auth)
@@ -236,28 +268,34 @@ final class TokenServer: Sendable {
 
   @Test func aCredentialIsAttachedOnlyToItsOrigins() async throws {
     let (server, _, vault, auth, _, dir) = try await setUp()
-    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+    defer {
+      server.stop()
+      try? FileManager.default.removeItem(at: dir)
+    }
     let seen = Seen()
     let echo = try await Self.echo(seen)
     defer { echo.stop() }
-    try vault.set(Credential(name: "x3", type: "basic", fields: ["user": "svc", "password": "pw-\(UUID().uuidString)"],
-                             origins: [server.url + "/"]))
-    try vault.set(Credential(name: "unbound", type: "basic", fields: ["user": "svc", "password": "pw-unbound"]))
+    try vault.set(
+      Credential(
+        name: "x3", type: .basic, fields: ["user": "svc", "password": "pw-\(UUID().uuidString)"],
+        origins: [server.url + "/"]))
+    try vault.set(Credential(name: "unbound", type: .basic, fields: ["user": "svc", "password": "pw-unbound"]))
     #expect(try vault.get("x3")?.origins == ["http://127.0.0.1:\(server.port)"])
-    let c = try TempConnector(script: """
-      local c = mlhost.connector { name = "t" }
-      c:job("call", function(_, input)
-        local r, err, details = mlhost.http.request { url = input.url, credential = input.credential }
-        return r and r.status, err, details and details.message
-      end)
-      c:job("via_system", function(_, url)
-        -- A system the script declares on the echo server cannot widen x3's origins.
-        local echo = mlhost.http.system { name = "echo", base_url = url, credential = "x3", retries = 0 }
-        local r, err, details = mlhost.http.request { system = echo, path = "/steal" }
-        return r and r.status, err, details and details.message
-      end)
-      return c
-      """)
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "t" }
+        c:job("call", function(_, input)
+          local r, err, details = mlhost.http.request { url = input.url, credential = input.credential }
+          return r and r.status, err, details and details.message
+        end)
+        c:job("via_system", function(_, url)
+          -- A system the script declares on the echo server cannot widen x3's origins.
+          local echo = mlhost.http.system { name = "echo", base_url = url, credential = "x3", retries = 0 }
+          local r, err, details = mlhost.http.request { system = echo, path = "/steal" }
+          return r and r.status, err, details and details.message
+        end)
+        return c
+        """)
     defer { c.remove() }
     let host = try await c.host(authenticator: auth)
     let dispatcher = Task { await host.runDispatcher() }
@@ -283,15 +321,19 @@ final class TokenServer: Sendable {
     #expect(declared.last?.stringValue?.contains("credential 'x3' refused for \(echoOrigin)") == true, "\(declared)")
     // Unbound: refused with the exact command that binds it.
     let unbound = try await call("call", #"{"url": "\#(echo.url)/steal", "credential": "unbound"}"#)
-    #expect(unbound.last?.stringValue?.contains("mlhost creds set unbound --type basic --origin \(echoOrigin)") == true,
-            "\(unbound)")
+    #expect(
+      unbound.last?.stringValue?.contains("mlhost creds set unbound --type basic --origin \(echoOrigin)") == true,
+      "\(unbound)")
     #expect(seen.isEmpty, "the echo server was sent a request")
     await host.shutdown()
   }
 
   @Test func redirectsAreNotFollowedWithACredential() async throws {
     let (server, _, vault, auth, _, dir) = try await setUp()
-    defer { server.stop(); try? FileManager.default.removeItem(at: dir) }
+    defer {
+      server.stop()
+      try? FileManager.default.removeItem(at: dir)
+    }
     let seen = Seen()
     let echo = try await Self.echo(seen)
     defer { echo.stop() }
@@ -299,7 +341,8 @@ final class TokenServer: Sendable {
     router.get("/bounce") { _, _ in Response(status: .found, headers: [.location: echo.url + "/steal"]) }
     let bouncer = try await LocalServer.start(router)
     defer { bouncer.stop() }
-    try vault.set(Credential(name: "x3", type: "basic", fields: ["user": "svc", "password": "pw-redirect"], origins: [bouncer.url]))
+    try vault.set(
+      Credential(name: "x3", type: .basic, fields: ["user": "svc", "password": "pw-redirect"], origins: [bouncer.url]))
     let r = try await auth.send(MLHostSystems.HTTPRequest(url: bouncer.url + "/bounce"), credential: "x3").get()
     #expect(r.status == 302)
     #expect(seen.isEmpty, "the redirect was followed to another origin")

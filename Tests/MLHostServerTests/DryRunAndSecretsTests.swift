@@ -53,7 +53,8 @@ import Testing
     let setup = try await Self.setUp(server.url)
     defer { setup.connector.remove() }
     let run = try await MLHostProcess.run([
-      "run", setup.connector.script.path, "--dry-run", "--state", setup.state.path, "--webhook-port", "0", "--admin-port", "0",
+      "run", setup.connector.script.path, "--dry-run", "--state", setup.state.path, "--webhook-port", "0",
+      "--admin-port", "0",
     ])
     #expect(run.status == 0, "\(run.stderr)")
     let out = run.stdout
@@ -82,7 +83,8 @@ import Testing
     let host = try await HostProcess(scripts: [setup.connector.script], state: setup.state)
     defer { host.process.kill() }
     let store = try host.store()
-    #expect(try await eventually { try await store.stats().recordsByOutcome == ["created": 1, "failed": 1, "rejected": 1] })
+    #expect(
+      try await eventually { try await store.stats().recordsByOutcome == ["created": 1, "failed": 1, "rejected": 1] })
     #expect(s.hits("echo-auth") >= 3)  // the server did see the credential
     let audit = try await MLHostProcess.run(["audit", "--state", setup.state.path])
     let status = try await MLHostProcess.run(["status", "--state", setup.state.path])

@@ -31,7 +31,10 @@ struct LocalServer {
     let inFlight = Mutex(0)
     let peak = Mutex(0)
     func enter() {
-      let now = inFlight.withLock { $0 += 1; return $0 }
+      let now = inFlight.withLock {
+        $0 += 1
+        return $0
+      }
       peak.withLock { $0 = max($0, now) }
     }
     func leave() { inFlight.withLock { $0 -= 1 } }
@@ -40,18 +43,21 @@ struct LocalServer {
   static func server(_ counter: Counter = Counter()) async throws -> LocalServer {
     let router = Router()
     router.get("/order") { _, _ -> Response in
-      Response(status: .ok, headers: [.contentType: "application/json"],
-               body: .init(byteBuffer: ByteBuffer(string: #"{"id": 5678901234567890123, "total": 124.95, "lines": []}"#)))
+      Response(
+        status: .ok, headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(string: #"{"id": 5678901234567890123, "total": 124.95, "lines": []}"#)))
     }
     router.on("/echo", method: .post) { request, _ -> Response in
       var request = request
       let body = try await request.collectBody(upTo: 1 << 20)
       let echo: [String: String] = [
-        "method": "\(request.method)", "query": request.uri.query ?? "", "x-test": request.headers[.init("X-Test")!] ?? "",
+        "method": "\(request.method)", "query": request.uri.query ?? "",
+        "x-test": request.headers[.init("X-Test")!] ?? "",
         "content-type": request.headers[.contentType] ?? "", "body": String(buffer: body),
       ]
       let data = try JSONEncoder().encode(echo)
-      return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+      return Response(
+        status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
     router.get("/missing") { _, _ -> Response in
       Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: #"{"errors": "Not Found"}"#)))
@@ -69,7 +75,8 @@ struct LocalServer {
   @Test func jsonResponsesAndExactDecimals() async throws {
     let server = try await Self.server()
     defer { server.stop() }
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local r = mlhost.http.request { url = input .. "/order", decimals = true }
       return { r.status, r.headers["content-type"], tostring(r.json.total), r.json.id == 5678901234567890123,
                mlhost.json.encode(r.json.lines) }
@@ -80,7 +87,8 @@ struct LocalServer {
   @Test func requestCarriesMethodQueryHeadersAndJSONBody() async throws {
     let server = try await Self.server()
     defer { server.stop() }
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local r = mlhost.http.request {
         method = "post", url = input .. "/echo", query = { email = "zoë+1@example.com", page = 2 },
         headers = { ["X-Test"] = "yes" }, json = { amount = mlhost.money.new("19.99"), tags = mlhost.json.array() },
@@ -98,14 +106,17 @@ struct LocalServer {
   @Test func errorStatusesAreResponsesAndFailuresAreTokens() async throws {
     let server = try await Self.server()
     defer { server.stop() }
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local missing = mlhost.http.request { url = input .. "/missing" }
       local slow, token = mlhost.http.request { url = input .. "/slow?ms=2000", timeout = 0.2 }
       local refused, token2, detail = mlhost.http.request { url = "http://127.0.0.1:1/" }
       return { missing.status, slow == nil, token, refused == nil, token2, type(detail.message) }
       """, input: .text(server.url))
     #expect(v == [404, true, "timeout", true, "connection refused", "string"])
-    #expect(try await runJob("mlhost.http.request { url = 'http://x', bogus = 1 }").error?.message.contains("unknown option 'bogus'") == true)
+    #expect(
+      try await runJob("mlhost.http.request { url = 'http://x', bogus = 1 }").error?.message.contains(
+        "unknown option 'bogus'") == true)
     #expect(try await runJob("mlhost.http.request { url = 'ftp://x' }").error?.message.contains("http(s) URL") == true)
   }
 
@@ -113,7 +124,8 @@ struct LocalServer {
     let counter = Counter()
     let server = try await Self.server(counter)
     defer { server.stop() }
-    let v = try await evalLua("""
+    let v = try await evalLua(
+      """
       local items = {}
       for i = 1, 50 do items[i] = i end
       local statuses = mlhost.each(items, 50, function()

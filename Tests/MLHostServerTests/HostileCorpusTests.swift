@@ -34,11 +34,12 @@ import Testing
   @Test func everyAttackFailsAloneWithItsReasonWhileAHealthyConnectorKeepsItsSchedule() async throws {
     let attacks = try Self.corpus("runtime")
     #expect(attacks.count >= 40)
-    let healthy = try TempConnector(script: """
-      local c = mlhost.connector { name = "healthy" }
-      c:every("1s", "tick", function() mlhost.log.info("healthy tick") end)
-      return c
-      """)
+    let healthy = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "healthy" }
+        c:every("1s", "tick", function() mlhost.log.info("healthy tick") end)
+        return c
+        """)
     defer { healthy.remove() }
     let state = healthy.directory.appendingPathComponent("state")
     // The credential the origin attacks try to send elsewhere.
@@ -57,7 +58,8 @@ import Testing
     // The first outcome of each attack's job, from the host's log.
     func outcomes() -> [String: String] {
       var found: [String: String] = [:]
-      for line in host.output.split(separator: "\n") where line.contains("job failed: ") || line.contains("job finished") {
+      for line in host.output.split(separator: "\n")
+      where line.contains("job failed: ") || line.contains("job finished") {
         for a in attacks where found[a.name] == nil && line.contains("connector=\(a.name) ") {
           found[a.name] = String(line)
         }
@@ -98,7 +100,10 @@ import Testing
     #expect(try Self.cpuSeconds(pid: host.pid) - cpu < 0.5, "the host is still busy after every attack ended")
 
     // A hot reload to a hostile version is refused and the old version keeps running.
-    try healthy.rewrite(String(contentsOf: Repository.root.appendingPathComponent("Tests/Hostile/load/deep_connector_spec.lua"), encoding: .utf8))
+    try healthy.rewrite(
+      String(
+        contentsOf: Repository.root.appendingPathComponent("Tests/Hostile/load/deep_connector_spec.lua"),
+        encoding: .utf8))
     #expect(await host.waitForOutput("nested more than", within: 10))
     let afterReload = ticks()
     try await Task.sleep(for: .seconds(2.5))

@@ -3,6 +3,7 @@ import MLHostRuntime
 import MLHostStore
 import MLHostTesting
 import Testing
+
 #if canImport(FoundationNetworking)
   import FoundationNetworking
 #endif
@@ -14,11 +15,13 @@ import Testing
   let e2e = WebhookEndToEndTests()
   static let path = "/hooks/hook/orders_create"
   static let limits = [
-    "--max-connections", "300", "--header-timeout", "1", "--body-timeout", "2", "--idle-timeout", "2", "--body-limit", "65536",
+    "--max-connections", "300", "--header-timeout", "1", "--body-timeout", "2", "--idle-timeout", "2", "--body-limit",
+    "65536",
   ]
 
   /// Sends signed deliveries `ids`, `parallel` at a time; returns the ids acknowledged with 200 and the others' statuses.
-  func deliver(_ host: HostProcess, _ ids: [Int], parallel: Int = 4) async -> (acknowledged: [Int], failed: [Int: Int]) {
+  func deliver(_ host: HostProcess, _ ids: [Int], parallel: Int = 4) async -> (acknowledged: [Int], failed: [Int: Int])
+  {
     await withTaskGroup(of: (Int, Int).self) { group in
       var pending = ids.makeIterator()
       func add() {
@@ -56,9 +59,14 @@ import Testing
 
     // Slow headers and a trickled body, while deliveries go on: both cut off by their deadlines (1 s and 2 s).
     let slowHead = "POST \(Self.path) HTTP/1.1\r\nHost: x\r\n"
-    let slowBody = "POST \(Self.path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
-    async let slowloris = HostilePeer.run { HostilePeer.trickle(port: port, count: 20, head: slowHead, drip: "X-Slow: y\r\n", giveUp: 8) }
-    async let trickled = HostilePeer.run { HostilePeer.trickle(port: port, count: 20, head: slowBody, drip: "1", giveUp: 8) }
+    let slowBody =
+      "POST \(Self.path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+    async let slowloris = HostilePeer.run {
+      HostilePeer.trickle(port: port, count: 20, head: slowHead, drip: "X-Slow: y\r\n", giveUp: 8)
+    }
+    async let trickled = HostilePeer.run {
+      HostilePeer.trickle(port: port, count: 20, head: slowBody, drip: "1", giveUp: 8)
+    }
     let during = await deliver(host, Array(1...20))
     #expect(during.failed.isEmpty, "deliveries failed beside slow peers: \(during.failed)")
     acknowledged += during.acknowledged
@@ -70,7 +78,9 @@ import Testing
     let big = e2e.order(0) + Array(repeating: UInt8(ascii: " "), count: 128 * 1024)
     let oversized = await HostilePeer.run {
       HostilePeer.sendAndListen(
-        port: port, head: "POST \(Self.path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
+        port: port,
+        head:
+          "POST \(Self.path) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
         body: big, within: 4)
     }
     #expect(oversized.answer.hasPrefix("HTTP/1.1 413"), "\(oversized.answer)")
@@ -79,7 +89,8 @@ import Testing
     // Announced too large and waiting for `100 Continue`: answered at once, from the head alone.
     let announced = await HostilePeer.run {
       HostilePeer.sendAndListen(
-        port: port, head: "POST \(Self.path) HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 70000\r\n\r\n",
+        port: port,
+        head: "POST \(Self.path) HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 70000\r\n\r\n",
         body: [], within: 1.5)
     }
     #expect(announced.answer.hasPrefix("HTTP/1.1 413") && announced.closed, "\(announced)")
@@ -105,8 +116,11 @@ import Testing
 
     // Every acknowledged delivery ran, exactly once; nothing else was queued.
     let store = try host.store()
-    #expect(try await eventually(within: 10) { try await store.stats().jobsByState == ["succeeded": acknowledged.count] })
-    let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter { $0.outcome == .created }
+    #expect(
+      try await eventually(within: 10) { try await store.stats().jobsByState == ["succeeded": acknowledged.count] })
+    let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter {
+      $0.outcome == .created
+    }
     #expect(created.count == acknowledged.count)
     #expect(Set(created.map(\.key)) == Set(acknowledged.map(String.init)))
     #expect(await host.stop() == 0)

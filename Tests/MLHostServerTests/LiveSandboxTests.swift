@@ -16,8 +16,11 @@ import Testing
 
   /// The audit trail as JSON objects.
   static func audit(_ state: URL, failed: Bool = false) async throws -> [[String: Any]] {
-    let run = try await MLHostProcess.run(["audit", "--state", state.path, "--json", "--limit", "1000"] + (failed ? ["--failed"] : []))
-    return run.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    let run = try await MLHostProcess.run(
+      ["audit", "--state", state.path, "--json", "--limit", "1000"] + (failed ? ["--failed"] : []))
+    return run.stdout.split(separator: "\n").compactMap {
+      try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
   }
 
   @Test func aLiveSandboxOrderArrivesByWebhookAndIsInvoiced() async throws {
@@ -42,10 +45,14 @@ import Testing
       if invoiced.isEmpty { try await Task.sleep(for: .milliseconds(300)) }
     }
     #expect(!invoiced.isEmpty, "no live order was invoiced:\n\(host.output)")
-    #expect(host.output.contains("sandbox add-customer nadia.ozdemir@example.net --state \(state.path)"), "the summary names the fix")
+    #expect(
+      host.output.contains("sandbox add-customer nadia.ozdemir@example.net --state \(state.path)"),
+      "the summary names the fix")
     host.signal(SIGTERM)
     #expect(await host.wait(within: 30) == 0)
-    #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("sandbox.json").path), "the control file outlived the run")
+    #expect(
+      !FileManager.default.fileExists(atPath: state.appendingPathComponent("sandbox.json").path),
+      "the control file outlived the run")
   }
 
   @Test func addingTheMissingCustomerWithTheSandboxVerbLetsItsReplayCreateTheInvoice() async throws {
@@ -60,15 +67,22 @@ import Testing
     #expect((attributes[.posixPermissions] as? Int) == 0o600)
     let info = try JSONSerialization.jsonObject(with: Data(contentsOf: control)) as? [String: Any]
     let token = try #require(info?["token"] as? String)
-    let waiting = try #require(try await Self.audit(state, failed: true).first {
-      ($0["error"] as? String ?? "").contains("no X3 customer with email nadia.ozdemir@example.net")
-    })
+    let waiting = try #require(
+      try await Self.audit(state, failed: true).first {
+        ($0["error"] as? String ?? "").contains("no X3 customer with email nadia.ozdemir@example.net")
+      })
     let id = try #require(waiting["id"] as? Int)
 
-    let add = try await MLHostProcess.run(["sandbox", "add-customer", "nadia.ozdemir@example.net", "--state", state.path])
+    let add = try await MLHostProcess.run([
+      "sandbox", "add-customer", "nadia.ozdemir@example.net", "--state", state.path,
+    ])
     #expect(add.status == 0, "\(add.stderr)")
-    #expect(add.stdout.contains("X3 customer C0013 (Nadia Ozdemir) added with email nadia.ozdemir@example.net"), "\(add.stdout)")
-    let again = try await MLHostProcess.run(["sandbox", "add-customer", "nadia.ozdemir@example.net", "--state", state.path])
+    #expect(
+      add.stdout.contains("X3 customer C0013 (Nadia Ozdemir) added with email nadia.ozdemir@example.net"),
+      "\(add.stdout)")
+    let again = try await MLHostProcess.run([
+      "sandbox", "add-customer", "nadia.ozdemir@example.net", "--state", state.path,
+    ])
     #expect(again.status != 0)
     #expect(again.stderr.contains("X3 already has customer C0013"), "\(again.stderr)")
 
@@ -79,14 +93,18 @@ import Testing
     let status = try await MLHostProcess.run(["sandbox", "status", "--state", state.path])
     #expect(status.stdout.contains("customers 13"), "\(status.stdout)")
     #expect(status.stdout.contains("orders 24"), "\(status.stdout)")
-    #expect(!host.output.contains(token) && !add.stdout.contains(token) && !status.stdout.contains(token), "the control token was printed")
+    #expect(
+      !host.output.contains(token) && !add.stdout.contains(token) && !status.stdout.contains(token),
+      "the control token was printed")
     host.signal(SIGTERM)
     #expect(await host.wait(within: 30) == 0)
   }
 
   @Test func theVerbSaysHowToStartASandboxWhenNoneRuns() async throws {
     let state = FileManager.default.temporaryDirectory.appendingPathComponent("mlhost-no-sandbox-\(UUID().uuidString)")
-    let run = try await MLHostProcess.run(["sandbox", "place-order", "--email", "a@example.com", "--sku", "MUG-CAFE", "--state", state.path])
+    let run = try await MLHostProcess.run([
+      "sandbox", "place-order", "--email", "a@example.com", "--sku", "MUG-CAFE", "--state", state.path,
+    ])
     #expect(run.status != 0)
     #expect(run.stderr.contains("no sandbox runs on \(state.path): start `"), "\(run.stderr)")
     #expect(run.stderr.contains("run connectors/x3_shopify.lua --sandbox --state \(state.path)`"), "\(run.stderr)")

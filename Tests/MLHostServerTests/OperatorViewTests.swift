@@ -120,7 +120,8 @@ import Testing
     #expect(Self.field("ms", in: first) != nil)
     #expect(Self.field("url", in: first)?.contains("api_key=***") == true, "\(first)")
     #expect(!out.contains("hunter2-not-for-logs"))
-    #expect(requests.contains { Self.field("retry", in: $0) == "throttled" && $0.contains("throttled=true") }, "\(requests)")
+    #expect(
+      requests.contains { Self.field("retry", in: $0) == "throttled" && $0.contains("throttled=true") }, "\(requests)")
 
     let (code, metrics) = try await host.admin("GET", "/metrics")
     #expect(code == 200)
@@ -194,10 +195,11 @@ import Testing
     #expect(text.stdout.contains("dead-lettered jobs"), "\(text.stdout)")
 
     try c.rewrite(Self.statusScript)
-    #expect(try await eventually(within: 20) {
-      let (_, b) = try await host.admin("GET", "/status")
-      return try JSONDecoder().decode(HostStatus.self, from: Data(b.utf8)).connectors.first?.reloadFailure == nil
-    })
+    #expect(
+      try await eventually(within: 20) {
+        let (_, b) = try await host.admin("GET", "/status")
+        return try JSONDecoder().decode(HostStatus.self, from: Data(b.utf8)).connectors.first?.reloadFailure == nil
+      })
     #expect(await host.stop() == 0)
 
     // Without a host: the same facts from the store.

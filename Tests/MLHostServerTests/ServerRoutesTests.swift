@@ -24,7 +24,7 @@ import Testing
   func setUp() async throws -> (TempConnector, ConnectorHost, CredentialVault) {
     let c = try TempConnector(script: Self.script)
     let vault = try CredentialVault(directory: c.directory.appendingPathComponent("state"))
-    try vault.set(Credential(name: "hook.shopify", type: "webhook_secret", fields: ["secret": "hush"]))
+    try vault.set(Credential(name: "hook.shopify", type: .webhook_secret, fields: ["secret": "hush"]))
     return (c, try await c.host(), vault)
   }
 
@@ -49,7 +49,8 @@ import Testing
         if let length { h[.contentLength] = String(length) }
         return h
       }
-      let signed = headers(secret: "hush"), forged = headers(secret: "guess")
+      let signed = headers(secret: "hush")
+      let forged = headers(secret: "guess")
 
       #expect(try await post(body, forged).0 == 401)
       #expect(try await post(body, [.contentType: "application/json"]).0 == 401)
@@ -67,8 +68,10 @@ import Testing
         #expect(response.status == .methodNotAllowed)
         #expect(response.headers[.allow] == "POST")
       }
-      try await client.execute(uri: "/hooks/nobody/orders_create", method: .post, headers: signed,
-                               body: ByteBuffer(bytes: body)) { #expect($0.status == .notFound) }
+      try await client.execute(
+        uri: "/hooks/nobody/orders_create", method: .post, headers: signed,
+        body: ByteBuffer(bytes: body)
+      ) { #expect($0.status == .notFound) }
     }
   }
 
@@ -85,7 +88,9 @@ import Testing
         #expect($0.status == .unauthorized)
       }
       try await client.execute(uri: "/status", method: .get, headers: auth) { #expect($0.status == .ok) }
-      try await client.execute(uri: "/trigger/hook/main", method: .post, headers: auth, body: ByteBuffer(string: "{not json")) {
+      try await client.execute(
+        uri: "/trigger/hook/main", method: .post, headers: auth, body: ByteBuffer(string: "{not json")
+      ) {
         #expect($0.status == .badRequest)
       }
       try await client.execute(uri: "/trigger/hook/nothing", method: .post, headers: auth) { response in
@@ -93,7 +98,9 @@ import Testing
         #expect(String(buffer: response.body).contains("has no job 'nothing'"))
       }
       #expect(try await host.store.stats().jobsByState.isEmpty)
-      try await client.execute(uri: "/trigger/hook/main", method: .post, headers: auth, body: ByteBuffer(string: "[1, 2]")) {
+      try await client.execute(
+        uri: "/trigger/hook/main", method: .post, headers: auth, body: ByteBuffer(string: "[1, 2]")
+      ) {
         #expect($0.status == .ok)
         #expect(String(buffer: $0.body).contains("job_id"))
       }

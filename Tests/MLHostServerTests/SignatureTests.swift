@@ -13,22 +13,29 @@ import Testing
     return try JSONDecoder().decode([String: String].self, from: data)
   }
 
-  let secret = Credential(name: "s", type: "webhook_secret", fields: ["secret": "hush-current", "previous": "hush-old"])
+  let secret = Credential(
+    name: "s", type: .webhook_secret, fields: ["secret": "hush-current", "previous": "hush-old"])
 
   @Test func shopifyAcceptsCurrentAndPreviousSecretsOnly() throws {
     let v = try Self.vectors()
     let body = Array(v["body"]!.utf8)
     for (sig, expected) in [(v["hmac_current"]!, WebhookVerifier.Verdict.valid), (v["hmac_previous"]!, .valid)] {
-      #expect(WebhookVerifier.verify(.shopify, header: nil, headers: ["x-shopify-hmac-sha256": sig], body: body, credential: secret) == expected)
+      #expect(
+        WebhookVerifier.verify(
+          .shopify, header: nil, headers: ["x-shopify-hmac-sha256": sig], body: body, credential: secret) == expected)
     }
-    if case .valid = WebhookVerifier.verify(.shopify, header: nil, headers: ["x-shopify-hmac-sha256": v["hmac_other"]!], body: body, credential: secret) {
+    if case .valid = WebhookVerifier.verify(
+      .shopify, header: nil, headers: ["x-shopify-hmac-sha256": v["hmac_other"]!], body: body, credential: secret)
+    {
       Issue.record("a signature under an unknown secret was accepted")
     }
     if case .valid = WebhookVerifier.verify(.shopify, header: nil, headers: [:], body: body, credential: secret) {
       Issue.record("a missing signature was accepted")
     }
     let tampered = body + Array(" ".utf8)
-    if case .valid = WebhookVerifier.verify(.shopify, header: nil, headers: ["x-shopify-hmac-sha256": v["hmac_current"]!], body: tampered, credential: secret) {
+    if case .valid = WebhookVerifier.verify(
+      .shopify, header: nil, headers: ["x-shopify-hmac-sha256": v["hmac_current"]!], body: tampered, credential: secret)
+    {
       Issue.record("a tampered body was accepted")
     }
   }
@@ -36,10 +43,18 @@ import Testing
   @Test func wooCommerceSignatureAndUnsignedPing() throws {
     let v = try Self.vectors()
     let body = Array(v["body"]!.utf8)
-    #expect(WebhookVerifier.verify(.woocommerce, header: nil, headers: ["x-wc-webhook-signature": v["hmac_current"]!], body: body, credential: secret) == .valid)
-    #expect(WebhookVerifier.verify(.woocommerce, header: nil, headers: [:], body: Array("webhook_id=17".utf8), credential: secret) == .ping)
+    #expect(
+      WebhookVerifier.verify(
+        .woocommerce, header: nil, headers: ["x-wc-webhook-signature": v["hmac_current"]!], body: body,
+        credential: secret) == .valid)
+    #expect(
+      WebhookVerifier.verify(
+        .woocommerce, header: nil, headers: [:], body: Array("webhook_id=17".utf8), credential: secret) == .ping)
     // A "ping" that claims to be a real delivery is not a ping.
-    if case .ping = WebhookVerifier.verify(.woocommerce, header: nil, headers: ["x-wc-webhook-id": "17"], body: Array("webhook_id=17".utf8), credential: secret) {
+    if case .ping = WebhookVerifier.verify(
+      .woocommerce, header: nil, headers: ["x-wc-webhook-id": "17"], body: Array("webhook_id=17".utf8),
+      credential: secret)
+    {
       Issue.record("a delivery was treated as a ping")
     }
   }
@@ -47,15 +62,24 @@ import Testing
   @Test func genericHMACPresetReadsTheNamedHeader() throws {
     let v = try Self.vectors()
     let body = Array(v["body"]!.utf8)
-    #expect(WebhookVerifier.verify(.hmac, header: "X-Signature", headers: ["x-signature": v["hmac_current"]!], body: body, credential: secret) == .valid)
+    #expect(
+      WebhookVerifier.verify(
+        .hmac, header: "X-Signature", headers: ["x-signature": v["hmac_current"]!], body: body, credential: secret)
+        == .valid)
   }
 
   @Test func adobeRSASignatureOverBase64Body() throws {
     let v = try Self.vectors()
     let body = Array(v["body"]!.utf8)
-    let key = Credential(name: "a", type: "adobe_webhook_key", fields: ["public_key": v["rsa_public_pem"]!])
-    #expect(WebhookVerifier.verify(.adobe_commerce, header: nil, headers: ["x-adobe-commerce-webhook-signature": v["rsa_signature"]!], body: body, credential: key) == .valid)
-    if case .valid = WebhookVerifier.verify(.adobe_commerce, header: nil, headers: ["x-adobe-commerce-webhook-signature": v["rsa_signature_raw_body"]!], body: body, credential: key) {
+    let key = Credential(name: "a", type: .adobe_webhook_key, fields: ["public_key": v["rsa_public_pem"]!])
+    #expect(
+      WebhookVerifier.verify(
+        .adobe_commerce, header: nil, headers: ["x-adobe-commerce-webhook-signature": v["rsa_signature"]!], body: body,
+        credential: key) == .valid)
+    if case .valid = WebhookVerifier.verify(
+      .adobe_commerce, header: nil, headers: ["x-adobe-commerce-webhook-signature": v["rsa_signature_raw_body"]!],
+      body: body, credential: key)
+    {
       Issue.record("a signature over the raw body (not its base64) was accepted")
     }
   }

@@ -36,8 +36,10 @@ import Testing
     #expect(host.process.output.contains("credential old is bound to no origin, so no request will carry it"))
     #expect(try Self.mode(state) == 0o700)
     let files = try FileManager.default.contentsOfDirectory(atPath: state.path)
-    for name in ["mlhost.sqlite", "mlhost.sqlite-wal", "mlhost.sqlite-shm", "credentials.json", "master.key", "admin.token",
-                 "admin.json", "host.lock"] {
+    for name in [
+      "mlhost.sqlite", "mlhost.sqlite-wal", "mlhost.sqlite-shm", "credentials.json", "master.key", "admin.token",
+      "admin.json", "host.lock",
+    ] {
       #expect(files.contains(name), "\(name) missing")
     }
     for name in files {
@@ -49,7 +51,9 @@ import Testing
       let second = try await MLHostProcess.run(
         ["run", c.script.path, "--state", state.path, "--webhook-port", "0", "--admin-port", "0"] + extra, timeout: 20)
       #expect(second.status != 0)
-      #expect(second.stderr.contains("another mlhost (pid \(host.process.pid)) is using the state folder"), "\(second.stderr)")
+      #expect(
+        second.stderr.contains("another mlhost (pid \(host.process.pid)) is using the state folder"), "\(second.stderr)"
+      )
     }
     #expect(try Data(contentsOf: state.appendingPathComponent("mlhost.sqlite")) == database)
     #expect(try await host.admin("GET", "/healthz").0 == 200)
@@ -60,7 +64,9 @@ import Testing
   /// delete a running one's store.
   @Test func aSecondSandboxRunLeavesTheRunningOnesStateAlone() async throws {
     let database = Repository.root.appendingPathComponent(".mlhost-sandbox/mlhost.sqlite")
-    let args = ["run", "connectors/x3_shopify.lua", "--sandbox", "--no-watch", "--webhook-port", "0", "--admin-port", "0"]
+    let args = [
+      "run", "connectors/x3_shopify.lua", "--sandbox", "--no-watch", "--webhook-port", "0", "--admin-port", "0",
+    ]
     let first = try MLHostProcess.start(args)
     defer { first.kill() }
     #expect(await first.waitForOutput("admin API listening", within: 60), "\(first.output)")
@@ -81,13 +87,16 @@ import Testing
     let state = c.directory.appendingPathComponent("state")
     let taken = try await HTTPTests.server()
     defer { taken.stop() }
-    let ports = option == "--webhook-port"
-      ? ["--webhook-port", "\(taken.port)", "--admin-port", "0"] : ["--webhook-port", "0", "--admin-port", "\(taken.port)"]
+    let ports =
+      option == "--webhook-port"
+      ? ["--webhook-port", "\(taken.port)", "--admin-port", "0"]
+      : ["--webhook-port", "0", "--admin-port", "\(taken.port)"]
     let run = try await MLHostProcess.run(["run", c.script.path, "--state", state.path] + ports, timeout: 20)
     #expect(run.status != 0)
     #expect(run.stderr.contains("port \(taken.port) on 127.0.0.1 is already in use"), "\(run.stderr)")
     #expect(run.stderr.contains(option))
-    #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("mlhost.sqlite").path), "the run went on")
+    #expect(
+      !FileManager.default.fileExists(atPath: state.appendingPathComponent("mlhost.sqlite").path), "the run went on")
   }
 
   @Test func aDamagedStoreIsRefusedAndLeftUntouched() async throws {
@@ -131,9 +140,12 @@ import Testing
     try "admin\n".write(to: tokenFile, atomically: true, encoding: .utf8)
     let shortFile = try await MLHostProcess.run(args, timeout: 20)
     #expect(shortFile.status == 1)
-    #expect(shortFile.stderr.contains("the token in \(tokenFile.path) is 5 characters; use at least 16"), "\(shortFile.stderr)")
+    #expect(
+      shortFile.stderr.contains("the token in \(tokenFile.path) is 5 characters; use at least 16"),
+      "\(shortFile.stderr)")
     try FileManager.default.removeItem(at: tokenFile)
-    let open = try await HostProcess(scripts: [c.script], state: state, extra: ["--webhook-host", "0.0.0.0", "--admin-host", "0.0.0.0"])
+    let open = try await HostProcess(
+      scripts: [c.script], state: state, extra: ["--webhook-host", "0.0.0.0", "--admin-host", "0.0.0.0"])
     defer { open.process.kill() }
     #expect(open.process.output.contains("WARNING: webhooks are served over plain HTTP on 0.0.0.0"))
     #expect(open.process.output.contains("WARNING: the admin API is served over plain HTTP on 0.0.0.0"))

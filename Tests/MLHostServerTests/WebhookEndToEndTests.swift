@@ -37,15 +37,17 @@ import Testing
     let c = try TempConnector(script: Self.script)
     let state = c.directory.appendingPathComponent("state")
     try CredentialVault(directory: state).set(
-      Credential(name: "hook.shopify", type: "webhook_secret", fields: ["secret": "hush-current"]))
+      Credential(name: "hook.shopify", type: .webhook_secret, fields: ["secret": "hush-current"]))
     return (c, state)
   }
 
   func order(_ id: Int) -> [UInt8] { Array(#"{"id":\#(id),"email":"a@example.com","total_price":"124.95"}"#.utf8) }
 
   func headers(_ body: [UInt8], id: String, secret: String = "hush-current") -> [String: String] {
-    ["X-Shopify-Hmac-Sha256": shopifySignature(body, secret: secret), "X-Shopify-Webhook-Id": id,
-     "Content-Type": "application/json"]
+    [
+      "X-Shopify-Hmac-Sha256": shopifySignature(body, secret: secret), "X-Shopify-Webhook-Id": id,
+      "Content-Type": "application/json",
+    ]
   }
 
   @Test func badDeliveriesAreRefusedAndQueueNothing() async throws {
@@ -87,7 +89,9 @@ import Testing
       for _ in 0..<32 {
         if let i = ids.next() {
           let body = order(i)
-          group.addTask { (i, await first.post("/hooks/hook/orders_create", body: body, headers: headers(body, id: "b-\(i)"))) }
+          group.addTask {
+            (i, await first.post("/hooks/hook/orders_create", body: body, headers: headers(body, id: "b-\(i)")))
+          }
         }
       }
       var received = 0
@@ -97,7 +101,9 @@ import Testing
         if received == n / 3 { await first.kill9() }
         if let next = ids.next() {
           let body = order(next)
-          group.addTask { (next, await first.post("/hooks/hook/orders_create", body: body, headers: headers(body, id: "b-\(next)"))) }
+          group.addTask {
+            (next, await first.post("/hooks/hook/orders_create", body: body, headers: headers(body, id: "b-\(next)")))
+          }
         }
       }
       return done
@@ -107,12 +113,16 @@ import Testing
     host = try await HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
     let store = try host.store()
     for i in acknowledged {
-      let processed = try await eventually(within: 30) { try await store.value(connector: "hook", key: "erp:\(i)") != nil }
+      let processed = try await eventually(within: 30) {
+        try await store.value(connector: "hook", key: "erp:\(i)") != nil
+      }
       #expect(processed, "acknowledged delivery \(i) was lost")
       if !processed { break }
     }
     // Each order was created once, whatever was retried.
-    let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter { $0.outcome == .created }
+    let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter {
+      $0.outcome == .created
+    }
     #expect(Set(created.map(\.key)).count == created.count, "a record was created twice")
     #expect(await host.stop() == 0)
   }
@@ -126,14 +136,19 @@ import Testing
     // 300 orders of at least 10 ms each: the kill lands midway even on a loaded machine.
     #expect(try await host.admin("POST", "/trigger/hook/bulk", body: "300").0 == 200)
     let store = try host.store()
-    #expect(try await eventually(within: 20) { Int(try await store.cursor(connector: "hook", name: "bulk") ?? "0") ?? 0 >= 15 })
+    #expect(
+      try await eventually(within: 20) {
+        Int(try await store.cursor(connector: "hook", name: "bulk") ?? "0") ?? 0 >= 15
+      })
     await host.kill9()
     let cursorAtKill = Int(try await store.cursor(connector: "hook", name: "bulk") ?? "0") ?? 0
     #expect(cursorAtKill < 300, "the job finished before the kill")
     host = try await HostProcess(scripts: [c.script], state: state, extra: ["--lease-seconds", "2"])
     #expect(try await eventually(within: 90) { try await store.cursor(connector: "hook", name: "bulk") == "300" })
     for i in 1...300 { #expect(try await store.value(connector: "hook", key: "erp:\(i)") == "\"INV-\(i)\"") }
-    let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter { $0.outcome == .created }
+    let created = try await store.records(RecordFilter(connector: "hook", limit: 10_000)).filter {
+      $0.outcome == .created
+    }
     #expect(created.count == 300)
     #expect(Set(created.map(\.key)).count == 300, "a record was created twice")
     #expect(await host.stop() == 0)

@@ -32,7 +32,8 @@ public struct LineLogHandler: LogHandler {
     case .text:
       let fields = all.sorted { $0.key < $1.key }.filter { $0.key != "traceback" }
         .map { "\($0.key)=\(Self.text($0.value))" }.joined(separator: " ")
-      var line = "\(time) \(event.level.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0))\(event.message)"
+      var line =
+        "\(time) \(event.level.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0))\(event.message)"
       if !fields.isEmpty { line += "  " + fields }
       if case .string(let tb)? = all["traceback"] { line += "\n" + tb }
       sink.write(SecretRedactor.shared.redact(line) + "\n")
@@ -68,7 +69,8 @@ public struct LineLogHandler: LogHandler {
       return quote(c.description)
     case .array(let items): return "[" + items.map(json).joined(separator: ",") + "]"
     case .dictionary(let d):
-      return "{" + d.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
+      return "{" + d.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + json($0.value) }.joined(separator: ",")
+        + "}"
     }
   }
 

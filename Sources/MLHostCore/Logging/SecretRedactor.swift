@@ -36,7 +36,9 @@ public final class SecretRedactor: @unchecked Sendable {
     let (kept, minted) = lock.withLock { (secrets, ephemeral) }
     guard !kept.isEmpty || !minted.isEmpty else { return text }
     var out = text
-    for s in kept.sorted(by: { $0.count > $1.count }) + minted where out.contains(s) { out = Self.replaceTokens(s, in: out) }
+    for s in kept.sorted(by: { $0.count > $1.count }) + minted where out.contains(s) {
+      out = Self.replaceTokens(s, in: out)
+    }
     return out
   }
 

@@ -30,7 +30,8 @@ public struct CronSchedule: Sendable, Equatable {
     let text = Self.shorthands[expression.lowercased()] ?? expression
     let f = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { String($0).lowercased() }
     guard f.count == 5 else {
-      throw Failure(description: "cron '\(expression)' needs 5 fields (minute hour day month weekday) or @daily-style shorthand")
+      throw Failure(
+        description: "cron '\(expression)' needs 5 fields (minute hour day month weekday) or @daily-style shorthand")
     }
     minutes = try Self.field(f[0], 0, 59, [], "minute")
     hours = UInt32(try Self.field(f[1], 0, 23, [], "hour"))
@@ -43,22 +44,30 @@ public struct CronSchedule: Sendable, Equatable {
     dowRestricted = f[4] != "*"
   }
 
-  private static func field(_ text: String, _ low: Int, _ high: Int, _ names: [String], _ what: String) throws -> UInt64 {
+  private static func field(_ text: String, _ low: Int, _ high: Int, _ names: [String], _ what: String) throws -> UInt64
+  {
     func number(_ s: Substring) throws -> Int {
       if let i = names.firstIndex(of: String(s)) { return i + (what == "month" ? 1 : 0) }
-      guard let n = Int(s), n >= low, n <= high else { throw Failure(description: "cron \(what) '\(s)' is outside \(low)-\(high)") }
+      guard let n = Int(s), n >= low, n <= high else {
+        throw Failure(description: "cron \(what) '\(s)' is outside \(low)-\(high)")
+      }
       return n
     }
     var mask: UInt64 = 0
     for part in text.split(separator: ",", omittingEmptySubsequences: false) {
       let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
-      guard pieces.count <= 2, !pieces[0].isEmpty else { throw Failure(description: "cron \(what) '\(part)' is malformed") }
+      guard pieces.count <= 2, !pieces[0].isEmpty else {
+        throw Failure(description: "cron \(what) '\(part)' is malformed")
+      }
       var step = 1
       if pieces.count == 2 {
-        guard let s = Int(pieces[1]), s > 0 else { throw Failure(description: "cron \(what) step '\(pieces[1])' is malformed") }
+        guard let s = Int(pieces[1]), s > 0 else {
+          throw Failure(description: "cron \(what) step '\(pieces[1])' is malformed")
+        }
         step = s
       }
-      var from = low, to = high
+      var from = low
+      var to = high
       if pieces[0] != "*" {
         let range = pieces[0].split(separator: "-", omittingEmptySubsequences: false)
         guard range.count <= 2 else { throw Failure(description: "cron \(what) '\(part)' is malformed") }
@@ -91,7 +100,8 @@ public struct CronSchedule: Sendable, Equatable {
       if dayMatches(days: day) {
         var minuteOfDay = (local - day * 86400) / 60
         while minuteOfDay < 1440 {
-          let h = minuteOfDay / 60, m = minuteOfDay % 60
+          let h = minuteOfDay / 60
+          let m = minuteOfDay % 60
           if hours & (1 << UInt32(h)) != 0 && minutes & (1 << UInt64(m)) != 0 {
             let wall = Double(day * 86400 + minuteOfDay * 60)
             let guess = Double(try Timestamp.offset(zone: zone, at: wall - offset))

@@ -17,16 +17,20 @@ public enum Digest {
   public static func hash(_ algorithm: Algorithm, _ data: UnsafeRawBufferPointer) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
-    _ = out.withUnsafeMutableBufferPointer { EVP_Digest(data.baseAddress, data.count, $0.baseAddress, &length, algorithm.md, nil) }
+    _ = out.withUnsafeMutableBufferPointer {
+      EVP_Digest(data.baseAddress, data.count, $0.baseAddress, &length, algorithm.md, nil)
+    }
     return Array(out.prefix(Int(length)))
   }
 
-  public static func hmac(_ algorithm: Algorithm, key: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer) -> [UInt8] {
+  public static func hmac(_ algorithm: Algorithm, key: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer) -> [UInt8]
+  {
     var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
     var length: UInt32 = 0
     _ = out.withUnsafeMutableBufferPointer {
-      HMAC(algorithm.md, key.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(key.count),
-           data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, $0.baseAddress, &length)
+      HMAC(
+        algorithm.md, key.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(key.count),
+        data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, $0.baseAddress, &length)
     }
     return Array(out.prefix(Int(length)))
   }
@@ -53,7 +57,9 @@ public enum Digest {
     b[6] = b[6] & 0x0F | 0x40
     b[8] = b[8] & 0x3F | 0x80
     let h = ByteCodecs.hex(b)
-    let parts = [h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20)]
+    let parts = [
+      h.prefix(8), h.dropFirst(8).prefix(4), h.dropFirst(12).prefix(4), h.dropFirst(16).prefix(4), h.dropFirst(20),
+    ]
     return parts.joined(separator: "-")
   }
 }

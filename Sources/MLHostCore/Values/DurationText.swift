@@ -9,7 +9,8 @@ public enum DurationText {
       let digits = rest.prefix { $0.isNumber || $0 == "." }
       guard !digits.isEmpty, let n = Double(digits) else { return nil }
       rest = rest.dropFirst(digits.count)
-      guard let (unit, factor) = units.first(where: { rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms")) })
+      guard
+        let (unit, factor) = units.first(where: { rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms")) })
       else { return nil }
       rest = rest.dropFirst(unit.count)
       total += n * factor

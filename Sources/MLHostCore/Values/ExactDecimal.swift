@@ -7,7 +7,9 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
   public static let maxScale = 30
 
   public enum Rounding: String, Sendable, CaseIterable {
-    case halfEven = "half_even", halfUp = "half_up", down, up, floor, ceiling
+    case halfEven = "half_even"
+    case halfUp = "half_up"
+    case down, up, floor, ceiling
   }
 
   public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -93,7 +95,9 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
   public var isZero: Bool { coefficient == 0 }
   public var sign: Int { coefficient == 0 ? 0 : (coefficient < 0 ? -1 : 1) }
-  public var magnitude: ExactDecimal { ExactDecimal(coefficient: coefficient < 0 ? -coefficient : coefficient, scale: scale) }
+  public var magnitude: ExactDecimal {
+    ExactDecimal(coefficient: coefficient < 0 ? -coefficient : coefficient, scale: scale)
+  }
 
   // MARK: arithmetic
 

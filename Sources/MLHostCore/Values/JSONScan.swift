@@ -143,7 +143,8 @@ public enum JSONScan {
         guard c == UInt8(ascii: ":") else { return false }
         i += 1
         space()
-        let isID = captureID && key.count == 2 && bytes[key.lowerBound] == UInt8(ascii: "i")
+        let isID =
+          captureID && key.count == 2 && bytes[key.lowerBound] == UInt8(ascii: "i")
           && bytes[key.lowerBound + 1] == UInt8(ascii: "d")
         let valueStart = i
         guard value(depth: depth + 1) else { return false }

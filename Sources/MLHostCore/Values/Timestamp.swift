@@ -46,7 +46,8 @@ public enum Timestamp {
     let b = Array(s)
     guard b.count == 6 || b.count == 5, b[0] == UInt8(ascii: "+") || b[0] == UInt8(ascii: "-") else { return nil }
     let digits = b.dropFirst().filter { $0 != UInt8(ascii: ":") }
-    guard digits.count == 4, digits.allSatisfy({ (48...57).contains($0) }), b.count == 5 || b[3] == UInt8(ascii: ":") else {
+    guard digits.count == 4, digits.allSatisfy({ (48...57).contains($0) }), b.count == 5 || b[3] == UInt8(ascii: ":")
+    else {
       return nil
     }
     let v = digits.map { Int($0 - 48) }
@@ -86,7 +87,8 @@ public enum Timestamp {
         i += 3
         if i < b.count && (b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",")) {
           var j = i + 1
-          var frac = 0.0, scale = 0.1
+          var frac = 0.0
+          var scale = 0.1
           while j < b.count, (48...57).contains(b[j]) {
             frac += Double(b[j] - 48) * scale
             scale /= 10

@@ -81,11 +81,15 @@ public enum APIReference {
     let lua = LuaAnnotations.job
     let objects = [
       ("mlhost.Job", "job", "Job methods", "The object every job body receives as its first argument."),
-      ("mlhost.Record", "rec", "Record methods", "The object a record handler (`c:handler`) receives as its first argument."),
+      (
+        "mlhost.Record", "rec", "Record methods",
+        "The object a record handler (`c:handler`) receives as its first argument."
+      ),
     ]
     for (className, variable, title, intro) in objects {
       guard let cls = lua.classes.first(where: { $0.name == className }) else { continue }
-      out += "\n## \(title)\n\n\(intro) Fields: "
+      out +=
+        "\n## \(title)\n\n\(intro) Fields: "
         + cls.fields.map { "`\(variable).\($0.name)` (`\($0.type)`)" }.joined(separator: ", ") + ".\n\n"
       for m in lua.methods where m.owner == cls.local {
         out += entry(

@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostCore
 import MLHostLua
 import MLHostVM
@@ -18,34 +16,49 @@ extension NativeFunction {
 package enum ConnectorMethods {
   package static let metatableName = "mlhost.Connector"
   static let all: [NativeFunction] = [
-    NativeFunction("job", "Declares a job that runs when triggered (`mlhost trigger`, a replay or another job).",
-      params: [("name", "string", "unique in this connector"), ("fn", "fun(job: mlhost.Job, input: any)", "the job body")],
+    NativeFunction(
+      "job", "Declares a job that runs when triggered (`mlhost trigger`, a replay or another job).",
+      params: [
+        ("name", "string", "unique in this connector"), ("fn", "fun(job: mlhost.Job, input: any)", "the job body"),
+      ],
       jobMethod),
-    NativeFunction("every", "Declares a job that runs every `interval` (\"30s\", \"5m\", \"1h30m\" or seconds).",
-      params: [("interval", "string|number", ""), ("name", "string", ""), ("fn", "fun(job: mlhost.Job, input: any)", "")],
+    NativeFunction(
+      "every", "Declares a job that runs every `interval` (\"30s\", \"5m\", \"1h30m\" or seconds).",
+      params: [
+        ("interval", "string|number", ""), ("name", "string", ""), ("fn", "fun(job: mlhost.Job, input: any)", ""),
+      ],
       everyMethod),
-    NativeFunction("cron", "Declares a job on a 5-field cron expression or @hourly/@daily/@weekly/@monthly, in `opts.tz`.",
-      params: [("expression", "string", ""), ("name", "string", ""), ("fn", "fun(job: mlhost.Job, input: any)", ""),
-        ("opts", "{tz: string?}?", "time zone, default UTC")], cronMethod),
-    NativeFunction("on_webhook",
+    NativeFunction(
+      "cron", "Declares a job on a 5-field cron expression or @hourly/@daily/@weekly/@monthly, in `opts.tz`.",
+      params: [
+        ("expression", "string", ""), ("name", "string", ""), ("fn", "fun(job: mlhost.Job, input: any)", ""),
+        ("opts", "{tz: string?}?", "time zone, default UTC"),
+      ], cronMethod),
+    NativeFunction(
+      "on_webhook",
       "Declares the job that handles deliveries of `topic` from `system` (shopify, woocommerce, adobe_commerce, adobe_io — Adobe I/O Events, whose "
         + "`GET ?challenge=` handshake the host answers — or "
         + "hmac for any sender that signs the body with HMAC-SHA256 in `opts.header`). `opts.secret` names the "
         + "credential holding the signing secret (default `<connector>.<system>`). Deliveries arrive at "
         + "`POST /hooks/<connector>/<opts.name or the topic with / and . as _>`; the signature is checked by the "
         + "host before anything is queued. The job receives `{topic, delivery_id, system, payload, headers}`.",
-      params: [("system", "string", ""), ("topic", "string", ""), ("fn", "fun(job: mlhost.Job, delivery: table)", ""),
-        ("opts", "{secret: string?, header: string?, name: string?}?", "")], webhookMethod),
-    NativeFunction("handler",
+      params: [
+        ("system", "string", ""), ("topic", "string", ""), ("fn", "fun(job: mlhost.Job, delivery: table)", ""),
+        ("opts", "{secret: string?, header: string?, name: string?}?", ""),
+      ], webhookMethod),
+    NativeFunction(
+      "handler",
       "Declares how one record of `kind` is processed: `fn(rec, input)`, called by `job:record(kind, key, input)` "
         + "and by replays of stored records. It reports what it did with `rec:created/updated/unchanged(system, id, "
         + "details)`, or `rec:reject(reason)` when a human must act.",
-      params: [("kind", "string", "the record type, e.g. \"shopify.order\""),
-        ("fn", "fun(rec: mlhost.Record, input: any)", "")], handlerMethod),
+      params: [
+        ("kind", "string", "the record type, e.g. \"shopify.order\""),
+        ("fn", "fun(rec: mlhost.Record, input: any)", ""),
+      ], handlerMethod),
   ]
 
   static func install(_ L: LuaState) {
-    luaL_newmetatable(L.raw, metatableName)
+    L.newMetatable(metatableName)
     L.newTable()
     for m in all {
       L.push(native: m.fn)
@@ -60,18 +73,21 @@ package enum ConnectorMethods {
 }
 
 private func isName(_ s: String) -> Bool {
-  !s.isEmpty && s.count <= 64 && s.allSatisfy { ($0.isLetter && $0.isASCII) || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." || $0 == "/" }
+  !s.isEmpty && s.count <= 64
+    && s.allSatisfy { ($0.isLetter && $0.isASCII) || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." || $0 == "/" }
 }
 
-private let connectorNative: mlh_native_fn = { raw in
+private let connectorNative: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
-  guard L.type(at: 1) == LUA_TTABLE else {
+  guard L.type(at: 1) == .table else {
     return L.argError(1, "connector", "a table {name = ..., settings = schema} expected")
   }
   let spec: LuaValue
   do { spec = try L.value(at: 1) } catch { return L.argError(1, "connector", "\(error)") }
-  guard vm.services.definition == nil else { return L.raise("a script declares one connector; this one already has '\(vm.services.definition!.name)'") }
+  guard vm.services.definition == nil else {
+    return L.raise("a script declares one connector; this one already has '\(vm.services.definition!.name)'")
+  }
   guard let name = spec["name"].stringValue, isName(name) else {
     return L.raise("connector name must be letters, digits, '_' or '-' (up to 64)")
   }
@@ -84,7 +100,7 @@ private let connectorNative: mlh_native_fn = { raw in
     } catch let e as SettingsError {
       // Each problem points at the settings file's line (or the --set that gave it), where the fix goes.
       L.push(e.problems.map { vm.services.settingsLocation(of: $0) + $0 }.joined(separator: "\n"))
-      return MLH_RAISE
+      return NativeStatus.raise
     }
   } catch let e as SettingsError {
     return L.raise("invalid settings schema:\n  " + e.problems.joined(separator: "\n  "))
@@ -94,7 +110,8 @@ private let connectorNative: mlh_native_fn = { raw in
   // A CSV mapping table is read here, at load: a change to it reloads the connector like its settings file.
   for file in found.files where !vm.loadedFiles.contains(file) { vm.loadedFiles.append(file) }
   let services = vm.services
-  var definition = ConnectorDefinition(name: name, description: spec["description"].stringValue ?? "", settings: settings)
+  var definition = ConnectorDefinition(
+    name: name, description: spec["description"].stringValue ?? "", settings: settings)
   definition.credentials = found.credentials.map {
     SettingsCredential(path: $0.path, name: $0.name, location: services.settingsLocation(of: "\($0.path): "))
   }
@@ -104,8 +121,8 @@ private let connectorNative: mlh_native_fn = { raw in
   L.setField(-2, "name")
   settings.push(L)
   L.setField(-2, "settings")
-  _ = mlh_lua_getmetatable_named(L.raw, ConnectorMethods.metatableName)
-  lua_setmetatable(L.raw, -2)
+  L.pushMetatable(named: ConnectorMethods.metatableName)
+  L.setMetatable(-2)
   return 1
 }
 
@@ -146,7 +163,7 @@ extension SettingsSchema.Value {
       L.setField(-2, "__index")
       L.push(false)
       L.setField(-2, "__metatable")
-      lua_setmetatable(L.raw, -2)
+      L.setMetatable(-2)
     }
   }
 }
@@ -174,15 +191,15 @@ extension VMServices {
 /// `__index` of a settings record: a declared key that is unset answers nil; any other key is a mistake in the
 /// script, raised at the line that read it. Modules in stdlib/ are generic clients that probe optional keys
 /// (`settings.page_size or 30`): they get nil.
-private let undeclaredSettingNative: mlh_native_fn = { raw in
+private let undeclaredSettingNative: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
-  guard lua_getmetatable(L.raw, 1) != 0 else { return 0 }
+  guard L.getMetatable(1) else { return 0 }
   let key = L.string(at: 2)
   _ = L.getField(-1, "declared")
   var declared = false
   if let key {
-    declared = L.getField(-1, key) != LUA_TNIL
+    declared = L.getField(-1, key) != .nil_
     L.pop()
   }
   L.pop()
@@ -195,7 +212,7 @@ private let undeclaredSettingNative: mlh_native_fn = { raw in
   var names: [String] = []
   _ = L.getField(-2, "declared")
   L.pushNil()
-  while lua_next(L.raw, -2) != 0 {
+  while L.next(-2) {
     if let k = L.string(at: -2) { names.append(k) }
     L.pop()
   }
@@ -204,16 +221,18 @@ private let undeclaredSettingNative: mlh_native_fn = { raw in
   return L.raise("\(shown) is not a declared setting (\(known))")
 }
 
-/// Checks `self`, a job name at `nameIndex` and a function at `fnIndex`; records the job. Returns MLH_RAISE or 0.
-private func declare(_ L: LuaState, _ method: String, nameIndex: Int32, fnIndex: Int32, schedule: ScheduleSpec?) -> Int32 {
+/// Checks `self`, a job name at `nameIndex` and a function at `fnIndex`; records the job. Returns NativeStatus.raise or 0.
+private func declare(_ L: LuaState, _ method: String, nameIndex: Int32, fnIndex: Int32, schedule: ScheduleSpec?)
+  -> Int32
+{
   let vm = LuaVM.of(L)
-  guard luaL_testudata(L.raw, 1, ConnectorMethods.metatableName) != nil || L.type(at: 1) == LUA_TTABLE,
+  guard L.userdata(1, named: ConnectorMethods.metatableName) != nil || L.type(at: 1) == .table,
     var def = vm.services.definition
   else { return L.raise("call it as connector:\(method)(...)") }
   guard let name = L.string(at: nameIndex), isName(name) else {
     return L.argError(nameIndex - 1, method, "a job name of letters, digits, '_', '-', '.' or '/' expected")
   }
-  guard L.type(at: fnIndex) == LUA_TFUNCTION else {
+  guard L.type(at: fnIndex) == .function else {
     return L.argError(fnIndex - 1, method, "function expected, got \(L.typeName(at: fnIndex))")
   }
   if let existing = def.jobs[name] { return L.raise("job '\(name)' is already declared at \(existing.declaredAt)") }
@@ -225,12 +244,12 @@ private func declare(_ L: LuaState, _ method: String, nameIndex: Int32, fnIndex:
   return 0
 }
 
-private let jobMethod: mlh_native_fn = { raw in declare(LuaState(raw!), "job", nameIndex: 2, fnIndex: 3, schedule: nil) }
+private let jobMethod: LuaNative = { raw in declare(LuaState(raw!), "job", nameIndex: 2, fnIndex: 3, schedule: nil) }
 
 /// A year: longer intervals are cron schedules.
 private let maxInterval = 366.0 * 86_400
 
-private let everyMethod: mlh_native_fn = { raw in
+private let everyMethod: LuaNative = { raw in
   let L = LuaState(raw!)
   var seconds: Double?
   if let n = L.number(at: 2, in: 1...maxInterval) {
@@ -244,13 +263,13 @@ private let everyMethod: mlh_native_fn = { raw in
   return declare(L, "every", nameIndex: 3, fnIndex: 4, schedule: .every(seconds: interval))
 }
 
-private let cronMethod: mlh_native_fn = { raw in
+private let cronMethod: LuaNative = { raw in
   let L = LuaState(raw!)
   guard let expression = L.string(at: 2) else { return L.argError(1, "cron", "a cron expression expected") }
   var zone = "UTC"
-  if L.type(at: 5) == LUA_TTABLE {
+  if L.type(at: 5) == .table {
     L.push("tz")
-    lua_rawget(L.raw, 5)
+    L.rawGet(5)
     zone = L.string(at: -1) ?? "UTC"
     L.pop()
   }
@@ -261,7 +280,7 @@ private let cronMethod: mlh_native_fn = { raw in
   }
 }
 
-private let webhookMethod: mlh_native_fn = { raw in
+private let webhookMethod: LuaNative = { raw in
   let L = LuaState(raw!)
   let systems = WebhookDeclaration.System.allCases.map(\.rawValue)
   guard let s = L.string(at: 2), let system = WebhookDeclaration.System(rawValue: s) else {
@@ -270,8 +289,10 @@ private let webhookMethod: mlh_native_fn = { raw in
   guard let topic = L.string(at: 3), !topic.isEmpty, topic.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
     return L.argError(2, "on_webhook", "a topic such as \"orders/create\" expected")
   }
-  var secret: String?, header: String?, name: String?
-  if L.type(at: 5) == LUA_TTABLE {
+  var secret: String?
+  var header: String?
+  var name: String?
+  if L.type(at: 5) == .table {
     if let refused = L.refuseUnknownOptions(at: 5, native: "on_webhook", known: ["secret", "header", "name"]) {
       return refused
     }
@@ -298,14 +319,14 @@ private let webhookMethod: mlh_native_fn = { raw in
   return 0
 }
 
-private let handlerMethod: mlh_native_fn = { raw in
+private let handlerMethod: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
   guard var def = vm.services.definition else { return L.raise("call it as connector:handler(kind, fn)") }
   guard let kind = L.string(at: 2), isName(kind) else {
     return L.argError(1, "handler", "a record kind of letters, digits, '_', '-', '.' or '/' expected")
   }
-  guard L.type(at: 3) == LUA_TFUNCTION else { return L.argError(2, "handler", "function expected") }
+  guard L.type(at: 3) == .function else { return L.argError(2, "handler", "function expected") }
   guard def.handlers[kind] == nil else { return L.raise("a handler for '\(kind)' is already declared") }
   L.pushValue(at: 3)
   def.handlers[kind] = L.ref()

@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostLua
 import MLHostVM
 
@@ -32,7 +30,9 @@ extension NativeModule {
       .connector,
     ],
     fields: [
-      NativeField(name: "version", type: "string", summary: "The host's version.") { vm in vm.L.push(MLHostVersion.current) }
+      NativeField(name: "version", type: "string", summary: "The host's version.") { vm in
+        vm.L.push(MLHostVersion.current)
+      }
     ],
     prepare: { vm in ConnectorMethods.install(vm.L) })
 }
@@ -44,15 +44,15 @@ public enum MLHostVersion {
 /// A day: a job that must wait longer queues a follow-up with `job:enqueue(name, input, {delay = ...})`.
 private let maxSleep = 86_400.0
 
-private let sleepNative: mlh_native_fn = { raw in
+private let sleepNative: LuaNative = { raw in
   let L = LuaState(raw!)
   guard let seconds = L.number(at: 1, in: 0...maxSleep) else {
     return L.argError(1, "sleep", "a number of seconds from 0 to \(Int(maxSleep)) expected, got \(L.describe(at: 1))")
   }
   let vm = LuaVM.of(L)
-  guard let co = vm.suspendable(L, native: "mlhost.sleep") else { return MLH_RAISE }
+  guard let co = vm.suspendable(L, native: "mlhost.sleep") else { return NativeStatus.raise }
   vm.executor.after(seconds) { vm.wake(co) }
-  return MLH_SUSPEND
+  return NativeStatus.suspend
 }
 
 private func lockKey(_ L: LuaState, _ native: String) -> String? {
@@ -63,11 +63,11 @@ private func lockKey(_ L: LuaState, _ native: String) -> String? {
   return key
 }
 
-private let lockNative: mlh_native_fn = { raw in
+private let lockNative: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let key = lockKey(L, "lock") else { return MLH_RAISE }
+  guard let key = lockKey(L, "lock") else { return NativeStatus.raise }
   let vm = LuaVM.of(L)
-  guard let co = vm.suspendable(L, native: "mlhost.lock") else { return MLH_RAISE }
+  guard let co = vm.suspendable(L, native: "mlhost.lock") else { return NativeStatus.raise }
   switch vm.locks.acquire(key, for: co) {
   case .now:
     co.suspended = false
@@ -76,13 +76,13 @@ private let lockNative: mlh_native_fn = { raw in
     co.suspended = false
     return L.raise("mlhost.lock: this coroutine already holds '\(key)'")
   case .waiting:
-    return MLH_SUSPEND
+    return NativeStatus.suspend
   }
 }
 
-private let unlockNative: mlh_native_fn = { raw in
+private let unlockNative: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let key = lockKey(L, "unlock") else { return MLH_RAISE }
+  guard let key = lockKey(L, "unlock") else { return NativeStatus.raise }
   let vm = LuaVM.of(L)
   guard let co = vm.coroutines[L.raw] else {
     return L.raise("mlhost.unlock must run in the job coroutine that took the lock")
@@ -114,13 +114,13 @@ private final class EachRun {
   }
 }
 
-private let eachNative: mlh_native_fn = { raw in
+private let eachNative: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "each", "table expected, got \(L.typeName(at: 1))") }
+  guard L.type(at: 1) == .table else { return L.argError(1, "each", "table expected, got \(L.typeName(at: 1))") }
   guard let limit = L.integer(at: 2, in: 1...10_000) else {
     return L.argError(2, "each", "a limit from 1 to 10000 expected, got \(L.describe(at: 2))")
   }
-  guard L.type(at: 3) == LUA_TFUNCTION else {
+  guard L.type(at: 3) == .function else {
     return L.argError(3, "each", "function expected, got \(L.typeName(at: 3))")
   }
   let count = L.rawLength(1)
@@ -129,7 +129,7 @@ private let eachNative: mlh_native_fn = { raw in
     return 1
   }
   let vm = LuaVM.of(L)
-  guard let parent = vm.suspendable(L, native: "mlhost.each") else { return MLH_RAISE }
+  guard let parent = vm.suspendable(L, native: "mlhost.each") else { return NativeStatus.raise }
   L.pushValue(at: 1)
   let items = L.ref()
   L.pushValue(at: 3)
@@ -138,7 +138,7 @@ private let eachNative: mlh_native_fn = { raw in
   let results = L.ref()
   let run = EachRun(parent: parent, count: count, limit: Int(limit), items: items, fn: fn, results: results)
   vm.eachLaunch(run, from: L)
-  return MLH_SUSPEND
+  return NativeStatus.suspend
 }
 
 extension LuaVM {
@@ -158,7 +158,7 @@ extension LuaVM {
       stack.pushRef(run.fn)
       stack.pushRef(run.items)
       _ = stack.rawGet(-1, Int64(i))
-      mlh_lua_remove(stack.raw, -2)
+      stack.remove(at: -2)
       stack.push(i)
       spawn(from: stack, nargs: 2, job: run.parent.job) { [self] child, error in
         run.running -= 1
@@ -167,7 +167,7 @@ extension LuaVM {
         } else if child.thread.top >= 1 {
           child.thread.top = 1  // the first result
           L.pushRef(run.results)
-          lua_xmove(child.thread.raw, L.raw, 1)
+          child.thread.move(1, to: L)
           L.rawSet(-2, Int64(i))
           L.pop()
         }

@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Foundation
 import MLHostCore
 import MLHostLua
@@ -39,9 +37,17 @@ extension NativeModule {
           + "A method or header name that is not an HTTP token, or CR, LF or NUL in a header value or the URL, is an "
           + "argument error.",
         params: [("options", "table", "")],
-        returns: [("{status: integer, headers: table<string, string>, body: string, json: any, attempts: integer, retryable: boolean?, throttled: boolean?, retry_after: number?, dry_run: boolean?}?", "the response"),
+        returns: [
+          (
+            "{status: integer, headers: table<string, string>, body: string, json: any, attempts: integer, retryable: boolean?, throttled: boolean?, retry_after: number?, dry_run: boolean?}?",
+            "the response"
+          ),
           ("string?", "failure token"),
-          ("{message: string, url: string, retryable: boolean, ambiguous: boolean, attempts: integer}?", "failure details")],
+          (
+            "{message: string, url: string, retryable: boolean, ambiguous: boolean, attempts: integer}?",
+            "failure details"
+          ),
+        ],
         requestNative),
       .httpSystem,
     ])
@@ -55,12 +61,15 @@ private let requestOptions: Set<String> = [
 /// Whether `s` is an HTTP token (RFC 9110): what a method and a header name are made of. Anything else (a space,
 /// CR, LF, NUL, a colon) would end the request line or the header and begin another on the wire.
 func isHTTPToken(_ s: String) -> Bool {
-  !s.isEmpty && s.utf8.allSatisfy { b in
-    switch b {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"): true
-    default: Array("!#$%&'*+-.^_`|~".utf8).contains(b)
+  !s.isEmpty
+    && s.utf8.allSatisfy { b in
+      switch b {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "a")...UInt8(ascii: "z"):
+        true
+      default: Array("!#$%&'*+-.^_`|~".utf8).contains(b)
+      }
     }
-  }
 }
 
 /// Whether `s` may travel as a header value or URL: no CR, LF or NUL (checked on bytes, since Swift takes "\r\n"
@@ -75,64 +84,70 @@ private func quoted(_ s: String) -> String { String(reflecting: String(s.prefix(
 /// A string for a query or header value: strings as they are, numbers as Lua writes them, decimals exactly.
 private func text(_ L: LuaState, _ index: Int32) -> String? {
   switch L.type(at: index) {
-  case LUA_TSTRING: return L.string(at: index)
-  case LUA_TNUMBER: return L.isInteger(index) ? "\(L.integer(at: index)!)" : "\(L.number(at: index)!)"
-  case LUA_TBOOLEAN: return L.bool(at: index) ? "true" : "false"
+  case .string: return L.string(at: index)
+  case .number: return L.isInteger(index) ? "\(L.integer(at: index)!)" : "\(L.number(at: index)!)"
+  case .boolean: return L.bool(at: index) ? "true" : "false"
   default: return ExactDecimal.check(L, index)?.description
   }
 }
 
-private let requestNative: mlh_native_fn = { raw in
+private let requestNative: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "request", "options table expected") }
+  guard L.type(at: 1) == .table else { return L.argError(1, "request", "options table expected") }
   if let refused = L.refuseUnknownOptions(at: 1, native: "request", known: requestOptions) { return refused }
-  func field(_ name: String) -> Int32 {
-    L.push(name)
-    return lua_rawget(L.raw, 1)
-  }
+  func field(_ name: String) -> LuaType { L.rawGet(1, name) }
   let vm = LuaVM.of(L)
   var system: SystemClient?
-  if field("system") != LUA_TNIL {
+  if field("system") != .nil_ {
     guard let name = L.string(at: -1), let declared = vm.services.systems[name] else {
       defer { L.pop() }
-      return L.raise("request: unknown system '\(L.string(at: -1) ?? L.typeName(at: -1))' (declare it with mlhost.http.system)")
+      return L.raise(
+        "request: unknown system '\(L.string(at: -1) ?? L.typeName(at: -1))' (declare it with mlhost.http.system)")
     }
     system = declared
   }
   L.pop()
   let profile = system?.profile
   var url: String
-  if field("path") == LUA_TSTRING {
+  if field("path") == .string {
     guard let base = profile?.baseURL, let path = L.string(at: -1) else {
       L.pop()
       return L.raise("request: `path` needs a `system` with a base_url")
     }
     url = base + (path.hasPrefix("/") ? path : "/" + path)
     L.pop()
-    guard isSafeOnTheWire(url, url: true) else { return L.argError(1, "request", "`path` \(quoted(path)) holds a control character or space") }
+    guard isSafeOnTheWire(url, url: true) else {
+      return L.argError(1, "request", "`path` \(quoted(path)) holds a control character or space")
+    }
   } else {
     L.pop()
-    guard field("url") == LUA_TSTRING, let given = L.string(at: -1), given.hasPrefix("http://") || given.hasPrefix("https://") else {
+    guard field("url") == .string, let given = L.string(at: -1),
+      given.hasPrefix("http://") || given.hasPrefix("https://")
+    else {
       L.pop()
       return L.raise("request: `url` must be an http(s) URL (or give `path` and `system`)")
     }
     url = given
     L.pop()
-    guard isSafeOnTheWire(url, url: true) else { return L.argError(1, "request", "`url` \(quoted(url)) holds a control character or space") }
+    guard isSafeOnTheWire(url, url: true) else {
+      return L.argError(1, "request", "`url` \(quoted(url)) holds a control character or space")
+    }
   }
   if let base = profile?.baseURL, SystemProfile.origin(url) != SystemProfile.origin(base) {
     return L.raise("request: \(url) is not on system '\(profile!.name)' (\(base)); its credential stays there")
   }
   var request = HTTPRequest(url: url)
-  if field("method") == LUA_TSTRING {
+  if field("method") == .string {
     let method = L.string(at: -1)!
     L.pop()
-    guard isHTTPToken(method) else { return L.argError(1, "request", "`method` \(quoted(method)) is not an HTTP method token") }
+    guard isHTTPToken(method) else {
+      return L.argError(1, "request", "`method` \(quoted(method)) is not an HTTP method token")
+    }
     request.method = method.uppercased()
   } else {
     L.pop()
   }
-  if field("timeout") == LUA_TNIL {
+  if field("timeout") == .nil_ {
     request.timeout = profile?.timeout ?? 30
   } else if let timeout = L.number(at: -1, in: 0.001...86_400) {
     request.timeout = timeout
@@ -140,12 +155,12 @@ private let requestNative: mlh_native_fn = { raw in
     return L.raise("request: `timeout` must be a number of seconds from 0.001 to 86400, got \(L.describe(at: -1))")
   }
   L.pop()
-  let decimals = field("decimals") == LUA_TBOOLEAN && L.bool(at: -1)
+  let decimals = field("decimals") == .boolean && L.bool(at: -1)
   L.pop()
-  let safe = field("safe") == LUA_TBOOLEAN && L.bool(at: -1)
+  let safe = field("safe") == .boolean && L.bool(at: -1)
   L.pop()
-  let cost = field("cost") == LUA_TNIL ? nil : L.number(at: -1, in: 0...1_000_000)
-  if cost == nil && L.type(at: -1) != LUA_TNIL {
+  let cost = field("cost") == .nil_ ? nil : L.number(at: -1, in: 0...1_000_000)
+  if cost == nil && L.type(at: -1) != .nil_ {
     return L.raise("request: `cost` must be a number of points from 0 to 1000000, got \(L.describe(at: -1))")
   }
   L.pop()
@@ -156,10 +171,10 @@ private let requestNative: mlh_native_fn = { raw in
     request.clientKey = profile.clientKey
     request.proxy = profile.proxy
   }
-  if field("query") == LUA_TTABLE {
+  if field("query") == .table {
     var pairs: [String] = []
     L.pushNil()
-    while lua_next(L.raw, -2) != 0 {
+    while L.next(-2) {
       if let k = L.string(at: -2), let v = text(L, -1) { pairs.append("\(percentEncode(k))=\(percentEncode(v))") }
       L.pop()
     }
@@ -167,13 +182,14 @@ private let requestNative: mlh_native_fn = { raw in
     request.url = url
   }
   L.pop()
-  if field("headers") == LUA_TTABLE {
+  if field("headers") == .table {
     L.pushNil()
-    while lua_next(L.raw, -2) != 0 {
+    while L.next(-2) {
       if let k = L.string(at: -2), let v = text(L, -1) {
         guard isHTTPToken(k) else {
           L.pop(3)
-          return L.argError(1, "request", "header name \(quoted(k)) is not an HTTP token (no spaces, colons, CR, LF or NUL)")
+          return L.argError(
+            1, "request", "header name \(quoted(k)) is not an HTTP token (no spaces, colons, CR, LF or NUL)")
         }
         guard isSafeOnTheWire(v) else {
           L.pop(3)
@@ -185,15 +201,15 @@ private let requestNative: mlh_native_fn = { raw in
     }
   }
   L.pop()
-  if field("body") != LUA_TNIL {
-    guard let b = L.bytes(at: -1), L.type(at: -1) == LUA_TSTRING else {
+  if field("body") != .nil_ {
+    guard let b = L.bytes(at: -1), L.type(at: -1) == .string else {
       L.pop()
       return L.raise("request: `body` must be a string (use `json` for tables)")
     }
     request.body = Array(b)
   }
   L.pop()
-  if field("json") != LUA_TNIL {
+  if field("json") != .nil_ {
     var encoder = LuaJSONEncoder(L: L)
     do { try encoder.encode(-1) } catch {
       L.pop()
@@ -205,18 +221,18 @@ private let requestNative: mlh_native_fn = { raw in
     }
   }
   L.pop()
-  if field("secret_json") != LUA_TNIL {
-    guard L.type(at: -1) == LUA_TTABLE else {
+  if field("secret_json") != .nil_ {
+    guard L.type(at: -1) == .table else {
       L.pop()
       return L.raise("request: `secret_json` must be a table {key = \"...\", credential = \"...\"}")
     }
     L.push("key")
-    lua_rawget(L.raw, -2)
-    let key = L.type(at: -1) == LUA_TSTRING ? L.string(at: -1) : nil
+    L.rawGet(-2)
+    let key = L.type(at: -1) == .string ? L.string(at: -1) : nil
     L.pop()
     L.push("credential")
-    lua_rawget(L.raw, -2)
-    let named = L.type(at: -1) == LUA_TSTRING ? L.string(at: -1) : nil
+    L.rawGet(-2)
+    let named = L.type(at: -1) == .string ? L.string(at: -1) : nil
     L.pop(2)
     guard let key, let named, (1...64).contains(key.utf8.count), (1...128).contains(named.utf8.count) else {
       return L.raise("request: `secret_json` needs `key` (1 to 64 bytes) and `credential` (a credential's name)")
@@ -232,7 +248,7 @@ private let requestNative: mlh_native_fn = { raw in
     L.pop()
   }
   var credential = profile?.credential
-  if field("credential") == LUA_TSTRING {
+  if field("credential") == .string {
     let named = L.string(at: -1)!
     if let credential, credential != named {
       L.pop()
@@ -242,31 +258,40 @@ private let requestNative: mlh_native_fn = { raw in
   }
   L.pop()
   if let profile, profile.readOnly, SystemProfile.mutates(method: request.method, body: request.body) {
-    return L.raise(kind: "read_only", "request: system '\(profile.name)' is read-only; \(request.method) \(url) refused", retryable: false)
+    return L.raise(
+      kind: "read_only", "request: system '\(profile.name)' is read-only; \(request.method) \(url) refused",
+      retryable: false)
   }
   let authenticator = vm.services.runtime?.authenticator
   if let credential, authenticator == nil {
     return L.raise("request: credential '\(credential)' needs the host's vault (run the connector with `mlhost run`)")
   }
-  let client = system ?? SystemClient(SystemProfile(name: SystemProfile.origin(url) ?? url, credential: credential, retries: 0))
+  let client =
+    system ?? SystemClient(SystemProfile(name: SystemProfile.origin(url) ?? url, credential: credential, retries: 0))
   let journal = vm.services.runtime?.journal
   let sent = request
   let observer = RequestObserver(
     logger: vm.logger, context: vm.logContext(L), connector: vm.services.definition?.name ?? "",
     metrics: vm.services.runtime?.metrics)
-  return vm.suspend(L, "mlhost.http.request", {
-    await client.send(sent, safe: safe, cost: cost, authenticator: authenticator, journal: journal, observer: observer)
-  }) { L, exchange in
+  return vm.suspend(
+    L, "mlhost.http.request",
+    {
+      await client.send(
+        sent, safe: safe, cost: cost, authenticator: authenticator, journal: journal, observer: observer)
+    }
+  ) { L, exchange in
     let verdict = exchange.verdict
     switch exchange.result {
     case .failure(let f):
       L.pushNil()
       L.push(f.token)
-      L.push([
-        "message": .text(SecretRedactor.shared.redact(f.message)), "url": .text(SecretRedactor.shared.redact(sent.url)),
-        "retryable": .boolean(verdict.retryable), "ambiguous": .boolean(verdict.ambiguous),
-        "attempts": .integer(Int64(exchange.attempts)),
-      ] as LuaValue)
+      L.push(
+        [
+          "message": .text(SecretRedactor.shared.redact(f.message)),
+          "url": .text(SecretRedactor.shared.redact(sent.url)),
+          "retryable": .boolean(verdict.retryable), "ambiguous": .boolean(verdict.ambiguous),
+          "attempts": .integer(Int64(exchange.attempts)),
+        ] as LuaValue)
       return 3
     case .success(let r):
       L.newTable(hash: 8)
@@ -305,7 +330,7 @@ private let requestNative: mlh_native_fn = { raw in
         _ = L.getField(-1, "body")
         var decoder = LuaJSONDecoder(L: L, bytes: L.bytes(at: -1)!, decimals: decimals)
         if (try? decoder.decodeDocument()) != nil {
-          mlh_lua_remove(L.raw, -2)
+          L.remove(at: -2)
           L.setField(-2, "json")
         } else {
           L.top = top

@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Glibc
 import MLHostCore
 import MLHostLua
@@ -59,7 +57,7 @@ package struct LuaJSONDecoder {
       L.push(false)
     case UInt8(ascii: "n"):
       try literal("null")
-      lua_pushlightuserdata(L.raw, JSONNull.pointer)
+      L.push(lightUserdata: JSONNull.pointer)
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
     default: throw fail("unexpected character '\(Character(Unicode.Scalar(p.pointee)))'")
     }
@@ -74,13 +72,13 @@ package struct LuaJSONDecoder {
   mutating func enter() throws {
     depth += 1
     guard depth <= Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
-    guard lua_checkstack(L.raw, 4) != 0 else { throw fail("out of Lua stack space") }
+    guard L.checkStack(4) else { throw fail("out of Lua stack space") }
   }
 
   mutating func object() throws {
     try enter()
     p += 1
-    lua_createtable(L.raw, 0, 4)
+    L.newTable(array: 0, hash: 4)
     skipSpace()
     if p < end && p.pointee == UInt8(ascii: "}") {
       p += 1
@@ -97,7 +95,7 @@ package struct LuaJSONDecoder {
       p += 1
       skipSpace()
       try value()
-      lua_rawset(L.raw, -3)
+      L.rawSet(-3)
       skipSpace()
       guard p < end else { throw fail("unexpected end of input in an object") }
       let c = p.pointee
@@ -113,7 +111,7 @@ package struct LuaJSONDecoder {
   mutating func array() throws {
     try enter()
     p += 1
-    lua_createtable(L.raw, 4, 0)
+    L.newTable(array: 4, hash: 0)
     skipSpace()
     if p < end && p.pointee == UInt8(ascii: "]") {
       p += 1
@@ -121,11 +119,11 @@ package struct LuaJSONDecoder {
       depth -= 1
       return
     }
-    var i: lua_Integer = 1
+    var i: Int64 = 1
     while true {
       skipSpace()
       try value()
-      lua_rawseti(L.raw, -2, i)
+      L.rawSet(-2, i)
       i += 1
       skipSpace()
       guard p < end else { throw fail("unexpected end of input in an array") }
@@ -146,7 +144,7 @@ package struct LuaJSONDecoder {
     while p < end {
       let c = p.pointee
       if c == UInt8(ascii: "\"") {
-        _ = lua_pushlstring(L.raw, UnsafeRawPointer(begin).assumingMemoryBound(to: CChar.self), p - begin)
+        L.push(bytes: UnsafeRawBufferPointer(start: begin, count: p - begin))
         p += 1
         return
       }

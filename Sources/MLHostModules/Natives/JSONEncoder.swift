@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostCore
 import MLHostLua
 
@@ -20,10 +18,10 @@ enum JSONNull {
     L.newTable()
     L.push("k")
     L.setField(-2, "__mode")
-    lua_setmetatable(L.raw, -2)
-    lua_setfield(L.raw, MLH_LUA_REGISTRYINDEX, orderTable)
+    L.setMetatable(-2)
+    L.setField(LuaState.registry, orderTable)
     for shape in [Shape.array, .object] {
-      luaL_newmetatable(L.raw, shape.rawValue)
+      L.newMetatable(shape.rawValue)
       L.push(shape == .array ? "json array" : "json object")
       L.setField(-2, "__name")
       L.lockMetatable()
@@ -33,18 +31,18 @@ enum JSONNull {
 
   /// Gives the table on top the metatable that says what it is when it is empty.
   static func mark(_ L: LuaState, empty shape: Shape) {
-    _ = mlh_lua_getmetatable_named(L.raw, shape.rawValue)
-    lua_setmetatable(L.raw, -2)
+    L.pushMetatable(named: shape.rawValue)
+    L.setMetatable(-2)
   }
 
   static func shape(_ L: LuaState, _ index: Int32) -> Shape? {
-    guard lua_getmetatable(L.raw, index) != 0 else { return nil }
+    guard L.getMetatable(index) else { return nil }
     defer { L.pop(2) }
-    _ = mlh_lua_getmetatable_named(L.raw, Shape.array.rawValue)
-    if lua_rawequal(L.raw, -1, -2) != 0 { return .array }
+    L.pushMetatable(named: Shape.array.rawValue)
+    if L.rawEqual(-1, -2) { return .array }
     L.pop()
-    _ = mlh_lua_getmetatable_named(L.raw, Shape.object.rawValue)
-    return lua_rawequal(L.raw, -1, -2) != 0 ? .object : nil
+    L.pushMetatable(named: Shape.object.rawValue)
+    return L.rawEqual(-1, -2) ? .object : nil
   }
 }
 
@@ -66,9 +64,9 @@ struct LuaJSONEncoder {
   mutating func encode(_ index: Int32) throws {
     let index = L.absIndex(index)
     switch L.type(at: index) {
-    case LUA_TNIL: out.append(contentsOf: "null".utf8)
-    case LUA_TBOOLEAN: out.append(contentsOf: (L.bool(at: index) ? "true" : "false").utf8)
-    case LUA_TNUMBER:
+    case .nil_: out.append(contentsOf: "null".utf8)
+    case .boolean: out.append(contentsOf: (L.bool(at: index) ? "true" : "false").utf8)
+    case .number:
       if L.isInteger(index) {
         appendInteger(L.integer(at: index)!)
       } else {
@@ -76,11 +74,11 @@ struct LuaJSONEncoder {
         guard d.isFinite else { throw Failure(message: "cannot encode \(d) (JSON has no NaN or infinity)") }
         if d == d.rounded(), abs(d) < 1e15 { appendInteger(Int64(d)) } else { out.append(contentsOf: "\(d)".utf8) }
       }
-    case LUA_TSTRING: appendString(L.bytes(at: index)!)
-    case LUA_TTABLE: try table(index)
-    case LUA_TLIGHTUSERDATA where lua_touserdata(L.raw, index) == JSONNull.pointer:
+    case .string: appendString(L.bytes(at: index)!)
+    case .table: try table(index)
+    case .lightUserdata where L.lightUserdata(at: index) == JSONNull.pointer:
       out.append(contentsOf: "null".utf8)
-    case LUA_TUSERDATA where ExactDecimal.check(L, index) != nil:
+    case .userdata where ExactDecimal.check(L, index) != nil:
       out.append(contentsOf: ExactDecimal.check(L, index)!.description.utf8)
     default:
       throw Failure(message: "cannot encode a \(L.typeName(at: index))")
@@ -115,20 +113,20 @@ struct LuaJSONEncoder {
     depth += 1
     defer { depth -= 1 }
     guard depth <= 128 else { throw Failure(message: "table nested more than 128 levels deep (a cycle?)") }
-    guard lua_checkstack(L.raw, 4) != 0 else { throw Failure(message: "out of Lua stack space") }
+    guard L.checkStack(4) else { throw Failure(message: "out of Lua stack space") }
     let n = L.rawLength(t)
     var isArray: Bool
     if n > 0 {
       var count = 0
       L.pushNil()
-      while lua_next(L.raw, t) != 0 {
+      while L.next(t) {
         count += 1
         L.pop()
       }
       isArray = count == n
     } else {
       L.pushNil()
-      let empty = lua_next(L.raw, t) == 0
+      let empty = !L.next(t)
       if !empty { L.pop(2) }
       isArray = empty && JSONNull.shape(L, t) == .array
     }
@@ -147,16 +145,16 @@ struct LuaJSONEncoder {
     var first = true
     let ordered = try orderedMembers(t, first: &first)
     L.pushNil()
-    while lua_next(L.raw, t) != 0 {
-      if L.type(at: -2) == LUA_TSTRING, !ordered.isEmpty, let key = L.string(at: -2), ordered.contains(key) {
+    while L.next(t) {
+      if L.type(at: -2) == .string, !ordered.isEmpty, let key = L.string(at: -2), ordered.contains(key) {
         L.pop()
         continue
       }
       if !first { out.append(UInt8(ascii: ",")) }
       first = false
       switch L.type(at: -2) {
-      case LUA_TSTRING: appendString(L.bytes(at: -2)!)
-      case LUA_TNUMBER where L.isInteger(-2):
+      case .string: appendString(L.bytes(at: -2)!)
+      case .number where L.isInteger(-2):
         out.append(UInt8(ascii: "\""))
         appendInteger(L.integer(at: -2)!)
         out.append(UInt8(ascii: "\""))
@@ -178,9 +176,9 @@ struct LuaJSONEncoder {
   /// Writes the members of object `t` whose keys `mlhost.json.ordered` listed, in that order; answers those keys,
   /// which the rest of the object then skips.
   private mutating func orderedMembers(_ t: Int32, first: inout Bool) throws -> Set<String> {
-    lua_getfield(L.raw, MLH_LUA_REGISTRYINDEX, JSONNull.orderTable)
-    lua_pushvalue(L.raw, t)
-    guard lua_rawget(L.raw, -2) == LUA_TTABLE else {
+    L.getField(LuaState.registry, JSONNull.orderTable)
+    L.pushValue(at: t)
+    guard L.rawGet(-2) == .table else {
       L.pop(2)
       return []
     }
@@ -191,8 +189,8 @@ struct LuaJSONEncoder {
       let key = L.string(at: -1) ?? ""
       L.pop()
       keys.insert(key)
-      lua_pushstring(L.raw, key)
-      guard lua_rawget(L.raw, t) != LUA_TNIL else {
+      L.push(key)
+      guard L.rawGet(t) != .nil_ else {
         L.pop()
         continue
       }

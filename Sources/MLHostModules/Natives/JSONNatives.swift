@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostLua
 import MLHostVM
 
@@ -12,40 +10,50 @@ extension NativeModule {
     functions: [
       NativeFunction(
         "decode", "Parses `text`. Malformed input is the world's failure: it returns nil, \"malformed json\", details.",
-        params: [("text", "string", "the JSON text"), ("options", "{decimals: boolean?}?", "decimals: exact decimals for non-integer numbers")],
-        returns: [("any", "the value"), ("string?", "\"malformed json\" on failure"), ("{message: string, position: integer}?", "where and why")],
+        params: [
+          ("text", "string", "the JSON text"),
+          ("options", "{decimals: boolean?}?", "decimals: exact decimals for non-integer numbers"),
+        ],
+        returns: [
+          ("any", "the value"), ("string?", "\"malformed json\" on failure"),
+          ("{message: string, position: integer}?", "where and why"),
+        ],
         decodeNative),
       NativeFunction(
-        "encode", "Serialises `value`. Arrays are tables with keys 1..n (or marked with `json.array`); an empty "
+        "encode",
+        "Serialises `value`. Arrays are tables with keys 1..n (or marked with `json.array`); an empty "
           + "unmarked table encodes as `{}`. Functions, cycles, NaN and infinities are refused with an error.",
         params: [("value", "any", "")], returns: [("string", "")], encodeNative),
-      NativeFunction("array", "Marks `t` (default: a new table) as an array, so that it encodes as `[]` when empty.",
+      NativeFunction(
+        "array", "Marks `t` (default: a new table) as an array, so that it encodes as `[]` when empty.",
         params: [("t", "table?", "")], returns: [("table", "t")], markArray),
-      NativeFunction("object", "Marks `t` (default: a new table) as an object, so that it encodes as `{}` when empty.",
+      NativeFunction(
+        "object", "Marks `t` (default: a new table) as an object, so that it encodes as `{}` when empty.",
         params: [("t", "table?", "")], returns: [("table", "t")], markObject),
       NativeFunction(
-        "ordered", "Marks `t` as an object whose members named in `keys` encode first, in that order, then the rest "
+        "ordered",
+        "Marks `t` as an object whose members named in `keys` encode first, in that order, then the rest "
           + "(for APIs that apply fields in the order they arrive, as Sage 300 puts them to its views).",
         params: [("t", "table", "the object"), ("keys", "string[]", "member names, at most 256, each once")],
         returns: [("table", "t")], orderedNative),
     ],
     fields: [
       NativeField(name: "null", type: "lightuserdata", summary: "The JSON null value.") { vm in
-        lua_pushlightuserdata(vm.L.raw, JSONNull.pointer)
+        vm.L.push(lightUserdata: JSONNull.pointer)
       }
     ],
     prepare: { vm in JSONNull.installMetatables(vm.L) })
 }
 
-private let decodeNative: mlh_native_fn = { raw in
+private let decodeNative: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard L.type(at: 1) == LUA_TSTRING, let bytes = L.bytes(at: 1) else {
+  guard L.type(at: 1) == .string, let bytes = L.bytes(at: 1) else {
     return L.argError(1, "decode", "string expected, got \(L.typeName(at: 1))")
   }
   var decimals = false
-  if L.type(at: 2) == LUA_TTABLE {
+  if L.type(at: 2) == .table {
     L.push("decimals")
-    lua_rawget(L.raw, 2)
+    L.rawGet(2)
     decimals = L.bool(at: -1)
     L.pop()
   } else if !L.isNoneOrNil(2) {
@@ -68,7 +76,7 @@ private let decodeNative: mlh_native_fn = { raw in
   }
 }
 
-private let encodeNative: mlh_native_fn = { raw in
+private let encodeNative: LuaNative = { raw in
   let L = LuaState(raw!)
   var encoder = LuaJSONEncoder(L: L)
   do {
@@ -87,36 +95,38 @@ private func mark(_ raw: OpaquePointer?, _ shape: JSONNull.Shape) -> Int32 {
   if L.isNoneOrNil(1) {
     L.newTable()
   } else {
-    guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, shape == .array ? "array" : "object", "table expected") }
+    guard L.type(at: 1) == .table else { return L.argError(1, shape == .array ? "array" : "object", "table expected") }
     L.top = 1
   }
   JSONNull.mark(L, empty: shape)
   return 1
 }
 
-private let markArray: mlh_native_fn = { mark($0, .array) }
-private let markObject: mlh_native_fn = { mark($0, .object) }
+private let markArray: LuaNative = { mark($0, .array) }
+private let markObject: LuaNative = { mark($0, .object) }
 
-private let orderedNative: mlh_native_fn = { raw in
+private let orderedNative: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "ordered", "table expected, got \(L.typeName(at: 1))") }
-  guard L.type(at: 2) == LUA_TTABLE else { return L.argError(2, "ordered", "array of member names expected, got \(L.typeName(at: 2))") }
+  guard L.type(at: 1) == .table else { return L.argError(1, "ordered", "table expected, got \(L.typeName(at: 1))") }
+  guard L.type(at: 2) == .table else {
+    return L.argError(2, "ordered", "array of member names expected, got \(L.typeName(at: 2))")
+  }
   let n = L.rawLength(2)
   guard n <= 256 else { return L.argError(2, "ordered", "at most 256 member names, got \(n)") }
   L.newTable()
   var seen: Set<String> = []
   for i in 1...max(n, 1) where i <= n {
     _ = L.rawGet(2, Int64(i))
-    guard L.type(at: -1) == LUA_TSTRING, let key = L.string(at: -1), key.utf8.count <= 256 else {
+    guard L.type(at: -1) == .string, let key = L.string(at: -1), key.utf8.count <= 256 else {
       return L.argError(2, "ordered", "keys[\(i)] is not a member name (a string of at most 256 bytes)")
     }
     guard seen.insert(key).inserted else { return L.argError(2, "ordered", "keys[\(i)] '\(key)' is listed twice") }
-    lua_rawseti(L.raw, -2, lua_Integer(i))
+    L.rawSet(-2, Int64(i))
   }
-  lua_getfield(L.raw, MLH_LUA_REGISTRYINDEX, JSONNull.orderTable)
-  lua_pushvalue(L.raw, 1)
-  lua_pushvalue(L.raw, -3)
-  lua_rawset(L.raw, -3)
+  L.getField(LuaState.registry, JSONNull.orderTable)
+  L.pushValue(at: 1)
+  L.pushValue(at: -3)
+  L.rawSet(-3)
   L.top = 1
   JSONNull.mark(L, empty: .object)
   return 1

@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Foundation
 import Logging
 import MLHostCore
@@ -9,7 +7,7 @@ import MLHostVM
 
 /// The natives job.lua is built on. They reach the store, so they suspend the calling coroutine while it works.
 enum JobNatives {
-  static let functions: [(String, mlh_native_fn)] = [
+  static let functions: [(String, LuaNative)] = [
     ("handler_for", handlerFor), ("commit_record", commitRecord), ("mapping_get", mappingGet),
     ("cursor_get", cursorGet), ("cursor_set", cursorSet), ("enqueue", enqueueJob), ("now", nowNative),
     ("where", whereNative), ("traceback", tracebackNative),
@@ -24,9 +22,9 @@ enum JobNatives {
       L.push(native: fn)
       L.setField(-2, name)
     }
-    lua_getglobal(L.raw, "mlhost")
+    L.getGlobal("mlhost")
     _ = L.getField(-1, "json")
-    mlh_lua_remove(L.raw, -2)
+    L.remove(at: -2)
     try vm.protectedCall(nargs: 2, nresults: 1)
     _ = L.getField(-1, "meta")
     vm.services.jobMetatable = L.ref()
@@ -43,7 +41,7 @@ extension LuaVM {
     _ L: LuaState, _ native: String, _ work: @escaping @Sendable () async throws -> T,
     push: @escaping (LuaState, T) -> Int32
   ) -> Int32 {
-    guard let co = suspendable(L, native: native) else { return MLH_RAISE }
+    guard let co = suspendable(L, native: native) else { return NativeStatus.raise }
     let box = UncheckedBox((co, push))
     Task {
       do {
@@ -55,7 +53,7 @@ extension LuaVM {
         executor.post { [self] in wake(box.value.0, raising: failure) }
       }
     }
-    return MLH_SUSPEND
+    return NativeStatus.suspend
   }
 
   /// The runtime and connector name for a store native, or nil with an error pushed.
@@ -68,43 +66,38 @@ extension LuaVM {
   }
 }
 
-private let handlerFor: mlh_native_fn = { raw in
+private let handlerFor: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
   guard let kind = L.string(at: 1), let ref = vm.services.definition?.handlers[kind] else {
     let known = vm.services.definition?.handlers.keys.sorted().joined(separator: ", ") ?? ""
-    return L.raise("no handler declared for record kind '\(L.string(at: 1) ?? "?")' (declared: \(known.isEmpty ? "none" : known))")
+    return L.raise(
+      "no handler declared for record kind '\(L.string(at: 1) ?? "?")' (declared: \(known.isEmpty ? "none" : known))")
   }
   L.pushRef(ref)
   return 1
 }
 
-/// A field of the table at index 1, read raw.
-private func field(_ L: LuaState, _ name: String) -> Int32 {
-  L.push(name)
-  return lua_rawget(L.raw, 1)
-}
-
 private func stringField(_ L: LuaState, _ name: String) -> String? {
   defer { L.pop() }
-  _ = field(L, name)
-  if L.type(at: -1) == LUA_TSTRING { return L.string(at: -1) }
-  if L.type(at: -1) == LUA_TNUMBER { return String(decoding: L.bytes(at: -1)!, as: UTF8.self) }
+  L.rawGet(1, name)
+  if L.type(at: -1) == .string { return L.string(at: -1) }
+  if L.type(at: -1) == .number { return String(decoding: L.bytes(at: -1)!, as: UTF8.self) }
   return nil
 }
 
 /// A time or duration the Lua side of job:record passed on from the script: finite and non-negative, or nil.
 private func numberField(_ L: LuaState, _ name: String) -> Double? {
   defer { L.pop() }
-  _ = field(L, name)
+  L.rawGet(1, name)
   return L.number(at: -1, in: 0...1e12)
 }
 
-private let commitRecord: mlh_native_fn = { raw in
+private let commitRecord: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
   guard let (runtime, connector) = vm.jobRuntime(L, "job:record"), let job = vm.coroutines[L.raw]?.job else {
-    return MLH_RAISE
+    return NativeStatus.raise
   }
   guard let outcomeText = stringField(L, "outcome"), let outcome = RecordRow.Outcome(rawValue: outcomeText) else {
     return L.raise("job:record: bad outcome")
@@ -117,15 +110,20 @@ private let commitRecord: mlh_native_fn = { raw in
     durationMs: numberField(L, "duration_ms") ?? 0)
   row.targetSystem = stringField(L, "target_system").flatMap { $0.isEmpty ? nil : $0 }
   row.targetID = stringField(L, "target_id")
-  row.error = stringField(L, "error").map { SecretRedactor.shared.redact(LuaError.truncated($0, to: LuaError.maxMessageBytes)) }
-  row.errorAt = stringField(L, "error_at") ?? row.error.flatMap { LuaError(message: $0).location.map { "\($0.file):\($0.line)" } }
+  row.error = stringField(L, "error").map {
+    SecretRedactor.shared.redact(LuaError.truncated($0, to: LuaError.maxMessageBytes))
+  }
+  row.errorAt =
+    stringField(L, "error_at") ?? row.error.flatMap { LuaError(message: $0).location.map { "\($0.file):\($0.line)" } }
   row.details = stringField(L, "details").map(SecretRedactor.shared.redact)
   row.replayOf = numberField(L, "replay_of").flatMap { Int64(exactly: $0.rounded(.towardZero)) }
   row.errorKind = stringField(L, "error_kind") == "script" ? "script" : nil
-  let mapping = (outcome == .created || outcome == .updated) ? row.targetSystem.flatMap { s in row.targetID.map { (s, $0) } } : nil
+  let mapping =
+    (outcome == .created || outcome == .updated) ? row.targetSystem.flatMap { s in row.targetID.map { (s, $0) } } : nil
   // A failed record outside a replay is retried on its own; a failing replay is retried by the queue instead; a
   // script error waits for a reload or a replay.
-  let retryAt = outcome == .failed && row.replayOf == nil && row.errorKind == nil
+  let retryAt =
+    outcome == .failed && row.replayOf == nil && row.errorKind == nil
     ? runtime.now() + runtime.retry.delay(afterAttempt: 1, retryAfter: numberField(L, "retry_after")) : nil
   let maxAttempts = runtime.retry.maxAttempts
   let traceback = stringField(L, "traceback").map {
@@ -142,33 +140,38 @@ private let commitRecord: mlh_native_fn = { raw in
   vm.logger.log(level: level, "record \(outcome.rawValue)", metadata: meta)
   let store = runtime.store
   let finalRow = row
-  return vm.suspend(L, "job:record", {
-    try await store.insert(record: finalRow, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts)
-  }) { L, id in
+  return vm.suspend(
+    L, "job:record",
+    {
+      try await store.insert(record: finalRow, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts)
+    }
+  ) { L, id in
     L.push(id)
     return 1
   }
 }
 
-private let mappingGet: mlh_native_fn = { raw in
+private let mappingGet: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "rec:target_id") else { return MLH_RAISE }
+  guard let (runtime, connector) = vm.jobRuntime(L, "rec:target_id") else { return NativeStatus.raise }
   guard let source = L.string(at: 1), let system = L.string(at: 2) else {
     return L.argError(1, "target_id", "a target system name expected")
   }
   let store = runtime.store
-  return vm.suspend(L, "rec:target_id", { try await store.mapping(connector: connector, sourceKey: source, system: system) }) {
+  return vm.suspend(
+    L, "rec:target_id", { try await store.mapping(connector: connector, sourceKey: source, system: system) }
+  ) {
     L, id in
     L.push(optional: id)
     return 1
   }
 }
 
-private let cursorGet: mlh_native_fn = { raw in
+private let cursorGet: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "job:cursor") else { return MLH_RAISE }
+  guard let (runtime, connector) = vm.jobRuntime(L, "job:cursor") else { return NativeStatus.raise }
   guard let name = L.string(at: 1) else { return L.argError(1, "cursor", "a cursor name expected") }
   let store = runtime.store
   return vm.suspend(L, "job:cursor", { try await store.cursor(connector: connector, name: name) }) { L, v in
@@ -177,16 +180,18 @@ private let cursorGet: mlh_native_fn = { raw in
   }
 }
 
-private let cursorSet: mlh_native_fn = { raw in
+private let cursorSet: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "job:advance_cursor") else { return MLH_RAISE }
+  guard let (runtime, connector) = vm.jobRuntime(L, "job:advance_cursor") else { return NativeStatus.raise }
   guard let name = L.string(at: 1), let value = L.string(at: 2) else {
     return L.argError(1, "advance_cursor", "a cursor name and value expected")
   }
   let store = runtime.store
   let now = runtime.now()
-  return vm.suspend(L, "job:advance_cursor", { try await store.setCursor(connector: connector, name: name, value: value, now: now) }) {
+  return vm.suspend(
+    L, "job:advance_cursor", { try await store.setCursor(connector: connector, name: name, value: value, now: now) }
+  ) {
     _, _ in 0
   }
 }
@@ -194,17 +199,18 @@ private let cursorSet: mlh_native_fn = { raw in
 /// A year.
 private let maxEnqueueDelay = 366.0 * 86_400
 
-private let enqueueJob: mlh_native_fn = { raw in
+private let enqueueJob: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "job:enqueue") else { return MLH_RAISE }
+  guard let (runtime, connector) = vm.jobRuntime(L, "job:enqueue") else { return NativeStatus.raise }
   guard let name = L.string(at: 1), vm.services.definition?.jobs[name] != nil else {
     return L.raise("job:enqueue: connector '\(connector)' has no job '\(L.string(at: 1) ?? "?")'")
   }
   var delay = 0.0
   if !L.isNoneOrNil(4) {
     guard let d = L.number(at: 4, in: 0...maxEnqueueDelay) else {
-      return L.raise("job:enqueue: `delay` must be a number of seconds from 0 to \(Int(maxEnqueueDelay)), got \(L.describe(at: 4))")
+      return L.raise(
+        "job:enqueue: `delay` must be a number of seconds from 0 to \(Int(maxEnqueueDelay)), got \(L.describe(at: 4))")
     }
     delay = d
   }
@@ -218,20 +224,20 @@ private let enqueueJob: mlh_native_fn = { raw in
   }
 }
 
-private let nowNative: mlh_native_fn = { raw in
+private let nowNative: LuaNative = { raw in
   let L = LuaState(raw!)
   L.push(LuaVM.of(L).services.runtime?.now() ?? Date().timeIntervalSince1970)
   return 1
 }
 
-private let whereNative: mlh_native_fn = { raw in
+private let whereNative: LuaNative = { raw in
   let L = LuaState(raw!)
   let level = Int32(L.integer(at: 1, in: 1...100) ?? 1)
   L.push(optional: L.callerPosition(level: level).map { "\($0.file):\($0.line)" })
   return 1
 }
 
-private let tracebackNative: mlh_native_fn = { raw in
+private let tracebackNative: LuaNative = { raw in
   let L = LuaState(raw!)
   L.push(L.traceback(message: L.string(at: 1), level: 1))
   return 1

@@ -14,8 +14,10 @@ public struct JobRuntime: Sendable {
   /// Where outbound requests are counted for `/metrics`, under a host.
   public var metrics: HostMetrics?
 
-  public init(store: any JobStore, retry: RetryPolicy = RetryPolicy(), authenticator: Authenticator? = nil,
-              journal: DryRunJournal? = nil, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+  public init(
+    store: any JobStore, retry: RetryPolicy = RetryPolicy(), authenticator: Authenticator? = nil,
+    journal: DryRunJournal? = nil, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+  ) {
     self.store = store
     self.retry = retry
     self.authenticator = authenticator

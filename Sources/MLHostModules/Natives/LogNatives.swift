@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Logging
 import MLHostCore
 import MLHostLua
@@ -14,7 +12,7 @@ extension NativeModule {
     ])
 
   private static func logFunction(_ name: String, _ level: Logger.Level) -> NativeFunction {
-    let fn: mlh_native_fn
+    let fn: LuaNative
     switch level {
     case .debug: fn = { logAt(.debug, $0) }
     case .info: fn = { logAt(.info, $0) }
@@ -35,9 +33,9 @@ private func logAt(_ level: Logger.Level, _ raw: OpaquePointer?) -> Int32 {
     return L.argError(1, "log", "string expected, got \(L.typeName(at: 1))")
   }
   var metadata = vm.logContext(L)
-  if L.type(at: 2) == LUA_TTABLE {
+  if L.type(at: 2) == .table {
     L.pushNil()
-    while lua_next(L.raw, 2) != 0 {
+    while L.next(2) {
       // A script's field never overwrites the host's (`run`, `job`, `at`): it is kept beside it.
       if let key = L.string(at: -2) {
         metadata[metadata[key] == nil ? key : "lua.\(key)"] = metadataValue(L, at: -1, depth: 0)
@@ -53,23 +51,23 @@ private func logAt(_ level: Logger.Level, _ raw: OpaquePointer?) -> Int32 {
 
 private func metadataValue(_ L: LuaState, at index: Int32, depth: Int) -> Logger.MetadataValue {
   switch L.type(at: index) {
-  case LUA_TSTRING: return .string(L.string(at: index) ?? "")
-  case LUA_TNUMBER:
+  case .string: return .string(L.string(at: index) ?? "")
+  case .number:
     if L.isInteger(index) { return .stringConvertible(L.integer(at: index) ?? 0) }
     return .stringConvertible(L.number(at: index) ?? 0)
-  case LUA_TBOOLEAN: return .stringConvertible(L.bool(at: index))
-  case LUA_TNIL: return .string("nil")
-  case LUA_TTABLE where depth < 8 && lua_checkstack(L.raw, 3) != 0:
+  case .boolean: return .stringConvertible(L.bool(at: index))
+  case .nil_: return .string("nil")
+  case .table where depth < 8 && L.checkStack(3):
     let t = L.absIndex(index)
     var dict: [String: Logger.MetadataValue] = [:]
     L.pushNil()
-    while lua_next(L.raw, t) != 0 {
+    while L.next(t) {
       let key = L.string(at: -2) ?? L.integer(at: -2).map { "\($0)" } ?? L.typeName(at: -2)
       dict[key] = metadataValue(L, at: -1, depth: depth + 1)
       L.pop()
     }
     return .dictionary(dict)
-  case LUA_TUSERDATA:
+  case .userdata:
     if let d = ExactDecimal.check(L, index) { return .string(d.description) }
     return .string("<\(L.typeName(at: index))>")
   default:
@@ -92,15 +90,15 @@ extension LuaVM {
 }
 
 /// `print` goes to the log at info level, so nothing a script prints is lost or interleaved with stdout.
-let printNative: mlh_native_fn = { raw in
+let printNative: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
   var parts: [String] = []
   for i in 1...max(L.top, 1) where i <= L.top {
     switch L.type(at: i) {
-    case LUA_TSTRING, LUA_TNUMBER: parts.append(String(decoding: L.bytes(at: i)!, as: UTF8.self))
-    case LUA_TBOOLEAN: parts.append(L.bool(at: i) ? "true" : "false")
-    case LUA_TNIL: parts.append("nil")
+    case .string, .number: parts.append(String(decoding: L.bytes(at: i)!, as: UTF8.self))
+    case .boolean: parts.append(L.bool(at: i) ? "true" : "false")
+    case .nil_: parts.append("nil")
     default: parts.append(ExactDecimal.check(L, i)?.description ?? "<\(L.typeName(at: i))>")
     }
   }

@@ -83,9 +83,10 @@ struct LuaAnnotations {
         }
       }
       if params.isEmpty { params = signature.map { ($0, "any", "") } }
-      methods.append(Method(
-        owner: owner, name: name, summary: summary.joined(separator: " "), params: params, returns: returns,
-        annotations: block))
+      methods.append(
+        Method(
+          owner: owner, name: name, summary: summary.joined(separator: " "), params: params, returns: returns,
+          annotations: block))
     }
   }
 

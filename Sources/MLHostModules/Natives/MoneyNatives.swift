@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostCore
 import MLHostLua
 import MLHostVM
@@ -11,33 +9,52 @@ extension NativeModule {
       + "— and support `+ - *`, comparisons, `tostring` and `..`. Division and rounding always name their rounding: "
       + "half_even, half_up, down, up, floor, ceiling.",
     functions: [
-      NativeFunction("new", "An exact decimal from a string such as \"124.95\", an integer or a decimal.",
-        params: [("value", "string|integer|mlhost.Decimal", "the amount")], returns: [("mlhost.Decimal", "")], newDecimal),
-      NativeFunction("is_decimal", "Whether `value` is an exact decimal.", params: [("value", "any", "")],
+      NativeFunction(
+        "new", "An exact decimal from a string such as \"124.95\", an integer or a decimal.",
+        params: [("value", "string|integer|mlhost.Decimal", "the amount")], returns: [("mlhost.Decimal", "")],
+        newDecimal),
+      NativeFunction(
+        "is_decimal", "Whether `value` is an exact decimal.", params: [("value", "any", "")],
         returns: [("boolean", "")], isDecimal),
-      NativeFunction("add", "a + b.", params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", "")],
+      NativeFunction(
+        "add", "a + b.", params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", "")],
         returns: [("mlhost.Decimal", "")], addDecimal),
-      NativeFunction("sub", "a - b.", params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", "")],
+      NativeFunction(
+        "sub", "a - b.", params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", "")],
         returns: [("mlhost.Decimal", "")], subDecimal),
-      NativeFunction("mul", "a × b, exact (scales add up).", params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", "")],
+      NativeFunction(
+        "mul", "a × b, exact (scales add up).", params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", "")],
         returns: [("mlhost.Decimal", "")], mulDecimal),
-      NativeFunction("div", "a ÷ b at `scale` places with explicit rounding.",
-        params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", ""), ("scale", "integer", "places, 0…30"),
-          ("rounding", "mlhost.Rounding?", "default half_even")], returns: [("mlhost.Decimal", "")], divDecimal),
-      NativeFunction("round", "`a` at exactly `scale` places.",
-        params: [("a", "mlhost.Amount", ""), ("scale", "integer", "places, 0…30"), ("rounding", "mlhost.Rounding?", "default half_even")],
+      NativeFunction(
+        "div", "a ÷ b at `scale` places with explicit rounding.",
+        params: [
+          ("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", ""), ("scale", "integer", "places, 0…30"),
+          ("rounding", "mlhost.Rounding?", "default half_even"),
+        ], returns: [("mlhost.Decimal", "")], divDecimal),
+      NativeFunction(
+        "round", "`a` at exactly `scale` places.",
+        params: [
+          ("a", "mlhost.Amount", ""), ("scale", "integer", "places, 0…30"),
+          ("rounding", "mlhost.Rounding?", "default half_even"),
+        ],
         returns: [("mlhost.Decimal", "")], roundDecimal),
-      NativeFunction("cmp", "-1, 0 or 1 as a is below, equal to or above b.",
+      NativeFunction(
+        "cmp", "-1, 0 or 1 as a is below, equal to or above b.",
         params: [("a", "mlhost.Amount", ""), ("b", "mlhost.Amount", "")], returns: [("integer", "")], cmpDecimal),
-      NativeFunction("sum", "The exact sum of an array of amounts (0 for an empty one).",
+      NativeFunction(
+        "sum", "The exact sum of an array of amounts (0 for an empty one).",
         params: [("amounts", "mlhost.Amount[]", "")], returns: [("mlhost.Decimal", "")], sumDecimals),
-      NativeFunction("format", "The amount as text; with `scale`, rounded half-even to exactly that many places.",
+      NativeFunction(
+        "format", "The amount as text; with `scale`, rounded half-even to exactly that many places.",
         params: [("a", "mlhost.Amount", ""), ("scale", "integer?", "places")], returns: [("string", "")], formatDecimal),
-      NativeFunction("allocate",
+      NativeFunction(
+        "allocate",
         "Splits `total` across lines in proportion to `weights` (amounts) or into `weights` equal parts (an "
           + "integer), at `scale` places (default: the total's). The parts always sum to the total to the cent; "
           + "leftover cents go to the largest remainders, earlier lines first.",
-        params: [("total", "mlhost.Amount", ""), ("weights", "mlhost.Amount[]|integer", ""), ("scale", "integer?", "")],
+        params: [
+          ("total", "mlhost.Amount", ""), ("weights", "mlhost.Amount[]|integer", ""), ("scale", "integer?", ""),
+        ],
         returns: [("mlhost.Decimal[]", "")], allocateDecimal),
     ],
     prepare: { vm in ExactDecimal.installMetatable(vm.L) })
@@ -48,21 +65,21 @@ extension ExactDecimal {
 
   /// The decimal at `index` when it is one of ours (never calls a metamethod).
   static func check(_ L: LuaState, _ index: Int32) -> ExactDecimal? {
-    guard let p = luaL_testudata(L.raw, index, metatableName) else { return nil }
+    guard let p = L.userdata(index, named: metatableName) else { return nil }
     return p.loadUnaligned(as: ExactDecimal.self)
   }
 
   func push(_ L: LuaState) {
-    let p = mlh_lua_newuserdata(L.raw, MemoryLayout<ExactDecimal>.size)!
+    let p = L.newUserdata(size: MemoryLayout<ExactDecimal>.size)
     p.storeBytes(of: self, as: ExactDecimal.self)
-    _ = mlh_lua_getmetatable_named(L.raw, Self.metatableName)
-    lua_setmetatable(L.raw, -2)
+    L.pushMetatable(named: Self.metatableName)
+    L.setMetatable(-2)
   }
 
   static func installMetatable(_ L: LuaState) {
-    luaL_newmetatable(L.raw, metatableName)
+    L.newMetatable(metatableName)
     L.lockMetatable()
-    let ops: [(String, mlh_native_fn)] = [
+    let ops: [(String, LuaNative)] = [
       ("__add", addDecimal), ("__sub", subDecimal), ("__mul", mulDecimal), ("__unm", negDecimal),
       ("__div", refuseOperator), ("__idiv", refuseOperator), ("__mod", refuseOperator), ("__pow", refuseOperator),
       ("__eq", eqDecimal), ("__lt", ltDecimal), ("__le", leDecimal), ("__tostring", formatDecimal),
@@ -73,7 +90,7 @@ extension ExactDecimal {
       L.setField(-2, name)
     }
     L.newTable()
-    let methods: [(String, mlh_native_fn)] = [
+    let methods: [(String, LuaNative)] = [
       ("add", addDecimal), ("sub", subDecimal), ("mul", mulDecimal), ("div", divDecimal), ("round", roundDecimal),
       ("cmp", cmpDecimal), ("format", formatDecimal), ("allocate", allocateDecimal),
       ("is_zero", isZeroDecimal), ("sign", signDecimal), ("abs", absDecimal),
@@ -95,12 +112,13 @@ extension LuaState {
   func decimal(at index: Int32, _ fname: String) -> ExactDecimal? {
     if let d = ExactDecimal.check(self, index) { return d }
     switch type(at: index) {
-    case LUA_TNUMBER where isInteger(index):
+    case .number where isInteger(index):
       return ExactDecimal(integer(at: index)!)
-    case LUA_TNUMBER:
-      _ = argError(index, fname, "binary float \(number(at: index)!) refused: pass the amount as a string such as \"124.95\"")
+    case .number:
+      _ = argError(
+        index, fname, "binary float \(number(at: index)!) refused: pass the amount as a string such as \"124.95\"")
       return nil
-    case LUA_TSTRING:
+    case .string:
       let text = string(at: index)!
       if let d = ExactDecimal(text) { return d }
       _ = argError(index, fname, "'\(text)' is not a decimal number")
@@ -136,107 +154,111 @@ extension LuaState {
   }
 }
 
-private let newDecimal: mlh_native_fn = { raw in
+private let newDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let d = L.decimal(at: 1, "new") else { return MLH_RAISE }
+  guard let d = L.decimal(at: 1, "new") else { return NativeStatus.raise }
   d.push(L)
   return 1
 }
 
-private let isDecimal: mlh_native_fn = { raw in
+private let isDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
   L.push(ExactDecimal.check(L, 1) != nil)
   return 1
 }
 
-private func binary(_ raw: OpaquePointer?, _ name: String, _ op: (ExactDecimal, ExactDecimal) throws -> ExactDecimal) -> Int32 {
+private func binary(_ raw: OpaquePointer?, _ name: String, _ op: (ExactDecimal, ExactDecimal) throws -> ExactDecimal)
+  -> Int32
+{
   let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, name), let b = L.decimal(at: 2, name) else { return MLH_RAISE }
+  guard let a = L.decimal(at: 1, name), let b = L.decimal(at: 2, name) else { return NativeStatus.raise }
   return L.pushResult { try op(a, b) }
 }
 
-private let addDecimal: mlh_native_fn = { binary($0, "add") { try $0.adding($1) } }
-private let subDecimal: mlh_native_fn = { binary($0, "sub") { try $0.subtracting($1) } }
-private let mulDecimal: mlh_native_fn = { binary($0, "mul") { try $0.multiplied(by: $1) } }
+private let addDecimal: LuaNative = { binary($0, "add") { try $0.adding($1) } }
+private let subDecimal: LuaNative = { binary($0, "sub") { try $0.subtracting($1) } }
+private let mulDecimal: LuaNative = { binary($0, "mul") { try $0.multiplied(by: $1) } }
 
-private let negDecimal: mlh_native_fn = { raw in
+private let negDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "unm") else { return MLH_RAISE }
+  guard let a = L.decimal(at: 1, "unm") else { return NativeStatus.raise }
   return L.pushResult { try ExactDecimal(0).subtracting(a) }
 }
 
-private let absDecimal: mlh_native_fn = { raw in
+private let absDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "abs") else { return MLH_RAISE }
+  guard let a = L.decimal(at: 1, "abs") else { return NativeStatus.raise }
   a.magnitude.push(L)
   return 1
 }
 
-private let refuseOperator: mlh_native_fn = { raw in
+private let refuseOperator: LuaNative = { raw in
   LuaState(raw!).raise("decimals divide only with mlhost.money.div(a, b, scale, rounding), which names its rounding")
 }
 
-private let divDecimal: mlh_native_fn = { raw in
+private let divDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
   guard let a = L.decimal(at: 1, "div"), let b = L.decimal(at: 2, "div"), let s = L.scale(at: 3, "div"),
     let r = L.rounding(at: 4, "div")
-  else { return MLH_RAISE }
+  else { return NativeStatus.raise }
   return L.pushResult { try a.divided(by: b, scale: s, r) }
 }
 
-private let roundDecimal: mlh_native_fn = { raw in
+private let roundDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
   guard let a = L.decimal(at: 1, "round"), let s = L.scale(at: 2, "round"), let r = L.rounding(at: 3, "round") else {
-    return MLH_RAISE
+    return NativeStatus.raise
   }
   return L.pushResult { try a.rounded(scale: s, r) }
 }
 
-private func compare(_ raw: OpaquePointer?, _ name: String, _ body: (LuaState, ExactDecimal, ExactDecimal) -> Void) -> Int32 {
+private func compare(_ raw: OpaquePointer?, _ name: String, _ body: (LuaState, ExactDecimal, ExactDecimal) -> Void)
+  -> Int32
+{
   let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, name), let b = L.decimal(at: 2, name) else { return MLH_RAISE }
+  guard let a = L.decimal(at: 1, name), let b = L.decimal(at: 2, name) else { return NativeStatus.raise }
   body(L, a, b)
   return 1
 }
 
-private let cmpDecimal: mlh_native_fn = { compare($0, "cmp") { L, a, b in L.push(a < b ? -1 : (a == b ? 0 : 1)) } }
-private let eqDecimal: mlh_native_fn = { compare($0, "eq") { L, a, b in L.push(a == b) } }
-private let ltDecimal: mlh_native_fn = { compare($0, "lt") { L, a, b in L.push(a < b) } }
-private let leDecimal: mlh_native_fn = { compare($0, "le") { L, a, b in L.push(a <= b) } }
+private let cmpDecimal: LuaNative = { compare($0, "cmp") { L, a, b in L.push(a < b ? -1 : (a == b ? 0 : 1)) } }
+private let eqDecimal: LuaNative = { compare($0, "eq") { L, a, b in L.push(a == b) } }
+private let ltDecimal: LuaNative = { compare($0, "lt") { L, a, b in L.push(a < b) } }
+private let leDecimal: LuaNative = { compare($0, "le") { L, a, b in L.push(a <= b) } }
 
-private let isZeroDecimal: mlh_native_fn = { raw in
+private let isZeroDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "is_zero") else { return MLH_RAISE }
+  guard let a = L.decimal(at: 1, "is_zero") else { return NativeStatus.raise }
   L.push(a.isZero)
   return 1
 }
 
-private let signDecimal: mlh_native_fn = { raw in
+private let signDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "sign") else { return MLH_RAISE }
+  guard let a = L.decimal(at: 1, "sign") else { return NativeStatus.raise }
   L.push(a.sign)
   return 1
 }
 
-private let formatDecimal: mlh_native_fn = { raw in
+private let formatDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "format") else { return MLH_RAISE }
-  guard L.type(at: 2) == LUA_TNUMBER else {
+  guard let a = L.decimal(at: 1, "format") else { return NativeStatus.raise }
+  guard L.type(at: 2) == .number else {
     L.push(a.description)
     return 1
   }
-  guard let s = L.scale(at: 2, "format") else { return MLH_RAISE }
+  guard let s = L.scale(at: 2, "format") else { return NativeStatus.raise }
   do { L.push(try a.rounded(scale: s, .halfEven).description) } catch { return L.raise("\(error)") }
   return 1
 }
 
-private let concatDecimal: mlh_native_fn = { raw in
+private let concatDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
   var parts: [String] = []
   for i in Int32(1)...2 {
     if let d = ExactDecimal.check(L, i) {
       parts.append(d.description)
-    } else if L.type(at: i) == LUA_TSTRING || L.type(at: i) == LUA_TNUMBER {
+    } else if L.type(at: i) == .string || L.type(at: i) == .number {
       parts.append(String(decoding: L.bytes(at: i)!, as: UTF8.self))
     } else {
       return L.raise("attempt to concatenate a \(L.typeName(at: i)) value")
@@ -246,13 +268,13 @@ private let concatDecimal: mlh_native_fn = { raw in
   return 1
 }
 
-private let sumDecimals: mlh_native_fn = { raw in
+private let sumDecimals: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "sum", "array of amounts expected") }
+  guard L.type(at: 1) == .table else { return L.argError(1, "sum", "array of amounts expected") }
   var total = ExactDecimal(0)
   for i in 1...max(1, L.rawLength(1)) where i <= L.rawLength(1) {
     _ = L.rawGet(1, Int64(i))
-    guard let d = L.decimal(at: -1, "sum") else { return MLH_RAISE }
+    guard let d = L.decimal(at: -1, "sum") else { return NativeStatus.raise }
     L.pop()
     do { total = try total.adding(d) } catch { return L.raise("\(error)") }
   }
@@ -263,22 +285,22 @@ private let sumDecimals: mlh_native_fn = { raw in
 /// More parts than any invoice has lines: allocation is quadratic in the number of parts.
 private let maxParts = 10_000
 
-private let allocateDecimal: mlh_native_fn = { raw in
+private let allocateDecimal: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard let total = L.decimal(at: 1, "allocate") else { return MLH_RAISE }
+  guard let total = L.decimal(at: 1, "allocate") else { return NativeStatus.raise }
   var weights: [ExactDecimal] = []
-  if L.type(at: 2) == LUA_TNUMBER {
+  if L.type(at: 2) == .number {
     guard let n = L.integer(at: 2, in: 1...Int64(maxParts)) else {
       return L.argError(2, "allocate", "a number of parts from 1 to \(maxParts) expected, got \(L.describe(at: 2))")
     }
     weights = Array(repeating: ExactDecimal(1), count: Int(n))
-  } else if L.type(at: 2) == LUA_TTABLE {
+  } else if L.type(at: 2) == .table {
     guard (1...maxParts).contains(L.rawLength(2)) else {
       return L.argError(2, "allocate", "from 1 to \(maxParts) weights expected, got \(L.rawLength(2))")
     }
     for i in 1...L.rawLength(2) {
       _ = L.rawGet(2, Int64(i))
-      guard let w = L.decimal(at: -1, "allocate") else { return MLH_RAISE }
+      guard let w = L.decimal(at: -1, "allocate") else { return NativeStatus.raise }
       L.pop()
       weights.append(w)
     }
@@ -287,7 +309,7 @@ private let allocateDecimal: mlh_native_fn = { raw in
   }
   var scale = total.scale
   if !L.isNoneOrNil(3) {
-    guard let s = L.scale(at: 3, "allocate") else { return MLH_RAISE }
+    guard let s = L.scale(at: 3, "allocate") else { return NativeStatus.raise }
     scale = s
   }
   do {

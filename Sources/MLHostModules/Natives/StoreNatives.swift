@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import MLHostLua
 import MLHostVM
 
@@ -10,18 +8,20 @@ extension NativeModule {
       + "globals are not). Values are anything JSON can hold; decimals come back exact. Both calls suspend the job "
       + "while the store works.",
     functions: [
-      NativeFunction("get", "The value stored under `key`, or nil.", params: [("key", "string", "")],
+      NativeFunction(
+        "get", "The value stored under `key`, or nil.", params: [("key", "string", "")],
         returns: [("any", "")], getNative),
-      NativeFunction("set", "Stores `value` under `key` (nil deletes it).",
+      NativeFunction(
+        "set", "Stores `value` under `key` (nil deletes it).",
         params: [("key", "string", ""), ("value", "any", "")], setNative),
     ])
 }
 
-private let getNative: mlh_native_fn = { raw in
+private let getNative: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
   guard let key = L.string(at: 1) else { return L.argError(1, "get", "string key expected") }
-  guard let (runtime, connector) = vm.jobRuntime(L, "mlhost.store.get") else { return MLH_RAISE }
+  guard let (runtime, connector) = vm.jobRuntime(L, "mlhost.store.get") else { return NativeStatus.raise }
   let store = runtime.store
   return vm.suspend(L, "mlhost.store.get", { try await store.value(connector: connector, key: key) }) { L, text in
     guard let text else {
@@ -35,16 +35,16 @@ private let getNative: mlh_native_fn = { raw in
       L.top = top
       L.pushNil()
     }
-    mlh_lua_remove(L.raw, -2)  // the text
+    L.remove(at: -2)  // the text
     return 1
   }
 }
 
-private let setNative: mlh_native_fn = { raw in
+private let setNative: LuaNative = { raw in
   let L = LuaState(raw!)
   let vm = LuaVM.of(L)
   guard let key = L.string(at: 1) else { return L.argError(1, "set", "string key expected") }
-  guard let (runtime, connector) = vm.jobRuntime(L, "mlhost.store.set") else { return MLH_RAISE }
+  guard let (runtime, connector) = vm.jobRuntime(L, "mlhost.store.set") else { return NativeStatus.raise }
   var text: String?
   if !L.isNoneOrNil(2) {
     var encoder = LuaJSONEncoder(L: L)

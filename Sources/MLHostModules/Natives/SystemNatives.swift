@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Foundation
 import MLHostLua
 import MLHostSystems
@@ -26,9 +24,9 @@ private let systemOptions: Set<String> = [
   "timeout", "max_concurrent", "rate", "burst", "cost_bucket", "retries",
 ]
 
-private let systemNative: mlh_native_fn = { raw in
+private let systemNative: LuaNative = { raw in
   let L = LuaState(raw!)
-  guard L.type(at: 1) == LUA_TTABLE else { return L.argError(1, "system", "options table expected") }
+  guard L.type(at: 1) == .table else { return L.argError(1, "system", "options table expected") }
   if let refused = L.refuseUnknownOptions(at: 1, native: "system", known: systemOptions) { return refused }
   let vm = LuaVM.of(L)
   let options: LuaValue
@@ -116,7 +114,9 @@ extension LuaValue {
   func file(_ key: String, base: URL?) throws -> String? {
     guard let path = try text(key) else { return nil }
     let resolved = path.hasPrefix("/") || base == nil ? path : base!.appendingPathComponent(path).path
-    guard FileManager.default.isReadableFile(atPath: resolved) else { throw SettingError("`\(key)` file \(resolved) cannot be read") }
+    guard FileManager.default.isReadableFile(atPath: resolved) else {
+      throw SettingError("`\(key)` file \(resolved) cannot be read")
+    }
     return resolved
   }
 }

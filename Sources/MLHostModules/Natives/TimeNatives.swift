@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Foundation
 import MLHostCore
 import MLHostLua
@@ -14,23 +12,27 @@ extension NativeModule {
       NativeFunction("now", "The current time.", returns: [("number", "Unix seconds")], nowNative),
       NativeFunction(
         "parse", "Reads a date-time; malformed text returns nil, \"bad time\", details.",
-        params: [("text", "string", ""), ("zone", "string?", "zone of a text without one: UTC (default), +02:00, Europe/Paris")],
+        params: [
+          ("text", "string", ""),
+          ("zone", "string?", "zone of a text without one: UTC (default), +02:00, Europe/Paris"),
+        ],
         returns: [("number?", "Unix seconds"), ("string?", "\"bad time\""), ("string?", "why")], parseNative),
       NativeFunction(
-        "format", "Writes a time: iso8601 (default, `2025-01-12T14:02:11Z`), sql (`2025-01-12 14:02:11`), date, "
+        "format",
+        "Writes a time: iso8601 (default, `2025-01-12T14:02:11Z`), sql (`2025-01-12 14:02:11`), date, "
           + "x3 (`@2025-01-12T14:02:11Z@`) or odata (`datetime'2025-01-12T14:02:11'`).",
         params: [("t", "number", "Unix seconds"), ("style", "string?", ""), ("zone", "string?", "default UTC")],
         returns: [("string", "")], formatNative),
     ])
 }
 
-private let nowNative: mlh_native_fn = { raw in
+private let nowNative: LuaNative = { raw in
   let L = LuaState(raw!)
   L.push((Date().timeIntervalSince1970 * 1000).rounded() / 1000)
   return 1
 }
 
-private let parseNative: mlh_native_fn = { raw in
+private let parseNative: LuaNative = { raw in
   let L = LuaState(raw!)
   guard let text = L.string(at: 1) else { return L.argError(1, "parse", "string expected, got \(L.typeName(at: 1))") }
   let zone = L.string(at: 2) ?? "UTC"
@@ -46,13 +48,14 @@ private let parseNative: mlh_native_fn = { raw in
   }
 }
 
-private let formatNative: mlh_native_fn = { raw in
+private let formatNative: LuaNative = { raw in
   let L = LuaState(raw!)
   guard let t = L.number(at: 1) else { return L.argError(1, "format", "Unix seconds expected") }
   var style = Timestamp.Style.iso8601
   if !L.isNoneOrNil(2) {
     guard let s = L.string(at: 2), let parsed = Timestamp.Style(rawValue: s) else {
-      return L.argError(2, "format", "style must be one of " + Timestamp.Style.allCases.map(\.rawValue).joined(separator: ", "))
+      return L.argError(
+        2, "format", "style must be one of " + Timestamp.Style.allCases.map(\.rawValue).joined(separator: ", "))
     }
     style = parsed
   }

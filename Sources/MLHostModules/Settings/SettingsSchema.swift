@@ -43,7 +43,9 @@ public struct SettingsSchema: Sendable {
     public var credentials: [(path: String, name: String)] = []
   }
 
-  static let secretNames = ["password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "client_secret"]
+  static let secretNames = [
+    "password", "passwd", "secret", "token", "api_key", "apikey", "private_key", "client_secret",
+  ]
 
   /// Reads a schema table; every problem is reported, each with its key.
   public init(_ schema: LuaValue) throws {
@@ -68,12 +70,16 @@ public struct SettingsSchema: Sendable {
     return out
   }
 
-  private static let attributes: Set<String> = ["type", "required", "default", "description", "values", "fields", "elements"]
+  private static let attributes: Set<String> = [
+    "type", "required", "default", "description", "values", "fields", "elements",
+  ]
 
   private static func field(_ spec: LuaValue, path: String, errors: inout [String]) -> Field? {
     let name = path.split(separator: ".").last.map(String.init) ?? path
     if secretNames.contains(where: { name.lowercased().contains($0) }) {
-      errors.append("\(path): settings must not hold secrets; declare a credential field and store the secret with `mlhost creds set`")
+      errors.append(
+        "\(path): settings must not hold secrets; declare a credential field and store the secret with `mlhost creds set`"
+      )
       return nil
     }
     guard case .map(let m) = spec, let type = spec["type"].stringValue else {
@@ -100,7 +106,8 @@ public struct SettingsSchema: Sendable {
       }
       kind = .oneOf(vs.compactMap(\.stringValue))
     case "array", "map":
-      guard let element = field(spec[type == "array" ? "elements" : "values"], path: "\(path)[]", errors: &errors) else {
+      guard let element = field(spec[type == "array" ? "elements" : "values"], path: "\(path)[]", errors: &errors)
+      else {
         return nil
       }
       kind = type == "array" ? .array(element) : .map(element)
@@ -137,7 +144,9 @@ public struct SettingsSchema: Sendable {
     return (value ?? .record([:], declared: [], path: "settings"), found)
   }
 
-  private static func validate(_ v: LuaValue, _ f: Field, path: String, base: URL?, into found: inout Validation) -> Value? {
+  private static func validate(_ v: LuaValue, _ f: Field, path: String, base: URL?, into found: inout Validation)
+    -> Value?
+  {
     func bad(_ what: String) -> Value? {
       found.errors.append("\(path): \(what)")
       return nil
@@ -149,7 +158,8 @@ public struct SettingsSchema: Sendable {
     case .string:
       guard v.stringValue != nil else { return bad("a string expected, got \(describe(v))") }
     case .url:
-      guard let s = v.stringValue, let u = URL(string: s), u.scheme == "http" || u.scheme == "https", u.host != nil else {
+      guard let s = v.stringValue, let u = URL(string: s), u.scheme == "http" || u.scheme == "https", u.host != nil
+      else {
         return bad("an http(s) URL expected, got \(describe(v))")
       }
     case .integer:
@@ -190,9 +200,10 @@ public struct SettingsSchema: Sendable {
         if case .map(let m) = v, m.isEmpty { return .list([]) }
         return bad("a list expected, got \(describe(v))")
       }
-      return .list(items.enumerated().compactMap { i, item in
-        validate(item, element, path: "\(path)[\(i + 1)]", base: base, into: &found)
-      })
+      return .list(
+        items.enumerated().compactMap { i, item in
+          validate(item, element, path: "\(path)[\(i + 1)]", base: base, into: &found)
+        })
     case .map(let element):
       var entries: [String: LuaValue]
       if let file = v.stringValue, file.hasSuffix(".csv") {
@@ -231,7 +242,9 @@ public struct SettingsSchema: Sendable {
           if let d = field.defaultValue {
             out[name] = validate(d, field, path: "\(path).\(name)", base: base, into: &found)
           } else if field.required {
-            found.errors.append("\(path).\(name): required setting is missing" + (field.description.isEmpty ? "" : " (\(field.description))"))
+            found.errors.append(
+              "\(path).\(name): required setting is missing"
+                + (field.description.isEmpty ? "" : " (\(field.description))"))
           }
           continue
         }
@@ -269,21 +282,29 @@ enum MappingCSV {
 
   /// Where a CSV named in settings is: relative paths are relative to the settings file's folder.
   static func url(_ path: String, base: URL?) -> URL {
-    let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : (base ?? URL(fileURLWithPath: ".")).appendingPathComponent(path)
+    let url =
+      path.hasPrefix("/")
+      ? URL(fileURLWithPath: path) : (base ?? URL(fileURLWithPath: ".")).appendingPathComponent(path)
     return url.standardizedFileURL
   }
 
   static func load(_ path: String, at url: URL, records: Bool = false) throws -> [String: LuaValue] {
-    guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw Failure(description: "cannot read \(path)") }
+    guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+      throw Failure(description: "cannot read \(path)")
+    }
     var out: [String: LuaValue] = [:]
     let table = rows(text)
     let header = table.first ?? []
-    if records && header.count < 2 { throw Failure(description: "\(path):1: expected a header naming the key and the fields") }
+    if records && header.count < 2 {
+      throw Failure(description: "\(path):1: expected a header naming the key and the fields")
+    }
     for (n, row) in table.enumerated().dropFirst() where !(row.count == 1 && row[0].isEmpty) {
       guard row.count >= 2 else { throw Failure(description: "\(path):\(n + 1): expected key,value") }
       guard out[row[0]] == nil else { throw Failure(description: "\(path):\(n + 1): key '\(row[0])' appears twice") }
       if records {
-        guard row.count <= header.count else { throw Failure(description: "\(path):\(n + 1): more values than the header names") }
+        guard row.count <= header.count else {
+          throw Failure(description: "\(path):\(n + 1): more values than the header names")
+        }
         var fields: [LuaValue: LuaValue] = [:]
         for (i, v) in row.enumerated().dropFirst() where !v.isEmpty { fields[.text(header[i])] = .text(v) }
         out[row[0]] = .map(fields)
@@ -306,7 +327,12 @@ enum MappingCSV {
       if quoted {
         if ch == "\"" {
           let next = chars.next()
-          if next == "\"" { field.append("\"") } else { quoted = false; pending = next }
+          if next == "\"" {
+            field.append("\"")
+          } else {
+            quoted = false
+            pending = next
+          }
         } else {
           field.append(ch)
         }
@@ -314,7 +340,9 @@ enum MappingCSV {
       }
       switch ch {
       case "\"": quoted = true
-      case ",": row.append(field); field = ""
+      case ",":
+        row.append(field)
+        field = ""
       case "\n", "\r\n":
         row.append(field)
         rows.append(row)

@@ -22,15 +22,17 @@ public struct TOMLReader {
     var explicitlyDefined = false
 
     var luaValue: LuaValue {
-      .map(Dictionary(uniqueKeysWithValues: entries.map { key, entry in
-        let v: LuaValue
-        switch entry {
-        case .value(let x): v = x
-        case .table(let t): v = t.luaValue
-        case .tables(let ts): v = .array(ts.map(\.luaValue))
-        }
-        return (LuaValue.text(key), v)
-      }))
+      .map(
+        Dictionary(
+          uniqueKeysWithValues: entries.map { key, entry in
+            let v: LuaValue
+            switch entry {
+            case .value(let x): v = x
+            case .table(let t): v = t.luaValue
+            case .tables(let ts): v = .array(ts.map(\.luaValue))
+            }
+            return (LuaValue.text(key), v)
+          }))
     }
   }
 
@@ -379,7 +381,9 @@ public struct TOMLReader {
 
   private mutating func scalar() throws -> LuaValue {
     let start = i
-    while !atEnd, c != 0x0A, c != UInt8(ascii: ","), c != UInt8(ascii: "]"), c != UInt8(ascii: "}"), c != UInt8(ascii: "#") {
+    while !atEnd, c != 0x0A, c != UInt8(ascii: ","), c != UInt8(ascii: "]"), c != UInt8(ascii: "}"),
+      c != UInt8(ascii: "#")
+    {
       i += 1
     }
     var text = String(decoding: b[start..<i], as: UTF8.self)

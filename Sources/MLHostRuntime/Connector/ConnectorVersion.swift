@@ -1,5 +1,3 @@
-import CLua
-import CLuaBridge
 import Foundation
 import Logging
 import MLHostCore
@@ -96,7 +94,8 @@ public final class ConnectorVersion: @unchecked Sendable {
     var settingsData = Data()
     if let file = source.settingsFile {
       do { settingsData = try Data(contentsOf: file) } catch {
-        throw LoadError(message: "\(ModulePaths.displayName(file)): cannot read settings: \(error.localizedDescription)")
+        throw LoadError(
+          message: "\(ModulePaths.displayName(file)): cannot read settings: \(error.localizedDescription)")
       }
       do {
         (settings, settingsLines) = try TOMLReader.parseWithLines(String(decoding: settingsData, as: UTF8.self))
@@ -108,7 +107,8 @@ public final class ConnectorVersion: @unchecked Sendable {
     // No `script=` on every line: the `loaded connector` line names it, and `at=` names the line that logged.
     let vm = try LuaVM(
       name: source.script.deletingPathExtension().lastPathComponent, limits: source.limits,
-      modulePaths: ModulePaths(connectorDirectory: source.script.deletingLastPathComponent(), stdlibDirectory: source.stdlib),
+      modulePaths: ModulePaths(
+        connectorDirectory: source.script.deletingLastPathComponent(), stdlibDirectory: source.stdlib),
       logger: logger)
     let settingsValue = source.applyingOverrides(to: settings)
     let overridden = Set(source.appliedOverrides(to: settings).map(\.key))
@@ -118,19 +118,20 @@ public final class ConnectorVersion: @unchecked Sendable {
         vm.services.settings = settingsValue
         vm.services.runtime = runtime
         vm.services.settingsBase = source.settingsFile?.deletingLastPathComponent()
-        vm.services.settingsSource = source.settingsFile.map(ModulePaths.displayName) ?? "the defaults (no settings file)"
+        vm.services.settingsSource =
+          source.settingsFile.map(ModulePaths.displayName) ?? "the defaults (no settings file)"
         vm.services.settingsLines = lines
         vm.services.settingsOverrides = overridden
         try vm.installSandbox(.mlhost)
         try vm.runFile(source.script, chunkName: scriptName)
         defer { vm.L.pop() }
         guard let definition = vm.services.definition,
-          lua_getmetatable(vm.L.raw, -1) != 0
+          vm.L.getMetatable(-1)
         else {
           throw LuaError(message: "\(scriptName): the script must end with `return` of its mlhost.connector{...}")
         }
-        _ = mlh_lua_getmetatable_named(vm.L.raw, ConnectorMethods.metatableName)
-        let isConnector = lua_rawequal(vm.L.raw, -1, -2) != 0
+        vm.L.pushMetatable(named: ConnectorMethods.metatableName)
+        let isConnector = vm.L.rawEqual(-1, -2)
         vm.L.pop(2)
         guard isConnector else {
           throw LuaError(message: "\(scriptName): the script must end with `return` of its mlhost.connector{...}")
@@ -158,7 +159,9 @@ public final class ConnectorVersion: @unchecked Sendable {
   public var shortHash: String { String(contentHash.prefix(12)) }
 
   /// Runs job `name` with `input` in a new coroutine and waits for it to end.
-  public func run(job name: String, input: LuaValue = .nil_, runID: String = Digest.uuid4(), trigger: JobTrigger = .manual)
+  public func run(
+    job name: String, input: LuaValue = .nil_, runID: String = Digest.uuid4(), trigger: JobTrigger = .manual
+  )
     async -> JobOutcome
   {
     await run(JobRun(job: name, input: .value(input), runID: runID, trigger: trigger))
@@ -180,7 +183,8 @@ public final class ConnectorVersion: @unchecked Sendable {
     let resultBlame = declaredAt.map { "\($0): " } ?? ""
     lock.withLock { running += 1 }
     defer { finishedOne() }
-    let job = JobContext(name: run.job, runID: run.runID, jobID: run.jobID, instructions: source.limits.jobInstructions,
+    let job = JobContext(
+      name: run.job, runID: run.runID, jobID: run.jobID, instructions: source.limits.jobInstructions,
       seconds: source.limits.jobSeconds)
     return await withCheckedContinuation { (cont: CheckedContinuation<JobOutcome, Never>) in
       vm.executor.post { [vm] in
@@ -192,10 +196,13 @@ public final class ConnectorVersion: @unchecked Sendable {
         L.pushRef(function == -1 ? vm.services.replayRecord : function)
         L.push(run.jobTable)
         L.pushRef(vm.services.jobMetatable)
-        lua_setmetatable(L.raw, -2)
+        L.setMetatable(-2)
         if let record = run.record {
-          L.push(["id": .integer(record.id), "kind": .text(record.kind), "key": .text(record.key),
-                  "input": .text(record.input)] as LuaValue)
+          L.push(
+            [
+              "id": .integer(record.id), "kind": .text(record.kind), "key": .text(record.key),
+              "input": .text(record.input),
+            ] as LuaValue)
         } else if case .failure(let error) = run.input.push(L) {
           L.pop(2)
           cont.resume(returning: .failed(error))
@@ -258,10 +265,11 @@ public final class ConnectorVersion: @unchecked Sendable {
   /// (tables in globals, say) leaves later jobs no room.
   func isMemoryExhausted() async -> Bool {
     let limit = source.limits.memoryBytes
-    let used = (try? await vm.perform { vm in
-      _ = mlh_lua_gc_collect(vm.L.raw)
-      return vm.memoryInUse
-    }) ?? 0
+    let used =
+      (try? await vm.perform { vm in
+        vm.L.collectGarbage()
+        return vm.memoryInUse
+      }) ?? 0
     return used > limit / 4 * 3
   }
 }
@@ -310,7 +318,7 @@ public struct JobRun: Sendable {
         var decoder = LuaJSONDecoder(L: L, bytes: L.bytes(at: -1)!, decimals: true)
         do {
           try decoder.decodeDocument()
-          mlh_lua_remove(L.raw, -2)
+          L.remove(at: -2)
         } catch {
           L.top = top
           let detail = (error as? LuaJSONDecoder.Failure).map { "\($0.message) at byte \($0.offset + 1)" } ?? "\(error)"
@@ -330,8 +338,10 @@ public struct JobRun: Sendable {
   /// For a replay: the audit row to run again.
   public var record: RecordRow?
 
-  public init(job: String, input: Input = .value(.nil_), runID: String = Digest.uuid4(), trigger: JobTrigger = .manual,
-              jobID: Int64? = nil, attempt: Int = 1, record: RecordRow? = nil) {
+  public init(
+    job: String, input: Input = .value(.nil_), runID: String = Digest.uuid4(), trigger: JobTrigger = .manual,
+    jobID: Int64? = nil, attempt: Int = 1, record: RecordRow? = nil
+  ) {
     self.job = job
     self.input = input
     self.runID = runID
@@ -344,7 +354,8 @@ public struct JobRun: Sendable {
   /// The fields of the job object a job body receives.
   var jobTable: LuaValue {
     var t: [LuaValue: LuaValue] = [
-      "name": .text(job), "run_id": .text(runID), "trigger": .text(trigger.rawValue), "attempt": .integer(Int64(attempt)),
+      "name": .text(job), "run_id": .text(runID), "trigger": .text(trigger.rawValue),
+      "attempt": .integer(Int64(attempt)),
     ]
     if let id = jobID { t["id"] = .integer(id) }
     return .map(t)

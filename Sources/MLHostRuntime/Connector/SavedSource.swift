@@ -32,7 +32,8 @@ extension ConnectorSource {
     if let i = object["job_instructions"] as? NSNumber { limits.jobInstructions = i.int64Value }
     if let s = object["job_seconds"] as? NSNumber { limits.jobSeconds = s.doubleValue }
     self.init(
-      script: URL(fileURLWithPath: script), settingsFile: (object["settings"] as? String).map(URL.init(fileURLWithPath:)),
+      script: URL(fileURLWithPath: script),
+      settingsFile: (object["settings"] as? String).map(URL.init(fileURLWithPath:)),
       stdlib: (object["stdlib"] as? String).map(URL.init(fileURLWithPath:)), limits: limits)
     overrides = Self.untyped(object["overrides"])
     systemSettings = Self.untyped(object["system_settings"])

@@ -1,4 +1,3 @@
-import CLua
 import Foundation
 import Logging
 import MLHostCore
@@ -35,8 +34,9 @@ public enum FuzzTargets {
       let outcome = LuaHarness.shared.decode(data, decimals: decimals)
       if let error = outcome.error { problems.append("decode (decimals \(decimals)) raised: \(error)") }
       if outcome.decoded != scanned {
-        problems.append("JSONScan says \(scanned ? "valid" : "invalid"), json.decode (decimals \(decimals)) "
-          + (outcome.decoded ? "accepts it" : "refuses it: \(outcome.reason)"))
+        problems.append(
+          "JSONScan says \(scanned ? "valid" : "invalid"), json.decode (decimals \(decimals)) "
+            + (outcome.decoded ? "accepts it" : "refuses it: \(outcome.reason)"))
       }
       if let text = outcome.reencodedUndecodable {
         problems.append("json.encode of the decoded value gives text json.decode refuses: \(text.prefix(200))")
@@ -48,7 +48,7 @@ public enum FuzzTargets {
   // MARK: webhook
 
   static let secret = Credential(
-    name: "fuzz", type: "webhook", fields: ["secret": "fuzz-secret", "previous": "fuzz-previous"], expiresAt: nil)
+    name: "fuzz", type: .webhook_secret, fields: ["secret": "fuzz-secret", "previous": "fuzz-previous"], expiresAt: nil)
 
   /// One delivery as bytes: byte 0 picks the preset, byte 1 how to sign (bit 0: sign with the current secret,
   /// bit 1: with the previous one), then `name: value` header lines up to an empty line, then the body.
@@ -84,7 +84,8 @@ public enum FuzzTargets {
     }
 
     var problems: [String] = []
-    let bodyIsJSON = String(validating: body, as: UTF8.self) != nil && LuaHarness.shared.decode(body, decimals: false).decoded
+    let bodyIsJSON =
+      String(validating: body, as: UTF8.self) != nil && LuaHarness.shared.decode(body, decimals: false).decoded
     switch WebhookIngress.admit(hook, headers: headers, body: body, secret: secret) {
     case .queue(let input, _, let deliveryID):
       if !signed { problems.append("a delivery without a valid signature was queued") }
@@ -92,7 +93,8 @@ public enum FuzzTargets {
       let inputScan = input.withUnsafeBytes { JSONScan.scan($0) }
       let decoded = LuaHarness.shared.decode(input, decimals: false)
       if !inputScan.valid || !decoded.decoded {
-        problems.append("the job input is not JSON (\(decoded.reason)): \(String(decoding: input.prefix(300), as: UTF8.self))")
+        problems.append(
+          "the job input is not JSON (\(decoded.reason)): \(String(decoding: input.prefix(300), as: UTF8.self))")
       }
     case .ping:
       if signed { problems.append("a signed delivery was taken for a ping") }
@@ -111,9 +113,16 @@ public enum FuzzTargets {
     func field(_ type: String, _ extra: [(LuaValue, LuaValue)] = []) -> LuaValue {
       .map(Dictionary(uniqueKeysWithValues: [(LuaValue.text("type"), LuaValue.text(type))] + extra))
     }
-    let shop = field("record", [("fields", .map([
-      "domain": field("string", [("required", true)]), "api_version": field("string"), "poll": field("duration"),
-    ]))])
+    let shop = field(
+      "record",
+      [
+        (
+          "fields",
+          .map([
+            "domain": field("string", [("required", true)]), "api_version": field("string"), "poll": field("duration"),
+          ])
+        )
+      ])
     let spec: LuaValue = .map([
       "name": field("string"), "count": field("integer"), "ratio": field("number"), "enabled": field("boolean"),
       "shipping": field("decimal"), "interval": field("duration", [("default", "5m")]), "endpoint": field("url"),
@@ -180,7 +189,8 @@ final class LuaHarness: Sendable {
   private init() {
     do {
       vm = try LuaVM(
-        name: "fuzz", modulePaths: ModulePaths(connectorDirectory: URL(fileURLWithPath: "/nonexistent"), stdlibDirectory: nil),
+        name: "fuzz",
+        modulePaths: ModulePaths(connectorDirectory: URL(fileURLWithPath: "/nonexistent"), stdlibDirectory: nil),
         logger: Logger(label: "mlhost.fuzz"))
     } catch {
       fatalError("cannot create the fuzzing VM: \(error)")

@@ -41,8 +41,9 @@ public actor ConnectorHost {
   private var cycleOutcomes: [Int64: JobOutcome] = [:]
   private var cycleWaiters: [Int64: CheckedContinuation<JobOutcome, Never>] = [:]
   private static let interrupted = JobOutcome.failed(
-    LuaError(message: "interrupted: the run was stopped before this job ended (it finishes within --grace or goes "
-      + "back to the queue)"))
+    LuaError(
+      message: "interrupted: the run was stopped before this job ended (it finishes within --grace or goes "
+        + "back to the queue)"))
   /// Set by `interruptCycle`: a cycle still queueing its jobs stops waiting for them.
   private var cycleInterrupted = false
   private var accepting = true
@@ -58,7 +59,9 @@ public actor ConnectorHost {
 
   private let authenticator: Authenticator?
 
-  public init(store: any JobStore, logger: Logger, options: HostOptions = HostOptions(), authenticator: Authenticator? = nil) {
+  public init(
+    store: any JobStore, logger: Logger, options: HostOptions = HostOptions(), authenticator: Authenticator? = nil
+  ) {
     self.store = store
     self.logger = logger
     self.options = options
@@ -66,7 +69,8 @@ public actor ConnectorHost {
   }
 
   private var runtime: JobRuntime {
-    var r = JobRuntime(store: store, retry: options.retry, authenticator: authenticator, journal: options.journal, now: options.now)
+    var r = JobRuntime(
+      store: store, retry: options.retry, authenticator: authenticator, journal: options.journal, now: options.now)
     r.metrics = metrics
     return r
   }
@@ -77,8 +81,9 @@ public actor ConnectorHost {
       let version = try await ConnectorVersion.load(source, logger: logger, runtime: runtime)
       if let clash = slots.first(where: { $0.version.definition.name == version.definition.name }) {
         await version.retire(grace: 0)
-        throw LoadError(message: "\(ModulePaths.displayName(source.script)): connector name '\(version.definition.name)' "
-          + "is already used by \(ModulePaths.displayName(clash.source.script))")
+        throw LoadError(
+          message: "\(ModulePaths.displayName(source.script)): connector name '\(version.definition.name)' "
+            + "is already used by \(ModulePaths.displayName(clash.source.script))")
       }
       slots.append(Slot(source: source, version: version))
       try await syncSchedules(version.definition)
@@ -133,10 +138,13 @@ public actor ConnectorHost {
     let old = slot.version
     do {
       let new = try await ConnectorVersion.load(slot.source, logger: logger, runtime: runtime)
-      logger.debug("reload check", metadata: [
-        "connector": .string(old.definition.name), "running": .string(old.shortHash), "on_disk": .string(new.shortHash),
-        "changed": .stringConvertible(new.contentHash != old.contentHash),
-      ])
+      logger.debug(
+        "reload check",
+        metadata: [
+          "connector": .string(old.definition.name), "running": .string(old.shortHash),
+          "on_disk": .string(new.shortHash),
+          "changed": .stringConvertible(new.contentHash != old.contentHash),
+        ])
       guard new.contentHash != old.contentHash || fresh else {
         // Back to what runs (a broken edit undone): nothing to swap, nothing failing any more.
         slot.reloadFailure = nil
@@ -153,7 +161,9 @@ public actor ConnectorHost {
       reloadCount += 1
       var meta = versionMetadata(new)
       meta["previous"] = .string(old.shortHash)
-      logger.info(fresh ? "connector \(new.definition.name) runs on a fresh VM" : "reloaded connector \(new.definition.name)", metadata: meta)
+      logger.info(
+        fresh ? "connector \(new.definition.name) runs on a fresh VM" : "reloaded connector \(new.definition.name)",
+        metadata: meta)
       let rerun = try await store.rerunScriptFailures(
         connector: new.definition.name, now: options.now(), maxAttempts: options.retry.maxAttempts)
       if rerun.jobs + rerun.records > 0 {
@@ -166,7 +176,8 @@ public actor ConnectorHost {
       retiring.append(Task { await old.retire(grace: grace) })
     } catch {
       // Remembered until a reload succeeds, so `mlhost status` shows that the files on disk are not what runs.
-      slot.reloadFailure = ReloadFailure(error: SecretRedactor.shared.redact("\(error)"), at: options.now(), running: old.shortHash)
+      slot.reloadFailure = ReloadFailure(
+        error: SecretRedactor.shared.redact("\(error)"), at: options.now(), running: old.shortHash)
       logger.error(
         "reload failed; version \(old.shortHash) keeps running: \(error)",
         metadata: ["connector": .string(old.definition.name)])
@@ -181,18 +192,22 @@ public actor ConnectorHost {
   // MARK: queueing
 
   /// Queues job `job` of `connector` with a JSON `input`; returns the job id.
-  public func enqueue(connector: String, job: String, input: String? = nil, trigger: JobTrigger = .manual,
-                      key: String? = nil) async throws -> Int64 {
+  public func enqueue(
+    connector: String, job: String, input: String? = nil, trigger: JobTrigger = .manual,
+    key: String? = nil
+  ) async throws -> Int64 {
     guard let version = version(of: connector) else {
       throw LoadError(message: "no connector named '\(connector)' is loaded")
     }
     guard version.definition.jobs[job] != nil else {
-      throw LoadError(message: "connector '\(connector)' has no job '\(job)'; it has: "
-        + version.definition.jobOrder.joined(separator: ", "))
+      throw LoadError(
+        message: "connector '\(connector)' has no job '\(job)'; it has: "
+          + version.definition.jobOrder.joined(separator: ", "))
     }
-    let id = try await store.enqueue(NewJob(
-      connector: connector, job: job, input: input, trigger: trigger, orderingKey: key,
-      maxAttempts: options.retry.maxAttempts, runAt: options.now()))
+    let id = try await store.enqueue(
+      NewJob(
+        connector: connector, job: job, input: input, trigger: trigger, orderingKey: key,
+        maxAttempts: options.retry.maxAttempts, runAt: options.now()))
     wake.signal()
     return id
   }
@@ -203,9 +218,10 @@ public actor ConnectorHost {
     guard version(of: row.connector) != nil else {
       throw LoadError(message: "record \(recordID) belongs to connector '\(row.connector)', which is not loaded")
     }
-    let id = try await store.enqueue(NewJob(
-      connector: row.connector, job: ReplayJob.name, trigger: .replay, orderingKey: "\(row.kind):\(row.key)",
-      maxAttempts: options.retry.maxAttempts, runAt: options.now(), recordID: recordID))
+    let id = try await store.enqueue(
+      NewJob(
+        connector: row.connector, job: ReplayJob.name, trigger: .replay, orderingKey: "\(row.kind):\(row.key)",
+        maxAttempts: options.retry.maxAttempts, runAt: options.now(), recordID: recordID))
     wake.signal()
     return id
   }
@@ -267,7 +283,8 @@ public actor ConnectorHost {
   public func runDispatcher() async {
     var lastRenewal = options.now()
     while !Task.isCancelled && accepting {
-      let free = Dictionary(uniqueKeysWithValues: slots.map { ($0.version.definition.name, options.concurrency - $0.running) })
+      let free = Dictionary(
+        uniqueKeysWithValues: slots.map { ($0.version.definition.name, options.concurrency - $0.running) })
       var claimed: [LeasedJob] = []
       if free.values.contains(where: { $0 > 0 }) {
         do {
@@ -307,16 +324,19 @@ public actor ConnectorHost {
       run.record = row
     }
     let start = Date()
-    logger.debug("job started", metadata: [
-      "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
-      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger.rawValue),
-      "attempt": .stringConvertible(leased.attempt), "version": .string(version.shortHash),
-    ])
+    logger.debug(
+      "job started",
+      metadata: [
+        "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
+        "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger.rawValue),
+        "attempt": .stringConvertible(leased.attempt), "version": .string(version.shortHash),
+      ])
     let outcome = await version.run(run)
     metrics.jobRan(connector: leased.connector, job: leased.job, seconds: Date().timeIntervalSince(start))
     var meta: Logger.Metadata = [
       "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
-      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger.rawValue), "attempt": .stringConvertible(leased.attempt),
+      "run": .string(JobContext.shortRunID(run.runID)), "trigger": .string(leased.trigger.rawValue),
+      "attempt": .stringConvertible(leased.attempt),
       "ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000)),
     ]
     switch outcome {
@@ -354,14 +374,18 @@ public actor ConnectorHost {
         let retryAt = retryTime(leased, e)
         final = retryAt == nil
         if !final {
-          logger.warning("job will be retried", metadata: [
-            "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
-            "in_seconds": .stringConvertible(Int(retryAt! - options.now())),
-          ])
+          logger.warning(
+            "job will be retried",
+            metadata: [
+              "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
+              "in_seconds": .stringConvertible(Int(retryAt! - options.now())),
+            ])
         } else {
-          logger.error("job dead-lettered", metadata: [
-            "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
-          ])
+          logger.error(
+            "job dead-lettered",
+            metadata: [
+              "connector": .string(leased.connector), "job": .string(leased.job), "id": .stringConvertible(leased.id),
+            ])
         }
         try await store.finish(
           jobID: leased.id, owner: options.owner, now: options.now(), succeeded: false,
@@ -385,7 +409,11 @@ public actor ConnectorHost {
       }
     }
     if leased.trigger == .cycle && leased.attempt == 1 {
-      if let w = cycleWaiters.removeValue(forKey: leased.id) { w.resume(returning: outcome) } else { cycleOutcomes[leased.id] = outcome }
+      if let w = cycleWaiters.removeValue(forKey: leased.id) {
+        w.resume(returning: outcome)
+      } else {
+        cycleOutcomes[leased.id] = outcome
+      }
     }
     wake.signal()
   }
@@ -446,8 +474,9 @@ public actor ConnectorHost {
             let next = try spec.next(after: now) ?? .infinity
             let fired = try await store.fireSchedule(
               connector: d.name, job: job, expected: stored.next, next: next,
-              enqueue: NewJob(connector: d.name, job: job, trigger: .schedule, orderingKey: "schedule:\(job)",
-                              maxAttempts: options.retry.maxAttempts, runAt: now))
+              enqueue: NewJob(
+                connector: d.name, job: job, trigger: .schedule, orderingKey: "schedule:\(job)",
+                maxAttempts: options.retry.maxAttempts, runAt: now))
             if fired { wake.signal() }
             earliest = min(earliest, next)
           } catch {
@@ -465,7 +494,8 @@ public actor ConnectorHost {
   func pruneExpired() async {
     let before = options.now() - options.retention
     let batch = 500
-    var jobs = 0, deliveries = 0
+    var jobs = 0
+    var deliveries = 0
     do {
       while !Task.isCancelled {
         let n = try await store.prune(before: before, limit: batch)
@@ -477,9 +507,11 @@ public actor ConnectorHost {
       logger.error("pruning the store failed: \(error)")
     }
     if jobs + deliveries > 0 {
-      logger.info("pruned finished jobs and webhook delivery ids past retention", metadata: [
-        "jobs": .stringConvertible(jobs), "deliveries": .stringConvertible(deliveries),
-      ])
+      logger.info(
+        "pruned finished jobs and webhook delivery ids past retention",
+        metadata: [
+          "jobs": .stringConvertible(jobs), "deliveries": .stringConvertible(deliveries),
+        ])
     }
   }
 

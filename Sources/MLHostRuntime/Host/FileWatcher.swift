@@ -58,7 +58,9 @@ final class FileWatcher: @unchecked Sendable {
       close(wake[1])
     }
     while true {
-      var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+      var fds = [
+        pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0),
+      ]
       let timeout = deadline.map { Int32(max(0, ($0 - Date().timeIntervalSince1970) * 1000)) } ?? -1
       _ = poll(&fds, 2, timeout)
       if fds[1].revents != 0 { return }

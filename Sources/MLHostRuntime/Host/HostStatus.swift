@@ -73,16 +73,17 @@ public struct HostStatus: Codable, Sendable {
     status.hostRunning = true
     for d in await host.definitions {
       let version = await host.version(of: d.name)
-      status.connectors.append(Connector(
-        name: d.name, version: version?.shortHash ?? "",
-        script: version.map { ModulePaths.displayName($0.source.script) } ?? "",
-        jobs: d.jobOrder,
-        webhooks: d.webhooks.map {
-          Webhook(path: "/hooks/\(d.name)/\($0.name)", system: $0.system.rawValue, topic: $0.topic, job: $0.job)
-        },
-        reloadFailure: await host.reloadFailure(of: d.name).map {
-          Failure(error: $0.error, at: iso($0.at) ?? "", running: $0.running)
-        }))
+      status.connectors.append(
+        Connector(
+          name: d.name, version: version?.shortHash ?? "",
+          script: version.map { ModulePaths.displayName($0.source.script) } ?? "",
+          jobs: d.jobOrder,
+          webhooks: d.webhooks.map {
+            Webhook(path: "/hooks/\(d.name)/\($0.name)", system: $0.system.rawValue, topic: $0.topic, job: $0.job)
+          },
+          reloadFailure: await host.reloadFailure(of: d.name).map {
+            Failure(error: $0.error, at: iso($0.at) ?? "", running: $0.running)
+          }))
     }
     return status
   }
@@ -91,9 +92,10 @@ public struct HostStatus: Codable, Sendable {
   public static func collect(store: any JobStore) async throws -> HostStatus {
     let stats = try await store.stats()
     let jobs = try await store.jobSummaries().map {
-      Job(connector: $0.connector, job: $0.job, schedule: $0.schedule, nextRun: $0.nextRun.flatMap(iso),
-          lastRun: $0.lastRun.flatMap(iso), lastState: $0.lastState, lastError: $0.lastError,
-          lastErrorKind: $0.lastErrorKind, queued: $0.queued, running: $0.running, dead: $0.dead)
+      Job(
+        connector: $0.connector, job: $0.job, schedule: $0.schedule, nextRun: $0.nextRun.flatMap(iso),
+        lastRun: $0.lastRun.flatMap(iso), lastState: $0.lastState, lastError: $0.lastError,
+        lastErrorKind: $0.lastErrorKind, queued: $0.queued, running: $0.running, dead: $0.dead)
     }
     let dead = try await store.deadJobs(connector: nil, limit: deadListed)
     return HostStatus(

@@ -47,7 +47,9 @@ extension WebhookIngress {
   /// refused as before). Nothing is queued and no Lua runs.
   public func challenge(connector: String, name: String, value: String) -> Answer? {
     guard let hook = host.routes.webhook(connector: connector, name: name), hook.system == .adobe_io else { return nil }
-    guard let body = WebhookVerifier.challengeAnswer(value) else { return Answer(status: 400, message: "malformed challenge") }
+    guard let body = WebhookVerifier.challengeAnswer(value) else {
+      return Answer(status: 400, message: "malformed challenge")
+    }
     return Answer(status: 200, message: body)
   }
 }

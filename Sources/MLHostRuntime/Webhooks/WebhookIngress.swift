@@ -54,8 +54,9 @@ public final class WebhookIngress: @unchecked Sendable {
     let secret: Credential
     do {
       guard let c = try credential(credentialName) else {
-        logger.error("webhook secret missing: store it with `mlhost creds set \(credentialName) ...`",
-                     metadata: ["connector": .string(connector), "webhook": .string(name)])
+        logger.error(
+          "webhook secret missing: store it with `mlhost creds set \(credentialName) ...`",
+          metadata: ["connector": .string(connector), "webhook": .string(name)])
         return (503, "webhook not configured", "unconfigured")
       }
       secret = c
@@ -71,9 +72,12 @@ public final class WebhookIngress: @unchecked Sendable {
       return (200, "ok", "ping")
     case .badSignature(let why):
       // A security event: never log the body, which an attacker chose.
-      logger.warning("webhook rejected: \(why)", metadata: [
-        "event": "security", "connector": .string(connector), "webhook": .string(name), "bytes": .stringConvertible(body.count),
-      ])
+      logger.warning(
+        "webhook rejected: \(why)",
+        metadata: [
+          "event": "security", "connector": .string(connector), "webhook": .string(name),
+          "bytes": .stringConvertible(body.count),
+        ])
       return (401, "bad signature", "bad_signature")
     case .malformed(let why):
       return (400, why, "malformed")
@@ -114,7 +118,9 @@ extension WebhookIngress {
 
   /// Checks the signature, then the body, and builds the job's input:
   /// `{"topic", "system", "delivery_id", "headers", "payload"}` with the body inlined as JSON.
-  static func admit(_ hook: WebhookDeclaration, headers: [String: String], body: [UInt8], secret: Credential) -> Admission {
+  static func admit(_ hook: WebhookDeclaration, headers: [String: String], body: [UInt8], secret: Credential)
+    -> Admission
+  {
     switch WebhookVerifier.verify(hook.system, header: hook.header, headers: headers, body: body, credential: secret) {
     case .ping: return .ping
     case .invalid(let why): return .badSignature(why)
@@ -149,6 +155,7 @@ extension WebhookIngress {
       body.withUnsafeBytes { JSONText.appendString($0, to: &input) }
     }
     input.append(UInt8(ascii: "}"))
-    return .queue(input: input, orderingKey: scan.topLevelID.map { "\(hook.system.rawValue):\($0)" }, deliveryID: deliveryID)
+    return .queue(
+      input: input, orderingKey: scan.topLevelID.map { "\(hook.system.rawValue):\($0)" }, deliveryID: deliveryID)
   }
 }

@@ -15,7 +15,8 @@ public enum WebhookVerifier {
 
   /// `headers` keys are lowercase.
   public static func verify(
-    _ system: WebhookDeclaration.System, header: String?, headers: [String: String], body: [UInt8], credential: Credential
+    _ system: WebhookDeclaration.System, header: String?, headers: [String: String], body: [UInt8],
+    credential: Credential
   ) -> Verdict {
     switch system {
     case .shopify:
@@ -94,7 +95,8 @@ public enum WebhookVerifier {
   /// WooCommerce's `X-WC-Webhook-Delivery-ID` is `wp_hash(webhook_id . strtotime('now'))` (API facts §2.5, §2.8):
   /// two different events of one webhook in the same second share it, and it is not signed, so a replay can change
   /// it. Its deliveries are keyed on what is signed instead: the body (resource, id and `date_modified_gmt`).
-  public static func deliveryID(_ system: WebhookDeclaration.System, headers: [String: String], body: [UInt8]) -> String {
+  public static func deliveryID(_ system: WebhookDeclaration.System, headers: [String: String], body: [UInt8]) -> String
+  {
     let given: String?
     switch system {
     case .shopify: given = headers["x-shopify-webhook-id"]

@@ -16,7 +16,10 @@ public final class Authenticator: @unchecked Sendable {
   /// The share of a token's lifetime left when it is refreshed, where that is sooner than `refreshMargin`.
   public var refreshFraction: Double = 0.2
 
-  public init(vault: CredentialVault, client: HTTPClient = .shared, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+  public init(
+    vault: CredentialVault, client: HTTPClient = .shared,
+    now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+  ) {
     self.vault = vault
     self.client = client
     self.now = now
@@ -34,7 +37,8 @@ public final class Authenticator: @unchecked Sendable {
   ) async -> Result<HTTPResponse, HTTPFailure> {
     do {
       guard let credential = try vault.get(name) else {
-        return .failure(HTTPFailure(token: "auth", message: "no credential named '\(name)' (mlhost creds set \(name) ...)"))
+        return .failure(
+          HTTPFailure(token: "auth", message: "no credential named '\(name)' (mlhost creds set \(name) ...)"))
       }
       // Bound to its origins: checked here, where every credential is attached, so neither a script's URL nor a
       // system it declares can send it anywhere else. Redirects are not followed (HTTPClient), so no hop escapes.
@@ -44,11 +48,17 @@ public final class Authenticator: @unchecked Sendable {
       var request = request
       if let embedded = request.embeddedSecret {
         guard let secret = try vault.get(embedded.credential) else {
-          return .failure(HTTPFailure(token: "auth", message: "no credential named '\(embedded.credential)' (mlhost creds set \(embedded.credential) ...)"))
+          return .failure(
+            HTTPFailure(
+              token: "auth",
+              message: "no credential named '\(embedded.credential)' (mlhost creds set \(embedded.credential) ...)"))
         }
-        if let refused = secret.refusal(toward: request.url) { return .failure(HTTPFailure(token: "auth", message: refused)) }
+        if let refused = secret.refusal(toward: request.url) {
+          return .failure(HTTPFailure(token: "auth", message: refused))
+        }
         guard let value = secret.fields["secret"], let body = request.body, body.last == UInt8(ascii: "}") else {
-          return .failure(HTTPFailure(token: "auth", message: "credential '\(embedded.credential)' has no secret to send"))
+          return .failure(
+            HTTPFailure(token: "auth", message: "credential '\(embedded.credential)' has no secret to send"))
         }
         request.body = Self.adding(embedded.key, value, to: body)
         request.embeddedSecret = nil
@@ -56,7 +66,7 @@ public final class Authenticator: @unchecked Sendable {
       var signed = request
       try await apply(credential, to: &signed, force: false) { refreshed("no valid token") }
       let first = await client.send(signed)
-      guard case .success(let r) = first, r.status == 401, Self.refreshable(credential.type) else { return first }
+      guard case .success(let r) = first, r.status == 401, credential.type.refreshable else { return first }
       // One refresh and one retry: a second 401 is the answer, never a loop.
       var retry = request
       try await apply(credential, to: &retry, force: true) { refreshed("401 from the server") }
@@ -80,59 +90,67 @@ public final class Authenticator: @unchecked Sendable {
     return out
   }
 
-  static func refreshable(_ type: String) -> Bool {
-    ["oauth2_client_credentials", "oauth2_refresh_token", "x3_jwt", "adobe_admin"].contains(type)
-  }
-
-  func apply(_ c: Credential, to request: inout HTTPRequest, force: Bool, fetched: @escaping @Sendable () -> Void = {}) async throws {
+  func apply(_ c: Credential, to request: inout HTTPRequest, force: Bool, fetched: @escaping @Sendable () -> Void = {})
+    async throws
+  {
     let f = c.fields
     switch c.type {
-    case "basic":
+    case .basic:
       var user = f["user"] ?? ""
       if f["uppercase_user"] == "true" { user = user.uppercased() }  // Sage 300 user ids
       request.headers.append(("Authorization", Self.basic(user, f["password"] ?? "")))
-    case "shopify_token":
+    case .shopify_token:
       request.headers.append(("X-Shopify-Access-Token", f["access_token"] ?? ""))
-    case "woocommerce":
+    case .woocommerce:
       if request.url.lowercased().hasPrefix("https://") {
         request.headers.append(("Authorization", Self.basic(f["consumer_key"] ?? "", f["consumer_secret"] ?? "")))
       } else {
         // Plain HTTP: one-legged OAuth 1.0a, parameters in the query.
-        guard let signed = OAuth1.sign(
-          method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
-          consumerSecret: f["consumer_secret"] ?? "", token: nil, tokenSecret: nil, nonce: Self.nonce(), timestamp: Int(now()))
+        guard
+          let signed = OAuth1.sign(
+            method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
+            consumerSecret: f["consumer_secret"] ?? "", token: nil, tokenSecret: nil, nonce: Self.nonce(),
+            timestamp: Int(now()))
         else { throw Failure(token: "auth", description: "cannot sign \(request.url)") }
         let query = signed.parameters.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
         request.url += (request.url.contains("?") ? "&" : "?") + query
       }
-    case "oauth1":
+    case .oauth1:
       // HMAC-SHA1 only where the credential says so (Adobe Commerce up to 2.4.3); 2.4.4 and later refuse it.
       let algorithm: Digest.Algorithm
       switch f["signature_method"] ?? "HMAC-SHA256" {
       case "HMAC-SHA256", "": algorithm = .sha256
       case "HMAC-SHA1": algorithm = .sha1
-      case let other: throw Failure(token: "auth", description: "credential '\(c.name)': signature_method \(other) is not HMAC-SHA256 or HMAC-SHA1")
+      case let other:
+        throw Failure(
+          token: "auth",
+          description: "credential '\(c.name)': signature_method \(other) is not HMAC-SHA256 or HMAC-SHA1")
       }
-      guard let signed = OAuth1.sign(
-        method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
-        consumerSecret: f["consumer_secret"] ?? "", token: f["token"], tokenSecret: f["token_secret"],
-        nonce: Self.nonce(), timestamp: Int(now()), algorithm: algorithm)
+      guard
+        let signed = OAuth1.sign(
+          method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
+          consumerSecret: f["consumer_secret"] ?? "", token: f["token"], tokenSecret: f["token_secret"],
+          nonce: Self.nonce(), timestamp: Int(now()), algorithm: algorithm)
       else { throw Failure(token: "auth", description: "cannot sign \(request.url)") }
       request.headers.append(("Authorization", signed.header))
-    case "bearer":
+    case .bearer:
       // A standing token: an Adobe Commerce integration's access token used as a bearer (2.4.4+, when the store
       // allows it), or any API key sent that way.
       request.headers.append(("Authorization", "Bearer \(f["token"] ?? "")"))
-    case "adobe_admin":
+    case .adobe_admin:
       // POST /V1/integration/admin/token answers a bare JSON string valid `lifetime_hours` (Magento's default 4 h).
-      let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [self] in
+      let token = try await tokens.token(
+        for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction
+      ) { [self] in
         fetched()
         return try await fetchAdminToken(c)
       }
       request.headers.append(("Authorization", "Bearer \(token)"))
-    case "x3_jwt":
+    case .x3_jwt:
       let lifetime = Int(f["lifetime"] ?? "") ?? 300
-      let jwt = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [now] in
+      let jwt = try await tokens.token(
+        for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction
+      ) { [now] in
         fetched()
         let iat = Int(now())
         let token = JWT.hs256(
@@ -145,8 +163,10 @@ public final class Authenticator: @unchecked Sendable {
       if !request.headers.contains(where: { $0.0.lowercased() == "x-xtrem-endpoint" }) {  // the client may name it
         request.headers.append(("x-xtrem-endpoint", f["endpoint"] ?? ""))
       }
-    case "oauth2_client_credentials", "oauth2_refresh_token":
-      let token = try await tokens.token(for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction) { [self] in
+    case .oauth2_client_credentials, .oauth2_refresh_token:
+      let token = try await tokens.token(
+        for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction
+      ) { [self] in
         fetched()
         return try await fetchToken(c)
       }
@@ -155,7 +175,7 @@ public final class Authenticator: @unchecked Sendable {
       } else {
         request.headers.append(("Authorization", "Bearer \(token)"))
       }
-    default:
+    case .webhook_secret, .adobe_webhook_key, .adobe_io_events:
       throw Failure(token: "auth", description: "credential '\(c.name)' of type \(c.type) cannot sign requests")
     }
   }
@@ -173,7 +193,7 @@ public final class Authenticator: @unchecked Sendable {
   private func fetchToken(_ c: Credential) async throws -> (String, Double) {
     let f = c.fields
     var form: [(String, String)] = [("client_id", f["client_id"] ?? ""), ("client_secret", f["client_secret"] ?? "")]
-    if c.type == "oauth2_refresh_token" {
+    if c.type == .oauth2_refresh_token {
       // The vault may hold a newer refresh token than `c` (rotated by an earlier refresh).
       let current = (try? vault.get(c.name))?.fields["refresh_token"] ?? f["refresh_token"] ?? ""
       form += [("grant_type", "refresh_token"), ("refresh_token", current)]
@@ -230,7 +250,8 @@ extension Authenticator {
     case .success(let r): response = r
     }
     guard response.status == 200,
-      let token = (try? JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed])) as? String,
+      let token = (try? JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed]))
+        as? String,
       !token.isEmpty
     else { throw Failure(token: "auth", description: "admin token endpoint answered \(response.status)") }
     SecretRedactor.shared.register(ephemeral: token)
@@ -244,8 +265,10 @@ actor TokenCache {
   private var tokens: [String: (value: String, expires: Double, lifetime: Double)] = [:]
   private var inFlight: [String: Task<(String, Double), any Error>] = [:]
 
-  func token(for name: String, force: Bool, now: Double, margin: Double, fraction: Double,
-             fetch: @escaping @Sendable () async throws -> (String, Double)) async throws -> String {
+  func token(
+    for name: String, force: Bool, now: Double, margin: Double, fraction: Double,
+    fetch: @escaping @Sendable () async throws -> (String, Double)
+  ) async throws -> String {
     // Refreshed before it expires, so no request goes out with a token about to lapse: `margin` seconds early, or
     // with `fraction` of its lifetime left when that is sooner (a token shorter than the margin is not refetched
     // for every request).

@@ -15,10 +15,11 @@ public enum OAuth1 {
     }
   }
 
-  public static func sign(method: String, url: String, formBody: [(String, String)] = [], consumerKey: String,
-                   consumerSecret: String, token: String?, tokenSecret: String?, nonce: String, timestamp: Int,
-                   algorithm: Digest.Algorithm = .sha256) -> Signed?
-  {
+  public static func sign(
+    method: String, url: String, formBody: [(String, String)] = [], consumerKey: String,
+    consumerSecret: String, token: String?, tokenSecret: String?, nonce: String, timestamp: Int,
+    algorithm: Digest.Algorithm = .sha256
+  ) -> Signed? {
     guard algorithm != .sha512 else { return nil }
     let methodName = algorithm == .sha1 ? "HMAC-SHA1" : "HMAC-SHA256"
     guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
@@ -40,7 +41,9 @@ public enum OAuth1 {
     let sorted = encoded.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
     let normalized = sorted.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
     var base = "\(scheme)://\(host)"
-    if let port = components.port, !(scheme == "http" && port == 80) && !(scheme == "https" && port == 443) { base += ":\(port)" }
+    if let port = components.port, !(scheme == "http" && port == 80) && !(scheme == "https" && port == 443) {
+      base += ":\(port)"
+    }
     base += components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
     let baseString = [method.uppercased(), percentEncode(base), percentEncode(normalized)].joined(separator: "&")
     let key = percentEncode(consumerSecret) + "&" + percentEncode(tokenSecret ?? "")
@@ -51,7 +54,9 @@ public enum OAuth1 {
 
 /// HS256 JSON Web Tokens, as Sage X3's connected applications expect them minted by the client.
 public enum JWT {
-  public static func hs256(issuer: String, subject: String, audience: String, issuedAt: Int, lifetime: Int, secret: String) -> String {
+  public static func hs256(
+    issuer: String, subject: String, audience: String, issuedAt: Int, lifetime: Int, secret: String
+  ) -> String {
     let header = ByteCodecs.base64(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8), urlSafe: true, padded: false)
     var claims: [UInt8] = Array(#"{"iss":"#.utf8)
     JSONText.appendString(issuer, to: &claims)

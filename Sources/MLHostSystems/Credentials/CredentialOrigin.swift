@@ -6,7 +6,8 @@ import Foundation
 public enum CredentialOrigin {
   /// The origin of an http(s) URL, or nil when it has none.
   public static func of(_ url: String) -> String? {
-    guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https",
+    guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(),
+      scheme == "http" || scheme == "https",
       let host = c.host?.lowercased(), !host.isEmpty
     else { return nil }
     let port = c.port ?? (scheme == "https" ? 443 : 80)
@@ -27,10 +28,6 @@ public enum CredentialOrigin {
 }
 
 extension Credential {
-  /// Types applied to outbound requests, which must be bound to origins; the others (webhook secrets and keys)
-  /// only check what arrives.
-  public static func signsRequests(_ type: String) -> Bool { !["webhook_secret", "adobe_webhook_key", "adobe_io_events"].contains(type) }
-
   /// Why this credential must not go to `url`, or nil when `url` is on one of its origins. Names the credential
   /// and the refused origin, never a secret.
   public func refusal(toward url: String) -> String? {

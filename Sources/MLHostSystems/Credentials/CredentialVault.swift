@@ -5,7 +5,7 @@ import MLHostStore
 /// A named secret and what kind of credential it is. Its fields never reach Lua, logs or audit rows.
 public struct Credential: Sendable, Equatable {
   public var name: String
-  public var type: String
+  public var type: CredentialType
   public var fields: [String: String]
   public var expiresAt: Double?
   /// The origins (`https://host:port`) the host attaches this credential to; no other, whatever a script asks.
@@ -31,7 +31,9 @@ public struct Credential: Sendable, Equatable {
     fields.filter { !Self.publicFields.contains($0.key) && $0.value.count < Self.safeSecretLength }.map(\.key).sorted()
   }
 
-  public init(name: String, type: String, fields: [String: String], origins: [String] = [], expiresAt: Double? = nil) {
+  public init(
+    name: String, type: CredentialType, fields: [String: String], origins: [String] = [], expiresAt: Double? = nil
+  ) {
     self.name = name
     self.type = type
     self.fields = fields
@@ -48,23 +50,6 @@ public final class CredentialVault: @unchecked Sendable {
     public let description: String
   }
 
-  /// The kinds of credential and the fields each requires.
-  public static let types: [String: [String]] = [
-    "basic": ["user", "password"],
-    "webhook_secret": ["secret"],
-    "adobe_webhook_key": ["public_key"],
-    // Adobe I/O Events: the two public keys (PEM) the deliveries are signed with, and the client id they are for.
-    "adobe_io_events": ["public_key1", "public_key2", "client_id"],
-    "bearer": ["token"],
-    "adobe_admin": ["token_url", "username", "password"],
-    "oauth1": ["consumer_key", "consumer_secret", "token", "token_secret"],
-    "oauth2_client_credentials": ["token_url", "client_id", "client_secret"],
-    "oauth2_refresh_token": ["token_url", "client_id", "client_secret", "refresh_token"],
-    "x3_jwt": ["client_id", "secret", "user", "endpoint"],
-    "shopify_token": ["access_token"],
-    "woocommerce": ["consumer_key", "consumer_secret"],
-  ]
-
   private struct Entry: Codable {
     var type: String
     var sealed: String
@@ -73,12 +58,20 @@ public final class CredentialVault: @unchecked Sendable {
     /// Readable (for `creds list`), and bound to the sealed fields through the authenticated data, so an edit to
     /// the file cannot send a credential elsewhere.
     var origins: [String]?
+
+    /// The stored type; a name this mlhost does not know (a file from a newer version, an edit) is an error.
+    func kind(of name: String) throws -> CredentialType {
+      guard let kind = CredentialType(rawValue: type) else {
+        throw Failure(description: "credential \(name) has type '\(type)', which this mlhost does not know")
+      }
+      return kind
+    }
   }
 
   /// What `creds list` shows: nothing secret.
   public struct Listing: Sendable {
     public let name: String
-    public let type: String
+    public let type: CredentialType
     public let expiresAt: Double?
     public let origins: [String]
   }
@@ -179,23 +172,24 @@ public final class CredentialVault: @unchecked Sendable {
 
   /// Stores (or replaces) a credential after checking its type and required fields.
   public func set(_ c: Credential) throws {
-    guard let required = Self.types[c.type] else {
-      throw Failure(description: "unknown credential type '\(c.type)'; one of: " + Self.types.keys.sorted().joined(separator: ", "))
-    }
-    let missing = required.filter { (c.fields[$0] ?? "").isEmpty }
+    let missing = c.type.requiredFields.filter { (c.fields[$0] ?? "").isEmpty }
     guard missing.isEmpty else {
-      throw Failure(description: "a \(c.type) credential needs " + missing.map { "--field \($0)=..." }.joined(separator: " "))
+      throw Failure(
+        description: "a \(c.type) credential needs " + missing.map { "--field \($0)=..." }.joined(separator: " "))
     }
     guard c.name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }), !c.name.isEmpty else {
       throw Failure(description: "credential names are letters, digits, '_', '-' and '.'")
     }
-    let origins = try c.origins.map(CredentialOrigin.parse).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    let origins = try c.origins.map(CredentialOrigin.parse).reduce(into: [String]()) {
+      if !$0.contains($1) { $0.append($1) }
+    }
     try lock.withLock {
       var entries = try load()
       let plain = try JSONEncoder().encode(c.fields)
-      let sealed = try SealedBox.seal(Array(plain), key: key, aad: Self.aad(c.name, c.type, origins))
-      entries[c.name] = Entry(type: c.type, sealed: ByteCodecs.base64(sealed), expiresAt: c.expiresAt,
-                              updatedAt: Date().timeIntervalSince1970, origins: origins.isEmpty ? nil : origins)
+      let sealed = try SealedBox.seal(Array(plain), key: key, aad: Self.aad(c.name, c.type.rawValue, origins))
+      entries[c.name] = Entry(
+        type: c.type.rawValue, sealed: ByteCodecs.base64(sealed), expiresAt: c.expiresAt,
+        updatedAt: Date().timeIntervalSince1970, origins: origins.isEmpty ? nil : origins)
       try save(entries)
     }
     SecretRedactor.shared.register(c.secretValues)
@@ -210,13 +204,16 @@ public final class CredentialVault: @unchecked Sendable {
       }
       if let c = opened[name] { return c }
       guard let e = try load()[name] else { return nil }
-      guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else { throw Failure(description: "credential \(name) is corrupt") }
+      guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else {
+        throw Failure(description: "credential \(name) is corrupt")
+      }
       let plain: [UInt8]
       do { plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type, e.origins)) } catch {
         throw Failure(description: "credential \(name): \(error) (its origins are sealed with it)")
       }
       let fields = try JSONDecoder().decode([String: String].self, from: Data(plain))
-      let credential = Credential(name: name, type: e.type, fields: fields, origins: e.origins ?? [], expiresAt: e.expiresAt)
+      let credential = Credential(
+        name: name, type: try e.kind(of: name), fields: fields, origins: e.origins ?? [], expiresAt: e.expiresAt)
       SecretRedactor.shared.register(credential.secretValues)
       opened[name] = credential
       return credential
@@ -226,8 +223,12 @@ public final class CredentialVault: @unchecked Sendable {
   /// Names, types, expiry and origins: nothing secret.
   public func list() throws -> [Listing] {
     try lock.withLock {
-      try load().map { Listing(name: $0.key, type: $0.value.type, expiresAt: $0.value.expiresAt, origins: $0.value.origins ?? []) }
-        .sorted { $0.name < $1.name }
+      try load().map {
+        Listing(
+          name: $0.key, type: try $0.value.kind(of: $0.key), expiresAt: $0.value.expiresAt,
+          origins: $0.value.origins ?? [])
+      }
+      .sorted { $0.name < $1.name }
     }
   }
 

@@ -81,7 +81,8 @@ public final class HTTPClient: @unchecked Sendable {
   }
 
   /// Sends `request`; `completion` runs on the I/O thread when it ends.
-  public func send(_ request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HTTPFailure>) -> Void) {
+  public func send(_ request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HTTPFailure>) -> Void)
+  {
     let transfer = Transfer(request: request, completion: completion)
     lock.withLock { submitted.append(transfer) }
     curl_multi_wakeup(multi)
@@ -232,7 +233,11 @@ private final class Transfer {
 private let writeBody: curl_write_callback = { data, size, count, user in
   let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
   let n = size * count
-  if let data { data.withMemoryRebound(to: UInt8.self, capacity: n) { t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) } }
+  if let data {
+    data.withMemoryRebound(to: UInt8.self, capacity: n) {
+      t.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: n))
+    }
+  }
   return n
 }
 

@@ -54,7 +54,9 @@ public final class HostMetrics: @unchecked Sendable {
 
   /// A job run's time, by connector and job.
   package func jobRan(connector: String, job: String, seconds: Double) {
-    lock.withLock { jobLatency[Self.labels(["connector": connector, "job": job]), default: Histogram()].observe(seconds) }
+    lock.withLock {
+      jobLatency[Self.labels(["connector": connector, "job": job]), default: Histogram()].observe(seconds)
+    }
   }
 
   /// How a job run ended: `succeeded`, `retry` (failed, queued again) or `dead` (dead-lettered).
@@ -64,7 +66,8 @@ public final class HostMetrics: @unchecked Sendable {
 
   /// One attempt of an outbound request: its status class (`2xx`, ..., `error` without an answer), its time, and
   /// whether it will be retried (with the reason) or was throttled.
-  func request(connector: String, system: String, status: Int?, seconds: Double, retryReason: String?, throttled: Bool) {
+  func request(connector: String, system: String, status: Int?, seconds: Double, retryReason: String?, throttled: Bool)
+  {
     let statusClass = status.map { "\($0 / 100)xx" } ?? "error"
     let who = Self.labels(["connector": connector, "system": system])
     lock.withLock {
@@ -94,10 +97,14 @@ public final class HostMetrics: @unchecked Sendable {
       var out: [String] = []
       out.append("# HELP mlhost_jobs Jobs in the durable queue by state.")
       out.append("# TYPE mlhost_jobs gauge")
-      for (state, n) in store.jobsByState.sorted(by: { $0.key < $1.key }) { out.append("mlhost_jobs{state=\"\(state)\"} \(n)") }
+      for (state, n) in store.jobsByState.sorted(by: { $0.key < $1.key }) {
+        out.append("mlhost_jobs{state=\"\(state)\"} \(n)")
+      }
       out.append("# HELP mlhost_records Audited records by outcome.")
       out.append("# TYPE mlhost_records gauge")
-      for (o, n) in store.recordsByOutcome.sorted(by: { $0.key < $1.key }) { out.append("mlhost_records{outcome=\"\(o)\"} \(n)") }
+      for (o, n) in store.recordsByOutcome.sorted(by: { $0.key < $1.key }) {
+        out.append("mlhost_records{outcome=\"\(o)\"} \(n)")
+      }
       out.append("# HELP mlhost_records_unresolved Rejected or failed records no later run has resolved.")
       out.append("# TYPE mlhost_records_unresolved gauge")
       out.append("mlhost_records_unresolved \(store.unresolvedFailures)")
@@ -111,16 +118,28 @@ public final class HostMetrics: @unchecked Sendable {
         out.append("# TYPE \(name) histogram")
         for (k, h) in series.sorted(by: { $0.key < $1.key }) { out += h.lines(name, labels: k) }
       }
-      counter("mlhost_job_runs_total", "Job runs finished by this process, by connector, job and result (succeeded, retry, dead).", jobs)
+      counter(
+        "mlhost_job_runs_total",
+        "Job runs finished by this process, by connector, job and result (succeeded, retry, dead).", jobs)
       histograms("mlhost_job_seconds", "Job run time by connector and job.", jobLatency)
-      counter("mlhost_http_requests_total", "Outbound request attempts by connector, system and status class (error: no answer).", requests)
-      histograms("mlhost_http_request_seconds", "Outbound request attempt time by system and status class.", requestLatency)
-      counter("mlhost_http_retries_total", "Outbound request attempts the host retries, by connector, system and reason.", retries)
-      counter("mlhost_http_throttled_total", "Outbound answers that said to slow down (429, Shopify THROTTLED), by connector and system.", throttles)
-      counter("mlhost_http_token_refreshes_total", "Access tokens the host fetched, by connector and system.", tokenRefreshes)
+      counter(
+        "mlhost_http_requests_total",
+        "Outbound request attempts by connector, system and status class (error: no answer).", requests)
+      histograms(
+        "mlhost_http_request_seconds", "Outbound request attempt time by system and status class.", requestLatency)
+      counter(
+        "mlhost_http_retries_total", "Outbound request attempts the host retries, by connector, system and reason.",
+        retries)
+      counter(
+        "mlhost_http_throttled_total",
+        "Outbound answers that said to slow down (429, Shopify THROTTLED), by connector and system.", throttles)
+      counter(
+        "mlhost_http_token_refreshes_total", "Access tokens the host fetched, by connector and system.", tokenRefreshes)
       out.append("# HELP mlhost_webhook_deliveries_total Webhook deliveries by result.")
       out.append("# TYPE mlhost_webhook_deliveries_total counter")
-      for (k, n) in deliveries.sorted(by: { $0.key < $1.key }) { out.append("mlhost_webhook_deliveries_total{\(k)} \(n)") }
+      for (k, n) in deliveries.sorted(by: { $0.key < $1.key }) {
+        out.append("mlhost_webhook_deliveries_total{\(k)} \(n)")
+      }
       out.append("# HELP mlhost_webhook_ingest_seconds Time from request to answer.")
       out.append("# TYPE mlhost_webhook_ingest_seconds histogram")
       out += ingestLatency.lines("mlhost_webhook_ingest_seconds")

@@ -30,7 +30,8 @@ public final class DryRunJournal: Sendable {
   }
 
   private static let secretField = try! NSRegularExpression(
-    pattern: #"("[A-Za-z0-9_]*(?i:password|secret|token|api_?key|authorization)[A-Za-z0-9_]*"\s*:\s*)"(?:[^"\\]|\\.)*""#)
+    pattern: #"("[A-Za-z0-9_]*(?i:password|secret|token|api_?key|authorization)[A-Za-z0-9_]*"\s*:\s*)"(?:[^"\\]|\\.)*""#
+  )
 
   /// `"password": "..."` becomes `"password": "[redacted]"`, also for secrets the vault does not know.
   static func scrubSecretFields(_ text: String) -> String {

@@ -58,7 +58,8 @@ struct CostBudget: Sendable {
   mutating func answered(_ points: Double, server: ShopifyCost?, now: Double) {
     outstanding = max(0, outstanding - points)
     guard let server else { return }
-    bucket.observe(available: server.available - outstanding, capacity: server.maximum, rate: server.restoreRate, now: now)
+    bucket.observe(
+      available: server.available - outstanding, capacity: server.maximum, rate: server.restoreRate, now: now)
   }
 }
 

@@ -31,7 +31,8 @@ package struct RequestObserver: Sendable {
       let name = pair[..<eq].lowercased()
       return secretParameters.contains(where: { name.contains($0) }) ? "\(pair[..<eq])=***" : String(pair)
     }.joined(separator: "&")
-    return SecretRedactor.shared.redact(String(url[..<q]) + "?" + scrubbed + (fragment.map { String(url[$0...]) } ?? ""))
+    return SecretRedactor.shared.redact(
+      String(url[..<q]) + "?" + scrubbed + (fragment.map { String(url[$0...]) } ?? ""))
   }
 
   func attempt(
@@ -48,7 +49,8 @@ package struct RequestObserver: Sendable {
       }
     }
     metrics?.request(
-      connector: connector, system: system, status: status, seconds: seconds, retryReason: reason, throttled: verdict.throttled)
+      connector: connector, system: system, status: status, seconds: seconds, retryReason: reason,
+      throttled: verdict.throttled)
     guard logger.logLevel <= .debug else { return }
     var meta = context
     meta["connector"] = .string(connector)

@@ -32,7 +32,8 @@ package struct ResponseVerdict: Sendable, Equatable {
     case .success(let r):
       let after = r.header("retry-after").flatMap(Self.seconds)
       switch r.status {
-      case 429: self.init(retryable: true, throttled: true, retryAfter: after ?? (cost ?? ShopifyCost.parse(r.body))?.wait)
+      case 429:
+        self.init(retryable: true, throttled: true, retryAfter: after ?? (cost ?? ShopifyCost.parse(r.body))?.wait)
       case 503: self.init(retryable: true, retryAfter: after)
       case 502, 504: self.init(retryable: true, ambiguous: true, retryAfter: after)
       default:

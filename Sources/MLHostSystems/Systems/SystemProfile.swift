@@ -34,7 +34,8 @@ public struct SystemProfile: Sendable, Equatable {
   public static func == (a: SystemProfile, b: SystemProfile) -> Bool {
     a.name == b.name && a.baseURL == b.baseURL && a.credential == b.credential && a.readOnly == b.readOnly
       && a.verifyTLS == b.verifyTLS && a.caBundle == b.caBundle && a.clientCertificate == b.clientCertificate
-      && a.clientKey == b.clientKey && a.proxy == b.proxy && a.timeout == b.timeout && a.maxConcurrent == b.maxConcurrent
+      && a.clientKey == b.clientKey && a.proxy == b.proxy && a.timeout == b.timeout
+      && a.maxConcurrent == b.maxConcurrent
       && a.rate == b.rate && a.burst == b.burst && a.costBucket?.size == b.costBucket?.size
       && a.costBucket?.restore == b.costBucket?.restore && a.retries == b.retries
   }
