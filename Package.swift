@@ -132,7 +132,7 @@ let package = Package(
       name: "MLHostTesting",
       dependencies: [
         "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostRuntime", "MLHostLua",
-        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -145,12 +145,40 @@ let package = Package(
       ],
       swiftSettings: swiftSettings),
     .testTarget(
+      name: "MLHostStoreTests",
+      dependencies: [
+        "MLHostCore", "MLHostStore", "MLHostRuntime", "MLHostTesting", "CSQLite",
+        .product(name: "Hummingbird", package: "hummingbird"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "MLHostSystemsTests",
+      dependencies: [
+        "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostRuntime", "MLHostLua", "MLHostTesting",
+        .product(name: "Hummingbird", package: "hummingbird"),
+      ],
+      exclude: ["Fixtures"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "MLHostVMTests",
+      dependencies: ["MLHostVM", "MLHostRuntime", "MLHostLua", "MLHostTesting"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "MLHostModulesTests",
+      dependencies: ["MLHostCore", "MLHostModules", "MLHostRuntime", "MLHostLua", "MLHostTesting"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
       name: "MLHostRuntimeTests",
       dependencies: [
         "MLHostCore", "MLHostStore", "MLHostSystems", "MLHostVM", "MLHostModules", "MLHostRuntime", "MLHostLua",
-        "MLHostTesting", "CSQLite",
+        "MLHostTesting", .product(name: "Hummingbird", package: "hummingbird"),
       ],
-      swiftSettings: swiftSettings),
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "MLHostServerTests",
       dependencies: [
@@ -158,6 +186,6 @@ let package = Package(
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
       ],
-      exclude: ["Fixtures"], swiftSettings: swiftSettings),
+      swiftSettings: swiftSettings),
   ]
 )

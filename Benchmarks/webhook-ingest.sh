@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Webhook ingest throughput and latency with wrk: mlhost (signature checked, delivery durably queued, jobs
 # running) against a bare Hummingbird handler that answers 200, in the same run, same wrk settings.
-# Usage: Benchmarks/webhook-ingest.sh [seconds] [connections]   (after `swift build -c release`)
+# Usage: Benchmarks/webhook-ingest.sh [seconds] [connections]   (after `swift build -c release`; MLHOST_BIN=dir
+# runs the mlhost and mlhost-bench of another build, e.g. an earlier commit's, for a before/after comparison)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-64}
-bin=.build/release
+bin=${MLHOST_BIN:-.build/release}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

@@ -70,6 +70,11 @@ extension World {
       guard answer.status == expected else {
         throw CaseValue.Problem("the webhook was answered \(answer.status) (\(answer.message)), not \(expected)")
       }
+      if !io, expected == 200,
+        !AdobeCommerceSimulator.takesForSuccess(status: answer.status, body: Array(answer.message.utf8))
+      {
+        throw CaseValue.Problem("the Webhooks module takes the reply \(answer.message) for a failed hook")
+      }
     case "adobe_touch":
       adobe.touch(incrementID: try text("order"), fire: false)
     case "adobe_ship":

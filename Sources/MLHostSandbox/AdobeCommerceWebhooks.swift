@@ -111,8 +111,24 @@ extension AdobeCommerceSimulator {
       var request = MLHostSystems.HTTPRequest(method: "POST", url: target.url, body: delivery.body)
       request.timeout = 5
       request.headers = delivery.headers
-      HTTPClient.shared.send(request) { _ in }
+      HTTPClient.shared.send(request) { [self] result in
+        // The Webhooks module acts on the reply (I/O Events only wants a 2xx).
+        guard !target.io else { return }
+        let reply = try? result.get()
+        if !Self.takesForSuccess(status: reply?.status ?? 0, body: reply?.body ?? []) {
+          count("webhook_replies_refused")
+        }
+      }
     }
+  }
+
+  /// How the Webhooks module reads an endpoint's reply: a 200 with the JSON object `{"op":"success"}`; anything
+  /// else is a failed hook.
+  public static func takesForSuccess(status: Int, body: [UInt8]) -> Bool {
+    guard status == 200, let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+      return false
+    }
+    return object["op"] as? String == "success"
   }
 
   /// Sends order events to `url` from now on; `io`: as Adobe I/O Events deliveries.

@@ -31,8 +31,10 @@ public enum WebhookServer {
         headers: headers, body: Array(buffer: body))
       return Response(
         status: HTTPResponse.Status(code: answer.status),
-        headers: [.contentType: "text/plain; charset=utf-8"],
-        body: ResponseBody(byteBuffer: ByteBuffer(string: answer.message + "\n")))
+        headers: [.contentType: answer.contentType],
+        body: ResponseBody(
+          byteBuffer: ByteBuffer(string: answer.contentType.hasPrefix("text/") ? answer.message + "\n" : answer.message)
+        ))
     }
     // Adobe I/O Events registers a webhook by GET `?challenge=…` and expects the value echoed; other GETs are refused.
     router.get("/hooks/{connector}/{name}") { request, context -> Response in

@@ -47,7 +47,7 @@ import Testing
   }
 
   @Test func theStoresSignatureCheckAgreesWithOauthlib() throws {
-    let v = try AdobeVectors.load()
+    let v = try Vectors.adobe()
     let url = try #require(URLComponents(string: v["url"]!))
     for (name, method) in [("sha256_authorization", "HMAC-SHA256"), ("sha1_authorization", "HMAC-SHA1")] {
       let oauth = AdobeCommerceSimulator.oauthParameters(v[name]!)
@@ -221,12 +221,5 @@ import Testing
     #expect(try await Self.send(sandbox, path, method: "POST", body: "{}").0.status == 200)  // the rest
     let done = try await Self.send(sandbox, path, method: "POST", body: "{}").0
     #expect(done.status == 400 && (done.object["message"] as? String)?.contains("does not allow a shipment") == true)
-  }
-}
-
-enum AdobeVectors {
-  static func load() throws -> [String: String] {
-    let url = Repository.root.appendingPathComponent("Tests/MLHostServerTests/Fixtures/adobe_vectors.json")
-    return try JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))
   }
 }

@@ -26,7 +26,7 @@ import Testing
   }
 
   @Test func challengeAndSignedDeliveries() async throws {
-    let v = try AdobeSignatureTests.vectors()
+    let v = try Vectors.adobe()
     let c = try TempConnector(script: Self.script)
     defer { c.remove() }
     let state = c.directory.appendingPathComponent("state")

@@ -113,4 +113,36 @@ import Testing
       }
     }
   }
+
+  /// The Adobe Commerce Webhooks module calls during its own operation and acts on the reply: a stored delivery is
+  /// answered `{"op":"success"}` as JSON, a forged one 401 (signature by `cryptography` over base64(body)).
+  @Test func anAdobeCommerceDeliveryIsAnsweredWithTheWebhooksModulesSuccessReply() async throws {
+    let v = try Vectors.adobe()
+    let c = try TempConnector(
+      script: """
+        local c = mlhost.connector { name = "shop" }
+        c:on_webhook("adobe_commerce", "observer.sales_order_save_after", function() end, { name = "orders" })
+        return c
+        """)
+    defer { c.remove() }
+    let vault = try CredentialVault(directory: c.directory.appendingPathComponent("state"))
+    try vault.set(
+      Credential(name: "shop.adobe_commerce", type: .adobe_webhook_key, fields: ["public_key": v["io_key1"]!]))
+    let ingress = WebhookIngress(host: try await c.host(), vault: vault, logger: .quiet)
+    let app = try WebhookServer.application(ingress: ingress, listener: ListenerConfig(port: 0), logger: .quiet)
+    try await app.test(.router) { client in
+      func post(signature: String) async throws -> (Int, String?, String) {
+        try await client.execute(
+          uri: "/hooks/shop/orders", method: .post,
+          headers: [.contentType: "application/json", .init("x-adobe-commerce-webhook-signature")!: signature],
+          body: ByteBuffer(string: v["io_body"]!)
+        ) { ($0.status.code, $0.headers[.contentType], String(buffer: $0.body)) }
+      }
+      let (status, type, body) = try await post(signature: v["io_sig1_over_base64"]!)
+      #expect(status == 200)
+      #expect(type == "application/json")
+      #expect(body == #"{"op":"success"}"#)
+      #expect(try await post(signature: v["io_sig_other"]!).0 == 401)
+    }
+  }
 }

@@ -11,6 +11,11 @@ public final class WebhookIngress: @unchecked Sendable {
   public struct Answer: Sendable, Equatable {
     public var status: Int
     public var message: String
+    public var contentType = "text/plain; charset=utf-8"
+
+    /// What the Adobe Commerce Webhooks module reads as success: it calls during its own operation and acts on the
+    /// reply, so anything but `{"op":"success"}` would be taken for a failed hook.
+    static let adobeSuccess = Answer(status: 200, message: #"{"op":"success"}"#, contentType: "application/json")
   }
 
   let host: ConnectorHost
@@ -40,6 +45,9 @@ public final class WebhookIngress: @unchecked Sendable {
     let start = Date()
     let answer = await decide(connector: connector, name: name, headers: headers, body: body)
     host.metrics.delivery(connector: connector, result: answer.result, seconds: Date().timeIntervalSince(start))
+    if answer.status == 200, host.routes.webhook(connector: connector, name: name)?.system == .adobe_commerce {
+      return .adobeSuccess
+    }
     return Answer(status: answer.status, message: answer.message)
   }
 

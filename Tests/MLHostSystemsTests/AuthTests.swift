@@ -9,12 +9,6 @@ import Synchronization
 import Testing
 
 @Suite struct AuthVectorTests {
-  static func vectors() throws -> [String: String] {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-      "Fixtures/auth_vectors.json")
-    return try JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))
-  }
-
   /// The value of `name` in an `OAuth k="v", ...` header or a query string, percent-decoded.
   static func param(_ name: String, in text: String) -> String? {
     let pattern = #"\#(name)=\"?([^\",&]*)"#
@@ -23,7 +17,7 @@ import Testing
   }
 
   @Test func adobeOAuth1MatchesOauthlib() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.auth()
     let signed = try #require(
       OAuth1.sign(
         method: "GET", url: v["adobe_url"]!, consumerKey: "ck123", consumerSecret: "cs&456", token: "tok789",
@@ -34,7 +28,7 @@ import Testing
   }
 
   @Test func wooCommerceOneLeggedMatchesOauthlib() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.auth()
     let signed = try #require(
       OAuth1.sign(
         method: "GET", url: "http://woo.example.com/wp-json/wc/v3/orders?per_page=100&after=2025-01-01T00%3A00%3A00",
@@ -45,7 +39,7 @@ import Testing
   }
 
   @Test func x3JWTMatchesPythonHMAC() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.auth()
     #expect(
       JWT.hs256(
         issuer: "app-id", subject: "ADMIN", audience: "", issuedAt: 1_736_690_531, lifetime: 300,

@@ -2,17 +2,12 @@ import Foundation
 import MLHostCore
 import MLHostRuntime
 import MLHostSystems
+import MLHostTesting
 import Testing
 
 /// Adobe Commerce's signatures against values made by independent implementations (Fixtures/adobe_vectors.json:
 /// oauthlib for OAuth 1.0a, `cryptography` for Adobe I/O Events' RSA signatures).
 @Suite struct AdobeSignatureTests {
-  static func vectors() throws -> [String: String] {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-      "Fixtures/adobe_vectors.json")
-    return try JSONDecoder().decode([String: String].self, from: Data(contentsOf: url))
-  }
-
   static func sign(_ v: [String: String], _ algorithm: Digest.Algorithm) -> String? {
     OAuth1.sign(
       method: "GET", url: v["url"]!, consumerKey: "ck-adobe", consumerSecret: "cs+adobe/1", token: "at-adobe",
@@ -20,7 +15,7 @@ import Testing
   }
 
   @Test func oauth1SHA256AndSHA1MatchOauthlibWithStoreCodeAndBrackets() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.adobe()
     let sha256 = try #require(Self.sign(v, .sha256))
     #expect(
       AuthVectorTests.param("oauth_signature", in: sha256)
@@ -44,7 +39,7 @@ import Testing
   }
 
   @Test func ioEventsEitherSignatureVerifies() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.adobe()
     let body = Array(v["io_body"]!.utf8)
     let both = ["x-adobe-digital-signature-1": v["io_sig1"]!, "x-adobe-digital-signature-2": v["io_sig2"]!]
     #expect(WebhookVerifier.verify(.adobe_io, header: nil, headers: both, body: body, credential: io(v)) == .valid)
@@ -57,7 +52,7 @@ import Testing
   }
 
   @Test func ioEventsRefusesOtherKeysAlteredBodiesAndOtherRecipients() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.adobe()
     let body = Array(v["io_body"]!.utf8)
     let other = ["x-adobe-digital-signature-1": v["io_sig_other"]!, "x-adobe-digital-signature-2": v["io_sig_other"]!]
     #expect(WebhookVerifier.verify(.adobe_io, header: nil, headers: other, body: body, credential: io(v)) != .valid)
@@ -77,7 +72,7 @@ import Testing
   }
 
   @Test func webhooksModuleHMACModeWithASharedSecret() throws {
-    let v = try SignatureTests.vectors()
+    let v = try Vectors.webhooks()
     let body = Array(v["body"]!.utf8)
     let secret = Credential(name: "s", type: .webhook_secret, fields: ["secret": "hush-current"])
     #expect(

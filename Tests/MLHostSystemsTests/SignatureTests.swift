@@ -1,23 +1,17 @@
 import Foundation
 import MLHostRuntime
 import MLHostSystems
+import MLHostTesting
 import Testing
 
 /// Signature presets against vectors computed outside this code base: HMAC values by Python's `hmac`, the RSA
 /// key pair and signature by Python's `cryptography` (see Fixtures/make_vectors.py).
 @Suite struct SignatureTests {
-  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-
-  static func vectors() throws -> [String: String] {
-    let data = try Data(contentsOf: fixtures.appendingPathComponent("vectors.json"))
-    return try JSONDecoder().decode([String: String].self, from: data)
-  }
-
   let secret = Credential(
     name: "s", type: .webhook_secret, fields: ["secret": "hush-current", "previous": "hush-old"])
 
   @Test func shopifyAcceptsCurrentAndPreviousSecretsOnly() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.webhooks()
     let body = Array(v["body"]!.utf8)
     for (sig, expected) in [(v["hmac_current"]!, WebhookVerifier.Verdict.valid), (v["hmac_previous"]!, .valid)] {
       #expect(
@@ -41,7 +35,7 @@ import Testing
   }
 
   @Test func wooCommerceSignatureAndUnsignedPing() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.webhooks()
     let body = Array(v["body"]!.utf8)
     #expect(
       WebhookVerifier.verify(
@@ -60,7 +54,7 @@ import Testing
   }
 
   @Test func genericHMACPresetReadsTheNamedHeader() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.webhooks()
     let body = Array(v["body"]!.utf8)
     #expect(
       WebhookVerifier.verify(
@@ -69,7 +63,7 @@ import Testing
   }
 
   @Test func adobeRSASignatureOverBase64Body() throws {
-    let v = try Self.vectors()
+    let v = try Vectors.webhooks()
     let body = Array(v["body"]!.utf8)
     let key = Credential(name: "a", type: .adobe_webhook_key, fields: ["public_key": v["rsa_public_pem"]!])
     #expect(

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import MLHostRuntime
 import MLHostStore
 import MLHostTesting
@@ -85,7 +86,7 @@ import Testing
     let c = try TempConnector(script: Self.script)
     defer { c.remove() }
     let state = c.directory.appendingPathComponent("state")
-    let taken = try await HTTPTests.server()
+    let taken = try await LocalServer.start(Router())
     defer { taken.stop() }
     let ports =
       option == "--webhook-port"

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import MLHostRuntime
 import MLHostStore
 import MLHostSystems
@@ -246,7 +247,7 @@ import Testing
         """)
     defer { c.remove() }
     // Other servers hold the ports it would serve on: a one-shot run does not need them.
-    let taken = (try await HTTPTests.server(), try await HTTPTests.server())
+    let taken = (try await LocalServer.start(Router()), try await LocalServer.start(Router()))
     defer {
       taken.0.stop()
       taken.1.stop()
