@@ -1,14 +1,18 @@
 import CSQLite
 import Foundation
+import MLHostCore
 
 /// One SQLite connection with a statement cache. Not thread-safe: it lives on its store's thread.
 final class SQLiteConnection {
   private var db: OpaquePointer?
   private var statements: [String: OpaquePointer] = [:]
 
-  struct Failure: Error, CustomStringConvertible {
-    let code: Int32
-    let description: String
+  /// A SQLite failure as the host reports it: a damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) says so in its
+  /// token, so the store can refuse the file; a busy or locked database is worth trying again.
+  static func failure(code: Int32, _ description: String) -> HostError {
+    let primary = code & 0xff
+    if [SQLITE_CORRUPT, SQLITE_NOTADB].contains(primary) { return HostError(.store, description, token: "damaged") }
+    return HostError(.store, description, retryable: [SQLITE_BUSY, SQLITE_LOCKED].contains(primary))
   }
 
   /// A value bound to or read from a statement.
@@ -24,7 +28,7 @@ final class SQLiteConnection {
     guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK else {
       let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
       sqlite3_close(db)
-      throw Failure(code: SQLITE_CANTOPEN, description: "cannot open \(path): \(message)")
+      throw Self.failure(code: SQLITE_CANTOPEN, "cannot open \(path): \(message)")
     }
     // Other processes (a second host, the CLI) share the file: wait for their locks instead of failing.
     sqlite3_busy_timeout(db, 10_000)
@@ -41,8 +45,8 @@ final class SQLiteConnection {
     sqlite3_close(db)
   }
 
-  private func failure(_ code: Int32, _ sql: String) -> Failure {
-    Failure(code: code, description: "\(String(cString: sqlite3_errmsg(db))) (in: \(sql.prefix(80)))")
+  private func failure(_ code: Int32, _ sql: String) -> HostError {
+    Self.failure(code: code, "\(String(cString: sqlite3_errmsg(db))) (in: \(sql.prefix(80)))")
   }
 
   /// Runs statements that return no rows (several, separated by ';').
@@ -51,7 +55,7 @@ final class SQLiteConnection {
     guard sqlite3_exec(db, sql, nil, nil, &error) == SQLITE_OK else {
       let message = error.map { String(cString: $0) } ?? "?"
       sqlite3_free(error)
-      throw Failure(code: sqlite3_errcode(db), description: "\(message) (in: \(sql.prefix(80)))")
+      throw Self.failure(code: sqlite3_errcode(db), "\(message) (in: \(sql.prefix(80)))")
     }
   }
 
@@ -94,7 +98,7 @@ final class SQLiteConnection {
     /// The value of column `name`; `.null` is a value, a missing column an error.
     func value(_ name: String) throws -> Value {
       guard let i = columns[name] else {
-        throw Failure(code: SQLITE_MISMATCH, description: "no column '\(name)' in the result")
+        throw SQLiteConnection.failure(code: SQLITE_MISMATCH, "no column '\(name)' in the result")
       }
       return values[i]
     }
@@ -114,10 +118,10 @@ final class SQLiteConnection {
       return d
     }
 
-    private func mismatch(_ name: String, _ expected: String) -> Failure {
-      Failure(
+    private func mismatch(_ name: String, _ expected: String) -> HostError {
+      SQLiteConnection.failure(
         code: SQLITE_MISMATCH,
-        description: "column '\(name)' holds \((try? value(name)).map { "\($0)" } ?? "nothing"), not \(expected)")
+        "column '\(name)' holds \((try? value(name)).map { "\($0)" } ?? "nothing"), not \(expected)")
     }
   }
 

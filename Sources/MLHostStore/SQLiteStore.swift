@@ -39,7 +39,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
       db = try SQLiteConnection(path: path)
       let verdict = try db.query("PRAGMA quick_check(1)").first.map { try $0.text("quick_check") } ?? "no answer"
       guard verdict == "ok" else { throw Self.damaged(path, verdict) }
-    } catch let e as SQLiteConnection.Failure where [SQLITE_CORRUPT, SQLITE_NOTADB].contains(e.code & 0xff) {
+    } catch let e as HostError where e.token == "damaged" {
       throw Self.damaged(path, e.description)
     }
     try SQLiteMigrations.apply(db)
@@ -347,8 +347,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   private static func recordRow(_ x: SQLiteConnection.Row) throws -> RecordRow {
     let outcome = try x.text("outcome")
     guard let known = RecordRow.Outcome(rawValue: outcome) else {
-      throw SQLiteConnection.Failure(
-        code: SQLITE_MISMATCH, description: "record outcome '\(outcome)' is not one this host knows")
+      throw unknownStoredValue(column: "records.outcome", value: outcome)
     }
     var r = RecordRow(
       connector: try x.text("connector"), jobID: try x.value("job_id").int, runID: try x.text("run_id"),

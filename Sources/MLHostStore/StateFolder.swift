@@ -1,12 +1,9 @@
 import Foundation
+import MLHostCore
 
 /// The host's state folder (store, vault, keys, admin token): readable by its owner alone, whatever the umask, and
 /// used by one host at a time.
 public enum StateFolder {
-  public struct Failure: Error, CustomStringConvertible, Sendable {
-    public let description: String
-  }
-
   /// The lock file a running host holds (with its PID in it).
   public static let lockName = "host.lock"
 
@@ -16,8 +13,8 @@ public enum StateFolder {
     try FileManager.default.createDirectory(
       at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     guard chmod(directory.path, 0o700) == 0 else {
-      throw Failure(
-        description: "cannot make \(directory.path) private (chmod 0700): \(String(cString: strerror(errno)))")
+      throw HostError(
+        .setup, "cannot make \(directory.path) private (chmod 0700): \(String(cString: strerror(errno)))")
     }
     for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] {
       let path = directory.appendingPathComponent(name).path
@@ -31,12 +28,12 @@ public enum StateFolder {
   /// briefly world-readable), replacing what was there.
   public static func writePrivate(_ data: Data, to url: URL) throws {
     let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw Failure(description: "cannot write \(url.path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw HostError(.setup, "cannot write \(url.path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     fchmod(fd, 0o600)
     let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     guard written == data.count else {
-      throw Failure(description: "cannot write \(url.path): \(String(cString: strerror(errno)))")
+      throw HostError(.setup, "cannot write \(url.path): \(String(cString: strerror(errno)))")
     }
   }
 
@@ -57,7 +54,7 @@ public enum StateFolder {
       try StateFolder.prepare(directory)
       path = directory.appendingPathComponent(StateFolder.lockName).path
       fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-      guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+      guard fd >= 0 else { throw HostError(.setup, "cannot open \(path): \(String(cString: strerror(errno)))") }
       guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
         let busy = errno == EWOULDBLOCK
         var buffer = [UInt8](repeating: 0, count: 32)
@@ -65,9 +62,10 @@ public enum StateFolder {
         close(fd)
         let holder =
           n > 0 ? String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
-        guard busy else { throw Failure(description: "cannot lock \(path): \(String(cString: strerror(errno)))") }
-        throw Failure(
-          description: "another mlhost (pid \(holder)) is using the state folder \(directory.path); "
+        guard busy else { throw HostError(.setup, "cannot lock \(path): \(String(cString: strerror(errno)))") }
+        throw HostError(
+          .setup,
+          "another mlhost (pid \(holder)) is using the state folder \(directory.path); "
             + "stop it first, or give this one its own folder with --state")
       }
       let pid = Array("\(getpid())\n".utf8)

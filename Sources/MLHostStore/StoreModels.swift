@@ -22,7 +22,7 @@ public enum JobTrigger: String, Sendable, CaseIterable {
 
   /// The trigger a stored row names; a row this host cannot read is an error, never a guess.
   init(stored: String) throws {
-    guard let t = JobTrigger(rawValue: stored) else { throw StoredValueError(column: "jobs.trigger", value: stored) }
+    guard let t = JobTrigger(rawValue: stored) else { throw unknownStoredValue(column: "jobs.trigger", value: stored) }
     self = t
   }
 }
@@ -34,16 +34,14 @@ public enum JobState: String, Sendable, CaseIterable {
   case dead
 
   init(stored: String) throws {
-    guard let s = JobState(rawValue: stored) else { throw StoredValueError(column: "jobs.state", value: stored) }
+    guard let s = JobState(rawValue: stored) else { throw unknownStoredValue(column: "jobs.state", value: stored) }
     self = s
   }
 }
 
 /// A stored value this host does not know (a newer host wrote it, or the file was edited by hand).
-public struct StoredValueError: Error, CustomStringConvertible {
-  public let column: String
-  public let value: String
-  public var description: String { "\(column) holds '\(value)', which this version of mlhost does not know" }
+func unknownStoredValue(column: String, value: String) -> HostError {
+  HostError(.store, "\(column) holds '\(value)', which this version of mlhost does not know")
 }
 
 /// A job to add to the durable queue. Inputs travel as JSON text, decoded in the VM with exact decimals.

@@ -278,7 +278,7 @@ struct CredsCommand: AsyncParsableCommand {
         for (k, v) in object { values[k] = "\(v)" }
       }
       let type: CredentialType
-      do { type = try CredentialType.named(self.type) } catch let e as CredentialVault.Failure {
+      do { type = try CredentialType.named(self.type) } catch let e as HostError {
         throw ValidationError(e.description)
       }
       var credential = Credential(name: name, type: type, fields: values, origins: origins)
@@ -290,7 +290,7 @@ struct CredsCommand: AsyncParsableCommand {
           credential.expiresAt = stored.expiresAt
         }
         try vault.set(credential)
-      } catch let e as CredentialVault.Failure {
+      } catch let e as HostError {
         throw CommandFailure(e.description)
       }
       print("stored \(name) (\(type))" + (origins.isEmpty ? "" : " for " + origins.joined(separator: ", ")))

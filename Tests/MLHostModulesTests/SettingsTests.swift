@@ -156,8 +156,8 @@ import Testing
     #expect(v["a"] == ["b": ["c": 1]])
     #expect(v["server"]["host"] == "h")
     #expect(v["jobs"] == [["name": "a"], ["name": "b", "extra": ["k": 1]]])
-    #expect(throws: TOMLReader.Failure.self) { try TOMLReader.parse("a = 1\na = 2") }
-    #expect(throws: TOMLReader.Failure.self) { try TOMLReader.parse("[t]\n[t]") }
+    #expect(throws: HostError.self) { try TOMLReader.parse("a = 1\na = 2") }
+    #expect(#expect(throws: HostError.self) { try TOMLReader.parse("[t]\n[t]") }?.line == 2)
   }
 }
 
@@ -185,9 +185,9 @@ import Testing
 
   @Test func badCronIsRefused() {
     for bad in ["* * * *", "60 * * * *", "* 24 * * *", "5-1 * * * *", "*/0 * * * *", "* * * foo *"] {
-      #expect(throws: CronSchedule.Failure.self, "\(bad)") { try CronSchedule(bad) }
+      #expect(#expect(throws: HostError.self, "\(bad)") { try CronSchedule(bad) }?.kind == .input)
     }
-    #expect(throws: Timestamp.Failure.self) { try CronSchedule("@daily", zone: "Mars/Base") }
+    #expect(throws: HostError.self) { try CronSchedule("@daily", zone: "Mars/Base") }
   }
 
   @Test func connectorDeclaresSchedules() async throws {

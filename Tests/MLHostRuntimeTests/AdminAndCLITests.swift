@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MLHostCore
 import MLHostRuntime
 import MLHostStore
 import MLHostSystems
@@ -151,7 +152,7 @@ import Testing
     let widened = original.replacingOccurrences(of: "x3.example.com:443", with: "evil.example.com:443")
     #expect(widened != original)
     try widened.write(to: file, atomically: true, encoding: .utf8)
-    #expect(throws: CredentialVault.Failure.self) { try CredentialVault(directory: dir).get("x3") }
+    #expect(#expect(throws: HostError.self) { try CredentialVault(directory: dir).get("x3") }?.kind == .setup)
     try original.write(to: file, atomically: true, encoding: .utf8)
     // Rebinding keeps the secret; origins also come on standard input.
     let rebind = try await MLHostProcess.run(

@@ -62,9 +62,9 @@ import Testing
       + Array(repeating: "k", count: 41).joined(separator: ".") + " = 1",
   ])
   func tooDeepIsAnErrorOnItsLine(text: String) {
-    let failure = #expect(throws: TOMLReader.Failure.self) { try TOMLReader.parse(text) }
+    let failure = #expect(throws: HostError.self) { try TOMLReader.parse(text) }
     #expect(failure?.line == text.utf8.count { $0 == 0x0A } + 1)
-    #expect(failure?.message == "nested deeper than \(TOMLReader.maxDepth) levels")
+    #expect(failure?.detail == "nested deeper than \(TOMLReader.maxDepth) levels")
   }
 
   @Test func nestingUpToTheLimitIsRead() throws {

@@ -12,10 +12,6 @@ public struct CronSchedule: Sendable, Equatable {
   private let domRestricted: Bool
   private let dowRestricted: Bool
 
-  public struct Failure: Error, CustomStringConvertible {
-    public let description: String
-  }
-
   private static let shorthands = [
     "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
@@ -30,8 +26,8 @@ public struct CronSchedule: Sendable, Equatable {
     let text = Self.shorthands[expression.lowercased()] ?? expression
     let f = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { String($0).lowercased() }
     guard f.count == 5 else {
-      throw Failure(
-        description: "cron '\(expression)' needs 5 fields (minute hour day month weekday) or @daily-style shorthand")
+      throw HostError(
+        .input, "cron '\(expression)' needs 5 fields (minute hour day month weekday) or @daily-style shorthand")
     }
     minutes = try Self.field(f[0], 0, 59, [], "minute")
     hours = UInt32(try Self.field(f[1], 0, 23, [], "hour"))
@@ -49,7 +45,7 @@ public struct CronSchedule: Sendable, Equatable {
     func number(_ s: Substring) throws -> Int {
       if let i = names.firstIndex(of: String(s)) { return i + (what == "month" ? 1 : 0) }
       guard let n = Int(s), n >= low, n <= high else {
-        throw Failure(description: "cron \(what) '\(s)' is outside \(low)-\(high)")
+        throw HostError(.input, "cron \(what) '\(s)' is outside \(low)-\(high)")
       }
       return n
     }
@@ -57,12 +53,12 @@ public struct CronSchedule: Sendable, Equatable {
     for part in text.split(separator: ",", omittingEmptySubsequences: false) {
       let pieces = part.split(separator: "/", omittingEmptySubsequences: false)
       guard pieces.count <= 2, !pieces[0].isEmpty else {
-        throw Failure(description: "cron \(what) '\(part)' is malformed")
+        throw HostError(.input, "cron \(what) '\(part)' is malformed")
       }
       var step = 1
       if pieces.count == 2 {
         guard let s = Int(pieces[1]), s > 0 else {
-          throw Failure(description: "cron \(what) step '\(pieces[1])' is malformed")
+          throw HostError(.input, "cron \(what) step '\(pieces[1])' is malformed")
         }
         step = s
       }
@@ -70,10 +66,10 @@ public struct CronSchedule: Sendable, Equatable {
       var to = high
       if pieces[0] != "*" {
         let range = pieces[0].split(separator: "-", omittingEmptySubsequences: false)
-        guard range.count <= 2 else { throw Failure(description: "cron \(what) '\(part)' is malformed") }
+        guard range.count <= 2 else { throw HostError(.input, "cron \(what) '\(part)' is malformed") }
         from = try number(range[0])
         to = range.count == 2 ? try number(range[1]) : (pieces.count == 2 ? high : from)
-        guard from <= to else { throw Failure(description: "cron \(what) range '\(pieces[0])' runs backwards") }
+        guard from <= to else { throw HostError(.input, "cron \(what) range '\(pieces[0])' runs backwards") }
       }
       for v in stride(from: from, through: to, by: step) { mask |= 1 << UInt64(v) }
     }

@@ -12,10 +12,6 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
     case down, up, floor, ceiling
   }
 
-  public struct Failure: Error, CustomStringConvertible, Sendable {
-    public let description: String
-  }
-
   public init(coefficient: Int128, scale: Int) {
     self.coefficient = coefficient
     self.scale = scale
@@ -118,7 +114,7 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
   private static func aligned(_ a: ExactDecimal, _ b: ExactDecimal) throws -> (Int128, Int128, Int) {
     let s = max(a.scale, b.scale)
     guard let x = scaleUp(a.coefficient, by: s - a.scale), let y = scaleUp(b.coefficient, by: s - b.scale) else {
-      throw Failure(description: "decimal overflow aligning \(a) and \(b)")
+      throw HostError(.input, "decimal overflow aligning \(a) and \(b)")
     }
     return (x, y, s)
   }
@@ -126,7 +122,7 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
   public func adding(_ other: ExactDecimal) throws -> ExactDecimal {
     let (x, y, s) = try Self.aligned(self, other)
     let (r, o) = x.addingReportingOverflow(y)
-    guard !o else { throw Failure(description: "decimal overflow in \(self) + \(other)") }
+    guard !o else { throw HostError(.input, "decimal overflow in \(self) + \(other)") }
     return ExactDecimal(coefficient: r, scale: s)
   }
 
@@ -136,7 +132,7 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
   public func multiplied(by other: ExactDecimal) throws -> ExactDecimal {
     let (r, o) = coefficient.multipliedReportingOverflow(by: other.coefficient)
-    guard !o else { throw Failure(description: "decimal overflow in \(self) * \(other)") }
+    guard !o else { throw HostError(.input, "decimal overflow in \(self) * \(other)") }
     var result = ExactDecimal(coefficient: r, scale: scale + other.scale)
     if result.scale > Self.maxScale { result = try result.rounded(scale: Self.maxScale, .halfEven) }
     return result
@@ -144,12 +140,12 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
   /// `self / other` at `scale` places, rounded as told: division always says how it rounds.
   public func divided(by other: ExactDecimal, scale target: Int, _ rounding: Rounding) throws -> ExactDecimal {
-    guard other.coefficient != 0 else { throw Failure(description: "division by zero") }
-    guard (0...Self.maxScale).contains(target) else { throw Failure(description: "scale \(target) out of 0...30") }
+    guard other.coefficient != 0 else { throw HostError(.input, "division by zero") }
+    guard (0...Self.maxScale).contains(target) else { throw HostError(.input, "scale \(target) out of 0...30") }
     // value * 10^target = a.c * 10^(b.s + target) / (b.c * 10^a.s)
     guard let num = Self.scaleUp(coefficient, by: other.scale + target),
       let den = Self.scaleUp(other.coefficient, by: scale)
-    else { throw Failure(description: "decimal overflow in \(self) / \(other)") }
+    else { throw HostError(.input, "decimal overflow in \(self) / \(other)") }
     return ExactDecimal(coefficient: Self.divide(num, den, rounding), scale: target)
   }
 
@@ -174,10 +170,10 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
 
   /// This number at exactly `scale` places.
   public func rounded(scale target: Int, _ rounding: Rounding = .halfEven) throws -> ExactDecimal {
-    guard (0...Self.maxScale).contains(target) else { throw Failure(description: "scale \(target) out of 0...30") }
+    guard (0...Self.maxScale).contains(target) else { throw HostError(.input, "scale \(target) out of 0...30") }
     if target >= scale {
       guard let c = Self.scaleUp(coefficient, by: target - scale) else {
-        throw Failure(description: "decimal overflow rescaling \(self) to \(target) places")
+        throw HostError(.input, "decimal overflow rescaling \(self) to \(target) places")
       }
       return ExactDecimal(coefficient: c, scale: target)
     }
@@ -208,18 +204,18 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
   /// Splits `self` into parts proportional to `weights`, at `scale` places, losing nothing: the parts sum to
   /// `self` exactly (rounded to `scale` first). Leftover units go to the largest remainders, earlier lines first.
   public func allocated(by weights: [ExactDecimal], scale target: Int) throws -> [ExactDecimal] {
-    guard !weights.isEmpty else { throw Failure(description: "allocation needs at least one weight") }
-    guard weights.allSatisfy({ $0.sign >= 0 }) else { throw Failure(description: "allocation weights must be ≥ 0") }
+    guard !weights.isEmpty else { throw HostError(.input, "allocation needs at least one weight") }
+    guard weights.allSatisfy({ $0.sign >= 0 }) else { throw HostError(.input, "allocation weights must be ≥ 0") }
     let total = try rounded(scale: target, .halfEven)
     let ws = try weights.map { try $0.rounded(scale: weights.map(\.scale).max()!) }.map(\.coefficient)
     let wsum = ws.reduce(0, +)
-    guard wsum > 0 else { throw Failure(description: "allocation weights sum to zero") }
+    guard wsum > 0 else { throw HostError(.input, "allocation weights sum to zero") }
     let units = total.coefficient
     var shares: [Int128] = []
     var remainders: [(Int128, Int)] = []
     for (i, w) in ws.enumerated() {
       let (p, o) = units.magnitude == 0 ? (0, false) : Int128(units.magnitude).multipliedReportingOverflow(by: w)
-      guard !o else { throw Failure(description: "decimal overflow allocating \(self)") }
+      guard !o else { throw HostError(.input, "decimal overflow allocating \(self)") }
       let (q, r) = p.quotientAndRemainder(dividingBy: wsum)
       shares.append(q)
       remainders.append((r, i))

@@ -7,10 +7,6 @@ public enum Timestamp {
     case iso8601, sql, date, x3, odata
   }
 
-  public struct Failure: Error, CustomStringConvertible {
-    public let description: String
-  }
-
   /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
   static func days(year: Int, month: Int, day: Int) -> Int {
     let y = month <= 2 ? year - 1 : year
@@ -38,7 +34,7 @@ public enum Timestamp {
   public static func offset(zone: String, at t: Double) throws -> Int {
     if zone == "UTC" || zone == "Z" { return 0 }
     if let fixed = parseOffset(Array(zone.utf8)[...]) { return fixed }
-    guard let tz = TimeZone(identifier: zone) else { throw Failure(description: "unknown time zone '\(zone)'") }
+    guard let tz = TimeZone(identifier: zone) else { throw HostError(.input, "unknown time zone '\(zone)'") }
     return tz.secondsFromGMT(for: Date(timeIntervalSince1970: t))
   }
 
@@ -71,18 +67,18 @@ public enum Timestamp {
     }
     guard b.count >= 10, let year = num(0, 4), b[4] == UInt8(ascii: "-"), let month = num(5, 2),
       b[7] == UInt8(ascii: "-"), let day = num(8, 2), (1...12).contains(month), (1...31).contains(day)
-    else { throw Failure(description: "'\(text)' is not a date-time this host reads") }
+    else { throw HostError(.input, "'\(text)' is not a date-time this host reads") }
     var seconds = Double(days(year: year, month: month, day: day) * 86400)
     var i = 10
     var explicitOffset: Int?
     if i < b.count {
       guard b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: " "), let h = num(i + 1, 2), b.count > i + 3,
         b[i + 3] == UInt8(ascii: ":"), let m = num(i + 4, 2), h < 24, m < 60
-      else { throw Failure(description: "'\(text)' has a malformed time of day") }
+      else { throw HostError(.input, "'\(text)' has a malformed time of day") }
       seconds += Double(h * 3600 + m * 60)
       i += 6
       if i < b.count && b[i] == UInt8(ascii: ":") {
-        guard let sec = num(i + 1, 2), sec <= 60 else { throw Failure(description: "'\(text)' has malformed seconds") }
+        guard let sec = num(i + 1, 2), sec <= 60 else { throw HostError(.input, "'\(text)' has malformed seconds") }
         seconds += Double(sec)
         i += 3
         if i < b.count && (b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: ",")) {
@@ -94,7 +90,7 @@ public enum Timestamp {
             scale /= 10
             j += 1
           }
-          guard j > i + 1 else { throw Failure(description: "'\(text)' has a malformed fraction") }
+          guard j > i + 1 else { throw HostError(.input, "'\(text)' has a malformed fraction") }
           seconds += (frac * 1000).rounded() / 1000
           i = j
         }
@@ -105,7 +101,7 @@ public enum Timestamp {
         } else if let o = parseOffset(b[i...]) {
           explicitOffset = o
         } else {
-          throw Failure(description: "'\(text)' has a malformed zone offset")
+          throw HostError(.input, "'\(text)' has a malformed zone offset")
         }
       }
     }
@@ -117,7 +113,7 @@ public enum Timestamp {
 
   public static func format(_ t: Double, style: Style = .iso8601, zone: String = "UTC") throws -> String {
     guard t.isFinite, (-62_135_596_800...253_402_300_799).contains(t) else {
-      throw Failure(description: "\(t) is not a time between the years 1 and 9999 (Unix seconds expected)")
+      throw HostError(.input, "\(t) is not a time between the years 1 and 9999 (Unix seconds expected)")
     }
     let off = try offset(zone: zone, at: t)
     let local = t + Double(off)

@@ -276,10 +276,6 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
 /// Mapping tables kept as CSV: a header row, then `key,value` rows (RFC 4180 quoting). A map of records takes
 /// one column per field instead: the header names them (`product,item,account`), the first column is the key.
 enum MappingCSV {
-  struct Failure: Error, CustomStringConvertible {
-    let description: String
-  }
-
   /// Where a CSV named in settings is: relative paths are relative to the settings file's folder.
   static func url(_ path: String, base: URL?) -> URL {
     let url =
@@ -290,20 +286,20 @@ enum MappingCSV {
 
   static func load(_ path: String, at url: URL, records: Bool = false) throws -> [String: LuaValue] {
     guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-      throw Failure(description: "cannot read \(path)")
+      throw HostError(.input, "cannot read \(path)")
     }
     var out: [String: LuaValue] = [:]
     let table = rows(text)
     let header = table.first ?? []
     if records && header.count < 2 {
-      throw Failure(description: "\(path):1: expected a header naming the key and the fields")
+      throw HostError(.input, "\(path):1: expected a header naming the key and the fields")
     }
     for (n, row) in table.enumerated().dropFirst() where !(row.count == 1 && row[0].isEmpty) {
-      guard row.count >= 2 else { throw Failure(description: "\(path):\(n + 1): expected key,value") }
-      guard out[row[0]] == nil else { throw Failure(description: "\(path):\(n + 1): key '\(row[0])' appears twice") }
+      guard row.count >= 2 else { throw HostError(.input, "\(path):\(n + 1): expected key,value") }
+      guard out[row[0]] == nil else { throw HostError(.input, "\(path):\(n + 1): key '\(row[0])' appears twice") }
       if records {
         guard row.count <= header.count else {
-          throw Failure(description: "\(path):\(n + 1): more values than the header names")
+          throw HostError(.input, "\(path):\(n + 1): more values than the header names")
         }
         var fields: [LuaValue: LuaValue] = [:]
         for (i, v) in row.enumerated().dropFirst() where !v.isEmpty { fields[.text(header[i])] = .text(v) }

@@ -1,14 +1,9 @@
+import MLHostCore
 import MLHostLua
 
 /// A TOML 1.0 reader for deployment settings files. Values map onto Lua values: tables become maps, arrays
 /// become arrays, date-times stay text. Errors name the line.
 public struct TOMLReader {
-  public struct Failure: Error, CustomStringConvertible {
-    public let line: Int
-    public let message: String
-    public var description: String { "line \(line): \(message)" }
-  }
-
   /// A table while it is being built: tables are shared by reference so `[a.b]` headers can reopen them.
   private final class Table {
     enum Entry {
@@ -75,7 +70,7 @@ public struct TOMLReader {
     current = root
   }
 
-  private func fail(_ m: String) -> Failure { Failure(line: line, message: m) }
+  private func fail(_ m: String) -> HostError { HostError(.input, m, line: line) }
   private var atEnd: Bool { i >= b.count }
   private var c: UInt8 { i < b.count ? b[i] : 0 }
 

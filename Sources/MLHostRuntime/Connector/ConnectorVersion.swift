@@ -99,8 +99,9 @@ public final class ConnectorVersion: @unchecked Sendable {
       }
       do {
         (settings, settingsLines) = try TOMLReader.parseWithLines(String(decoding: settingsData, as: UTF8.self))
-      } catch let e as TOMLReader.Failure {
-        throw LoadError(message: "\(ModulePaths.displayName(file)):\(e.line): \(e.message)")
+      } catch let e as HostError {
+        throw LoadError(
+          message: HostError(e.kind, e.detail, file: ModulePaths.displayName(file), line: e.line).description)
       }
     }
     let scriptName = ModulePaths.displayName(source.script)

@@ -141,9 +141,10 @@ public enum FuzzTargets {
     let settings: LuaValue
     do {
       settings = try TOMLReader.parse(text)
-    } catch let failure as TOMLReader.Failure {
+    } catch let failure as HostError {
       let lines = text.utf8.count { $0 == 0x0A } + 1
-      return (1...lines).contains(failure.line) ? [] : ["error on line \(failure.line) of a \(lines)-line file"]
+      guard let line = failure.line else { return ["a TOML error names no line: \(failure)"] }
+      return (1...lines).contains(line) ? [] : ["error on line \(line) of a \(lines)-line file"]
     } catch {
       return ["TOMLReader threw \(error)"]
     }

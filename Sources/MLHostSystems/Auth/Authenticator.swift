@@ -25,11 +25,6 @@ public final class Authenticator: @unchecked Sendable {
     self.now = now
   }
 
-  public struct Failure: Error, CustomStringConvertible, Sendable {
-    public let token: String
-    public let description: String
-  }
-
   /// Sends `request` with credential `name` applied. `refreshed` hears of each token the host fetched for it
   /// (the first, one about to expire, or one forced by a 401), with the reason.
   public func send(
@@ -71,7 +66,7 @@ public final class Authenticator: @unchecked Sendable {
       var retry = request
       try await apply(credential, to: &retry, force: true) { refreshed("401 from the server") }
       return await client.send(retry)
-    } catch let f as Failure {
+    } catch let f as HostError {
       return .failure(HTTPFailure(token: f.token, message: f.description))
     } catch {
       return .failure(HTTPFailure(token: "auth", message: "\(error)"))
@@ -111,7 +106,7 @@ public final class Authenticator: @unchecked Sendable {
             method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
             consumerSecret: f["consumer_secret"] ?? "", token: nil, tokenSecret: nil, nonce: Self.nonce(),
             timestamp: Int(now()))
-        else { throw Failure(token: "auth", description: "cannot sign \(request.url)") }
+        else { throw HostError(.auth, "cannot sign \(request.url)") }
         let query = signed.parameters.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
         request.url += (request.url.contains("?") ? "&" : "?") + query
       }
@@ -122,16 +117,16 @@ public final class Authenticator: @unchecked Sendable {
       case "HMAC-SHA256", "": algorithm = .sha256
       case "HMAC-SHA1": algorithm = .sha1
       case let other:
-        throw Failure(
-          token: "auth",
-          description: "credential '\(c.name)': signature_method \(other) is not HMAC-SHA256 or HMAC-SHA1")
+        throw HostError(
+          .auth,
+          "credential '\(c.name)': signature_method \(other) is not HMAC-SHA256 or HMAC-SHA1")
       }
       guard
         let signed = OAuth1.sign(
           method: request.method, url: request.url, consumerKey: f["consumer_key"] ?? "",
           consumerSecret: f["consumer_secret"] ?? "", token: f["token"], tokenSecret: f["token_secret"],
           nonce: Self.nonce(), timestamp: Int(now()), algorithm: algorithm)
-      else { throw Failure(token: "auth", description: "cannot sign \(request.url)") }
+      else { throw HostError(.auth, "cannot sign \(request.url)") }
       request.headers.append(("Authorization", signed.header))
     case .bearer:
       // A standing token: an Adobe Commerce integration's access token used as a bearer (2.4.4+, when the store
@@ -176,7 +171,7 @@ public final class Authenticator: @unchecked Sendable {
         request.headers.append(("Authorization", "Bearer \(token)"))
       }
     case .webhook_secret, .adobe_webhook_key, .adobe_io_events:
-      throw Failure(token: "auth", description: "credential '\(c.name)' of type \(c.type) cannot sign requests")
+      throw HostError(.auth, "credential '\(c.name)' of type \(c.type) cannot sign requests")
     }
   }
 
@@ -206,14 +201,14 @@ public final class Authenticator: @unchecked Sendable {
     request.body = Array(form.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&").utf8)
     let response: HTTPResponse
     switch await client.send(request) {
-    case .failure(let e): throw Failure(token: e.token, description: "token endpoint: \(e.message)")
+    case .failure(let e): throw HostError(.auth, "token endpoint: \(e.message)", token: e.token)
     case .success(let r): response = r
     }
     guard response.status == 200,
       let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
       let access = object["access_token"] as? String
     else {
-      throw Failure(token: "auth", description: "token endpoint answered \(response.status)")
+      throw HostError(.auth, "token endpoint answered \(response.status)")
     }
     SecretRedactor.shared.register(ephemeral: access)
     let expiresIn = (object["expires_in"] as? NSNumber)?.doubleValue ?? 3600
@@ -246,14 +241,14 @@ extension Authenticator {
     request.body = body
     let response: HTTPResponse
     switch await client.send(request) {
-    case .failure(let e): throw Failure(token: e.token, description: "admin token endpoint: \(e.message)")
+    case .failure(let e): throw HostError(.auth, "admin token endpoint: \(e.message)", token: e.token)
     case .success(let r): response = r
     }
     guard response.status == 200,
       let token = (try? JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed]))
         as? String,
       !token.isEmpty
-    else { throw Failure(token: "auth", description: "admin token endpoint answered \(response.status)") }
+    else { throw HostError(.auth, "admin token endpoint answered \(response.status)") }
     SecretRedactor.shared.register(ephemeral: token)
     let hours = Double(f["lifetime_hours"] ?? "") ?? 4
     return (token, now() + hours * 3600)

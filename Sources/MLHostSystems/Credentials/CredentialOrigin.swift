@@ -1,4 +1,5 @@
 import Foundation
+import MLHostCore
 
 /// Where a credential may travel: a scheme, host and port (`https://x3.example.com:8124`). The port is always
 /// explicit (80 and 443 filled in), so `https://shop.example.com` and `https://shop.example.com:443/admin` are the
@@ -20,8 +21,8 @@ public enum CredentialOrigin {
     guard let c = URLComponents(string: t), let origin = of(t), c.user == nil, c.password == nil, c.query == nil,
       c.fragment == nil, c.path.isEmpty || c.path == "/"
     else {
-      throw CredentialVault.Failure(
-        description: "'\(text)' is not an origin: give scheme, host and port only, e.g. https://x3.example.com:8124")
+      throw HostError(
+        .input, "'\(text)' is not an origin: give scheme, host and port only, e.g. https://x3.example.com:8124")
     }
     return origin
   }

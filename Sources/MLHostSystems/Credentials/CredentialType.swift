@@ -1,3 +1,5 @@
+import MLHostCore
+
 /// The kinds of credential the vault holds, by the name `creds set --type` takes and `credentials.json` stores.
 public enum CredentialType: String, Sendable, CaseIterable, CustomStringConvertible {
   case basic
@@ -57,8 +59,9 @@ public enum CredentialType: String, Sendable, CaseIterable, CustomStringConverti
   /// The type named `name`, or an error listing the types there are.
   public static func named(_ name: String) throws -> CredentialType {
     guard let type = CredentialType(rawValue: name) else {
-      throw CredentialVault.Failure(
-        description: "unknown credential type '\(name)'; one of: "
+      throw HostError(
+        .input,
+        "unknown credential type '\(name)'; one of: "
           + allCases.map(\.rawValue).sorted().joined(separator: ", "))
     }
     return type

@@ -46,10 +46,6 @@ public struct Credential: Sendable, Equatable {
 /// AES-256-GCM under the master key (from `MLHOST_MASTER_KEY`, else `master.key` created 0600 on first use).
 /// Names, types and expiry stay readable so `creds list` needs no key.
 public final class CredentialVault: @unchecked Sendable {
-  public struct Failure: Error, CustomStringConvertible {
-    public let description: String
-  }
-
   private struct Entry: Codable {
     var type: String
     var sealed: String
@@ -62,7 +58,7 @@ public final class CredentialVault: @unchecked Sendable {
     /// The stored type; a name this mlhost does not know (a file from a newer version, an edit) is an error.
     func kind(of name: String) throws -> CredentialType {
       guard let kind = CredentialType(rawValue: type) else {
-        throw Failure(description: "credential \(name) has type '\(type)', which this mlhost does not know")
+        throw HostError(.setup, "credential \(name) has type '\(type)', which this mlhost does not know")
       }
       return kind
     }
@@ -111,25 +107,25 @@ public final class CredentialVault: @unchecked Sendable {
   private static func masterKey(directory: URL, environment: [String: String]) throws -> [UInt8] {
     if let text = environment["MLHOST_MASTER_KEY"] {
       guard let k = decodeKey(text) else {
-        throw Failure(description: "MLHOST_MASTER_KEY must be 32 bytes written as hex or base64")
+        throw HostError(.setup, "MLHOST_MASTER_KEY must be 32 bytes written as hex or base64")
       }
       return k
     }
     let path = directory.appendingPathComponent("master.key").path
     if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-      guard let k = decodeKey(text) else { throw Failure(description: "\(path) does not hold a 32-byte key") }
+      guard let k = decodeKey(text) else { throw HostError(.setup, "\(path) does not hold a 32-byte key") }
       return k
     }
     let k = Digest.randomBytes(32)
     // O_EXCL: two processes starting on a fresh state directory must not each write a key of their own.
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-    guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw HostError(.setup, "cannot create \(path): \(String(cString: strerror(errno)))") }
     let text = Array(keyText(k).utf8)
     let written = write(fd, text, text.count)
     close(fd)
     guard written == text.count else {
       unlink(path)
-      throw Failure(description: "cannot write \(path)")
+      throw HostError(.setup, "cannot write \(path)")
     }
     return k
   }
@@ -137,7 +133,7 @@ public final class CredentialVault: @unchecked Sendable {
   private func load() throws -> [String: Entry] {
     guard let data = try? Data(contentsOf: file) else { return [:] }
     do { return try JSONDecoder().decode([String: Entry].self, from: data) } catch {
-      throw Failure(description: "\(file.path) is not a credential vault: \(error)")
+      throw HostError(.setup, "\(file.path) is not a credential vault: \(error)")
     }
   }
 
@@ -153,13 +149,13 @@ public final class CredentialVault: @unchecked Sendable {
   /// Writes `data`, readable by the owner alone, beside `file` for `replace` to put in its place in one step.
   private static func stage(_ data: Data, for file: URL) throws -> URL {
     let staged = file.appendingPathExtension("new")
-    do { try StateFolder.writePrivate(data, to: staged) } catch { throw Failure(description: "\(error)") }
+    do { try StateFolder.writePrivate(data, to: staged) } catch { throw HostError(.setup, "\(error)") }
     return staged
   }
 
   private static func replace(_ file: URL, with staged: URL) throws {
     guard rename(staged.path, file.path) == 0 else {
-      throw Failure(description: "cannot replace \(file.path): \(String(cString: strerror(errno)))")
+      throw HostError(.setup, "cannot replace \(file.path): \(String(cString: strerror(errno)))")
     }
   }
 
@@ -174,11 +170,11 @@ public final class CredentialVault: @unchecked Sendable {
   public func set(_ c: Credential) throws {
     let missing = c.type.requiredFields.filter { (c.fields[$0] ?? "").isEmpty }
     guard missing.isEmpty else {
-      throw Failure(
-        description: "a \(c.type) credential needs " + missing.map { "--field \($0)=..." }.joined(separator: " "))
+      throw HostError(
+        .input, "a \(c.type) credential needs " + missing.map { "--field \($0)=..." }.joined(separator: " "))
     }
     guard c.name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }), !c.name.isEmpty else {
-      throw Failure(description: "credential names are letters, digits, '_', '-' and '.'")
+      throw HostError(.setup, "credential names are letters, digits, '_', '-' and '.'")
     }
     let origins = try c.origins.map(CredentialOrigin.parse).reduce(into: [String]()) {
       if !$0.contains($1) { $0.append($1) }
@@ -205,11 +201,11 @@ public final class CredentialVault: @unchecked Sendable {
       if let c = opened[name] { return c }
       guard let e = try load()[name] else { return nil }
       guard let sealed = ByteCodecs.fromBase64(Array(e.sealed.utf8)) else {
-        throw Failure(description: "credential \(name) is corrupt")
+        throw HostError(.setup, "credential \(name) is corrupt")
       }
       let plain: [UInt8]
       do { plain = try SealedBox.open(sealed, key: key, aad: Self.aad(name, e.type, e.origins)) } catch {
-        throw Failure(description: "credential \(name): \(error) (its origins are sealed with it)")
+        throw HostError(.setup, "credential \(name): \(error) (its origins are sealed with it)")
       }
       let fields = try JSONDecoder().decode([String: String].self, from: Data(plain))
       let credential = Credential(
@@ -258,7 +254,7 @@ public final class CredentialVault: @unchecked Sendable {
       do {
         stagedKey = try keyFile.map { try Self.stage(Data(Self.keyText(newKey).utf8), for: $0) }
       } catch {
-        throw Failure(description: "\(error); the vault is unchanged")
+        throw HostError(.setup, "\(error); the vault is unchanged")
       }
       try save(entries)
       key = newKey
@@ -266,7 +262,7 @@ public final class CredentialVault: @unchecked Sendable {
       do {
         try Self.replace(keyFile, with: stagedKey)
       } catch {
-        throw Failure(description: "the vault is re-encrypted, but \(error): move \(stagedKey.path) there")
+        throw HostError(.setup, "the vault is re-encrypted, but \(error): move \(stagedKey.path) there")
       }
     }
   }
