@@ -12,7 +12,7 @@ local reconcile = require "sync.reconcile"
 local x3_invoices = require "sagex3.invoice"
 local system_error = require "sync.system_error"
 
-local money, log = mlhost.money, mlhost.log
+local log = mlhost.log
 local ipairs, tostring, tonumber, pcall, error = ipairs, tostring, tonumber, pcall, error
 
 local c = mlhost.connector {
@@ -67,6 +67,7 @@ end
 local invoices = x3_invoices.builder(erp, {
   site = s.site, cost_centres = cost_centres, tax_levels = tax_levels, tax_accounts = tax_accounts,
   freight = s.freight, credit_note_type = s.credit_note_type, status = invoice_status,
+  refund_reference_prefix = s.refund_reference_prefix,
   -- A line's item is its SKU through the items mapping; its sales account, the item's product class's.
   target = function(builder, line, reject)
     local code = items:get(line.sku, line.sku)
@@ -77,69 +78,10 @@ local invoices = x3_invoices.builder(erp, {
   end,
 })
 
---- The credit note made for one refund (its reference) of invoice `number`, or nil.
----@param number string
----@param reference string
----@return table?
-local function refund_credit_of(number, reference)
-  return erp:first("credit_note", {
-    { field = F.invoice_origin, op = "eq", value = number },
-    { field = F.invoice_reference, op = "eq", value = reference },
-  })
-end
-
---- Each refund of `order` not credited yet becomes a credit note of `invoice` for what that refund gave back: its
---- lines at their order lines' tax rates, and its shipping. A refund whose lines and shipping do not add up to
---- what it gave back (an amount refunded on its own) is rejected with both figures: credit it in X3 by hand.
----@param order stdlib.Order
----@param invoice table the X3 invoice row
----@param reject fun(reason: string)
----@return table[] made `{refund, credit_note, total}` per credit note made now
+--- Each refund of `order` not credited yet becomes a credit note of `invoice` (the shared builder's
+--- `credit_refunds`: one per refund, looked up by its reference first).
 local function credit_refunds(order, invoice, reject)
-  local number, made, sold = invoice[F.invoice_number], {}, {}
-  for _, line in ipairs(order.lines) do sold[line.id] = line end
-  for _, refund in ipairs(shop:order_refunds(order.id)) do
-    local reference = s.refund_reference_prefix .. refund.id
-    if not refund_credit_of(number, reference) then
-      local lines, shipping = {}, {}
-      for i, l in ipairs(refund.lines) do
-        local line = sold[l.line_id]
-          or reject("refund " .. refund.id .. " gives back line " .. tostring(l.line_id) .. ", not one of the order's")
-        lines[i] = {
-          sku = line.sku, quantity = l.quantity, unit_price = line.unit_price, net = l.net, tax = l.tax,
-          tax_rate = line.tax_rate,
-        }
-      end
-      if money.cmp(refund.shipping.net, 0) ~= 0 or money.cmp(refund.shipping.tax, 0) ~= 0 then
-        local first = order.shipping[1]
-        shipping[1] = {
-          title = "refunded shipping", price = refund.shipping.net, tax = refund.shipping.tax,
-          tax_rate = first and first.tax_rate,
-        }
-      end
-      local body, _, net, tax = invoices:build(reject, {
-        created_at = refund.created_at, currency = order.currency, lines = lines, shipping = shipping,
-        total = refund.total,
-      }, invoice[F.invoice_customer], { type = s.credit_note_type, origin = number, reference = reference })
-      if money.cmp(net + tax, refund.total) ~= 0 then
-        reject("refund " .. refund.id .. " gave back " .. reconcile.cents(refund.total) .. " but its lines and shipping"
-          .. " come to " .. reconcile.cents(net + tax) .. "; credit it in X3 by hand")
-      end
-      local created = erp:create_unique("credit_note", body, function()
-        return refund_credit_of(number, reference)
-      end)
-      made[#made + 1] = { refund = refund.id, credit_note = created[F.invoice_number], total = refund.total }
-    end
-  end
-  return made
-end
-
---- Whether credit note `row` credits one refund (it carries the refund's reference) rather than the whole order.
----@param row table
----@return boolean
-local function refunded(row)
-  local reference = row[F.invoice_reference]
-  return type(reference) == "string" and reference ~= ""
+  return invoices:credit_refunds(reject, order, invoice, shop:order_refunds(order.id))
 end
 
 -- An order only moves forward (pending → paid → fulfilled; cancelled ends it), so a webhook that arrives after a
@@ -157,7 +99,7 @@ local RANK = { [STATUS.pending] = 1, [STATUS.paid] = 2, [STATUS.fulfilled] = 3, 
 local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
   local credit = (order.cancelled or REVERSED[order.financial_status]) and invoices:credit_note_of(number)
-  if order.financial_status == "PARTIALLY_REFUNDED" or (credit and refunded(credit)) then
+  if order.financial_status == "PARTIALLY_REFUNDED" or (credit and invoices:credits_one_refund(credit)) then
     -- Refunds are credited one by one; once one is, the rest of the order's undoing is credited the same way.
     local made = credit_refunds(order, invoice, reject)
     if #made == 0 then return rec:unchanged("x3", number, { refunds = "credited" }) end

@@ -1,8 +1,9 @@
 --- Sage X3 ↔ WooCommerce. WooCommerce orders become X3 sales invoices with their billing and delivery addresses
 --- (customer found by email, or created once from the billing data; each product mapped to an X3 item and GL
 --- account; GL dimensions checked before posting); the X3 invoice number is written back to the order; status
---- changes are tracked, a cancellation or full refund of an invoiced order becomes a credit note, and the goods of
---- a shipped or delivered order leave X3 stock as one miscellaneous issue. Orders arrive by webhook; a health job
+--- changes are tracked, each refund of an invoiced order becomes a credit note of its own (a cancellation, or a
+--- full refund with none credited before, one of the whole order), and the goods of a shipped or delivered order
+--- leave X3 stock as one miscellaneous issue. Orders arrive by webhook; a health job
 --- keeps the store's webhooks registered and active and catches up by polling what was changed while they were
 --- not, and a slower poll is the safety net. Every creation is preceded by a lookup of its reference in X3.
 local woo = require "woocommerce"
@@ -87,7 +88,7 @@ end
 
 local invoices = x3_invoices.builder(erp, {
   site = s.site, cost_centres = cost_centres, tax_levels = tax_levels, tax_accounts = tax_accounts,
-  freight = s.freight, credit_note_type = s.credit_note_type,
+  freight = s.freight, credit_note_type = s.credit_note_type, refund_reference_prefix = s.refund_reference_prefix,
   target = function(builder, line, reject)
     if line.fee then
       local fees = s.fees
@@ -116,12 +117,25 @@ local function invoice_of(rec, order)
   return mapped and erp:read("invoice", mapped) or erp:invoice_by_reference(order.name), mapped
 end
 
---- An invoiced order changed: a cancellation or full refund becomes a credit note linked to the invoice (a posted
---- invoice is never edited); other changes are noted in the audit trail (`status`, a partial refund).
+--- Whether `order` has refunds while it is not refunded in full (nor cancelled): each is credited on its own.
+local function partly_refunded(order)
+  return mlhost.money.cmp(order.refunded, 0) ~= 0 and not REVERSED[order.status]
+end
+
+--- An invoiced order changed: each refund becomes a credit note of its own for what it gave back (the shared
+--- builder's `credit_refunds`, found by its reference before it is made); a cancellation or a full refund with no
+--- refund credited before becomes one credit note of the whole order, linked to the invoice (a posted invoice is
+--- never edited); once a refund is credited on its own, the rest of the order's undoing is credited refund by
+--- refund, never the full amount again. Other changes are noted in the audit trail (`status`).
 local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
+  local credit = REVERSED[order.status] and invoices:credit_note_of(number)
+  if partly_refunded(order) or (credit and invoices:credits_one_refund(credit)) then
+    local made = invoices:credit_refunds(reject, order, invoice, shop:order_refunds(order.id))
+    if #made == 0 then return rec:unchanged("x3", number, { refunds = "credited", status = order.status }) end
+    return rec:updated("x3", number, { credit_notes = made, status = order.status, refunded = order.refunded })
+  end
   if REVERSED[order.status] then
-    local credit = invoices:credit_note_of(number)
     if credit then
       return rec:unchanged("x3", number, { credit_note = credit[F.invoice_number], status = order.status })
     end
@@ -134,12 +148,14 @@ local function after_invoicing(rec, order, invoice, reject)
     return rec:updated("x3", number, { credit_note = created[F.invoice_number], reason = order.status,
       refunded = order.refunded, total = order.total })
   end
-  local details = { status = order.status }
-  if mlhost.money.cmp(order.refunded, 0) ~= 0 then
-    details.partial_refund = order.refunded
-    details.kept = "a partial refund is not credited automatically: post its credit note in X3"
-  end
-  return rec:unchanged("x3", number, details)
+  return rec:unchanged("x3", number, { status = order.status })
+end
+
+--- An order invoiced just now may already have refunds (refunded in part before it reached X3): each is credited.
+---@return table[]?
+local function credit_new_refunds(order, invoice, reject)
+  if not partly_refunded(order) then return nil end
+  return invoices:credit_refunds(reject, order, invoice, shop:order_refunds(order.id))
 end
 
 c:handler("woocommerce.order", function(rec, raw)
@@ -149,7 +165,8 @@ c:handler("woocommerce.order", function(rec, raw)
   if invoice and not mapped and not REVERSED[order.status] then
     -- Found by its reference but never recorded: an earlier attempt created it (X3 answered 5xx after it
     -- committed, or the host stopped before recording it). It is this record's creation.
-    return rec:created("x3", invoice[F.invoice_number], { found_by_reference = true, status = order.status })
+    return rec:created("x3", invoice[F.invoice_number], { found_by_reference = true, status = order.status,
+      credit_notes = credit_new_refunds(order, invoice, reject) })
   end
   if invoice then return after_invoicing(rec, order, invoice, reject) end
   if REVERSED[order.status] then
@@ -178,6 +195,7 @@ c:handler("woocommerce.order", function(rec, raw)
   return rec:created("x3", created[F.invoice_number], {
     customer = customer[F.customer_code], new_customer = new_customer or nil, net = sums.net,
     shipping = sums.shipping, tax = sums.tax, total = order.total, status = order.status, gl = allocation,
+    credit_notes = credit_new_refunds(order, created, reject),
   })
 end)
 

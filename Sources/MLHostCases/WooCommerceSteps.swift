@@ -11,6 +11,7 @@ extension ConnectorCase {
     "woo_receiver_down": ["deliveries"],
     "woo_remove_webhooks": [], "woo_ping": ["topic"], "woo_forged": ["topic", "order"], "woo_delete_product": ["sku"],
     "woo_block_route": ["route"], "woo_add_fee": ["order", "name", "amount"],
+    "woo_refund": ["order", "lines", "shipping"],
   ]
 }
 
@@ -81,6 +82,19 @@ extension World {
       guard let amount = ExactDecimal(try text("amount")) else { throw CaseValue.Problem("amount: a decimal expected") }
       guard woo.addFee(try order(try text("order")), name: try text("name"), amount: amount) else {
         throw CaseValue.Problem("the store has no such order")
+      }
+    case "woo_refund":
+      let lines = try CaseValue.list(a["lines"] ?? .nil_, "lines").enumerated().map { i, line in
+        let path = "lines[\(i + 1)]"
+        let l = try CaseValue.table(line, path, keys: ["sku", "quantity"])
+        return (
+          sku: try CaseValue.string(l["sku"] ?? .nil_, path + ".sku"),
+          quantity: try CaseValue.int(l["quantity"] ?? .integer(1), path + ".quantity")
+        )
+      }
+      let shipping = try a["shipping"].map { try CaseValue.bool($0, "shipping") } ?? false
+      guard woo.refundOrder(try order(try text("order")), lines: lines, shipping: shipping) else {
+        throw CaseValue.Problem("the order has no such SKU, or less of it left to refund")
       }
     case "woo_block_route":
       woo.blockRoute(try text("route"))

@@ -66,6 +66,8 @@ public final class Sage300Simulator: @unchecked Sendable {
     public var batchesPosted = 0
     /// Requests to post a batch that was no longer open (refused: a batch is posted once).
     public var repostsRefused = 0
+    /// Writes refused because their fields came in an order the view cannot take.
+    public var refusedOrder = 0
   }
 
   public let config: Config
@@ -316,13 +318,17 @@ public final class Sage300Simulator: @unchecked Sendable {
         return Self.error("RecordNotFound", "A Record cannot be found for the specified entity key", status: .notFound)
       }
       return SimJSON.response(row)
-    case (.post, nil):
-      let body = try await SimJSON.parse(request)
+    case (.post, nil), (.patch, _?):
+      // The raw bytes, read once: the view sees the fields in the order they were sent, which a parsed object loses.
+      var request = request
+      let raw = Array(buffer: try await request.collectBody(upTo: 1 << 22))
+      let body = SimJSON.object(raw)
       if let unknown = Self.unknownProperty(body, kinds) { return unknown }
-      return lock.withLock { insert(company, resource, body) }
-    case (.patch, let key?):
-      let body = try await SimJSON.parse(request)
-      if let unknown = Self.unknownProperty(body, kinds) { return unknown }
+      if let problem = Sage300FieldOrder.problem(resource, raw) {
+        lock.withLock { stats.refusedOrder += 1 }
+        return refuse(Refusal(code: "RecordInvalid", message: problem))
+      }
+      guard let key else { return lock.withLock { insert(company, resource, body) } }
       return lock.withLock { update(company, resource, key: key, body) }
     case (.post, _?):
       return Self.error("InvalidAction", "A POST may only name $template or $process", status: .badRequest)

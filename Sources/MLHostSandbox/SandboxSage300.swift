@@ -31,6 +31,7 @@ extension Sandbox {
       "sage300.invoices_refused": s.invoicesRefused, "sage300.batches_posted": s.batchesPosted,
       "sage300.reposts_refused": s.repostsRefused, "sage300.batches_posted_twice": reposted,
       "sage300.refused_auth": s.refusedAuth, "sage300.refused_content_type": s.refusedContentType,
+      "sage300.refused_order": s.refusedOrder,
     ]
   }
 }

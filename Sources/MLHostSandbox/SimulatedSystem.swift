@@ -134,8 +134,12 @@ enum SimJSON {
 
   static func parse(_ request: Request, limit: Int = 1 << 22) async throws -> [String: Any] {
     var request = request
-    let buffer = try await request.collectBody(upTo: limit)
-    return (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
+    return object(Array(buffer: try await request.collectBody(upTo: limit)))
+  }
+
+  /// `bytes` as a JSON object (empty when they are not one).
+  static func object(_ bytes: [UInt8]) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
   }
 
   /// A form (`a=b&c=d`) or a JSON object, as token endpoints accept both.

@@ -33,10 +33,29 @@ struct WooOrder: Sendable {
     var tax: ExactDecimal { WooOrder.sum(taxes.map(\.amount)) }
   }
 
+  /// A refund (`/orders/{id}/refunds`, `WooCommerceRefunds.swift`): order lines given back, in part or whole, and
+  /// the shipping.
   struct Refund: Sendable {
+    struct Line: Sendable {
+      var id: Int
+      /// The order line given back (`_refunded_item_id`).
+      var lineID: Int
+      var quantity: Int
+      var net: ExactDecimal
+      var taxes: [Tax]
+    }
+
     var id: Int
     var reason: String
-    var total: ExactDecimal
+    var created: Double
+    var lines: [Line] = []
+    var shipping: ExactDecimal?
+    var shippingTaxes: [Tax] = []
+    var total: ExactDecimal {
+      WooOrder.sum(
+        lines.map(\.net) + lines.flatMap(\.taxes).map(\.amount) + shippingTaxes.map(\.amount)
+          + [shipping ?? ExactDecimal(0)])
+    }
   }
 
   var id: Int
@@ -224,6 +243,6 @@ extension WooOrder {
       paid: ["processing", "completed", "refunded"].contains(status) ? o.createdAt + 60 : nil,
       completed: status == "completed" ? o.createdAt + 120 : nil, lines: lines, shipping: o.shipping,
       shippingTaxes: o.shipping.map { Self.taxes(on: $0, rate: dec("0.19"), us: us) } ?? [])
-    if o.financialStatus == "REFUNDED" { refunds = [Refund(id: o.number * 10, reason: "Returned", total: total)] }
+    if o.financialStatus == "REFUNDED" { refundRest(reason: "Returned", at: modified) }
   }
 }

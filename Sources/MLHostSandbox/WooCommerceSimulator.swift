@@ -90,7 +90,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     // A refund among the seeded orders, when there are enough of them.
     if var o = orders[1010], o.status == "processing" || o.status == "completed" {
       o.status = "refunded"
-      o.refunds = [WooOrder.Refund(id: 10_100, reason: "Damaged in transit", total: o.total)]
+      o.refundRest(reason: "Damaged in transit", at: o.modified)
       orders[1010] = o
     }
   }
@@ -107,13 +107,18 @@ public final class WooCommerceSimulator: @unchecked Sendable {
       router.on("/wp-json/wc/v3/{resource}/{id}", method: method) { [self] request, context in
         try await api(request, resource: context.parameters.get("resource") ?? "", id: context.parameters.get("id"))
       }
+      router.on("/wp-json/wc/v3/{resource}/{id}/{sub}", method: method) { [self] request, context in
+        try await api(
+          request, resource: context.parameters.get("resource") ?? "", id: context.parameters.get("id"),
+          sub: context.parameters.get("sub"))
+      }
     }
     controlRoutes(router, token: control)
   }
 
   /// Every API request: latency, authentication, key permissions and the planned faults (a 5xx after the request
   /// acted is the ambiguous case a client must survive without writing twice).
-  private func api(_ request: Request, resource: String, id: String?) async throws -> Response {
+  private func api(_ request: Request, resource: String, id: String?, sub: String? = nil) async throws -> Response {
     await plan.delay()
     count("requests")
     let query = Self.pairs(request)
@@ -128,7 +133,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
       count("auth_failures")
       return refusal
     }
-    let target = "\(request.method) /\(resource)\(id.map { "/\($0)" } ?? "")"
+    let target = "\(request.method) /\(resource)\(id.map { "/\($0)" } ?? "")\(sub.map { "/\($0)" } ?? "")"
     if lock.withLock({ blocked.contains(target) }) {
       return Self.wpError("rest_no_route", "No route was found matching the URL and request method.", status: .notFound)
     }
@@ -150,6 +155,11 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     let q = Dictionary(query, uniquingKeysWith: { a, _ in a })
     let answer: Response
     switch (resource, id) {
+    case ("orders", let id?) where sub == "refunds" && request.method == .get:
+      answer = list(refundRows(id), q: q, path: "orders/\(id)/refunds")
+    case (_, _) where sub != nil:
+      answer = Self.wpError(
+        "rest_no_route", "No route was found matching the URL and request method.", status: .notFound)
     case ("orders", nil) where request.method == .get: answer = list(orderRows(q), q: q, path: "orders")
     case ("orders", let id?) where request.method == .get: answer = orderAnswer(id)
     // The facts (§2.3) give orders only their GETs and the batch: `PUT /orders/{id}` has no route here.

@@ -226,9 +226,8 @@ extension WooCommerceSimulator {
     let changed: WooOrder? = lock.withLock {
       guard var o = orders[id] else { return nil }
       o.status = status
-      if status == "refunded" && o.refunds.isEmpty {
-        o.refunds = [WooOrder.Refund(id: id * 10, reason: "Refunded by the merchant", total: o.total)]
-      }
+      // Refunded in full by the merchant: WooCommerce refunds what is left (all of it, or what earlier refunds left).
+      if status == "refunded" { o.refundRest(reason: "Refunded by the merchant", at: Date().timeIntervalSince1970) }
       if status == "completed" { o.completed = Date().timeIntervalSince1970 }
       if ["processing", "completed"].contains(status) && o.paid == nil { o.paid = Date().timeIntervalSince1970 }
       o.modified = (at ?? Date().timeIntervalSince1970).rounded(.down)

@@ -181,17 +181,121 @@ import Testing
     #expect(sandbox.sage300.invoices("SAMLTD").count == 2)
   }
 
-  /// One request to the sandbox Sage 300 with the given headers.
+  @Test func aWriteOutOfItsViewsOrderIsRefusedAndTheClientsWritesAreTaken() async throws {
+    let sandbox = try await Sandbox.start(Sandbox.Options(), logger: Self.quiet)
+    defer { sandbox.stop() }
+    let customers = "/Sage300WebApi/v1.0/-/SAMLTD/AR/ARCustomers"
+    let batches = "/Sage300WebApi/v1.0/-/SAMLTD/AR/ARInvoiceBatches"
+    let customer = sandbox.sage300.customers("SAMLTD")[0]["CustomerNumber"] as! String
+    let detail = #"{"RevenueAccount":"4000","ExtendedAmountWithTIP":1}"#
+    func invoice(_ doc: String, _ fields: String) -> String {
+      #"{"BatchDate":"2026-11-20","Description":"order \#(doc)","Invoices":[\#(fields)]}"#
+    }
+    // Each body is sent as these bytes: a parsed object would lose the order the view sees.
+    let refused: [(String, String, String)] = [
+      (customers, #"{"GroupCode":"WEB","CustomerNumber":"ORD1"}"#, "CustomerNumber must be put to the view before"),
+      (
+        batches,
+        invoice(
+          "1",
+          #"{"DocumentNumber":"O-1","CustomerNumber":"\#(customer)","DocumentDate":"2026-11-20","InvoiceDetails":[\#(detail)]}"#
+        ),
+        "CustomerNumber must be put to the view before DocumentNumber"
+      ),
+      (
+        batches,
+        invoice(
+          "2",
+          #"{"CustomerNumber":"\#(customer)","InvoiceDetails":[\#(detail)],"DocumentNumber":"O-2","DocumentDate":"2026-11-20"}"#
+        ),
+        "DocumentNumber must be put to the view before its details InvoiceDetails"
+      ),
+      (
+        batches,
+        #"{"Invoices":[{"CustomerNumber":"\#(customer)","DocumentNumber":"O-3","DocumentDate":"2026-11-20","InvoiceDetails":[\#(detail)]}],"Description":"late"}"#,
+        "Description must be put to the view before its details Invoices"
+      ),
+      (
+        batches,
+        invoice(
+          "4",
+          #"{"CustomerNumber":"\#(customer)","DocumentNumber":"O-4","DocumentDate":"2026-11-20","InvoiceDetails":[{"RevenueAccount":"4000","LineNumber":20,"ExtendedAmountWithTIP":1}]}"#
+        ),
+        "LineNumber must be put to the view before RevenueAccount"
+      ),
+    ]
+    for (path, body, reason) in refused {
+      let r = try await send(sandbox, path, method: "POST", raw: body)
+      #expect(r.status == 400 && r.text.contains("RecordInvalid") && r.text.contains(reason), "\(body): \(r.text)")
+    }
+    #expect(sandbox.sage300.statistics.refusedOrder == refused.count)
+    #expect(sandbox.sage300.batches("SAMLTD").isEmpty && sandbox.sage300.statistics.customersCreated == 0)
+    // The same fields in the facts' order are taken.
+    let taken = try await send(
+      sandbox, customers, method: "POST", raw: #"{"CustomerNumber":"ORD1","ShortName":"ORD1","GroupCode":"WEB"}"#)
+    #expect(taken.status == 201, "\(taken.text)")
+
+    let script =
+      Self.settingsSchema + """
+        local sage300 = require "sage300"
+        local money, json = mlhost.money, mlhost.json
+
+        c:every("1h", "check", function()
+          -- What the client sends, byte for byte: the facts' order however the Lua tables were built.
+          local body = { Invoices = { { InvoiceDetails = { { ExtendedAmountWithTIP = money.new("12.50"),
+            Description = "goods", DistributionCode = "WEB" } }, DocumentTotalIncludingTax = money.new("12.50"),
+            PostingDate = "2026-11-20", DocumentDate = "2026-11-20", DocumentNumber = "O-9", DocumentType = "Invoice",
+            CustomerNumber = "ORD1", Zebra = "z", Apple = "a" } }, Description = "ordered", BatchDate = "2026-11-20" }
+          local sent = json.encode(sage300.ordered(body, sage300.SHAPES["AR/ARInvoiceBatches"]))
+          local want = '{"BatchDate":"2026-11-20","Description":"ordered","Invoices":[{"CustomerNumber":"ORD1",'
+            .. '"DocumentType":"Invoice","DocumentNumber":"O-9","DocumentDate":"2026-11-20","PostingDate":"2026-11-20",'
+            .. '"DocumentTotalIncludingTax":12.50,"Apple":"a","Zebra":"z","InvoiceDetails":[{"DistributionCode":"WEB",'
+            .. '"Description":"goods","ExtendedAmountWithTIP":12.50}]}]}'
+          assert(sent == want, sent)
+          local customer = json.encode(sage300.ordered({ Email = "o@example.com", CustomerName = "Ord", GroupCode = "WEB",
+            ShortName = "ORD2", CustomerNumber = "ORD2" }, sage300.SHAPES["AR/ARCustomers"]))
+          assert(customer == '{"CustomerNumber":"ORD2","ShortName":"ORD2","GroupCode":"WEB","CustomerName":"Ord",'
+            .. '"Email":"o@example.com"}', customer)
+
+          -- And every write the client makes is taken by a server that checks the order.
+          local erp = sage300.client { url = s.url, user = s.user, credential = s.credential }
+          erp:create_customer("SAMLTD", { Email = "o@example.com", CustomerName = "Ord", GroupCode = "WEB",
+            ShortName = "ORD2", CustomerNumber = "ORD2" })
+          erp:update_customer("SAMLTD", "ORD2", { CustomerName = "Ord Two", City = "Austin" })
+          local function invoice(doc)
+            return { DocumentTotalIncludingTax = money.new("12.50"), InvoiceDetails = { { ExtendedAmountWithTIP =
+              money.new("12.50"), Description = "goods", DistributionCode = "WEB" } }, DocumentDate = "2026-11-20",
+              DocumentNumber = doc, DocumentType = "Invoice", CustomerNumber = "ORD2" }
+          end
+          local batch = erp:create_batch("SAMLTD", { Invoices = { invoice("O-10") }, Description = "ordered",
+            BatchDate = "2026-11-20" })
+          erp:add_invoice("SAMLTD", batch.BatchNumber, invoice("O-11"))
+          assert(erp:post_batch("SAMLTD", batch.BatchNumber) == "ReadyToPost")
+          mlhost.log.info("ordered writes taken")
+        end)
+
+        return c
+        """
+    let run = try await runOnce(
+      script, sandbox: sandbox,
+      settings: ["url": sandbox.sage300URL, "user": sandbox.sage300.config.user, "credential": "sage300"])
+    #expect(run.stderr.contains("ordered writes taken"), "\(run.stdout)\n\(run.stderr)")
+    #expect(sandbox.sage300.statistics.refusedOrder == refused.count, "no write of the client was refused")
+    #expect(sandbox.sage300.invoices("SAMLTD").map { $0["DocumentNumber"] as? String } == ["O-10", "O-11"])
+  }
+
+  /// One request to the sandbox Sage 300 with the given headers; `raw` is sent as it is, `body` as Foundation
+  /// writes it (in no particular order).
   func send(
     _ sandbox: Sandbox, _ path: String, method: String = "GET", user: String? = nil, password: String? = nil,
-    contentType: String? = "application/json", body: [String: Any]? = nil
+    contentType: String? = "application/json", body: [String: Any]? = nil, raw: String? = nil
   ) async throws -> (status: Int, text: String) {
     var headers: [(String, String)] = []
     if let contentType { headers.append(("Content-Type", contentType)) }
     let cfg = sandbox.sage300.config
     let credentials = "\(user ?? cfg.user):\(password ?? cfg.password)"
     headers.append(("Authorization", "Basic " + ByteCodecs.base64(Array(credentials.utf8))))
-    let data = try body.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
+    let data = try raw.map { Array($0.utf8) } ?? body.map { Array(try JSONSerialization.data(withJSONObject: $0)) }
     let r = try await HTTPClient.shared.send(
       MLHostSystems.HTTPRequest(
         method: method, url: sandbox.sage300URL + path, headers: headers, body: data)
@@ -232,15 +336,8 @@ import Testing
     #expect(extra.status == 400 && extra.text.contains("InvalidPayload"), "\(extra.text)")
     let batch = try await send(
       sandbox, "/Sage300WebApi/v1.0/-/SAMINC/AR/ARInvoiceBatches", method: "POST",
-      body: [
-        "Description": "raw",
-        "Invoices": [
-          [
-            "CustomerNumber": "NOBODY", "DocumentNumber": "R-1", "DocumentDate": "2026-11-20",
-            "InvoiceDetails": [["RevenueAccount": "4000", "ExtendedAmountWithTIP": 1]],
-          ]
-        ],
-      ])
+      raw: #"{"Description":"raw","Invoices":[{"CustomerNumber":"NOBODY","DocumentNumber":"R-1","#
+        + #""DocumentDate":"2026-11-20","InvoiceDetails":[{"RevenueAccount":"4000","ExtendedAmountWithTIP":1}]}]}"#)
     #expect(batch.status == 400 && batch.text.contains("Customer Number NOBODY does not exist"), "\(batch.text)")
     #expect(sandbox.sage300.batches("SAMINC").isEmpty, "a refused batch leaves nothing behind")
   }

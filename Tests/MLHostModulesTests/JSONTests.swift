@@ -179,4 +179,15 @@ import Testing
     #expect(scan(#"{"nested": {"id": 3}}"#).topLevelID == nil)
     #expect(scan("[1, 2]").topLevelID == nil)
   }
+
+  /// Member names in the order they came, nested objects and arrays of objects included; escaped names decoded.
+  @Test func memberOrderKeepsTheOrderSent() {
+    let text = #"{"b":1,"a":{"z":[],"y":null},"rows":[{"k":1,"j":2},3,{"\u00e9t\u00e9":"x"}],"c":"d"}"#
+    let order = JSONMemberOrder.of(Array(text.utf8))
+    #expect(order?.names == ["b", "a", "rows", "c"])
+    #expect(order?.nested["a"] == [JSONMemberOrder(names: ["z", "y"], nested: ["z": []])])
+    #expect(order?.nested["rows"]?.map(\.names) == [["k", "j"], ["été"]])
+    #expect(JSONMemberOrder.of(Array("[1]".utf8)) == nil, "not an object")
+    #expect(JSONMemberOrder.of(Array(#"{"a":1,}"#.utf8)) == nil, "not JSON")
+  }
 }

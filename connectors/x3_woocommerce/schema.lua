@@ -48,6 +48,8 @@ return {
   invoice_type = { type = "string", default = "INV", description = "X3 invoice type (SIVTYP)" },
   credit_note_type = { type = "string", default = "CRN",
     description = "X3 invoice type (SIVTYP) of the credit notes for cancelled or refunded invoiced orders" },
+  refund_reference_prefix = { type = "string", default = "WCR-",
+    description = "a refund's credit note carries this and the WooCommerce refund id in the invoice reference field" },
   invoice_statuses = { type = "array", elements = code, default = { "processing", "completed", "shipped", "delivered" },
     description = "WooCommerce order statuses that invoice (paid); other orders wait" },
   stock_statuses = { type = "array", elements = code, default = { "completed", "shipped", "delivered" },

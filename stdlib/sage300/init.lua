@@ -33,6 +33,69 @@ _M.LENGTHS = {
   StateProvince = 30, ZipPostalCode = 20, Country = 30, PhoneNumber = 30, ContactName = 60,
 }
 
+--- The order each record's fields are sent in. Sage 300 puts a write's properties to its view in the order of the
+--- JSON (API facts §5.4: "order matters"): key fields first, so that what follows lands on that record and a
+--- customer or distribution code brings its defaults before the fields that override them; a record's own fields
+--- before its detail collections, whose rows follow the same rule. The order is the facts' samples' (ARCustomers,
+--- ARInvoiceBatches); a field they do not show comes after the ones they do (sorted, so a body is always sent the
+--- same way), and `UpdateOperation`, an instruction rather than a field, after the keys.
+---@class sage300.Shape
+---@field fields string[] the fields in the order they are put
+---@field details {[1]: string, [2]: sage300.Shape}[]? detail collections, last, in this order
+local DETAIL = { fields = { "BatchNumber", "EntryNumber", "LineNumber", "UpdateOperation", "DistributionCode",
+  "RevenueAccount", "Description", "Quantity", "ExtendedAmountWithTIP" } }
+local SCHEDULE = { fields = { "BatchNumber", "EntryNumber", "PaymentNumber", "UpdateOperation", "AmountDue",
+  "DueDate" } }
+local INVOICE = {
+  fields = { "BatchNumber", "EntryNumber", "UpdateOperation", "CustomerNumber", "DocumentType", "DocumentNumber",
+    "DocumentDate", "DueDate", "PostingDate", "AsOfDate", "InvoiceType", "TransactionType", "InvoiceDescription",
+    "PONumber", "OrderNumber", "DocumentTotalIncludingTax" },
+  details = { { "InvoiceDetails", DETAIL }, { "InvoicePaymentSchedules", SCHEDULE } },
+}
+_M.SHAPES = {
+  ["AR/ARCustomers"] = { fields = { "CustomerNumber", "ShortName", "GroupCode", "NationalAccount", "Status",
+    "OnHold", "CustomerName", "AddressLine1", "AddressLine2", "AddressLine3", "AddressLine4", "City", "StateProvince",
+    "ZipPostalCode", "Country", "ContactName", "PhoneNumber", "AccountSet", "BillingCycle", "InterestProfile",
+    "CurrencyCode", "PrintStatements", "AccountType", "Terms", "TaxGroup", "CreditLimitCustomerCurrency",
+    "CustomerPriceList", "Email" } },
+  ["AR/ARInvoiceBatches"] = { fields = { "BatchNumber", "BatchDate", "BatchStatus", "Description" },
+    details = { { "Invoices", INVOICE } } },
+}
+
+--- Marks `body` (and the rows of its detail collections) to encode its fields in `shape`'s order; answers `body`.
+---@param body table
+---@param shape sage300.Shape
+---@return table
+function _M.ordered(body, shape)
+  local names, known = {}, {}
+  for _, name in ipairs(shape.fields) do
+    known[name] = true
+    if body[name] ~= nil then names[#names + 1] = name end
+  end
+  for _, detail in ipairs(shape.details or {}) do known[detail[1]] = true end
+  local plain, nested = {}, {}
+  for k, v in pairs(body) do
+    if type(k) == "string" and not known[k] then
+      local list = type(v) == "table" and nested or plain
+      list[#list + 1] = k
+    end
+  end
+  table.sort(plain)
+  table.sort(nested)
+  for _, k in ipairs(plain) do names[#names + 1] = k end
+  for _, k in ipairs(nested) do names[#names + 1] = k end
+  for _, detail in ipairs(shape.details or {}) do
+    local rows = body[detail[1]]
+    if rows ~= nil then
+      names[#names + 1] = detail[1]
+      for _, row in ipairs(type(rows) == "table" and rows or {}) do
+        if type(row) == "table" then _M.ordered(row, detail[2]) end
+      end
+    end
+  end
+  return json.ordered(body, names)
+end
+
 --- Why `user` cannot sign Sage 300 Web API requests, or nil when it can.
 ---@param user any
 ---@param allow_admin boolean? the site set AllowWebApiAccessForAdmin=true
@@ -180,12 +243,15 @@ function Client:path(company, resource, key)
   return self.base .. _M.company(company) .. "/" .. resource .. (key ~= nil and _M.key(key) or "")
 end
 
---- One request; `opts`: `method`, `path` or `url`, `query`, `json`. Every request carries the JSON content type.
+--- One request; `opts`: `method`, `path` or `url`, `query`, `json`, and `resource` ("AR/ARCustomers") for a write,
+--- whose body is then sent in the order its view takes (`SHAPES`). Every request carries the JSON content type.
 ---@param what string
 ---@param opts table
 ---@return table res
 function Client:call(what, opts)
   opts.system, opts.decimals = self.system, true
+  if opts.json ~= nil and opts.resource then _M.ordered(opts.json, _M.SHAPES[opts.resource] or { fields = {} }) end
+  opts.resource = nil
   opts.headers = { ["Content-Type"] = "application/json", Accept = "application/json" }
   local res, token, detail = http.request(opts)
   local method = opts.method or "GET"
@@ -304,7 +370,8 @@ end
 ---@param body table
 ---@return table
 function Client:create(company, resource, body)
-  local res = self:call("create " .. resource, { method = "POST", path = self:path(company, resource), json = body })
+  local res = self:call("create " .. resource, { method = "POST", path = self:path(company, resource), json = body,
+    resource = resource })
   return res.dry_run and body or res.json
 end
 
@@ -316,7 +383,7 @@ end
 ---@return table
 function Client:patch(company, resource, key, body)
   local res = self:call("update " .. resource .. " " .. tostring(key),
-    { method = "PATCH", path = self:path(company, resource, key), json = body })
+    { method = "PATCH", path = self:path(company, resource, key), json = body, resource = resource })
   return (res.dry_run or type(res.json) ~= "table") and body or res.json
 end
 

@@ -6,7 +6,7 @@
 local mlhost = mlhost
 local money, time = mlhost.money, mlhost.time
 local reconcile = require "sync.reconcile"
-local ipairs, tostring, setmetatable = ipairs, tostring, setmetatable
+local ipairs, pairs, tostring, type, setmetatable = ipairs, pairs, tostring, type, setmetatable
 
 local _M = {}
 
@@ -20,7 +20,8 @@ local WHAT = { item = "item", account = "GL account", cost_centre = "cost centre
 
 --- A builder for `erp`. `opts`: `site` (the sales site, SALFCY), `cost_centres`, `tax_levels` and `tax_accounts`
 --- (`stdlib.Mapping`s: site → cost centre, rate key → X3 tax level code / GL tax account), `freight`
---- ({item, account}: shipping becomes a line of this item on this account), `credit_note_type`, `status` (a
+--- ({item, account}: shipping becomes a line of this item on this account), `credit_note_type`,
+--- `refund_reference_prefix` (a refund's credit note carries it and the refund id as its reference), `status` (a
 --- function giving the invoice status field's value for an order, or nil), and `target(builder, line, reject)`
 --- answering the line's X3 item code and GL sales account.
 ---@param erp sagex3.Client
@@ -142,6 +143,78 @@ function Builder:credit_note_of(number)
     { field = F.invoice_origin, op = "eq", value = number },
     { field = F.invoice_type, op = "eq", value = self.opts.credit_note_type },
   })
+end
+
+--- The credit note made for one refund (its `reference`) of invoice `number`, or nil.
+---@param number string
+---@param reference string
+---@return table?
+function Builder:refund_credit_of(number, reference)
+  local F = self.erp.fields
+  return self.erp:first("credit_note", {
+    { field = F.invoice_origin, op = "eq", value = number },
+    { field = F.invoice_reference, op = "eq", value = reference },
+  })
+end
+
+--- Whether credit note `row` credits one refund (it carries the refund's reference) rather than the whole order.
+---@param row table
+---@return boolean
+function Builder:credits_one_refund(row)
+  local reference = row[self.erp.fields.invoice_reference]
+  return type(reference) == "string" and reference ~= ""
+end
+
+--- Each of `refunds` (the storefront's refunds of `order`, oldest first) not credited yet becomes a credit note of
+--- `invoice` for what that refund gave back: its lines at their order lines' tax rates (and items and accounts), and
+--- its shipping at the order's shipping rate. It carries `refund_reference_prefix` and the refund id as its
+--- reference and is looked up by that and the invoice before it is created, so a refund delivered or polled again,
+--- or retried after X3 answered 5xx having committed, is credited once. A refund whose lines and shipping do not
+--- add up to what it gave back (an amount refunded on its own) is rejected with both figures: credit it by hand.
+---@param reject fun(reason: string)
+---@param order stdlib.Order
+---@param invoice table the X3 invoice row
+---@param refunds stdlib.Refund[]
+---@return table[] made `{refund, credit_note, total}` per credit note made now
+function Builder:credit_refunds(reject, order, invoice, refunds)
+  local F = self.erp.fields
+  local number, made, sold = invoice[F.invoice_number], {}, {}
+  for _, line in ipairs(order.lines) do sold[line.id] = line end
+  for _, refund in ipairs(refunds) do
+    local reference = self.opts.refund_reference_prefix .. refund.id
+    if not self:refund_credit_of(number, reference) then
+      local lines, shipping = {}, {}
+      for i, l in ipairs(refund.lines) do
+        local line = sold[l.line_id]
+          or reject("refund " .. refund.id .. " gives back line " .. tostring(l.line_id) .. ", not one of the order's")
+        -- The order line as sold (its item, product, tax rate), for the quantity and amounts this refund gave back.
+        local given = {}
+        for k, v in pairs(line) do given[k] = v end
+        given.quantity, given.net, given.tax = l.quantity, l.net, l.tax
+        lines[i] = given
+      end
+      if money.cmp(refund.shipping.net, 0) ~= 0 or money.cmp(refund.shipping.tax, 0) ~= 0 then
+        local first = order.shipping[1]
+        shipping[1] = {
+          title = "refunded shipping", price = refund.shipping.net, tax = refund.shipping.tax,
+          tax_rate = first and first.tax_rate,
+        }
+      end
+      local body, _, net, tax = self:build(reject, {
+        created_at = refund.created_at, currency = order.currency, lines = lines, shipping = shipping,
+        total = refund.total,
+      }, invoice[F.invoice_customer], { type = self.opts.credit_note_type, origin = number, reference = reference })
+      if money.cmp(net + tax, refund.total) ~= 0 then
+        reject("refund " .. refund.id .. " gave back " .. reconcile.cents(refund.total) .. " but its lines and shipping"
+          .. " come to " .. reconcile.cents(net + tax) .. "; credit it in X3 by hand")
+      end
+      local created = self.erp:create_unique("credit_note", body, function()
+        return self:refund_credit_of(number, reference)
+      end)
+      made[#made + 1] = { refund = refund.id, credit_note = created[F.invoice_number], total = refund.total }
+    end
+  end
+  return made
 end
 
 return _M

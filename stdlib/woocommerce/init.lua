@@ -163,6 +163,57 @@ function Client:order(id)
   error(res, 0)
 end
 
+--- An amount as given back, whatever its sign (WooCommerce sends a refund's lines and taxes negative).
+local function given_back(v)
+  local d = money.new(v == nil and "0" or v)
+  return money.cmp(d, 0) < 0 and money.new("0") - d or d
+end
+
+--- The order line a refund row gives back: the `_refunded_item_id` WooCommerce puts in its meta.
+local function refunded_item(row)
+  for _, m in ipairs(type(row.meta_data) == "table" and row.meta_data or {}) do
+    if m.key == "_refunded_item_id" and m.value ~= nil then
+      return tostring(math.tointeger(tonumber(m.value)) or m.value)
+    end
+  end
+  return nil
+end
+
+--- The refunds of order `id` (`GET /orders/{id}/refunds`, every page), oldest first, as `stdlib.Refund`s: what
+--- each gave back by order line (its product and fee rows, linked by `_refunded_item_id`) and for shipping, money
+--- exact and counted by its amount whatever its sign. A refund of an amount alone has no lines.
+---@param id string|integer
+---@return stdlib.Refund[]
+function Client:order_refunds(id)
+  if not tostring(id):match("^%d+$") then error("woocommerce: order_refunds takes a numeric order id", 2) end
+  local out = {}
+  for page in self:pages("/orders/" .. tostring(id) .. "/refunds") do
+    for _, r in ipairs(page) do
+      local lines, shipping = {}, { net = money.new("0"), tax = money.new("0") }
+      for _, kind in ipairs({ "line_items", "fee_lines" }) do
+        for _, row in ipairs(type(r[kind]) == "table" and r[kind] or {}) do
+          local quantity = math.tointeger(tonumber(row.quantity or 1)) or 1
+          lines[#lines + 1] = {
+            line_id = refunded_item(row), quantity = quantity < 0 and -quantity or quantity,
+            net = given_back(row.total), tax = given_back(row.total_tax),
+          }
+        end
+      end
+      for _, row in ipairs(type(r.shipping_lines) == "table" and r.shipping_lines or {}) do
+        shipping.net = shipping.net + given_back(row.total)
+        shipping.tax = shipping.tax + given_back(row.total_tax)
+      end
+      out[#out + 1] = { id = tostring(r.id), created_at = _M.utc(r.date_created_gmt), total = given_back(r.amount),
+        lines = lines, shipping = shipping }
+    end
+  end
+  table.sort(out, function(a, b)
+    if a.created_at ~= b.created_at then return tostring(a.created_at) < tostring(b.created_at) end
+    return (tonumber(a.id) or 0) < (tonumber(b.id) or 0)
+  end)
+  return out
+end
+
 --- Changes order `id` (`status`, `meta_data`) through `POST /orders/batch` (`{"update": [{id, …}]}`, the write
 --- the API facts give orders); safe to repeat. WooCommerce fires `order.updated` for it. The batch answers 200
 --- whatever its items met: an item's `error` is raised as a refusal carrying its code (404 `not_found` for an order

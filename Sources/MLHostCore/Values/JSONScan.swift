@@ -20,7 +20,8 @@ public enum JSONScan {
     return Result(valid: s.i == bytes.count, topLevelID: s.id)
   }
 
-  private struct Scanner {
+  /// Module-internal so that other scans (`JSONMemberOrder`) walk JSON with the same rules.
+  struct Scanner {
     let bytes: UnsafeRawBufferPointer
     var i = 0
     var id: String?
