@@ -76,7 +76,12 @@ local function gl_problem(company, kind, code)
     end
   else
     local row = erp:distribution_code(company, code)
-    if not row then
+    if row == false then
+      -- This server cannot be asked: the insert checks the code, and refuses the invoice with Sage 300's reason.
+      if not known[key] then
+        log.warn("AR/ARDistributionCodes is not served; distribution code ", code, " is checked when inserted")
+      end
+    elseif not row then
       problem = "distribution code " .. code .. " does not exist in Sage 300 company " .. company
     elseif row.Status and row.Status ~= "Active" then
       problem = "distribution code " .. code .. " is " .. tostring(row.Status) .. " in Sage 300 company " .. company

@@ -157,6 +157,7 @@ public struct CaseRunner: Sendable {
     if let version = c.seed.adobeVersion { options.adobe.version = version }
     options.adobe.storeViewsRoute = c.seed.adobeStoreViews
     options.sage300.anyFilter = c.seed.sage300AnyFilter
+    options.sage300.distributionCodes = c.seed.sage300DistributionCodes
     for (key, value) in c.seed.x3Names {
       switch key {
       case "invoice_lines": options.x3.names.invoiceLines = value

@@ -34,6 +34,7 @@ public struct ConnectorCase: Sendable {
     public var adobeStoreViews = true
     /// Whether the simulated Sage 300 takes `any()` in `$filter`.
     public var sage300AnyFilter = true
+    public var sage300DistributionCodes = true
   }
 
   public struct Order: Sendable {
@@ -220,11 +221,15 @@ extension ConnectorCase {
       keys: [
         "orders", "order", "x3_customers", "x3_remove_customers", "x3_stock", "shopify_available", "x3_names",
         "shopify_api_version", "adobe_version", "adobe_store_views", "sage300_any_filter",
+        "sage300_distribution_codes",
       ])
     c.seed.shopifyAPIVersion = try seed["shopify_api_version"].map { try V.string($0, "seed.shopify_api_version") }
     c.seed.adobeVersion = try seed["adobe_version"].map { try V.string($0, "seed.adobe_version") }
     if let v = seed["adobe_store_views"] { c.seed.adobeStoreViews = try V.bool(v, "seed.adobe_store_views") }
     if let v = seed["sage300_any_filter"] { c.seed.sage300AnyFilter = try V.bool(v, "seed.sage300_any_filter") }
+    if let v = seed["sage300_distribution_codes"] {
+      c.seed.sage300DistributionCodes = try V.bool(v, "seed.sage300_distribution_codes")
+    }
     if let n = seed["orders"] { c.seed.orders = try V.int(n, "seed.orders") }
     for (i, o) in try V.list(seed["order"] ?? .nil_, "seed.order").enumerated() {
       c.seed.extraOrders.append(try order(o, "seed.order[\(i + 1)]"))

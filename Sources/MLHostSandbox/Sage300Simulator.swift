@@ -26,6 +26,9 @@ public final class Sage300Simulator: @unchecked Sendable {
     /// Whether `$filter` takes the `any()` lambda over nested details (the API facts list only comparisons and
     /// `substringof`/`startswith`/`endswith`/`length`): off, it is refused as an invalid filter.
     public var anyFilter = true
+    /// Whether the server serves `AR/ARDistributionCodes` (not among the resources the API facts list): off, it
+    /// answers `ResourceNotFound` as for any resource it does not have; inserts still check the codes.
+    public var distributionCodes = true
     /// IIS recycles the idle app pool after this many seconds; the next request then waits `coldStart`.
     public var idleTimeout: Double = 1200
     public var coldStart: Double = 0
@@ -308,7 +311,8 @@ public final class Sage300Simulator: @unchecked Sendable {
       key = k
     }
     let resource = module + "/" + name
-    guard let kinds = Self.properties[resource] else {
+    guard let kinds = Self.properties[resource], resource != "AR/ARDistributionCodes" || config.distributionCodes
+    else {
       return Self.error("ResourceNotFound", "Resource \(resource) was not found", status: .notFound)
     }
     switch (request.method, key) {

@@ -221,6 +221,13 @@ function _M.check(what, res, token, detail, mutating)
   end
   if res and res.status >= 400 and res.status < 500 and not res.throttled then
     local text, code = _M.describe(res)
+    if res.status == 404 and code then
+      -- RecordNotFound (no such record) and ResourceNotFound (no such resource on this server) differ.
+      system_error.raise({
+        kind = "not_found", system = "sage300", status = 404, retryable = false, code = code,
+        message = "sage300: " .. what .. " answered 404: " .. text,
+      })
+    end
     if code and BUSINESS[code] then
       system_error.raise({
         kind = "business", system = "sage300", status = res.status, retryable = false, code = code,
@@ -350,16 +357,19 @@ function Client:first(company, resource, filter, select)
   return rows[1]
 end
 
---- The row of `resource` with `key`, or nil when Sage 300 has none (404 `RecordNotFound`).
+--- The row of `resource` with `key`, or nil when the server answers 404, with Sage 300's code: `RecordNotFound`
+--- (no such record), `ResourceNotFound` (the server does not serve the resource), or nil (a 404 with no OData
+--- error: an IIS page for a path the server does not know).
 ---@param company string
 ---@param resource string
 ---@param key string|integer
----@return table?
+---@return table? row
+---@return string? code
 function Client:read(company, resource, key)
   local ok, res = pcall(self.call, self, "read " .. resource .. " " .. tostring(key),
     { path = self:path(company, resource, key) })
   if ok then return res.json end
-  if system_error.is(res, "not_found") then return nil end
+  if system_error.is(res, "not_found") then return nil, res.code end
   error(res, 0)
 end
 
@@ -578,12 +588,16 @@ function Client:gl_account(company, account)
   return self:read(company, "GL/GLAccounts", account)
 end
 
---- The AR distribution code `code`, or nil.
+--- The AR distribution code `code`; nil when Sage 300 has none (`RecordNotFound`); false when the server does
+--- not serve `AR/ARDistributionCodes` (it is not among the resources the API facts list), so the code can only be
+--- checked by Sage 300 when the invoice is inserted.
 ---@param company string
 ---@param code string
----@return table?
+---@return table|false|nil
 function Client:distribution_code(company, code)
-  return self:read(company, "AR/ARDistributionCodes", code)
+  local row, why = self:read(company, "AR/ARDistributionCodes", code)
+  if row == nil and why ~= "RecordNotFound" then return false end
+  return row
 end
 
 --- Whether `e` is a server refusing the `any()` lambda in `$filter` (the API facts list only comparison operators
