@@ -252,4 +252,30 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
     #expect(woo.counters["order_updates"] == 1)
     #expect(await host.stop() == 0)
   }
+
+  /// A webhook the store disabled is an alert three ways: a log line at ERROR, a record (re-enabled: `updated`),
+  /// and a metric of its own on the admin port, by record kind.
+  @Test func aDisabledWebhookIsAlertedByLogRecordAndMetric() async throws {
+    let rig = try await WooRig.start(orders: 0)
+    defer { rig.stop() }
+    let host = try await rig.host(["poll_orders": "24h", "webhook_health": "24h"])
+    defer { host.process.kill() }
+    let store = try host.store()
+    #expect(
+      try await eventually(within: 30) {
+        let jobs = try await store.stats().jobsByState
+        return jobs["succeeded", default: 0] >= 2 && jobs["queued", default: 0] + jobs["running", default: 0] == 0
+      })
+    let woo = rig.sandbox.woocommerce
+    let hook = try #require(woo.webhookList.first { $0.topic == "order.created" })
+    #expect(woo.setWebhook(hook.id, status: "disabled"))
+    #expect(try await host.admin("POST", "/trigger/x3_woocommerce/webhook_health").0 == 200)
+    #expect(await eventually(within: 30) { woo.webhookList.first { $0.id == hook.id }?.status == "active" })
+    let series =
+      #"mlhost_records_written_total{connector="x3_woocommerce",kind="woocommerce.webhook",outcome="updated"} 1"#
+    let metric = await eventually(within: 10) { (try? await host.admin("GET", "/metrics").1)?.contains(series) == true }
+    #expect(metric, "missing \(series)")
+    #expect(await host.stop() == 0)
+    #expect(host.process.output.contains("WooCommerce webhook was disabled; re-enabled"), "\(host.process.output)")
+  }
 }

@@ -140,10 +140,13 @@ private let commitRecord: LuaNative = { raw in
   vm.logger.log(level: level, "record \(outcome.rawValue)", metadata: meta)
   let store = runtime.store
   let finalRow = row
+  let metrics = runtime.metrics
   return vm.suspend(
     L, "job:record",
     {
-      try await store.insert(record: finalRow, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts)
+      let id = try await store.insert(record: finalRow, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts)
+      metrics?.record(connector: finalRow.connector, kind: finalRow.kind, outcome: finalRow.outcome.rawValue)
+      return id
     }
   ) { L, id in
     L.push(id)

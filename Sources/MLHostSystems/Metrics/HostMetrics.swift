@@ -16,6 +16,9 @@ public final class HostMetrics: @unchecked Sendable {
   private var retries: [String: Int] = [:]
   private var throttles: [String: Int] = [:]
   private var tokenRefreshes: [String: Int] = [:]
+  /// Records this process wrote, by `connector, kind, outcome`: what a connector reports as a record (a disabled
+  /// webhook, a rejected order) can be alerted on by kind.
+  private var records: [String: Int] = [:]
 
   public init() {}
 
@@ -83,6 +86,13 @@ public final class HostMetrics: @unchecked Sendable {
     lock.withLock { tokenRefreshes[Self.labels(["connector": connector, "system": system]), default: 0] += 1 }
   }
 
+  /// A record written with `outcome`.
+  public func record(connector: String, kind: String, outcome: String) {
+    lock.withLock {
+      records[Self.labels(["connector": connector, "kind": kind, "outcome": outcome]), default: 0] += 1
+    }
+  }
+
   /// A webhook delivery answered with `result` (queued, duplicate, ping, rejected_signature, too_large, ...).
   public func delivery(connector: String, result: String, seconds: Double) {
     lock.withLock {
@@ -135,6 +145,10 @@ public final class HostMetrics: @unchecked Sendable {
         "Outbound answers that said to slow down (429, Shopify THROTTLED), by connector and system.", throttles)
       counter(
         "mlhost_http_token_refreshes_total", "Access tokens the host fetched, by connector and system.", tokenRefreshes)
+      counter(
+        "mlhost_records_written_total",
+        "Records this process wrote, by connector, record kind and outcome (alert on a kind: a disabled webhook).",
+        records)
       out.append("# HELP mlhost_webhook_deliveries_total Webhook deliveries by result.")
       out.append("# TYPE mlhost_webhook_deliveries_total counter")
       for (k, n) in deliveries.sorted(by: { $0.key < $1.key }) {
