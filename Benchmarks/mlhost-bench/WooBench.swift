@@ -20,6 +20,11 @@ private func wooSettings(_ sandbox: Sandbox, _ extra: [String: String] = [:]) ->
     .flatMap { ["--set", "\($0.key)=\($0.value)"] }
 }
 
+/// The executable `name` in this binary's folder (`.build/release/mlhost` beside `.build/release/mlhost-bench`).
+private func besideThisBinary(_ name: String) -> URL {
+  URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
+}
+
 private func invoices(_ sandbox: Sandbox) -> Int { sandbox.x3.rows("SINVOICE").count }
 
 /// `orders` new orders arriving by webhook at a long-running host (`--concurrency` jobs at once): seconds until
@@ -31,13 +36,14 @@ func wooWebhooks(orders: Int, latency: Double, concurrency: Int) async throws ->
     try? FileManager.default.removeItem(at: state)
   }
   let script = Repository.root.appendingPathComponent("connectors/x3_woocommerce.lua")
+  // The mlhost beside this binary, as the poll below runs: HostProcess alone prefers a debug build when one exists.
   let host = try await HostProcess(
     scripts: [script], state: state,
     extra: wooSettings(
       sandbox,
       [
         "poll_orders": "24h", "webhook_health": "24h",
-      ]) + ["--concurrency", "\(concurrency)"])
+      ]) + ["--concurrency", "\(concurrency)"], executable: besideThisBinary("mlhost"))
   defer { host.process.kill() }
   let woo = sandbox.woocommerce
   for topic in ["order.created", "order.updated"] {
@@ -74,8 +80,7 @@ func wooPoll(orders: Int, latency: Double, concurrency: Int) async throws -> (se
       topic: topic, url: "http://127.0.0.1:9/hooks/x3_woocommerce/" + topic.replacingOccurrences(of: ".", with: "_"))
   }
   let p = Process()
-  p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
-    "mlhost")
+  p.executableURL = besideThisBinary("mlhost")
   p.currentDirectoryURL = Repository.root
   p.arguments =
     [

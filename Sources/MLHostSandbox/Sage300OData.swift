@@ -104,11 +104,24 @@ struct Sage300Filter {
     }
   }
 
-  enum Value {
-    case text(String)
-    case number(ExactDecimal)
-    case boolean(Bool)
+  /// The document number a batch must hold an invoice with to match: `Invoices/any(d: d/DocumentNumber eq '…' …)`,
+  /// alone or leftmost of `and`s, at both levels. Leftmost only: `and` stops there, so a batch without that document
+  /// never has the rest evaluated and cannot make the filter throw either; reading only the indexed batches answers
+  /// exactly what the scan answers.
+  var requiredDocument: String? {
+    func leftmost(_ n: Node) -> Node {
+      if case .and(let a, _) = n { return leftmost(a) }
+      return n
+    }
+    guard case .any("Invoices", let v, let inner) = leftmost(root) else { return nil }
+    switch leftmost(inner) {
+    case .compare(.property(let p), "eq", .text(let document)) where p == v + "/DocumentNumber": return document
+    case .compare(.text(let document), "eq", .property(let p)) where p == v + "/DocumentNumber": return document
+    default: return nil
+    }
   }
+
+  enum Value { case text(String), number(ExactDecimal), boolean(Bool) }
 
   private static func compare(_ a: Value, _ b: Value) throws -> Int {
     switch (a, b) {

@@ -51,6 +51,10 @@ public final class Sage300Simulator: @unchecked Sendable {
     var accounts: [String: [String: Any]] = [:]
     var distributions: [String: [String: Any]] = [:]
     var batches: [Int: [String: Any]] = [:]
+    /// DocumentNumber → the batches holding an invoice with it: the database's index on the document number, so
+    /// `Invoices/any(d: d/DocumentNumber eq …)` and the duplicate-document check read those batches only instead of
+    /// every invoice of the company (which made a catch-up quadratic). Batches are never deleted here.
+    var documents: [String: Set<Int>] = [:]
     var nextBatch = 1
     /// How many times each batch was set ReadyToPost (posting twice is what must never happen).
     var postings: [Int: Int] = [:]
@@ -377,13 +381,25 @@ public final class Sage300Simulator: @unchecked Sendable {
       }
       given[name] = String(v).removingPercentEncoding ?? String(v)
     }
-    var rows = Array(lock.withLock { self.rows(company, resource) }.values)
+    var filter: Sage300Filter?
     if let text = given["$filter"], !text.isEmpty {
       if !config.anyFilter, text.contains("/any(") {
         return Self.error("InvalidParameters", "The $filter is not valid: any() is not supported", status: .badRequest)
       }
+      do { filter = try Sage300Filter(text) } catch {
+        return Self.error("InvalidParameters", "The $filter is not valid: \(error)", status: .badRequest)
+      }
+    }
+    var rows: [[String: Any]] = lock.withLock {
+      // A filter that can only match batches holding one document number reads those batches from the index; the
+      // filter below still decides, so the answer is the scan's.
+      if resource == "AR/ARInvoiceBatches", let document = filter?.requiredDocument, let c = data[company] {
+        return (c.documents[document] ?? []).compactMap { c.batches[$0] }
+      }
+      return Array(self.rows(company, resource).values)
+    }
+    if let filter {
       do {
-        let filter = try Sage300Filter(text)
         rows = try rows.filter { row in
           try filter.matches(
             row, kinds: { kinds[$0] },
@@ -536,6 +552,7 @@ public final class Sage300Simulator: @unchecked Sendable {
       }
       data[company]!.nextBatch += 1
       data[company]!.batches[number] = batch
+      index(company, number, invoices)
       stats.batchesCreated += 1
       stats.invoicesAdded += invoices.count
       return SimJSON.response(batch, status: .created)
@@ -578,6 +595,7 @@ public final class Sage300Simulator: @unchecked Sendable {
           ))
       }
       var invoices = batch["Invoices"] as? [[String: Any]] ?? []
+      let before = invoices.count
       for invoice in body["Invoices"] as? [[String: Any]] ?? [] {
         guard invoice["UpdateOperation"] as? String == "Insert" else {
           return refuse(
@@ -608,10 +626,20 @@ public final class Sage300Simulator: @unchecked Sendable {
         stats.batchesPosted += 1
       }
       data[company]!.batches[number] = batch
+      index(company, number, invoices[before...])
       return SimJSON.response(batch)
     default:
       return Self.error(
         "MethodNotAllowed", "Records of \(resource) are not changed through this sandbox", status: .methodNotAllowed)
+    }
+  }
+
+  /// Adds invoices stored in batch `number` to the company's DocumentNumber index.
+  private func index(_ company: String, _ number: Int, _ invoices: some Sequence<[String: Any]>) {
+    for invoice in invoices {
+      if let document = invoice["DocumentNumber"] as? String {
+        data[company]!.documents[document, default: []].insert(number)
+      }
     }
   }
 
@@ -654,7 +682,8 @@ public final class Sage300Simulator: @unchecked Sendable {
     guard !document.isEmpty, document.count <= 22 else {
       return no("Document Number \(document) is invalid (1 to 22 characters).")
     }
-    let taken = (c.batches.values.flatMap { $0["Invoices"] as? [[String: Any]] ?? [] } + others).contains {
+    let stored = (c.documents[document] ?? []).flatMap { c.batches[$0]?["Invoices"] as? [[String: Any]] ?? [] }
+    let taken = (stored + others).contains {
       $0["DocumentNumber"] as? String == document && $0["CustomerNumber"] as? String == customerNumber
     }
     guard !taken else { return no("Document Number \(document) already exists for customer \(customerNumber).") }

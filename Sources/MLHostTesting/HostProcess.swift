@@ -13,12 +13,13 @@ public final class HostProcess: @unchecked Sendable {
   public let webhookURL: String
   public let adminURL: String
 
-  /// Starts the host on `scripts` and waits until both listeners are up.
-  public init(scripts: [URL], state: URL, extra: [String] = []) async throws {
+  /// Starts the host on `scripts` (`executable`: see `MLHostProcess.start`) and waits until both listeners are up.
+  public init(scripts: [URL], state: URL, extra: [String] = [], executable: URL? = nil) async throws {
     self.state = state
     process = try MLHostProcess.start(
       ["run"] + scripts.map(\.path)
-        + ["--state", state.path, "--webhook-port", "0", "--admin-port", "0", "--grace", "5"] + extra)
+        + ["--state", state.path, "--webhook-port", "0", "--admin-port", "0", "--grace", "5"] + extra,
+      executable: executable)
     guard await process.waitForOutput("admin API listening", within: 30),
       await process.waitForOutput("webhooks listening", within: 5)
     else {

@@ -70,10 +70,14 @@ public final class MLHostProcess: @unchecked Sendable {
     }
   }
 
-  /// Starts a long-running command; stdout and stderr are collected together.
-  public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> MLHostProcess {
+  /// Starts a long-running command; stdout and stderr are collected together. `executable`: another `mlhost` than
+  /// the repository's build (a benchmark runs the release binary beside it, whatever debug build exists).
+  public static func start(
+    _ arguments: [String], environment: [String: String] = [:],
+    executable: URL? = nil
+  ) throws -> MLHostProcess {
     let m = MLHostProcess()
-    m.process.executableURL = binary
+    m.process.executableURL = executable ?? binary
     m.process.arguments = arguments
     m.process.currentDirectoryURL = Repository.root
     if !environment.isEmpty {

@@ -340,5 +340,33 @@ import Testing
         + #""DocumentDate":"2026-11-20","InvoiceDetails":[{"RevenueAccount":"4000","ExtendedAmountWithTIP":1}]}]}"#)
     #expect(batch.status == 400 && batch.text.contains("Customer Number NOBODY does not exist"), "\(batch.text)")
     #expect(sandbox.sage300.batches("SAMINC").isEmpty, "a refused batch leaves nothing behind")
+
+    // Documents are found through the DocumentNumber index exactly as a scan finds them; unique per customer only.
+    let people = sandbox.sage300.customers("SAMINC").compactMap { $0["CustomerNumber"] as? String }
+    func invoice(_ customer: String, _ document: String) -> [String: Any] {
+      [
+        "CustomerNumber": customer, "DocumentNumber": document, "DocumentDate": "2026-11-20",
+        "InvoiceDetails": [["RevenueAccount": "4000", "ExtendedAmountWithTIP": 1]],
+      ]
+    }
+    let batches = "/Sage300WebApi/v1.0/-/SAMINC/AR/ARInvoiceBatches"
+    for invoices in [[invoice(people[0], "R-2"), invoice(people[0], "R-3")], [invoice(people[1], "R-2")]] {
+      #expect(
+        try await send(sandbox, batches, method: "POST", body: ["Description": "ix", "Invoices": invoices]).status
+          == 201)
+    }
+    let repeated = try await send(
+      sandbox, batches, method: "POST", body: ["Description": "ix", "Invoices": [invoice(people[0], "R-3")]])
+    #expect(repeated.status == 400 && repeated.text.contains("already exists"), "\(repeated.text)")
+    func matching(_ filter: String) async throws -> String {
+      try await send(sandbox, batches + "/$count?$filter=" + filter.replacingOccurrences(of: " ", with: "%20")).text
+    }
+    #expect(try await matching("Invoices/any(d: d/DocumentNumber eq 'R-2')") == "2")
+    #expect(
+      try await matching("Invoices/any(d: d/DocumentNumber eq 'R-2' and d/CustomerNumber eq '\(people[1])')") == "1")
+    #expect(
+      try await matching("Invoices/any(d: d/CustomerNumber eq '\(people[1])' and d/DocumentNumber eq 'R-2')") == "1")
+    #expect(try await matching("Invoices/any(d: d/DocumentNumber eq 'R-3') and BatchNumber eq 2") == "0")
+    #expect(try await matching("Invoices/any(d: d/DocumentNumber eq 'R-404')") == "0")
   }
 }
