@@ -46,11 +46,20 @@ public final class HostMetrics: @unchecked Sendable {
     }
   }
 
-  /// Label values are escaped as Prometheus wants them (`\\`, `\"`, newline).
+  /// Label values are escaped as Prometheus wants them (`\\`, `\"`, newline). Counted on every job run and record,
+  /// so a value with nothing to escape (all of them, in practice) is taken as it is, without Foundation's search.
   static func labels(_ pairs: KeyValuePairs<String, String>) -> String {
     pairs.map { k, v in
-      let escaped = v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        .replacingOccurrences(of: "\n", with: "\\n")
+      guard v.utf8.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) else { return "\(k)=\"\(v)\"" }
+      var escaped = ""
+      for c in v.unicodeScalars {
+        switch c {
+        case "\\": escaped += "\\\\"
+        case "\"": escaped += "\\\""
+        case "\n": escaped += "\\n"
+        default: escaped.unicodeScalars.append(c)
+        }
+      }
       return "\(k)=\"\(escaped)\""
     }.joined(separator: ",")
   }
