@@ -117,6 +117,14 @@ local function invoice_of(rec, order)
   return mapped and erp:read("invoice", mapped) or erp:invoice_by_reference(order.name), mapped
 end
 
+--- The refunds of `order`, each with what it gave back; a store that does not serve them rejects the record, for a
+--- person to credit in X3 or to open the route, then replay.
+local function refunds_of(order, reject)
+  return shop:order_refunds(order.id) or reject("order " .. tostring(order.id) .. " was refunded, but the store does "
+    .. "not serve GET /orders/" .. tostring(order.id) .. "/refunds (rest_no_route); credit it in X3 by hand, or "
+    .. "open the route, then replay")
+end
+
 --- Whether `order` has refunds while it is not refunded in full (nor cancelled): each is credited on its own.
 local function partly_refunded(order)
   return mlhost.money.cmp(order.refunded, 0) ~= 0 and not REVERSED[order.status]
@@ -131,7 +139,7 @@ local function after_invoicing(rec, order, invoice, reject)
   local number = invoice[F.invoice_number]
   local credit = REVERSED[order.status] and invoices:credit_note_of(number)
   if partly_refunded(order) or (credit and invoices:credits_one_refund(credit)) then
-    local made = invoices:credit_refunds(reject, order, invoice, shop:order_refunds(order.id))
+    local made = invoices:credit_refunds(reject, order, invoice, refunds_of(order, reject))
     if #made == 0 then return rec:unchanged("x3", number, { refunds = "credited", status = order.status }) end
     return rec:updated("x3", number, { credit_notes = made, status = order.status, refunded = order.refunded })
   end
@@ -155,7 +163,7 @@ end
 ---@return table[]?
 local function credit_new_refunds(order, invoice, reject)
   if not partly_refunded(order) then return nil end
-  return invoices:credit_refunds(reject, order, invoice, shop:order_refunds(order.id))
+  return invoices:credit_refunds(reject, order, invoice, refunds_of(order, reject))
 end
 
 c:handler("woocommerce.order", function(rec, raw)

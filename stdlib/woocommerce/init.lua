@@ -181,13 +181,24 @@ end
 
 --- The refunds of order `id` (`GET /orders/{id}/refunds`, every page), oldest first, as `stdlib.Refund`s: what
 --- each gave back by order line (its product and fee rows, linked by `_refunded_item_id`) and for shipping, money
---- exact and counted by its amount whatever its sign. A refund of an amount alone has no lines.
+--- exact and counted by its amount whatever its sign. A refund of an amount alone has no lines. Nil when the store
+--- does not serve the route (`rest_no_route`: the API facts show an order's refunds only as a list on the order, and
+--- a plugin or host may block it).
 ---@param id string|integer
----@return stdlib.Refund[]
+---@return stdlib.Refund[]?
 function Client:order_refunds(id)
   if not tostring(id):match("^%d+$") then error("woocommerce: order_refunds takes a numeric order id", 2) end
+  local ok, pages = pcall(function()
+    local all = {}
+    for page in self:pages("/orders/" .. tostring(id) .. "/refunds") do all[#all + 1] = page end
+    return all
+  end)
+  if not ok then
+    if system_error.is(pages, "not_found") and pages.code == "rest_no_route" then return nil end
+    error(pages, 0)
+  end
   local out = {}
-  for page in self:pages("/orders/" .. tostring(id) .. "/refunds") do
+  for _, page in ipairs(pages) do
     for _, r in ipairs(page) do
       local lines, shipping = {}, { net = money.new("0"), tax = money.new("0") }
       for _, kind in ipairs({ "line_items", "fee_lines" }) do
