@@ -63,6 +63,20 @@ struct WooRig {
     return host
   }
 
+  /// A host that polls and checks webhooks only when asked (`24h`), once its first cycle (a poll and a health check
+  /// of the store) is over.
+  func idleHost() async throws -> HostProcess {
+    let host = try await host(["poll_orders": "24h", "webhook_health": "24h"])
+    let store = try host.store()
+    let idle = try await eventually(within: 30) {
+      let jobs = try await store.stats().jobsByState
+      return jobs["succeeded", default: 0] >= 2 && jobs["queued", default: 0] + jobs["running", default: 0] == 0
+    }
+    if !idle { host.process.kill() }
+    try #require(idle, "the host's first cycle did not finish")
+    return host
+  }
+
   var invoices: [[String: Any]] { sandbox.x3.rows("SINVOICE").filter { $0["SIVTYP"] as? String == "INV" } }
   var invoiceReferences: [String] { invoices.compactMap { $0["CUSORDREF"] as? String } }
   var issues: [[String: Any]] { sandbox.x3.rows("SMO") }
@@ -205,15 +219,10 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
   @Test func forgedAndReplayedDeliveries() async throws {
     let rig = try await WooRig.start(orders: 0)
     defer { rig.stop() }
-    let host = try await rig.host(["poll_orders": "24h", "webhook_health": "24h"])
+    // The first cycle (a poll and a health check of an empty store) is over before the order exists.
+    let host = try await rig.idleHost()
     defer { host.process.kill() }
     let store = try host.store()
-    // The first cycle (a poll and a health check of an empty store) is over before the order exists.
-    #expect(
-      try await eventually(within: 30) {
-        let jobs = try await store.stats().jobsByState
-        return jobs["succeeded", default: 0] >= 2 && jobs["queued", default: 0] + jobs["running", default: 0] == 0
-      })
     let woo = rig.sandbox.woocommerce
     let hook = try #require(woo.webhookList.first { $0.topic == "order.created" })
     // The store's own delivery is held back, so every copy below is of one delivery.
@@ -258,14 +267,8 @@ let wooShipped: Set<String> = ["completed", "shipped", "delivered"]
   @Test func aDisabledWebhookIsAlertedByLogRecordAndMetric() async throws {
     let rig = try await WooRig.start(orders: 0)
     defer { rig.stop() }
-    let host = try await rig.host(["poll_orders": "24h", "webhook_health": "24h"])
+    let host = try await rig.idleHost()
     defer { host.process.kill() }
-    let store = try host.store()
-    #expect(
-      try await eventually(within: 30) {
-        let jobs = try await store.stats().jobsByState
-        return jobs["succeeded", default: 0] >= 2 && jobs["queued", default: 0] + jobs["running", default: 0] == 0
-      })
     let woo = rig.sandbox.woocommerce
     let hook = try #require(woo.webhookList.first { $0.topic == "order.created" })
     #expect(woo.setWebhook(hook.id, status: "disabled"))
