@@ -64,31 +64,16 @@ extension AdobeCommerceSimulator {
       ($0.key, $0.value)
     }
     params += queryPairs(query)
-    let encoded: [(String, String)] = params.map { (encode($0.0), encode($0.1)) }
+    let encoded: [(String, String)] = params.map { (percentEncode($0.0), percentEncode($0.1)) }
     let sorted = encoded.sorted { (a: (String, String), b: (String, String)) -> Bool in
       a.0 != b.0 ? a.0 < b.0 : a.1 < b.1
     }
     let normalized = sorted.map { (k: String, v: String) -> String in k + "=" + v }.joined(separator: "&")
     let base = "http://" + authority.lowercased() + path
-    let text = [method.uppercased(), encode(base), encode(normalized)].joined(separator: "&")
-    let key = encode(consumerSecret) + "&" + encode(tokenSecret)
+    let text = [method.uppercased(), percentEncode(base), percentEncode(normalized)].joined(separator: "&")
+    let key = percentEncode(consumerSecret) + "&" + percentEncode(tokenSecret)
     let algorithm: Digest.Algorithm = oauth["oauth_signature_method"] == "HMAC-SHA1" ? .sha1 : .sha256
     return ByteCodecs.base64(Digest.hmac(algorithm, key: Array(key.utf8), data: Array(text.utf8)))
-  }
-
-  /// RFC 3986 unreserved characters stay, everything else is %XX (RFC 5849 §3.6).
-  static func encode(_ s: String) -> String {
-    var out = ""
-    for b in s.utf8 {
-      switch b {
-      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-        UInt8(ascii: "0")...UInt8(ascii: "9"),
-        UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-        out.unicodeScalars.append(UnicodeScalar(b))
-      default: out += String(format: "%%%02X", b)
-      }
-    }
-    return out
   }
 
   /// The store's own check of an OAuth 1.0a signature, in Magento's order: required parameters, version, method,

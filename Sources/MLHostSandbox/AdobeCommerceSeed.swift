@@ -201,7 +201,7 @@ enum AdobeJSON {
   static func write(_ value: Any, to out: inout String) {
     switch value {
     case let d as ExactDecimal: out += d.description
-    case let s as String: string(s, to: &out)
+    case let s as String: out += JSONText.quoted(s)
     case let b as Bool: out += b ? "true" : "false"
     case let i as Int: out += String(i)
     case let i as Int64: out += String(i)
@@ -218,29 +218,13 @@ enum AdobeJSON {
       out += "{"
       for (i, k) in o.keys.sorted().enumerated() {
         if i > 0 { out += "," }
-        string(k, to: &out)
+        out += JSONText.quoted(k)
         out += ":"
         write(o[k]!, to: &out)
       }
       out += "}"
     default: out += "null"
     }
-  }
-
-  static func string(_ s: String, to out: inout String) {
-    out += "\""
-    for u in s.unicodeScalars {
-      switch u {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-      }
-    }
-    out += "\""
   }
 
   static func data(_ value: Any) -> Data {

@@ -86,14 +86,15 @@ extension WooCommerceSimulator {
         Self.unauthorized("woocommerce_rest_authentication_error", "Invalid signature - signature method is invalid."))
     }
     let encoded: [(String, String)] = query.filter { $0.0 != "oauth_signature" }.map {
-      (Self.rawurlencode($0.0), Self.rawurlencode($0.1))
+      (percentEncode($0.0), percentEncode($0.1))
     }
     let params = encoded.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
     // RFC 5849 §3.4.1: each pair encoded, joined with &, the whole encoded again (WooCommerce encodes each
     // `k=v` and joins with %26, which is the same).
     let pairs: [String] = params.map { "\($0.0)=\($0.1)" }
-    let uri: String = Self.rawurlencode(homeURL + request.uri.path)
-    let normalized: String = request.method.rawValue + "&" + uri + "&" + Self.rawurlencode(pairs.joined(separator: "&"))
+    // WooCommerce signs with PHP's rawurlencode: RFC 3986 percent-encoding, as the client's.
+    let uri: String = percentEncode(homeURL + request.uri.path)
+    let normalized: String = request.method.rawValue + "&" + uri + "&" + percentEncode(pairs.joined(separator: "&"))
     let signingKey = Array((key.secret + "&").utf8)
     let mac = Digest.hmac(method == "HMAC-SHA1" ? .sha1 : .sha256, key: signingKey, data: Array(normalized.utf8))
     guard let given = ByteCodecs.fromBase64(Array(q["oauth_signature"]!.utf8)),
@@ -133,22 +134,6 @@ extension WooCommerceSimulator {
         "woocommerce_rest_authentication_error", "The API key provided does not have write permissions.")
     }
     return nil
-  }
-
-  /// PHP's rawurlencode: RFC 3986 unreserved characters pass.
-  static func rawurlencode(_ s: String) -> String {
-    var out = ""
-    for b in s.utf8 {
-      switch b {
-      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-        UInt8(ascii: "0")...UInt8(ascii: "9"),
-        UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-        out.unicodeScalars.append(Unicode.Scalar(b))
-      default:
-        out += String(format: "%%%02X", b)
-      }
-    }
-    return out
   }
 
   /// The query's pairs, decoded (`+` is a space).

@@ -226,7 +226,7 @@ public final class WooCommerceSimulator: @unchecked Sendable {
     let base = "\(homeURL)/wp-json/wc/v3/\(path)"
     func link(_ n: Int, _ rel: String) -> String {
       let others = q.filter { $0.key != "page" && !$0.key.hasPrefix("oauth_") }.sorted { $0.key < $1.key }
-      let text = (others.map { "\(Self.rawurlencode($0.key))=\(Self.rawurlencode($0.value))" } + ["page=\(n)"]).joined(
+      let text = (others.map { "\(percentEncode($0.key))=\(percentEncode($0.value))" } + ["page=\(n)"]).joined(
         separator: "&")
       return "<\(base)?\(text)>; rel=\"\(rel)\""
     }

@@ -60,34 +60,19 @@ public struct LineLogHandler: LogHandler {
 
   static func json(_ v: Logger.MetadataValue) -> String {
     switch v {
-    case .string(let s): return quote(s)
+    case .string(let s): return JSONText.quoted(s)
     case .stringConvertible(let c):
       if let i = c as? Int { return "\(i)" }
       if let i = c as? Int64 { return "\(i)" }
       if let b = c as? Bool { return b ? "true" : "false" }
       if let d = c as? Double, d.isFinite { return "\(d)" }
-      return quote(c.description)
+      return JSONText.quoted(c.description)
     case .array(let items): return "[" + items.map(json).joined(separator: ",") + "]"
     case .dictionary(let d):
-      return "{" + d.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + json($0.value) }.joined(separator: ",")
+      return "{"
+        + d.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + json($0.value) }.joined(separator: ",")
         + "}"
     }
-  }
-
-  static func quote(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-      switch u {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-      default: out.unicodeScalars.append(u)
-      }
-    }
-    return out + "\""
   }
 }
 

@@ -190,6 +190,24 @@ public enum JSONScan {
 
 /// JSON string escaping into a byte buffer, shared by the Lua encoder and the webhook ingress.
 package enum JSONText {
+  /// `s` as a JSON string literal, quotes included: for text that is built as a String (log lines, simulated
+  /// answers) rather than as bytes.
+  package static func quoted(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+      switch u {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+      default: out.unicodeScalars.append(u)
+      }
+    }
+    return out + "\""
+  }
+
   private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
   package static let highSurrogates: Range<UInt32> = 0xD800..<0xDC00
   package static let lowSurrogates: Range<UInt32> = 0xDC00..<0xE000
