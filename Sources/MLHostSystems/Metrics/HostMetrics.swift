@@ -95,10 +95,18 @@ public final class HostMetrics: @unchecked Sendable {
     lock.withLock { tokenRefreshes[Self.labels(["connector": connector, "system": system]), default: 0] += 1 }
   }
 
+  /// Record kinds come from scripts: past this many series the rest count under `kind="other"`, so a script
+  /// that names a kind per record cannot grow the host's memory or the exposition without bound.
+  static let recordSeriesLimit = 1000
+
   /// A record written with `outcome`.
   public func record(connector: String, kind: String, outcome: String) {
     lock.withLock {
-      records[Self.labels(["connector": connector, "kind": kind, "outcome": outcome]), default: 0] += 1
+      var key = Self.labels(["connector": connector, "kind": kind, "outcome": outcome])
+      if records[key] == nil, records.count >= Self.recordSeriesLimit {
+        key = Self.labels(["connector": connector, "kind": "other", "outcome": outcome])
+      }
+      records[key, default: 0] += 1
     }
   }
 
