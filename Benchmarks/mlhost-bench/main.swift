@@ -61,17 +61,26 @@ func benchCalls() async throws {
     lua_setglobal(L.raw, "swift_noop")
     return 0
   }
+  // The signature every mlhost native is written in: a Swift closure behind the dispatching trampoline.
+  _ = try await vm.perform { vm in
+    vm.push(native: { _, _ in .none })
+    vm.L.setGlobal("typed_noop")
+  }
   let n = 10_000_000
-  let (c, s) = try await interleaved(
-    vm, rounds: 9, "local f = c_noop for i = 1, \(n) do f() end", "local f = swift_noop for i = 1, \(n) do f() end")
+  let call = { (f: String) in "local f = \(f) for i = 1, \(n) do f() end" }
+  let (c, s) = try await interleaved(vm, rounds: 9, call("c_noop"), call("swift_noop"))
+  let (s2, t) = try await interleaved(vm, rounds: 9, call("swift_noop"), call("typed_noop"))
   let (loop, _) = try await interleaved(vm, rounds: 9, "for i = 1, \(n) do end", "")
   let cNs = c / Double(n) * 1e9
   let sNs = s / Double(n) * 1e9
+  let tNs = t / Double(n) * 1e9 * s / s2
   let loopNs = loop / Double(n) * 1e9
-  print("calls: Lua→C no-op \(fmt(cNs)) ns, Lua→Swift native no-op \(fmt(sNs)) ns (empty loop \(fmt(loopNs)) ns)")
   print(
-    "calls: ratio Swift/C \(fmt(sNs / cNs, 2))×; call cost alone \(fmt((sNs - loopNs) / (cNs - loopNs), 2))× (goal ≤ 2×)"
-  )
+    "calls: Lua→C no-op \(fmt(cNs)) ns, Lua→Swift native no-op \(fmt(sNs)) ns, typed native no-op \(fmt(tNs)) ns "
+      + "(empty loop \(fmt(loopNs)) ns)")
+  print(
+    "calls: ratio Swift/C \(fmt(sNs / cNs, 2))×; call cost alone \(fmt((sNs - loopNs) / (cNs - loopNs), 2))× (goal ≤ 2×); "
+      + "typed \(fmt((tNs - loopNs) / (cNs - loopNs), 2))× C, \(fmt((tNs - loopNs) / (sNs - loopNs), 2))× raw Swift")
   vm.close()
 }
 

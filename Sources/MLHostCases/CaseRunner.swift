@@ -48,10 +48,10 @@ public struct CaseRunner: Sendable {
     let folder = ConnectorPackage(script: script).testsFolder
     let files = ((try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? [])
       .filter { $0.pathExtension == "toml" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
-    guard !files.isEmpty else { throw CaseFileError(folder, "no test cases (*.toml) in \(folder.path)") }
+    guard !files.isEmpty else { throw HostError.caseFile(folder, "no test cases (*.toml) in \(folder.path)") }
     guard let only else { return files }
     guard let file = files.first(where: { $0.deletingPathExtension().lastPathComponent == only }) else {
-      throw CaseFileError(
+      throw HostError.caseFile(
         folder,
         "no case '\(only)'; there are: "
           + files.map { $0.deletingPathExtension().lastPathComponent }.joined(separator: ", "))
@@ -91,7 +91,7 @@ public struct CaseRunner: Sendable {
       try await world.host.start([source])
     } catch {
       await world.close()
-      throw CaseFileError(c.file, "the connector did not load: \(error)")
+      throw HostError.caseFile(c.file, "the connector did not load: \(error)")
     }
     world.connectWooCommerce()
     let dispatcher = Task { await world.host.runDispatcher() }
@@ -102,7 +102,7 @@ public struct CaseRunner: Sendable {
         do {
           try await world.perform(step, connector: connector)
         } catch {
-          throw CaseFileError(c.file, "steps[\(i + 1)] (\(step.line)): \(error)")
+          throw HostError.caseFile(c.file, "steps[\(i + 1)] (\(step.line)): \(error)")
         }
         try await world.settle(timeout: settleTimeout)
       }
@@ -131,7 +131,7 @@ public struct CaseRunner: Sendable {
           email: o.customer.email)
       let lines = try o.lines.map { l -> SandboxSeed.Line in
         guard let product = data.products.first(where: { $0.sku == l.sku }) else {
-          throw CaseFileError(
+          throw HostError.caseFile(
             c.file,
             "seed.order[\(i + 1)]: no product with SKU \(l.sku) in the sandbox's catalogue ("
               + data.products.map(\.sku).joined(separator: ", ") + ")")
@@ -141,7 +141,7 @@ public struct CaseRunner: Sendable {
       var shipping: ExactDecimal?
       if let text = o.shipping {
         guard let amount = ExactDecimal(text) else {
-          throw CaseFileError(c.file, "seed.order[\(i + 1)].shipping: a decimal expected, got \(text)")
+          throw HostError.caseFile(c.file, "seed.order[\(i + 1)].shipping: a decimal expected, got \(text)")
         }
         shipping = amount
       }
@@ -175,7 +175,7 @@ public struct CaseRunner: Sendable {
       sandbox.x3.addCustomer(code: customer.code ?? "", name: customer.first ?? customer.email, email: customer.email)
     }
     for email in c.seed.x3RemoveCustomers where sandbox.x3.removeCustomer(email: email) == 0 {
-      throw CaseFileError(c.file, "seed.x3_remove_customers: X3 has no customer with email \(email)")
+      throw HostError.caseFile(c.file, "seed.x3_remove_customers: X3 has no customer with email \(email)")
     }
     for (item, quantity) in c.seed.x3Stock { sandbox.x3.setStock(item: item, quantity: quantity) }
     for (sku, quantity) in c.seed.shopifyAvailable { sandbox.shopify.setAvailable(sku: sku, quantity) }
@@ -218,7 +218,7 @@ struct World: Sendable {
       let jobs = try await store.stats().jobsByState
       if jobs["queued", default: 0] + jobs["running", default: 0] == 0 && !delivering { return }
       guard Date() < deadline else {
-        throw CaseFileError(
+        throw HostError.caseFile(
           URL(fileURLWithPath: "queue"), "jobs still queued or running after \(Int(timeout)) s: \(jobs)")
       }
       try await Task.sleep(nanoseconds: 20_000_000)

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostCore
 import MLHostLua
 import MLHostModules
 import MLHostStore
@@ -113,10 +114,11 @@ public struct ConnectorCase: Sendable {
   ].merging(wooCommerceActions) { a, _ in a }.merging(sage300Actions) { a, _ in a }.merging(adobeActions) { a, _ in a }
 }
 
-/// A case file that cannot be read: the file and what is wrong, by key.
-public struct CaseFileError: Error, CustomStringConvertible {
-  public let description: String
-  init(_ file: URL, _ message: String) { description = "\(file.lastPathComponent): \(message)" }
+extension HostError {
+  /// A case file that cannot be read or run: the file and what is wrong, by key.
+  static func caseFile(_ file: URL, _ message: String) -> HostError {
+    HostError(.input, message, file: file.lastPathComponent)
+  }
 }
 
 /// Reading values of a case file, each checked with the key it came from.
@@ -197,16 +199,17 @@ extension ConnectorCase {
   public static func load(_ file: URL) throws -> ConnectorCase {
     let text: String
     do { text = try String(contentsOf: file, encoding: .utf8) } catch {
-      throw CaseFileError(file, "cannot read it: \(error)")
+      throw HostError.caseFile(file, "cannot read it: \(error)")
     }
     do {
       return try parse(TOMLReader.parse(text), file: file)
     } catch let p as CaseValue.Problem {
-      throw CaseFileError(file, p.message)
-    } catch let e as CaseFileError {
-      throw e
+      throw HostError.caseFile(file, p.message)
+    } catch let e as HostError {
+      // Already about this file, or the TOML reader's, which knows the line but not the file.
+      throw e.file != nil ? e : HostError(e.kind, e.detail, file: file.lastPathComponent, line: e.line)
     } catch {
-      throw CaseFileError(file, "\(error)")
+      throw HostError.caseFile(file, "\(error)")
     }
   }
 

@@ -229,21 +229,6 @@ public struct LuaState: @unchecked Sendable {
     return NativeStatus.raise
   }
 
-  /// Raises "native: unknown option 'x' (known: ...)" when the options table at `index` has a key outside
-  /// `known`; nil when every key is known. A misspelt option must not be silently ignored.
-  public func refuseUnknownOptions(at index: Int32, native: String, known: Set<String>) -> Int32? {
-    pushNil()
-    while lua_next(raw, index) != 0 {
-      pop()
-      guard let key = string(at: -1), known.contains(key) else {
-        let name = string(at: -1) ?? typeName(at: -1)
-        pop()
-        return raise("\(native): unknown option '\(name)' (known: \(known.sorted().joined(separator: ", ")))")
-      }
-    }
-    return nil
-  }
-
   /// "bad argument #n to 'name' (message)" in Lua's own words.
   public func argError(_ n: Int32, _ name: String, _ message: String) -> Int32 {
     raise("bad argument #\(n) to '\(name)' (\(message))")

@@ -37,16 +37,18 @@ public enum AdminServer {
         let id = try await host.enqueue(
           connector: context.parameters.get("connector") ?? "", job: context.parameters.get("job") ?? "", input: input)
         return try json(["job_id": id])
-      } catch let e as LoadError {
-        return text(e.message + "\n", status: .notFound)
+      } catch let e as HostError where e.kind == .notFound {
+        return text(e.description + "\n", status: .notFound)
       }
     }
     api.post("/replay/{record}") { _, context -> Response in
       guard let id = context.parameters.get("record", as: Int64.self) else {
         return text("bad record id\n", status: .badRequest)
       }
-      do { return try json(["job_ids": [try await host.replay(recordID: id)]]) } catch let e as LoadError {
-        return text(e.message + "\n", status: .notFound)
+      do { return try json(["job_ids": [try await host.replay(recordID: id)]]) } catch let e as HostError
+        where e.kind == .notFound
+      {
+        return text(e.description + "\n", status: .notFound)
       }
     }
     api.post("/replay") { request, _ -> Response in

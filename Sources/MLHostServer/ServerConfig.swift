@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
+import MLHostCore
 import NIOSSL
 
 /// Where a listener binds, whether it serves HTTPS, and what it allows each peer.
@@ -60,8 +61,8 @@ public struct ListenerConfig: Sendable {
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     var found: UnsafeMutablePointer<addrinfo>?
     guard getaddrinfo(host, String(port), &hints, &found) == 0, let info = found else {
-      throw ListenerFailure(
-        description: "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
+      throw HostError(
+        .setup, "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
     }
     defer { freeaddrinfo(found) }
     let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
@@ -73,23 +74,17 @@ public struct ListenerConfig: Sendable {
     guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
       switch errno {
       case EADDRINUSE:
-        throw ListenerFailure(
-          description:
-            "port \(port) on \(host) is already in use; stop what holds it or choose another with \(option)-port")
+        throw HostError(
+          .setup, "port \(port) on \(host) is already in use; stop what holds it or choose another with \(option)-port")
       case EADDRNOTAVAIL:
-        throw ListenerFailure(
-          description: "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
+        throw HostError(
+          .setup, "cannot listen on \(host): not an address of this machine (\(option)-host changes it)")
       default:
-        throw ListenerFailure(
-          description:
-            "cannot listen on \(host) port \(port) (\(String(cString: strerror(errno)))); \(option)-host and \(option)-port change them"
+        throw HostError(
+          .setup,
+          "cannot listen on \(host) port \(port) (\(String(cString: strerror(errno)))); \(option)-host and \(option)-port change them"
         )
       }
     }
   }
-}
-
-/// A listener that cannot start.
-public struct ListenerFailure: Error, CustomStringConvertible, Sendable {
-  public let description: String
 }

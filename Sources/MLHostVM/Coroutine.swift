@@ -116,16 +116,14 @@ extension LuaVM {
     if !closed { L.unref(co.anchor) }
   }
 
-  /// The host coroutine running `L`, for a native about to suspend; nil (with an error pushed) when `L` cannot
+  /// The host coroutine running `L`, for a native about to suspend; a misuse when `L` cannot
   /// suspend: at load time, inside a coroutine the script created, or across a C boundary such as a metamethod.
-  package func suspendable(_ L: LuaState, native: String) -> Coroutine? {
+  package func suspendable(_ L: LuaState, native: String) throws -> Coroutine {
     guard let co = coroutines[L.raw] else {
-      _ = L.raise("\(native) must run inside a job, not at load time or in a coroutine the script created")
-      return nil
+      throw HostError.misuse("\(native) must run inside a job, not at load time or in a coroutine the script created")
     }
     guard L.isYieldable else {
-      _ = L.raise("\(native) cannot suspend here (inside a metamethod or a sort comparator)")
-      return nil
+      throw HostError.misuse("\(native) cannot suspend here (inside a metamethod or a sort comparator)")
     }
     co.suspended = true
     return co

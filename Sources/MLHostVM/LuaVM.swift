@@ -20,6 +20,8 @@ public final class LuaVM: @unchecked Sendable {
   public package(set) var loadedFiles: [URL] = []
   /// State the layers above keep per VM (the natives' services), one value per type: the VM knows none of them.
   private var extensions: [ObjectIdentifier: any VMExtension] = [:]
+  /// The typed natives pushed into the state, kept alive with it (each once, however often it is pushed).
+  var natives: [ObjectIdentifier: TypedNative] = [:]
   package var closed = false
 
   public init(name: String, limits: VMLimits = VMLimits(), modulePaths: ModulePaths, logger: Logger) throws {

@@ -14,17 +14,17 @@ public struct NativeFunction: Sendable {
   public let params: [Param]
   /// LuaLS return types with their meaning, e.g. `("string?", "the digest")`.
   public let returns: [(type: String, doc: String)]
-  package let fn: LuaNative
+  package let native: TypedNative
 
   package init(
     _ name: String, _ summary: String, params: [(String, String, String)] = [],
-    returns: [(String, String)] = [], _ fn: LuaNative
+    returns: [(String, String)] = [], _ body: @escaping NativeBody
   ) {
     self.name = name
     self.summary = summary
     self.params = params.map { Param(name: $0.0, type: $0.1, doc: $0.2) }
     self.returns = returns.map { (type: $0.0, doc: $0.1) }
-    self.fn = fn
+    native = TypedNative(body)
   }
 }
 
@@ -75,7 +75,7 @@ extension LuaVM {
       module.prepare?(self)
       L.newTable(hash: Int32(module.functions.count + module.fields.count))
       for f in module.functions {
-        L.push(native: f.fn)
+        push(native: f.native)
         L.setField(-2, f.name)
       }
       for field in module.fields {

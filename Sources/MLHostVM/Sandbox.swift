@@ -1,14 +1,16 @@
 import Foundation
+import MLHostCore
 import MLHostLua
 
 /// What a VM's scripts get besides Lua's safe libraries, supplied by the layer that owns the natives: the `mlhost`
 /// namespace, the `print` global, and a last step run once the namespace and `require` are in place.
 public struct VMEnvironment: Sendable {
   public var modules: [NativeModule]
-  public var print: LuaNative
+  public var print: NativeBody
   public var finish: @Sendable (LuaVM) throws -> Void
 
-  public init(modules: [NativeModule], print: LuaNative, finish: @escaping @Sendable (LuaVM) throws -> Void) {
+  public init(modules: [NativeModule], print: @escaping NativeBody, finish: @escaping @Sendable (LuaVM) throws -> Void)
+  {
     self.modules = modules
     self.print = print
     self.finish = finish
@@ -48,15 +50,15 @@ extension LuaVM {
     L.newTable()  // the module cache, shared by require and the namespace
     let loaded = L.top
     installNamespace(loaded: loaded, modules: environment.modules)
-    L.push(native: safeLoad)
+    push(native: safeLoad)
     L.setGlobal("load")
-    L.push(native: safeCollectGarbage)
+    push(native: safeCollectGarbage)
     L.setGlobal("collectgarbage")
-    L.push(native: environment.print)
+    push(native: environment.print)
     L.setGlobal("print")
     try loadChunk(Data(Self.prelude.utf8), chunkName: "=mlhost.prelude")
     L.pushValue(at: loaded)
-    L.push(native: findModule)
+    push(native: findModule)
     try protectedCall(nargs: 2, nresults: 0)
     L.pop()  // loaded
     try environment.finish(self)
@@ -103,15 +105,13 @@ extension LuaVM {
     """
 }
 
-private let findModule: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let name = L.string(at: 1) else { return L.argError(1, "require", "string expected") }
-  let vm = LuaVM.of(L)
+private let findModule: NativeBody = { L, vm in
+  guard let name = L.string(at: 1) else { throw HostError.argument(1, "require", "string expected") }
   let parts = name.split(separator: ".", omittingEmptySubsequences: false)
   guard !parts.isEmpty,
     parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } })
-  else { return L.raise("module name '\(name)' is not a dotted name of letters, digits, '_' and '-'") }
-  if name == "mlhost" || name.hasPrefix("mlhost.") { return L.raise("module '\(name)' is not part of mlhost") }
+  else { throw HostError.misuse("module name '\(name)' is not a dotted name of letters, digits, '_' and '-'") }
+  if name == "mlhost" || name.hasPrefix("mlhost.") { throw HostError.misuse("module '\(name)' is not part of mlhost") }
   let relative = parts.joined(separator: "/")
   var tried: [String] = []
   let roots = [vm.modulePaths.connectorDirectory] + (vm.modulePaths.stdlibDirectory.map { [$0] } ?? [])
@@ -123,45 +123,44 @@ private let findModule: LuaNative = { raw in
       do {
         try vm.loadFile(url, chunkName: ModulePaths.displayName(url), onto: L)
       } catch let error as LuaError {
-        return L.raise(error.message)
+        throw HostError.misuse(error.message)
       } catch {
-        return L.raise("\(error)")
+        throw HostError.misuse("\(error)")
       }
       L.push(ModulePaths.displayName(url))
-      return 2
+      return .values(2)
     }
   }
-  return L.raise("module '\(name)' not found; looked in:\n\t" + tried.joined(separator: "\n\t"))
+  throw HostError.misuse("module '\(name)' not found; looked in:\n\t" + tried.joined(separator: "\n\t"))
 }
 
-private let safeLoad: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let safeLoad: NativeBody = { L, _ in
   guard let chunk = L.bytes(at: 1), L.type(at: 1) == .string else {
-    return L.argError(1, "load", "a string of Lua source expected (functions and binary chunks are refused)")
+    throw HostError.argument(1, "load", "a string of Lua source expected (functions and binary chunks are refused)")
   }
   if let mode = L.string(at: 3), mode != "t" {
-    return L.argError(3, "load", "only text chunks load here (mode \"t\")")
+    throw HostError.argument(3, "load", "only text chunks load here (mode \"t\")")
   }
   let name = L.string(at: 2) ?? "=(load)"
   guard L.load(chunk, name: name) == .ok else {
     L.pushNil()
     L.insert(at: -2)
-    return 2
+    return .values(2)
   }
   if L.type(at: 4) != .none {
     L.pushValue(at: 4)
     if !L.setUpvalue(-2, 1) { L.pop() }
   }
-  return 1
+  return .one
 }
 
 private let allowedGCOptions: Set<String> = ["count", "collect", "step", "isrunning"]
 
-private let safeCollectGarbage: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let safeCollectGarbage: NativeBody = { L, _ in
   let option = L.string(at: 1) ?? "collect"
   guard allowedGCOptions.contains(option) else {
-    return L.argError(1, "collectgarbage", "option '\(option)' is not allowed here; use count, collect or step")
+    throw HostError.argument(
+      1, "collectgarbage", "option '\(option)' is not allowed here; use count, collect or step")
   }
   switch option {
   case "count":
@@ -172,5 +171,5 @@ private let safeCollectGarbage: LuaNative = { raw in
     L.collectGarbage()
     L.push(0)
   }
-  return 1
+  return .one
 }

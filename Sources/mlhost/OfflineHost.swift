@@ -17,7 +17,7 @@ struct OfflineHost {
   static func start(_ state: StateOptions, connectors: Set<String>, logger: Logger) async throws -> OfflineHost {
     let lock: StateFolder.Lock
     do { lock = try StateFolder.Lock(state.directory) } catch {
-      throw CommandFailure("\(error) (its admin API did not answer either; is it still starting?)")
+      throw HostError(.setup, "\(error) (its admin API did not answer either; is it still starting?)")
     }
     let store = try state.store()
     let vault = try state.vault()
@@ -25,7 +25,8 @@ struct OfflineHost {
     var sources: [ConnectorSource] = []
     for name in connectors.sorted() {
       guard let source = try await store.savedSource(of: name) else {
-        throw CommandFailure(
+        throw HostError(
+          .setup,
           "connector '\(name)' was never run on \(state.state): start it with `mlhost run <script.lua>`")
       }
       sources.append(source)
@@ -34,7 +35,7 @@ struct OfflineHost {
     options.retry.maxAttempts = 1  // a failure is reported now; the record stays in `mlhost audit --failed`
     let host = ConnectorHost(
       store: store, logger: logger, options: options, authenticator: Authenticator(vault: vault, now: options.now))
-    do { try await host.start(sources) } catch { throw CommandFailure("\(error)") }
+    do { try await host.start(sources) } catch { throw HostError(.input, "\(error)") }
     return OfflineHost(host: host, dispatcher: Task { await host.runDispatcher() }, lock: lock)
   }
 

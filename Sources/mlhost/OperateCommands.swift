@@ -100,7 +100,7 @@ struct TriggerCommand: AsyncParsableCommand {
     if let running = try await state.runningAdmin() {
       let (code, body) = try await running("POST", "/trigger/\(connector)/\(job)", input)
       guard code == 200, let queued = (Self.decode(body)["job_id"] as? NSNumber)?.int64Value else {
-        throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines))
+        throw HostError(.input, body.trimmingCharacters(in: .whitespacesAndNewlines))
       }
       id = queued
       print("queued as job \(id) on the running host")
@@ -113,7 +113,7 @@ struct TriggerCommand: AsyncParsableCommand {
         id = try await offline.host.enqueue(connector: connector, job: job, input: input, trigger: .manual)
       } catch {
         await offline.stop()
-        throw CommandFailure("\(error)")
+        throw HostError(.setup, "\(error)")
       }
       _ = await offline.host.outcome(of: id)
       await offline.stop()
@@ -150,7 +150,7 @@ struct ReplayCommand: AsyncParsableCommand {
     let rows: [RecordRow]
     if let record {
       guard let row = try await store.record(id: record) else {
-        throw CommandFailure("no record \(record) in \(state.state)")
+        throw HostError(.notFound, "no record \(record) in \(state.state)")
       }
       rows = [row]
     } else {
@@ -161,7 +161,7 @@ struct ReplayCommand: AsyncParsableCommand {
       var path = record.map { "/replay/\($0)" } ?? "/replay?failed=1"
       if failed, let c = connector { path += "&connector=\(c)" }
       let (code, body) = try await running("POST", path, nil)
-      guard code == 200 else { throw CommandFailure(body.trimmingCharacters(in: .whitespacesAndNewlines)) }
+      guard code == 200 else { throw HostError(.input, body.trimmingCharacters(in: .whitespacesAndNewlines)) }
       let ids = (TriggerCommand.decode(body)["job_ids"] as? [NSNumber] ?? []).map(\.int64Value)
       print("replaying \(ids.count) record(s) on the running host")
       guard try await QueuedWork.waitForEnd(of: ids, in: store) else {
@@ -291,7 +291,7 @@ struct CredsCommand: AsyncParsableCommand {
         }
         try vault.set(credential)
       } catch let e as HostError {
-        throw CommandFailure(e.description)
+        throw HostError(.input, e.description)
       }
       print("stored \(name) (\(type))" + (origins.isEmpty ? "" : " for " + origins.joined(separator: ", ")))
       if origins.isEmpty, type.signsRequests {
@@ -332,7 +332,7 @@ struct CredsCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() async throws {
-      guard try state.vault().remove(name) else { throw CommandFailure("no credential named \(name)") }
+      guard try state.vault().remove(name) else { throw HostError(.notFound, "no credential named \(name)") }
       print("removed \(name)")
     }
   }

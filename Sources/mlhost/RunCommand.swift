@@ -94,7 +94,7 @@ struct RunCommand: AsyncParsableCommand {
   /// folder changes): the folder's lock first, then the ports and the admin token.
   func claimStateAndPorts(_ state: StateOptions, logger: Logger) throws -> StateFolder.Lock {
     let lock: StateFolder.Lock
-    do { lock = try StateFolder.Lock(state.directory) } catch { throw CommandFailure("\(error)") }
+    do { lock = try StateFolder.Lock(state.directory) } catch { throw HostError(.setup, "\(error)") }
     let tokenFile = state.directory.appendingPathComponent("admin.token").path
     if ProcessInfo.processInfo.environment["MLHOST_ADMIN_TOKEN"] != nil
       || FileManager.default.fileExists(atPath: tokenFile)
@@ -105,7 +105,7 @@ struct RunCommand: AsyncParsableCommand {
     do {
       try webhookListener.refuseIfTaken(option: "--webhook")
       try adminListener.refuseIfTaken(option: "--admin")
-    } catch { throw CommandFailure("\(error)") }
+    } catch { throw HostError(.setup, "\(error)") }
     if !webhookListener.isLoopback && tlsCert == nil {
       logger.warning(
         "WARNING: webhooks are served over plain HTTP on \(webhookHost), reachable from the network: bodies travel unencrypted (give --tls-cert and --tls-key, or put a TLS proxy in front)"
@@ -336,7 +336,7 @@ extension RunCommand {
     do {
       try await host.start(sources)
     } catch {
-      throw CommandFailure("\(error)")
+      throw HostError(.setup, "\(error)")
     }
     let dispatcher = Task { await host.runDispatcher() }
     let report = try await host.runCycle()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MLHostCore
 import MLHostSandbox
 
 #if canImport(FoundationNetworking)
@@ -75,7 +76,7 @@ struct SandboxOptions: ParsableArguments {
     guard let data = try? Data(contentsOf: file),
       let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
       let base = info[system] as? String, let token = info["token"] as? String, let url = URL(string: base + path)
-    else { throw CommandFailure(notRunning) }
+    else { throw HostError(.setup, notRunning) }
     var request = URLRequest(url: url)
     request.httpMethod = method
     request.setValue(token, forHTTPHeaderField: "X-MLHost-Sandbox-Token")
@@ -88,12 +89,12 @@ struct SandboxOptions: ParsableArguments {
     do {
       (answer, response) = try await URLSession.shared.data(for: request)
     } catch {
-      throw CommandFailure("\(notRunning) (the sandbox recorded in \(file.path) does not answer)")
+      throw HostError(.setup, "\(notRunning) (the sandbox recorded in \(file.path) does not answer)")
     }
     let object = (try? JSONSerialization.jsonObject(with: answer)) as? [String: Any] ?? [:]
     let status = (response as? HTTPURLResponse)?.statusCode ?? 0
     guard (200..<300).contains(status) else {
-      throw CommandFailure("\(system): \(object["error"] as? String ?? "HTTP \(status)")")
+      throw HostError(.input, "\(system): \(object["error"] as? String ?? "HTTP \(status)")")
     }
     return object
   }

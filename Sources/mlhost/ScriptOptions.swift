@@ -67,7 +67,7 @@ struct ScriptOptions: ParsableArguments {
     try scripts.enumerated().map { i, path in
       let script = URL(fileURLWithPath: path).standardizedFileURL
       guard FileManager.default.fileExists(atPath: script.path) else {
-        throw CommandFailure("\(path): the file does not exist")
+        throw HostError(.input, "\(path): the file does not exist")
       }
       var settings: URL?
       if i < configs.count {

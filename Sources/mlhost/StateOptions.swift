@@ -20,7 +20,7 @@ struct StateOptions: ParsableArguments {
 
   func store() throws -> SQLiteStore {
     guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("mlhost.sqlite").path) else {
-      throw CommandFailure("no store in \(state) (run `mlhost run` first, or pass --state)")
+      throw HostError(.setup, "no store in \(state) (run `mlhost run` first, or pass --state)")
     }
     return try SQLiteStore(directory: directory)
   }
@@ -32,7 +32,8 @@ struct StateOptions: ParsableArguments {
     // A short token can be guessed over the network; the generated one is 32 characters.
     func strong(_ token: String, from source: String, fix: String) throws -> String {
       guard token.count >= Self.shortestAdminToken else {
-        throw CommandFailure("\(source) is \(token.count) characters; use at least \(Self.shortestAdminToken) (\(fix))")
+        throw HostError(
+          .setup, "\(source) is \(token.count) characters; use at least \(Self.shortestAdminToken) (\(fix))")
       }
       return token
     }
@@ -45,7 +46,7 @@ struct StateOptions: ParsableArguments {
         t.trimmingCharacters(in: .whitespacesAndNewlines), from: "the token in \(path)",
         fix: "delete the file and `mlhost run` writes a new one")
     }
-    guard create else { throw CommandFailure("no admin token in \(path) (set MLHOST_ADMIN_TOKEN)") }
+    guard create else { throw HostError(.setup, "no admin token in \(path) (set MLHOST_ADMIN_TOKEN)") }
     try StateFolder.prepare(directory)
     let token = ByteCodecs.base64(Digest.randomBytes(24), urlSafe: true, padded: false)
     try StateFolder.writePrivate(Data((token + "\n").utf8), to: URL(fileURLWithPath: path))
@@ -71,7 +72,7 @@ struct StateOptions: ParsableArguments {
     guard let data = try? Data(contentsOf: info),
       let base = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["url"] as? String,
       let url = URL(string: base + path)
-    else { throw CommandFailure("no running host found in \(state) (start `mlhost run`, or pass --state)") }
+    else { throw HostError(.setup, "no running host found in \(state) (start `mlhost run`, or pass --state)") }
     var request = URLRequest(url: url)
     request.httpMethod = method
     request.setValue("Bearer \(try adminToken(create: false))", forHTTPHeaderField: "Authorization")
@@ -80,14 +81,9 @@ struct StateOptions: ParsableArguments {
       let (responseBody, response) = try await URLSession.shared.data(for: request)
       return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: responseBody, as: UTF8.self))
     } catch {
-      throw CommandFailure(
+      throw HostError(
+        .setup,
         "the host at \(base) does not answer (\(error.localizedDescription)); is `mlhost run` still running?")
     }
   }
-}
-
-/// A failure while doing what was asked (not a mistake in the command line): printed without the usage text.
-struct CommandFailure: Error, CustomStringConvertible {
-  let description: String
-  init(_ message: String) { description = message }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MLHostCases
+import MLHostCore
 
 struct TestCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -33,7 +34,7 @@ struct TestCommand: AsyncParsableCommand {
     var report = CaseReport()
     for source in try scripts.sources() {
       let files: [URL]
-      do { files = try CaseRunner.cases(of: source.script, only: only) } catch { throw CommandFailure("\(error)") }
+      do { files = try CaseRunner.cases(of: source.script, only: only) } catch { throw HostError(.input, "\(error)") }
       var runner = CaseRunner(source: source, overrides: scripts.settingOverrides)
       if log { runner.logger = logOptions.makeLogger() }
       for file in files {

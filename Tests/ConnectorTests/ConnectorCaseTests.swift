@@ -1,5 +1,6 @@
 import Foundation
 import MLHostCases
+import MLHostCore
 import MLHostTesting
 import Testing
 
@@ -106,7 +107,7 @@ import Testing
     defer { try? FileManager.default.removeItem(at: file) }
     try "[[expect.records]]\norder = \"#1001\"\noutcom = \"created\"\n".write(
       to: file, atomically: true, encoding: .utf8)
-    #expect(throws: CaseFileError.self) { try ConnectorCase.load(file) }
+    #expect(throws: HostError.self) { try ConnectorCase.load(file) }
     do {
       _ = try ConnectorCase.load(file)
     } catch {

@@ -46,7 +46,7 @@ import Testing
       do {
         _ = try await c.load()
         Issue.record("loaded \(csv)")
-      } catch let e as LoadError {
+      } catch let e as LuaError {
         #expect(e.message.contains(expected), "\(e.message)")
       }
     }

@@ -86,7 +86,7 @@ import Testing
     do {
       _ = try await c.load()
       Issue.record("loaded")
-    } catch let e as LoadError {
+    } catch let e as LuaError {
       for expected in [
         "settings.shop: required setting is missing (the myshopify.com domain)",
         "settings.poll: 'soon' is not a duration", "settings.tolerance: write decimal amounts in quotes",
@@ -105,7 +105,7 @@ import Testing
         return mlhost.connector { name = "s", settings = { api_password = { type = "string" } } }
         """)
     defer { c.remove() }
-    await #expect(throws: LoadError.self) { try await c.load() }
+    await #expect(throws: LuaError.self) { try await c.load() }
   }
 
   @Test func tomlErrorsNameTheLine() async throws {
@@ -114,8 +114,8 @@ import Testing
     do {
       _ = try await c.load()
       Issue.record("loaded")
-    } catch let e as LoadError {
-      #expect(e.message.hasSuffix("connector.toml:2: expected '=' after key 'bad'"), "\(e.message)")
+    } catch let e as HostError {
+      #expect(e.description.hasSuffix("connector.toml:2: expected '=' after key 'bad'"), "\(e)")
     }
   }
 
@@ -217,7 +217,7 @@ import Testing
       do {
         _ = try await d.load()
         Issue.record("\(bad) loaded")
-      } catch let e as LoadError {
+      } catch let e as LuaError {
         #expect(e.message.contains(message), "\(e.message)")
         #expect(e.message.contains("connector.lua:2:"), "\(e.message)")
       }

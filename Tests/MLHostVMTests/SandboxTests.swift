@@ -112,6 +112,6 @@ import Testing
   @Test func loadTimeLoopIsStopped() async throws {
     let c = try TempConnector(script: "while true do end")
     defer { c.remove() }
-    await #expect(throws: LoadError.self) { try await c.load(limits: VMLimits(loadInstructions: 1_000_000)) }
+    await #expect(throws: LuaError.self) { try await c.load(limits: VMLimits(loadInstructions: 1_000_000)) }
   }
 }

@@ -112,7 +112,7 @@ import Testing
     #expect(e.message.contains("must run inside a job"))
     let c = try TempConnector(script: "mlhost.sleep(1)\nreturn mlhost.connector{name='x'}")
     defer { c.remove() }
-    await #expect(throws: LoadError.self) { try await c.load() }
+    await #expect(throws: LuaError.self) { try await c.load() }
   }
 
   @Test func scriptCoroutinesStillWork() async throws {

@@ -11,6 +11,13 @@ public struct HostError: Error, CustomStringConvertible, Sendable, Equatable {
     case auth
     /// The store (SQLite) failed.
     case store
+    /// A script misused the host's API (a wrong argument, an unknown option, a call where it cannot run): raised
+    /// in Lua at the calling line, never returned as `nil, token`, since the same code fails the same way however
+    /// often it is retried. A token other than `script` raises it structured, `{kind = token, message =,
+    /// retryable =}`, for the runtime to classify (`read_only`: no retry can cure it).
+    case script
+    /// What was named does not exist: a connector, a job, a record.
+    case notFound = "not_found"
   }
 
   public let kind: Kind
@@ -32,6 +39,16 @@ public struct HostError: Error, CustomStringConvertible, Sendable, Equatable {
     self.retryable = retryable
     self.file = file
     self.line = line
+  }
+
+  /// A script's misuse of a native, raised at the calling line.
+  public static func misuse(_ detail: String, token: String? = nil) -> HostError {
+    HostError(.script, detail, token: token)
+  }
+
+  /// "bad argument #n to 'native' (message)", in Lua's own words.
+  public static func argument(_ n: Int32, _ native: String, _ message: String) -> HostError {
+    HostError(.script, "bad argument #\(n) to '\(native)' (\(message))")
   }
 
   /// `file:line: detail`, `line N: detail` or the detail alone.

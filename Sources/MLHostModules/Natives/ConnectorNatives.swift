@@ -57,11 +57,12 @@ package enum ConnectorMethods {
       ], handlerMethod),
   ]
 
-  static func install(_ L: LuaState) {
+  static func install(_ vm: LuaVM) {
+    let L = vm.L
     L.newMetatable(metatableName)
     L.newTable()
     for m in all {
-      L.push(native: m.fn)
+      vm.push(native: m.native)
       L.setField(-2, m.name)
     }
     L.setField(-2, "__index")
@@ -77,19 +78,17 @@ private func isName(_ s: String) -> Bool {
     && s.allSatisfy { ($0.isLetter && $0.isASCII) || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." || $0 == "/" }
 }
 
-private let connectorNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
+private let connectorNative: NativeBody = { L, vm in
   guard L.type(at: 1) == .table else {
-    return L.argError(1, "connector", "a table {name = ..., settings = schema} expected")
+    throw HostError.argument(1, "connector", "a table {name = ..., settings = schema} expected")
   }
   let spec: LuaValue
-  do { spec = try L.value(at: 1) } catch { return L.argError(1, "connector", "\(error)") }
+  do { spec = try L.value(at: 1) } catch { throw HostError.argument(1, "connector", "\(error)") }
   guard vm.services.definition == nil else {
-    return L.raise("a script declares one connector; this one already has '\(vm.services.definition!.name)'")
+    throw HostError.misuse("a script declares one connector; this one already has '\(vm.services.definition!.name)'")
   }
   guard let name = spec["name"].stringValue, isName(name) else {
-    return L.raise("connector name must be letters, digits, '_' or '-' (up to 64)")
+    throw HostError.misuse("connector name must be letters, digits, '_' or '-' (up to 64)")
   }
   let settings: SettingsSchema.Value
   let found: SettingsSchema.Validation
@@ -100,12 +99,12 @@ private let connectorNative: LuaNative = { raw in
     } catch let e as SettingsError {
       // Each problem points at the settings file's line (or the --set that gave it), where the fix goes.
       L.push(e.problems.map { vm.services.settingsLocation(of: $0) + $0 }.joined(separator: "\n"))
-      return NativeStatus.raise
+      return .raised
     }
   } catch let e as SettingsError {
-    return L.raise("invalid settings schema:\n  " + e.problems.joined(separator: "\n  "))
+    throw HostError.misuse("invalid settings schema:\n  " + e.problems.joined(separator: "\n  "))
   } catch {
-    return L.raise("\(error)")
+    throw HostError.misuse("\(error)")
   }
   // A CSV mapping table is read here, at load: a change to it reloads the connector like its settings file.
   for file in found.files where !vm.loadedFiles.contains(file) { vm.loadedFiles.append(file) }
@@ -123,7 +122,7 @@ private let connectorNative: LuaNative = { raw in
   L.setField(-2, "settings")
   L.pushMetatable(named: ConnectorMethods.metatableName)
   L.setMetatable(-2)
-  return 1
+  return .one
 }
 
 extension SettingsSchema.Value {
@@ -159,7 +158,7 @@ extension SettingsSchema.Value {
       L.setField(-2, "declared")
       L.push(path)
       L.setField(-2, "path")
-      L.push(native: undeclaredSettingNative)
+      LuaVM.of(L).push(native: undeclaredSetting)
       L.setField(-2, "__index")
       L.push(false)
       L.setField(-2, "__metatable")
@@ -191,10 +190,8 @@ extension VMServices {
 /// `__index` of a settings record: a declared key that is unset answers nil; any other key is a mistake in the
 /// script, raised at the line that read it. Modules in stdlib/ are generic clients that probe optional keys
 /// (`settings.page_size or 30`): they get nil.
-private let undeclaredSettingNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard L.getMetatable(1) else { return 0 }
+private let undeclaredSetting = TypedNative { L, vm in
+  guard L.getMetatable(1) else { return .none }
   let key = L.string(at: 2)
   _ = L.getField(-1, "declared")
   var declared = false
@@ -205,7 +202,7 @@ private let undeclaredSettingNative: LuaNative = { raw in
   L.pop()
   if declared || vm.modulePaths.isStdlibCaller(L) {
     L.pushNil()
-    return 1
+    return .one
   }
   _ = L.getField(-1, "path")
   let path = L.string(at: -1) ?? "settings"
@@ -218,39 +215,41 @@ private let undeclaredSettingNative: LuaNative = { raw in
   }
   let known = names.isEmpty ? "it declares none" : "declared: " + names.sorted().joined(separator: ", ")
   let shown = key.map { "\(path).\($0)" } ?? "\(path)[\(L.typeName(at: 2))]"
-  return L.raise("\(shown) is not a declared setting (\(known))")
+  throw HostError.misuse("\(shown) is not a declared setting (\(known))")
 }
 
-/// Checks `self`, a job name at `nameIndex` and a function at `fnIndex`; records the job. Returns NativeStatus.raise or 0.
-private func declare(_ L: LuaState, _ method: String, nameIndex: Int32, fnIndex: Int32, schedule: ScheduleSpec?)
-  -> Int32
-{
-  let vm = LuaVM.of(L)
+/// Checks `self`, a job name at `nameIndex` and a function at `fnIndex`; records the job.
+private func declare(
+  _ L: LuaState, _ vm: LuaVM, _ method: String, nameIndex: Int32, fnIndex: Int32, schedule: ScheduleSpec?
+) throws -> NativeResult {
   guard L.userdata(1, named: ConnectorMethods.metatableName) != nil || L.type(at: 1) == .table,
     var def = vm.services.definition
-  else { return L.raise("call it as connector:\(method)(...)") }
+  else { throw HostError.misuse("call it as connector:\(method)(...)") }
   guard let name = L.string(at: nameIndex), isName(name) else {
-    return L.argError(nameIndex - 1, method, "a job name of letters, digits, '_', '-', '.' or '/' expected")
+    throw HostError.argument(nameIndex - 1, method, "a job name of letters, digits, '_', '-', '.' or '/' expected")
   }
   guard L.type(at: fnIndex) == .function else {
-    return L.argError(fnIndex - 1, method, "function expected, got \(L.typeName(at: fnIndex))")
+    throw HostError.argument(fnIndex - 1, method, "function expected, got \(L.typeName(at: fnIndex))")
   }
-  if let existing = def.jobs[name] { return L.raise("job '\(name)' is already declared at \(existing.declaredAt)") }
+  if let existing = def.jobs[name] {
+    throw HostError.misuse("job '\(name)' is already declared at \(existing.declaredAt)")
+  }
   let at = L.callerPosition(level: 1).map { "\($0.file):\($0.line)" } ?? "?"
   L.pushValue(at: fnIndex)
   def.jobs[name] = JobDeclaration(name: name, schedule: schedule, declaredAt: at, functionRef: L.ref())
   def.jobOrder.append(name)
   vm.services.definition = def
-  return 0
+  return .none
 }
 
-private let jobMethod: LuaNative = { raw in declare(LuaState(raw!), "job", nameIndex: 2, fnIndex: 3, schedule: nil) }
+private let jobMethod: NativeBody = { L, vm in
+  try declare(L, vm, "job", nameIndex: 2, fnIndex: 3, schedule: nil)
+}
 
 /// A year: longer intervals are cron schedules.
 private let maxInterval = 366.0 * 86_400
 
-private let everyMethod: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let everyMethod: NativeBody = { L, vm in
   var seconds: Double?
   if let n = L.number(at: 2, in: 1...maxInterval) {
     seconds = n
@@ -258,78 +257,71 @@ private let everyMethod: LuaNative = { raw in
     seconds = DurationText.seconds(s).flatMap { (1...maxInterval).contains($0) ? $0 : nil }
   }
   guard let interval = seconds else {
-    return L.argError(1, "every", "an interval from 1s to a year expected, like \"30s\", \"5m\" or \"1h30m\"")
+    throw HostError.argument(1, "every", "an interval from 1s to a year expected, like \"30s\", \"5m\" or \"1h30m\"")
   }
-  return declare(L, "every", nameIndex: 3, fnIndex: 4, schedule: .every(seconds: interval))
+  return try declare(L, vm, "every", nameIndex: 3, fnIndex: 4, schedule: .every(seconds: interval))
 }
 
-private let cronMethod: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let expression = L.string(at: 2) else { return L.argError(1, "cron", "a cron expression expected") }
-  var zone = "UTC"
-  if L.type(at: 5) == .table {
-    L.push("tz")
-    L.rawGet(5)
-    zone = L.string(at: -1) ?? "UTC"
-    L.pop()
-  }
-  do {
-    return declare(L, "cron", nameIndex: 3, fnIndex: 4, schedule: .cron(try CronSchedule(expression, zone: zone)))
-  } catch {
-    return L.raise("\(error)")
-  }
+private let cronMethod: NativeBody = { L, vm in
+  guard let expression = L.string(at: 2) else { throw HostError.argument(1, "cron", "a cron expression expected") }
+  let zone = L.type(at: 5) == .table ? try L.options(at: 5, native: "cron", as: CronOptions.self).tz : nil
+  let schedule: CronSchedule
+  do { schedule = try CronSchedule(expression, zone: zone ?? "UTC") } catch { throw HostError.misuse("\(error)") }
+  return try declare(L, vm, "cron", nameIndex: 3, fnIndex: 4, schedule: .cron(schedule))
 }
 
-private let webhookMethod: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let webhookMethod: NativeBody = { L, vm in
   let systems = WebhookDeclaration.System.allCases.map(\.rawValue)
   guard let s = L.string(at: 2), let system = WebhookDeclaration.System(rawValue: s) else {
-    return L.argError(1, "on_webhook", "system must be one of \(systems.joined(separator: ", "))")
+    throw HostError.argument(1, "on_webhook", "system must be one of \(systems.joined(separator: ", "))")
   }
   guard let topic = L.string(at: 3), !topic.isEmpty, topic.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-    return L.argError(2, "on_webhook", "a topic such as \"orders/create\" expected")
+    throw HostError.argument(2, "on_webhook", "a topic such as \"orders/create\" expected")
   }
-  var secret: String?
-  var header: String?
-  var name: String?
-  if L.type(at: 5) == .table {
-    if let refused = L.refuseUnknownOptions(at: 5, native: "on_webhook", known: ["secret", "header", "name"]) {
-      return refused
-    }
-    let opts: LuaValue
-    do { opts = try L.value(at: 5) } catch { return L.argError(4, "on_webhook", "\(error)") }
-    secret = opts["secret"].stringValue
-    header = opts["header"].stringValue
-    name = opts["name"].stringValue
-  } else if !L.isNoneOrNil(5) {
-    return L.argError(4, "on_webhook", "an options table expected, got \(L.typeName(at: 5))")
-  }
-  let route = name ?? String(topic.map { $0 == "/" || $0 == "." ? "_" : $0 })
-  if system == .hmac && header == nil {
-    return L.argError(4, "on_webhook", "the hmac preset needs opts.header, the header that carries the signature")
+  let opts = L.isNoneOrNil(5) ? WebhookOptions() : try L.options(at: 5, native: "on_webhook", as: WebhookOptions.self)
+  let route = opts.name ?? String(topic.map { $0 == "/" || $0 == "." ? "_" : $0 })
+  if system == .hmac && opts.header == nil {
+    throw HostError.argument(
+      4, "on_webhook", "the hmac preset needs opts.header, the header that carries the signature")
   }
   let job = "webhook.\(system.rawValue).\(topic)"
   L.push(job)
   L.insert(at: 3)  // the job name goes where declare expects it; topic shifts right
-  let status = declare(L, "on_webhook", nameIndex: 3, fnIndex: 5, schedule: nil)
-  guard status == 0 else { return status }
-  let vm = LuaVM.of(L)
+  _ = try declare(L, vm, "on_webhook", nameIndex: 3, fnIndex: 5, schedule: nil)
   vm.services.definition?.webhooks.append(
-    WebhookDeclaration(system: system, topic: topic, name: route, job: job, secret: secret, header: header))
-  return 0
+    WebhookDeclaration(system: system, topic: topic, name: route, job: job, secret: opts.secret, header: opts.header))
+  return .none
 }
 
-private let handlerMethod: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard var def = vm.services.definition else { return L.raise("call it as connector:handler(kind, fn)") }
-  guard let kind = L.string(at: 2), isName(kind) else {
-    return L.argError(1, "handler", "a record kind of letters, digits, '_', '-', '.' or '/' expected")
+private struct CronOptions: LuaOptions {
+  let tz: String?
+
+  init(from options: LuaOptionsReader) throws { tz = try options.string("tz") }
+}
+
+private struct WebhookOptions: LuaOptions {
+  var secret: String?
+  var header: String?
+  var name: String?
+
+  init() {}
+
+  init(from options: LuaOptionsReader) throws {
+    secret = try options.string("secret")
+    header = try options.string("header")
+    name = try options.string("name")
   }
-  guard L.type(at: 3) == .function else { return L.argError(2, "handler", "function expected") }
-  guard def.handlers[kind] == nil else { return L.raise("a handler for '\(kind)' is already declared") }
+}
+
+private let handlerMethod: NativeBody = { L, vm in
+  guard var def = vm.services.definition else { throw HostError.misuse("call it as connector:handler(kind, fn)") }
+  guard let kind = L.string(at: 2), isName(kind) else {
+    throw HostError.argument(1, "handler", "a record kind of letters, digits, '_', '-', '.' or '/' expected")
+  }
+  guard L.type(at: 3) == .function else { throw HostError.argument(2, "handler", "function expected") }
+  guard def.handlers[kind] == nil else { throw HostError.misuse("a handler for '\(kind)' is already declared") }
   L.pushValue(at: 3)
   def.handlers[kind] = L.ref()
   vm.services.definition = def
-  return 0
+  return .none
 }

@@ -1,3 +1,4 @@
+import MLHostCore
 import MLHostLua
 import MLHostVM
 
@@ -34,7 +35,7 @@ extension NativeModule {
         vm.L.push(MLHostVersion.current)
       }
     ],
-    prepare: { vm in ConnectorMethods.install(vm.L) })
+    prepare: { vm in ConnectorMethods.install(vm) })
 }
 
 public enum MLHostVersion {
@@ -44,53 +45,47 @@ public enum MLHostVersion {
 /// A day: a job that must wait longer queues a follow-up with `job:enqueue(name, input, {delay = ...})`.
 private let maxSleep = 86_400.0
 
-private let sleepNative: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let sleepNative: NativeBody = { L, vm in
   guard let seconds = L.number(at: 1, in: 0...maxSleep) else {
-    return L.argError(1, "sleep", "a number of seconds from 0 to \(Int(maxSleep)) expected, got \(L.describe(at: 1))")
+    throw HostError.argument(
+      1, "sleep", "a number of seconds from 0 to \(Int(maxSleep)) expected, got \(L.describe(at: 1))")
   }
-  let vm = LuaVM.of(L)
-  guard let co = vm.suspendable(L, native: "mlhost.sleep") else { return NativeStatus.raise }
+  let co = try vm.suspendable(L, native: "mlhost.sleep")
   vm.executor.after(seconds) { vm.wake(co) }
-  return NativeStatus.suspend
+  return .suspended
 }
 
-private func lockKey(_ L: LuaState, _ native: String) -> String? {
+private func lockKey(_ L: LuaState, _ native: String) throws -> String {
   guard let key = L.string(at: 1), (1...1024).contains(key.utf8.count) else {
-    _ = L.argError(1, native, "a key of 1 to 1024 bytes expected, got \(L.describe(at: 1))")
-    return nil
+    throw HostError.argument(1, native, "a key of 1 to 1024 bytes expected, got \(L.describe(at: 1))")
   }
   return key
 }
 
-private let lockNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let key = lockKey(L, "lock") else { return NativeStatus.raise }
-  let vm = LuaVM.of(L)
-  guard let co = vm.suspendable(L, native: "mlhost.lock") else { return NativeStatus.raise }
+private let lockNative: NativeBody = { L, vm in
+  let key = try lockKey(L, "lock")
+  let co = try vm.suspendable(L, native: "mlhost.lock")
   switch vm.locks.acquire(key, for: co) {
   case .now:
     co.suspended = false
-    return 0
+    return .none
   case .alreadyOwned:
     co.suspended = false
-    return L.raise("mlhost.lock: this coroutine already holds '\(key)'")
+    throw HostError.misuse("mlhost.lock: this coroutine already holds '\(key)'")
   case .waiting:
-    return NativeStatus.suspend
+    return .suspended
   }
 }
 
-private let unlockNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let key = lockKey(L, "unlock") else { return NativeStatus.raise }
-  let vm = LuaVM.of(L)
+private let unlockNative: NativeBody = { L, vm in
+  let key = try lockKey(L, "unlock")
   guard let co = vm.coroutines[L.raw] else {
-    return L.raise("mlhost.unlock must run in the job coroutine that took the lock")
+    throw HostError.misuse("mlhost.unlock must run in the job coroutine that took the lock")
   }
   let (released, next) = vm.locks.release(key, by: co)
-  guard released else { return L.raise("mlhost.unlock: '\(key)' is not held by this coroutine") }
+  guard released else { throw HostError.misuse("mlhost.unlock: '\(key)' is not held by this coroutine") }
   if let next { vm.executor.later { vm.wake(next) } }
-  return 0
+  return .none
 }
 
 /// The state of one `mlhost.each` call while its children run.
@@ -114,22 +109,22 @@ private final class EachRun {
   }
 }
 
-private let eachNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard L.type(at: 1) == .table else { return L.argError(1, "each", "table expected, got \(L.typeName(at: 1))") }
+private let eachNative: NativeBody = { L, vm in
+  guard L.type(at: 1) == .table else {
+    throw HostError.argument(1, "each", "table expected, got \(L.typeName(at: 1))")
+  }
   guard let limit = L.integer(at: 2, in: 1...10_000) else {
-    return L.argError(2, "each", "a limit from 1 to 10000 expected, got \(L.describe(at: 2))")
+    throw HostError.argument(2, "each", "a limit from 1 to 10000 expected, got \(L.describe(at: 2))")
   }
   guard L.type(at: 3) == .function else {
-    return L.argError(3, "each", "function expected, got \(L.typeName(at: 3))")
+    throw HostError.argument(3, "each", "function expected, got \(L.typeName(at: 3))")
   }
   let count = L.rawLength(1)
   if count == 0 {
     L.newTable()
-    return 1
+    return .one
   }
-  let vm = LuaVM.of(L)
-  guard let parent = vm.suspendable(L, native: "mlhost.each") else { return NativeStatus.raise }
+  let parent = try vm.suspendable(L, native: "mlhost.each")
   L.pushValue(at: 1)
   let items = L.ref()
   L.pushValue(at: 3)
@@ -138,7 +133,7 @@ private let eachNative: LuaNative = { raw in
   let results = L.ref()
   let run = EachRun(parent: parent, count: count, limit: Int(limit), items: items, fn: fn, results: results)
   vm.eachLaunch(run, from: L)
-  return NativeStatus.suspend
+  return .suspended
 }
 
 extension LuaVM {

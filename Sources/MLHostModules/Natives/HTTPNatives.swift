@@ -53,11 +53,6 @@ extension NativeModule {
     ])
 }
 
-private let requestOptions: Set<String> = [
-  "url", "path", "system", "method", "query", "headers", "body", "json", "timeout", "decimals", "credential", "safe",
-  "cost", "secret_json",
-]
-
 /// Whether `s` is an HTTP token (RFC 9110): what a method and a header name are made of. Anything else (a space,
 /// CR, LF, NUL, a colon) would end the request line or the header and begin another on the wire.
 func isHTTPToken(_ s: String) -> Bool {
@@ -91,252 +86,259 @@ private func text(_ L: LuaState, _ index: Int32) -> String? {
   }
 }
 
-private let requestNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard L.type(at: 1) == .table else { return L.argError(1, "request", "options table expected") }
-  if let refused = L.refuseUnknownOptions(at: 1, native: "request", known: requestOptions) { return refused }
-  func field(_ name: String) -> LuaType { L.rawGet(1, name) }
-  let vm = LuaVM.of(L)
-  var system: SystemClient?
-  if field("system") != .nil_ {
-    guard let name = L.string(at: -1), let declared = vm.services.systems[name] else {
-      defer { L.pop() }
-      return L.raise(
-        "request: unknown system '\(L.string(at: -1) ?? L.typeName(at: -1))' (declare it with mlhost.http.system)")
+/// The options of `mlhost.http.request`, checked as they are read; what needs the VM (the declared system, its
+/// origin, the vault) is checked by `request(in:)`.
+private struct RequestOptions: LuaOptions {
+  var url: String?
+  var path: String?
+  var system: String?
+  var method: String?
+  var query: [String] = []
+  var headers: [(String, String)] = []
+  var body: [UInt8]?
+  var json: [UInt8]?
+  var timeout: Double?
+  var decimals: Bool
+  var credential: String?
+  var safe: Bool
+  var cost: Double?
+  var secretJSON: SecretJSON?
+
+  init(from o: LuaOptionsReader) throws {
+    url = try o.string("url")
+    path = try o.string("path")
+    system = try o.string("system")
+    method = try o.string("method")
+    if let method, !isHTTPToken(method) {
+      throw HostError.argument(1, "request", "`method` \(quoted(method)) is not an HTTP method token")
     }
-    system = declared
-  }
-  L.pop()
-  let profile = system?.profile
-  var url: String
-  if field("path") == .string {
-    guard let base = profile?.baseURL, let path = L.string(at: -1) else {
-      L.pop()
-      return L.raise("request: `path` needs a `system` with a base_url")
-    }
-    url = base + (path.hasPrefix("/") ? path : "/" + path)
-    L.pop()
-    guard isSafeOnTheWire(url, url: true) else {
-      return L.argError(1, "request", "`path` \(quoted(path)) holds a control character or space")
-    }
-  } else {
-    L.pop()
-    guard field("url") == .string, let given = L.string(at: -1),
-      given.hasPrefix("http://") || given.hasPrefix("https://")
-    else {
-      L.pop()
-      return L.raise("request: `url` must be an http(s) URL (or give `path` and `system`)")
-    }
-    url = given
-    L.pop()
-    guard isSafeOnTheWire(url, url: true) else {
-      return L.argError(1, "request", "`url` \(quoted(url)) holds a control character or space")
-    }
-  }
-  if let base = profile?.baseURL, SystemProfile.origin(url) != SystemProfile.origin(base) {
-    return L.raise("request: \(url) is not on system '\(profile!.name)' (\(base)); its credential stays there")
-  }
-  var request = HTTPRequest(url: url)
-  if field("method") == .string {
-    let method = L.string(at: -1)!
-    L.pop()
-    guard isHTTPToken(method) else {
-      return L.argError(1, "request", "`method` \(quoted(method)) is not an HTTP method token")
-    }
-    request.method = method.uppercased()
-  } else {
-    L.pop()
-  }
-  if field("timeout") == .nil_ {
-    request.timeout = profile?.timeout ?? 30
-  } else if let timeout = L.number(at: -1, in: 0.001...86_400) {
-    request.timeout = timeout
-  } else {
-    return L.raise("request: `timeout` must be a number of seconds from 0.001 to 86400, got \(L.describe(at: -1))")
-  }
-  L.pop()
-  let decimals = field("decimals") == .boolean && L.bool(at: -1)
-  L.pop()
-  let safe = field("safe") == .boolean && L.bool(at: -1)
-  L.pop()
-  let cost = field("cost") == .nil_ ? nil : L.number(at: -1, in: 0...1_000_000)
-  if cost == nil && L.type(at: -1) != .nil_ {
-    return L.raise("request: `cost` must be a number of points from 0 to 1000000, got \(L.describe(at: -1))")
-  }
-  L.pop()
-  if let profile {
-    request.verifyTLS = profile.verifyTLS
-    request.caBundle = profile.caBundle
-    request.clientCertificate = profile.clientCertificate
-    request.clientKey = profile.clientKey
-    request.proxy = profile.proxy
-  }
-  if field("query") == .table {
-    var pairs: [String] = []
-    L.pushNil()
-    while L.next(-2) {
-      if let k = L.string(at: -2), let v = text(L, -1) { pairs.append("\(percentEncode(k))=\(percentEncode(v))") }
-      L.pop()
-    }
-    if !pairs.isEmpty { url += (url.contains("?") ? "&" : "?") + pairs.sorted().joined(separator: "&") }
-    request.url = url
-  }
-  L.pop()
-  if field("headers") == .table {
-    L.pushNil()
-    while L.next(-2) {
-      if let k = L.string(at: -2), let v = text(L, -1) {
-        guard isHTTPToken(k) else {
-          L.pop(3)
-          return L.argError(
-            1, "request", "header name \(quoted(k)) is not an HTTP token (no spaces, colons, CR, LF or NUL)")
+    query =
+      try o.table("query") { L, i in
+        var pairs: [String] = []
+        L.pushNil()
+        while L.next(i) {
+          if let k = L.string(at: -2), let v = text(L, -1) { pairs.append("\(percentEncode(k))=\(percentEncode(v))") }
+          L.pop()
         }
-        guard isSafeOnTheWire(v) else {
-          L.pop(3)
-          return L.argError(1, "request", "header '\(k)' has a CR, LF or NUL in its value")
+        return pairs.sorted()
+      } ?? []
+    headers =
+      try o.table("headers") { L, i in
+        var headers: [(String, String)] = []
+        L.pushNil()
+        while L.next(i) {
+          if let k = L.string(at: -2), let v = text(L, -1) {
+            guard isHTTPToken(k) else {
+              throw HostError.argument(
+                1, "request", "header name \(quoted(k)) is not an HTTP token (no spaces, colons, CR, LF or NUL)")
+            }
+            guard isSafeOnTheWire(v) else {
+              throw HostError.argument(1, "request", "header '\(k)' has a CR, LF or NUL in its value")
+            }
+            headers.append((k, v))
+          }
+          L.pop()
         }
-        request.headers.append((k, v))
+        return headers
+      } ?? []
+    body = try o.field("body") { L, i in
+      switch L.type(at: i) {
+      case .nil_: return nil
+      case .string: return Array(L.bytes(at: i)!)
+      default: throw HostError.misuse("request: `body` must be a string (use `json` for tables)")
       }
-      L.pop()
+    }
+    json = try o.field("json") { L, i in
+      guard L.type(at: i) != .nil_ else { return nil }
+      var encoder = LuaJSONEncoder(L: L)
+      do { try encoder.encode(i) } catch {
+        throw HostError.misuse(
+          "request: `json` cannot be encoded: \((error as? LuaJSONEncoder.Failure)?.message ?? "\(error)")")
+      }
+      return encoder.out
+    }
+    timeout = try o.number("timeout", in: 0.001...86_400, unit: "seconds")
+    decimals = try o.bool("decimals") ?? false
+    credential = try o.string("credential")
+    safe = try o.bool("safe") ?? false
+    cost = try o.number("cost", in: 0...1_000_000, unit: "points")
+    secretJSON = try o.field("secret_json") { L, i in
+      L.type(at: i) == .nil_ ? nil : try L.options(at: i, native: "request: secret_json", as: SecretJSON.self)
     }
   }
-  L.pop()
-  if field("body") != .nil_ {
-    guard let b = L.bytes(at: -1), L.type(at: -1) == .string else {
-      L.pop()
-      return L.raise("request: `body` must be a string (use `json` for tables)")
+
+  /// The request these options describe, on `vm`'s declared systems and vault.
+  func request(in vm: LuaVM) throws -> (HTTPRequest, SystemClient?) {
+    var system: SystemClient?
+    if let name = self.system {
+      guard let declared = vm.services.systems[name] else {
+        throw HostError.misuse("request: unknown system '\(name)' (declare it with mlhost.http.system)")
+      }
+      system = declared
     }
-    request.body = Array(b)
+    let profile = system?.profile
+    var url: String
+    if let path {
+      guard let base = profile?.baseURL else {
+        throw HostError.misuse("request: `path` needs a `system` with a base_url")
+      }
+      url = base + (path.hasPrefix("/") ? path : "/" + path)
+      guard isSafeOnTheWire(url, url: true) else {
+        throw HostError.argument(1, "request", "`path` \(quoted(path)) holds a control character or space")
+      }
+    } else {
+      guard let given = self.url, given.hasPrefix("http://") || given.hasPrefix("https://") else {
+        throw HostError.misuse("request: `url` must be an http(s) URL (or give `path` and `system`)")
+      }
+      guard isSafeOnTheWire(given, url: true) else {
+        throw HostError.argument(1, "request", "`url` \(quoted(given)) holds a control character or space")
+      }
+      url = given
+    }
+    if let profile, let base = profile.baseURL, SystemProfile.origin(url) != SystemProfile.origin(base) {
+      throw HostError.misuse("request: \(url) is not on system '\(profile.name)' (\(base)); its credential stays there")
+    }
+    if !query.isEmpty { url += (url.contains("?") ? "&" : "?") + query.joined(separator: "&") }
+    var request = HTTPRequest(url: url)
+    if let method { request.method = method.uppercased() }
+    request.timeout = timeout ?? profile?.timeout ?? 30
+    if let profile {
+      request.verifyTLS = profile.verifyTLS
+      request.caBundle = profile.caBundle
+      request.clientCertificate = profile.clientCertificate
+      request.clientKey = profile.clientKey
+      request.proxy = profile.proxy
+    }
+    request.headers = headers
+    request.body = body
+    if let json {
+      request.body = json
+      if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+        request.headers.append(("Content-Type", "application/json"))
+      }
+    }
+    if let secretJSON {
+      guard request.body?.first == UInt8(ascii: "{"), request.body?.last == UInt8(ascii: "}") else {
+        throw HostError.misuse("request: `secret_json` needs `json` to be an object")
+      }
+      guard profile?.credential != nil else {
+        throw HostError.misuse(
+          "request: `secret_json` needs a `system` with a credential, to whose origin the secret is bound")
+      }
+      request.embeddedSecret = HTTPRequest.EmbeddedSecret(key: secretJSON.key, credential: secretJSON.credential)
+    }
+    if let profile, let credential, let own = profile.credential, own != credential {
+      throw HostError.misuse("request: system '\(profile.name)' signs with credential '\(own)', not '\(credential)'")
+    }
+    if let profile, profile.readOnly, SystemProfile.mutates(method: request.method, body: request.body) {
+      throw HostError.misuse(
+        "request: system '\(profile.name)' is read-only; \(request.method) \(url) refused", token: "read_only")
+    }
+    return (request, system)
   }
-  L.pop()
-  if field("json") != .nil_ {
-    var encoder = LuaJSONEncoder(L: L)
-    do { try encoder.encode(-1) } catch {
-      L.pop()
-      return L.raise("request: `json` cannot be encoded: \((error as? LuaJSONEncoder.Failure)?.message ?? "\(error)")")
+}
+
+/// `secret_json = {key =, credential =}`: the stored webhook secret the host adds to the JSON body as it sends it.
+private struct SecretJSON: LuaOptions {
+  let key: String
+  let credential: String
+
+  init(from o: LuaOptionsReader) throws {
+    guard let key = try o.string("key"), let credential = try o.string("credential"),
+      (1...64).contains(key.utf8.count), (1...128).contains(credential.utf8.count)
+    else {
+      throw HostError.misuse(
+        "request: `secret_json` needs `key` (1 to 64 bytes) and `credential` (a credential's name)")
     }
-    request.body = encoder.out
-    if !request.headers.contains(where: { $0.0.lowercased() == "content-type" }) {
-      request.headers.append(("Content-Type", "application/json"))
-    }
+    self.key = key
+    self.credential = credential
   }
-  L.pop()
-  if field("secret_json") != .nil_ {
-    guard L.type(at: -1) == .table else {
-      L.pop()
-      return L.raise("request: `secret_json` must be a table {key = \"...\", credential = \"...\"}")
-    }
-    L.push("key")
-    L.rawGet(-2)
-    let key = L.type(at: -1) == .string ? L.string(at: -1) : nil
-    L.pop()
-    L.push("credential")
-    L.rawGet(-2)
-    let named = L.type(at: -1) == .string ? L.string(at: -1) : nil
-    L.pop(2)
-    guard let key, let named, (1...64).contains(key.utf8.count), (1...128).contains(named.utf8.count) else {
-      return L.raise("request: `secret_json` needs `key` (1 to 64 bytes) and `credential` (a credential's name)")
-    }
-    guard request.body?.first == UInt8(ascii: "{"), request.body?.last == UInt8(ascii: "}") else {
-      return L.raise("request: `secret_json` needs `json` to be an object")
-    }
-    guard profile?.credential != nil else {
-      return L.raise("request: `secret_json` needs a `system` with a credential, to whose origin the secret is bound")
-    }
-    request.embeddedSecret = HTTPRequest.EmbeddedSecret(key: key, credential: named)
-  } else {
-    L.pop()
-  }
-  var credential = profile?.credential
-  if field("credential") == .string {
-    let named = L.string(at: -1)!
-    if let credential, credential != named {
-      L.pop()
-      return L.raise("request: system '\(profile!.name)' signs with credential '\(credential)', not '\(named)'")
-    }
-    credential = named
-  }
-  L.pop()
-  if let profile, profile.readOnly, SystemProfile.mutates(method: request.method, body: request.body) {
-    return L.raise(
-      kind: "read_only", "request: system '\(profile.name)' is read-only; \(request.method) \(url) refused",
-      retryable: false)
-  }
+}
+
+private let requestNative: NativeBody = { L, vm in
+  let options = try L.options(at: 1, native: "request", as: RequestOptions.self)
+  let (request, system) = try options.request(in: vm)
+  let credential = options.credential ?? system?.profile.credential
   let authenticator = vm.services.runtime?.authenticator
   if let credential, authenticator == nil {
-    return L.raise("request: credential '\(credential)' needs the host's vault (run the connector with `mlhost run`)")
+    throw HostError.misuse(
+      "request: credential '\(credential)' needs the host's vault (run the connector with `mlhost run`)")
   }
   let client =
-    system ?? SystemClient(SystemProfile(name: SystemProfile.origin(url) ?? url, credential: credential, retries: 0))
+    system
+    ?? SystemClient(
+      SystemProfile(name: SystemProfile.origin(request.url) ?? request.url, credential: credential, retries: 0))
   let journal = vm.services.runtime?.journal
-  let sent = request
   let observer = RequestObserver(
     logger: vm.logger, context: vm.logContext(L), connector: vm.services.definition?.name ?? "",
     metrics: vm.services.runtime?.metrics)
-  return vm.suspend(
+  let (safe, cost, decimals) = (options.safe, options.cost, options.decimals)
+  return try vm.suspend(
     L, "mlhost.http.request",
     {
       await client.send(
-        sent, safe: safe, cost: cost, authenticator: authenticator, journal: journal, observer: observer)
+        request, safe: safe, cost: cost, authenticator: authenticator, journal: journal, observer: observer)
     }
   ) { L, exchange in
-    let verdict = exchange.verdict
-    switch exchange.result {
-    case .failure(let f):
-      L.pushNil()
-      L.push(f.token)
-      L.push(
-        [
-          "message": .text(SecretRedactor.shared.redact(f.message)),
-          "url": .text(SecretRedactor.shared.redact(sent.url)),
-          "retryable": .boolean(verdict.retryable), "ambiguous": .boolean(verdict.ambiguous),
-          "attempts": .integer(Int64(exchange.attempts)),
-        ] as LuaValue)
-      return 3
-    case .success(let r):
-      L.newTable(hash: 8)
-      L.push(Int64(r.status))
-      L.setField(-2, "status")
-      L.push(Int64(exchange.attempts))
-      L.setField(-2, "attempts")
-      if verdict.retryable {
-        L.push(true)
-        L.setField(-2, "retryable")
-      }
-      if verdict.throttled {
-        L.push(true)
-        L.setField(-2, "throttled")
-      }
-      if let after = verdict.retryAfter {
-        L.push(after)
-        L.setField(-2, "retry_after")
-      }
-      if exchange.dryRun {
-        L.push(true)
-        L.setField(-2, "dry_run")
-      }
-      L.newTable(hash: Int32(r.headers.count))
-      var merged: [String: String] = [:]
-      for (k, v) in r.headers { merged[k] = merged[k].map { "\($0), \(v)" } ?? v }
-      for (k, v) in merged {
-        L.push(v)
-        L.setField(-2, k)
-      }
-      L.setField(-2, "headers")
-      L.push(bytes: r.body)
-      L.setField(-2, "body")
-      if r.header("content-type")?.contains("json") == true, !r.body.isEmpty {
-        let top = L.top
-        _ = L.getField(-1, "body")
-        var decoder = LuaJSONDecoder(L: L, bytes: L.bytes(at: -1)!, decimals: decimals)
-        if (try? decoder.decodeDocument()) != nil {
-          L.remove(at: -2)
-          L.setField(-2, "json")
-        } else {
-          L.top = top
-        }
-      }
-      return 1
+    push(exchange, of: request, decimals: decimals, to: L)
+  }
+}
+
+/// The script's view of an exchange: the response table, or nil, a token and details.
+private func push(_ exchange: SystemClient.Exchange, of sent: HTTPRequest, decimals: Bool, to L: LuaState)
+  -> NativeResult
+{
+  let verdict = exchange.verdict
+  switch exchange.result {
+  case .failure(let f):
+    L.pushNil()
+    L.push(f.token)
+    L.push(
+      [
+        "message": .text(SecretRedactor.shared.redact(f.message)),
+        "url": .text(SecretRedactor.shared.redact(sent.url)),
+        "retryable": .boolean(verdict.retryable), "ambiguous": .boolean(verdict.ambiguous),
+        "attempts": .integer(Int64(exchange.attempts)),
+      ] as LuaValue)
+    return .values(3)
+  case .success(let r):
+    L.newTable(hash: 8)
+    L.push(Int64(r.status))
+    L.setField(-2, "status")
+    L.push(Int64(exchange.attempts))
+    L.setField(-2, "attempts")
+    for (flag, name) in [
+      (verdict.retryable, "retryable"), (verdict.throttled, "throttled"), (exchange.dryRun, "dry_run"),
+    ]
+    where flag {
+      L.push(true)
+      L.setField(-2, name)
     }
+    if let after = verdict.retryAfter {
+      L.push(after)
+      L.setField(-2, "retry_after")
+    }
+    L.newTable(hash: Int32(r.headers.count))
+    var merged: [String: String] = [:]
+    for (k, v) in r.headers { merged[k] = merged[k].map { "\($0), \(v)" } ?? v }
+    for (k, v) in merged {
+      L.push(v)
+      L.setField(-2, k)
+    }
+    L.setField(-2, "headers")
+    L.push(bytes: r.body)
+    L.setField(-2, "body")
+    if r.header("content-type")?.contains("json") == true, !r.body.isEmpty {
+      let top = L.top
+      _ = L.getField(-1, "body")
+      var decoder = LuaJSONDecoder(L: L, bytes: L.bytes(at: -1)!, decimals: decimals)
+      if (try? decoder.decodeDocument()) != nil {
+        L.remove(at: -2)
+        L.setField(-2, "json")
+      } else {
+        L.top = top
+      }
+    }
+    return .one
   }
 }

@@ -1,3 +1,4 @@
+import MLHostCore
 import MLHostLua
 import MLHostVM
 
@@ -45,82 +46,82 @@ extension NativeModule {
     prepare: { vm in JSONNull.installMetatables(vm.L) })
 }
 
-private let decodeNative: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let decodeNative: NativeBody = { L, _ in
   guard L.type(at: 1) == .string, let bytes = L.bytes(at: 1) else {
-    return L.argError(1, "decode", "string expected, got \(L.typeName(at: 1))")
+    throw HostError.argument(1, "decode", "string expected, got \(L.typeName(at: 1))")
   }
-  var decimals = false
-  if L.type(at: 2) == .table {
-    L.push("decimals")
-    L.rawGet(2)
-    decimals = L.bool(at: -1)
-    L.pop()
-  } else if !L.isNoneOrNil(2) {
-    return L.argError(2, "decode", "options table expected")
-  }
+  let decimals = L.isNoneOrNil(2) ? false : try L.options(at: 2, native: "decode", as: DecodeOptions.self).decimals
   let top = L.top
   var decoder = LuaJSONDecoder(L: L, bytes: bytes, decimals: decimals)
   do {
     try decoder.decodeDocument()
-    return 1
+    return .one
   } catch let failure as LuaJSONDecoder.Failure {
     L.top = top
     L.pushNil()
     L.push("malformed json")
     L.push(["message": .text(failure.message), "position": .integer(Int64(failure.offset + 1))] as LuaValue)
-    return 3
+    return .values(3)
   } catch {
     L.top = top
-    return L.raise("\(error)")
+    throw HostError.misuse("\(error)")
   }
 }
 
-private let encodeNative: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let encodeNative: NativeBody = { L, _ in
   var encoder = LuaJSONEncoder(L: L)
   do {
     try encoder.encode(1)
   } catch let failure as LuaJSONEncoder.Failure {
-    return L.raise("json.encode: " + failure.message)
+    throw HostError.misuse("json.encode: " + failure.message)
   } catch {
-    return L.raise("\(error)")
+    throw HostError.misuse("\(error)")
   }
   encoder.out.withUnsafeBytes { L.push(bytes: $0) }
-  return 1
+  return .one
 }
 
-private func mark(_ raw: OpaquePointer?, _ shape: JSONNull.Shape) -> Int32 {
-  let L = LuaState(raw!)
+private struct DecodeOptions: LuaOptions {
+  let decimals: Bool
+
+  init(from options: LuaOptionsReader) throws { decimals = try options.bool("decimals") ?? false }
+}
+
+private func mark(_ L: LuaState, _ shape: JSONNull.Shape) throws -> NativeResult {
   if L.isNoneOrNil(1) {
     L.newTable()
   } else {
-    guard L.type(at: 1) == .table else { return L.argError(1, shape == .array ? "array" : "object", "table expected") }
+    guard L.type(at: 1) == .table else {
+      throw HostError.argument(1, shape == .array ? "array" : "object", "table expected")
+    }
     L.top = 1
   }
   JSONNull.mark(L, empty: shape)
-  return 1
+  return .one
 }
 
-private let markArray: LuaNative = { mark($0, .array) }
-private let markObject: LuaNative = { mark($0, .object) }
+private let markArray: NativeBody = { L, _ in try mark(L, .array) }
+private let markObject: NativeBody = { L, _ in try mark(L, .object) }
 
-private let orderedNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard L.type(at: 1) == .table else { return L.argError(1, "ordered", "table expected, got \(L.typeName(at: 1))") }
+private let orderedNative: NativeBody = { L, _ in
+  guard L.type(at: 1) == .table else {
+    throw HostError.argument(1, "ordered", "table expected, got \(L.typeName(at: 1))")
+  }
   guard L.type(at: 2) == .table else {
-    return L.argError(2, "ordered", "array of member names expected, got \(L.typeName(at: 2))")
+    throw HostError.argument(2, "ordered", "array of member names expected, got \(L.typeName(at: 2))")
   }
   let n = L.rawLength(2)
-  guard n <= 256 else { return L.argError(2, "ordered", "at most 256 member names, got \(n)") }
+  guard n <= 256 else { throw HostError.argument(2, "ordered", "at most 256 member names, got \(n)") }
   L.newTable()
   var seen: Set<String> = []
   for i in 1...max(n, 1) where i <= n {
     _ = L.rawGet(2, Int64(i))
     guard L.type(at: -1) == .string, let key = L.string(at: -1), key.utf8.count <= 256 else {
-      return L.argError(2, "ordered", "keys[\(i)] is not a member name (a string of at most 256 bytes)")
+      throw HostError.argument(2, "ordered", "keys[\(i)] is not a member name (a string of at most 256 bytes)")
     }
-    guard seen.insert(key).inserted else { return L.argError(2, "ordered", "keys[\(i)] '\(key)' is listed twice") }
+    guard seen.insert(key).inserted else {
+      throw HostError.argument(2, "ordered", "keys[\(i)] '\(key)' is listed twice")
+    }
     L.rawSet(-2, Int64(i))
   }
   L.getField(LuaState.registry, JSONNull.orderTable)
@@ -129,5 +130,5 @@ private let orderedNative: LuaNative = { raw in
   L.rawSet(-3)
   L.top = 1
   JSONNull.mark(L, empty: .object)
-  return 1
+  return .one
 }

@@ -7,7 +7,7 @@ import MLHostVM
 
 /// The natives job.lua is built on. They reach the store, so they suspend the calling coroutine while it works.
 enum JobNatives {
-  static let functions: [(String, LuaNative)] = [
+  static let functions: [(String, NativeBody)] = [
     ("handler_for", handlerFor), ("commit_record", commitRecord), ("mapping_get", mappingGet),
     ("cursor_get", cursorGet), ("cursor_set", cursorSet), ("enqueue", enqueueJob), ("now", nowNative),
     ("where", whereNative), ("traceback", tracebackNative),
@@ -19,7 +19,7 @@ enum JobNatives {
     let L = vm.L
     L.newTable()
     for (name, fn) in functions {
-      L.push(native: fn)
+      vm.push(native: fn)
       L.setField(-2, name)
     }
     L.getGlobal("mlhost")
@@ -39,43 +39,42 @@ extension LuaVM {
   /// A failure of `work` raises in the script as "<native>: <error>".
   func suspend<T: Sendable>(
     _ L: LuaState, _ native: String, _ work: @escaping @Sendable () async throws -> T,
-    push: @escaping (LuaState, T) -> Int32
-  ) -> Int32 {
-    guard let co = suspendable(L, native: native) else { return NativeStatus.raise }
+    push: @escaping (LuaState, T) -> NativeResult
+  ) throws -> NativeResult {
+    let co = try suspendable(L, native: native)
     let box = UncheckedBox((co, push))
-    Task {
+    // The task prefers the VM's thread: it starts there, and every await in `work` (curl, SQLite) resumes there, so
+    // the coroutine is woken without a hop through the global pool.
+    Task(executorPreference: executor) { [self] in
       do {
         let value = try await work()
-        wakeLater(box.value.0) { box.value.1($0, value) }
+        executor.runHere { [self] in wake(box.value.0) { box.value.1($0, value).code } }
       } catch {
         // The store or the host failed, not the script: a structured error the queue retries.
         let failure: LuaValue = ["kind": "host", "message": .text("\(native): \(error)"), "retryable": true]
-        executor.post { [self] in wake(box.value.0, raising: failure) }
+        executor.runHere { [self] in wake(box.value.0, raising: failure) }
       }
     }
-    return NativeStatus.suspend
+    return .suspended
   }
 
-  /// The runtime and connector name for a store native, or nil with an error pushed.
-  func jobRuntime(_ L: LuaState, _ native: String) -> (JobRuntime, String)? {
+  /// The runtime and connector name for a store native.
+  func jobRuntime(_ native: String) throws -> (JobRuntime, String) {
     guard let runtime = services.runtime, let name = services.definition?.name else {
-      _ = L.raise("\(native) needs the host's store (run the connector with `mlhost run`)")
-      return nil
+      throw HostError.misuse("\(native) needs the host's store (run the connector with `mlhost run`)")
     }
     return (runtime, name)
   }
 }
 
-private let handlerFor: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
+private let handlerFor: NativeBody = { L, vm in
   guard let kind = L.string(at: 1), let ref = vm.services.definition?.handlers[kind] else {
     let known = vm.services.definition?.handlers.keys.sorted().joined(separator: ", ") ?? ""
-    return L.raise(
+    throw HostError.misuse(
       "no handler declared for record kind '\(L.string(at: 1) ?? "?")' (declared: \(known.isEmpty ? "none" : known))")
   }
   L.pushRef(ref)
-  return 1
+  return .one
 }
 
 private func stringField(_ L: LuaState, _ name: String) -> String? {
@@ -93,14 +92,11 @@ private func numberField(_ L: LuaState, _ name: String) -> Double? {
   return L.number(at: -1, in: 0...1e12)
 }
 
-private let commitRecord: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "job:record"), let job = vm.coroutines[L.raw]?.job else {
-    return NativeStatus.raise
-  }
+private let commitRecord: NativeBody = { L, vm in
+  let (runtime, connector) = try vm.jobRuntime("job:record")
+  guard let job = vm.coroutines[L.raw]?.job else { throw HostError.misuse("job:record must run inside a job") }
   guard let outcomeText = stringField(L, "outcome"), let outcome = RecordRow.Outcome(rawValue: outcomeText) else {
-    return L.raise("job:record: bad outcome")
+    throw HostError.misuse("job:record: bad outcome")
   }
   var row = RecordRow(
     connector: connector, jobID: job.jobID, runID: job.runID, job: job.name, kind: stringField(L, "kind") ?? "",
@@ -141,7 +137,7 @@ private let commitRecord: LuaNative = { raw in
   let store = runtime.store
   let finalRow = row
   let metrics = runtime.metrics
-  return vm.suspend(
+  return try vm.suspend(
     L, "job:record",
     {
       let id = try await store.insert(record: finalRow, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts)
@@ -150,69 +146,59 @@ private let commitRecord: LuaNative = { raw in
     }
   ) { L, id in
     L.push(id)
-    return 1
+    return .one
   }
 }
 
-private let mappingGet: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "rec:target_id") else { return NativeStatus.raise }
+private let mappingGet: NativeBody = { L, vm in
+  let (runtime, connector) = try vm.jobRuntime("rec:target_id")
   guard let source = L.string(at: 1), let system = L.string(at: 2) else {
-    return L.argError(1, "target_id", "a target system name expected")
+    throw HostError.argument(1, "target_id", "a target system name expected")
   }
   let store = runtime.store
-  return vm.suspend(
+  return try vm.suspend(
     L, "rec:target_id", { try await store.mapping(connector: connector, sourceKey: source, system: system) }
   ) {
     L, id in
     L.push(optional: id)
-    return 1
+    return .one
   }
 }
 
-private let cursorGet: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "job:cursor") else { return NativeStatus.raise }
-  guard let name = L.string(at: 1) else { return L.argError(1, "cursor", "a cursor name expected") }
+private let cursorGet: NativeBody = { L, vm in
+  let (runtime, connector) = try vm.jobRuntime("job:cursor")
+  guard let name = L.string(at: 1) else { throw HostError.argument(1, "cursor", "a cursor name expected") }
   let store = runtime.store
-  return vm.suspend(L, "job:cursor", { try await store.cursor(connector: connector, name: name) }) { L, v in
+  return try vm.suspend(L, "job:cursor", { try await store.cursor(connector: connector, name: name) }) { L, v in
     L.push(optional: v)
-    return 1
+    return .one
   }
 }
 
-private let cursorSet: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "job:advance_cursor") else { return NativeStatus.raise }
+private let cursorSet: NativeBody = { L, vm in
+  let (runtime, connector) = try vm.jobRuntime("job:advance_cursor")
   guard let name = L.string(at: 1), let value = L.string(at: 2) else {
-    return L.argError(1, "advance_cursor", "a cursor name and value expected")
+    throw HostError.argument(1, "advance_cursor", "a cursor name and value expected")
   }
   let store = runtime.store
   let now = runtime.now()
-  return vm.suspend(
+  return try vm.suspend(
     L, "job:advance_cursor", { try await store.setCursor(connector: connector, name: name, value: value, now: now) }
-  ) {
-    _, _ in 0
-  }
+  ) { _, _ in .none }
 }
 
 /// A year.
 private let maxEnqueueDelay = 366.0 * 86_400
 
-private let enqueueJob: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard let (runtime, connector) = vm.jobRuntime(L, "job:enqueue") else { return NativeStatus.raise }
+private let enqueueJob: NativeBody = { L, vm in
+  let (runtime, connector) = try vm.jobRuntime("job:enqueue")
   guard let name = L.string(at: 1), vm.services.definition?.jobs[name] != nil else {
-    return L.raise("job:enqueue: connector '\(connector)' has no job '\(L.string(at: 1) ?? "?")'")
+    throw HostError.misuse("job:enqueue: connector '\(connector)' has no job '\(L.string(at: 1) ?? "?")'")
   }
   var delay = 0.0
   if !L.isNoneOrNil(4) {
     guard let d = L.number(at: 4, in: 0...maxEnqueueDelay) else {
-      return L.raise(
+      throw HostError.misuse(
         "job:enqueue: `delay` must be a number of seconds from 0 to \(Int(maxEnqueueDelay)), got \(L.describe(at: 4))")
     }
     delay = d
@@ -221,27 +207,24 @@ private let enqueueJob: LuaNative = { raw in
     connector: connector, job: name, input: L.string(at: 2), trigger: .job, orderingKey: L.string(at: 3),
     maxAttempts: runtime.retry.maxAttempts, runAt: runtime.now() + delay)
   let store = runtime.store
-  return vm.suspend(L, "job:enqueue", { try await store.enqueue(job) }) { L, id in
+  return try vm.suspend(L, "job:enqueue", { try await store.enqueue(job) }) { L, id in
     L.push(id)
-    return 1
+    return .one
   }
 }
 
-private let nowNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  L.push(LuaVM.of(L).services.runtime?.now() ?? Date().timeIntervalSince1970)
-  return 1
+private let nowNative: NativeBody = { L, vm in
+  L.push(vm.services.runtime?.now() ?? Date().timeIntervalSince1970)
+  return .one
 }
 
-private let whereNative: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let whereNative: NativeBody = { L, _ in
   let level = Int32(L.integer(at: 1, in: 1...100) ?? 1)
   L.push(optional: L.callerPosition(level: level).map { "\($0.file):\($0.line)" })
-  return 1
+  return .one
 }
 
-private let tracebackNative: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let tracebackNative: NativeBody = { L, _ in
   L.push(L.traceback(message: L.string(at: 1), level: 1))
-  return 1
+  return .one
 }

@@ -12,25 +12,17 @@ extension NativeModule {
     ])
 
   private static func logFunction(_ name: String, _ level: Logger.Level) -> NativeFunction {
-    let fn: LuaNative
-    switch level {
-    case .debug: fn = { logAt(.debug, $0) }
-    case .info: fn = { logAt(.info, $0) }
-    case .warning: fn = { logAt(.warning, $0) }
-    default: fn = { logAt(.error, $0) }
-    }
-    return NativeFunction(
+    NativeFunction(
       name, "Logs `message` at level \(name), with `fields` as structured key/values.",
-      params: [("message", "string", "what happened"), ("fields", "table?", "key/values to attach")], fn)
+      params: [("message", "string", "what happened"), ("fields", "table?", "key/values to attach")]
+    ) { L, vm in try logLine(L, vm, at: level) }
   }
 }
 
-private func logAt(_ level: Logger.Level, _ raw: OpaquePointer?) -> Int32 {
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard vm.logger.logLevel <= level else { return 0 }
+private func logLine(_ L: LuaState, _ vm: LuaVM, at level: Logger.Level) throws -> NativeResult {
+  guard vm.logger.logLevel <= level else { return .none }
   guard let message = L.string(at: 1) ?? L.number(at: 1).map({ "\($0)" }) else {
-    return L.argError(1, "log", "string expected, got \(L.typeName(at: 1))")
+    throw HostError.argument(1, "log", "string expected, got \(L.typeName(at: 1))")
   }
   var metadata = vm.logContext(L)
   if L.type(at: 2) == .table {
@@ -43,10 +35,10 @@ private func logAt(_ level: Logger.Level, _ raw: OpaquePointer?) -> Int32 {
       L.pop()
     }
   } else if !L.isNoneOrNil(2) {
-    return L.argError(2, "log", "table of fields expected, got \(L.typeName(at: 2))")
+    throw HostError.argument(2, "log", "table of fields expected, got \(L.typeName(at: 2))")
   }
   vm.logger.log(level: level, "\(message)", metadata: metadata)
-  return 0
+  return .none
 }
 
 private func metadataValue(_ L: LuaState, at index: Int32, depth: Int) -> Logger.MetadataValue {
@@ -90,9 +82,7 @@ extension LuaVM {
 }
 
 /// `print` goes to the log at info level, so nothing a script prints is lost or interleaved with stdout.
-let printNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
+let printNative: NativeBody = { L, vm in
   var parts: [String] = []
   for i in 1...max(L.top, 1) where i <= L.top {
     switch L.type(at: i) {
@@ -103,5 +93,5 @@ let printNative: LuaNative = { raw in
     }
   }
   vm.logger.info("\(parts.joined(separator: "\t"))", metadata: vm.logContext(L))
-  return 0
+  return .none
 }

@@ -57,7 +57,7 @@ extension NativeModule {
         ],
         returns: [("mlhost.Decimal[]", "")], allocateDecimal),
     ],
-    prepare: { vm in ExactDecimal.installMetatable(vm.L) })
+    prepare: { vm in ExactDecimal.installMetatable(vm) })
 }
 
 extension ExactDecimal {
@@ -76,27 +76,28 @@ extension ExactDecimal {
     L.setMetatable(-2)
   }
 
-  static func installMetatable(_ L: LuaState) {
+  static func installMetatable(_ vm: LuaVM) {
+    let L = vm.L
     L.newMetatable(metatableName)
     L.lockMetatable()
-    let ops: [(String, LuaNative)] = [
+    let ops: [(String, NativeBody)] = [
       ("__add", addDecimal), ("__sub", subDecimal), ("__mul", mulDecimal), ("__unm", negDecimal),
       ("__div", refuseOperator), ("__idiv", refuseOperator), ("__mod", refuseOperator), ("__pow", refuseOperator),
       ("__eq", eqDecimal), ("__lt", ltDecimal), ("__le", leDecimal), ("__tostring", formatDecimal),
       ("__concat", concatDecimal),
     ]
     for (name, fn) in ops {
-      L.push(native: fn)
+      vm.push(native: fn)
       L.setField(-2, name)
     }
     L.newTable()
-    let methods: [(String, LuaNative)] = [
+    let methods: [(String, NativeBody)] = [
       ("add", addDecimal), ("sub", subDecimal), ("mul", mulDecimal), ("div", divDecimal), ("round", roundDecimal),
       ("cmp", cmpDecimal), ("format", formatDecimal), ("allocate", allocateDecimal),
       ("is_zero", isZeroDecimal), ("sign", signDecimal), ("abs", absDecimal),
     ]
     for (name, fn) in methods {
-      L.push(native: fn)
+      vm.push(native: fn)
       L.setField(-2, name)
     }
     L.setField(-2, "__index")
@@ -107,153 +108,141 @@ extension ExactDecimal {
 }
 
 extension LuaState {
-  /// The amount at `index` (decimal, integer or decimal string), or nil with an error pushed. Floats are refused:
-  /// a binary float cannot hold most cent values exactly.
-  func decimal(at index: Int32, _ fname: String) -> ExactDecimal? {
+  /// The amount at `index` (decimal, integer or decimal string). Floats are refused: a binary float cannot hold
+  /// most cent values exactly.
+  func decimal(at index: Int32, _ fname: String) throws -> ExactDecimal {
     if let d = ExactDecimal.check(self, index) { return d }
     switch type(at: index) {
     case .number where isInteger(index):
       return ExactDecimal(integer(at: index)!)
     case .number:
-      _ = argError(
+      throw HostError.argument(
         index, fname, "binary float \(number(at: index)!) refused: pass the amount as a string such as \"124.95\"")
-      return nil
     case .string:
       let text = string(at: index)!
       if let d = ExactDecimal(text) { return d }
-      _ = argError(index, fname, "'\(text)' is not a decimal number")
-      return nil
+      throw HostError.argument(index, fname, "'\(text)' is not a decimal number")
     default:
-      _ = argError(index, fname, "amount expected, got \(typeName(at: index))")
-      return nil
+      throw HostError.argument(index, fname, "amount expected, got \(typeName(at: index))")
     }
   }
 
-  func rounding(at index: Int32, _ fname: String) -> ExactDecimal.Rounding? {
+  func rounding(at index: Int32, _ fname: String) throws -> ExactDecimal.Rounding {
     guard !isNoneOrNil(index) else { return .halfEven }
     if let s = string(at: index), let r = ExactDecimal.Rounding(rawValue: s) { return r }
     let names = ExactDecimal.Rounding.allCases.map(\.rawValue).joined(separator: ", ")
-    _ = argError(index, fname, "rounding must be one of \(names)")
-    return nil
+    throw HostError.argument(index, fname, "rounding must be one of \(names)")
   }
 
-  func scale(at index: Int32, _ fname: String) -> Int? {
+  func scale(at index: Int32, _ fname: String) throws -> Int {
     if let s = integer(at: index), (0...Int64(ExactDecimal.maxScale)).contains(s) { return Int(s) }
-    _ = argError(index, fname, "scale must be an integer from 0 to \(ExactDecimal.maxScale)")
-    return nil
+    throw HostError.argument(index, fname, "scale must be an integer from 0 to \(ExactDecimal.maxScale)")
   }
 
-  /// Pushes the result of a decimal operation, or raises its failure.
-  func pushResult(_ body: () throws -> ExactDecimal) -> Int32 {
+  /// Pushes the result of a decimal operation; its failure (an overflow) is the script's misuse.
+  func pushResult(_ body: () throws -> ExactDecimal) throws -> NativeResult {
     do {
       try body().push(self)
-      return 1
+      return .one
     } catch {
-      return raise("\(error)")
+      throw HostError.misuse("\(error)")
     }
   }
 }
 
-private let newDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let d = L.decimal(at: 1, "new") else { return NativeStatus.raise }
+private let newDecimal: NativeBody = { L, _ in
+  let d = try L.decimal(at: 1, "new")
   d.push(L)
-  return 1
+  return .one
 }
 
-private let isDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let isDecimal: NativeBody = { L, _ in
   L.push(ExactDecimal.check(L, 1) != nil)
-  return 1
+  return .one
 }
 
-private func binary(_ raw: OpaquePointer?, _ name: String, _ op: (ExactDecimal, ExactDecimal) throws -> ExactDecimal)
-  -> Int32
+private func binary(_ L: LuaState, _ name: String, _ op: (ExactDecimal, ExactDecimal) throws -> ExactDecimal) throws
+  -> NativeResult
 {
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, name), let b = L.decimal(at: 2, name) else { return NativeStatus.raise }
-  return L.pushResult { try op(a, b) }
+  let a = try L.decimal(at: 1, name)
+  let b = try L.decimal(at: 2, name)
+  return try L.pushResult { try op(a, b) }
 }
 
-private let addDecimal: LuaNative = { binary($0, "add") { try $0.adding($1) } }
-private let subDecimal: LuaNative = { binary($0, "sub") { try $0.subtracting($1) } }
-private let mulDecimal: LuaNative = { binary($0, "mul") { try $0.multiplied(by: $1) } }
+private let addDecimal: NativeBody = { L, _ in try binary(L, "add") { try $0.adding($1) } }
+private let subDecimal: NativeBody = { L, _ in try binary(L, "sub") { try $0.subtracting($1) } }
+private let mulDecimal: NativeBody = { L, _ in try binary(L, "mul") { try $0.multiplied(by: $1) } }
 
-private let negDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "unm") else { return NativeStatus.raise }
-  return L.pushResult { try ExactDecimal(0).subtracting(a) }
+private let negDecimal: NativeBody = { L, _ in
+  let a = try L.decimal(at: 1, "unm")
+  return try L.pushResult { try ExactDecimal(0).subtracting(a) }
 }
 
-private let absDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "abs") else { return NativeStatus.raise }
+private let absDecimal: NativeBody = { L, _ in
+  let a = try L.decimal(at: 1, "abs")
   a.magnitude.push(L)
-  return 1
+  return .one
 }
 
-private let refuseOperator: LuaNative = { raw in
-  LuaState(raw!).raise("decimals divide only with mlhost.money.div(a, b, scale, rounding), which names its rounding")
+private let refuseOperator: NativeBody = { _, _ in
+  throw HostError.misuse("decimals divide only with mlhost.money.div(a, b, scale, rounding), which names its rounding")
 }
 
-private let divDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "div"), let b = L.decimal(at: 2, "div"), let s = L.scale(at: 3, "div"),
-    let r = L.rounding(at: 4, "div")
-  else { return NativeStatus.raise }
-  return L.pushResult { try a.divided(by: b, scale: s, r) }
+private let divDecimal: NativeBody = { L, _ in
+  let a = try L.decimal(at: 1, "div")
+  let b = try L.decimal(at: 2, "div")
+  let s = try L.scale(at: 3, "div")
+  let r = try L.rounding(at: 4, "div")
+  return try L.pushResult { try a.divided(by: b, scale: s, r) }
 }
 
-private let roundDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "round"), let s = L.scale(at: 2, "round"), let r = L.rounding(at: 3, "round") else {
-    return NativeStatus.raise
-  }
-  return L.pushResult { try a.rounded(scale: s, r) }
+private let roundDecimal: NativeBody = { L, _ in
+  let a = try L.decimal(at: 1, "round")
+  let s = try L.scale(at: 2, "round")
+  let r = try L.rounding(at: 3, "round")
+  return try L.pushResult { try a.rounded(scale: s, r) }
 }
 
-private func compare(_ raw: OpaquePointer?, _ name: String, _ body: (LuaState, ExactDecimal, ExactDecimal) -> Void)
-  -> Int32
+private func compare(_ L: LuaState, _ name: String, _ body: (LuaState, ExactDecimal, ExactDecimal) -> Void) throws
+  -> NativeResult
 {
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, name), let b = L.decimal(at: 2, name) else { return NativeStatus.raise }
+  let a = try L.decimal(at: 1, name)
+  let b = try L.decimal(at: 2, name)
   body(L, a, b)
-  return 1
+  return .one
 }
 
-private let cmpDecimal: LuaNative = { compare($0, "cmp") { L, a, b in L.push(a < b ? -1 : (a == b ? 0 : 1)) } }
-private let eqDecimal: LuaNative = { compare($0, "eq") { L, a, b in L.push(a == b) } }
-private let ltDecimal: LuaNative = { compare($0, "lt") { L, a, b in L.push(a < b) } }
-private let leDecimal: LuaNative = { compare($0, "le") { L, a, b in L.push(a <= b) } }
+private let cmpDecimal: NativeBody = { L, _ in
+  try compare(L, "cmp") { L, a, b in L.push(a < b ? -1 : (a == b ? 0 : 1)) }
+}
+private let eqDecimal: NativeBody = { L, _ in try compare(L, "eq") { L, a, b in L.push(a == b) } }
+private let ltDecimal: NativeBody = { L, _ in try compare(L, "lt") { L, a, b in L.push(a < b) } }
+private let leDecimal: NativeBody = { L, _ in try compare(L, "le") { L, a, b in L.push(a <= b) } }
 
-private let isZeroDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "is_zero") else { return NativeStatus.raise }
+private let isZeroDecimal: NativeBody = { L, _ in
+  let a = try L.decimal(at: 1, "is_zero")
   L.push(a.isZero)
-  return 1
+  return .one
 }
 
-private let signDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "sign") else { return NativeStatus.raise }
+private let signDecimal: NativeBody = { L, _ in
+  let a = try L.decimal(at: 1, "sign")
   L.push(a.sign)
-  return 1
+  return .one
 }
 
-private let formatDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let a = L.decimal(at: 1, "format") else { return NativeStatus.raise }
+private let formatDecimal: NativeBody = { L, _ in
+  let a = try L.decimal(at: 1, "format")
   guard L.type(at: 2) == .number else {
     L.push(a.description)
-    return 1
+    return .one
   }
-  guard let s = L.scale(at: 2, "format") else { return NativeStatus.raise }
-  do { L.push(try a.rounded(scale: s, .halfEven).description) } catch { return L.raise("\(error)") }
-  return 1
+  let s = try L.scale(at: 2, "format")
+  do { L.push(try a.rounded(scale: s, .halfEven).description) } catch { throw HostError.misuse("\(error)") }
+  return .one
 }
 
-private let concatDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let concatDecimal: NativeBody = { L, _ in
   var parts: [String] = []
   for i in Int32(1)...2 {
     if let d = ExactDecimal.check(L, i) {
@@ -261,57 +250,53 @@ private let concatDecimal: LuaNative = { raw in
     } else if L.type(at: i) == .string || L.type(at: i) == .number {
       parts.append(String(decoding: L.bytes(at: i)!, as: UTF8.self))
     } else {
-      return L.raise("attempt to concatenate a \(L.typeName(at: i)) value")
+      throw HostError.misuse("attempt to concatenate a \(L.typeName(at: i)) value")
     }
   }
   L.push(parts[0] + parts[1])
-  return 1
+  return .one
 }
 
-private let sumDecimals: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard L.type(at: 1) == .table else { return L.argError(1, "sum", "array of amounts expected") }
+private let sumDecimals: NativeBody = { L, _ in
+  guard L.type(at: 1) == .table else { throw HostError.argument(1, "sum", "array of amounts expected") }
   var total = ExactDecimal(0)
   for i in 1...max(1, L.rawLength(1)) where i <= L.rawLength(1) {
     _ = L.rawGet(1, Int64(i))
-    guard let d = L.decimal(at: -1, "sum") else { return NativeStatus.raise }
+    let d = try L.decimal(at: -1, "sum")
     L.pop()
-    do { total = try total.adding(d) } catch { return L.raise("\(error)") }
+    do { total = try total.adding(d) } catch { throw HostError.misuse("\(error)") }
   }
   total.push(L)
-  return 1
+  return .one
 }
 
 /// More parts than any invoice has lines: allocation is quadratic in the number of parts.
 private let maxParts = 10_000
 
-private let allocateDecimal: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let total = L.decimal(at: 1, "allocate") else { return NativeStatus.raise }
+private let allocateDecimal: NativeBody = { L, _ in
+  let total = try L.decimal(at: 1, "allocate")
   var weights: [ExactDecimal] = []
   if L.type(at: 2) == .number {
     guard let n = L.integer(at: 2, in: 1...Int64(maxParts)) else {
-      return L.argError(2, "allocate", "a number of parts from 1 to \(maxParts) expected, got \(L.describe(at: 2))")
+      throw HostError.argument(
+        2, "allocate", "a number of parts from 1 to \(maxParts) expected, got \(L.describe(at: 2))")
     }
     weights = Array(repeating: ExactDecimal(1), count: Int(n))
   } else if L.type(at: 2) == .table {
     guard (1...maxParts).contains(L.rawLength(2)) else {
-      return L.argError(2, "allocate", "from 1 to \(maxParts) weights expected, got \(L.rawLength(2))")
+      throw HostError.argument(2, "allocate", "from 1 to \(maxParts) weights expected, got \(L.rawLength(2))")
     }
     for i in 1...L.rawLength(2) {
       _ = L.rawGet(2, Int64(i))
-      guard let w = L.decimal(at: -1, "allocate") else { return NativeStatus.raise }
+      let w = try L.decimal(at: -1, "allocate")
       L.pop()
       weights.append(w)
     }
   } else {
-    return L.argError(2, "allocate", "an array of weights or a number of parts expected")
+    throw HostError.argument(2, "allocate", "an array of weights or a number of parts expected")
   }
   var scale = total.scale
-  if !L.isNoneOrNil(3) {
-    guard let s = L.scale(at: 3, "allocate") else { return NativeStatus.raise }
-    scale = s
-  }
+  if !L.isNoneOrNil(3) { scale = try L.scale(at: 3, "allocate") }
   do {
     let parts = try total.allocated(by: weights, scale: scale)
     L.newTable(array: Int32(parts.count))
@@ -319,8 +304,8 @@ private let allocateDecimal: LuaNative = { raw in
       p.push(L)
       L.rawSet(-2, Int64(i + 1))
     }
-    return 1
+    return .one
   } catch {
-    return L.raise("\(error)")
+    throw HostError.misuse("\(error)")
   }
 }

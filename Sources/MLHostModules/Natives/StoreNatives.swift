@@ -1,3 +1,4 @@
+import MLHostCore
 import MLHostLua
 import MLHostVM
 
@@ -17,16 +18,14 @@ extension NativeModule {
     ])
 }
 
-private let getNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard let key = L.string(at: 1) else { return L.argError(1, "get", "string key expected") }
-  guard let (runtime, connector) = vm.jobRuntime(L, "mlhost.store.get") else { return NativeStatus.raise }
+private let getNative: NativeBody = { L, vm in
+  guard let key = L.string(at: 1) else { throw HostError.argument(1, "get", "string key expected") }
+  let (runtime, connector) = try vm.jobRuntime("mlhost.store.get")
   let store = runtime.store
-  return vm.suspend(L, "mlhost.store.get", { try await store.value(connector: connector, key: key) }) { L, text in
+  return try vm.suspend(L, "mlhost.store.get", { try await store.value(connector: connector, key: key) }) { L, text in
     guard let text else {
       L.pushNil()
-      return 1
+      return .one
     }
     L.push(text)
     let top = L.top
@@ -36,28 +35,28 @@ private let getNative: LuaNative = { raw in
       L.pushNil()
     }
     L.remove(at: -2)  // the text
-    return 1
+    return .one
   }
 }
 
-private let setNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  let vm = LuaVM.of(L)
-  guard let key = L.string(at: 1) else { return L.argError(1, "set", "string key expected") }
-  guard let (runtime, connector) = vm.jobRuntime(L, "mlhost.store.set") else { return NativeStatus.raise }
+private let setNative: NativeBody = { L, vm in
+  guard let key = L.string(at: 1) else { throw HostError.argument(1, "set", "string key expected") }
+  let (runtime, connector) = try vm.jobRuntime("mlhost.store.set")
   var text: String?
   if !L.isNoneOrNil(2) {
     var encoder = LuaJSONEncoder(L: L)
     do { try encoder.encode(2) } catch let f as LuaJSONEncoder.Failure {
-      return L.argError(2, "set", "value cannot be stored: \(f.message)")
+      throw HostError.argument(2, "set", "value cannot be stored: \(f.message)")
     } catch {
-      return L.raise("\(error)")
+      throw HostError.misuse("\(error)")
     }
     text = String(decoding: encoder.out, as: UTF8.self)
   }
   let store = runtime.store
   let value = text
-  return vm.suspend(L, "mlhost.store.set", { try await store.setValue(connector: connector, key: key, value: value) }) {
-    _, _ in 0
+  return try vm.suspend(
+    L, "mlhost.store.set", { try await store.setValue(connector: connector, key: key, value: value) }
+  ) {
+    _, _ in .none
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostCore
 import MLHostLua
 import MLHostSystems
 import MLHostVM
@@ -19,104 +20,80 @@ extension NativeFunction {
     systemNative)
 }
 
-private let systemOptions: Set<String> = [
-  "name", "base_url", "credential", "read_only", "verify_tls", "ca_bundle", "client_cert", "client_key", "proxy",
-  "timeout", "max_concurrent", "rate", "burst", "cost_bucket", "retries",
-]
+private let systemNative: NativeBody = { L, vm in
+  let profile = try L.options(at: 1, native: "system", as: SystemOptions.self).profile(base: vm.services.settingsBase)
+  if let existing = vm.services.systems[profile.name], existing.profile != profile {
+    throw HostError.misuse("system '\(profile.name)' is already declared with other options")
+  }
+  if vm.services.systems[profile.name] == nil { vm.services.systems[profile.name] = SystemClient(profile) }
+  L.push(profile.name)
+  return .one
+}
 
-private let systemNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard L.type(at: 1) == .table else { return L.argError(1, "system", "options table expected") }
-  if let refused = L.refuseUnknownOptions(at: 1, native: "system", known: systemOptions) { return refused }
-  let vm = LuaVM.of(L)
-  let options: LuaValue
-  do { options = try L.value(at: 1) } catch { return L.raise("system: \(error)") }
-  guard let name = options["name"].stringValue, !name.isEmpty else { return L.raise("system: `name` is required") }
-  var p = SystemProfile(name: name)
-  do {
-    p.baseURL = try options.text("base_url").map { url in
+/// The options of `mlhost.http.system`, read with their types checked; files are resolved by `profile(base:)`.
+private struct SystemOptions: LuaOptions {
+  var profile: SystemProfile
+  var files: (caBundle: String?, clientCert: String?, clientKey: String?)
+  /// Limits and budgets: NaN, infinities and huge values are refused by the reader.
+  static let maxTimeout = 86_400.0, maxRate = 1_000_000.0, maxBucket = 10_000_000.0
+
+  init(from o: LuaOptionsReader) throws {
+    guard let name = try o.string("name"), !name.isEmpty else { throw o.misuse("name", "is required") }
+    profile = SystemProfile(name: name)
+    profile.baseURL = try o.string("base_url").map { url in
       guard SystemProfile.origin(url) != nil, url.hasPrefix("http://") || url.hasPrefix("https://") else {
-        throw SettingError("`base_url` must be an http(s) URL, not '\(url)'")
+        throw o.misuse("base_url", "must be an http(s) URL, not '\(url)'")
       }
       return url.hasSuffix("/") ? String(url.dropLast()) : url
     }
-    p.credential = try options.text("credential")
-    p.readOnly = try options.flag("read_only") ?? false
-    p.verifyTLS = try options.flag("verify_tls") ?? true
-    let base = vm.services.settingsBase
-    p.caBundle = try options.file("ca_bundle", base: base)
-    p.clientCertificate = try options.file("client_cert", base: base)
-    p.clientKey = try options.file("client_key", base: base)
-    p.proxy = try options.text("proxy")
-    p.timeout = try options.positive("timeout", max: 86_400)
-    p.maxConcurrent = try options.positive("max_concurrent", max: 1024).map { Int($0) }
-    p.rate = try options.positive("rate", max: 1_000_000)
-    p.burst = try options.positive("burst", max: 1_000_000)
-    p.retries = try options.positive("retries", allowZero: true, max: 100).map { Int($0) } ?? 3
-    switch options["cost_bucket"] {
-    case .nil_, .boolean(false): break
-    case .boolean(true): p.costBucket = (1000, 50)  // Shopify's smallest plan; the first response corrects it
-    case let table:
-      p.costBucket = (
-        try table.positive("size", max: 10_000_000) ?? 1000, try table.positive("restore", max: 10_000_000) ?? 50
-      )
+    profile.credential = try o.string("credential")
+    profile.readOnly = try o.bool("read_only") ?? false
+    profile.verifyTLS = try o.bool("verify_tls") ?? true
+    files = (try o.string("ca_bundle"), try o.string("client_cert"), try o.string("client_key"))
+    profile.proxy = try o.string("proxy")
+    profile.timeout = try o.number("timeout", in: 0.001...Self.maxTimeout, unit: "seconds")
+    profile.maxConcurrent = try o.integer("max_concurrent", in: 1...1024).map { Int($0) }
+    profile.rate = try o.number("rate", in: 0.001...Self.maxRate)
+    profile.burst = try o.number("burst", in: 0.001...Self.maxRate)
+    profile.retries = try o.integer("retries", in: 0...100).map { Int($0) } ?? 3
+    profile.costBucket = try o.field("cost_bucket") { L, i in
+      switch L.type(at: i) {
+      case .nil_: return nil
+      case .boolean: return L.bool(at: i) ? (1000, 50) : nil  // Shopify's smallest plan; the first response corrects it
+      case .table:
+        let bucket = try L.options(at: i, native: "system: cost_bucket", as: CostBucket.self)
+        return (bucket.size ?? 1000, bucket.restore ?? 50)
+      default:
+        throw HostError.misuse(
+          "system: `cost_bucket` must be true or a table {size=, restore=}, got \(L.describe(at: i))")
+      }
     }
-  } catch {
-    return L.raise("system '\(name)': \(error)")
   }
-  if let existing = vm.services.systems[name], existing.profile != p {
-    return L.raise("system '\(name)' is already declared with other options")
+
+  /// The profile with its PEM files resolved relative to the settings file; a file that cannot be read is refused.
+  func profile(base: URL?) throws -> SystemProfile {
+    var p = profile
+    func file(_ key: String, _ path: String?) throws -> String? {
+      guard let path else { return nil }
+      let resolved = path.hasPrefix("/") || base == nil ? path : base!.appendingPathComponent(path).path
+      guard FileManager.default.isReadableFile(atPath: resolved) else {
+        throw HostError.misuse("system '\(p.name)': `\(key)` file \(resolved) cannot be read")
+      }
+      return resolved
+    }
+    p.caBundle = try file("ca_bundle", files.caBundle)
+    p.clientCertificate = try file("client_cert", files.clientCert)
+    p.clientKey = try file("client_key", files.clientKey)
+    return p
   }
-  if vm.services.systems[name] == nil { vm.services.systems[name] = SystemClient(p) }
-  L.push(name)
-  return 1
 }
 
-struct SettingError: Error, CustomStringConvertible {
-  let description: String
-  init(_ d: String) { description = d }
-}
+private struct CostBucket: LuaOptions {
+  let size: Double?
+  let restore: Double?
 
-extension LuaValue {
-  func text(_ key: String) throws -> String? {
-    switch self[key] {
-    case .nil_: return nil
-    case let v:
-      guard let s = v.stringValue else { throw SettingError("`\(key)` must be a string") }
-      return s
-    }
-  }
-
-  func flag(_ key: String) throws -> Bool? {
-    switch self[key] {
-    case .nil_: return nil
-    case .boolean(let b): return b
-    default: throw SettingError("`\(key)` must be true or false")
-    }
-  }
-
-  /// A number in (0, max] (or [0, max] with `allowZero`): NaN, infinities and huge values are refused.
-  func positive(_ key: String, allowZero: Bool = false, max: Double) throws -> Double? {
-    let n: Double
-    switch self[key] {
-    case .nil_: return nil
-    case .integer(let i): n = Double(i)
-    case .number(let d): n = d
-    default: throw SettingError("`\(key)` must be a number")
-    }
-    guard n.isFinite, n > 0 || (allowZero && n == 0), n <= max else {
-      throw SettingError("`\(key)` must be a number from \(allowZero ? "0" : "more than 0") to \(Int(max)), got \(n)")
-    }
-    return n
-  }
-
-  /// A path that must name an existing file, relative to `base` unless absolute.
-  func file(_ key: String, base: URL?) throws -> String? {
-    guard let path = try text(key) else { return nil }
-    let resolved = path.hasPrefix("/") || base == nil ? path : base!.appendingPathComponent(path).path
-    guard FileManager.default.isReadableFile(atPath: resolved) else {
-      throw SettingError("`\(key)` file \(resolved) cannot be read")
-    }
-    return resolved
+  init(from o: LuaOptionsReader) throws {
+    size = try o.number("size", in: 1...SystemOptions.maxBucket)
+    restore = try o.number("restore", in: 0.001...SystemOptions.maxBucket)
   }
 }

@@ -26,43 +26,42 @@ extension NativeModule {
     ])
 }
 
-private let nowNative: LuaNative = { raw in
-  let L = LuaState(raw!)
+private let nowNative: NativeBody = { L, _ in
   L.push((Date().timeIntervalSince1970 * 1000).rounded() / 1000)
-  return 1
+  return .one
 }
 
-private let parseNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let text = L.string(at: 1) else { return L.argError(1, "parse", "string expected, got \(L.typeName(at: 1))") }
+private let parseNative: NativeBody = { L, _ in
+  guard let text = L.string(at: 1) else {
+    throw HostError.argument(1, "parse", "string expected, got \(L.typeName(at: 1))")
+  }
   let zone = L.string(at: 2) ?? "UTC"
   do {
     let t = try Timestamp.parse(text, zone: zone)
     if t == t.rounded() { L.push(Int64(t)) } else { L.push(t) }
-    return 1
+    return .one
   } catch {
     L.pushNil()
     L.push("bad time")
     L.push("\(error)")
-    return 3
+    return .values(3)
   }
 }
 
-private let formatNative: LuaNative = { raw in
-  let L = LuaState(raw!)
-  guard let t = L.number(at: 1) else { return L.argError(1, "format", "Unix seconds expected") }
+private let formatNative: NativeBody = { L, _ in
+  guard let t = L.number(at: 1) else { throw HostError.argument(1, "format", "Unix seconds expected") }
   var style = Timestamp.Style.iso8601
   if !L.isNoneOrNil(2) {
     guard let s = L.string(at: 2), let parsed = Timestamp.Style(rawValue: s) else {
-      return L.argError(
+      throw HostError.argument(
         2, "format", "style must be one of " + Timestamp.Style.allCases.map(\.rawValue).joined(separator: ", "))
     }
     style = parsed
   }
   do {
     L.push(try Timestamp.format(t, style: style, zone: L.string(at: 3) ?? "UTC"))
-    return 1
+    return .one
   } catch {
-    return L.raise("\(error)")
+    throw HostError.misuse("\(error)")
   }
 }

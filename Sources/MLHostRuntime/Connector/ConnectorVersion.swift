@@ -94,14 +94,13 @@ public final class ConnectorVersion: @unchecked Sendable {
     var settingsData = Data()
     if let file = source.settingsFile {
       do { settingsData = try Data(contentsOf: file) } catch {
-        throw LoadError(
-          message: "\(ModulePaths.displayName(file)): cannot read settings: \(error.localizedDescription)")
+        throw HostError(
+          .input, "cannot read settings: \(error.localizedDescription)", file: ModulePaths.displayName(file))
       }
       do {
         (settings, settingsLines) = try TOMLReader.parseWithLines(String(decoding: settingsData, as: UTF8.self))
       } catch let e as HostError {
-        throw LoadError(
-          message: HostError(e.kind, e.detail, file: ModulePaths.displayName(file), line: e.line).description)
+        throw HostError(e.kind, e.detail, file: ModulePaths.displayName(file), line: e.line)
       }
     }
     let scriptName = ModulePaths.displayName(source.script)
@@ -147,9 +146,6 @@ public final class ConnectorVersion: @unchecked Sendable {
       let hash = hashInput.withUnsafeBytes { ByteCodecs.hex(Digest.hash(.sha256, $0)) }
       try await vm.perform { $0.services.versionHash = hash }
       return ConnectorVersion(source: source, definition: definition, files: allFiles, hash: hash, vm: vm)
-    } catch let error as LuaError {
-      vm.close()
-      throw LoadError(message: error.message, traceback: error.traceback)
     } catch {
       vm.close()
       throw error
@@ -273,13 +269,6 @@ public final class ConnectorVersion: @unchecked Sendable {
       }) ?? 0
     return used > limit / 4 * 3
   }
-}
-
-/// A connector that failed to load: `path:line: message`, with the traceback apart.
-public struct LoadError: Error, CustomStringConvertible, Sendable {
-  public let message: String
-  public var traceback = ""
-  public var description: String { message }
 }
 
 /// Resumes a continuation from whichever of several paths gets there first.

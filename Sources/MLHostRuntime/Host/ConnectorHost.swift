@@ -81,8 +81,9 @@ public actor ConnectorHost {
       let version = try await ConnectorVersion.load(source, logger: logger, runtime: runtime)
       if let clash = slots.first(where: { $0.version.definition.name == version.definition.name }) {
         await version.retire(grace: 0)
-        throw LoadError(
-          message: "\(ModulePaths.displayName(source.script)): connector name '\(version.definition.name)' "
+        throw HostError(
+          .input,
+          "\(ModulePaths.displayName(source.script)): connector name '\(version.definition.name)' "
             + "is already used by \(ModulePaths.displayName(clash.source.script))")
       }
       slots.append(Slot(source: source, version: version))
@@ -153,7 +154,7 @@ public actor ConnectorHost {
       }
       guard new.definition.name == old.definition.name else {
         await new.retire(grace: 0)
-        throw LoadError(message: "a reload cannot rename connector '\(old.definition.name)' (restart the host)")
+        throw HostError(.input, "a reload cannot rename connector '\(old.definition.name)' (restart the host)")
       }
       try await syncSchedules(new.definition)
       slot.version = new
@@ -197,11 +198,12 @@ public actor ConnectorHost {
     key: String? = nil
   ) async throws -> Int64 {
     guard let version = version(of: connector) else {
-      throw LoadError(message: "no connector named '\(connector)' is loaded")
+      throw HostError(.notFound, "no connector named '\(connector)' is loaded")
     }
     guard version.definition.jobs[job] != nil else {
-      throw LoadError(
-        message: "connector '\(connector)' has no job '\(job)'; it has: "
+      throw HostError(
+        .notFound,
+        "connector '\(connector)' has no job '\(job)'; it has: "
           + version.definition.jobOrder.joined(separator: ", "))
     }
     let id = try await store.enqueue(
@@ -214,9 +216,9 @@ public actor ConnectorHost {
 
   /// Queues a replay of a stored record (rejected or failed) on the current script version.
   public func replay(recordID: Int64) async throws -> Int64 {
-    guard let row = try await store.record(id: recordID) else { throw LoadError(message: "no record \(recordID)") }
+    guard let row = try await store.record(id: recordID) else { throw HostError(.notFound, "no record \(recordID)") }
     guard version(of: row.connector) != nil else {
-      throw LoadError(message: "record \(recordID) belongs to connector '\(row.connector)', which is not loaded")
+      throw HostError(.notFound, "record \(recordID) belongs to connector '\(row.connector)', which is not loaded")
     }
     let id = try await store.enqueue(
       NewJob(

@@ -1,5 +1,5 @@
 -- attack: on_webhook options 200 levels deep
--- expect: nested more than
+-- expect: `name` must be a string, got table
 local t = {}
 for _ = 1, 200 do t = { t } end
 local c = mlhost.connector { name = "x" }

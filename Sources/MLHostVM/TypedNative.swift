@@ -1,0 +1,54 @@
+import MLHostCore
+import MLHostLua
+
+/// A native written against the typed API: it reads its arguments from `L`, reaches the host through `vm`, and
+/// returns how many results it pushed (or `.suspended`). What it throws is mapped here, once:
+/// - a `HostError` of kind `script` (a wrong argument, an unknown option) is raised, blamed on the calling line;
+/// - any other `HostError` (the world or the host failed, not the script) answers
+///   `nil, token, {message=, retryable=}`;
+/// - anything else is raised as its description.
+public typealias NativeBody = @Sendable (LuaState, LuaVM) throws -> NativeResult
+
+/// A native body kept alive for the VMs it is pushed into; Lua holds it as a light userdata upvalue.
+package final class TypedNative: Sendable {
+  let body: NativeBody
+
+  package init(_ body: @escaping NativeBody) { self.body = body }
+}
+
+extension LuaVM {
+  /// Pushes a typed native as a Lua function. The VM keeps `native` alive as long as its state.
+  package func push(native: TypedNative) {
+    natives[ObjectIdentifier(native)] = native
+    L.push(lightUserdata: Unmanaged.passUnretained(native).toOpaque())
+    L.push(native: typedTrampoline, upvalues: 1)
+  }
+
+  package func push(native body: @escaping NativeBody) { push(native: TypedNative(body)) }
+}
+
+extension LuaState {
+  /// Raises a script's misuse blamed on the calling script line, structured when its token says more than
+  /// `script`.
+  func raise(_ misuse: HostError) -> Int32 {
+    guard misuse.token != HostError.Kind.script.rawValue else { return raise(misuse.description) }
+    return raise(kind: misuse.token, misuse.description, retryable: misuse.retryable)
+  }
+}
+
+/// The one C-callable entry of every typed native: finds the body in its upvalue and maps what it throws.
+private let typedTrampoline: LuaNative = { raw in
+  let L = LuaState(raw!)
+  let native = Unmanaged<TypedNative>.fromOpaque(L.lightUserdata(at: LuaState.upvalue(1))!).takeUnretainedValue()
+  do {
+    return try native.body(L, LuaVM.of(L)).code
+  } catch let failure as HostError {
+    if failure.kind == .script { return L.raise(failure) }
+    L.pushNil()
+    L.push(failure.token)
+    L.push(["message": .text(failure.description), "retryable": .boolean(failure.retryable)] as LuaValue)
+    return 3
+  } catch {
+    return L.raise("\(error)")
+  }
+}
