@@ -163,7 +163,10 @@ let package = Package(
     ),
     .testTarget(
       name: "MLHostVMTests",
-      dependencies: ["MLHostVM", "MLHostRuntime", "MLHostLua", "MLHostTesting"],
+      dependencies: [
+        "MLHostCore", "MLHostVM", "MLHostRuntime", "MLHostLua", "MLHostTesting",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -35,13 +35,14 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     // Created private before SQLite opens it; SQLite gives the -wal and -shm files the database's mode.
     let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
     if fd >= 0 { close(fd) }
+    let verdict: String
     do {
       db = try SQLiteConnection(path: path)
-      let verdict = try db.query("PRAGMA quick_check(1)").first.map { try $0.text("quick_check") } ?? "no answer"
-      guard verdict == "ok" else { throw Self.damaged(path, verdict) }
+      verdict = try db.query("PRAGMA quick_check(1)").first.map { try $0.text("quick_check") } ?? "no answer"
     } catch let e as HostError where e.token == "damaged" {
       throw Self.damaged(path, e.description)
     }
+    guard verdict == "ok" else { throw Self.damaged(path, verdict) }
     try SQLiteMigrations.apply(db)
     thread = SerialThread(name: "sqlite")
   }
@@ -49,15 +50,12 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   deinit { thread.shutdown() }
 
   /// A store SQLite finds damaged: nothing is written to it, and the operator is told what to do.
-  public struct Damaged: Error, CustomStringConvertible, Sendable {
-    public let description: String
-  }
-
-  private static func damaged(_ path: String, _ detail: String) -> Damaged {
-    Damaged(
-      description: "\(path) is damaged (SQLite quick_check: \(detail.prefix(200))); mlhost left it untouched and "
+  private static func damaged(_ path: String, _ detail: String) -> HostError {
+    HostError(
+      .store,
+      "\(path) is damaged (SQLite quick_check: \(detail.prefix(200))); mlhost left it untouched and "
         + "will not start on it. Restore it from a backup, or move it (with its -wal file) aside to start with an empty "
-        + "store; `sqlite3 \(path) .recover` saves what is still readable.")
+        + "store; `sqlite3 \(path) .recover` saves what is still readable.", token: "damaged")
   }
 
   /// A consistent copy of this store, opened in `directory`: a dry run works on it and leaves this one alone.

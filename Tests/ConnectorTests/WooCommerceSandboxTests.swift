@@ -259,7 +259,7 @@ import Testing
       Issue.record("the secret went to another origin")
       return
     }
-    #expect(refused.message.contains("refused for http://127.0.0.1"), "\(refused)")
+    #expect(refused.detail.contains("refused for http://127.0.0.1"), "\(refused)")
     #expect(store.sandbox.woocommerce.counters["webhooks_created"] == before)
   }
 

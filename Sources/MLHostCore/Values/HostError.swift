@@ -16,6 +16,8 @@ public struct HostError: Error, CustomStringConvertible, Sendable, Equatable {
     /// often it is retried. A token other than `script` raises it structured, `{kind = token, message =,
     /// retryable =}`, for the runtime to classify (`read_only`: no retry can cure it).
     case script
+    /// The world did not answer a request: a timeout, a refused connection, DNS, TLS (the token says which).
+    case network
     /// What was named does not exist: a connector, a job, a record.
     case notFound = "not_found"
   }

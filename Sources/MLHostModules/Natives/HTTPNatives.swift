@@ -153,7 +153,7 @@ private struct RequestOptions: LuaOptions {
       var encoder = LuaJSONEncoder(L: L)
       do { try encoder.encode(i) } catch {
         throw HostError.misuse(
-          "request: `json` cannot be encoded: \((error as? LuaJSONEncoder.Failure)?.message ?? "\(error)")")
+          "request: `json` cannot be encoded: \((error as? HostError)?.detail ?? "\(error)")")
       }
       return encoder.out
     }
@@ -295,7 +295,7 @@ private func push(_ exchange: SystemClient.Exchange, of sent: HTTPRequest, decim
     L.push(f.token)
     L.push(
       [
-        "message": .text(SecretRedactor.shared.redact(f.message)),
+        "message": .text(SecretRedactor.shared.redact(f.detail)),
         "url": .text(SecretRedactor.shared.redact(sent.url)),
         "retryable": .boolean(verdict.retryable), "ambiguous": .boolean(verdict.ambiguous),
         "attempts": .integer(Int64(exchange.attempts)),

@@ -46,12 +46,9 @@ enum JSONNull {
   }
 }
 
-/// Encodes a Lua value as JSON into one growing byte buffer.
+/// Encodes a Lua value as JSON into one growing byte buffer. A value JSON cannot hold is the script's misuse
+/// (`HostError` of kind `script`); each caller says what it was encoding.
 struct LuaJSONEncoder {
-  struct Failure: Error {
-    let message: String
-  }
-
   let L: LuaState
   var out: [UInt8] = []
   var depth = 0
@@ -71,7 +68,7 @@ struct LuaJSONEncoder {
         appendInteger(L.integer(at: index)!)
       } else {
         let d = L.number(at: index)!
-        guard d.isFinite else { throw Failure(message: "cannot encode \(d) (JSON has no NaN or infinity)") }
+        guard d.isFinite else { throw HostError.misuse("cannot encode \(d) (JSON has no NaN or infinity)") }
         if d == d.rounded(), abs(d) < 1e15 { appendInteger(Int64(d)) } else { out.append(contentsOf: "\(d)".utf8) }
       }
     case .string: appendString(L.bytes(at: index)!)
@@ -81,7 +78,7 @@ struct LuaJSONEncoder {
     case .userdata where ExactDecimal.check(L, index) != nil:
       out.append(contentsOf: ExactDecimal.check(L, index)!.description.utf8)
     default:
-      throw Failure(message: "cannot encode a \(L.typeName(at: index))")
+      throw HostError.misuse("cannot encode a \(L.typeName(at: index))")
     }
   }
 
@@ -112,8 +109,8 @@ struct LuaJSONEncoder {
   mutating func table(_ t: Int32) throws {
     depth += 1
     defer { depth -= 1 }
-    guard depth <= 128 else { throw Failure(message: "table nested more than 128 levels deep (a cycle?)") }
-    guard L.checkStack(4) else { throw Failure(message: "out of Lua stack space") }
+    guard depth <= 128 else { throw HostError.misuse("table nested more than 128 levels deep (a cycle?)") }
+    guard L.checkStack(4) else { throw HostError.misuse("out of Lua stack space") }
     let n = L.rawLength(t)
     var isArray: Bool
     if n > 0 {
@@ -161,7 +158,7 @@ struct LuaJSONEncoder {
       default:
         let name = L.typeName(at: -2)
         L.pop(2)
-        throw Failure(message: "cannot encode a table key of type \(name) (keys are strings)")
+        throw HostError.misuse("cannot encode a table key of type \(name) (keys are strings)")
       }
       out.append(UInt8(ascii: ":"))
       do { try encode(-1) } catch {

@@ -70,12 +70,8 @@ private let decodeNative: NativeBody = { L, _ in
 
 private let encodeNative: NativeBody = { L, _ in
   var encoder = LuaJSONEncoder(L: L)
-  do {
-    try encoder.encode(1)
-  } catch let failure as LuaJSONEncoder.Failure {
-    throw HostError.misuse("json.encode: " + failure.message)
-  } catch {
-    throw HostError.misuse("\(error)")
+  do { try encoder.encode(1) } catch let failure as HostError {
+    throw HostError.misuse("json.encode: " + failure.detail)
   }
   encoder.out.withUnsafeBytes { L.push(bytes: $0) }
   return .one

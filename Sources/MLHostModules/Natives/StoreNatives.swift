@@ -45,10 +45,8 @@ private let setNative: NativeBody = { L, vm in
   var text: String?
   if !L.isNoneOrNil(2) {
     var encoder = LuaJSONEncoder(L: L)
-    do { try encoder.encode(2) } catch let f as LuaJSONEncoder.Failure {
-      throw HostError.argument(2, "set", "value cannot be stored: \(f.message)")
-    } catch {
-      throw HostError.misuse("\(error)")
+    do { try encoder.encode(2) } catch let f as HostError {
+      throw HostError.argument(2, "set", "value cannot be stored: \(f.detail)")
     }
     text = String(decoding: encoder.out, as: UTF8.self)
   }

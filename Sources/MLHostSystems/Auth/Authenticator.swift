@@ -29,31 +29,30 @@ public final class Authenticator: @unchecked Sendable {
   /// (the first, one about to expire, or one forced by a 401), with the reason.
   public func send(
     _ request: HTTPRequest, credential name: String, refreshed: @escaping @Sendable (String) -> Void = { _ in }
-  ) async -> Result<HTTPResponse, HTTPFailure> {
+  ) async -> Result<HTTPResponse, HostError> {
     do {
       guard let credential = try vault.get(name) else {
         return .failure(
-          HTTPFailure(token: "auth", message: "no credential named '\(name)' (mlhost creds set \(name) ...)"))
+          HostError(.auth, "no credential named '\(name)' (mlhost creds set \(name) ...)"))
       }
       // Bound to its origins: checked here, where every credential is attached, so neither a script's URL nor a
       // system it declares can send it anywhere else. Redirects are not followed (HTTPClient), so no hop escapes.
       if let refused = credential.refusal(toward: request.url) {
-        return .failure(HTTPFailure(token: "auth", message: refused))
+        return .failure(HostError(.auth, refused))
       }
       var request = request
       if let embedded = request.embeddedSecret {
         guard let secret = try vault.get(embedded.credential) else {
           return .failure(
-            HTTPFailure(
-              token: "auth",
-              message: "no credential named '\(embedded.credential)' (mlhost creds set \(embedded.credential) ...)"))
+            HostError(
+              .auth, "no credential named '\(embedded.credential)' (mlhost creds set \(embedded.credential) ...)"))
         }
         if let refused = secret.refusal(toward: request.url) {
-          return .failure(HTTPFailure(token: "auth", message: refused))
+          return .failure(HostError(.auth, refused))
         }
         guard let value = secret.fields["secret"], let body = request.body, body.last == UInt8(ascii: "}") else {
           return .failure(
-            HTTPFailure(token: "auth", message: "credential '\(embedded.credential)' has no secret to send"))
+            HostError(.auth, "credential '\(embedded.credential)' has no secret to send"))
         }
         request.body = Self.adding(embedded.key, value, to: body)
         request.embeddedSecret = nil
@@ -67,9 +66,9 @@ public final class Authenticator: @unchecked Sendable {
       try await apply(credential, to: &retry, force: true) { refreshed("401 from the server") }
       return await client.send(retry)
     } catch let f as HostError {
-      return .failure(HTTPFailure(token: f.token, message: f.description))
+      return .failure(f)
     } catch {
-      return .failure(HTTPFailure(token: "auth", message: "\(error)"))
+      return .failure(HostError(.auth, "\(error)"))
     }
   }
 
@@ -201,7 +200,7 @@ public final class Authenticator: @unchecked Sendable {
     request.body = Array(form.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&").utf8)
     let response: HTTPResponse
     switch await client.send(request) {
-    case .failure(let e): throw HostError(.auth, "token endpoint: \(e.message)", token: e.token)
+    case .failure(let e): throw HostError(.auth, "token endpoint: \(e.detail)", token: e.token)
     case .success(let r): response = r
     }
     guard response.status == 200,
@@ -241,7 +240,7 @@ extension Authenticator {
     request.body = body
     let response: HTTPResponse
     switch await client.send(request) {
-    case .failure(let e): throw HostError(.auth, "admin token endpoint: \(e.message)", token: e.token)
+    case .failure(let e): throw HostError(.auth, "admin token endpoint: \(e.detail)", token: e.token)
     case .success(let r): response = r
     }
     guard response.status == 200,

@@ -1,5 +1,6 @@
 import CCurl
 import Foundation
+import MLHostCore
 
 public struct HTTPRequest: Sendable {
   public var method = "GET"
@@ -48,14 +49,6 @@ public struct HTTPResponse: Sendable {
   }
 }
 
-/// A request the world did not answer: `token` is short and stable ("timeout", "connection refused", "dns",
-/// "tls", "network"), `message` says what curl saw.
-public struct HTTPFailure: Error, Sendable, CustomStringConvertible {
-  public let token: String
-  public let message: String
-  public var description: String { "\(token): \(message)" }
-}
-
 /// HTTP on libcurl's multi interface: one I/O thread drives every transfer of the process, reusing connections
 /// (and HTTP/2 where the server offers it); callers are called back when their transfer ends.
 public final class HTTPClient: @unchecked Sendable {
@@ -81,14 +74,13 @@ public final class HTTPClient: @unchecked Sendable {
   }
 
   /// Sends `request`; `completion` runs on the I/O thread when it ends.
-  public func send(_ request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HTTPFailure>) -> Void)
-  {
+  public func send(_ request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HostError>) -> Void) {
     let transfer = Transfer(request: request, completion: completion)
     lock.withLock { submitted.append(transfer) }
     curl_multi_wakeup(multi)
   }
 
-  public func send(_ request: HTTPRequest) async -> Result<HTTPResponse, HTTPFailure> {
+  public func send(_ request: HTTPRequest) async -> Result<HTTPResponse, HostError> {
     await withCheckedContinuation { c in send(request) { c.resume(returning: $0) } }
   }
 
@@ -131,7 +123,7 @@ public final class HTTPClient: @unchecked Sendable {
 /// One request in flight: its easy handle, what has arrived so far, and who to tell.
 private final class Transfer {
   let request: HTTPRequest
-  let completion: @Sendable (Result<HTTPResponse, HTTPFailure>) -> Void
+  let completion: @Sendable (Result<HTTPResponse, HostError>) -> Void
   var easy: UnsafeMutableRawPointer?
   var headerList: UnsafeMutablePointer<curl_slist>?
   var body: [UInt8] = []
@@ -145,7 +137,7 @@ private final class Transfer {
     return p
   }()
 
-  init(request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HTTPFailure>) -> Void) {
+  init(request: HTTPRequest, completion: @escaping @Sendable (Result<HTTPResponse, HostError>) -> Void) {
     self.request = request
     self.completion = completion
   }
@@ -155,7 +147,7 @@ private final class Transfer {
   /// Creates the easy handle; nil (after failing the transfer) when curl refuses the options.
   func start() -> UnsafeMutableRawPointer? {
     guard let h = curl_easy_init() else {
-      completion(.failure(HTTPFailure(token: "network", message: "curl_easy_init failed")))
+      completion(.failure(HostError(.network, "curl_easy_init failed")))
       return nil
     }
     easy = h
@@ -209,7 +201,7 @@ private final class Transfer {
     guard code == CURLE_OK else {
       let detail = String(cString: errorBuffer)
       let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
-      completion(.failure(HTTPFailure(token: Self.token(code), message: message)))
+      completion(.failure(HostError(.network, message, token: Self.token(code))))
       return
     }
     var status = 0

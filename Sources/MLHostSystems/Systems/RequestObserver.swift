@@ -36,7 +36,7 @@ package struct RequestObserver: Sendable {
   }
 
   func attempt(
-    system: String, _ request: HTTPRequest, result: Result<HTTPResponse, HTTPFailure>, verdict: ResponseVerdict,
+    system: String, _ request: HTTPRequest, result: Result<HTTPResponse, HostError>, verdict: ResponseVerdict,
     attempt: Int, seconds: Double, retryIn: Double?
   ) {
     var status: Int?

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostCore
 
 /// What an exchange's outcome means for retrying it. Throttling answers (429, Shopify's THROTTLED inside a 200,
 /// Sage 300's TooManyRequests, 503) mean the server did not act, so any request may be sent again. Gateway
@@ -21,7 +22,7 @@ package struct ResponseVerdict: Sendable, Equatable {
     self.retryAfter = retryAfter
   }
 
-  init(_ result: Result<HTTPResponse, HTTPFailure>, cost: ShopifyCost?) {
+  init(_ result: Result<HTTPResponse, HostError>, cost: ShopifyCost?) {
     switch result {
     case .failure(let f):
       switch f.token {

@@ -1,4 +1,5 @@
 import Foundation
+import MLHostCore
 import Synchronization
 
 /// Sends requests to one system account under its rules: the dry-run journal, the shared rate and cost budgets
@@ -16,7 +17,7 @@ package final class SystemClient: Sendable {
   static let longestWait: Double = 60
 
   package struct Exchange: Sendable {
-    package var result: Result<HTTPResponse, HTTPFailure>
+    package var result: Result<HTTPResponse, HostError>
     package var verdict: ResponseVerdict
     package var attempts: Int
     package var dryRun = false
@@ -57,7 +58,7 @@ package final class SystemClient: Sendable {
       await pause(costBudget.withLock { $0?.take(points, now: Self.clock()) } ?? 0)
       await gate?.enter()
       let started = Self.clock()
-      let result: Result<HTTPResponse, HTTPFailure>
+      let result: Result<HTTPResponse, HostError>
       if let credential = profile.credential, let authenticator {
         let system = profile.name
         result = await authenticator.send(request, credential: credential) { reason in
@@ -83,7 +84,7 @@ package final class SystemClient: Sendable {
 
   /// Settles the `took` points of an answered request and feeds Shopify's own account of the cost bucket, if the
   /// answer has one, back into ours.
-  private func observeCost(_ result: Result<HTTPResponse, HTTPFailure>, took points: Double) -> ShopifyCost? {
+  private func observeCost(_ result: Result<HTTPResponse, HostError>, took points: Double) -> ShopifyCost? {
     guard profile.costBucket != nil else { return nil }
     var cost: ShopifyCost?
     if case .success(let r) = result { cost = ShopifyCost.parse(r.body) }
