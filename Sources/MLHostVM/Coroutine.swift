@@ -143,10 +143,4 @@ extension LuaVM {
       return 2
     }
   }
-
-  /// Wakes `co` from any thread.
-  package func wakeLater(_ co: Coroutine, _ push: @escaping (LuaState) -> Int32) {
-    let box = UncheckedBox((co, push))
-    executor.post { [self] in wake(box.value.0, box.value.1) }
-  }
 }
