@@ -19,14 +19,9 @@ static int mlh_continue(lua_State *L, int status, lua_KContext base) {
   return lua_gettop(L) - (int)base;
 }
 
-static int mlh_trampoline(lua_State *L) {
-  mlh_native_fn fn = (mlh_native_fn)lua_touserdata(L, lua_upvalueindex(1));
-  void *ud;
-  lua_getallocf(L, &ud);
-  mlh_memory *mem = (mlh_memory *)ud;
-  int enforce = mem->enforce;
-  mem->enforce = 0;
-  int n = fn(L);
+// What every native's return goes through: the memory limit, suspended while the native ran (an allocation it
+// makes must not fail with a longjmp through Swift), is checked now, in C; then the results, a suspension or a raise.
+static inline int mlh_native_return(lua_State *L, mlh_memory *mem, int enforce, int n) {
   if (enforce && mem->limit && mem->used > mem->limit) lua_gc(L, LUA_GCCOLLECT);
   if (enforce && mem->limit && mem->used > mem->limit) {
     mlh_budget *b = mem->ctx ? mem->ctx->current : NULL;
@@ -41,10 +36,41 @@ static int mlh_trampoline(lua_State *L) {
   return lua_error(L);
 }
 
+static inline mlh_memory *mlh_native_memory(lua_State *L) {
+  void *ud;
+  lua_getallocf(L, &ud);
+  return (mlh_memory *)ud;
+}
+
+static int mlh_trampoline(lua_State *L) {
+  mlh_native_fn fn = (mlh_native_fn)lua_touserdata(L, lua_upvalueindex(1));
+  mlh_memory *mem = mlh_native_memory(L);
+  int enforce = mem->enforce;
+  mem->enforce = 0;
+  return mlh_native_return(L, mem, enforce, fn(L));
+}
+
+// A typed native: the Swift dispatcher gets its native object and the VM straight from here, with no further
+// call back into Lua to find them.
+static int mlh_typed_trampoline(lua_State *L) {
+  mlh_typed_fn fn = (mlh_typed_fn)lua_touserdata(L, lua_upvalueindex(1));
+  void *native = lua_touserdata(L, lua_upvalueindex(2));
+  mlh_memory *mem = mlh_native_memory(L);
+  int enforce = mem->enforce;
+  mem->enforce = 0;
+  return mlh_native_return(L, mem, enforce, fn(L, native, (*(mlh_vmctx **)lua_getextraspace(L))->owner));
+}
+
 void mlh_push_native(lua_State *L, mlh_native_fn fn, int nup) {
   lua_pushlightuserdata(L, (void *)fn);
   if (nup > 0) lua_insert(L, -(nup + 1));
   lua_pushcclosure(L, mlh_trampoline, nup + 1);
+}
+
+void mlh_push_typed_native(lua_State *L, mlh_typed_fn dispatch, void *native) {
+  lua_pushlightuserdata(L, (void *)dispatch);
+  lua_pushlightuserdata(L, native);
+  lua_pushcclosure(L, mlh_typed_trampoline, 2);
 }
 
 int mlh_native_upvalue(int i) { return lua_upvalueindex(i + 1); }

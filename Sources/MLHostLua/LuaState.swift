@@ -43,6 +43,10 @@ public struct LuaState: @unchecked Sendable {
 
   /// Pushes a Swift native. `upvalues` values are taken from the top of the stack.
   public func push(native fn: LuaNative, upvalues: Int32 = 0) { mlh_push_native(raw, fn, upvalues) }
+  /// Pushes a function that calls `dispatch` with `native` (an object its owner keeps alive as long as the state).
+  public func push(dispatch: LuaTypedDispatch, native: UnsafeMutableRawPointer) {
+    mlh_push_typed_native(raw, dispatch, native)
+  }
 
   /// Pushes a copy of `value`. Nested tables beyond `LuaValue.maxDepth` levels come from Swift code, never from a
   /// script (values copied out of Lua are limited to that depth), so they are a programming error.

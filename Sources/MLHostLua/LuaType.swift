@@ -22,6 +22,10 @@ public enum LuaStatus: Int32, Sendable {
 /// It returns how many results it pushed, or one of `NativeStatus`.
 public typealias LuaNative = mlh_native_fn
 
+/// The dispatcher behind every typed native (`MLHostVM`): called with the native's object and the owner of the
+/// state, both found by the C trampoline.
+public typealias LuaTypedDispatch = mlh_typed_fn
+
 /// What a native returns instead of a count of results.
 public enum NativeStatus {
   /// Raise the value on top of the stack as the error (the trampoline raises it in C, past no Swift frame).

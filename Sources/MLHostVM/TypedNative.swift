@@ -20,8 +20,7 @@ extension LuaVM {
   /// Pushes a typed native as a Lua function. The VM keeps `native` alive as long as its state.
   package func push(native: TypedNative) {
     natives[ObjectIdentifier(native)] = native
-    L.push(lightUserdata: Unmanaged.passUnretained(native).toOpaque())
-    L.push(native: typedTrampoline, upvalues: 1)
+    L.push(dispatch: typedTrampoline, native: Unmanaged.passUnretained(native).toOpaque())
   }
 
   package func push(native body: @escaping NativeBody) { push(native: TypedNative(body)) }
@@ -36,12 +35,16 @@ extension LuaState {
   }
 }
 
-/// The one C-callable entry of every typed native: finds the body in its upvalue and maps what it throws.
-private let typedTrampoline: LuaNative = { raw in
+/// The one C-callable entry of every typed native: the C trampoline hands it the native and the VM; it maps what
+/// the native throws.
+private let typedTrampoline: LuaTypedDispatch = { raw, native, owner in
   let L = LuaState(raw!)
-  let native = Unmanaged<TypedNative>.fromOpaque(L.lightUserdata(at: LuaState.upvalue(1))!).takeUnretainedValue()
   do {
-    return try native.body(L, LuaVM.of(L)).code
+    // The state holds the native and the VM alive for the call: no retain and release (two atomic operations
+    // each) on the hottest path of every script.
+    return try Unmanaged<TypedNative>.fromOpaque(native!)._withUnsafeGuaranteedRef { native in
+      try Unmanaged<LuaVM>.fromOpaque(owner!)._withUnsafeGuaranteedRef { vm in try native.body(L, vm).code }
+    }
   } catch let failure as HostError {
     if failure.kind == .script { return L.raise(failure) }
     L.pushNil()

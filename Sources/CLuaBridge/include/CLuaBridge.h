@@ -62,6 +62,11 @@ void mlh_push_native(lua_State *L, mlh_native_fn fn, int nup);
 /// The upvalue index a native sees for its own upvalue `i` (1-based), behind the trampoline's.
 int mlh_native_upvalue(int i);
 
+/// A typed native's dispatcher: called with the native's object and the owner of the state (the VM).
+typedef int (*mlh_typed_fn)(lua_State *L, void *native, void *owner);
+/// Pushes a Lua function that calls `dispatch` with `native`, through the same trampoline rules as any native.
+void mlh_push_typed_native(lua_State *L, mlh_typed_fn dispatch, void *native);
+
 /// A new state whose allocations are counted against `mem` and whose threads share `ctx`; NULL when out of memory.
 /// Installs the count hook that enforces `ctx->current`, checked every `ctx->granularity` instructions.
 lua_State *mlh_newstate(mlh_memory *mem, mlh_vmctx *ctx);

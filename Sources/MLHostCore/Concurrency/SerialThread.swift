@@ -6,8 +6,6 @@ package final class SerialThread: @unchecked Sendable {
   private let condition = NSCondition()
   private var inbox: [() -> Void] = []
   private var stopping = false
-  /// Set when the loop has returned: work posted after it would never run.
-  private var exited = false
   private var thread: Thread?
   // Touched only on the executor thread.
   private var timers = TimerHeap()
@@ -33,17 +31,10 @@ package final class SerialThread: @unchecked Sendable {
 
   /// Runs `work` on the executor thread, after everything posted before it.
   package func post(_ work: @escaping @Sendable () -> Void) {
-    _ = postIfRunning(work)
-  }
-
-  /// Posts `work` unless the thread has stopped; false when it will never run.
-  private func postIfRunning(_ work: @escaping @Sendable () -> Void) -> Bool {
     condition.lock()
-    defer { condition.unlock() }
-    guard !exited else { return false }
     inbox.append(work)
     condition.signal()
-    return true
+    condition.unlock()
   }
 
   /// Queues `work` behind everything already posted, from the executor itself: the work may capture state that
@@ -52,16 +43,6 @@ package final class SerialThread: @unchecked Sendable {
     assertOnExecutor()
     let box = UncheckedBox(work)
     post { box.value() }
-  }
-
-  /// Runs `work` now when called on the executor thread (a task that prefers it resumes there), else posts it.
-  package func runHere(_ work: @escaping () -> Void) {
-    if isCurrent {
-      work()
-    } else {
-      let box = UncheckedBox(work)
-      post { box.value() }
-    }
   }
 
   /// Runs `body` on the executor and returns its result.
@@ -99,7 +80,7 @@ package final class SerialThread: @unchecked Sendable {
     condition.unlock()
   }
 
-  package var isCurrent: Bool { pthread_getspecific(Self.current) == Unmanaged.passUnretained(self).toOpaque() }
+  var isCurrent: Bool { pthread_getspecific(Self.current) == Unmanaged.passUnretained(self).toOpaque() }
 
   /// Traps in debug builds when called off the executor thread: a lua_State or sqlite3 connection must never be shared.
   package func assertOnExecutor(file: StaticString = #fileID, line: UInt = #line) {
@@ -123,34 +104,12 @@ package final class SerialThread: @unchecked Sendable {
       let batch = inbox
       inbox.removeAll(keepingCapacity: true)
       let done = stopping && batch.isEmpty
-      exited = done
       condition.unlock()
       for work in batch { work() }
       let now = DispatchTime.now().uptimeNanoseconds
       while let due = timers.popDue(at: now) { due() }
       if done { return }
     }
-  }
-}
-
-/// The thread as a Swift executor. A task started with `Task(executorPreference: thread)` runs here, and resumes
-/// here after each await: a native's work that awaits curl or SQLite comes back to the VM's thread straight from
-/// the I/O thread, with no hop through the global pool, and can wake its coroutine at once.
-extension SerialThread: SerialExecutor, TaskExecutor {
-  package func enqueue(_ job: consuming ExecutorJob) {
-    let job = UnownedJob(job)
-    let accepted = postIfRunning { [self] in
-      job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
-    }
-    // A task still running when its VM closed finishes on the thread that resumed it (it only finds the VM closed):
-    // a job dropped here would never complete.
-    if !accepted { job.runSynchronously(on: globalConcurrentExecutor.asUnownedTaskExecutor()) }
-  }
-
-  package func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
-
-  package func checkIsolated() {
-    precondition(isCurrent, "expected to run on \(thread?.name ?? "its serial thread")")
   }
 }
 

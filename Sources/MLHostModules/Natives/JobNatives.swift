@@ -43,16 +43,17 @@ extension LuaVM {
   ) throws -> NativeResult {
     let co = try suspendable(L, native: native)
     let box = UncheckedBox((co, push))
-    // The task prefers the VM's thread: it starts there, and every await in `work` (curl, SQLite) resumes there, so
-    // the coroutine is woken without a hop through the global pool.
-    Task(executorPreference: executor) { [self] in
+    // The work runs on the pool, not on the VM's thread: a task that preferred the VM's thread (measured) saved a
+    // little CPU per HTTP request but cost 15 to 20 % of dispatch throughput, since the VM's thread, the serial
+    // bottleneck, then ran each task's start and resumption (docs/BENCHMARKS.md).
+    Task { [self] in
       do {
         let value = try await work()
-        executor.runHere { [self] in wake(box.value.0) { box.value.1($0, value).code } }
+        executor.post { [self] in wake(box.value.0) { box.value.1($0, value).code } }
       } catch {
         // The store or the host failed, not the script: a structured error the queue retries.
         let failure: LuaValue = ["kind": "host", "message": .text("\(native): \(error)"), "retryable": true]
-        executor.runHere { [self] in wake(box.value.0, raising: failure) }
+        executor.post { [self] in wake(box.value.0, raising: failure) }
       }
     }
     return .suspended
