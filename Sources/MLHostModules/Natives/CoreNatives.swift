@@ -110,15 +110,9 @@ private final class EachRun {
 }
 
 private let eachNative: NativeBody = { L, vm in
-  guard L.type(at: 1) == .table else {
-    throw HostError.argument(1, "each", "table expected, got \(L.typeName(at: 1))")
-  }
-  guard let limit = L.integer(at: 2, in: 1...10_000) else {
-    throw HostError.argument(2, "each", "a limit from 1 to 10000 expected, got \(L.describe(at: 2))")
-  }
-  guard L.type(at: 3) == .function else {
-    throw HostError.argument(3, "each", "function expected, got \(L.typeName(at: 3))")
-  }
+  try L.check(arg: 1, of: "each", is: .table)
+  let limit = try L.integer(arg: 2, of: "each", in: 1...10_000, what: "a limit")
+  try L.check(arg: 3, of: "each", is: .function)
   let count = L.rawLength(1)
   if count == 0 {
     L.newTable()

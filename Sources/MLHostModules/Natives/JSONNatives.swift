@@ -47,9 +47,7 @@ extension NativeModule {
 }
 
 private let decodeNative: NativeBody = { L, _ in
-  guard L.type(at: 1) == .string, let bytes = L.bytes(at: 1) else {
-    throw HostError.argument(1, "decode", "string expected, got \(L.typeName(at: 1))")
-  }
+  let bytes = try L.bytes(arg: 1, of: "decode")
   let decimals = L.isNoneOrNil(2) ? false : try L.options(at: 2, native: "decode", as: DecodeOptions.self).decimals
   let top = L.top
   var decoder = LuaJSONDecoder(L: L, bytes: bytes, decimals: decimals)
@@ -100,9 +98,7 @@ private let markArray: NativeBody = { L, _ in try mark(L, .array) }
 private let markObject: NativeBody = { L, _ in try mark(L, .object) }
 
 private let orderedNative: NativeBody = { L, _ in
-  guard L.type(at: 1) == .table else {
-    throw HostError.argument(1, "ordered", "table expected, got \(L.typeName(at: 1))")
-  }
+  try L.check(arg: 1, of: "ordered", is: .table)
   guard L.type(at: 2) == .table else {
     throw HostError.argument(2, "ordered", "array of member names expected, got \(L.typeName(at: 2))")
   }

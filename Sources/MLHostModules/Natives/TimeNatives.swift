@@ -32,9 +32,7 @@ private let nowNative: NativeBody = { L, _ in
 }
 
 private let parseNative: NativeBody = { L, _ in
-  guard let text = L.string(at: 1) else {
-    throw HostError.argument(1, "parse", "string expected, got \(L.typeName(at: 1))")
-  }
+  let text = try L.string(arg: 1, of: "parse")
   let zone = L.string(at: 2) ?? "UTC"
   do {
     let t = try Timestamp.parse(text, zone: zone)
