@@ -21,7 +21,8 @@ extension NativeModule {
           + "response with exact decimals), `credential` (the name of a stored credential the host applies: Basic, "
           + "OAuth 1.0a, OAuth2 with refresh, X3 JWT, Shopify or WooCommerce keys; the script never sees the "
           + "secret, and the host attaches it only to the origins it is bound to with `mlhost creds set --origin`, "
-          + "failing with \"auth\" elsewhere; redirects are answers, never followed), `safe` (this mutating call "
+          + "failing with \"auth\" elsewhere; redirects are answers, never followed; with a `system`, only the one its "
+          + "declaration names), `safe` (this mutating call "
           + "may be repeated after an ambiguous failure, e.g. it carries an "
           + "idempotency key), `cost` (expected Shopify query cost), `secret_json` (`{key =, credential =}`: the host "
           + "adds the `secret` of that stored webhook secret to the `json` object under `key` as it sends it — for "
@@ -227,8 +228,17 @@ private struct RequestOptions: LuaOptions {
       }
       request.embeddedSecret = HTTPRequest.EmbeddedSecret(key: secretJSON.key, credential: secretJSON.credential)
     }
-    if let profile, let credential, let own = profile.credential, own != credential {
-      throw HostError.misuse("request: system '\(profile.name)' signs with credential '\(own)', not '\(credential)'")
+    if let profile, let credential {
+      // The system's client signs with the system's credential only: one named here alone would go unused and the
+      // request out unsigned.
+      guard let own = profile.credential else {
+        throw HostError.misuse(
+          "request: system '\(profile.name)' declares no credential, so '\(credential)' would not be applied; "
+            + "name it in the system's declaration (mlhost.http.system { credential = ... })")
+      }
+      guard own == credential else {
+        throw HostError.misuse("request: system '\(profile.name)' signs with credential '\(own)', not '\(credential)'")
+      }
     }
     if let profile, profile.readOnly, SystemProfile.mutates(method: request.method, body: request.body) {
       throw HostError.misuse(
