@@ -8,9 +8,9 @@ public protocol LuaOptions {
 }
 
 /// Reads an options table field by field with checked types: a value of the wrong type, NaN, an infinity or a number
-/// out of range is a misuse (`HostError` of kind `script`) naming the option. The fields a decoder reads are the known options; a key it did
-/// not read is refused afterwards, so a misspelt option is never silently ignored and the known list is never
-/// written twice.
+/// out of range is a misuse (`HostError` of kind `script`) naming the option. The fields a decoder reads are the
+/// known options; a key it did not read is refused afterwards, so a misspelt option is never silently ignored and
+/// the known list is never written twice.
 public final class LuaOptionsReader {
   public let L: LuaState
   /// The native's name, which prefixes every message.
@@ -41,31 +41,26 @@ public final class LuaOptionsReader {
 
   /// Calls `read` with the table of option `key`; nil when absent, a misuse when it is not a table.
   public func table<T>(_ key: String, _ read: (LuaState, Int32) throws -> T) throws -> T? {
-    try field(key) { L, i in
-      switch L.type(at: i) {
-      case .nil_: return nil
-      case .table: return try read(L, i)
-      default: throw misuse(key, "must be a table, got \(L.describe(at: i))")
-      }
-    }
+    try value(key, .table, "a table", read)
   }
 
   public func string(_ key: String) throws -> String? {
-    try field(key) { L, i in
-      switch L.type(at: i) {
-      case .nil_: return nil
-      case .string: return L.string(at: i)
-      default: throw misuse(key, "must be a string, got \(L.describe(at: i))")
-      }
-    }
+    try value(key, .string, "a string") { L, i in L.string(at: i)! }
   }
 
   public func bool(_ key: String) throws -> Bool? {
+    try value(key, .boolean, "true or false") { L, i in L.bool(at: i) }
+  }
+
+  /// Option `key` read by `read` when it is of `type`; nil when absent, else a misuse saying it must be `expected`.
+  private func value<T>(
+    _ key: String, _ type: LuaType, _ expected: String, _ read: (LuaState, Int32) throws -> T
+  ) throws -> T? {
     try field(key) { L, i in
       switch L.type(at: i) {
       case .nil_: return nil
-      case .boolean: return L.bool(at: i)
-      default: throw misuse(key, "must be true or false, got \(L.describe(at: i))")
+      case type: return try read(L, i)
+      default: throw misuse(key, "must be \(expected), got \(L.describe(at: i))")
       }
     }
   }
