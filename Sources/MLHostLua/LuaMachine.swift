@@ -32,7 +32,7 @@ public final class LuaBudget: @unchecked Sendable {
 
 /// A Lua state made with the host's limiting allocator and count hook, and the per-VM context its threads share:
 /// what a VM is built on. It owns the state; `close` ends it.
-public final class LuaMachine: @unchecked Sendable {
+public final class LuaMachine {
   public let state: LuaState
   private let memory: UnsafeMutablePointer<mlh_memory>
   private let context: UnsafeMutablePointer<mlh_vmctx>
@@ -66,9 +66,6 @@ public final class LuaMachine: @unchecked Sendable {
     get { context.pointee.owner }
     set { context.pointee.owner = newValue }
   }
-
-  /// The owner of the machine `L` belongs to.
-  public static func owner(of L: LuaState) -> UnsafeMutableRawPointer? { mlh_context(L.raw).pointee.owner }
 
   /// Runs Lua code charged to `budget`, with the memory limit enforced: only around resumes and protected calls,
   /// because an allocation refused inside a Swift native would unwind through Swift.

@@ -2,8 +2,9 @@ import CLua
 import CLuaBridge
 
 /// A borrowed handle on a `lua_State` (a VM's main thread or one of its coroutines). It owns nothing: the VM
-/// that created the state closes it. Every call must happen on the VM's executor.
-public struct LuaState: @unchecked Sendable {
+/// that created the state closes it. It is not `Sendable`: it stays inside the VM it belongs to, which is isolated
+/// to the VM's thread.
+public struct LuaState {
   public let raw: OpaquePointer
 
   public init(_ raw: OpaquePointer) { self.raw = raw }
@@ -258,3 +259,6 @@ public struct LuaState: @unchecked Sendable {
     return string(at: -1) ?? message ?? ""
   }
 }
+
+@available(*, unavailable, message: "a Lua state stays on its VM's thread")
+extension LuaState: Sendable {}

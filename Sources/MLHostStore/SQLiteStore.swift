@@ -66,32 +66,40 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     return try SQLiteStore(directory: directory)
   }
 
-  private func run<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
+  /// Runs `body` on the store's thread and hands its result to `done` there.
+  private func run<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T, then done: @escaping Completion<T>) {
     let db = UncheckedBox(db)
     let body = UncheckedBox(body)
-    return try await thread.run { try body.value(db.value) }
+    thread.post { done(Result { try body.value(db.value) }) }
   }
 
-  /// Runs `body` in the next group commit and returns its result once that commit is durable.
+  private func run<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
+    try await awaiting { run(body, then: $0) }
+  }
+
+  /// Runs `body` in the next group commit and hands its result to `done` once that commit is durable.
+  private func write<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T, then done: @escaping Completion<T>)
+  {
+    var result: Result<T, any Error>?
+    let write = PendingWrite(
+      run: { db in
+        result = Result { try body(db) }
+        if case .failure = result! { return false }
+        return true
+      },
+      commit: { done(result!) },
+      fail: { done(.failure($0)) })
+    let schedule: Bool = pendingLock.withLock {
+      pending.append(write)
+      defer { drainScheduled = true }
+      return !drainScheduled
+    }
+    if schedule { thread.post { [self] in drainWrites() } }
+  }
+
   @discardableResult
   private func write<T: Sendable>(_ body: @escaping (SQLiteConnection) throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, any Error>) in
-      var result: Result<T, any Error>?
-      let write = PendingWrite(
-        run: { db in
-          result = Result { try body(db) }
-          if case .failure = result! { return false }
-          return true
-        },
-        commit: { cont.resume(with: result!) },
-        fail: { cont.resume(throwing: $0) })
-      let schedule: Bool = pendingLock.withLock {
-        pending.append(write)
-        defer { drainScheduled = true }
-        return !drainScheduled
-      }
-      if schedule { thread.post { [self] in drainWrites() } }
-    }
+    try await awaiting { write(body, then: $0) }
   }
 
   /// Commits every write queued so far in one transaction, then answers each.
@@ -128,8 +136,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
-  public func enqueue(_ job: NewJob) async throws -> Int64 {
-    try await write { db in try Self.insert(job, db) }
+  public func enqueue(_ job: NewJob, then done: @escaping Completion<Int64>) {
+    write({ db in try Self.insert(job, db) }, then: done)
   }
 
   private static func insert(_ j: NewJob, _ db: SQLiteConnection) throws -> Int64 {
@@ -291,50 +299,52 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
-  public func insert(record r: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int)
-    async throws -> Int64
-  {
+  public func insert(
+    record r: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int,
+    then done: @escaping Completion<Int64>
+  ) {
     let mapping = mapping.map { [$0.system, $0.id] }
-    return try await write { db in
-      do {
-        try db.query(
-          """
-          INSERT INTO records (connector, job_id, run_id, job, kind, key, outcome, target_system, target_id, error,
-            error_at, input, details, script_version, started_at, duration_ms, replay_of, error_kind)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-          [
-            .text(r.connector), .init(r.jobID), .text(r.runID), .text(r.job), .text(r.kind), .text(r.key),
-            .text(r.outcome.rawValue), .init(r.targetSystem), .init(r.targetID), .init(r.error), .init(r.errorAt),
-            .text(r.input), .init(r.details), .text(r.scriptVersion), .real(r.startedAt), .real(r.durationMs),
-            .init(r.replayOf), .init(r.errorKind),
-          ])
-        let id = db.lastInsertID
-        if let m = mapping {
+    write(
+      { db in
+        do {
           try db.query(
             """
-            INSERT INTO mappings (connector, source_key, target_system, target_id, updated_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (connector, source_key, target_system) DO UPDATE SET target_id = excluded.target_id,
-              updated_at = excluded.updated_at
-            """, [.text(r.connector), .text("\(r.kind):\(r.key)"), .text(m[0]), .text(m[1]), .real(r.startedAt)])
+            INSERT INTO records (connector, job_id, run_id, job, kind, key, outcome, target_system, target_id, error,
+              error_at, input, details, script_version, started_at, duration_ms, replay_of, error_kind)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+              .text(r.connector), .init(r.jobID), .text(r.runID), .text(r.job), .text(r.kind), .text(r.key),
+              .text(r.outcome.rawValue), .init(r.targetSystem), .init(r.targetID), .init(r.error), .init(r.errorAt),
+              .text(r.input), .init(r.details), .text(r.scriptVersion), .real(r.startedAt), .real(r.durationMs),
+              .init(r.replayOf), .init(r.errorKind),
+            ])
+          let id = db.lastInsertID
+          if let m = mapping {
+            try db.query(
+              """
+              INSERT INTO mappings (connector, source_key, target_system, target_id, updated_at) VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT (connector, source_key, target_system) DO UPDATE SET target_id = excluded.target_id,
+                updated_at = excluded.updated_at
+              """, [.text(r.connector), .text("\(r.kind):\(r.key)"), .text(m[0]), .text(m[1]), .real(r.startedAt)])
+          }
+          // A record has one current state, its latest row: a new row settles the earlier failures of the same
+          // record (a success resolves them, a new failure replaces them), so each record needs attention once.
+          try db.query(
+            """
+            UPDATE records SET resolved_by = ?
+            WHERE connector = ? AND kind = ? AND key = ? AND outcome IN ('rejected', 'failed') AND resolved_by IS NULL
+              AND id < ?
+            """, [.integer(id), .text(r.connector), .text(r.kind), .text(r.key), .integer(id)])
+          if let retryAt {
+            _ = try Self.insert(
+              NewJob(
+                connector: r.connector, job: ReplayJob.name, trigger: .retry, orderingKey: "\(r.kind):\(r.key)",
+                maxAttempts: maxAttempts, runAt: retryAt, recordID: id), db)
+          }
+          return id
         }
-        // A record has one current state, its latest row: a new row settles the earlier failures of the same
-        // record (a success resolves them, a new failure replaces them), so each record needs attention once.
-        try db.query(
-          """
-          UPDATE records SET resolved_by = ?
-          WHERE connector = ? AND kind = ? AND key = ? AND outcome IN ('rejected', 'failed') AND resolved_by IS NULL
-            AND id < ?
-          """, [.integer(id), .text(r.connector), .text(r.kind), .text(r.key), .integer(id)])
-        if let retryAt {
-          _ = try Self.insert(
-            NewJob(
-              connector: r.connector, job: ReplayJob.name, trigger: .retry, orderingKey: "\(r.kind):\(r.key)",
-              maxAttempts: maxAttempts, runAt: retryAt, recordID: id), db)
-        }
-        return id
-      }
-    }
+      }, then: done)
   }
 
   private static let recordColumns = """
@@ -400,51 +410,60 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
-  public func mapping(connector: String, sourceKey: String, system: String) async throws -> String? {
-    try await run { db in
-      try db.query(
-        "SELECT target_id FROM mappings WHERE connector = ? AND source_key = ? AND target_system = ?",
-        [.text(connector), .text(sourceKey), .text(system)]
-      ).first?.value("target_id").string
-    }
+  public func mapping(
+    connector: String, sourceKey: String, system: String, then done: @escaping Completion<String?>
+  ) {
+    run(
+      { db in
+        try db.query(
+          "SELECT target_id FROM mappings WHERE connector = ? AND source_key = ? AND target_system = ?",
+          [.text(connector), .text(sourceKey), .text(system)]
+        ).first?.value("target_id").string
+      }, then: done)
   }
 
-  public func cursor(connector: String, name: String) async throws -> String? {
-    try await run { db in
-      try db.query("SELECT value FROM cursors WHERE connector = ? AND name = ?", [.text(connector), .text(name)])
-        .first?.value("value").string
-    }
+  public func cursor(connector: String, name: String, then done: @escaping Completion<String?>) {
+    run(
+      { db in
+        try db.query("SELECT value FROM cursors WHERE connector = ? AND name = ?", [.text(connector), .text(name)])
+          .first?.value("value").string
+      }, then: done)
   }
 
-  public func setCursor(connector: String, name: String, value: String, now: Double) async throws {
-    try await write { db in
-      try db.query(
-        """
-        INSERT INTO cursors (connector, name, value, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (connector, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-        """, [.text(connector), .text(name), .text(value), .real(now)])
-    }
-  }
-
-  public func value(connector: String, key: String) async throws -> String? {
-    try await run { db in
-      try db.query("SELECT value FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)])
-        .first?.value("value").string
-    }
-  }
-
-  public func setValue(connector: String, key: String, value: String?) async throws {
-    try await write { db in
-      if let value {
+  public func setCursor(
+    connector: String, name: String, value: String, now: Double, then done: @escaping Completion<Void>
+  ) {
+    write(
+      { db in
         try db.query(
           """
-          INSERT INTO kv (connector, key, value) VALUES (?, ?, ?)
-          ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value
-          """, [.text(connector), .text(key), .text(value)])
-      } else {
-        try db.query("DELETE FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)])
-      }
-    }
+          INSERT INTO cursors (connector, name, value, updated_at) VALUES (?, ?, ?, ?)
+          ON CONFLICT (connector, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+          """, [.text(connector), .text(name), .text(value), .real(now)])
+      }, then: done)
+  }
+
+  public func value(connector: String, key: String, then done: @escaping Completion<String?>) {
+    run(
+      { db in
+        try db.query("SELECT value FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)])
+          .first?.value("value").string
+      }, then: done)
+  }
+
+  public func setValue(connector: String, key: String, value: String?, then done: @escaping Completion<Void>) {
+    write(
+      { db in
+        if let value {
+          try db.query(
+            """
+            INSERT INTO kv (connector, key, value) VALUES (?, ?, ?)
+            ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value
+            """, [.text(connector), .text(key), .text(value)])
+        } else {
+          try db.query("DELETE FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)])
+        }
+      }, then: done)
   }
 
   public func schedule(connector: String, job: String) async throws -> (spec: String, next: Double)? {

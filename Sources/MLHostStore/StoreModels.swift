@@ -253,8 +253,13 @@ public struct DeadJob: Codable, Sendable, Equatable {
 /// The durable state of every connector: job queue, dead letters, audit trail, cursors, key/values, mappings,
 /// webhook deliveries seen and schedules. Every method is safe with several hosts sharing the store: claims
 /// take leases, schedule firings are compare-and-set, and nothing relies on in-process state.
+///
+/// The calls a script's natives make take a completion, called on the store's own thread once the work is done
+/// (durable, for a write): it wakes the waiting Lua VM from there, with no hop through the task pool. Their async
+/// forms are in the extension below.
 public protocol JobStore: Sendable {
-  func enqueue(_ job: NewJob) async throws -> Int64
+  /// Queues a job; `then` gets its id once the write is durable.
+  func enqueue(_ job: NewJob, then: @escaping Completion<Int64>)
   /// Records the delivery and queues its job in one commit, unless the delivery id was seen before.
   func enqueue(delivery: NewDelivery) async throws -> DeliveryResult
   /// Claims ready jobs, at most `freeSlots[connector]` per connector, skipping jobs whose ordering key has an
@@ -277,17 +282,17 @@ public protocol JobStore: Sendable {
   /// Writes an audit row (and the mapping a success established) and marks earlier failures of the same record
   /// settled by it (the latest row is the record's state); with `retryAt`, also queues a replay of this row then, in the same commit. Returns the
   /// row's id.
-  func insert(record: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int)
-    async throws
-    -> Int64
+  func insert(
+    record: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int,
+    then: @escaping Completion<Int64>)
   func record(id: Int64) async throws -> RecordRow?
   func records(_ filter: RecordFilter) async throws -> [RecordRow]
 
-  func mapping(connector: String, sourceKey: String, system: String) async throws -> String?
-  func cursor(connector: String, name: String) async throws -> String?
-  func setCursor(connector: String, name: String, value: String, now: Double) async throws
-  func value(connector: String, key: String) async throws -> String?
-  func setValue(connector: String, key: String, value: String?) async throws
+  func mapping(connector: String, sourceKey: String, system: String, then: @escaping Completion<String?>)
+  func cursor(connector: String, name: String, then: @escaping Completion<String?>)
+  func setCursor(connector: String, name: String, value: String, now: Double, then: @escaping Completion<Void>)
+  func value(connector: String, key: String, then: @escaping Completion<String?>)
+  func setValue(connector: String, key: String, value: String?, then: @escaping Completion<Void>)
 
   /// The persisted next firing of a schedule, and its spec text.
   func schedule(connector: String, job: String) async throws -> (spec: String, next: Double)?
@@ -307,6 +312,38 @@ public protocol JobStore: Sendable {
   /// Deletes at most `limit` succeeded jobs finished before `before`, and at most `limit` webhook delivery ids
   /// received before it; answers how many of each went. Queued, running and dead jobs and the audit trail stay.
   func prune(before: Double, limit: Int) async throws -> (jobs: Int, deliveries: Int)
+}
+
+extension JobStore {
+  public func enqueue(_ job: NewJob) async throws -> Int64 { try await awaiting { enqueue(job, then: $0) } }
+
+  public func insert(record: RecordRow, mapping: (system: String, id: String)?, retryAt: Double?, maxAttempts: Int)
+    async throws -> Int64
+  {
+    try await awaiting {
+      insert(record: record, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts, then: $0)
+    }
+  }
+
+  public func mapping(connector: String, sourceKey: String, system: String) async throws -> String? {
+    try await awaiting { mapping(connector: connector, sourceKey: sourceKey, system: system, then: $0) }
+  }
+
+  public func cursor(connector: String, name: String) async throws -> String? {
+    try await awaiting { cursor(connector: connector, name: name, then: $0) }
+  }
+
+  public func setCursor(connector: String, name: String, value: String, now: Double) async throws {
+    try await awaiting { setCursor(connector: connector, name: name, value: value, now: now, then: $0) }
+  }
+
+  public func value(connector: String, key: String) async throws -> String? {
+    try await awaiting { value(connector: connector, key: key, then: $0) }
+  }
+
+  public func setValue(connector: String, key: String, value: String?) async throws {
+    try await awaiting { setValue(connector: connector, key: key, value: value, then: $0) }
+  }
 }
 
 /// The built-in job that runs a stored record again (`mlhost replay`, and the automatic retry of a failed record).

@@ -2,7 +2,7 @@ import MLHostCore
 import MLHostLua
 
 /// One run of a job: its identity for logs and errors, and the budget all its coroutines share.
-public final class JobContext: @unchecked Sendable {
+public final class JobContext {
   public let name: String
   public let runID: String
   /// The queue's id for this job, when it came from the store.
@@ -71,7 +71,6 @@ extension LuaVM {
   )
     -> Coroutine
   {
-    executor.assertOnExecutor()
     let thread = stack.newThread()
     let anchor = stack.ref()
     stack.move(nargs + 1, to: thread)
@@ -82,7 +81,6 @@ extension LuaVM {
   }
 
   func resume(_ co: Coroutine, nargs: Int32) {
-    executor.assertOnExecutor()
     guard !closed, coroutines[co.thread.raw] === co else { return }
     co.suspended = false
     let (status, nres) = machine.charging(co.job.budget) {

@@ -33,9 +33,9 @@ public struct NativeField: Sendable {
   public let name: String
   public let type: String
   public let summary: String
-  let push: @Sendable (LuaVM) -> Void
+  let push: @Sendable (isolated LuaVM) -> Void
 
-  package init(name: String, type: String, summary: String, push: @escaping @Sendable (LuaVM) -> Void) {
+  package init(name: String, type: String, summary: String, push: @escaping @Sendable (isolated LuaVM) -> Void) {
     self.name = name
     self.type = type
     self.summary = summary
@@ -50,11 +50,11 @@ public struct NativeModule: Sendable {
   public let functions: [NativeFunction]
   public let fields: [NativeField]
   /// Runs once per VM before the functions are bound (metatables, upvalue state).
-  let prepare: (@Sendable (LuaVM) -> Void)?
+  let prepare: (@Sendable (isolated LuaVM) -> Void)?
 
   package init(
     _ name: String, _ summary: String, functions: [NativeFunction], fields: [NativeField] = [],
-    prepare: (@Sendable (LuaVM) -> Void)? = nil
+    prepare: (@Sendable (isolated LuaVM) -> Void)? = nil
   ) {
     self.name = name
     self.summary = summary

@@ -7,10 +7,11 @@ import MLHostLua
 public struct VMEnvironment: Sendable {
   public var modules: [NativeModule]
   public var print: NativeBody
-  public var finish: @Sendable (LuaVM) throws -> Void
+  public var finish: @Sendable (isolated LuaVM) throws -> Void
 
-  public init(modules: [NativeModule], print: @escaping NativeBody, finish: @escaping @Sendable (LuaVM) throws -> Void)
-  {
+  public init(
+    modules: [NativeModule], print: @escaping NativeBody, finish: @escaping @Sendable (isolated LuaVM) throws -> Void
+  ) {
     self.modules = modules
     self.print = print
     self.finish = finish
@@ -25,7 +26,6 @@ extension LuaVM {
   private static let keptOS: Set<String> = ["time", "clock", "date", "difftime"]
 
   package func installSandbox(_ environment: VMEnvironment) throws {
-    executor.assertOnExecutor()
     for library in Self.libraries { L.open(library) }
     L.installGuards()
     // The string metatable is shared by every string of the VM, the host's own Lua included: scripts may not

@@ -80,7 +80,7 @@ package final class SerialThread: @unchecked Sendable {
     condition.unlock()
   }
 
-  var isCurrent: Bool { pthread_getspecific(Self.current) == Unmanaged.passUnretained(self).toOpaque() }
+  package var isCurrent: Bool { pthread_getspecific(Self.current) == Unmanaged.passUnretained(self).toOpaque() }
 
   /// Traps in debug builds when called off the executor thread: a lua_State or sqlite3 connection must never be shared.
   package func assertOnExecutor(file: StaticString = #fileID, line: UInt = #line) {
@@ -110,6 +110,23 @@ package final class SerialThread: @unchecked Sendable {
       while let due = timers.popDue(at: now) { due() }
       if done { return }
     }
+  }
+}
+
+/// The thread as the executor of an actor (a Lua VM): the compiler then checks that only code isolated to the
+/// actor touches what it confines, and a call into it from outside hops here. Native work never runs here as a
+/// task: tasks that preferred this thread cost 15 to 20 % of dispatch throughput (docs/BENCHMARKS.md).
+extension SerialThread: SerialExecutor {
+  package func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    post { [self] in job.runSynchronously(on: asUnownedSerialExecutor()) }
+  }
+
+  /// Code the thread runs outside a task (posted work, timers, Lua calling a native) is isolated to the actor.
+  package func isIsolatingCurrentContext() -> Bool? { isCurrent }
+
+  package func checkIsolated() {
+    precondition(isCurrent, "code isolated to a Lua VM ran off the VM's thread")
   }
 }
 

@@ -57,7 +57,7 @@ package enum ConnectorMethods {
       ], handlerMethod),
   ]
 
-  static func install(_ vm: LuaVM) {
+  static func install(_ vm: isolated LuaVM) {
     let L = vm.L
     L.newMetatable(metatableName)
     L.newTable()
@@ -118,7 +118,7 @@ private let connectorNative: NativeBody = { L, vm in
   L.newTable(hash: 3)
   L.push(name)
   L.setField(-2, "name")
-  settings.push(L)
+  settings.push(L, in: vm)
   L.setField(-2, "settings")
   L.pushMetatable(named: ConnectorMethods.metatableName)
   L.setMetatable(-2)
@@ -126,26 +126,26 @@ private let connectorNative: NativeBody = { L, vm in
 }
 
 extension SettingsSchema.Value {
-  func push(_ L: LuaState) {
+  func push(_ L: LuaState, in vm: isolated LuaVM) {
     switch self {
     case .plain(let v): L.push(v)
     case .decimal(let d): d.push(L)
     case .list(let items):
       L.newTable(array: Int32(items.count))
       for (i, item) in items.enumerated() {
-        item.push(L)
+        item.push(L, in: vm)
         L.rawSet(-2, Int64(i + 1))
       }
     case .table(let entries):
       L.newTable(hash: Int32(entries.count))
       for (k, v) in entries {
-        v.push(L)
+        v.push(L, in: vm)
         L.setField(-2, k)
       }
     case .record(let entries, let declared, let path):
       L.newTable(hash: Int32(entries.count))
       for (k, v) in entries {
-        v.push(L)
+        v.push(L, in: vm)
         L.setField(-2, k)
       }
       // A hidden metatable that knows the declared keys: a misspelt `c.settings.vta` raises instead of nil.
@@ -158,7 +158,7 @@ extension SettingsSchema.Value {
       L.setField(-2, "declared")
       L.push(path)
       L.setField(-2, "path")
-      LuaVM.of(L).push(native: undeclaredSetting)
+      vm.push(native: undeclaredSetting)
       L.setField(-2, "__index")
       L.push(false)
       L.setField(-2, "__metatable")
@@ -220,7 +220,7 @@ private let undeclaredSetting = TypedNative { L, vm in
 
 /// Checks `self`, a job name at `nameIndex` and a function at `fnIndex`; records the job.
 private func declare(
-  _ L: LuaState, _ vm: LuaVM, _ method: String, nameIndex: Int32, fnIndex: Int32, schedule: ScheduleSpec?
+  _ L: LuaState, _ vm: isolated LuaVM, _ method: String, nameIndex: Int32, fnIndex: Int32, schedule: ScheduleSpec?
 ) throws -> NativeResult {
   guard L.userdata(1, named: ConnectorMethods.metatableName) != nil || L.type(at: 1) == .table,
     var def = vm.services.definition

@@ -169,7 +169,7 @@ private struct RequestOptions: LuaOptions {
   }
 
   /// The request these options describe, on `vm`'s declared systems and vault.
-  func request(in vm: LuaVM) throws -> (HTTPRequest, SystemClient?) {
+  func request(in vm: isolated LuaVM) throws -> (HTTPRequest, SystemClient?) {
     var system: SystemClient?
     if let name = self.system {
       guard let declared = vm.services.systems[name] else {

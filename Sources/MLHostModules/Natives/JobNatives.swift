@@ -14,7 +14,7 @@ enum JobNatives {
   ]
 
   /// Loads job.lua with these natives and keeps its job metatable and `replay`.
-  static func install(_ vm: LuaVM) throws {
+  static func install(_ vm: isolated LuaVM) throws {
     try vm.loadChunk(Data(PackageResources.job_lua), chunkName: "=mlhost.job")
     let L = vm.L
     L.newTable()
@@ -35,28 +35,47 @@ enum JobNatives {
 }
 
 extension LuaVM {
-  /// Suspends the coroutine on `L` while `work` runs off the VM, then resumes it with what `push` leaves.
-  /// A failure of `work` raises in the script as "<native>: <error>".
+  /// Suspends the coroutine on `L` while work runs off the VM, then resumes it with what `push` leaves. `start`
+  /// starts the work and hands it `done`, which it calls once, from the thread that finishes it: the result goes
+  /// from there straight to the VM's thread. A failure raises in the script as "<native>: <error>".
+  func suspend<T: Sendable>(
+    _ L: LuaState, _ native: String, start: (@escaping Completion<T>) -> Void,
+    push: @escaping (LuaState, T) -> NativeResult
+  ) throws -> NativeResult {
+    let co = try suspendable(L, native: native)
+    // The coroutine and `push` stay with the VM: only the work's Sendable result crosses to the other thread and
+    // back.
+    let box = UncheckedBox((co, push))
+    start { [self] result in
+      post { vm in
+        switch result {
+        case .success(let value):
+          vm.wake(box.value.0) { box.value.1($0, value).code }
+        case .failure(let error):
+          // The store or the host failed, not the script: a structured error the queue retries.
+          vm.wake(
+            box.value.0, raising: ["kind": "host", "message": .text("\(native): \(error)"), "retryable": true])
+        }
+      }
+    }
+    return .suspended
+  }
+
+  /// The same for async work (an HTTP exchange), run by a detached task on the pool, not isolated to the VM: a
+  /// task that preferred the VM's thread (measured) saved a little CPU per HTTP request but cost 15 to 20 % of
+  /// dispatch throughput, since the VM's thread, the serial bottleneck, then ran each task's start and
+  /// resumption (docs/BENCHMARKS.md).
   func suspend<T: Sendable>(
     _ L: LuaState, _ native: String, _ work: @escaping @Sendable () async throws -> T,
     push: @escaping (LuaState, T) -> NativeResult
   ) throws -> NativeResult {
-    let co = try suspendable(L, native: native)
-    let box = UncheckedBox((co, push))
-    // The work runs on the pool, not on the VM's thread: a task that preferred the VM's thread (measured) saved a
-    // little CPU per HTTP request but cost 15 to 20 % of dispatch throughput, since the VM's thread, the serial
-    // bottleneck, then ran each task's start and resumption (docs/BENCHMARKS.md).
-    Task { [self] in
-      do {
-        let value = try await work()
-        executor.post { [self] in wake(box.value.0) { box.value.1($0, value).code } }
-      } catch {
-        // The store or the host failed, not the script: a structured error the queue retries.
-        let failure: LuaValue = ["kind": "host", "message": .text("\(native): \(error)"), "retryable": true]
-        executor.post { [self] in wake(box.value.0, raising: failure) }
-      }
-    }
-    return .suspended
+    try suspend(
+      L, native,
+      start: { done in
+        Task.detached {
+          do { done(.success(try await work())) } catch { done(.failure(error)) }
+        }
+      }, push: push)
   }
 
   /// The runtime and connector name for a store native.
@@ -140,10 +159,13 @@ private let commitRecord: NativeBody = { L, vm in
   let metrics = runtime.metrics
   return try vm.suspend(
     L, "job:record",
-    {
-      let id = try await store.insert(record: finalRow, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts)
-      metrics?.record(connector: finalRow.connector, kind: finalRow.kind, outcome: finalRow.outcome.rawValue)
-      return id
+    start: { done in
+      store.insert(record: finalRow, mapping: mapping, retryAt: retryAt, maxAttempts: maxAttempts) { result in
+        if case .success = result {
+          metrics?.record(connector: finalRow.connector, kind: finalRow.kind, outcome: finalRow.outcome.rawValue)
+        }
+        done(result)
+      }
     }
   ) { L, id in
     L.push(id)
@@ -158,7 +180,7 @@ private let mappingGet: NativeBody = { L, vm in
   }
   let store = runtime.store
   return try vm.suspend(
-    L, "rec:target_id", { try await store.mapping(connector: connector, sourceKey: source, system: system) }
+    L, "rec:target_id", start: { store.mapping(connector: connector, sourceKey: source, system: system, then: $0) }
   ) {
     L, id in
     L.push(optional: id)
@@ -170,7 +192,7 @@ private let cursorGet: NativeBody = { L, vm in
   let (runtime, connector) = try vm.jobRuntime("job:cursor")
   guard let name = L.string(at: 1) else { throw HostError.argument(1, "cursor", "a cursor name expected") }
   let store = runtime.store
-  return try vm.suspend(L, "job:cursor", { try await store.cursor(connector: connector, name: name) }) { L, v in
+  return try vm.suspend(L, "job:cursor", start: { store.cursor(connector: connector, name: name, then: $0) }) { L, v in
     L.push(optional: v)
     return .one
   }
@@ -184,7 +206,8 @@ private let cursorSet: NativeBody = { L, vm in
   let store = runtime.store
   let now = runtime.now()
   return try vm.suspend(
-    L, "job:advance_cursor", { try await store.setCursor(connector: connector, name: name, value: value, now: now) }
+    L, "job:advance_cursor",
+    start: { store.setCursor(connector: connector, name: name, value: value, now: now, then: $0) }
   ) { _, _ in .none }
 }
 
@@ -208,7 +231,7 @@ private let enqueueJob: NativeBody = { L, vm in
     connector: connector, job: name, input: L.string(at: 2), trigger: .job, orderingKey: L.string(at: 3),
     maxAttempts: runtime.retry.maxAttempts, runAt: runtime.now() + delay)
   let store = runtime.store
-  return try vm.suspend(L, "job:enqueue", { try await store.enqueue(job) }) { L, id in
+  return try vm.suspend(L, "job:enqueue", start: { store.enqueue(job, then: $0) }) { L, id in
     L.push(id)
     return .one
   }

@@ -19,7 +19,7 @@ extension NativeModule {
   }
 }
 
-private func logLine(_ L: LuaState, _ vm: LuaVM, at level: Logger.Level) throws -> NativeResult {
+private func logLine(_ L: LuaState, _ vm: isolated LuaVM, at level: Logger.Level) throws -> NativeResult {
   guard vm.logger.logLevel <= level else { return .none }
   guard let message = L.string(at: 1) ?? L.number(at: 1).map({ "\($0)" }) else {
     throw HostError.argument(1, "log", "string expected, got \(L.typeName(at: 1))")

@@ -76,7 +76,7 @@ extension ExactDecimal {
     L.setMetatable(-2)
   }
 
-  static func installMetatable(_ vm: LuaVM) {
+  static func installMetatable(_ vm: isolated LuaVM) {
     let L = vm.L
     L.newMetatable(metatableName)
     L.lockMetatable()

@@ -14,7 +14,7 @@ extension VMEnvironment {
 
 extension LuaVM {
   /// Installs the sandboxed environment and the `mlhost` namespace into a new VM.
-  public func prepare() async throws {
-    try await prepare(.mlhost)
+  public func prepare() throws {
+    try prepare(.mlhost)
   }
 }

@@ -22,7 +22,8 @@ private let getNative: NativeBody = { L, vm in
   guard let key = L.string(at: 1) else { throw HostError.argument(1, "get", "string key expected") }
   let (runtime, connector) = try vm.jobRuntime("mlhost.store.get")
   let store = runtime.store
-  return try vm.suspend(L, "mlhost.store.get", { try await store.value(connector: connector, key: key) }) { L, text in
+  return try vm.suspend(L, "mlhost.store.get", start: { store.value(connector: connector, key: key, then: $0) }) {
+    L, text in
     guard let text else {
       L.pushNil()
       return .one
@@ -53,7 +54,7 @@ private let setNative: NativeBody = { L, vm in
   let store = runtime.store
   let value = text
   return try vm.suspend(
-    L, "mlhost.store.set", { try await store.setValue(connector: connector, key: key, value: value) }
+    L, "mlhost.store.set", start: { store.setValue(connector: connector, key: key, value: value, then: $0) }
   ) {
     _, _ in .none
   }

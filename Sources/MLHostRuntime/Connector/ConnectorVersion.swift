@@ -180,11 +180,9 @@ public final class ConnectorVersion: @unchecked Sendable {
     let resultBlame = declaredAt.map { "\($0): " } ?? ""
     lock.withLock { running += 1 }
     defer { finishedOne() }
-    let job = JobContext(
-      name: run.job, runID: run.runID, jobID: run.jobID, instructions: source.limits.jobInstructions,
-      seconds: source.limits.jobSeconds)
+    let limits = source.limits
     return await withCheckedContinuation { (cont: CheckedContinuation<JobOutcome, Never>) in
-      vm.executor.post { [vm] in
+      vm.post { vm in
         guard !vm.closed else {
           cont.resume(returning: .failed(LuaError(message: "the connector version was unloaded")))
           return
@@ -205,6 +203,9 @@ public final class ConnectorVersion: @unchecked Sendable {
           cont.resume(returning: .failed(error))
           return
         }
+        let job = JobContext(
+          name: run.job, runID: run.runID, jobID: run.jobID, instructions: limits.jobInstructions,
+          seconds: limits.jobSeconds)
         vm.spawn(from: L, nargs: 2, job: job) { co, error in
           if let error {
             cont.resume(returning: .failed(error))

@@ -197,7 +197,7 @@ final class LuaHarness: Sendable {
       fatalError("cannot create the fuzzing VM: \(error)")
     }
     let vm = vm
-    let made: Result<Int32, LuaError> = vm.executor.runAndWait {
+    let made: Result<Int32, LuaError> = vm.runAndWait { vm in
       Result {
         try vm.installSandbox(.mlhost)
         try vm.loadChunk(Data(Self.source.utf8), chunkName: "=fuzz")
@@ -211,7 +211,7 @@ final class LuaHarness: Sendable {
   func decode(_ text: [UInt8], decimals: Bool) -> Decoded {
     let vm = vm
     let function = function
-    return vm.executor.runAndWait {
+    return vm.runAndWait { vm in
       let L = vm.L
       let top = L.top
       defer { L.top = top }
