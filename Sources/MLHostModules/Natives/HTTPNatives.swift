@@ -285,9 +285,10 @@ private let requestNative: NativeBody = { L, vm in
   let (safe, cost, decimals) = (options.safe, options.cost, options.decimals)
   return try vm.suspend(
     L, "mlhost.http.request",
-    {
-      await client.send(
-        request, safe: safe, cost: cost, authenticator: authenticator, journal: journal, observer: observer)
+    start: { done in
+      client.send(
+        request, safe: safe, cost: cost, authenticator: authenticator, journal: journal, observer: observer
+      ) { done(.success($0)) }
     }
   ) { L, exchange in
     push(exchange, of: request, decimals: decimals, to: L)

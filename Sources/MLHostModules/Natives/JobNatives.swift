@@ -36,8 +36,10 @@ enum JobNatives {
 
 extension LuaVM {
   /// Suspends the coroutine on `L` while work runs off the VM, then resumes it with what `push` leaves. `start`
-  /// starts the work and hands it `done`, which it calls once, from the thread that finishes it: the result goes
-  /// from there straight to the VM's thread. A failure raises in the script as "<native>: <error>".
+  /// starts the work and hands it `done`, which it calls once, from the thread that finishes it (the store's,
+  /// curl's): the result goes from there straight to the VM's thread, with no hop through the task pool. A task
+  /// that ran the work and preferred the VM's thread was measured and rejected: it cost 15 to 20 % of dispatch
+  /// throughput (docs/BENCHMARKS.md). A failure raises in the script as "<native>: <error>".
   func suspend<T: Sendable>(
     _ L: LuaState, _ native: String, start: (@escaping Completion<T>) -> Void,
     push: @escaping (LuaState, T) -> NativeResult
@@ -59,23 +61,6 @@ extension LuaVM {
       }
     }
     return .suspended
-  }
-
-  /// The same for async work (an HTTP exchange), run by a detached task on the pool, not isolated to the VM: a
-  /// task that preferred the VM's thread (measured) saved a little CPU per HTTP request but cost 15 to 20 % of
-  /// dispatch throughput, since the VM's thread, the serial bottleneck, then ran each task's start and
-  /// resumption (docs/BENCHMARKS.md).
-  func suspend<T: Sendable>(
-    _ L: LuaState, _ native: String, _ work: @escaping @Sendable () async throws -> T,
-    push: @escaping (LuaState, T) -> NativeResult
-  ) throws -> NativeResult {
-    try suspend(
-      L, native,
-      start: { done in
-        Task.detached {
-          do { done(.success(try await work())) } catch { done(.failure(error)) }
-        }
-      }, push: push)
   }
 
   /// The runtime and connector name for a store native.

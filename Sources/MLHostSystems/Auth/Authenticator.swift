@@ -1,5 +1,6 @@
 import Foundation
 import MLHostCore
+import Synchronization
 
 /// Applies stored credentials to requests, natively: scripts name a credential and never see its secret. Tokens
 /// are fetched once for all concurrent requests, refreshed before they expire, rotated refresh tokens are stored
@@ -30,46 +31,94 @@ public final class Authenticator: @unchecked Sendable {
   public func send(
     _ request: HTTPRequest, credential name: String, refreshed: @escaping @Sendable (String) -> Void = { _ in }
   ) async -> Result<HTTPResponse, HostError> {
-    do {
-      guard let credential = try vault.get(name) else {
-        return .failure(
-          HostError(.auth, "no credential named '\(name)' (mlhost creds set \(name) ...)"))
-      }
-      // Bound to its origins: checked here, where every credential is attached, so neither a script's URL nor a
-      // system it declares can send it anywhere else. Redirects are not followed (HTTPClient), so no hop escapes.
-      if let refused = credential.refusal(toward: request.url) {
-        return .failure(HostError(.auth, refused))
-      }
-      var request = request
-      if let embedded = request.embeddedSecret {
-        guard let secret = try vault.get(embedded.credential) else {
-          return .failure(
-            HostError(
-              .auth, "no credential named '\(embedded.credential)' (mlhost creds set \(embedded.credential) ...)"))
-        }
-        if let refused = secret.refusal(toward: request.url) {
-          return .failure(HostError(.auth, refused))
-        }
-        guard let value = secret.fields["secret"], let body = request.body, body.last == UInt8(ascii: "}") else {
-          return .failure(
-            HostError(.auth, "credential '\(embedded.credential)' has no secret to send"))
-        }
-        request.body = Self.adding(embedded.key, value, to: body)
-        request.embeddedSecret = nil
-      }
-      var signed = request
-      try await apply(credential, to: &signed, force: false) { refreshed("no valid token") }
-      let first = await client.send(signed)
-      guard case .success(let r) = first, r.status == 401, credential.type.refreshable else { return first }
-      // One refresh and one retry: a second 401 is the answer, never a loop.
-      var retry = request
-      try await apply(credential, to: &retry, force: true) { refreshed("401 from the server") }
-      return await client.send(retry)
-    } catch let f as HostError {
-      return .failure(f)
-    } catch {
-      return .failure(HostError(.auth, "\(error)"))
+    await withCheckedContinuation { c in
+      send(request, credential: name, refreshed: refreshed) { c.resume(returning: $0) }
     }
+  }
+
+  /// The same, answering `done` on the thread that finished: a request whose credential is at hand (any but a
+  /// token to fetch) is signed and leaves from the calling thread, and its answer comes from curl's.
+  public func send(
+    _ request: HTTPRequest, credential name: String, refreshed: @escaping @Sendable (String) -> Void,
+    then done: @escaping @Sendable (Result<HTTPResponse, HostError>) -> Void
+  ) {
+    let credential: Credential
+    let unsigned: HTTPRequest
+    var signed: HTTPRequest
+    do {
+      (credential, unsigned) = try prepare(request, credential: name)
+      signed = unsigned
+      guard try applyNow(credential, to: &signed) else {
+        Task { done(await Self.failing { try await sendFetchingToken(unsigned, credential, refreshed) }) }
+        return
+      }
+    } catch {
+      return done(.failure(Self.authFailure(error)))
+    }
+    client.send(signed) { [self] first in
+      guard Self.refused(first, credential) else { return done(first) }
+      Task { done(await Self.failing { try await resend(unsigned, credential, refreshed) }) }
+    }
+  }
+
+  /// The credential and the request it may go out with: bound to its origins, checked here, where every
+  /// credential is attached, so neither a script's URL nor a system it declares can send it anywhere else.
+  /// Redirects are not followed (HTTPClient), so no hop escapes.
+  private func prepare(_ request: HTTPRequest, credential name: String) throws -> (Credential, HTTPRequest) {
+    guard let credential = try vault.get(name) else {
+      throw HostError(.auth, "no credential named '\(name)' (mlhost creds set \(name) ...)")
+    }
+    if let refused = credential.refusal(toward: request.url) { throw HostError(.auth, refused) }
+    var request = request
+    if let embedded = request.embeddedSecret {
+      guard let secret = try vault.get(embedded.credential) else {
+        throw HostError(
+          .auth, "no credential named '\(embedded.credential)' (mlhost creds set \(embedded.credential) ...)")
+      }
+      if let refused = secret.refusal(toward: request.url) { throw HostError(.auth, refused) }
+      guard let value = secret.fields["secret"], let body = request.body, body.last == UInt8(ascii: "}") else {
+        throw HostError(.auth, "credential '\(embedded.credential)' has no secret to send")
+      }
+      request.body = Self.adding(embedded.key, value, to: body)
+      request.embeddedSecret = nil
+    }
+    return (credential, request)
+  }
+
+  /// A first send that must fetch its token.
+  private func sendFetchingToken(
+    _ request: HTTPRequest, _ credential: Credential, _ refreshed: @escaping @Sendable (String) -> Void
+  ) async throws -> Result<HTTPResponse, HostError> {
+    var signed = request
+    try await apply(credential, to: &signed, force: false) { refreshed("no valid token") }
+    let first = await client.send(signed)
+    guard Self.refused(first, credential) else { return first }
+    return try await resend(request, credential, refreshed)
+  }
+
+  /// One refresh and one retry after a 401: a second 401 is the answer, never a loop.
+  private func resend(
+    _ request: HTTPRequest, _ credential: Credential, _ refreshed: @escaping @Sendable (String) -> Void
+  ) async throws -> Result<HTTPResponse, HostError> {
+    var retry = request
+    try await apply(credential, to: &retry, force: true) { refreshed("401 from the server") }
+    return await client.send(retry)
+  }
+
+  /// A 401 to a credential whose token the host fetches: the token is fetched anew and the request sent again.
+  private static func refused(_ answer: Result<HTTPResponse, HostError>, _ credential: Credential) -> Bool {
+    guard case .success(let r) = answer else { return false }
+    return r.status == 401 && credential.type.refreshable
+  }
+
+  private static func failing(
+    _ body: () async throws -> Result<HTTPResponse, HostError>
+  ) async -> Result<HTTPResponse, HostError> {
+    do { return try await body() } catch { return .failure(authFailure(error)) }
+  }
+
+  private static func authFailure(_ error: any Error) -> HostError {
+    error as? HostError ?? HostError(.auth, "\(error)")
   }
 
   /// `object` (JSON text of an object) with `"key": value` added as its last member.
@@ -84,9 +133,23 @@ public final class Authenticator: @unchecked Sendable {
     return out
   }
 
+  /// Applies `c` to `request`, fetching its token first when it needs one (or anew, with `force`).
   func apply(_ c: Credential, to request: inout HTTPRequest, force: Bool, fetched: @escaping @Sendable () -> Void = {})
     async throws
   {
+    if !force, try applyNow(c, to: &request) { return }
+    let token = try await tokens.token(
+      for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction
+    ) { [self] in
+      fetched()
+      return try await fetchToken(for: c)
+    }
+    Self.add(token, of: c, to: &request)
+  }
+
+  /// Applies `c` to `request` with what is at hand: false, and `request` untouched, when `c` needs a token that is
+  /// not cached (or about to expire).
+  func applyNow(_ c: Credential, to request: inout HTTPRequest) throws -> Bool {
     let f = c.fields
     switch c.type {
     case .basic:
@@ -131,46 +194,53 @@ public final class Authenticator: @unchecked Sendable {
       // A standing token: an Adobe Commerce integration's access token used as a bearer (2.4.4+, when the store
       // allows it), or any API key sent that way.
       request.headers.append(("Authorization", "Bearer \(f["token"] ?? "")"))
-    case .adobe_admin:
-      // POST /V1/integration/admin/token answers a bare JSON string valid `lifetime_hours` (Magento's default 4 h).
-      let token = try await tokens.token(
-        for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction
-      ) { [self] in
-        fetched()
-        return try await fetchAdminToken(c)
-      }
-      request.headers.append(("Authorization", "Bearer \(token)"))
+    case .adobe_admin, .x3_jwt, .oauth2_client_credentials, .oauth2_refresh_token:
+      guard
+        let token = tokens.cached(for: c.name, now: now(), margin: refreshMargin, fraction: refreshFraction)
+      else { return false }
+      Self.add(token, of: c, to: &request)
+    case .webhook_secret, .adobe_webhook_key, .adobe_io_events:
+      throw HostError(.auth, "credential '\(c.name)' of type \(c.type) cannot sign requests")
+    }
+    return true
+  }
+
+  /// The headers that carry an access token.
+  private static func add(_ token: String, of c: Credential, to request: inout HTTPRequest) {
+    switch c.type {
     case .x3_jwt:
-      let lifetime = Int(f["lifetime"] ?? "") ?? 300
-      let jwt = try await tokens.token(
-        for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction
-      ) { [now] in
-        fetched()
-        let iat = Int(now())
-        let token = JWT.hs256(
-          issuer: f["client_id"] ?? "", subject: f["user"] ?? "", audience: f["audience"] ?? "", issuedAt: iat,
-          lifetime: lifetime, secret: f["secret"] ?? "")
-        SecretRedactor.shared.register(ephemeral: token)
-        return (token, Double(iat + lifetime))
-      }
-      request.headers.append(("Authorization", "Bearer \(jwt)"))
+      request.headers.append(("Authorization", "Bearer \(token)"))
       if !request.headers.contains(where: { $0.0.lowercased() == "x-xtrem-endpoint" }) {  // the client may name it
-        request.headers.append(("x-xtrem-endpoint", f["endpoint"] ?? ""))
+        request.headers.append(("x-xtrem-endpoint", c.fields["endpoint"] ?? ""))
       }
     case .oauth2_client_credentials, .oauth2_refresh_token:
-      let token = try await tokens.token(
-        for: c.name, force: force, now: now(), margin: refreshMargin, fraction: refreshFraction
-      ) { [self] in
-        fetched()
-        return try await fetchToken(c)
-      }
-      if let header = f["token_header"], !header.isEmpty {
+      if let header = c.fields["token_header"], !header.isEmpty {
         request.headers.append((header, token))  // Shopify: X-Shopify-Access-Token
       } else {
         request.headers.append(("Authorization", "Bearer \(token)"))
       }
-    case .webhook_secret, .adobe_webhook_key, .adobe_io_events:
-      throw HostError(.auth, "credential '\(c.name)' of type \(c.type) cannot sign requests")
+    default:
+      request.headers.append(("Authorization", "Bearer \(token)"))
+    }
+  }
+
+  /// A new access token for `c` and when it expires.
+  private func fetchToken(for c: Credential) async throws -> (String, Double) {
+    switch c.type {
+    case .adobe_admin:
+      // POST /V1/integration/admin/token answers a bare JSON string valid `lifetime_hours` (Magento's default 4 h).
+      return try await fetchAdminToken(c)
+    case .x3_jwt:
+      let f = c.fields
+      let lifetime = Int(f["lifetime"] ?? "") ?? 300
+      let iat = Int(now())
+      let token = JWT.hs256(
+        issuer: f["client_id"] ?? "", subject: f["user"] ?? "", audience: f["audience"] ?? "", issuedAt: iat,
+        lifetime: lifetime, secret: f["secret"] ?? "")
+      SecretRedactor.shared.register(ephemeral: token)
+      return (token, Double(iat + lifetime))
+    default:
+      return try await fetchOAuth2Token(c)
     }
   }
 
@@ -184,7 +254,7 @@ public final class Authenticator: @unchecked Sendable {
   static func nonce() -> String { ByteCodecs.hex(Digest.randomBytes(16)) }
 
   /// Asks the token endpoint for an access token; a rotated refresh token is stored back before it is used.
-  private func fetchToken(_ c: Credential) async throws -> (String, Double) {
+  private func fetchOAuth2Token(_ c: Credential) async throws -> (String, Double) {
     let f = c.fields
     var form: [(String, String)] = [("client_id", f["client_id"] ?? ""), ("client_secret", f["client_secret"] ?? "")]
     if c.type == .oauth2_refresh_token {
@@ -254,25 +324,33 @@ extension Authenticator {
   }
 }
 
-/// Access tokens by credential, with one fetch at a time per credential.
+/// Access tokens by credential, with one fetch at a time per credential. A fresh token is read without waiting
+/// for the actor, so a request whose token is at hand leaves at once.
 actor TokenCache {
-  private var tokens: [String: (value: String, expires: Double, lifetime: Double)] = [:]
+  private let tokens = Mutex<[String: (value: String, expires: Double, lifetime: Double)]>([:])
   private var inFlight: [String: Task<(String, Double), any Error>] = [:]
+
+  /// The token of `name` unless it is about to lapse: refreshed `margin` seconds before it expires, or with
+  /// `fraction` of its lifetime left when that is sooner (a token shorter than the margin is not refetched for
+  /// every request).
+  nonisolated func cached(for name: String, now: Double, margin: Double, fraction: Double) -> String? {
+    guard let t = tokens.withLock({ $0[name] }), t.expires - now > min(margin, t.lifetime * fraction) else {
+      return nil
+    }
+    return t.value
+  }
 
   func token(
     for name: String, force: Bool, now: Double, margin: Double, fraction: Double,
     fetch: @escaping @Sendable () async throws -> (String, Double)
   ) async throws -> String {
-    // Refreshed before it expires, so no request goes out with a token about to lapse: `margin` seconds early, or
-    // with `fraction` of its lifetime left when that is sooner (a token shorter than the margin is not refetched
-    // for every request).
-    if !force, let t = tokens[name], t.expires - now > min(margin, t.lifetime * fraction) { return t.value }
+    if !force, let t = cached(for: name, now: now, margin: margin, fraction: fraction) { return t }
     if let running = inFlight[name] { return try await running.value.0 }
     let task = Task { try await fetch() }
     inFlight[name] = task
     defer { inFlight[name] = nil }
     let fresh = try await task.value
-    tokens[name] = (fresh.0, fresh.1, max(0, fresh.1 - now))
+    tokens.withLock { $0[name] = (fresh.0, fresh.1, max(0, fresh.1 - now)) }
     return fresh.0
   }
 }

@@ -63,38 +63,37 @@ struct CostBudget: Sendable {
   }
 }
 
-/// At most `limit` holders at once; the others wait in arrival order.
-final class AsyncGate: Sendable {
+/// At most `limit` holders at once; the others wait in arrival order. A holder's work runs at once when there is
+/// room, else on the thread of the holder whose `leave` lets it in.
+final class ConcurrencyGate: Sendable {
   private struct State {
     var free: Int
-    var waiting: [CheckedContinuation<Void, Never>] = []
+    var waiting: [@Sendable () -> Void] = []
   }
   private let state: Mutex<State>
 
   init(limit: Int) { state = Mutex(State(free: limit)) }
 
-  func enter() async {
-    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-      let admitted = state.withLock { s -> Bool in
-        if s.free > 0 {
-          s.free -= 1
-          return true
-        }
-        s.waiting.append(c)
-        return false
+  func enter(_ work: @escaping @Sendable () -> Void) {
+    let admitted = state.withLock { s -> Bool in
+      if s.free > 0 {
+        s.free -= 1
+        return true
       }
-      if admitted { c.resume() }
+      s.waiting.append(work)
+      return false
     }
+    if admitted { work() }
   }
 
   func leave() {
-    let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+    let next = state.withLock { s -> (@Sendable () -> Void)? in
       if s.waiting.isEmpty {
         s.free += 1
         return nil
       }
       return s.waiting.removeFirst()
     }
-    next?.resume()
+    next?()
   }
 }
