@@ -410,24 +410,25 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
   }
 
+  /// The text in `column` of the first row `sql` selects, or nil: the one-value reads natives make.
+  private func text(
+    _ column: String, of sql: String, _ args: [SQLiteConnection.Value], then done: @escaping Completion<String?>
+  ) {
+    run({ db in try db.query(sql, args).first?.value(column).string }, then: done)
+  }
+
   public func mapping(
     connector: String, sourceKey: String, system: String, then done: @escaping Completion<String?>
   ) {
-    run(
-      { db in
-        try db.query(
-          "SELECT target_id FROM mappings WHERE connector = ? AND source_key = ? AND target_system = ?",
-          [.text(connector), .text(sourceKey), .text(system)]
-        ).first?.value("target_id").string
-      }, then: done)
+    text(
+      "target_id", of: "SELECT target_id FROM mappings WHERE connector = ? AND source_key = ? AND target_system = ?",
+      [.text(connector), .text(sourceKey), .text(system)], then: done)
   }
 
   public func cursor(connector: String, name: String, then done: @escaping Completion<String?>) {
-    run(
-      { db in
-        try db.query("SELECT value FROM cursors WHERE connector = ? AND name = ?", [.text(connector), .text(name)])
-          .first?.value("value").string
-      }, then: done)
+    text(
+      "value", of: "SELECT value FROM cursors WHERE connector = ? AND name = ?", [.text(connector), .text(name)],
+      then: done)
   }
 
   public func setCursor(
@@ -444,11 +445,8 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
   }
 
   public func value(connector: String, key: String, then done: @escaping Completion<String?>) {
-    run(
-      { db in
-        try db.query("SELECT value FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)])
-          .first?.value("value").string
-      }, then: done)
+    text(
+      "value", of: "SELECT value FROM kv WHERE connector = ? AND key = ?", [.text(connector), .text(key)], then: done)
   }
 
   public func setValue(connector: String, key: String, value: String?, then done: @escaping Completion<Void>) {

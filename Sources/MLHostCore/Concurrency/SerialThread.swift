@@ -45,13 +45,6 @@ package final class SerialThread: @unchecked Sendable {
     post { box.value() }
   }
 
-  /// Runs `body` on the executor and returns its result.
-  package func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { cont in
-      post { cont.resume(with: Result { try body() }) }
-    }
-  }
-
   /// Runs `body` on the executor and blocks the calling thread until it returns: for callers outside Swift
   /// concurrency (the fuzzers' C entry point). Never call it from the executor itself.
   package func runAndWait<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
@@ -126,7 +119,7 @@ extension SerialThread: SerialExecutor {
   package func isIsolatingCurrentContext() -> Bool? { isCurrent }
 
   package func checkIsolated() {
-    precondition(isCurrent, "code isolated to a Lua VM ran off the VM's thread")
+    precondition(isCurrent, "code isolated to an actor ran off the actor's thread")
   }
 }
 
